@@ -1,17 +1,20 @@
 module github.com/kefuhq/kefu
 
-go 1.26
+go 1.26.0
+
+require (
+	github.com/coder/websocket v1.8.15
+	github.com/james-bowman/nlp v0.0.0-20210511120306-26d441fa0ded
+	github.com/james-bowman/sparse v0.0.0-20260216202247-495ee4f84d35
+	go.etcd.io/bbolt v1.5.0
+)
 
 require (
 	github.com/armon/go-radix v1.0.0 // indirect
-	github.com/coder/websocket v1.8.15 // indirect
-	github.com/james-bowman/nlp v0.0.0-20210511120306-26d441fa0ded // indirect
-	github.com/james-bowman/sparse v0.0.0-20260216202247-495ee4f84d35 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/sashabaranov/go-openai v1.43.0 // indirect
 	github.com/spaolacci/murmur3 v1.1.0 // indirect
 	github.com/syumai/workers v0.33.0 // indirect
-	go.etcd.io/bbolt v1.5.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/exp v0.0.0-20210220032938-85be41e4509f // indirect
 	golang.org/x/sys v0.49.0 // indirect

@@ -1,0 +1,138 @@
+// Package config holds the relay's settings: one table of options, filled
+// from command-line flags, then KEFU_* environment variables, then defaults,
+// validated once and passed down explicitly.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config is every setting of a running relay.
+type Config struct {
+	Addr           string
+	DataDir        string
+	AllowedOrigins []string // host patterns for the visitor socket; empty means any
+	BehindProxy    bool
+	LogLevel       slog.Level
+	LogFormat      string
+
+	MaxFrameBytes    int
+	MaxMessageBytes  int
+	RatePerConn      float64
+	RatePerVisitor   float64
+	MaxConnsPerIP    int
+	SendQueue        int
+	WriteTimeout     time.Duration
+	PingInterval     time.Duration
+	HelloTimeout     time.Duration
+	ShutdownTimeout  time.Duration
+	DBLockTimeout    time.Duration
+	MaxBatch         int
+	Pprof            bool
+	AdminPassword    string
+	OpenAIAPIKey     string
+	OpenAIBaseURL    string
+	AIFirstToken     time.Duration
+	AIChunkGap       time.Duration
+	AIAnswerTimeout  time.Duration
+	AIMaxConcurrent  int
+	AIDailyTokens    int
+	DemoIntents      bool
+	SessionIdle      time.Duration
+	SessionAbsolute  time.Duration
+	AgentOfflineDrop time.Duration
+}
+
+// ErrHelp is returned by Parse when -h or --help was asked for; the usage has
+// already been written.
+var ErrHelp = flag.ErrHelp
+
+// Parse reads flags from args, then the environment through getenv for every
+// option not given as a flag, then defaults. Every error is one line naming
+// the option, so the command can print it and exit 2.
+func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("kefu serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	opts := options()
+	raw := make(map[string]*string, len(opts))
+	for _, o := range opts {
+		v := new(string)
+		raw[o.name] = v
+		fs.StringVar(v, o.name, "", o.usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			WriteUsage(usage)
+			return c, ErrHelp
+		}
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, o := range opts {
+		v, src := o.def, "default"
+		if given[o.name] {
+			v, src = *raw[o.name], "--"+o.name
+		} else if e := getenv(o.env); e != "" {
+			v, src = e, o.env
+		}
+		if err := o.set(&c, strings.TrimSpace(v)); err != nil {
+			return c, fmt.Errorf("config: invalid %s %q: %w", src, maskIf(o.secret, v), err)
+		}
+	}
+	if c.PingInterval*2 > 60*time.Second {
+		return c, errors.New("config: --ping-interval must be at most 30s so a dead peer is freed within 60s")
+	}
+	if c.MaxMessageBytes+512 > c.MaxFrameBytes {
+		return c, fmt.Errorf("config: --max-frame-bytes (%d) must exceed --max-message-bytes (%d) by at least 512 for the frame envelope", c.MaxFrameBytes, c.MaxMessageBytes)
+	}
+	return c, nil
+}
+
+// LogAttrs returns every option as a log attribute, secrets masked.
+func (c Config) LogAttrs() []any {
+	var attrs []any
+	for _, o := range options() {
+		attrs = append(attrs, slog.String(o.name, maskIf(o.secret, o.get(&c))))
+	}
+	return attrs
+}
+
+// WriteUsage prints the options with their environment variables and defaults.
+func WriteUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: kefu [serve] [flags]\n\nFlags (each also read from its environment variable):")
+	for _, o := range options() {
+		fmt.Fprintf(w, "  --%s (%s, default %q)\n      %s\n", o.name, o.env, o.def, o.usage)
+	}
+}
+
+// Markdown renders the option table for the README.
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("| flag | environment | default | meaning |\n|---|---|---|---|\n")
+	for _, o := range options() {
+		def := "`" + o.def + "`"
+		if o.def == "" {
+			def = "(none)"
+		}
+		fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", o.name, o.env, def, o.usage)
+	}
+	return b.String()
+}
+
+func maskIf(secret bool, v string) string {
+	if !secret || v == "" {
+		return v
+	}
+	return "******"
+}

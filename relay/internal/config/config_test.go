@@ -1,0 +1,108 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c Config)
+		wantErr string
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			if c.Addr != ":8020" || c.DataDir != "./data" || c.MaxMessageBytes != 4096 || c.PingInterval != 25*time.Second || c.HelloTimeout != 10*time.Second {
+				t.Errorf("defaults: got %+v", c)
+			}
+			if c.AllowedOrigins != nil {
+				t.Errorf("AllowedOrigins: got %v, want nil (any)", c.AllowedOrigins)
+			}
+		}},
+		{name: "env fallback", env: map[string]string{"KEFU_ADDR": "127.0.0.1:9000", "KEFU_DATA": "/tmp/x"}, check: func(t *testing.T, c Config) {
+			if c.Addr != "127.0.0.1:9000" || c.DataDir != "/tmp/x" {
+				t.Errorf("got addr %q data %q", c.Addr, c.DataDir)
+			}
+		}},
+		{name: "flag beats env", args: []string{"--addr", ":1234"}, env: map[string]string{"KEFU_ADDR": ":9000"}, check: func(t *testing.T, c Config) {
+			if c.Addr != ":1234" {
+				t.Errorf("got %q, want :1234", c.Addr)
+			}
+		}},
+		{name: "origins list", args: []string{"--allowed-origins", "Shop.example.com, *.example.org"}, check: func(t *testing.T, c Config) {
+			if got := strings.Join(c.AllowedOrigins, "|"); got != "shop.example.com|*.example.org" {
+				t.Errorf("got %q", got)
+			}
+		}},
+		{name: "standard openai env", env: map[string]string{"OPENAI_API_KEY": "sk-abc", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}, check: func(t *testing.T, c Config) {
+			if c.OpenAIAPIKey != "sk-abc" || c.OpenAIBaseURL != "http://127.0.0.1:1/v1" {
+				t.Errorf("got %q %q", c.OpenAIAPIKey, c.OpenAIBaseURL)
+			}
+		}},
+		{name: "bad int", args: []string{"--max-message-bytes", "lots"}, wantErr: `config: invalid --max-message-bytes "lots": must be a whole number`},
+		{name: "int out of range from env", env: map[string]string{"KEFU_SEND_QUEUE": "1"}, wantErr: `config: invalid KEFU_SEND_QUEUE "1": must be between 8 and 65536`},
+		{name: "bad duration", args: []string{"--write-timeout=soon"}, wantErr: "must be a duration"},
+		{name: "bad addr", args: []string{"--addr", "8020"}, wantErr: "must be host:port or :port"},
+		{name: "bad origin pattern", args: []string{"--allowed-origins", "[x"}, wantErr: `bad pattern "[x"`},
+		{name: "frame smaller than message", args: []string{"--max-frame-bytes", "4096"}, wantErr: "must exceed --max-message-bytes"},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "flag provided but not defined: -nope"},
+		{name: "stray argument", args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
+		{name: "secret masked in error", args: []string{"--openai-base-url", "file:///etc/passwd"}, wantErr: "must be an http(s) URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(tt.args, envOf(tt.env), io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "\n") {
+					t.Errorf("error must be one line: %q", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestSecretsMasked(t *testing.T) {
+	c, err := Parse([]string{"--admin-password", "hunter2-very-secret"}, envOf(map[string]string{"OPENAI_API_KEY": "sk-live-123456"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(c.LogAttrs()...)
+	for _, secret := range []string{"hunter2-very-secret", "sk-live-123456"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("LogAttrs shows secret %q: %s", secret, got)
+		}
+	}
+	if !strings.Contains(got, "admin-password=******") {
+		t.Errorf("LogAttrs should show the masked secret: %s", got)
+	}
+}
+
+// The README's configuration table is generated from the option table; this
+// keeps the two from drifting.
+func TestReadmeTableCurrent(t *testing.T) {
+	b, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatalf("read README: %v", err)
+	}
+	if !strings.Contains(string(b), Markdown()) {
+		t.Errorf("README.md configuration table is stale; paste this:\n%s", Markdown())
+	}
+}

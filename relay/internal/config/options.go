@@ -1,0 +1,226 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// option is one row of the table: the only place an option is named.
+type option struct {
+	name   string // flag name
+	env    string // environment fallback
+	def    string
+	usage  string
+	secret bool
+	set    func(c *Config, v string) error
+	get    func(c *Config) string
+}
+
+func options() []option {
+	return []option{
+		{name: "addr", env: "KEFU_ADDR", def: ":8020", usage: "address to listen on",
+			set: func(c *Config, v string) error { c.Addr = v; return checkAddr(v) },
+			get: func(c *Config) string { return c.Addr }},
+		{name: "data", env: "KEFU_DATA", def: "./data", usage: "directory for the database (created if missing)",
+			set: func(c *Config, v string) error {
+				if v == "" {
+					return errors.New("must not be empty")
+				}
+				c.DataDir = v
+				return nil
+			},
+			get: func(c *Config) string { return c.DataDir }},
+		{name: "allowed-origins", env: "KEFU_ALLOWED_ORIGINS", def: "*", usage: "comma-separated site patterns allowed to open the visitor socket (`shop.example.com`, `*.example.com`, `https://example.com`); `*` allows any",
+			set: func(c *Config, v string) error { var err error; c.AllowedOrigins, err = parseOrigins(v); return err },
+			get: func(c *Config) string {
+				if len(c.AllowedOrigins) == 0 {
+					return "*"
+				}
+				return strings.Join(c.AllowedOrigins, ",")
+			}},
+		{name: "behind-proxy", env: "KEFU_BEHIND_PROXY", def: "false", usage: "trust X-Forwarded-For and X-Forwarded-Proto from the proxy in front",
+			set: boolSetter(func(c *Config) *bool { return &c.BehindProxy }),
+			get: func(c *Config) string { return strconv.FormatBool(c.BehindProxy) }},
+		{name: "log-level", env: "KEFU_LOG_LEVEL", def: "info", usage: "debug, info, warn or error",
+			set: func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) },
+			get: func(c *Config) string { return strings.ToLower(c.LogLevel.String()) }},
+		{name: "log-format", env: "KEFU_LOG_FORMAT", def: "text", usage: "text or json",
+			set: func(c *Config, v string) error {
+				if v != "text" && v != "json" {
+					return errors.New("must be text or json")
+				}
+				c.LogFormat = v
+				return nil
+			},
+			get: func(c *Config) string { return c.LogFormat }},
+		{name: "max-frame-bytes", env: "KEFU_MAX_FRAME_BYTES", def: "16384", usage: "largest WebSocket frame accepted; bigger ones close the socket with 1009",
+			set: intSetter(1024, 1<<20, func(c *Config) *int { return &c.MaxFrameBytes }),
+			get: func(c *Config) string { return strconv.Itoa(c.MaxFrameBytes) }},
+		{name: "max-message-bytes", env: "KEFU_MAX_MESSAGE_BYTES", def: "4096", usage: "longest chat message text in bytes of UTF-8",
+			set: intSetter(16, 1<<19, func(c *Config) *int { return &c.MaxMessageBytes }),
+			get: func(c *Config) string { return strconv.Itoa(c.MaxMessageBytes) }},
+		{name: "rate-per-conn", env: "KEFU_RATE_PER_CONN", def: "5", usage: "messages per second one connection may send (burst of twice that)",
+			set: floatSetter(0.01, 1e6, func(c *Config) *float64 { return &c.RatePerConn }),
+			get: func(c *Config) string { return strconv.FormatFloat(c.RatePerConn, 'g', -1, 64) }},
+		{name: "rate-per-visitor", env: "KEFU_RATE_PER_VISITOR", def: "8", usage: "messages per second one visitor may send over all their tabs (burst of twice that)",
+			set: floatSetter(0.01, 1e6, func(c *Config) *float64 { return &c.RatePerVisitor }),
+			get: func(c *Config) string { return strconv.FormatFloat(c.RatePerVisitor, 'g', -1, 64) }},
+		{name: "max-conns-per-ip", env: "KEFU_MAX_CONNS_PER_IP", def: "200", usage: "open sockets allowed from one IP address; 0 means no limit",
+			set: intSetter(0, 1<<30, func(c *Config) *int { return &c.MaxConnsPerIP }),
+			get: func(c *Config) string { return strconv.Itoa(c.MaxConnsPerIP) }},
+		{name: "send-queue", env: "KEFU_SEND_QUEUE", def: "256", usage: "frames queued for one slow connection before it is disconnected (4008)",
+			set: intSetter(8, 1<<16, func(c *Config) *int { return &c.SendQueue }),
+			get: func(c *Config) string { return strconv.Itoa(c.SendQueue) }},
+		{name: "write-timeout", env: "KEFU_WRITE_TIMEOUT", def: "10s", usage: "time allowed to write one frame before the connection is dropped",
+			set: durSetter(10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.WriteTimeout }),
+			get: func(c *Config) string { return c.WriteTimeout.String() }},
+		{name: "ping-interval", env: "KEFU_PING_INTERVAL", def: "25s", usage: "WebSocket ping period; a peer that misses a pong for as long is dropped",
+			set: durSetter(10*time.Millisecond, 30*time.Second, func(c *Config) *time.Duration { return &c.PingInterval }),
+			get: func(c *Config) string { return c.PingInterval.String() }},
+		{name: "hello-timeout", env: "KEFU_HELLO_TIMEOUT", def: "10s", usage: "a socket that has not said hello by then is closed (4000)",
+			set: durSetter(10*time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.HelloTimeout }),
+			get: func(c *Config) string { return c.HelloTimeout.String() }},
+		{name: "shutdown-timeout", env: "KEFU_SHUTDOWN_TIMEOUT", def: "15s", usage: "time SIGTERM allows for in-flight work before sockets are cut",
+			set: durSetter(0, 10*time.Minute, func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+			get: func(c *Config) string { return c.ShutdownTimeout.String() }},
+		{name: "db-lock-timeout", env: "KEFU_DB_LOCK_TIMEOUT", def: "1s", usage: "how long to wait for the database lock held by another relay",
+			set: durSetter(time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.DBLockTimeout }),
+			get: func(c *Config) string { return c.DBLockTimeout.String() }},
+		{name: "max-batch", env: "KEFU_MAX_BATCH", def: "1024", usage: "most writes committed together in one fsync (group commit)",
+			set: intSetter(1, 1<<16, func(c *Config) *int { return &c.MaxBatch }),
+			get: func(c *Config) string { return strconv.Itoa(c.MaxBatch) }},
+		{name: "pprof", env: "KEFU_PPROF", def: "false", usage: "serve /debug/pprof/ (admin login required)",
+			set: boolSetter(func(c *Config) *bool { return &c.Pprof }),
+			get: func(c *Config) string { return strconv.FormatBool(c.Pprof) }},
+		{name: "admin-password", env: "KEFU_ADMIN_PASSWORD", def: "", secret: true, usage: "password of the first admin, used only when no account exists yet; empty prints a random one once",
+			set: func(c *Config, v string) error { c.AdminPassword = v; return nil },
+			get: func(c *Config) string { return c.AdminPassword }},
+		{name: "openai-api-key", env: "OPENAI_API_KEY", def: "", secret: true, usage: "key for the OpenAI-compatible upstream, used until one is set in the admin page",
+			set: func(c *Config, v string) error { c.OpenAIAPIKey = v; return nil },
+			get: func(c *Config) string { return c.OpenAIAPIKey }},
+		{name: "openai-base-url", env: "OPENAI_BASE_URL", def: "https://api.openai.com/v1", usage: "OpenAI-compatible API base URL, used until one is set in the admin page",
+			set: func(c *Config, v string) error {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return errors.New("must be an http(s) URL")
+				}
+				c.OpenAIBaseURL = v
+				return nil
+			},
+			get: func(c *Config) string { return c.OpenAIBaseURL }},
+		{name: "ai-first-token-timeout", env: "KEFU_AI_FIRST_TOKEN_TIMEOUT", def: "20s", usage: "hand off to a person when the AI has not started answering by then",
+			set: durSetter(time.Millisecond, 10*time.Minute, func(c *Config) *time.Duration { return &c.AIFirstToken }),
+			get: func(c *Config) string { return c.AIFirstToken.String() }},
+		{name: "ai-chunk-timeout", env: "KEFU_AI_CHUNK_TIMEOUT", def: "30s", usage: "longest silence allowed between two parts of an AI answer",
+			set: durSetter(time.Millisecond, 10*time.Minute, func(c *Config) *time.Duration { return &c.AIChunkGap }),
+			get: func(c *Config) string { return c.AIChunkGap.String() }},
+		{name: "ai-answer-timeout", env: "KEFU_AI_ANSWER_TIMEOUT", def: "120s", usage: "longest time one AI answer may take",
+			set: durSetter(time.Millisecond, time.Hour, func(c *Config) *time.Duration { return &c.AIAnswerTimeout }),
+			get: func(c *Config) string { return c.AIAnswerTimeout.String() }},
+		{name: "ai-max-concurrent", env: "KEFU_AI_MAX_CONCURRENT", def: "64", usage: "AI answers streaming from the upstream at once, over all visitors",
+			set: intSetter(1, 1<<20, func(c *Config) *int { return &c.AIMaxConcurrent }),
+			get: func(c *Config) string { return strconv.Itoa(c.AIMaxConcurrent) }},
+		{name: "ai-daily-tokens", env: "KEFU_AI_DAILY_TOKENS", def: "2000000", usage: "tokens the AI may spend per UTC day; 0 means no limit",
+			set: intSetter(0, 1<<62, func(c *Config) *int { return &c.AIDailyTokens }),
+			get: func(c *Config) string { return strconv.Itoa(c.AIDailyTokens) }},
+		{name: "demo", env: "KEFU_DEMO", def: "true", usage: "serve /demo and seed the default intents when there are none",
+			set: boolSetter(func(c *Config) *bool { return &c.DemoIntents }),
+			get: func(c *Config) string { return strconv.FormatBool(c.DemoIntents) }},
+		{name: "session-idle", env: "KEFU_SESSION_IDLE", def: "12h", usage: "an admin or agent session unused this long expires",
+			set: durSetter(time.Second, 30*24*time.Hour, func(c *Config) *time.Duration { return &c.SessionIdle }),
+			get: func(c *Config) string { return c.SessionIdle.String() }},
+		{name: "session-absolute", env: "KEFU_SESSION_ABSOLUTE", def: "168h", usage: "an admin or agent session expires this long after login whatever its use",
+			set: durSetter(time.Second, 365*24*time.Hour, func(c *Config) *time.Duration { return &c.SessionAbsolute }),
+			get: func(c *Config) string { return c.SessionAbsolute.String() }},
+		{name: "agent-offline-grace", env: "KEFU_AGENT_OFFLINE_GRACE", def: "2m", usage: "an agent offline this long loses their open chats to colleagues",
+			set: durSetter(time.Millisecond, 24*time.Hour, func(c *Config) *time.Duration { return &c.AgentOfflineDrop }),
+			get: func(c *Config) string { return c.AgentOfflineDrop.String() }},
+	}
+}
+
+func checkAddr(v string) error {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return errors.New("must be host:port or :port")
+	}
+	return nil
+}
+
+func parseOrigins(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if p == "*" {
+			return nil, nil
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("bad pattern %q", p)
+		}
+		out = append(out, strings.ToLower(p))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("must list at least one pattern, or *")
+	}
+	return out, nil
+}
+
+func intSetter(lo, hi int, field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("must be a whole number")
+		}
+		if n < lo || n > hi {
+			return fmt.Errorf("must be between %d and %d", lo, hi)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func floatSetter(lo, hi float64, field func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return errors.New("must be a number")
+		}
+		if f < lo || f > hi {
+			return fmt.Errorf("must be between %g and %g", lo, hi)
+		}
+		*field(c) = f
+		return nil
+	}
+}
+
+func durSetter(lo, hi time.Duration, field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("must be a duration like 500ms, 10s or 2m")
+		}
+		if d < lo || d > hi {
+			return fmt.Errorf("must be between %s and %s", lo, hi)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func boolSetter(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		*field(c) = b
+		return nil
+	}
+}

@@ -1,0 +1,163 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/kefuhq/kefu/relay/protocol"
+	bolt "go.etcd.io/bbolt"
+)
+
+// previewLen is how much of the newest message a conversation list shows.
+const previewLen = 140
+
+func messageKey(convID string, seq uint64) []byte {
+	k := make([]byte, 0, len(convID)+8)
+	k = append(k, convID...)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func clientIDKey(convID, clientID string) []byte {
+	k := make([]byte, 0, len(convID)+1+len(clientID))
+	k = append(k, convID...)
+	k = append(k, 0)
+	return append(k, clientID...)
+}
+
+// Append stores msgs at the end of a conversation, in one transaction, and
+// returns after the commit. A message whose ClientID is already stored is
+// not stored again: the earlier one is returned, marked Duplicate. A visitor
+// message reopens a closed conversation.
+func (s *Store) Append(ctx context.Context, convID string, msgs ...NewMessage) (Appended, error) {
+	var out Appended
+	now := s.opts.Now()
+	fn := func(tx *bolt.Tx) error {
+		out = Appended{}
+		conv, err := getConversation(tx, convID)
+		if err != nil {
+			return err
+		}
+		mb, cb := tx.Bucket(bucketMessages), tx.Bucket(bucketClientIDs)
+		stored := false
+		for _, nm := range msgs {
+			if nm.ClientID != "" {
+				if v := cb.Get(clientIDKey(convID, nm.ClientID)); v != nil {
+					m, err := getMessage(mb, convID, binary.BigEndian.Uint64(v))
+					if err != nil {
+						return err
+					}
+					out.Messages = append(out.Messages, m)
+					out.Duplicate = append(out.Duplicate, true)
+					continue
+				}
+			}
+			conv.LastSeq++
+			m := Message{
+				ConversationID: convID, Seq: conv.LastSeq, ClientID: nm.ClientID,
+				From: nm.From, AuthorID: nm.AuthorID, Author: nm.Author, Text: nm.Text,
+				Time: now, Intent: nm.Intent, Via: nm.Via, Incomplete: nm.Incomplete, StreamID: nm.StreamID,
+			}
+			if err := putJSON(mb, messageKey(convID, m.Seq), m); err != nil {
+				return err
+			}
+			if nm.ClientID != "" {
+				if err := cb.Put(clientIDKey(convID, nm.ClientID), binary.BigEndian.AppendUint64(nil, m.Seq)); err != nil {
+					return err
+				}
+			}
+			if nm.From == protocol.FromVisitor && conv.Status == StatusClosed {
+				conv.Status, conv.Handler, conv.AgentID = StatusOpen, HandlerBot, ""
+				out.Reopened = true
+			}
+			if nm.Intent != "" {
+				conv.Intent = nm.Intent
+			}
+			conv.Preview = clipText(nm.Text, previewLen)
+			out.Messages = append(out.Messages, m)
+			out.Duplicate = append(out.Duplicate, false)
+			stored = true
+		}
+		if stored {
+			conv.UpdatedAt = now
+			if err := putJSON(tx.Bucket(bucketConversations), []byte(convID), conv); err != nil {
+				return err
+			}
+		}
+		out.Conversation = conv
+		return nil
+	}
+	var after func()
+	if s.opts.OnAppend != nil {
+		after = func() {
+			for _, d := range out.Duplicate {
+				if !d {
+					s.opts.OnAppend(out)
+					return
+				}
+			}
+		}
+	}
+	if err := s.update(ctx, fn, after); err != nil {
+		return Appended{}, fmt.Errorf("store: append to %s: %w", convID, err)
+	}
+	return out, nil
+}
+
+// Messages returns up to limit messages of a conversation with seq > after,
+// in seq order. limit <= 0 means all.
+func (s *Store) Messages(convID string, after uint64, limit int) ([]Message, error) {
+	var out []Message
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMessages).Cursor()
+		prefix := []byte(convID)
+		for k, v := c.Seek(messageKey(convID, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, v = c.Next() {
+			var m Message
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("decode message %x: %w", k, err)
+			}
+			out = append(out, m)
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: messages of %s: %w", convID, err)
+	}
+	return out, nil
+}
+
+func getMessage(b *bolt.Bucket, convID string, seq uint64) (Message, error) {
+	var m Message
+	v := b.Get(messageKey(convID, seq))
+	if v == nil {
+		return m, fmt.Errorf("message %s/%d: %w", convID, seq, ErrNotFound)
+	}
+	if err := json.Unmarshal(v, &m); err != nil {
+		return m, fmt.Errorf("decode message %s/%d: %w", convID, seq, err)
+	}
+	return m, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return b.Put(key, data)
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,93 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"time"
+)
+
+// Conversation statuses and handlers.
+const (
+	StatusOpen   = "open"
+	StatusClosed = "closed"
+
+	HandlerBot   = "bot"   // intents and the AI answer
+	HandlerQueue = "queue" // waiting for a person
+	HandlerAgent = "agent" // a person answers
+)
+
+// IDLen is the length of visitor and conversation ids.
+const IDLen = 16
+
+// Visitor is someone chatting through the widget.
+type Visitor struct {
+	ID             string            `json:"id"`
+	ConversationID string            `json:"conversation_id"`
+	Fingerprint    string            `json:"fingerprint,omitempty"`
+	Traits         map[string]string `json:"traits,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+}
+
+// Conversation is one visitor's thread. LastSeq is the seq of its newest
+// message; seqs start at 1 and have no gaps.
+type Conversation struct {
+	ID        string    `json:"id"`
+	VisitorID string    `json:"visitor_id"`
+	Status    string    `json:"status"`
+	Handler   string    `json:"handler"`
+	AgentID   string    `json:"agent_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	LastSeq   uint64    `json:"last_seq"`
+	Preview   string    `json:"preview,omitempty"`
+	Intent    string    `json:"intent,omitempty"`
+}
+
+// Message is one stored chat message.
+type Message struct {
+	ConversationID string    `json:"conversation_id"`
+	Seq            uint64    `json:"seq"`
+	ClientID       string    `json:"client_id,omitempty"`
+	From           string    `json:"from"`
+	AuthorID       string    `json:"author_id,omitempty"`
+	Author         string    `json:"author,omitempty"`
+	Text           string    `json:"text"`
+	Time           time.Time `json:"time"`
+	Intent         string    `json:"intent,omitempty"`
+	Via            string    `json:"via,omitempty"`
+	Incomplete     bool      `json:"incomplete,omitempty"`
+	StreamID       string    `json:"stream_id,omitempty"`
+}
+
+// NewMessage is a message to append. ClientID, when set, makes the append
+// idempotent: the same ClientID in the same conversation is stored once.
+type NewMessage struct {
+	ClientID   string
+	From       string
+	AuthorID   string
+	Author     string
+	Text       string
+	Intent     string
+	Via        string
+	Incomplete bool
+	StreamID   string
+}
+
+// Appended is the outcome of an Append: the conversation after it, and for
+// each message given, the stored message and whether it was already there.
+type Appended struct {
+	Conversation Conversation
+	Messages     []Message
+	Duplicate    []bool
+	Reopened     bool
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewID returns a random 16-character id (80 bits): ids name records, they
+// never grant access, so they need to be unique, not secret.
+func NewID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}

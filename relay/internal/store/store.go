@@ -1,0 +1,259 @@
+// Package store keeps visitors, conversations and messages in one bbolt file.
+//
+// Every write goes through one writer goroutine that commits whatever writes
+// are waiting in a single transaction (group commit): concurrent writers
+// share an fsync, and none waits for a timer. A write's caller is answered
+// only after its transaction is durably committed.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Sentinel errors.
+var (
+	// ErrLocked means another process holds the database file.
+	ErrLocked = errors.New("database is in use by another kefu process")
+	// ErrNotFound means the record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrClosed means the store was closed.
+	ErrClosed = errors.New("store closed")
+	// ErrNewerSchema means the file was written by a newer kefu.
+	ErrNewerSchema = errors.New("database written by a newer kefu")
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "kefu.db"
+
+// Options configure Open. Zero values take the documented defaults.
+type Options struct {
+	// LockTimeout bounds the wait for the file lock another process holds.
+	// Default 1s: a second relay on the same data directory must fail fast,
+	// not hang.
+	LockTimeout time.Duration
+	// MaxBatch caps the writes committed together. Default 1024: large enough
+	// that a busy relay pays one fsync per thousand messages, small enough
+	// that one transaction stays a few hundred kilobytes.
+	MaxBatch int
+	// Logger receives write failures. Default discards.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// OnCommit observes every transaction the writer commits: how many writes
+	// it carried, how long the commit took, and its error.
+	OnCommit func(writes int, took time.Duration, err error)
+	// OnAppend is called by the writer goroutine after each commit, once per
+	// successful Append that stored new messages, in commit order. It must
+	// not block: it is how messages reach live connections in seq order.
+	OnAppend func(Appended)
+	// OpenFile replaces os.OpenFile, for tests that inject write failures.
+	OpenFile func(string, int, os.FileMode) (*os.File, error)
+}
+
+// Store is the relay's database.
+type Store struct {
+	db       *bolt.DB
+	opts     Options
+	writes   chan *op
+	stop     chan struct{}
+	stopped  chan struct{}
+	closeMu  sync.RWMutex // held for reading while submitting, for writing by Close
+	isClosed bool
+}
+
+type op struct {
+	fn    func(tx *bolt.Tx) error
+	after func()
+	done  chan error
+}
+
+// Open opens (creating if needed) the database in dir and migrates it to the
+// current schema.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1024
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: create data directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      opts.LockTimeout,
+		FreelistType: bolt.FreelistMapType,
+		OpenFile:     opts.OpenFile,
+		// NoSync stays false: an acknowledged message must survive power loss.
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("store: open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
+	}
+	s := &Store{
+		db:      db,
+		opts:    opts,
+		writes:  make(chan *op, opts.MaxBatch),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+// Close finishes every write already submitted, then closes the file.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.isClosed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.isClosed = true
+	s.closeMu.Unlock()
+	close(s.stop)
+	<-s.stopped
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// Path is the database file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// update submits fn to the writer and waits for its commit. fn may run more
+// than once (when another write in its batch fails), so it must only touch
+// the transaction. after runs on the writer goroutine once fn's commit
+// succeeded.
+func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error, after func()) error {
+	o := &op{fn: fn, after: after, done: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.isClosed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.writes <- o:
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	s.closeMu.RUnlock()
+	// Once submitted the write will be committed or fail within one commit;
+	// waiting for it even if ctx ends keeps "returned error" meaning "not
+	// stored" for every caller.
+	return <-o.done
+}
+
+func (s *Store) writer() {
+	defer close(s.stopped)
+	batch := make([]*op, 0, s.opts.MaxBatch)
+	for {
+		var first *op
+		select {
+		case first = <-s.writes:
+		case <-s.stop:
+			// Close holds closeMu, so nothing new arrives; drain what is queued.
+			for {
+				select {
+				case o := <-s.writes:
+					s.commit(append(batch[:0], o))
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case o := <-s.writes:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// opFailed carries the index of the op whose fn failed, so the batch can be
+// retried without it.
+type opFailed struct {
+	i   int
+	err error
+}
+
+func (e *opFailed) Error() string { return e.err.Error() }
+
+func (s *Store) commit(batch []*op) {
+	for len(batch) > 0 {
+		start := time.Now()
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for i, o := range batch {
+				if err := o.fn(tx); err != nil {
+					return &opFailed{i: i, err: err}
+				}
+			}
+			return nil
+		})
+		if s.opts.OnCommit != nil {
+			s.opts.OnCommit(len(batch), time.Since(start), err)
+		}
+		var of *opFailed
+		if errors.As(err, &of) {
+			// One write was refused (its own validation); the rest are fine.
+			// Answer it, and commit the others again without it.
+			batch[of.i].done <- of.err
+			batch = append(batch[:of.i], batch[of.i+1:]...)
+			continue
+		}
+		if err != nil {
+			s.opts.Logger.Error("store: commit failed", "writes", len(batch), "err", err)
+			err = fmt.Errorf("store: commit: %w", err)
+		}
+		for _, o := range batch {
+			if err == nil && o.after != nil {
+				o.after()
+			}
+			o.done <- err
+		}
+		return
+	}
+}
+
+// Check verifies the file's internal consistency (bbolt's tx.Check).
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("store: check: %w", errors.Join(errs...))
+		}
+		return nil
+	})
+}

@@ -1,0 +1,334 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/protocol"
+	bolt "go.etcd.io/bbolt"
+)
+
+// openTest opens a store in a fresh directory and, on cleanup, closes it and
+// checks the file's consistency.
+func openTest(t testing.TB, opts Options) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Check(); err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+			t.Errorf("consistency: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s, dir
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func newVisitor(t testing.TB, s *Store) (Visitor, Conversation) {
+	t.Helper()
+	h := sha256.Sum256([]byte(NewID()))
+	v, c, err := s.CreateVisitor(context.Background(), h[:], "")
+	if err != nil {
+		t.Fatalf("CreateVisitor: %v", err)
+	}
+	return v, c
+}
+
+func TestAppendSeqAndIdempotency(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	ctx := context.Background()
+	_, c := newVisitor(t, s)
+	_, other := newVisitor(t, s)
+
+	for i := 1; i <= 5; i++ {
+		a, err := s.Append(ctx, c.ID, NewMessage{ClientID: fmt.Sprintf("m%d", i), From: protocol.FromVisitor, Text: fmt.Sprint("hello ", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Messages[0].Seq; got != uint64(i) {
+			t.Errorf("seq = %d, want %d", got, i)
+		}
+		// Interleave another conversation: its seqs are independent.
+		if _, err := s.Append(ctx, other.ID, NewMessage{From: protocol.FromVisitor, Text: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dup, err := s.Append(ctx, c.ID, NewMessage{ClientID: "m3", From: protocol.FromVisitor, Text: "different text"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dup.Duplicate[0] || dup.Messages[0].Seq != 3 || dup.Messages[0].Text != "hello 3" {
+		t.Errorf("resend of m3: got %+v dup=%v, want the stored seq 3", dup.Messages[0], dup.Duplicate[0])
+	}
+	if dup.Conversation.LastSeq != 5 {
+		t.Errorf("LastSeq after duplicate = %d, want 5", dup.Conversation.LastSeq)
+	}
+	all, err := s.Messages(c.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 5 {
+		t.Fatalf("got %d messages, want 5", len(all))
+	}
+	for i, m := range all {
+		if m.Seq != uint64(i+1) || m.ConversationID != c.ID {
+			t.Errorf("message %d: seq %d conv %s", i, m.Seq, m.ConversationID)
+		}
+	}
+	tail, _ := s.Messages(c.ID, 3, 0)
+	if len(tail) != 2 || tail[0].Seq != 4 {
+		t.Errorf("after 3: got %d messages starting %v", len(tail), tail)
+	}
+	page, _ := s.Messages(c.ID, 1, 2)
+	if len(page) != 2 || page[0].Seq != 2 || page[1].Seq != 3 {
+		t.Errorf("limit 2 after 1: got %v", page)
+	}
+	none, _ := s.Messages(c.ID, 5, 0)
+	if len(none) != 0 {
+		t.Errorf("after last: got %v", none)
+	}
+}
+
+func TestAppendUnknownConversation(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	_, err := s.Append(context.Background(), "nope", NewMessage{From: protocol.FromVisitor, Text: "x"})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestVisitorMessageReopensConversation(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	ctx := context.Background()
+	_, c := newVisitor(t, s)
+	if _, err := s.UpdateConversation(ctx, c.ID, func(c *Conversation) error { c.Status, c.Handler = StatusClosed, HandlerAgent; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Append(ctx, c.ID, NewMessage{From: protocol.FromVisitor, Text: "back again"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Reopened || a.Conversation.Status != StatusOpen || a.Conversation.Handler != HandlerBot {
+		t.Errorf("got %+v reopened=%v", a.Conversation, a.Reopened)
+	}
+}
+
+// Many concurrent writers: every message stored once, seqs contiguous, the
+// OnAppend hook sees seqs in order, and writes share commits.
+func TestGroupCommitConcurrentWriters(t *testing.T) {
+	var commits, appends atomic.Int64
+	var mu sync.Mutex
+	lastSeen := map[string]uint64{}
+	var orderErr error
+	s, _ := openTest(t, Options{
+		OnCommit: func(n int, _ time.Duration, err error) {
+			if err == nil {
+				commits.Add(1)
+			}
+		},
+		OnAppend: func(a Appended) {
+			appends.Add(1)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range a.Messages {
+				if m.Seq != lastSeen[m.ConversationID]+1 && orderErr == nil {
+					orderErr = fmt.Errorf("conversation %s: seq %d after %d", m.ConversationID, m.Seq, lastSeen[m.ConversationID])
+				}
+				lastSeen[m.ConversationID] = m.Seq
+			}
+		},
+	})
+	ctx := context.Background()
+	const convs, writers, each = 4, 32, 25
+	var ids []string
+	for range convs {
+		_, c := newVisitor(t, s)
+		ids = append(ids, c.ID)
+	}
+	commitsBefore := commits.Load()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				conv := ids[(w+i)%convs]
+				if _, err := s.Append(ctx, conv, NewMessage{ClientID: fmt.Sprintf("w%d-%d", w, i), From: protocol.FromVisitor, Text: "x"}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if orderErr != nil {
+		t.Error(orderErr)
+	}
+	total := 0
+	for _, id := range ids {
+		ms, err := s.Messages(id, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range ms {
+			if m.Seq != uint64(i+1) {
+				t.Fatalf("conversation %s: message %d has seq %d", id, i, m.Seq)
+			}
+		}
+		total += len(ms)
+	}
+	if total != writers*each || appends.Load() != writers*each {
+		t.Errorf("stored %d, hook saw %d, want %d", total, appends.Load(), writers*each)
+	}
+	used := commits.Load() - commitsBefore
+	t.Logf("%d appends in %d commits", writers*each, used)
+	if used >= int64(writers*each) {
+		t.Errorf("%d commits for %d concurrent appends: writes are not grouped", used, writers*each)
+	}
+}
+
+// A write that fails its own checks inside a batch must not take the
+// others down with it.
+func TestBatchIsolatesFailingWrite(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	_, c := newVisitor(t, s)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conv := c.ID
+			if i%4 == 0 {
+				conv = "missing-" + fmt.Sprint(i)
+			}
+			_, errs[i] = s.Append(ctx, conv, NewMessage{ClientID: fmt.Sprint(i), From: protocol.FromVisitor, Text: "x"})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i%4 == 0 && !errors.Is(err, ErrNotFound) {
+			t.Errorf("write %d to a missing conversation: err = %v", i, err)
+		}
+		if i%4 != 0 && err != nil {
+			t.Errorf("write %d: %v", i, err)
+		}
+	}
+	ms, _ := s.Messages(c.ID, 0, 0)
+	if len(ms) != 30 {
+		t.Errorf("stored %d, want 30", len(ms))
+	}
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256([]byte("token"))
+	v, c, err := s.CreateVisitor(context.Background(), h[:], "ab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(context.Background(), c.ID, NewMessage{ClientID: "a", From: protocol.FromVisitor, Text: "persist me"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(context.Background(), c.ID, NewMessage{From: protocol.FromVisitor, Text: "x"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("append after close: %v, want ErrClosed", err)
+	}
+	s2, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	got, err := s2.VisitorByToken(h[:])
+	if err != nil || got.ID != v.ID || got.ConversationID != c.ID {
+		t.Fatalf("VisitorByToken = %+v, %v", got, err)
+	}
+	ms, _ := s2.Messages(c.ID, 0, 0)
+	if len(ms) != 1 || ms[0].Text != "persist me" {
+		t.Errorf("messages after reopen: %v", ms)
+	}
+	if a, _ := s2.Append(context.Background(), c.ID, NewMessage{ClientID: "a", From: protocol.FromVisitor, Text: "again"}); !a.Duplicate[0] {
+		t.Errorf("client id forgotten across restart")
+	}
+}
+
+func TestSecondOpenFailsFast(t *testing.T) {
+	s, dir := openTest(t, Options{})
+	_ = s
+	start := time.Now()
+	_, err := Open(dir, Options{LockTimeout: 100 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("second Open took %s", d)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := bolt.Open(dir+"/"+FileName, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 0, 0, 0, 0, 99})
+	})
+	db.Close()
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("Open newer schema: %v, want ErrNewerSchema", err)
+	}
+}
+
+func BenchmarkAppendParallel(b *testing.B) {
+	s, _ := openTest(b, Options{Logger: slog.New(slog.DiscardHandler)})
+	var ids []string
+	for range 64 {
+		_, c := newVisitor(b, s)
+		ids = append(ids, c.ID)
+	}
+	text := strings.Repeat("x", 200)
+	var n atomic.Int64
+	b.SetParallelism(512)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			if _, err := s.Append(context.Background(), ids[i%64], NewMessage{ClientID: fmt.Sprint(i), From: protocol.FromVisitor, Text: text}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// CreateVisitor stores a new visitor, known by the hash of its token, with
+// an empty open conversation handled by the bot.
+func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (Visitor, Conversation, error) {
+	now := s.opts.Now()
+	v := Visitor{ID: NewID(), ConversationID: NewID(), Fingerprint: fingerprint, CreatedAt: now}
+	c := Conversation{ID: v.ConversationID, VisitorID: v.ID, Status: StatusOpen, Handler: HandlerBot, CreatedAt: now, UpdatedAt: now}
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		tb := tx.Bucket(bucketTokens)
+		if tb.Get(tokenHash) != nil {
+			return fmt.Errorf("token hash already in use")
+		}
+		if err := tb.Put(tokenHash, []byte(v.ID)); err != nil {
+			return err
+		}
+		if err := putJSON(tx.Bucket(bucketVisitors), []byte(v.ID), v); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketConversations), []byte(c.ID), c)
+	}, nil)
+	if err != nil {
+		return Visitor{}, Conversation{}, fmt.Errorf("store: create visitor: %w", err)
+	}
+	return v, c, nil
+}
+
+// VisitorByToken finds the visitor whose token hashes to tokenHash.
+func (s *Store) VisitorByToken(tokenHash []byte) (Visitor, error) {
+	var v Visitor
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketTokens).Get(tokenHash)
+		if id == nil {
+			return ErrNotFound
+		}
+		return getJSON(tx.Bucket(bucketVisitors), id, &v)
+	})
+	if err != nil {
+		return Visitor{}, fmt.Errorf("store: visitor by token: %w", err)
+	}
+	return v, nil
+}
+
+// Visitor returns a visitor by id.
+func (s *Store) Visitor(id string) (Visitor, error) {
+	var v Visitor
+	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketVisitors), []byte(id), &v) })
+	if err != nil {
+		return Visitor{}, fmt.Errorf("store: visitor %s: %w", id, err)
+	}
+	return v, nil
+}
+
+// Conversation returns a conversation by id.
+func (s *Store) Conversation(id string) (Conversation, error) {
+	var c Conversation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		c, err = getConversation(tx, id)
+		return err
+	})
+	if err != nil {
+		return Conversation{}, fmt.Errorf("store: %w", err)
+	}
+	return c, nil
+}
+
+// UpdateConversation applies fn to a conversation and stores the result.
+// fn may run more than once and must only change the value it is given; an
+// error from fn aborts the update and is returned.
+func (s *Store) UpdateConversation(ctx context.Context, id string, fn func(*Conversation) error) (Conversation, error) {
+	var out Conversation
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		c, err := getConversation(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(&c); err != nil {
+			return err
+		}
+		c.UpdatedAt = s.opts.Now()
+		out = c
+		return putJSON(tx.Bucket(bucketConversations), []byte(id), c)
+	}, nil)
+	if err != nil {
+		return Conversation{}, fmt.Errorf("store: update conversation %s: %w", id, err)
+	}
+	return out, nil
+}
+
+func getConversation(tx *bolt.Tx, id string) (Conversation, error) {
+	var c Conversation
+	if err := getJSON(tx.Bucket(bucketConversations), []byte(id), &c); err != nil {
+		return c, fmt.Errorf("conversation %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// clientFrames lists, for each frame type a client may send, the exact keys
+// it may carry. encoding/json matches keys case-insensitively and ignores
+// duplicates; the decoder checks keys against this table first so neither
+// slips through.
+var clientFrames = map[string]struct {
+	keys []string
+	new  func() any
+}{
+	TypeHello:   {keys: []string{"type", "token", "conversation_id", "last_seq", "fingerprint"}, new: func() any { return new(Hello) }},
+	TypeMessage: {keys: []string{"type", "id", "text", "intent"}, new: func() any { return new(Send) }},
+	TypeTyping:  {keys: []string{"type", "on"}, new: func() any { return new(Typing) }},
+	TypeRead:    {keys: []string{"type", "seq"}, new: func() any { return new(Read) }},
+}
+
+// Limits on fields every client frame shares. Message text length is a
+// relay setting and is checked by the relay, not here.
+const (
+	MaxIDLen          = 64
+	MaxTokenLen       = 128
+	MaxFingerprintLen = 64
+	maxDepth          = 8
+)
+
+// Decode parses one client frame strictly. It returns *Hello, *Send, *Typing
+// or *Read, or an *Error saying exactly what is wrong. It never panics.
+func Decode(data []byte) (any, error) {
+	if !utf8.Valid(data) {
+		return nil, Errorf(CodeBadUTF8, "")
+	}
+	typ, keys, err := scanObject(data)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok := clientFrames[typ]
+	if !ok {
+		return nil, Errorf(CodeUnknownType, fmt.Sprintf("unknown frame type %q", clip(typ)))
+	}
+	for _, k := range keys {
+		if !contains(spec.keys, k) {
+			return nil, Errorf(CodeUnknownField, fmt.Sprintf("unknown field %q in %s frame", clip(k), typ))
+		}
+	}
+	v := spec.new()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, Errorf(CodeBadField, fmt.Sprintf("field %q must be a %s", te.Field, jsonKind(te.Type.Kind().String())))
+		}
+		return nil, Errorf(CodeBadFrame, "frame is not valid JSON")
+	}
+	if err := validate(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// scanObject checks that data is exactly one JSON object with no duplicate
+// key at any depth, and returns its "type" and its top-level keys.
+func scanObject(data []byte) (typ string, keys []string, err error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return "", nil, Errorf(CodeBadFrame, "")
+	}
+	typ, keys, err = scanMembers(dec, 1, true)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "", nil, Errorf(CodeBadFrame, "trailing data after the frame")
+	}
+	if typ == "" {
+		return "", nil, Errorf(CodeBadField, `field "type" must be a non-empty string`)
+	}
+	return typ, keys, nil
+}
+
+// scanMembers reads an object's members after its opening brace.
+func scanMembers(dec *json.Decoder, depth int, top bool) (typ string, keys []string, err error) {
+	if depth > maxDepth {
+		return "", nil, Errorf(CodeBadFrame, "frame nested too deeply")
+	}
+	seen := map[string]bool{}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", nil, Errorf(CodeBadFrame, "frame is not valid JSON")
+		}
+		if tok == json.Delim('}') {
+			return typ, keys, nil
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return "", nil, Errorf(CodeBadFrame, "frame is not valid JSON")
+		}
+		if seen[key] {
+			return "", nil, Errorf(CodeDuplicateKey, fmt.Sprintf("duplicate key %q", clip(key)))
+		}
+		seen[key] = true
+		if top {
+			keys = append(keys, key)
+		}
+		val, err := dec.Token()
+		if err != nil {
+			return "", nil, Errorf(CodeBadFrame, "frame is not valid JSON")
+		}
+		if top && key == "type" {
+			s, ok := val.(string)
+			if !ok {
+				return "", nil, Errorf(CodeBadField, `field "type" must be a string`)
+			}
+			typ = s
+		}
+		if d, ok := val.(json.Delim); ok {
+			if err := skipValue(dec, d, depth+1); err != nil {
+				return "", nil, err
+			}
+		}
+	}
+}
+
+func skipValue(dec *json.Decoder, open json.Delim, depth int) error {
+	if open == '{' {
+		_, _, err := scanMembers(dec, depth, false)
+		return err
+	}
+	if depth > maxDepth {
+		return Errorf(CodeBadFrame, "frame nested too deeply")
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return Errorf(CodeBadFrame, "frame is not valid JSON")
+		}
+		if tok == json.Delim(']') {
+			return nil
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if err := skipValue(dec, d, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func validate(v any) error {
+	switch f := v.(type) {
+	case *Hello:
+		if len(f.Token) > MaxTokenLen || !printableASCII(f.Token) {
+			return Errorf(CodeBadField, `field "token" is not a token this relay issues`)
+		}
+		if len(f.ConversationID) > MaxIDLen || !printableASCII(f.ConversationID) {
+			return Errorf(CodeBadField, `field "conversation_id" is malformed`)
+		}
+		if len(f.Fingerprint) > MaxFingerprintLen || !isHex(f.Fingerprint) {
+			return Errorf(CodeBadField, `field "fingerprint" must be at most 64 hex digits`)
+		}
+	case *Send:
+		if f.ID == "" || len(f.ID) > MaxIDLen || !printableASCII(f.ID) {
+			return Errorf(CodeBadField, `field "id" must be 1 to 64 printable ASCII characters`)
+		}
+		if strings.TrimSpace(f.Text) == "" {
+			return Errorf(CodeBadField, `field "text" must not be empty`)
+		}
+		if len(f.Intent) > MaxIDLen*2 {
+			return Errorf(CodeBadField, `field "intent" is too long`)
+		}
+	}
+	return nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// clip keeps echoed client text short in error messages.
+func clip(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	for i := 40; i > 0; i-- {
+		if utf8.RuneStart(s[i]) {
+			return s[:i] + "…"
+		}
+	}
+	return ""
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "uint64", "int", "int64", "float64":
+		return "non-negative whole number"
+	}
+	return goKind
+}

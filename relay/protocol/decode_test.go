@@ -1,0 +1,143 @@
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want any
+		code Code
+	}{
+		{name: "hello new visitor", in: `{"type":"hello","last_seq":0}`, want: &Hello{Type: "hello"}},
+		{name: "hello resume", in: `{"type":"hello","token":"abc_DEF-123","conversation_id":"c1","last_seq":42,"fingerprint":"00ff"}`,
+			want: &Hello{Type: "hello", Token: "abc_DEF-123", ConversationID: "c1", LastSeq: 42, Fingerprint: "00ff"}},
+		{name: "message", in: `{"type":"message","id":"m-1","text":"héllo 你好"}`, want: &Send{Type: "message", ID: "m-1", Text: "héllo 你好"}},
+		{name: "message answered in browser", in: `{"type":"message","id":"m-2","text":"shipping?","intent":"shipping"}`, want: &Send{Type: "message", ID: "m-2", Text: "shipping?", Intent: "shipping"}},
+		{name: "typing", in: `{"type":"typing","on":true}`, want: &Typing{Type: "typing", On: true}},
+		{name: "read", in: `{"type":"read","seq":7}`, want: &Read{Type: "read", Seq: 7}},
+		{name: "whitespace around", in: " \n{\"type\":\"typing\",\"on\":false}\n", want: &Typing{Type: "typing"}},
+
+		{name: "not json", in: `hello`, code: CodeBadFrame},
+		{name: "empty", in: ``, code: CodeBadFrame},
+		{name: "array", in: `[1,2]`, code: CodeBadFrame},
+		{name: "string", in: `"hello"`, code: CodeBadFrame},
+		{name: "truncated", in: `{"type":"hello"`, code: CodeBadFrame},
+		{name: "two objects", in: `{"type":"typing","on":true}{"type":"typing","on":true}`, code: CodeBadFrame},
+		{name: "trailing garbage", in: `{"type":"typing","on":true} x`, code: CodeBadFrame},
+		{name: "no type", in: `{"on":true}`, code: CodeBadField},
+		{name: "type not string", in: `{"type":5}`, code: CodeBadField},
+		{name: "unknown type", in: `{"type":"launch_missiles"}`, code: CodeUnknownType},
+		{name: "server-only type", in: `{"type":"ack","id":"x","seq":1}`, code: CodeUnknownType},
+		{name: "unknown field", in: `{"type":"typing","on":true,"admin":true}`, code: CodeUnknownField},
+		{name: "case-folded key", in: `{"type":"message","ID":"m","text":"x"}`, code: CodeUnknownField},
+		{name: "duplicate key", in: `{"type":"message","id":"a","id":"b","text":"x"}`, code: CodeDuplicateKey},
+		{name: "duplicate type", in: `{"type":"typing","type":"hello","on":true}`, code: CodeDuplicateKey},
+		{name: "wrong type bool", in: `{"type":"typing","on":"yes"}`, code: CodeBadField},
+		{name: "negative seq", in: `{"type":"hello","last_seq":-1}`, code: CodeBadField},
+		{name: "fraction seq", in: `{"type":"hello","last_seq":1.5}`, code: CodeBadField},
+		{name: "huge seq", in: `{"type":"hello","last_seq":1e40}`, code: CodeBadField},
+		{name: "text not string", in: `{"type":"message","id":"a","text":{"x":1}}`, code: CodeBadField},
+		{name: "missing id", in: `{"type":"message","text":"hi"}`, code: CodeBadField},
+		{name: "id with space", in: `{"type":"message","id":"a b","text":"hi"}`, code: CodeBadField},
+		{name: "id too long", in: `{"type":"message","id":"` + strings.Repeat("a", 65) + `","text":"hi"}`, code: CodeBadField},
+		{name: "blank text", in: `{"type":"message","id":"a","text":"  \n "}`, code: CodeBadField},
+		{name: "token with spaces", in: `{"type":"hello","token":"a b","last_seq":0}`, code: CodeBadField},
+		{name: "fingerprint not hex", in: `{"type":"hello","fingerprint":"xyz","last_seq":0}`, code: CodeBadField},
+		{name: "invalid utf8", in: "{\"type\":\"message\",\"id\":\"a\",\"text\":\"\xff\xfe\"}", code: CodeBadUTF8},
+		{name: "nested duplicate", in: `{"type":"typing","on":true,"x":{"a":1,"a":2}}`, code: CodeDuplicateKey},
+		{name: "deep nesting", in: `{"type":"typing","x":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}`, code: CodeBadFrame},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Decode([]byte(tt.in))
+			if tt.code != "" {
+				var pe *Error
+				if !errors.As(err, &pe) {
+					t.Fatalf("Decode(%q) = %#v, %v; want error code %s", tt.in, got, err, tt.code)
+				}
+				if pe.Code != tt.code {
+					t.Fatalf("code = %s (%s), want %s", pe.Code, pe.Message, tt.code)
+				}
+				if pe.Message == "" {
+					t.Errorf("error %s has no message", pe.Code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Decode(%q): %v", tt.in, err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+// The key table must name exactly the JSON keys of each frame struct, or a
+// field could never be sent (or an unknown one slip through).
+func TestClientFrameKeysMatchStructs(t *testing.T) {
+	for typ, spec := range clientFrames {
+		rt := reflect.TypeOf(spec.new()).Elem()
+		var tags []string
+		for i := 0; i < rt.NumField(); i++ {
+			tags = append(tags, strings.Split(rt.Field(i).Tag.Get("json"), ",")[0])
+		}
+		keys := append([]string(nil), spec.keys...)
+		sort.Strings(tags)
+		sort.Strings(keys)
+		if !reflect.DeepEqual(tags, keys) {
+			t.Errorf("%s: keys %v, struct tags %v", typ, keys, tags)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"hello","last_seq":0}`,
+		`{"type":"hello","token":"t","conversation_id":"c","last_seq":3,"fingerprint":"ab"}`,
+		`{"type":"message","id":"m1","text":"hi"}`,
+		`{"type":"message","id":"m1","text":"hi","intent":"shipping"}`,
+		`{"type":"typing","on":true}`,
+		`{"type":"read","seq":1}`,
+		`{"type":"message","id":"a","id":"b","text":"x"}`,
+		`{"type":"message","ID":"a","text":"x"}`,
+		"{\"type\":\"message\",\"id\":\"a\",\"text\":\"\xff\"}",
+		`[[[[[[[[[[`, `{"type":{"type":{}}}`, `{}`, `null`, `{"type":"hello","last_seq":1e999}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := Decode(data)
+		if err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Code == "" || pe.Message == "" {
+				t.Fatalf("error without code: %v", err)
+			}
+			if v != nil {
+				t.Fatalf("value and error both returned")
+			}
+			return
+		}
+		// Whatever is accepted must survive a round trip unchanged and be
+		// accepted again: the decoder never invents or drops fields.
+		out, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("marshal accepted frame: %v", err)
+		}
+		v2, err := Decode(out)
+		if err != nil {
+			t.Fatalf("re-decode of %s: %v", out, err)
+		}
+		if !reflect.DeepEqual(v, v2) {
+			t.Fatalf("round trip changed frame: %#v vs %#v", v, v2)
+		}
+	})
+}

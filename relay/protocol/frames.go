@@ -1,0 +1,138 @@
+// Package protocol defines the JSON frames spoken on Kefu's WebSocket
+// endpoints, the strict decoder for frames sent by clients, and the catalogue
+// of error and close codes. docs/protocol.md describes every frame.
+package protocol
+
+// Frame types. Client frames: hello, message, typing, read. Server frames:
+// welcome, message, ack, typing, delta, error, conversation, presence.
+const (
+	TypeHello        = "hello"
+	TypeWelcome      = "welcome"
+	TypeMessage      = "message"
+	TypeAck          = "ack"
+	TypeTyping       = "typing"
+	TypeDelta        = "delta"
+	TypeError        = "error"
+	TypeRead         = "read"
+	TypeConversation = "conversation"
+)
+
+// Who wrote a message.
+const (
+	FromVisitor = "visitor"
+	FromAgent   = "agent"
+	FromBot     = "bot"
+	FromSystem  = "system"
+)
+
+// Resume outcomes in a welcome frame.
+const (
+	ResumeOK    = "ok"    // replay follows from the client's last_seq
+	ResumeReset = "reset" // the client's position was not honoured: drop local state, a full replay follows
+	ResumeNew   = "new"   // a new visitor; nothing to replay
+)
+
+// Hello is the first frame a client sends.
+type Hello struct {
+	Type           string `json:"type"`
+	Token          string `json:"token,omitempty"`
+	ConversationID string `json:"conversation_id,omitempty"`
+	LastSeq        uint64 `json:"last_seq"`
+	Fingerprint    string `json:"fingerprint,omitempty"`
+}
+
+// Send is a chat message from a client. ID is the client's own id for it,
+// used to acknowledge and de-duplicate. Intent is set when the browser already
+// answered the message from that FAQ intent.
+type Send struct {
+	Type   string `json:"type"`
+	ID     string `json:"id"`
+	Text   string `json:"text"`
+	Intent string `json:"intent,omitempty"`
+}
+
+// Typing says whether the sender is typing.
+type Typing struct {
+	Type string `json:"type"`
+	On   bool   `json:"on"`
+}
+
+// Read tells the relay the client has shown everything up to Seq.
+type Read struct {
+	Type string `json:"type"`
+	Seq  uint64 `json:"seq"`
+}
+
+// Welcome answers hello. Token is present only when the relay issued a new
+// one: the client must keep it and send it in its next hello.
+type Welcome struct {
+	Type           string `json:"type"`
+	Token          string `json:"token,omitempty"`
+	ConversationID string `json:"conversation_id"`
+	Seq            uint64 `json:"seq"`
+	Resume         string `json:"resume"`
+	Status         string `json:"status"`
+	Handler        string `json:"handler"`
+	HandlerName    string `json:"handler_name,omitempty"`
+}
+
+// Message is a stored chat message as the relay sends it.
+type Message struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	Seq            uint64 `json:"seq"`
+	ID             string `json:"id,omitempty"`
+	From           string `json:"from"`
+	Author         string `json:"author,omitempty"`
+	Text           string `json:"text"`
+	TS             int64  `json:"ts"`
+	Intent         string `json:"intent,omitempty"`
+	Via            string `json:"via,omitempty"`
+	Incomplete     bool   `json:"incomplete,omitempty"`
+	StreamID       string `json:"stream_id,omitempty"`
+}
+
+// Ack confirms a client message is durably stored as Seq.
+type Ack struct {
+	Type      string `json:"type"`
+	ID        string `json:"id"`
+	Seq       uint64 `json:"seq"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+// TypingOut tells the other side of a conversation who is typing.
+type TypingOut struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	From           string `json:"from"`
+	Author         string `json:"author,omitempty"`
+	On             bool   `json:"on"`
+}
+
+// Delta is a piece of an answer still being streamed.
+type Delta struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	StreamID       string `json:"stream_id"`
+	Index          int    `json:"index"`
+	Text           string `json:"text"`
+	Done           bool   `json:"done,omitempty"`
+}
+
+// Conversation tells clients who handles a conversation now.
+type Conversation struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	Status         string `json:"status"`
+	Handler        string `json:"handler"`
+	HandlerName    string `json:"handler_name,omitempty"`
+}
+
+// ErrorFrame reports a problem with what the client sent. ID names the client
+// message it concerns, when there is one.
+type ErrorFrame struct {
+	Type    string `json:"type"`
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+	ID      string `json:"id,omitempty"`
+}
