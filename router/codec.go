@@ -1,0 +1,392 @@
+package router
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"sort"
+	"strings"
+)
+
+// Binary model format, version 1 (docs/intents.md has the table):
+//
+//	"KFIM" | version byte | body | CRC-32 (IEEE, little-endian) of all before
+//
+// The body holds only what classification needs: intents without
+// examples, the vocabulary (sorted, front-coded), IDF as uint16, the linear
+// head's bias as float32, and both heads' weights as int8 postings with
+// one float32 scale each. Integers are uvarints, floats little-endian.
+const (
+	modelMagic   = "KFIM"
+	modelVersion = 1
+
+	// maxFeatures bounds the vocabulary a loaded model may declare, so a
+	// corrupt count cannot make Load allocate gigabytes.
+	maxFeatures = 1 << 21
+	maxFeatLen  = MaxExampleLen + 2 // a whole example as one word, with its marks
+)
+
+// ErrBadModel is wrapped by every error Load returns.
+var ErrBadModel = errors.New("bad model")
+
+// fitted is a model in float form, before quantisation and encoding.
+type fitted struct {
+	intents []Intent
+	opts    Options
+	feats   []string  // by feature id
+	idf     []float64 // by feature id
+	bias    []float64 // by intent
+	linear  [][]entry // by feature id
+	proto   [][]entry // by feature id
+}
+
+// entry is one (intent, weight) pair of a feature's postings.
+type entry struct {
+	intent int
+	w      float64
+}
+
+var actionCodes = [...]Action{ActionAnswer, ActionAI, ActionHandoff}
+
+func actionCode(a Action) byte {
+	for i, x := range actionCodes {
+		if x == a {
+			return byte(i)
+		}
+	}
+	return 0 // empty Action means answer (Validate)
+}
+
+// encode serialises f. Features are written in sorted order so the same
+// intents always give the same bytes, and so the same ETag.
+func encode(f *fitted) []byte {
+	order := make([]int, len(f.feats))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return f.feats[order[a]] < f.feats[order[b]] })
+
+	b := []byte(modelMagic)
+	b = append(b, modelVersion)
+	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f.opts.Threshold)))
+	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f.opts.Margin)))
+	b = binary.AppendUvarint(b, uint64(len(f.intents)))
+	for _, in := range f.intents {
+		b = appendString(b, in.Name)
+		b = append(b, actionCode(in.Action))
+		b = appendString(b, in.Answer)
+		b = appendString(b, in.Skill)
+	}
+
+	b = binary.AppendUvarint(b, uint64(len(order)))
+	prev := ""
+	for _, id := range order {
+		s := f.feats[id]
+		p := commonPrefix(prev, s)
+		b = binary.AppendUvarint(b, uint64(p))
+		b = appendString(b, s[p:])
+		prev = s
+	}
+	idfScale := maxAbs(f.idf) / math.MaxUint16
+	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(idfScale)))
+	for _, id := range order {
+		q := 0.0
+		if idfScale > 0 {
+			q = math.Round(f.idf[id] / idfScale)
+		}
+		b = binary.LittleEndian.AppendUint16(b, uint16(q))
+	}
+	for _, w := range f.bias {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(w)))
+	}
+	b = appendPostings(b, f.linear, order)
+	b = appendPostings(b, f.proto, order)
+	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+}
+
+// appendPostings writes one head: a float32 scale, then per feature a
+// count and (intent delta, int8 weight) pairs. Weights that round to zero
+// are dropped.
+func appendPostings(b []byte, post [][]entry, order []int) []byte {
+	hi := 0.0
+	for _, es := range post {
+		for _, e := range es {
+			hi = math.Max(hi, math.Abs(e.w))
+		}
+	}
+	scale := hi / 127
+	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(scale)))
+	var qs []entry
+	for _, id := range order {
+		qs = qs[:0]
+		for _, e := range post[id] {
+			if q := math.Round(e.w / scale); scale > 0 && q != 0 {
+				qs = append(qs, entry{e.intent, q})
+			}
+		}
+		sort.Slice(qs, func(i, j int) bool { return qs[i].intent < qs[j].intent })
+		b = binary.AppendUvarint(b, uint64(len(qs)))
+		last := -1
+		for _, e := range qs {
+			b = binary.AppendUvarint(b, uint64(e.intent-last))
+			b = append(b, byte(int8(e.w)))
+			last = e.intent
+		}
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+func maxAbs(xs []float64) float64 {
+	hi := 0.0
+	for _, x := range xs {
+		hi = math.Max(hi, math.Abs(x))
+	}
+	return hi
+}
+
+// MarshalBinary returns the serialised model (a copy; see Load).
+func (m *Model) MarshalBinary() ([]byte, error) {
+	return append([]byte(nil), m.raw...), nil
+}
+
+// Hash returns the hex SHA-256 of the serialised model, usable as an ETag.
+func (m *Model) Hash() string { return m.hash }
+
+// Load parses a model serialised by MarshalBinary. It rejects truncated,
+// corrupt or other-version input with an error wrapping ErrBadModel, and
+// never panics.
+func Load(data []byte) (*Model, error) {
+	m, err := decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("router: load: %w: %w", ErrBadModel, err)
+	}
+	return m, nil
+}
+
+func decode(data []byte) (*Model, error) {
+	if len(data) < len(modelMagic)+1+4 {
+		return nil, fmt.Errorf("%d bytes is too short for a model", len(data))
+	}
+	if string(data[:len(modelMagic)]) != modelMagic {
+		return nil, errors.New("not a kefu model (wrong magic)")
+	}
+	if v := data[len(modelMagic)]; v != modelVersion {
+		return nil, fmt.Errorf("model version %d, this build reads version %d", v, modelVersion)
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc32.ChecksumIEEE(body) != sum {
+		return nil, errors.New("checksum mismatch (truncated or corrupt)")
+	}
+	r := &reader{b: body, off: len(modelMagic) + 1}
+	m := &Model{}
+	m.opts.Threshold = float64(r.f32())
+	m.opts.Margin = float64(r.f32())
+	if r.err == nil && !(m.opts.Threshold > 0 && m.opts.Threshold <= 1 && m.opts.Margin >= 0 && m.opts.Margin < 1) {
+		return nil, fmt.Errorf("threshold %v or margin %v out of range", m.opts.Threshold, m.opts.Margin)
+	}
+	nIntents := r.count(MaxIntents, "intents")
+	if r.err == nil && nIntents == 0 {
+		return nil, errors.New("no intents")
+	}
+	r.need(4 * nIntents) // each intent takes at least 4 bytes
+	m.intents = make([]Intent, 0, nIntents)
+	for i := 0; i < nIntents && r.err == nil; i++ {
+		var in Intent
+		in.Name = r.str(MaxNameLen)
+		code := r.byte()
+		if int(code) >= len(actionCodes) {
+			r.fail(fmt.Errorf("intent %d: unknown action code %d", i, code))
+		} else {
+			in.Action = actionCodes[code]
+		}
+		in.Answer = r.str(MaxAnswerLen)
+		in.Skill = r.str(MaxSkillLen)
+		m.intents = append(m.intents, in)
+	}
+
+	nFeats := r.count(maxFeatures, "features")
+	r.need(2 * nFeats) // each feature takes at least 2 bytes
+	if r.err != nil {
+		return nil, r.err
+	}
+	m.vocab.ids = make(map[string]int32, nFeats)
+	prev := ""
+	for i := 0; i < nFeats && r.err == nil; i++ {
+		p := r.count(len(prev), "shared prefix")
+		s := prev[:min(p, len(prev))] + r.str(maxFeatLen)
+		if r.err == nil && i > 0 && s <= prev {
+			r.fail(fmt.Errorf("vocabulary not sorted at feature %d", i))
+		}
+		m.vocab.ids[s] = int32(i)
+		prev = s
+	}
+	idfScale := float64(r.f32())
+	if r.err == nil && (math.IsNaN(idfScale) || idfScale < 0 || idfScale > 1) {
+		r.fail(fmt.Errorf("idf scale %v out of range", idfScale))
+	}
+	if r.need(2 * nFeats) {
+		m.vocab.idf = make([]float32, nFeats)
+		for i := range m.vocab.idf {
+			m.vocab.idf[i] = float32(float64(r.u16()) * idfScale)
+		}
+	}
+	if r.need(4 * nIntents) {
+		m.bias = make([]float32, nIntents)
+		for i := range m.bias {
+			m.bias[i] = r.f32()
+		}
+	}
+	m.linear = r.postings(nFeats, nIntents)
+	m.proto = r.postings(nFeats, nIntents)
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.off != len(body) {
+		return nil, fmt.Errorf("%d unexpected bytes after the model", len(body)-r.off)
+	}
+	for i, in := range m.intents {
+		for _, other := range m.intents[:i] {
+			if other.Name == in.Name {
+				return nil, fmt.Errorf("duplicate intent %q", in.Name)
+			}
+		}
+	}
+	m.raw = append([]byte(nil), data...)
+	sum256 := sha256.Sum256(m.raw)
+	m.hash = hex.EncodeToString(sum256[:])
+	return m, nil
+}
+
+// reader decodes the body; the first error sticks and later reads return
+// zero values, so decode checks r.err only where it matters.
+type reader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *reader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// need reports whether n more bytes are there, failing if not.
+func (r *reader) need(n int) bool {
+	if r.err != nil {
+		return false
+	}
+	if n < 0 || len(r.b)-r.off < n {
+		r.fail(fmt.Errorf("truncated at byte %d", r.off))
+		return false
+	}
+	return true
+}
+
+func (r *reader) byte() byte {
+	if !r.need(1) {
+		return 0
+	}
+	r.off++
+	return r.b[r.off-1]
+}
+
+func (r *reader) u16() uint16 {
+	if !r.need(2) {
+		return 0
+	}
+	r.off += 2
+	return binary.LittleEndian.Uint16(r.b[r.off-2:])
+}
+
+func (r *reader) f32() float32 {
+	if !r.need(4) {
+		return 0
+	}
+	r.off += 4
+	f := math.Float32frombits(binary.LittleEndian.Uint32(r.b[r.off-4:]))
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		r.fail(fmt.Errorf("non-finite number at byte %d", r.off-4))
+		return 0
+	}
+	return f
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		r.fail(fmt.Errorf("bad varint at byte %d", r.off))
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+// count reads a uvarint that must be at most max.
+func (r *reader) count(max int, what string) int {
+	v := r.uvarint()
+	if r.err == nil && v > uint64(max) {
+		r.fail(fmt.Errorf("%d %s, at most %d", v, what, max))
+		return 0
+	}
+	return int(v)
+}
+
+func (r *reader) str(max int) string {
+	n := r.count(max, "bytes in a string")
+	if !r.need(n) {
+		return ""
+	}
+	r.off += n
+	return strings.Clone(string(r.b[r.off-n : r.off]))
+}
+
+// postings reads one head written by appendPostings.
+func (r *reader) postings(nFeats, nIntents int) postings {
+	scale := r.f32()
+	if r.err == nil && scale < 0 {
+		r.fail(fmt.Errorf("negative weight scale %v", scale))
+	}
+	p := postings{start: make([]int32, 1, nFeats+1)}
+	for f := 0; f < nFeats && r.err == nil; f++ {
+		n := r.count(nIntents, "postings for one feature")
+		if !r.need(2 * n) { // at least one varint byte and one weight each
+			break
+		}
+		last := -1
+		for j := 0; j < n && r.err == nil; j++ {
+			d := r.count(nIntents, "intent delta")
+			q := int8(r.byte())
+			if r.err == nil && (d == 0 || last+d >= nIntents) {
+				r.fail(fmt.Errorf("feature %d: intent index out of order or range", f))
+			}
+			last += d
+			p.intent = append(p.intent, uint16(last))
+			p.weight = append(p.weight, float32(q)*scale)
+		}
+		p.start = append(p.start, int32(len(p.intent)))
+	}
+	return p
+}

@@ -1,0 +1,185 @@
+package router
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Feature extraction is shared by fitting and classifying: a feature that
+// Fit counts but Classify spells differently is silently lost, so both
+// paths call features and nothing else.
+
+const (
+	// minGram and maxGram bound the character n-grams taken inside a word
+	// (with its boundary marks). 3..5 tolerates one typo in a word of
+	// ordinary length while keeping the vocabulary small; measured on
+	// CLINC150 (docs/intents.md).
+	minGram = 3
+	maxGram = 5
+
+	// maxInputRunes caps what is looked at in one text: intents are short,
+	// and a visitor pasting a novel must not cost the widget a frame.
+	maxInputRunes = 1000
+)
+
+// features appends the features of text to dst and returns it. A feature
+// is a string: "<word>" for a whole word, its character n-grams, "a b" for
+// adjacent words, and for CJK runs single characters plus bigrams.
+func features(dst []string, text string) []string {
+	words := words(text)
+	prev := ""
+	for _, w := range words {
+		if w.cjk {
+			dst = cjkFeatures(dst, w.text)
+			prev = ""
+			continue
+		}
+		marked := "<" + w.text + ">"
+		dst = append(dst, marked, marked)
+		if !w.digits {
+			dst = charGrams(dst, marked)
+		}
+		if prev != "" {
+			dst = append(dst, prev+" "+w.text, prev+" "+w.text)
+		}
+		prev = w.text
+	}
+	return dst
+}
+
+// charGrams appends the n-grams of a marked word, skipping the n-gram that
+// would equal the whole word (it is already a feature).
+func charGrams(dst []string, marked string) []string {
+	if utf8.RuneCountInString(marked) == len(marked) {
+		// ASCII, the common case: byte offsets are rune offsets.
+		n := len(marked)
+		for size := minGram; size <= maxGram && size < n; size++ {
+			for i := 0; i+size <= n; i++ {
+				dst = append(dst, marked[i:i+size])
+			}
+		}
+		return dst
+	}
+	// Index rune starts so n-grams never split a multi-byte rune.
+	starts := make([]int, 0, len(marked)+1)
+	for i := range marked {
+		starts = append(starts, i)
+	}
+	n := len(starts)
+	starts = append(starts, len(marked))
+	for size := minGram; size <= maxGram && size < n; size++ {
+		for i := 0; i+size <= n; i++ {
+			dst = append(dst, marked[starts[i]:starts[i+size]])
+		}
+	}
+	return dst
+}
+
+// cjkFeatures appends character unigrams and bigrams of a run of Chinese or
+// Japanese text, which is written without spaces; bigrams recover most
+// two-character words without a dictionary.
+func cjkFeatures(dst []string, run string) []string {
+	prev := -1
+	for i, r := range run {
+		end := i + utf8.RuneLen(r)
+		dst = append(dst, run[i:end])
+		if prev >= 0 {
+			dst = append(dst, run[prev:end])
+		}
+		prev = i
+	}
+	return dst
+}
+
+// word is one normalised token of the input.
+type word struct {
+	text   string
+	cjk    bool // a run of Han, Hiragana or Katakana characters
+	digits bool // only digits: n-grams of order numbers are noise
+}
+
+// words normalises text and splits it into words. Letters and digits make
+// words; everything else separates them, except apostrophes inside a word,
+// which are dropped so "what's" and "whats" meet. A change between CJK and
+// other scripts also separates words ("iPhone手机" is two).
+func words(text string) []word {
+	var out []word
+	var b strings.Builder
+	curCJK, curDigits := false, true
+	flush := func() {
+		if b.Len() > 0 {
+			out = append(out, word{text: b.String(), cjk: curCJK, digits: curDigits})
+			b.Reset()
+		}
+		curDigits = true
+	}
+	seen := 0
+	for _, r := range text {
+		if seen++; seen > maxInputRunes {
+			break
+		}
+		r = fold(r)
+		switch {
+		case r == '\'' || r == '’':
+			// Keep the word open: "don't" → "dont".
+			continue
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			c := isCJK(r)
+			if b.Len() > 0 && c != curCJK {
+				flush()
+			}
+			curCJK = c
+			if !unicode.IsDigit(r) {
+				curDigits = false
+			}
+			b.WriteRune(r)
+		case unicode.Is(unicode.Mn, r) && b.Len() > 0:
+			// Combining marks left over after folding carry no meaning
+			// for matching ("cafe\u0301" is "cafe").
+			continue
+		default:
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+// isCJK reports whether r belongs to a script written without spaces.
+func isCJK(r rune) bool {
+	return unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) ||
+		unicode.Is(unicode.Katakana, r) || r == 'ー'
+}
+
+// fold maps a rune to the form used for matching: lower case, full-width
+// ASCII to half-width, common Latin accents removed. It is a cheap subset
+// of NFKC plus case folding, enough for what visitors type; golang.org/x/text
+// would cost the wasm build more than it buys here.
+func fold(r rune) rune {
+	switch {
+	case r >= 0xFF01 && r <= 0xFF5E: // full-width ASCII
+		r -= 0xFEE0
+	case r == 0x3000: // ideographic space
+		return ' '
+	}
+	r = unicode.ToLower(r)
+	if r >= 0xC0 && r <= 0x17F {
+		i := 0
+		for _, f := range latinFrom {
+			if f == r {
+				return rune(latinTo[i])
+			}
+			i++
+		}
+	}
+	return r
+}
+
+// latinFrom and latinTo strip the accent from the Latin letters visitors
+// type most (rune i of latinFrom becomes byte i of latinTo): a
+// typo-tolerant model should not care whether "café" had its accent.
+const (
+	latinFrom = "àáâãäåāăąçćčďđèéêëēėęěğìíîïīįıłľñńňòóôõöøōőŕřśšşťţùúûüūůűųýÿźżž"
+	latinTo   = "aaaaaaaaacccddeeeeeeeegiiiiiiillnnnoooooooorrsssttuuuuuuuuyyzzz"
+)
