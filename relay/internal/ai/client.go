@@ -1,0 +1,141 @@
+package ai
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults for Options, each with the reason for its value.
+const (
+	// DefaultFirstTokenTimeout: a visitor waiting longer than this without
+	// a word is better served by a person.
+	DefaultFirstTokenTimeout = 20 * time.Second
+	// DefaultChunkGapTimeout: a healthy stream never pauses this long.
+	DefaultChunkGapTimeout = 30 * time.Second
+	// DefaultAnswerTimeout bounds one whole answer, retries included.
+	DefaultAnswerTimeout = 120 * time.Second
+	// DefaultMaxAttempts: one try and two retries on 429/5xx, all before
+	// the first token and within the first-token timeout.
+	DefaultMaxAttempts = 3
+	// DefaultRetryBaseDelay doubles per retry (with jitter), up to
+	// DefaultRetryMaxDelay.
+	DefaultRetryBaseDelay = 500 * time.Millisecond
+	DefaultRetryMaxDelay  = 4 * time.Second
+	// DefaultMaxRetryAfter caps an upstream's Retry-After: a visitor will
+	// not wait a minute for a rate limit to lift; a person takes over.
+	DefaultMaxRetryAfter = 5 * time.Second
+	// DefaultDialTimeout bounds connecting and the TLS handshake.
+	DefaultDialTimeout = 10 * time.Second
+	// DefaultMaxLineBytes bounds one SSE line; real chunks are < 1 KB.
+	DefaultMaxLineBytes = 1 << 20
+	// DefaultMaxErrorBodyBytes bounds an error body read into memory.
+	DefaultMaxErrorBodyBytes = 64 << 10
+	// DefaultAcquireWait is how long Answer waits for a free upstream slot
+	// before handing over with ErrBusy.
+	DefaultAcquireWait = 5 * time.Second
+	// emptyMessagesLimit lifts go-openai's limit on non-data lines in a row
+	// (300): keep-alive comments are legitimate while a model thinks, and
+	// the first-token and gap timeouts are what bound a silent stream.
+	emptyMessagesLimit = 100000
+)
+
+// Timeouts bound one answer; zero fields take the defaults. Tests set
+// milliseconds.
+type Timeouts struct {
+	FirstToken time.Duration // request sent to first content, across retries
+	ChunkGap   time.Duration // between two chunks after the first content
+	Answer     time.Duration // the whole answer, retries included
+}
+
+// Retry shapes retries on 429 and 5xx before the first token.
+type Retry struct {
+	MaxAttempts   int           // attempts in all, ≥ 1
+	BaseDelay     time.Duration // first backoff, doubled per retry, with jitter
+	MaxDelay      time.Duration // backoff cap
+	MaxRetryAfter time.Duration // cap on an upstream's Retry-After
+}
+
+// Options configure a Client. Every field is optional.
+type Options struct {
+	Logger *slog.Logger     // discards if nil
+	Now    func() time.Time // time.Now if nil
+
+	Timeouts Timeouts
+	Retry    Retry
+
+	DialTimeout       time.Duration
+	MaxLineBytes      int
+	MaxErrorBodyBytes int64
+	// Proxy for upstream requests; nil means direct (HTTP_PROXY is not read,
+	// so the base URL checks see the real destination).
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// Limiter, Budget and Cache are used by Answer when non-nil.
+	Limiter     *Limiter
+	Budget      *Budget
+	Cache       *Cache
+	AcquireWait time.Duration
+
+	// Registerer receives the kefu_ai_* metrics; none if nil.
+	Registerer prometheus.Registerer
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.Timeouts.FirstToken, DefaultFirstTokenTimeout)
+	def(&o.Timeouts.ChunkGap, DefaultChunkGapTimeout)
+	def(&o.Timeouts.Answer, DefaultAnswerTimeout)
+	def(&o.Retry.BaseDelay, DefaultRetryBaseDelay)
+	def(&o.Retry.MaxDelay, DefaultRetryMaxDelay)
+	def(&o.Retry.MaxRetryAfter, DefaultMaxRetryAfter)
+	def(&o.DialTimeout, DefaultDialTimeout)
+	def(&o.AcquireWait, DefaultAcquireWait)
+	if o.Retry.MaxAttempts <= 0 {
+		o.Retry.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.MaxLineBytes <= 0 {
+		o.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if o.MaxErrorBodyBytes <= 0 {
+		o.MaxErrorBodyBytes = DefaultMaxErrorBodyBytes
+	}
+	return o
+}
+
+// Client streams answers from an OpenAI-compatible upstream. It is safe for
+// concurrent use; one per relay.
+type Client struct {
+	opts    Options
+	log     *slog.Logger
+	http    *http.Client
+	metrics *metrics
+}
+
+// New builds a Client. It does no I/O; it fails only if the metrics cannot
+// be registered (e.g. registered twice on one Registerer).
+func New(opts Options) (*Client, error) {
+	opts = opts.withDefaults()
+	m, err := newMetrics(opts.Registerer, opts.Cache, opts.Budget, opts.Limiter)
+	if err != nil {
+		return nil, fmt.Errorf("ai: new client: %w", err)
+	}
+	return &Client{opts: opts, log: opts.Logger, http: newHTTPClient(opts), metrics: m}, nil
+}
+
+// Close releases idle upstream connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }

@@ -1,0 +1,76 @@
+package ai
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+)
+
+// go-openai's stream reader returns io.EOF both after "data: [DONE]" and
+// when the body simply ends (a cut stream, a proxy that gave up), and it
+// reads lines with bufio.Reader.ReadBytes, which buffers a line of any
+// length. sseBody sits under it, on the response body, to notice the
+// [DONE] line itself and to refuse a line longer than a limit.
+
+// errLineTooLong ends a stream whose line exceeds the limit.
+var errLineTooLong = errors.New("stream line too long")
+
+type sseBody struct {
+	rc      io.ReadCloser
+	maxLine int
+	done    *atomic.Bool // set once a "data: [DONE]" line passed
+
+	lineLen int    // bytes of the current line so far
+	head    []byte // the current line's first bytes, enough to spot [DONE]
+}
+
+// headKeep is enough for "data:" + spaces + "[DONE]" + a CR.
+const headKeep = 32
+
+func (b *sseBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if lerr := b.observe(p[:n]); lerr != nil {
+		return n, lerr
+	}
+	if errors.Is(err, io.EOF) && b.lineLen > 0 {
+		// A [DONE] line without its newline, right before a clean end.
+		b.endLine()
+	}
+	return n, err
+}
+
+func (b *sseBody) observe(p []byte) error {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		part := p
+		if i >= 0 {
+			part = p[:i]
+		}
+		b.lineLen += len(part)
+		if len(b.head) < headKeep {
+			b.head = append(b.head, part[:min(len(part), headKeep-len(b.head))]...)
+		}
+		if b.lineLen > b.maxLine {
+			return fmt.Errorf("%w: more than %d bytes", errLineTooLong, b.maxLine)
+		}
+		if i < 0 {
+			return nil
+		}
+		b.endLine()
+		p = p[i+1:]
+	}
+	return nil
+}
+
+func (b *sseBody) endLine() {
+	line := bytes.TrimSpace(b.head)
+	if rest, ok := bytes.CutPrefix(line, []byte("data:")); ok && b.lineLen <= headKeep && string(bytes.TrimSpace(rest)) == "[DONE]" {
+		b.done.Store(true)
+	}
+	b.lineLen = 0
+	b.head = b.head[:0]
+}
+
+func (b *sseBody) Close() error { return b.rc.Close() }

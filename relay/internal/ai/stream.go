@@ -1,0 +1,337 @@
+package ai
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+)
+
+// Usage is the token count of one answer.
+type Usage struct {
+	PromptTokens     int
+	CompletionTokens int
+	// Estimated is true when the upstream sent no usage and the counts
+	// come from EstimateTokens.
+	Estimated bool
+}
+
+// Total is prompt plus completion tokens.
+func (u Usage) Total() int { return u.PromptTokens + u.CompletionTokens }
+
+// Result is what one answer produced. Text is exactly the concatenation of
+// the onDelta calls: filtered, valid UTF-8. It is filled in on failure too.
+type Result struct {
+	Text string
+	// Complete is true only when the stream ended with [DONE] after a
+	// finish reason. An incomplete Text was shown but not finished.
+	Complete     bool
+	FinishReason string // "stop", "length", "content_filter", ...; "" if none
+	Usage        Usage
+	Cached       bool          // served from the answer cache
+	Attempts     int           // upstream requests made
+	FirstToken   time.Duration // from the call to the first content; 0 if none
+	Redactions   int           // key-like tokens the filter replaced
+}
+
+// DeltaFunc receives filtered answer text as it streams. An error from it
+// ends the answer and is returned as is (wrapped).
+type DeltaFunc func(text string) error
+
+// Stream sends msgs to the upstream in s and streams the answer to onDelta
+// through the output filter. It retries 429 and 5xx before the first token,
+// bounded by Retry and by the first-token timeout, and enforces Timeouts.
+// A nil error means Result.Complete. Otherwise the error matches one of
+// ErrDisabled, ErrUpstream, ErrTimeout (plus ErrIncomplete when text was
+// shown), or is the caller's context error or onDelta's error.
+func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompletionMessage, onDelta DeltaFunc) (Result, error) {
+	const op = "ai: stream"
+	if !s.Enabled {
+		return Result{}, fmt.Errorf("%s: %w", op, ErrDisabled)
+	}
+	if _, err := CheckBaseURL(s.BaseURL); err != nil {
+		return Result{}, fmt.Errorf("%s: %w: %w", op, ErrDisabled, err)
+	}
+	key, withheld := s.UsableKey()
+	cfg := openai.DefaultConfig(key)
+	cfg.BaseURL = strings.TrimRight(strings.TrimSpace(s.BaseURL), "/")
+	cfg.HTTPClient = c.http
+	cfg.EmptyMessagesLimit = emptyMessagesLimit
+	oc := openai.NewClientWithConfig(cfg)
+	keyHost := ""
+	if key != "" {
+		keyHost = s.KeyHost
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wd := newWatchdog(c.opts.Timeouts, cancel)
+	defer wd.stop()
+
+	c.metrics.inflight.Inc()
+	defer c.metrics.inflight.Dec()
+
+	st := &streamState{wd: wd, onDelta: onDelta, start: time.Now()}
+	req := chatRequest(s, msgs)
+	var err error
+	for attempt := 1; ; attempt++ {
+		st.res.Attempts = attempt
+		c.metrics.attempts.Inc()
+		err = c.attempt(ctx, oc, req, key, keyHost, st)
+		if err == nil {
+			break
+		}
+		var ue *UpstreamError
+		if !errors.As(err, &ue) || !ue.retryable() || attempt >= c.opts.Retry.MaxAttempts || ctx.Err() != nil {
+			break
+		}
+		delay := c.opts.Retry.backoff(attempt, ue.RetryAfter)
+		if delay >= wd.firstTokenLeft() {
+			break // the visitor would wait past the first-token deadline
+		}
+		c.log.Info("ai upstream retry", "attempt", attempt, "status", ue.Status, "delay", delay)
+		c.metrics.retries.Inc()
+		if sleep(ctx, delay) != nil {
+			break
+		}
+	}
+
+	// Whatever was held back is text the model said: filter and show it.
+	if tail := st.filter.Flush(); tail != "" && !st.callbackFailed {
+		if derr := st.deliver(tail); derr != nil && err == nil {
+			err = derr
+		}
+	}
+	st.res.Redactions = st.filter.Redactions()
+	st.res.Usage = st.usage(msgs)
+	if err == nil {
+		st.res.Complete = true
+		return st.res, nil
+	}
+	return st.res, c.classify(ctx, op, err, st, withheld)
+}
+
+// classify turns an attempt's error into the one Stream returns.
+func (c *Client) classify(ctx context.Context, op string, err error, st *streamState, withheld bool) error {
+	emitted := st.res.Text != ""
+	var te *TimeoutError
+	if errors.As(context.Cause(ctx), &te) {
+		te.Incomplete = emitted
+		return fmt.Errorf("%s: %w", op, te)
+	}
+	if st.callbackFailed {
+		return fmt.Errorf("%s: deliver: %w", op, err)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", op, context.Cause(ctx))
+	}
+	var ue *UpstreamError
+	if errors.As(err, &ue) {
+		ue.Incomplete = emitted
+		if withheld && (ue.Status == 401 || ue.Status == 403) {
+			ue.Message += " (the stored API key was entered for another host and is not sent here: re-enter it)"
+		}
+		c.log.Warn("ai upstream failed", "status", ue.Status, "code", ue.Code, "err", ue.Message, "attempts", st.res.Attempts)
+		return fmt.Errorf("%s: %w", op, ue)
+	}
+	return fmt.Errorf("%s: %w: %v", op, ErrUpstream, err)
+}
+
+// streamState is one answer's progress across attempts.
+type streamState struct {
+	wd             *watchdog
+	onDelta        DeltaFunc
+	start          time.Time
+	filter         Filter
+	res            Result
+	raw            strings.Builder // unfiltered text, for the token estimate
+	finish         string
+	upstreamUsage  *openai.Usage
+	opened         int // attempts that got a stream (they cost prompt tokens)
+	callbackFailed bool
+}
+
+// deliver passes filtered text on, keeping Result.Text equal to what was sent.
+func (st *streamState) deliver(text string) error {
+	st.res.Text += text
+	if st.onDelta == nil {
+		return nil
+	}
+	if err := st.onDelta(text); err != nil {
+		st.callbackFailed = true
+		return err
+	}
+	return nil
+}
+
+func (st *streamState) usage(msgs []openai.ChatCompletionMessage) Usage {
+	if u := st.upstreamUsage; u != nil && u.TotalTokens > 0 {
+		return Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens}
+	}
+	if st.opened == 0 {
+		return Usage{}
+	}
+	return Usage{
+		PromptTokens:     st.opened * EstimateMessages(msgs),
+		CompletionTokens: EstimateTokens(st.raw.String()),
+		Estimated:        true,
+	}
+}
+
+// errCut is an attempt whose stream ended without [DONE] and a finish reason.
+var errCut = errors.New("stream ended without [DONE] and a finish reason")
+
+// attempt makes one upstream request and reads its stream to the end.
+func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.ChatCompletionRequest, key, keyHost string, st *streamState) error {
+	cl := &call{keyHost: keyHost}
+	stream, err := oc.CreateChatCompletionStream(withCall(ctx, cl), req)
+	if err != nil {
+		return upstreamError(err, cl, key)
+	}
+	defer stream.Close()
+	st.opened++
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			if cl.done.Load() && st.finish != "" {
+				return nil
+			}
+			return &UpstreamError{Message: errCut.Error()}
+		}
+		if err != nil {
+			return upstreamError(err, cl, key)
+		}
+		content := ""
+		for _, ch := range resp.Choices {
+			if ch.Index != 0 {
+				continue // we ask for one choice; ignore any other
+			}
+			content += ch.Delta.Content
+			if ch.FinishReason != "" && ch.FinishReason != openai.FinishReasonNull {
+				st.finish = string(ch.FinishReason)
+				st.res.FinishReason = st.finish
+			}
+		}
+		if resp.Usage != nil {
+			st.upstreamUsage = resp.Usage
+		}
+		st.wd.chunk(content != "")
+		if content == "" {
+			continue
+		}
+		if st.res.FirstToken == 0 {
+			st.res.FirstToken = time.Since(st.start)
+			c.metrics.firstToken.Observe(st.res.FirstToken.Seconds())
+		}
+		content = strings.ToValidUTF8(content, "\uFFFD")
+		st.raw.WriteString(content)
+		if out := st.filter.Write(content); out != "" {
+			if err := st.deliver(out); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// upstreamError converts a go-openai error into a redacted UpstreamError.
+// The original error is dropped, not wrapped: its text can hold the key.
+func upstreamError(err error, cl *call, key string) *UpstreamError {
+	ue := &UpstreamError{RetryAfter: time.Duration(cl.retryAfter.Load())}
+	var apiErr *openai.APIError
+	var reqErr *openai.RequestError
+	switch {
+	case errors.As(err, &apiErr):
+		ue.Status = apiErr.HTTPStatusCode
+		ue.Code = codeOf(apiErr.Code, apiErr.Type)
+		ue.Message = apiErr.Message
+	case errors.As(err, &reqErr):
+		ue.Status = reqErr.HTTPStatusCode
+		ue.Message = "error body is not OpenAI JSON"
+	case errors.Is(err, errLineTooLong), errors.Is(err, errRedirect), errors.Is(err, errBaseURL):
+		ue.Message = err.Error()
+	case errors.Is(err, openai.ErrTooManyEmptyStreamMessages):
+		ue.Message = "too many empty stream messages"
+	default:
+		ue.Message = err.Error()
+	}
+	if ue.Status == 0 {
+		if s := int(cl.status.Load()); s >= 400 {
+			ue.Status = s
+		}
+	}
+	ue.Message = redact(ue.Message, key)
+	return ue
+}
+
+func codeOf(code any, typ string) string {
+	switch v := code.(type) {
+	case string:
+		if v != "" {
+			return v
+		}
+	case int:
+		return fmt.Sprint(v)
+	}
+	return typ
+}
+
+// chatRequest builds the upstream request. Reasoning models take
+// max_completion_tokens and no temperature; others take max_tokens (which
+// every OpenAI-compatible server knows) and the temperature, where 0 is
+// sent as the smallest float because go-openai omits a zero.
+func chatRequest(s Settings, msgs []openai.ChatCompletionMessage) openai.ChatCompletionRequest {
+	req := openai.ChatCompletionRequest{
+		Model:         s.Model,
+		Messages:      msgs,
+		Stream:        true,
+		StreamOptions: &openai.StreamOptions{IncludeUsage: true},
+	}
+	if reasoningModel(s.Model) {
+		req.MaxCompletionTokens = s.MaxAnswerTokens
+		return req
+	}
+	req.MaxTokens = s.MaxAnswerTokens
+	req.Temperature = float32(s.Temperature)
+	if req.Temperature == 0 {
+		req.Temperature = math.SmallestNonzeroFloat32
+	}
+	return req
+}
+
+func reasoningModel(model string) bool {
+	for _, p := range []string{"o1", "o3", "o4", "gpt-5", "gpt-6"} {
+		if strings.HasPrefix(model, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// backoff is the wait before retry number attempt (1-based): the upstream's
+// Retry-After if it sent one (capped), else an exponential delay with jitter.
+func (r Retry) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	if retryAfter > 0 {
+		return min(retryAfter, r.MaxRetryAfter)
+	}
+	d := r.BaseDelay << min(attempt-1, 20)
+	d = min(d, r.MaxDelay)
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,157 @@
+package ai
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The relay's own HTTP client for the upstream. go-openai is handed this
+// client; the RoundTripper below is where the key's host binding, the error
+// body limit, the [DONE] detection and the Retry-After capture happen, since
+// go-openai exposes none of them.
+
+// call is the state of one upstream attempt, shared between Stream and the
+// RoundTripper through the request's context.
+type call struct {
+	keyHost    string // the only host Authorization may go to
+	status     atomic.Int32
+	retryAfter atomic.Int64 // nanoseconds
+	done       atomic.Bool  // "data: [DONE]" seen
+}
+
+type callKey struct{}
+
+func withCall(ctx context.Context, c *call) context.Context {
+	return context.WithValue(ctx, callKey{}, c)
+}
+
+// transport wraps the real http.Transport.
+type transport struct {
+	base       http.RoundTripper
+	maxLine    int
+	maxErrBody int64
+	now        func() time.Time
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return nil, fmt.Errorf("%w: scheme %q", errBaseURL, req.URL.Scheme)
+	}
+	c, _ := req.Context().Value(callKey{}).(*call)
+	if req.Header.Get("Authorization") != "" && (c == nil || c.keyHost == "" || hostKey(req.URL) != c.keyHost) {
+		// The key was entered for another host: it does not go here.
+		// (A RoundTripper must not change the caller's request: clone.)
+		req = req.Clone(req.Context())
+		req.Header.Del("Authorization")
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		c.status.Store(int32(resp.StatusCode))
+		c.retryAfter.Store(int64(retryAfter(resp.Header, t.now())))
+	}
+	switch {
+	case resp.StatusCode < 200 || resp.StatusCode >= 300:
+		// go-openai reads an error body whole: bound it.
+		resp.Body = limitedBody{io.LimitReader(resp.Body, t.maxErrBody), resp.Body}
+	case c != nil:
+		resp.Body = &sseBody{rc: resp.Body, maxLine: t.maxLine, done: &c.done}
+	}
+	return resp, nil
+}
+
+type limitedBody struct {
+	io.Reader
+	io.Closer
+}
+
+// retryAfter reads retry-after-ms (OpenAI's, precise) or Retry-After
+// (seconds or an HTTP date). 0 if absent or unreadable.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	if v := h.Get("Retry-After-Ms"); v != "" {
+		if ms, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && ms > 0 {
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s > 0 {
+			return time.Duration(s) * time.Second
+		}
+		return 0
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// errRedirect refuses a redirect that leaves the base URL's host.
+var errRedirect = errors.New("redirect refused")
+
+// maxRedirects allows a path fix-up or two on the same host.
+const maxRedirects = 3
+
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("%w: more than %d", errRedirect, maxRedirects)
+	}
+	if from, to := hostKey(via[0].URL), hostKey(req.URL); from != to {
+		return fmt.Errorf("%w: %s to another host", errRedirect, from)
+	}
+	return nil
+}
+
+// dialControl checks every address actually dialled, after DNS.
+func dialControl(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errBaseURL, err)
+	}
+	if a, err := netip.ParseAddr(host); err == nil && blockedIP(a) {
+		return fmt.Errorf("%w: %s is a link-local or metadata address", errBaseURL, host)
+	}
+	return nil
+}
+
+// newHTTPClient builds the upstream client. The http.Client timeout is a
+// backstop only: Stream's own deadlines end a slow answer first.
+func newHTTPClient(o Options) *http.Client {
+	dialer := &net.Dialer{
+		Timeout: o.DialTimeout,
+		// TCP keepalive: carriers cut idle-looking streams without it.
+		KeepAlive: 30 * time.Second,
+		Control:   dialControl,
+	}
+	base := &http.Transport{
+		Proxy:                 o.Proxy,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   o.DialTimeout,
+		ResponseHeaderTimeout: o.Timeouts.FirstToken,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	return &http.Client{
+		Transport:     &transport{base: base, maxLine: o.MaxLineBytes, maxErrBody: o.MaxErrorBodyBytes, now: o.Now},
+		CheckRedirect: checkRedirect,
+		Timeout:       o.Timeouts.Answer + 10*time.Second,
+	}
+}
