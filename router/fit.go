@@ -35,7 +35,7 @@ func Fit(intents []Intent, opts Options) (*Model, error) {
 	if err := Validate(intents); err != nil {
 		return nil, fmt.Errorf("router: fit: %w", err)
 	}
-	opts = opts.withDefaults()
+	opts = opts.withDefaults(len(intents))
 	if !(opts.Threshold > 0 && opts.Threshold <= 1) || !(opts.Margin >= 0 && opts.Margin < 1) {
 		return nil, fmt.Errorf("router: fit: threshold %v must be in (0,1] and margin %v in [0,1)", opts.Threshold, opts.Margin)
 	}

@@ -14,6 +14,15 @@ const (
 	// the most out-of-scope questions falling through while in-scope
 	// accuracy on held-out examples stays within one point of its best.
 	DefaultThreshold = 0.2
+	// DefaultSmallThreshold replaces DefaultThreshold for models with
+	// fewer than SmallModelIntents intents. With few intents the softmax
+	// part of the score is confident about anything that shares a word
+	// ("tell me a joke" is 94 % "talk to a person" in the 6-intent shop
+	// set), so the bar must be higher: on that set in-scope phrasings score
+	// 0.44 and up, out-of-scope ones 0.39 and below.
+	DefaultSmallThreshold = 0.4
+	// SmallModelIntents is where DefaultSmallThreshold stops applying.
+	SmallModelIntents = 30
 	// DefaultMargin is how far the best intent must lead the runner-up.
 	// Two near-equal intents mean the question is ambiguous, and a wrong
 	// canned answer costs more than asking the AI or a person.
@@ -22,14 +31,20 @@ const (
 
 // Options tune the decision rule; zero fields take the defaults.
 type Options struct {
-	Threshold float64 // lowest score to match, in (0,1]; 0 → DefaultThreshold
-	Margin    float64 // lead over the runner-up, in [0,1); 0 → DefaultMargin
+	// Threshold is the lowest score to match, in (0,1]; 0 means
+	// DefaultThreshold, or DefaultSmallThreshold below SmallModelIntents.
+	Threshold float64
+	// Margin is the lead over the runner-up, in [0,1); 0 → DefaultMargin.
+	Margin float64
 }
 
-// withDefaults fills zero fields.
-func (o Options) withDefaults() Options {
+// withDefaults fills zero fields for a model of nIntents intents.
+func (o Options) withDefaults(nIntents int) Options {
 	if o.Threshold == 0 {
 		o.Threshold = DefaultThreshold
+		if nIntents < SmallModelIntents {
+			o.Threshold = DefaultSmallThreshold
+		}
 	}
 	if o.Margin == 0 {
 		o.Margin = DefaultMargin
