@@ -21,7 +21,6 @@ var clientFrames = map[string]struct {
 	TypeHello:   {keys: []string{"type", "token", "conversation_id", "last_seq", "fingerprint"}, new: func() any { return new(Hello) }},
 	TypeMessage: {keys: []string{"type", "id", "text", "intent"}, new: func() any { return new(Send) }},
 	TypeTyping:  {keys: []string{"type", "on"}, new: func() any { return new(Typing) }},
-	TypeRead:    {keys: []string{"type", "seq"}, new: func() any { return new(Read) }},
 }
 
 // Limits on fields every client frame shares. Message text length is a
@@ -33,8 +32,8 @@ const (
 	maxDepth          = 8
 )
 
-// Decode parses one client frame strictly. It returns *Hello, *Send, *Typing
-// or *Read, or an *Error saying exactly what is wrong. It never panics.
+// Decode parses one client frame strictly. It returns *Hello, *Send or *Typing,
+// or an *Error saying exactly what is wrong. It never panics.
 func Decode(data []byte) (any, error) {
 	if !utf8.Valid(data) {
 		return nil, Errorf(CodeBadUTF8, "")

@@ -22,7 +22,6 @@ func TestDecode(t *testing.T) {
 		{name: "message", in: `{"type":"message","id":"m-1","text":"héllo 你好"}`, want: &Send{Type: "message", ID: "m-1", Text: "héllo 你好"}},
 		{name: "message answered in browser", in: `{"type":"message","id":"m-2","text":"shipping?","intent":"shipping"}`, want: &Send{Type: "message", ID: "m-2", Text: "shipping?", Intent: "shipping"}},
 		{name: "typing", in: `{"type":"typing","on":true}`, want: &Typing{Type: "typing", On: true}},
-		{name: "read", in: `{"type":"read","seq":7}`, want: &Read{Type: "read", Seq: 7}},
 		{name: "whitespace around", in: " \n{\"type\":\"typing\",\"on\":false}\n", want: &Typing{Type: "typing"}},
 
 		{name: "not json", in: `hello`, code: CodeBadFrame},
@@ -106,7 +105,6 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"message","id":"m1","text":"hi"}`,
 		`{"type":"message","id":"m1","text":"hi","intent":"shipping"}`,
 		`{"type":"typing","on":true}`,
-		`{"type":"read","seq":1}`,
 		`{"type":"message","id":"a","id":"b","text":"x"}`,
 		`{"type":"message","ID":"a","text":"x"}`,
 		"{\"type\":\"message\",\"id\":\"a\",\"text\":\"\xff\"}",

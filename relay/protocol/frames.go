@@ -3,8 +3,8 @@
 // of error and close codes. docs/protocol.md describes every frame.
 package protocol
 
-// Frame types. Client frames: hello, message, typing, read. Server frames:
-// welcome, message, ack, typing, delta, error, conversation, presence.
+// Frame types. Client frames: hello, message, typing. Server frames:
+// welcome, message, ack, typing, delta, error, conversation.
 const (
 	TypeHello        = "hello"
 	TypeWelcome      = "welcome"
@@ -13,7 +13,6 @@ const (
 	TypeTyping       = "typing"
 	TypeDelta        = "delta"
 	TypeError        = "error"
-	TypeRead         = "read"
 	TypeConversation = "conversation"
 )
 
@@ -55,12 +54,6 @@ type Send struct {
 type Typing struct {
 	Type string `json:"type"`
 	On   bool   `json:"on"`
-}
-
-// Read tells the relay the client has shown everything up to Seq.
-type Read struct {
-	Type string `json:"type"`
-	Seq  uint64 `json:"seq"`
 }
 
 // Welcome answers hello. Token is present only when the relay issued a new

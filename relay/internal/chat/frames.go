@@ -1,0 +1,32 @@
+// Package chat turns stored conversation events into frames and fans them
+// out through the hub: every stored message reaches every connection
+// watching its conversation, in seq order.
+package chat
+
+import (
+	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/protocol"
+)
+
+// MessageFrame is the frame for a stored message.
+func MessageFrame(m store.Message) hub.Frame {
+	f := hub.NewFrame(protocol.Message{
+		Type: protocol.TypeMessage, ConversationID: m.ConversationID, Seq: m.Seq, ID: m.ClientID,
+		From: m.From, Author: m.Author, Text: m.Text, TS: m.Time.UnixMilli(),
+		Intent: m.Intent, Via: m.Via, Incomplete: m.Incomplete, StreamID: m.StreamID,
+	})
+	f.Conv, f.Seq = m.ConversationID, m.Seq
+	return f
+}
+
+// ConversationFrame tells clients who handles a conversation.
+func ConversationFrame(c store.Conversation, handlerName string) hub.Frame {
+	return hub.NewFrame(protocol.Conversation{
+		Type: protocol.TypeConversation, ConversationID: c.ID, Status: c.Status,
+		Handler: c.Handler, HandlerName: handlerName,
+	})
+}
+
+// Topic is the hub topic of a conversation.
+func Topic(convID string) string { return "c:" + convID }

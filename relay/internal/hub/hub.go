@@ -1,0 +1,140 @@
+package hub
+
+import (
+	"context"
+	"sync"
+
+	"github.com/coder/websocket"
+)
+
+// Hub maps topics (conversation ids, inboxes) to the connections subscribed
+// to them, and tracks every live connection for shutdown.
+type Hub struct {
+	mu     sync.RWMutex
+	topics map[string]map[*Conn]struct{}
+	conns  map[*Conn]struct{}
+	wg     sync.WaitGroup
+	closed bool
+}
+
+// New returns an empty hub.
+func New() *Hub {
+	return &Hub{topics: map[string]map[*Conn]struct{}{}, conns: map[*Conn]struct{}{}}
+}
+
+// Register tracks c until Deregister; false means the hub is shutting down
+// and c must be refused.
+func (h *Hub) Register(c *Conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.conns[c] = struct{}{}
+	h.wg.Add(1)
+	return true
+}
+
+// Deregister drops c from every topic and from the live set.
+func (h *Hub) Deregister(c *Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.conns[c]; !ok {
+		return
+	}
+	delete(h.conns, c)
+	for _, topic := range c.topics {
+		h.unsubscribe(topic, c)
+	}
+	c.topics = nil
+	h.wg.Done()
+}
+
+// Subscribe adds c to topic.
+func (h *Hub) Subscribe(topic string, c *Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	subs := h.topics[topic]
+	if subs == nil {
+		subs = make(map[*Conn]struct{}, 2)
+		h.topics[topic] = subs
+	}
+	if _, ok := subs[c]; !ok {
+		subs[c] = struct{}{}
+		c.topics = append(c.topics, topic)
+	}
+}
+
+// Unsubscribe removes c from topic.
+func (h *Hub) Unsubscribe(topic string, c *Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.unsubscribe(topic, c)
+	for i, t := range c.topics {
+		if t == topic {
+			c.topics = append(c.topics[:i], c.topics[i+1:]...)
+			break
+		}
+	}
+}
+
+func (h *Hub) unsubscribe(topic string, c *Conn) {
+	if subs := h.topics[topic]; subs != nil {
+		delete(subs, c)
+		if len(subs) == 0 {
+			delete(h.topics, topic)
+		}
+	}
+}
+
+// Publish queues f on every connection subscribed to topic, never blocking.
+// It returns how many connections took it.
+func (h *Hub) Publish(topic string, f Frame) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for c := range h.topics[topic] {
+		if c.Send(f) {
+			n++
+		}
+	}
+	return n
+}
+
+// Subscribers counts the connections subscribed to topic.
+func (h *Hub) Subscribers(topic string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.topics[topic])
+}
+
+// Len counts live connections.
+func (h *Hub) Len() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.conns)
+}
+
+// Shutdown refuses new connections, closes every live one with code (1012
+// tells clients to reconnect) and waits for them to be gone or ctx to end.
+func (h *Hub) Shutdown(ctx context.Context, code websocket.StatusCode, reason string) error {
+	h.mu.Lock()
+	h.closed = true
+	for c := range h.conns {
+		c.Close(code, reason)
+	}
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		h.mu.RLock()
+		for c := range h.conns {
+			c.Abort()
+		}
+		h.mu.RUnlock()
+		return ctx.Err()
+	}
+}

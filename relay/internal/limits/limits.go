@@ -1,0 +1,110 @@
+// Package limits holds the relay's abuse controls: connections per IP and
+// message rates per connection and per visitor.
+package limits
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"golang.org/x/time/rate"
+)
+
+// Counter caps concurrent holders per key (open sockets per IP).
+type Counter struct {
+	max int
+	mu  sync.Mutex
+	n   map[string]int
+}
+
+// NewCounter allows max holders per key; 0 means no limit.
+func NewCounter(max int) *Counter { return &Counter{max: max, n: map[string]int{}} }
+
+// Acquire takes a slot for key, or reports false when key is at the limit.
+func (c *Counter) Acquire(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.max > 0 && c.n[key] >= c.max {
+		return false
+	}
+	c.n[key]++
+	return true
+}
+
+// Release gives back a slot taken by Acquire.
+func (c *Counter) Release(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[key] <= 1 {
+		delete(c.n, key)
+		return
+	}
+	c.n[key]--
+}
+
+// Rates hands out one token-bucket limiter per key (a visitor's tabs share
+// one), kept while any holder uses it.
+type Rates struct {
+	limit rate.Limit
+	burst int
+	mu    sync.Mutex
+	m     map[string]*shared
+}
+
+type shared struct {
+	lim  *rate.Limiter
+	refs int
+}
+
+// NewRates makes limiters of perSecond with a burst of twice that (at least 1).
+func NewRates(perSecond float64) *Rates {
+	return &Rates{limit: rate.Limit(perSecond), burst: max(1, int(2*perSecond)), m: map[string]*shared{}}
+}
+
+// New returns a limiter for one holder alone (a connection).
+func (r *Rates) New() *rate.Limiter { return rate.NewLimiter(r.limit, r.burst) }
+
+// Acquire returns key's shared limiter; call Release(key) when done.
+func (r *Rates) Acquire(key string) *rate.Limiter {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.m[key]
+	if s == nil {
+		s = &shared{lim: rate.NewLimiter(r.limit, r.burst)}
+		r.m[key] = s
+	}
+	s.refs++
+	return s.lim
+}
+
+// Release drops one hold on key's limiter.
+func (r *Rates) Release(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.m[key]; s != nil {
+		s.refs--
+		if s.refs <= 0 {
+			delete(r.m, key)
+		}
+	}
+}
+
+// ClientIP is the address a request comes from. Behind a proxy that says so
+// it is the last address the proxy appended to X-Forwarded-For: earlier
+// entries are whatever the client claimed.
+func ClientIP(r *http.Request, behindProxy bool) string {
+	if behindProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			parts := strings.Split(xff, ",")
+			if ip := strings.TrimSpace(parts[len(parts)-1]); net.ParseIP(ip) != nil {
+				return ip
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,77 @@
+package limits
+
+import (
+	"net/http/httptest"
+	"testing"
+)
+
+func TestCounter(t *testing.T) {
+	c := NewCounter(2)
+	if !c.Acquire("a") || !c.Acquire("a") {
+		t.Fatal("first two acquires must succeed")
+	}
+	if c.Acquire("a") {
+		t.Error("third acquire for a must fail")
+	}
+	if !c.Acquire("b") {
+		t.Error("other keys are independent")
+	}
+	c.Release("a")
+	if !c.Acquire("a") {
+		t.Error("released slot must be reusable")
+	}
+	unlimited := NewCounter(0)
+	for range 1000 {
+		if !unlimited.Acquire("x") {
+			t.Fatal("0 means no limit")
+		}
+	}
+}
+
+func TestRatesShared(t *testing.T) {
+	r := NewRates(1) // burst 2
+	a := r.Acquire("v")
+	b := r.Acquire("v")
+	if a != b {
+		t.Fatal("holders of one key must share a limiter")
+	}
+	if !a.Allow() || !b.Allow() {
+		t.Fatal("burst of 2 must pass")
+	}
+	if a.Allow() || b.Allow() {
+		t.Error("third message within the second must be refused for both tabs")
+	}
+	r.Release("v")
+	r.Release("v")
+	if c := r.Acquire("v"); c == a {
+		t.Error("limiter must be dropped once nobody holds it")
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	tests := []struct {
+		name   string
+		remote string
+		xff    string
+		proxy  bool
+		want   string
+	}{
+		{name: "direct", remote: "10.0.0.1:5555", want: "10.0.0.1"},
+		{name: "xff ignored without proxy", remote: "10.0.0.1:5555", xff: "1.2.3.4", want: "10.0.0.1"},
+		{name: "xff last hop behind proxy", remote: "10.0.0.1:5555", xff: "6.6.6.6, 1.2.3.4", proxy: true, want: "1.2.3.4"},
+		{name: "garbage xff behind proxy", remote: "10.0.0.1:5555", xff: "nonsense", proxy: true, want: "10.0.0.1"},
+		{name: "ipv6", remote: "[::1]:80", want: "::1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.remote
+			if tt.xff != "" {
+				r.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if got := ClientIP(r, tt.proxy); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,77 @@
+// Package metrics defines the relay's Prometheus collectors on a registry
+// of its own (no global default registry), served at GET /metrics.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds every collector the relay updates.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Connections    *prometheus.GaugeVec   // kind
+	ConnectsTotal  *prometheus.CounterVec // kind
+	Closes         *prometheus.CounterVec // kind, code
+	Refused        *prometheus.CounterVec // reason (origin, per_ip, shutting_down)
+	Messages       *prometheus.CounterVec // from
+	Acks           *prometheus.CounterVec // duplicate
+	FrameErrors    *prometheus.CounterVec // code
+	CommitSeconds  prometheus.Histogram
+	CommitBatch    prometheus.Histogram
+	CommitErrors   prometheus.Counter
+	InstantAnswers prometheus.Counter
+	HandoffsQueued prometheus.Counter
+}
+
+// New registers every collector, plus the Go runtime and process ones, on a
+// fresh registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry:       r,
+		Connections:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kefu_connections", Help: "Open WebSocket connections."}, []string{"kind"}),
+		ConnectsTotal:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_connections_total", Help: "WebSocket connections accepted."}, []string{"kind"}),
+		Closes:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_connection_closes_total", Help: "WebSocket connections ended, by close code (0: dropped without a code)."}, []string{"kind", "code"}),
+		Refused:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_connections_refused_total", Help: "WebSocket upgrades refused, by reason."}, []string{"reason"}),
+		Messages:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_messages_total", Help: "Messages durably stored, by author kind."}, []string{"from"}),
+		Acks:           prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_acks_total", Help: "Acks sent; duplicate=true for resent messages already stored."}, []string{"duplicate"}),
+		FrameErrors:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_frame_errors_total", Help: "Client frames refused, by error code."}, []string{"code"}),
+		CommitSeconds:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kefu_store_commit_seconds", Help: "Time to commit one group of writes (including fsync).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		CommitBatch:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kefu_store_commit_batch_size", Help: "Writes committed together in one transaction.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+		CommitErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_store_commit_errors_total", Help: "Transactions that failed to commit (disk full, I/O error)."}),
+		InstantAnswers: prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_instant_answers_total", Help: "Visitor questions answered by an FAQ intent."}),
+		HandoffsQueued: prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_handoffs_total", Help: "Conversations handed to the human queue."}),
+	}
+	r.MustRegister(m.Connections, m.ConnectsTotal, m.Closes, m.Refused, m.Messages, m.Acks, m.FrameErrors,
+		m.CommitSeconds, m.CommitBatch, m.CommitErrors, m.InstantAnswers, m.HandoffsQueued,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveCommit records one store commit; it fits store.Options.OnCommit.
+func (m *Metrics) ObserveCommit(writes int, took time.Duration, err error) {
+	if err != nil {
+		m.CommitErrors.Inc()
+		return
+	}
+	m.CommitSeconds.Observe(took.Seconds())
+	m.CommitBatch.Observe(float64(writes))
+}
+
+// Closed records a connection's end.
+func (m *Metrics) Closed(kind string, code int) {
+	m.Connections.WithLabelValues(kind).Dec()
+	m.Closes.WithLabelValues(kind, strconv.Itoa(code)).Inc()
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}

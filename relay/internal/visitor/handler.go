@@ -1,0 +1,157 @@
+// Package visitor serves the visitor WebSocket, GET /v1/ws: hello and
+// resume, durable messages with acks, typing, and the limits around them.
+package visitor
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/limits"
+	"github.com/kefuhq/kefu/relay/internal/metrics"
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/protocol"
+)
+
+// Options are the visitor socket's limits.
+type Options struct {
+	AllowedOrigins  []string // host or scheme://host patterns; empty allows any
+	BehindProxy     bool
+	MaxMessageBytes int
+	RatePerConn     float64
+	RatePerVisitor  float64
+	MaxConnsPerIP   int
+	HelloTimeout    time.Duration
+	Conn            hub.ConnOptions
+}
+
+// Hooks let other parts of the relay act on visitor activity. Nil hooks are
+// skipped. Hooks run on the connection's goroutine and must not block for
+// long: start a goroutine for slow work.
+type Hooks struct {
+	// Message runs after a visitor's new message was stored and acked.
+	Message func(ctx context.Context, s *Session, a store.Appended)
+	// Joined runs after a connection's replay, before live frames flow; it
+	// may queue frames on c (an AI answer still streaming, say).
+	Joined func(c *hub.Conn, s *Session)
+	// Answer returns the stored answer of an FAQ intent the browser says it
+	// answered, so the relay stores its own text, not the client's.
+	Answer func(intent string) (text string, ok bool)
+}
+
+// Handler serves GET /v1/ws.
+type Handler struct {
+	opts     Options
+	store    *store.Store
+	hub      *hub.Hub
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	perIP    *limits.Counter
+	visitors *limits.Rates
+	conns    *limits.Rates
+	hooks    Hooks
+}
+
+// New builds the handler; it does no I/O.
+func New(opts Options, st *store.Store, h *hub.Hub, log *slog.Logger, m *metrics.Metrics, hooks Hooks) *Handler {
+	return &Handler{
+		opts: opts, store: st, hub: h, log: log, metrics: m, hooks: hooks,
+		perIP:    limits.NewCounter(opts.MaxConnsPerIP),
+		visitors: limits.NewRates(opts.RatePerVisitor),
+		conns:    limits.NewRates(opts.RatePerConn),
+	}
+}
+
+// ServeHTTP upgrades the request to the visitor socket. Refusals before the
+// upgrade answer with a JSON error body carrying a protocol error code.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if origin := r.Header.Get("Origin"); !originAllowed(origin, r.Host, h.opts.AllowedOrigins) {
+		h.metrics.Refused.WithLabelValues("origin").Inc()
+		writeError(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
+		return
+	}
+	ip := limits.ClientIP(r, h.opts.BehindProxy)
+	if !h.perIP.Acquire(ip) {
+		h.metrics.Refused.WithLabelValues("per_ip").Inc()
+		writeError(w, http.StatusTooManyRequests, protocol.CodeTooManyConnections, "")
+		return
+	}
+	defer h.perIP.Release(ip)
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// The origin was checked above against the configured site
+		// patterns: the widget lives on customer sites by design.
+		InsecureSkipVerify: true,
+	})
+	if err != nil {
+		h.log.Debug("visitor: accept failed", "ip", ip, "err", err)
+		return
+	}
+	c := hub.NewConn(ws, "visitor", h.opts.Conn)
+	if !h.hub.Register(c) {
+		h.metrics.Refused.WithLabelValues("shutting_down").Inc()
+		ws.Close(protocol.CloseRestart, "server restarting")
+		return
+	}
+	h.metrics.Connections.WithLabelValues("visitor").Inc()
+	h.metrics.ConnectsTotal.WithLabelValues("visitor").Inc()
+	s := &Session{h: h, c: c, ip: ip, log: h.log}
+	code := s.run(context.WithoutCancel(r.Context()))
+	h.hub.Deregister(c)
+	h.metrics.Closed("visitor", int(code))
+}
+
+// originAllowed applies the site patterns to the Origin header. Browsers
+// always send Origin on WebSocket upgrades; a request without one is not
+// from a browser page and cannot be cross-site, so it is allowed.
+func originAllowed(origin, host string, patterns []string) bool {
+	if origin == "" || len(patterns) == 0 {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, host) {
+		return true
+	}
+	for _, p := range patterns {
+		target := strings.ToLower(u.Host)
+		if strings.Contains(p, "://") {
+			target = strings.ToLower(u.Scheme + "://" + u.Host)
+		}
+		if ok, _ := path.Match(p, target); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func writeError(w http.ResponseWriter, status int, code protocol.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	e := protocol.Errorf(code, msg)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": string(e.Code), "message": e.Message}})
+}
+
+// newToken returns a 256-bit random visitor token and the hash stored for it.
+func newToken() (token string, hash []byte) {
+	var b [32]byte
+	rand.Read(b[:])
+	token = base64.RawURLEncoding.EncodeToString(b[:])
+	return token, hashToken(token)
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}

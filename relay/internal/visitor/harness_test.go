@@ -1,0 +1,208 @@
+package visitor
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/kefuhq/kefu/relay/client"
+	"github.com/kefuhq/kefu/relay/internal/chat"
+	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/metrics"
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/protocol"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// relay is a real visitor endpoint on a real listener over a real bbolt file.
+type relay struct {
+	t       *testing.T
+	store   *store.Store
+	hub     *hub.Hub
+	metrics *metrics.Metrics
+	srv     *httptest.Server
+	url     string
+}
+
+func defaultOptions() Options {
+	return Options{
+		MaxMessageBytes: 4096, RatePerConn: 1000, RatePerVisitor: 1000, MaxConnsPerIP: 0,
+		HelloTimeout: 5 * time.Second,
+		Conn:         hub.ConnOptions{Queue: 256, WriteTimeout: 5 * time.Second, PingInterval: 10 * time.Second, ReadLimit: 16384},
+	}
+}
+
+func newRelay(t *testing.T, opts Options) *relay {
+	t.Helper()
+	m := metrics.New()
+	h := hub.New()
+	fan := &chat.Fanout{Hub: h, Metrics: m}
+	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	st, err := store.Open(t.TempDir(), store.Options{Logger: log, OnAppend: fan.OnAppend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/ws", New(opts, st, h, log, m, Hooks{}))
+	srv := httptest.NewServer(mux)
+	r := &relay{t: t, store: st, hub: h, metrics: m, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws"}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := h.Shutdown(ctx, protocol.CloseGoingAway, "test over"); err != nil {
+			t.Errorf("hub shutdown: %v", err)
+		}
+		srv.Close()
+		if err := st.Check(); err != nil {
+			t.Errorf("store consistency: %v", err)
+		}
+		st.Close()
+	})
+	return r
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) { l.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+
+// recorder collects the messages a client sees.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []protocol.Message
+	ch   chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{ch: make(chan struct{}, 1)} }
+
+func (r *recorder) add(m protocol.Message) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+	select {
+	case r.ch <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) get() []protocol.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]protocol.Message(nil), r.msgs...)
+}
+
+// waitFor polls (with a deadline, never a bare sleep) until n messages arrived.
+func (r *recorder) waitFor(t *testing.T, n int) []protocol.Message {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		if got := r.get(); len(got) >= n {
+			return got
+		}
+		select {
+		case <-r.ch:
+		case <-deadline:
+			t.Fatalf("timed out with %d of %d messages", len(r.get()), n)
+		}
+	}
+}
+
+func (rl *relay) dial(opts client.Options) (*client.Client, *recorder) {
+	rl.t.Helper()
+	rec := newRecorder()
+	opts.URL = rl.url
+	opts.OnMessage = rec.add
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, opts)
+	if err != nil {
+		rl.t.Fatalf("dial: %v", err)
+	}
+	rl.t.Cleanup(func() { c.Close() })
+	return c, rec
+}
+
+// raw is a bare WebSocket for sending frames the Go client never would.
+type raw struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+func (rl *relay) raw(header http.Header) *raw {
+	rl.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, rl.url, &websocket.DialOptions{HTTPHeader: header})
+	if err != nil {
+		rl.t.Fatalf("raw dial: %v", err)
+	}
+	conn.SetReadLimit(1 << 22)
+	rl.t.Cleanup(func() { conn.CloseNow() })
+	return &raw{t: rl.t, conn: conn}
+}
+
+func (r *raw) send(s string) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.conn.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+		r.t.Fatalf("write %q: %v", s, err)
+	}
+}
+
+// next reads frames until one of type typ arrives (skipping others) and
+// decodes it into a map.
+func (r *raw) next(typ string) map[string]any {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		_, data, err := r.conn.Read(ctx)
+		if err != nil {
+			r.t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			r.t.Fatalf("bad frame %s: %v", data, err)
+		}
+		if m["type"] == typ {
+			return m
+		}
+	}
+}
+
+// closed reads until the socket ends and returns the close code.
+func (r *raw) closed() websocket.StatusCode {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		_, _, err := r.conn.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				r.t.Fatal("socket still open")
+			}
+			return websocket.CloseStatus(err)
+		}
+	}
+}
+
+func (r *raw) hello() map[string]any {
+	r.send(`{"type":"hello","last_seq":0}`)
+	return r.next("welcome")
+}
+
+// testutilCount reads a close counter (kind set) or a frame-error counter
+// (kind empty) from the relay's metrics.
+func testutilCount(rl *relay, kind, code string) float64 {
+	if kind == "" {
+		return testutil.ToFloat64(rl.metrics.FrameErrors.WithLabelValues(code))
+	}
+	return testutil.ToFloat64(rl.metrics.Closes.WithLabelValues(kind, code))
+}

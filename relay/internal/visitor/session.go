@@ -1,0 +1,298 @@
+package visitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/kefuhq/kefu/relay/internal/chat"
+	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/protocol"
+	"golang.org/x/time/rate"
+)
+
+const (
+	// replayPage bounds the messages held in memory while replaying.
+	replayPage = 256
+	// maxRejects is how many refused frames in a row end the connection
+	// (1008): a client that keeps sending garbage is broken or hostile.
+	maxRejects = 20
+	// typingEvery throttles typing frames; extra ones are dropped silently.
+	typingEvery = 500 * time.Millisecond
+)
+
+// Session is one visitor connection after hello.
+type Session struct {
+	h   *Handler
+	c   *hub.Conn
+	ip  string
+	log *slog.Logger
+
+	VisitorID      string
+	ConversationID string
+	Fingerprint    string
+
+	connLim, visLim *rate.Limiter
+	rejects         int
+	limited         int
+	lastTyping      time.Time
+}
+
+// Conn is the session's connection.
+func (s *Session) Conn() *hub.Conn { return s.c }
+
+// run serves the connection until it ends and returns the close code.
+func (s *Session) run(ctx context.Context) websocket.StatusCode {
+	timer := time.AfterFunc(s.h.opts.HelloTimeout, func() {
+		s.c.CloseBeforeStart(protocol.CloseHelloTimeout, string(protocol.CodeHelloTimeout))
+	})
+	hello, err := s.readHello(ctx)
+	if !timer.Stop() || err != nil {
+		s.c.Abort()
+		return s.c.CloseCode()
+	}
+	if err := s.join(ctx, hello); err != nil {
+		s.log.Info("visitor: join failed", "ip", s.ip, "err", err)
+		var pe *protocol.Error
+		if errors.As(err, &pe) {
+			s.c.WriteNow(ctx, hub.NewFrame(protocol.ErrorFrame{Type: protocol.TypeError, Code: pe.Code, Message: pe.Message}))
+			s.c.CloseBeforeStart(protocol.CloseInternal, string(pe.Code))
+		} else {
+			s.c.Abort()
+		}
+		return s.c.CloseCode()
+	}
+	defer s.h.visitors.Release(s.VisitorID)
+	s.c.Start()
+	if s.h.hooks.Joined != nil {
+		s.h.hooks.Joined(s.c, s)
+	}
+	s.loop(ctx)
+	// The reader is done: make sure the writer finishes too.
+	s.c.Close(protocol.CloseNormal, "")
+	s.c.Wait()
+	return s.c.CloseCode()
+}
+
+// readHello waits for a valid hello, answering anything else with an error.
+func (s *Session) readHello(ctx context.Context) (*protocol.Hello, error) {
+	for {
+		data, err := s.c.Read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v, err := protocol.Decode(data)
+		if err == nil {
+			if h, ok := v.(*protocol.Hello); ok {
+				return h, nil
+			}
+			err = protocol.Errorf(protocol.CodeHelloFirst, "")
+		}
+		if !s.refuseNow(ctx, err) {
+			return nil, errors.New("visitor: too many bad frames before hello")
+		}
+	}
+}
+
+// join resolves the visitor, subscribes, and writes welcome and the replay.
+func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
+	st := s.h.store
+	var (
+		v      store.Visitor
+		conv   store.Conversation
+		token  string
+		resume = protocol.ResumeOK
+		err    error
+	)
+	if hello.Token != "" {
+		v, err = st.VisitorByToken(hashToken(hello.Token))
+		if errors.Is(err, store.ErrNotFound) {
+			// A token we never issued (or from a wiped relay): start over and
+			// say so, so the client drops what it shows.
+			resume = protocol.ResumeReset
+		} else if err != nil {
+			return protocol.Errorf(protocol.CodeStorage, "")
+		}
+	}
+	if v.ID == "" {
+		if hello.Token == "" {
+			resume = protocol.ResumeNew
+		}
+		var hash []byte
+		token, hash = newToken()
+		if v, conv, err = st.CreateVisitor(ctx, hash, hello.Fingerprint); err != nil {
+			s.log.Error("visitor: create", "err", err)
+			return protocol.Errorf(protocol.CodeStorage, "could not start a conversation; reconnect")
+		}
+	} else if conv, err = st.Conversation(v.ConversationID); err != nil {
+		s.log.Error("visitor: load conversation", "visitor", v.ID, "err", err)
+		return protocol.Errorf(protocol.CodeStorage, "")
+	}
+	from := hello.LastSeq
+	if resume == protocol.ResumeOK && ((hello.ConversationID != "" && hello.ConversationID != conv.ID) || hello.LastSeq > conv.LastSeq) {
+		// The client's position belongs to another conversation or to a
+		// future this relay never wrote: it cannot be honoured.
+		resume = protocol.ResumeReset
+	}
+	if resume != protocol.ResumeOK {
+		from = 0
+	}
+	s.VisitorID, s.ConversationID, s.Fingerprint = v.ID, conv.ID, hello.Fingerprint
+	s.connLim = s.h.conns.New()
+	s.visLim = s.h.visitors.Acquire(v.ID)
+
+	// Subscribe before reading history: anything committed after the read
+	// arrives through the queue, and the connection drops seqs it already
+	// wrote, so the replay has neither gaps nor duplicates.
+	s.h.hub.Subscribe(chat.Topic(conv.ID), s.c)
+	err = s.c.WriteNow(ctx, hub.NewFrame(protocol.Welcome{
+		Type: protocol.TypeWelcome, Token: token, ConversationID: conv.ID, Seq: conv.LastSeq,
+		Resume: resume, Status: conv.Status, Handler: conv.Handler,
+	}))
+	if err != nil {
+		s.h.visitors.Release(v.ID)
+		return fmt.Errorf("visitor: write welcome: %w", err)
+	}
+	for {
+		msgs, err := st.Messages(conv.ID, from, replayPage)
+		if err != nil {
+			s.h.visitors.Release(v.ID)
+			return fmt.Errorf("visitor: replay: %w", err)
+		}
+		for _, m := range msgs {
+			if err := s.c.WriteNow(ctx, chat.MessageFrame(m)); err != nil {
+				s.h.visitors.Release(v.ID)
+				return fmt.Errorf("visitor: replay write: %w", err)
+			}
+			from = m.Seq
+		}
+		if len(msgs) < replayPage {
+			return nil
+		}
+	}
+}
+
+func (s *Session) loop(ctx context.Context) {
+	for {
+		data, err := s.c.Read(ctx)
+		if err != nil {
+			return
+		}
+		v, err := protocol.Decode(data)
+		if err != nil {
+			if !s.refuse(err, "") {
+				return
+			}
+			continue
+		}
+		switch f := v.(type) {
+		case *protocol.Send:
+			if !s.onSend(ctx, f) {
+				return
+			}
+		case *protocol.Typing:
+			s.rejects = 0
+			s.onTyping(f)
+		case *protocol.Hello:
+			if !s.refuse(protocol.Errorf(protocol.CodeBadFrame, "hello was already received"), "") {
+				return
+			}
+		}
+	}
+}
+
+// onSend stores a visitor message and acks it. It reports false when the
+// connection must end.
+func (s *Session) onSend(ctx context.Context, f *protocol.Send) bool {
+	if len(f.Text) > s.h.opts.MaxMessageBytes {
+		return s.refuse(protocol.Errorf(protocol.CodeMessageTooLong,
+			fmt.Sprintf("message is %d bytes; the limit is %d", len(f.Text), s.h.opts.MaxMessageBytes)), f.ID)
+	}
+	if !s.connLim.Allow() || !s.visLim.Allow() {
+		s.limited++
+		s.h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeRateLimited)).Inc()
+		if s.limited > 4*maxRejects {
+			s.c.Close(protocol.CloseFlood, "far over the message rate")
+			return false
+		}
+		s.c.Send(errorFrame(protocol.Errorf(protocol.CodeRateLimited, ""), f.ID))
+		return true
+	}
+	s.limited, s.rejects = 0, 0
+	msgs := []store.NewMessage{{ClientID: f.ID, From: protocol.FromVisitor, Text: f.Text}}
+	if f.Intent != "" && s.h.hooks.Answer != nil {
+		// The browser already showed this FAQ answer; store the question and
+		// the relay's own copy of the answer together.
+		if text, ok := s.h.hooks.Answer(f.Intent); ok {
+			msgs[0].Intent, msgs[0].Via = f.Intent, "browser"
+			msgs = append(msgs, store.NewMessage{ClientID: f.ID + "#answer", From: protocol.FromBot, Author: "FAQ", Text: text, Intent: f.Intent, Via: "browser"})
+		}
+	}
+	a, err := s.h.store.Append(ctx, s.ConversationID, msgs...)
+	if err != nil {
+		s.log.Error("visitor: store message", "conversation", s.ConversationID, "err", err)
+		s.h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeStorage)).Inc()
+		s.c.Send(errorFrame(protocol.Errorf(protocol.CodeStorage, ""), f.ID))
+		return true
+	}
+	dup := a.Duplicate[0]
+	s.h.metrics.Acks.WithLabelValues(fmt.Sprint(dup)).Inc()
+	s.c.Send(hub.NewFrame(protocol.Ack{Type: protocol.TypeAck, ID: f.ID, Seq: a.Messages[0].Seq, Duplicate: dup}))
+	if !dup && s.h.hooks.Message != nil {
+		s.h.hooks.Message(ctx, s, a)
+	}
+	return true
+}
+
+func (s *Session) onTyping(f *protocol.Typing) {
+	now := time.Now()
+	if f.On && now.Sub(s.lastTyping) < typingEvery {
+		return
+	}
+	s.lastTyping = now
+	s.h.hub.Publish(chat.Topic(s.ConversationID), hub.NewFrame(protocol.TypingOut{
+		Type: protocol.TypeTyping, ConversationID: s.ConversationID, From: protocol.FromVisitor, On: f.On,
+	}))
+}
+
+// refuse answers a bad frame with an error through the writer; it reports
+// false (after closing with 1008) once the client has sent too many.
+func (s *Session) refuse(err error, id string) bool {
+	pe := asProtocolError(err)
+	s.h.metrics.FrameErrors.WithLabelValues(string(pe.Code)).Inc()
+	s.rejects++
+	if s.rejects > maxRejects {
+		s.c.Close(protocol.ClosePolicy, "too many invalid frames")
+		return false
+	}
+	s.c.Send(errorFrame(pe, id))
+	return true
+}
+
+// refuseNow is refuse before the writer runs.
+func (s *Session) refuseNow(ctx context.Context, err error) bool {
+	pe := asProtocolError(err)
+	s.h.metrics.FrameErrors.WithLabelValues(string(pe.Code)).Inc()
+	s.rejects++
+	if s.rejects > maxRejects {
+		s.c.CloseBeforeStart(protocol.ClosePolicy, "too many invalid frames")
+		return false
+	}
+	return s.c.WriteNow(ctx, errorFrame(pe, "")) == nil
+}
+
+func asProtocolError(err error) *protocol.Error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return protocol.Errorf(protocol.CodeInternal, "")
+}
+
+func errorFrame(e *protocol.Error, id string) hub.Frame {
+	return hub.NewFrame(protocol.ErrorFrame{Type: protocol.TypeError, Code: e.Code, Message: e.Message, ID: id})
+}

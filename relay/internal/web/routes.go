@@ -1,0 +1,65 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/kefuhq/kefu/relay/internal/metrics"
+)
+
+// Server serves health, readiness, metrics, the landing page and assets.
+type Server struct {
+	Assets  *Assets
+	Metrics *metrics.Metrics
+	// Ready reports nil when the relay can take traffic.
+	Ready func() error
+}
+
+// Routes registers the server's handlers.
+func (s *Server) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+	mux.HandleFunc("GET /assets/{hash}/{name...}", s.Assets.ServeHashed)
+	mux.HandleFunc("GET /{$}", s.page("index.html"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.Ready(); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(err.Error() + "\n"))
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// ErrNotReady is what Ready reports while starting or stopping.
+var ErrNotReady = errors.New("not ready")
+
+// page serves an embedded HTML page with a strict policy: pages load only
+// the relay's own scripts and styles.
+func (s *Server) page(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		as := s.Assets.Get(name)
+		if as == nil {
+			http.NotFound(w, r)
+			return
+		}
+		SecurityHeaders(w.Header())
+		s.Assets.Serve(w, r, as)
+	}
+}
+
+// SecurityHeaders sets the headers every relay HTML page carries.
+func SecurityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
