@@ -276,7 +276,9 @@ func codeOf(code any, typ string) string {
 			return v
 		}
 	case int:
-		return fmt.Sprint(v)
+		if v != 0 {
+			return fmt.Sprint(v)
+		}
 	}
 	return typ
 }

@@ -200,6 +200,9 @@ func (p *play) finish(h chunkHead, finish string, completion int) {
 			return
 		}
 	}
+	if p.scenario == NoDone {
+		return
+	}
 	_ = p.send([]byte(doneEvent))
 }
 

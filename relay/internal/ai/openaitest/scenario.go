@@ -38,6 +38,10 @@ const (
 	Drop Scenario = "drop"
 	// NoFinish streams the text and [DONE] but never a finish reason.
 	NoFinish Scenario = "nofinish"
+	// NoDone streams the text, the finish reason and the usage, then ends
+	// the response cleanly without [DONE]: indistinguishable from a
+	// complete answer for a client that only watches for io.EOF.
+	NoDone Scenario = "nodone"
 	// KeepAlive sends SSE comment lines only, every Options.KeepAliveEvery,
 	// until the client goes away.
 	KeepAlive Scenario = "keepalive"
@@ -52,7 +56,7 @@ const (
 // Scenarios lists every scenario, for flag help and docs.
 func Scenarios() []Scenario {
 	return []Scenario{Normal, Echo, Unauthorized, RateLimited, ServerError,
-		HTMLError, Stall, Cut, Drop, NoFinish, KeepAlive, HugeLine, BadUTF8, SlowFirst}
+		HTMLError, Stall, Cut, Drop, NoFinish, NoDone, KeepAlive, HugeLine, BadUTF8, SlowFirst}
 }
 
 // Valid reports whether s names a known scenario.
