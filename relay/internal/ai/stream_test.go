@@ -172,8 +172,8 @@ func TestStreamScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "secrets and images filtered across chunks",
-			fake: openaitest.Options{Text: "Use " + testOpenAIKey + " and ![x](http://evil/p.png) now.", ChunkRunes: 3},
+			name:         "secrets and images filtered across chunks",
+			fake:         openaitest.Options{Text: "Use " + testOpenAIKey + " and ![x](http://evil/p.png) now.", ChunkRunes: 3},
 			wantComplete: true, wantText: "Use [redacted] and  now.", wantAttempts: 1,
 			check: func(t *testing.T, res Result, _ error, _ *openaitest.Server) {
 				if res.Redactions != 1 {
@@ -307,7 +307,7 @@ func TestTwoStreamsNeverMix(t *testing.T) {
 	const n = 20
 	type out struct {
 		want, got, deltas string
-		err             error
+		err               error
 	}
 	results := make(chan out, n)
 	for i := range n {
