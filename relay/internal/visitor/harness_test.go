@@ -41,11 +41,17 @@ func defaultOptions() Options {
 
 func newRelay(t *testing.T, opts Options) *relay {
 	t.Helper()
+	return newRelayIn(t, t.TempDir(), opts)
+}
+
+// newRelayIn is newRelay with the database in dir.
+func newRelayIn(t *testing.T, dir string, opts Options) *relay {
+	t.Helper()
 	m := metrics.New()
 	h := hub.New()
 	fan := &chat.Fanout{Hub: h, Metrics: m}
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := store.Open(t.TempDir(), store.Options{Logger: log, OnAppend: fan.OnAppend})
+	st, err := store.Open(dir, store.Options{Logger: log, OnAppend: fan.OnAppend})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +76,10 @@ func newRelay(t *testing.T, opts Options) *relay {
 
 type testLog struct{ t *testing.T }
 
-func (l testLog) Write(p []byte) (int, error) { l.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // recorder collects the messages a client sees.
 type recorder struct {
@@ -191,6 +200,22 @@ func (r *raw) closed() websocket.StatusCode {
 			return websocket.CloseStatus(err)
 		}
 	}
+}
+
+// nextAny reads the next frame whatever its type.
+func (r *raw) nextAny() map[string]any {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, data, err := r.conn.Read(ctx)
+	if err != nil {
+		r.t.Fatalf("read: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		r.t.Fatalf("bad frame %s: %v", data, err)
+	}
+	return m
 }
 
 func (r *raw) hello() map[string]any {
