@@ -39,9 +39,11 @@ const (
 	// before handing over with ErrBusy.
 	DefaultAcquireWait = 5 * time.Second
 	// emptyMessagesLimit lifts go-openai's limit on non-data lines in a row
-	// (300): keep-alive comments are legitimate while a model thinks, and
-	// the first-token and gap timeouts are what bound a silent stream.
-	emptyMessagesLimit = 100000
+	// (300, blank separators included): keep-alive comments are legitimate
+	// while a model thinks, and the first-token and gap timeouts are what
+	// bound a silent stream. The bytes such lines may use are bounded by
+	// sseBody (maxNoise).
+	emptyMessagesLimit = 10000
 )
 
 // Timeouts bound one answer; zero fields take the defaults. Tests set

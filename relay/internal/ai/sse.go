@@ -17,6 +17,16 @@ import (
 // errLineTooLong ends a stream whose line exceeds the limit.
 var errLineTooLong = errors.New("stream line too long")
 
+// errTooMuchNoise ends a stream with too many bytes outside data lines.
+// go-openai keeps every such line (comments, unknown fields) in an error
+// buffer for the stream's life, so without a bound an upstream could fill
+// memory with comments.
+var errTooMuchNoise = errors.New("too many non-data bytes in stream")
+
+// maxNoise bounds the bytes of non-data lines in one stream: keep-alive
+// comments every few seconds for two minutes are a few hundred bytes.
+const maxNoise = 256 << 10
+
 type sseBody struct {
 	rc      io.ReadCloser
 	maxLine int
@@ -24,6 +34,7 @@ type sseBody struct {
 
 	lineLen int    // bytes of the current line so far
 	head    []byte // the current line's first bytes, enough to spot [DONE]
+	noise   int    // bytes of non-empty lines that were not data lines
 }
 
 // headKeep is enough for "data:" + spaces + "[DONE]" + a CR.
@@ -59,6 +70,9 @@ func (b *sseBody) observe(p []byte) error {
 			return nil
 		}
 		b.endLine()
+		if b.noise > maxNoise {
+			return fmt.Errorf("%w: more than %d", errTooMuchNoise, maxNoise)
+		}
 		p = p[i+1:]
 	}
 	return nil
@@ -66,8 +80,12 @@ func (b *sseBody) observe(p []byte) error {
 
 func (b *sseBody) endLine() {
 	line := bytes.TrimSpace(b.head)
-	if rest, ok := bytes.CutPrefix(line, []byte("data:")); ok && b.lineLen <= headKeep && string(bytes.TrimSpace(rest)) == "[DONE]" {
+	rest, isData := bytes.CutPrefix(line, []byte("data:"))
+	if isData && b.lineLen <= headKeep && string(bytes.TrimSpace(rest)) == "[DONE]" {
 		b.done.Store(true)
+	}
+	if !isData && len(line) > 0 {
+		b.noise += b.lineLen
 	}
 	b.lineLen = 0
 	b.head = b.head[:0]

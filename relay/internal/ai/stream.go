@@ -253,7 +253,7 @@ func upstreamError(err error, cl *call, key string) *UpstreamError {
 	case errors.As(err, &reqErr):
 		ue.Status = reqErr.HTTPStatusCode
 		ue.Message = "error body is not OpenAI JSON"
-	case errors.Is(err, errLineTooLong), errors.Is(err, errRedirect), errors.Is(err, errBaseURL):
+	case errors.Is(err, errLineTooLong), errors.Is(err, errTooMuchNoise), errors.Is(err, errRedirect), errors.Is(err, errBaseURL):
 		ue.Message = err.Error()
 	case errors.Is(err, openai.ErrTooManyEmptyStreamMessages):
 		ue.Message = "too many empty stream messages"

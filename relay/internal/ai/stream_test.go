@@ -3,6 +3,8 @@ package ai
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +189,8 @@ func TestStreamScenarios(t *testing.T) {
 			fake := fakeServer(t, tt.fake)
 			fake.Enqueue(tt.queue...)
 			o := fastOptions(t)
+			var logs strings.Builder // written by Stream's goroutine only
+			o.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, &logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 			if tt.tune != nil {
 				tt.tune(&o)
 			}
@@ -231,6 +235,7 @@ func TestStreamScenarios(t *testing.T) {
 			if err != nil {
 				assertNoKey(t, err.Error(), testKey)
 			}
+			assertNoKey(t, logs.String(), testKey)
 			if tt.check != nil {
 				tt.check(t, res, err, fake)
 			}

@@ -154,6 +154,8 @@ func TestSSEBody(t *testing.T) {
 		{name: "done padded far", body: "data: [DONE]" + strings.Repeat(" ", 40) + "x\n", maxLine: 100},
 		{name: "line too long", body: "data: " + strings.Repeat("a", 200) + "\n", maxLine: 100, wantErr: errLineTooLong},
 		{name: "many short lines fine", body: strings.Repeat("data: {}\n\n", 100), maxLine: 20},
+		{name: "some keep-alives fine", body: strings.Repeat(": keep-alive\n\n", 100) + "data: [DONE]\n\n", maxLine: 100, wantDone: true},
+		{name: "comment flood", body: strings.Repeat(": "+strings.Repeat("x", 90)+"\n", 4000), maxLine: 100, wantErr: errTooMuchNoise},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
