@@ -87,8 +87,8 @@ func TestCLINC150(t *testing.T) {
 	}{
 		// Floors sit a little under what we measured (docs/intents.md), so
 		// a real regression fails while SGD noise does not.
-		{name: "full", perIntent: 0, minAcc: 0.90, minOOSRecall: 0.45},
-		{name: "10-shot", perIntent: 10, minAcc: 0.66, minOOSRecall: 0.55},
+		{name: "full", perIntent: 0, minAcc: 0.895, minOOSRecall: 0.60},
+		{name: "10-shot", perIntent: 10, minAcc: 0.67, minOOSRecall: 0.70},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
