@@ -34,7 +34,8 @@ type Options struct {
 	// Threshold is the lowest score to match, in (0,1]; 0 means
 	// DefaultThreshold, or DefaultSmallThreshold below SmallModelIntents.
 	Threshold float64
-	// Margin is the lead over the runner-up, in [0,1); 0 → DefaultMargin.
+	// Margin is the lead over the runner-up, in [0,1); 0 means
+	// DefaultMargin (pass 1e-9 to effectively require no lead).
 	Margin float64
 }
 
