@@ -61,7 +61,7 @@ func Decode(data []byte) (any, error) {
 		}
 		return nil, Errorf(CodeBadFrame, "frame is not valid JSON")
 	}
-	if err := validate(v); err != nil {
+	if err := Validate(v); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -157,7 +157,9 @@ func skipValue(dec *json.Decoder, open json.Delim, depth int) error {
 	}
 }
 
-func validate(v any) error {
+// Validate checks the field values of a decoded client frame (Decode calls
+// it; the HTTP API calls it on the same structs).
+func Validate(v any) error {
 	switch f := v.(type) {
 	case *Hello:
 		if len(f.Token) > MaxTokenLen || !printableASCII(f.Token) {

@@ -14,10 +14,15 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/public"
+	"github.com/kefuhq/kefu/relay/internal/ai"
+	"github.com/kefuhq/kefu/relay/internal/bot"
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
+	"github.com/kefuhq/kefu/relay/internal/origin"
+	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/visitor"
 	"github.com/kefuhq/kefu/relay/internal/web"
@@ -33,6 +38,8 @@ type App struct {
 	metrics *metrics.Metrics
 	hub     *hub.Hub
 	store   *store.Store
+	flow    *bot.Flow
+	aic     *ai.Client
 	server  *http.Server
 	ln      net.Listener
 	ready   atomic.Bool
@@ -58,27 +65,11 @@ func (a *App) Open() error {
 	}
 	a.store = st
 
-	assets, err := web.LoadAssets(assetTrees()...)
+	mux, err := a.build(context.Background())
 	if err != nil {
 		st.Close()
 		return err
 	}
-	mux := http.NewServeMux()
-	(&web.Server{Assets: assets, Metrics: a.metrics, Ready: a.readyErr}).Routes(mux)
-	vh := visitor.New(visitor.Options{
-		AllowedOrigins:  a.cfg.AllowedOrigins,
-		BehindProxy:     a.cfg.BehindProxy,
-		MaxMessageBytes: a.cfg.MaxMessageBytes,
-		RatePerConn:     a.cfg.RatePerConn,
-		RatePerVisitor:  a.cfg.RatePerVisitor,
-		MaxConnsPerIP:   a.cfg.MaxConnsPerIP,
-		HelloTimeout:    a.cfg.HelloTimeout,
-		Conn: hub.ConnOptions{
-			Queue: a.cfg.SendQueue, WriteTimeout: a.cfg.WriteTimeout,
-			PingInterval: a.cfg.PingInterval, ReadLimit: int64(a.cfg.MaxFrameBytes),
-		},
-	}, st, a.hub, a.log, a.metrics, visitor.Hooks{})
-	mux.Handle("GET /v1/ws", vh)
 
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
@@ -93,6 +84,87 @@ func (a *App) Open() error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
 	return nil
+}
+
+// build makes every part that serves requests and registers its routes.
+func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
+	cfg := a.cfg
+	assets, err := web.LoadAssets(assetTrees()...)
+	if err != nil {
+		return nil, err
+	}
+	in, err := intents.Open(ctx, a.store, a.log, cfg.DemoIntents)
+	if err != nil {
+		return nil, err
+	}
+	aiDefaults, err := ai.SettingsFromEnv(func(k string) string {
+		switch k {
+		case "OPENAI_API_KEY":
+			return cfg.OpenAIAPIKey
+		case "OPENAI_BASE_URL":
+			return cfg.OpenAIBaseURL
+		}
+		return ""
+	})
+	if err != nil {
+		return nil, err
+	}
+	aiSettings, err := bot.LoadAISettings(a.store, aiDefaults)
+	if err != nil {
+		return nil, err
+	}
+	var budget *ai.Budget
+	if cfg.AIDailyTokens > 0 {
+		budget = ai.NewBudget(int64(cfg.AIDailyTokens), time.UTC, time.Now)
+		if err := bot.LoadBudget(a.store, budget); err != nil {
+			return nil, err
+		}
+	}
+	a.aic, err = ai.New(ai.Options{
+		Logger:     a.log,
+		Timeouts:   ai.Timeouts{FirstToken: cfg.AIFirstToken, ChunkGap: cfg.AIChunkGap, Answer: cfg.AIAnswerTimeout},
+		Limiter:    ai.NewLimiter(cfg.AIMaxConcurrent, 1),
+		Budget:     budget,
+		Cache:      ai.NewCache(4096, time.Hour, time.Now),
+		Registerer: a.metrics.Registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, budget, a.log, a.metrics, bot.Options{})
+
+	cors := func(h http.Handler) http.Handler { return origin.CORS(cfg.AllowedOrigins, h) }
+	mux := http.NewServeMux()
+	(&web.Server{Assets: assets, Metrics: a.metrics, Ready: a.readyErr}).Routes(mux)
+	in.Routes(mux, cors)
+	site, err := site.New(assets, a.store, func() string { _, _, h := in.Model(); return h })
+	if err != nil {
+		return nil, err
+	}
+	site.Routes(mux, cors)
+
+	vh := visitor.New(visitor.Options{
+		AllowedOrigins:  cfg.AllowedOrigins,
+		BehindProxy:     cfg.BehindProxy,
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		RatePerConn:     cfg.RatePerConn,
+		RatePerVisitor:  cfg.RatePerVisitor,
+		MaxConnsPerIP:   cfg.MaxConnsPerIP,
+		HelloTimeout:    cfg.HelloTimeout,
+		AnswerTimeout:   cfg.AIAnswerTimeout,
+		Conn: hub.ConnOptions{
+			Queue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout,
+			PingInterval: cfg.PingInterval, ReadLimit: int64(cfg.MaxFrameBytes),
+		},
+	}, a.store, a.hub, a.log, a.metrics, visitor.Hooks{
+		Message:   a.flow.OnVisitorMessage,
+		Joined:    a.flow.Joined,
+		Answer:    in.Answer,
+		Streaming: a.flow.Streaming,
+	})
+	mux.Handle("GET /v1/ws", vh)
+	vh.HTTPRoutes(mux, cors)
+	return mux, nil
 }
 
 // assetTrees lists the embedded file trees the relay serves.
@@ -140,6 +212,10 @@ func (a *App) shutdown() error {
 	if err := a.hub.Shutdown(ctx, protocol.CloseRestart, "server restarting"); err != nil {
 		errs = append(errs, fmt.Errorf("app: close sockets: %w", err))
 	}
+	// AI answers still streaming are cut and stored (marked incomplete)
+	// while the store is still open.
+	a.flow.Close()
+	a.aic.Close()
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -154,6 +230,9 @@ func (a *App) Close() error {
 		if err := a.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
+	}
+	if a.flow != nil {
+		a.flow.Close()
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())

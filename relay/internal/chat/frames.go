@@ -9,13 +9,18 @@ import (
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
-// MessageFrame is the frame for a stored message.
-func MessageFrame(m store.Message) hub.Frame {
-	f := hub.NewFrame(protocol.Message{
+// MessageOf is the wire form of a stored message.
+func MessageOf(m store.Message) protocol.Message {
+	return protocol.Message{
 		Type: protocol.TypeMessage, ConversationID: m.ConversationID, Seq: m.Seq, ID: m.ClientID,
 		From: m.From, Author: m.Author, Text: m.Text, TS: m.Time.UnixMilli(),
 		Intent: m.Intent, Via: m.Via, Incomplete: m.Incomplete, StreamID: m.StreamID,
-	})
+	}
+}
+
+// MessageFrame is the frame for a stored message.
+func MessageFrame(m store.Message) hub.Frame {
+	f := hub.NewFrame(MessageOf(m))
 	f.Conv, f.Seq = m.ConversationID, m.Seq
 	return f
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -95,14 +96,30 @@ func TestSecretsMasked(t *testing.T) {
 	}
 }
 
+var update = flag.Bool("update", false, "rewrite the README's configuration table")
+
 // The README's configuration table is generated from the option table; this
-// keeps the two from drifting.
+// keeps the two from drifting. -update rewrites it.
 func TestReadmeTableCurrent(t *testing.T) {
-	b, err := os.ReadFile("../../../README.md")
+	const path = "../../../README.md"
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read README: %v", err)
 	}
-	if !strings.Contains(string(b), Markdown()) {
-		t.Errorf("README.md configuration table is stale; paste this:\n%s", Markdown())
+	s := string(b)
+	startMark, endMark := "<!-- config-table:start", "<!-- config-table:end -->"
+	i, j := strings.Index(s, startMark), strings.Index(s, endMark)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the %s … %s markers", startMark, endMark)
+	}
+	i += strings.Index(s[i:], "-->\n") + len("-->\n")
+	if s[i:j] == Markdown() {
+		return
+	}
+	if !*update {
+		t.Fatalf("README.md configuration table is stale; run: go test ./relay/internal/config -run Readme -update")
+	}
+	if err := os.WriteFile(path, []byte(s[:i]+Markdown()+s[j:]), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -104,8 +104,12 @@ func options() []option {
 		{name: "openai-api-key", env: "OPENAI_API_KEY", def: "", secret: true, usage: "key for the OpenAI-compatible upstream, used until one is set in the admin page",
 			set: func(c *Config, v string) error { c.OpenAIAPIKey = v; return nil },
 			get: func(c *Config) string { return c.OpenAIAPIKey }},
-		{name: "openai-base-url", env: "OPENAI_BASE_URL", def: "https://api.openai.com/v1", usage: "OpenAI-compatible API base URL, used until one is set in the admin page",
+		{name: "openai-base-url", env: "OPENAI_BASE_URL", def: "", usage: "OpenAI-compatible API base URL (empty: OpenAI's), used until one is set in the admin page; setting it or a key turns the AI on",
 			set: func(c *Config, v string) error {
+				if v == "" {
+					c.OpenAIBaseURL = ""
+					return nil
+				}
 				u, err := url.Parse(v)
 				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 					return errors.New("must be an http(s) URL")

@@ -58,8 +58,7 @@ type Conn struct {
 	closeMsg  string
 	done      chan struct{} // writer exited
 
-	// topics this connection is subscribed to; guarded by the hub's lock.
-	topics []string
+	Endpoint
 
 	// seqs is the newest seq written per conversation; only the writer
 	// goroutine (or the owner before Start) touches it.

@@ -7,24 +7,41 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Hub maps topics (conversation ids, inboxes) to the connections subscribed
-// to them, and tracks every live connection for shutdown.
+// Subscriber is anything that takes frames from the hub: a WebSocket Conn,
+// or a server-sent-events stream. Implementations embed Endpoint.
+type Subscriber interface {
+	// Send queues f without blocking; false means it was not taken.
+	Send(f Frame) bool
+	// Close ends the subscriber with a WebSocket close code.
+	Close(code websocket.StatusCode, reason string)
+	endpoint() *Endpoint
+}
+
+// Endpoint is the hub's bookkeeping inside a Subscriber.
+type Endpoint struct {
+	topics []string // guarded by the hub's lock
+}
+
+func (e *Endpoint) endpoint() *Endpoint { return e }
+
+// Hub maps topics (conversation ids, inboxes) to the subscribers of them,
+// and tracks every live subscriber for shutdown.
 type Hub struct {
 	mu     sync.RWMutex
-	topics map[string]map[*Conn]struct{}
-	conns  map[*Conn]struct{}
+	topics map[string]map[Subscriber]struct{}
+	conns  map[Subscriber]struct{}
 	wg     sync.WaitGroup
 	closed bool
 }
 
 // New returns an empty hub.
 func New() *Hub {
-	return &Hub{topics: map[string]map[*Conn]struct{}{}, conns: map[*Conn]struct{}{}}
+	return &Hub{topics: map[string]map[Subscriber]struct{}{}, conns: map[Subscriber]struct{}{}}
 }
 
 // Register tracks c until Deregister; false means the hub is shutting down
 // and c must be refused.
-func (h *Hub) Register(c *Conn) bool {
+func (h *Hub) Register(c Subscriber) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -36,49 +53,52 @@ func (h *Hub) Register(c *Conn) bool {
 }
 
 // Deregister drops c from every topic and from the live set.
-func (h *Hub) Deregister(c *Conn) {
+func (h *Hub) Deregister(c Subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.conns[c]; !ok {
 		return
 	}
 	delete(h.conns, c)
-	for _, topic := range c.topics {
+	e := c.endpoint()
+	for _, topic := range e.topics {
 		h.unsubscribe(topic, c)
 	}
-	c.topics = nil
+	e.topics = nil
 	h.wg.Done()
 }
 
 // Subscribe adds c to topic.
-func (h *Hub) Subscribe(topic string, c *Conn) {
+func (h *Hub) Subscribe(topic string, c Subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	subs := h.topics[topic]
 	if subs == nil {
-		subs = make(map[*Conn]struct{}, 2)
+		subs = make(map[Subscriber]struct{}, 2)
 		h.topics[topic] = subs
 	}
 	if _, ok := subs[c]; !ok {
 		subs[c] = struct{}{}
-		c.topics = append(c.topics, topic)
+		e := c.endpoint()
+		e.topics = append(e.topics, topic)
 	}
 }
 
 // Unsubscribe removes c from topic.
-func (h *Hub) Unsubscribe(topic string, c *Conn) {
+func (h *Hub) Unsubscribe(topic string, c Subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.unsubscribe(topic, c)
-	for i, t := range c.topics {
+	e := c.endpoint()
+	for i, t := range e.topics {
 		if t == topic {
-			c.topics = append(c.topics[:i], c.topics[i+1:]...)
+			e.topics = append(e.topics[:i], e.topics[i+1:]...)
 			break
 		}
 	}
 }
 
-func (h *Hub) unsubscribe(topic string, c *Conn) {
+func (h *Hub) unsubscribe(topic string, c Subscriber) {
 	if subs := h.topics[topic]; subs != nil {
 		delete(subs, c)
 		if len(subs) == 0 {
@@ -132,7 +152,9 @@ func (h *Hub) Shutdown(ctx context.Context, code websocket.StatusCode, reason st
 	case <-ctx.Done():
 		h.mu.RLock()
 		for c := range h.conns {
-			c.Abort()
+			if a, ok := c.(interface{ Abort() }); ok {
+				a.Abort()
+			}
 		}
 		h.mu.RUnlock()
 		return ctx.Err()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -107,4 +108,54 @@ func ClientIP(r *http.Request, behindProxy bool) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// Keyed is a token bucket per key for stateless requests (per IP), whose
+// idle entries are dropped as it goes.
+type Keyed struct {
+	limit rate.Limit
+	burst int
+	now   func() time.Time
+	mu    sync.Mutex
+	m     map[string]*keyedEntry
+	swept time.Time
+}
+
+type keyedEntry struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+// keyedIdle is how long an unused key keeps its bucket; by then a bucket
+// has refilled for any sensible rate, so dropping it forgets nothing.
+const keyedIdle = time.Minute
+
+// NewKeyed allows perSecond requests per key with a burst of burst.
+func NewKeyed(perSecond float64, burst int, now func() time.Time) *Keyed {
+	if now == nil {
+		now = time.Now
+	}
+	return &Keyed{limit: rate.Limit(perSecond), burst: burst, now: now, m: map[string]*keyedEntry{}}
+}
+
+// Allow reports whether key may make one more request now.
+func (k *Keyed) Allow(key string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	if now.Sub(k.swept) > keyedIdle {
+		for key, e := range k.m {
+			if now.Sub(e.seen) > keyedIdle {
+				delete(k.m, key)
+			}
+		}
+		k.swept = now
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{lim: rate.NewLimiter(k.limit, k.burst)}
+		k.m[key] = e
+	}
+	e.seen = now
+	return e.lim.AllowN(now, 1)
 }

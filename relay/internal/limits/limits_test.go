@@ -3,6 +3,7 @@ package limits
 import (
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 func TestCounter(t *testing.T) {
@@ -73,5 +74,30 @@ func TestClientIP(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestKeyed(t *testing.T) {
+	now := time.Unix(1000, 0)
+	k := NewKeyed(1, 2, func() time.Time { return now })
+	if !k.Allow("a") || !k.Allow("a") {
+		t.Fatal("burst of 2 must pass")
+	}
+	if k.Allow("a") {
+		t.Error("third request in the same instant must be refused")
+	}
+	if !k.Allow("b") {
+		t.Error("keys are independent")
+	}
+	now = now.Add(2 * time.Minute)
+	k.Allow("b") // sweeps idle entries
+	k.mu.Lock()
+	_, kept := k.m["a"]
+	k.mu.Unlock()
+	if kept {
+		t.Error("idle key not swept")
+	}
+	if !k.Allow("a") {
+		t.Error("refilled after idling")
 	}
 }

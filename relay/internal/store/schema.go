@@ -16,12 +16,13 @@ var (
 	bucketConversations = []byte("conversations") // conversation id → Conversation
 	bucketMessages      = []byte("messages")      // conversation id ‖ seq (big-endian) → Message
 	bucketClientIDs     = []byte("client_ids")    // conversation id ‖ 0 ‖ client id → seq
+	bucketSettings      = []byte("settings")      // name → JSON document (intents, widget, ai, …)
 )
 
 var keySchema = []byte("schema")
 
 func buckets() [][]byte {
-	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketClientIDs}
+	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketClientIDs, bucketSettings}
 }
 
 // migrations[i] moves a database from schema i to i+1. Never edit a released

@@ -332,3 +332,23 @@ func BenchmarkAppendParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestSettings(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	var v struct{ A int }
+	if ok, err := s.Setting("x", &v); ok || err != nil {
+		t.Fatalf("missing setting: ok=%v err=%v", ok, err)
+	}
+	if err := s.PutSetting(context.Background(), "x", struct{ A int }{7}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Setting("x", &v); !ok || err != nil || v.A != 7 {
+		t.Fatalf("got %+v ok=%v err=%v", v, ok, err)
+	}
+	if err := s.PutSettingBytes(context.Background(), "raw", []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.SettingBytes("raw"); err != nil || len(b) != 3 || b[2] != 3 {
+		t.Fatalf("raw = %v, %v", b, err)
+	}
+}

@@ -7,18 +7,16 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
+	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
@@ -33,6 +31,11 @@ type Options struct {
 	MaxConnsPerIP   int
 	HelloTimeout    time.Duration
 	Conn            hub.ConnOptions
+	// AnswerTimeout bounds how long POST …/messages streams an answer.
+	AnswerTimeout time.Duration
+	// EventsFor is how long one GET …/events stream lasts before the client
+	// reconnects (proxies drop idle long requests anyway).
+	EventsFor time.Duration
 }
 
 // Hooks let other parts of the relay act on visitor activity. Nil hooks are
@@ -42,11 +45,14 @@ type Hooks struct {
 	// Message runs after a visitor's new message was stored and acked.
 	Message func(ctx context.Context, s *Session, a store.Appended)
 	// Joined runs after a connection's replay, before live frames flow; it
-	// may queue frames on c (an AI answer still streaming, say).
-	Joined func(c *hub.Conn, s *Session)
+	// may queue frames on sub (an AI answer still streaming, say).
+	Joined func(sub hub.Subscriber, s *Session)
 	// Answer returns the stored answer of an FAQ intent the browser says it
 	// answered, so the relay stores its own text, not the client's.
 	Answer func(intent string) (text string, ok bool)
+	// Streaming reports whether an answer is still streaming into a
+	// conversation (the HTTP API keeps its response open until it is done).
+	Streaming func(convID string) bool
 }
 
 // Handler serves GET /v1/ws.
@@ -64,6 +70,12 @@ type Handler struct {
 
 // New builds the handler; it does no I/O.
 func New(opts Options, st *store.Store, h *hub.Hub, log *slog.Logger, m *metrics.Metrics, hooks Hooks) *Handler {
+	if opts.AnswerTimeout <= 0 {
+		opts.AnswerTimeout = 2 * time.Minute
+	}
+	if opts.EventsFor <= 0 {
+		opts.EventsFor = time.Minute
+	}
 	return &Handler{
 		opts: opts, store: st, hub: h, log: log, metrics: m, hooks: hooks,
 		perIP:    limits.NewCounter(opts.MaxConnsPerIP),
@@ -75,15 +87,15 @@ func New(opts Options, st *store.Store, h *hub.Hub, log *slog.Logger, m *metrics
 // ServeHTTP upgrades the request to the visitor socket. Refusals before the
 // upgrade answer with a JSON error body carrying a protocol error code.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if origin := r.Header.Get("Origin"); !originAllowed(origin, r.Host, h.opts.AllowedOrigins) {
+	if o := r.Header.Get("Origin"); !origin.Allowed(o, r.Host, h.opts.AllowedOrigins) {
 		h.metrics.Refused.WithLabelValues("origin").Inc()
-		writeError(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
+		httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
 		return
 	}
 	ip := limits.ClientIP(r, h.opts.BehindProxy)
 	if !h.perIP.Acquire(ip) {
 		h.metrics.Refused.WithLabelValues("per_ip").Inc()
-		writeError(w, http.StatusTooManyRequests, protocol.CodeTooManyConnections, "")
+		httpx.Error(w, http.StatusTooManyRequests, protocol.CodeTooManyConnections, "")
 		return
 	}
 	defer h.perIP.Release(ip)
@@ -108,39 +120,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	code := s.run(context.WithoutCancel(r.Context()))
 	h.hub.Deregister(c)
 	h.metrics.Closed("visitor", int(code))
-}
-
-// originAllowed applies the site patterns to the Origin header. Browsers
-// always send Origin on WebSocket upgrades; a request without one is not
-// from a browser page and cannot be cross-site, so it is allowed.
-func originAllowed(origin, host string, patterns []string) bool {
-	if origin == "" || len(patterns) == 0 {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, host) {
-		return true
-	}
-	for _, p := range patterns {
-		target := strings.ToLower(u.Host)
-		if strings.Contains(p, "://") {
-			target = strings.ToLower(u.Scheme + "://" + u.Host)
-		}
-		if ok, _ := path.Match(p, target); ok {
-			return true
-		}
-	}
-	return false
-}
-
-func writeError(w http.ResponseWriter, status int, code protocol.Code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	e := protocol.Errorf(code, msg)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": string(e.Code), "message": e.Message}})
 }
 
 // newToken returns a 256-bit random visitor token and the hash stored for it.

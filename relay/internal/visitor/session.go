@@ -100,73 +100,92 @@ func (s *Session) readHello(ctx context.Context) (*protocol.Hello, error) {
 
 // join resolves the visitor, subscribes, and writes welcome and the replay.
 func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
-	st := s.h.store
-	var (
-		v      store.Visitor
-		conv   store.Conversation
-		token  string
-		resume = protocol.ResumeOK
-		err    error
-	)
-	if hello.Token != "" {
-		v, err = st.VisitorByToken(hashToken(hello.Token))
-		if errors.Is(err, store.ErrNotFound) {
-			// A token we never issued (or from a wiped relay): start over and
-			// say so, so the client drops what it shows.
-			resume = protocol.ResumeReset
-		} else if err != nil {
-			return protocol.Errorf(protocol.CodeStorage, "")
-		}
+	r, err := s.h.resolve(ctx, hello.Token, hello.ConversationID, hello.LastSeq, hello.Fingerprint)
+	if err != nil {
+		return err
 	}
-	if v.ID == "" {
-		if hello.Token == "" {
-			resume = protocol.ResumeNew
-		}
-		var hash []byte
-		token, hash = newToken()
-		if v, conv, err = st.CreateVisitor(ctx, hash, hello.Fingerprint); err != nil {
-			s.log.Error("visitor: create", "err", err)
-			return protocol.Errorf(protocol.CodeStorage, "could not start a conversation; reconnect")
-		}
-	} else if conv, err = st.Conversation(v.ConversationID); err != nil {
-		s.log.Error("visitor: load conversation", "visitor", v.ID, "err", err)
-		return protocol.Errorf(protocol.CodeStorage, "")
-	}
-	from := hello.LastSeq
-	if resume == protocol.ResumeOK && ((hello.ConversationID != "" && hello.ConversationID != conv.ID) || hello.LastSeq > conv.LastSeq) {
-		// The client's position belongs to another conversation or to a
-		// future this relay never wrote: it cannot be honoured.
-		resume = protocol.ResumeReset
-	}
-	if resume != protocol.ResumeOK {
-		from = 0
-	}
-	s.VisitorID, s.ConversationID, s.Fingerprint = v.ID, conv.ID, hello.Fingerprint
+	s.VisitorID, s.ConversationID, s.Fingerprint = r.visitor.ID, r.conv.ID, hello.Fingerprint
 	s.connLim = s.h.conns.New()
-	s.visLim = s.h.visitors.Acquire(v.ID)
+	s.visLim = s.h.visitors.Acquire(r.visitor.ID)
 
 	// Subscribe before reading history: anything committed after the read
 	// arrives through the queue, and the connection drops seqs it already
 	// wrote, so the replay has neither gaps nor duplicates.
-	s.h.hub.Subscribe(chat.Topic(conv.ID), s.c)
+	s.h.hub.Subscribe(chat.Topic(r.conv.ID), s.c)
 	err = s.c.WriteNow(ctx, hub.NewFrame(protocol.Welcome{
-		Type: protocol.TypeWelcome, Token: token, ConversationID: conv.ID, Seq: conv.LastSeq,
-		Resume: resume, Status: conv.Status, Handler: conv.Handler,
+		Type: protocol.TypeWelcome, Token: r.token, ConversationID: r.conv.ID, Seq: r.conv.LastSeq,
+		Resume: r.resume, Status: r.conv.Status, Handler: r.conv.Handler,
 	}))
-	if err != nil {
-		s.h.visitors.Release(v.ID)
-		return fmt.Errorf("visitor: write welcome: %w", err)
+	if err == nil {
+		err = s.h.replay(r.conv.ID, r.from, func(f hub.Frame) error { return s.c.WriteNow(ctx, f) })
 	}
+	if err != nil {
+		s.h.visitors.Release(r.visitor.ID)
+		return fmt.Errorf("visitor: join: %w", err)
+	}
+	return nil
+}
+
+// resolved is who a hello (or an HTTP session start) turned out to be.
+type resolved struct {
+	visitor store.Visitor
+	conv    store.Conversation
+	token   string // non-empty when a new token was issued
+	resume  string
+	from    uint64 // replay messages after this seq
+}
+
+// resolve finds the visitor for token (or creates one) and decides how the
+// client's position (conversation id, last seq) can be resumed.
+func (h *Handler) resolve(ctx context.Context, token, convID string, lastSeq uint64, fingerprint string) (resolved, error) {
+	r := resolved{resume: protocol.ResumeOK, from: lastSeq}
+	var err error
+	if token != "" {
+		r.visitor, err = h.store.VisitorByToken(hashToken(token))
+		if errors.Is(err, store.ErrNotFound) {
+			// A token we never issued (or from a wiped relay): start over and
+			// say so, so the client drops what it shows.
+			r.resume = protocol.ResumeReset
+		} else if err != nil {
+			h.log.Error("visitor: find by token", "err", err)
+			return r, protocol.Errorf(protocol.CodeStorage, "")
+		}
+	}
+	if r.visitor.ID == "" {
+		if token == "" {
+			r.resume = protocol.ResumeNew
+		}
+		var hash []byte
+		r.token, hash = newToken()
+		if r.visitor, r.conv, err = h.store.CreateVisitor(ctx, hash, fingerprint); err != nil {
+			h.log.Error("visitor: create", "err", err)
+			return r, protocol.Errorf(protocol.CodeStorage, "could not start a conversation; try again")
+		}
+	} else if r.conv, err = h.store.Conversation(r.visitor.ConversationID); err != nil {
+		h.log.Error("visitor: load conversation", "visitor", r.visitor.ID, "err", err)
+		return r, protocol.Errorf(protocol.CodeStorage, "")
+	}
+	if r.resume == protocol.ResumeOK && ((convID != "" && convID != r.conv.ID) || lastSeq > r.conv.LastSeq) {
+		// The client's position belongs to another conversation or to a
+		// future this relay never wrote: it cannot be honoured.
+		r.resume = protocol.ResumeReset
+	}
+	if r.resume != protocol.ResumeOK {
+		r.from = 0
+	}
+	return r, nil
+}
+
+// replay hands every stored message after seq from to write, in order.
+func (h *Handler) replay(convID string, from uint64, write func(hub.Frame) error) error {
 	for {
-		msgs, err := st.Messages(conv.ID, from, replayPage)
+		msgs, err := h.store.Messages(convID, from, replayPage)
 		if err != nil {
-			s.h.visitors.Release(v.ID)
-			return fmt.Errorf("visitor: replay: %w", err)
+			return fmt.Errorf("replay: %w", err)
 		}
 		for _, m := range msgs {
-			if err := s.c.WriteNow(ctx, chat.MessageFrame(m)); err != nil {
-				s.h.visitors.Release(v.ID)
-				return fmt.Errorf("visitor: replay write: %w", err)
+			if err := write(chat.MessageFrame(m)); err != nil {
+				return fmt.Errorf("replay write: %w", err)
 			}
 			from = m.Seq
 		}
@@ -209,8 +228,7 @@ func (s *Session) loop(ctx context.Context) {
 // connection must end.
 func (s *Session) onSend(ctx context.Context, f *protocol.Send) bool {
 	if len(f.Text) > s.h.opts.MaxMessageBytes {
-		return s.refuse(protocol.Errorf(protocol.CodeMessageTooLong,
-			fmt.Sprintf("message is %d bytes; the limit is %d", len(f.Text), s.h.opts.MaxMessageBytes)), f.ID)
+		return s.refuse(tooLong(len(f.Text), s.h.opts.MaxMessageBytes), f.ID)
 	}
 	if !s.connLim.Allow() || !s.visLim.Allow() {
 		s.limited++
@@ -223,29 +241,50 @@ func (s *Session) onSend(ctx context.Context, f *protocol.Send) bool {
 		return true
 	}
 	s.limited, s.rejects = 0, 0
+	a, perr := s.h.store1(ctx, s, f)
+	if perr != nil {
+		s.c.Send(errorFrame(perr, f.ID))
+		return true
+	}
+	s.c.Send(hub.NewFrame(ackOf(f.ID, a)))
+	s.h.afterStore(ctx, s, a)
+	return true
+}
+
+func tooLong(n, max int) *protocol.Error {
+	return protocol.Errorf(protocol.CodeMessageTooLong, fmt.Sprintf("message is %d bytes; the limit is %d", n, max))
+}
+
+// store1 stores one visitor message (with its browser-given answer).
+func (h *Handler) store1(ctx context.Context, s *Session, f *protocol.Send) (store.Appended, *protocol.Error) {
 	msgs := []store.NewMessage{{ClientID: f.ID, From: protocol.FromVisitor, Text: f.Text}}
-	if f.Intent != "" && s.h.hooks.Answer != nil {
+	if f.Intent != "" && h.hooks.Answer != nil {
 		// The browser already showed this FAQ answer; store the question and
 		// the relay's own copy of the answer together.
-		if text, ok := s.h.hooks.Answer(f.Intent); ok {
+		if text, ok := h.hooks.Answer(f.Intent); ok {
 			msgs[0].Intent, msgs[0].Via = f.Intent, "browser"
 			msgs = append(msgs, store.NewMessage{ClientID: f.ID + "#answer", From: protocol.FromBot, Author: "FAQ", Text: text, Intent: f.Intent, Via: "browser"})
 		}
 	}
-	a, err := s.h.store.Append(ctx, s.ConversationID, msgs...)
+	a, err := h.store.Append(ctx, s.ConversationID, msgs...)
 	if err != nil {
-		s.log.Error("visitor: store message", "conversation", s.ConversationID, "err", err)
-		s.h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeStorage)).Inc()
-		s.c.Send(errorFrame(protocol.Errorf(protocol.CodeStorage, ""), f.ID))
-		return true
+		h.log.Error("visitor: store message", "conversation", s.ConversationID, "err", err)
+		h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeStorage)).Inc()
+		return a, protocol.Errorf(protocol.CodeStorage, "")
 	}
-	dup := a.Duplicate[0]
-	s.h.metrics.Acks.WithLabelValues(fmt.Sprint(dup)).Inc()
-	s.c.Send(hub.NewFrame(protocol.Ack{Type: protocol.TypeAck, ID: f.ID, Seq: a.Messages[0].Seq, Duplicate: dup}))
-	if !dup && s.h.hooks.Message != nil {
-		s.h.hooks.Message(ctx, s, a)
+	h.metrics.Acks.WithLabelValues(fmt.Sprint(a.Duplicate[0])).Inc()
+	return a, nil
+}
+
+func ackOf(id string, a store.Appended) protocol.Ack {
+	return protocol.Ack{Type: protocol.TypeAck, ID: id, Seq: a.Messages[0].Seq, Duplicate: a.Duplicate[0]}
+}
+
+// afterStore runs the message hook for a newly stored message.
+func (h *Handler) afterStore(ctx context.Context, s *Session, a store.Appended) {
+	if !a.Duplicate[0] && h.hooks.Message != nil {
+		h.hooks.Message(ctx, s, a)
 	}
-	return true
 }
 
 func (s *Session) onTyping(f *protocol.Typing) {

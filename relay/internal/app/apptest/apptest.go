@@ -1,0 +1,79 @@
+// Package apptest starts a whole relay (the same wiring as kefu serve) on a
+// free loopback port over a temporary bbolt file, for tests of behaviour
+// that crosses packages.
+package apptest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/app"
+	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/store"
+)
+
+// Relay is a running relay.
+type Relay struct {
+	App   *app.App
+	Store *store.Store
+	// URL is http://127.0.0.1:PORT; WS is the visitor socket's URL.
+	URL, WS string
+	Config  config.Config
+	stop    context.CancelFunc
+	done    chan error
+}
+
+// Start runs a relay with test-friendly defaults (generous rates, no
+// per-IP cap, a fresh data directory), after mutate adjusts the config. It
+// stops when the test ends.
+func Start(t testing.TB, mutate func(*config.Config)) *Relay {
+	t.Helper()
+	cfg, err := config.Parse(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.RatePerConn, cfg.RatePerVisitor, cfg.MaxConnsPerIP = 1000, 1000, 0
+	cfg.ShutdownTimeout = 5 * time.Second
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a := app.New(cfg, log, "test")
+	if err := a.Open(); err != nil {
+		t.Fatalf("open relay: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Relay{App: a, Store: a.Store(), Config: cfg, stop: cancel, done: make(chan error, 1)}
+	r.URL = "http://" + a.Addr()
+	r.WS = "ws://" + a.Addr() + "/v1/ws"
+	go func() { r.done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		if err := r.Stop(); err != nil {
+			t.Errorf("relay stop: %v", err)
+		}
+	})
+	return r
+}
+
+// Stop shuts the relay down gracefully (once) and returns Run's error.
+func (r *Relay) Stop() error {
+	if r.stop == nil {
+		return nil
+	}
+	r.stop()
+	r.stop = nil
+	return <-r.done
+}
+
+type testLog struct{ t testing.TB }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -1,0 +1,151 @@
+// Package bot answers visitors until a person takes over: FAQ intents
+// (answered in the browser or, as a fallback, on the relay), streamed AI
+// answers, and the hand-off to the human queue when neither can help.
+package bot
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/ai"
+	"github.com/kefuhq/kefu/relay/internal/chat"
+	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/intents"
+	"github.com/kefuhq/kefu/relay/internal/metrics"
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/visitor"
+	"github.com/kefuhq/kefu/relay/protocol"
+	"github.com/kefuhq/kefu/router"
+)
+
+// Authors of the bot's messages as visitors see them.
+const (
+	AuthorFAQ = "FAQ"
+	AuthorAI  = "AI"
+)
+
+// Flow decides what answers each visitor message.
+type Flow struct {
+	store    *store.Store
+	hub      *hub.Hub
+	intents  *intents.Service
+	ai       *ai.Client
+	settings *AISettings
+	budget   *ai.Budget
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	opts     Options
+
+	// OnQueued runs after a conversation joined the human queue, with the
+	// question that sent it there and the skill it needs (routing).
+	OnQueued func(ctx context.Context, conv store.Conversation, question, skill string)
+
+	ctx    context.Context // ends at Close: every AI answer stops
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	active map[string]*stream // conversation id → the answer streaming now
+}
+
+// Options tune the flow.
+type Options struct {
+	// HistoryMessages is how many recent messages the AI sees (before its
+	// own token budget trims them further). Default 40.
+	HistoryMessages int
+	// AbandonAfter cancels an answer nobody is connected to receive for
+	// this long (a reload takes less). Default 10s.
+	AbandonAfter time.Duration
+}
+
+// New builds the flow. budget may be nil (no daily limit).
+func New(st *store.Store, h *hub.Hub, in *intents.Service, client *ai.Client, settings *AISettings, budget *ai.Budget, log *slog.Logger, m *metrics.Metrics, opts Options) *Flow {
+	if opts.HistoryMessages <= 0 {
+		opts.HistoryMessages = 40
+	}
+	if opts.AbandonAfter <= 0 {
+		opts.AbandonAfter = 10 * time.Second
+	}
+	f := &Flow{store: st, hub: h, intents: in, ai: client, settings: settings, budget: budget,
+		log: log, metrics: m, opts: opts, active: map[string]*stream{}}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	return f
+}
+
+// Close stops every answer in progress (what was said is stored marked
+// incomplete) and waits for them. Call it before closing the store.
+func (f *Flow) Close() {
+	f.cancel()
+	f.wg.Wait()
+}
+
+// OnVisitorMessage is the visitor hook: it runs after a new visitor message
+// was stored and acknowledged.
+func (f *Flow) OnVisitorMessage(ctx context.Context, s *visitor.Session, a store.Appended) {
+	q := a.Messages[0]
+	if len(a.Messages) > 1 {
+		// The browser answered from an FAQ intent; both are stored.
+		f.metrics.InstantAnswers.Inc()
+		return
+	}
+	if a.Conversation.Handler != store.HandlerBot {
+		return // a person answers (or will)
+	}
+	res := f.intents.Classify(q.Text)
+	switch {
+	case res.Matched && (res.Action == router.ActionAnswer || res.Action == "") && res.Answer != "":
+		f.answerFromIntent(ctx, q, res)
+	case res.Matched && res.Action == router.ActionHandoff, WantsPerson(q.Text):
+		f.Handoff(ctx, a.Conversation.ID, reasonAsked, q.Text, res.Skill)
+	default:
+		f.startAI(a.Conversation.ID, s.VisitorID, s.Fingerprint, q.Text)
+	}
+}
+
+// answerFromIntent stores the intent's answer: the browser could not
+// classify (no wasm, or a CSP that blocks it), so the relay did.
+func (f *Flow) answerFromIntent(ctx context.Context, q store.Message, res router.Result) {
+	_, err := f.store.Append(ctx, q.ConversationID, store.NewMessage{
+		ClientID: q.ClientID + "#answer", From: protocol.FromBot, Author: AuthorFAQ,
+		Text: res.Answer, Intent: res.Intent, Via: "relay",
+	})
+	if err != nil {
+		f.log.Error("bot: store intent answer", "conversation", q.ConversationID, "err", err)
+		return
+	}
+	f.metrics.InstantAnswers.Inc()
+}
+
+// errNotBot stops a hand-off of a conversation already with people.
+var errNotBot = errors.New("conversation is not handled by the bot")
+
+// Handoff moves a conversation from the bot to the human queue and tells
+// the visitor so in plain words. A conversation already queued or with an
+// agent is left alone.
+func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, skill string) {
+	conv, err := f.store.UpdateConversation(ctx, convID, func(c *store.Conversation) error {
+		if c.Handler != store.HandlerBot {
+			return errNotBot
+		}
+		c.Handler = store.HandlerQueue
+		return nil
+	})
+	if errors.Is(err, errNotBot) {
+		return
+	}
+	if err != nil {
+		f.log.Error("bot: hand off", "conversation", convID, "err", err)
+		return
+	}
+	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: handoffText(r, langOf(question))}); err != nil {
+		f.log.Error("bot: store hand-off message", "conversation", convID, "err", err)
+	}
+	f.hub.Publish(chat.Topic(convID), chat.ConversationFrame(conv, ""))
+	f.metrics.HandoffsQueued.Inc()
+	f.log.Info("bot: handed off", "conversation", convID, "reason", r.String())
+	if f.OnQueued != nil {
+		f.OnQueued(ctx, conv, question, skill)
+	}
+}

@@ -1,0 +1,221 @@
+// Package intents owns the business's FAQ intents and the model fitted from
+// them: it stores both in bbolt, refits when the intents change, and serves
+// the model to widgets and to the relay's own classification.
+package intents
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/router"
+)
+
+// Setting names in the store.
+const (
+	settingIntents = "intents"       // doc: version and the intents
+	settingModel   = "intents.model" // version (8 bytes, big-endian) ‖ serialised model
+)
+
+// ErrNotFound means no intent has that name.
+var ErrNotFound = errors.New("intents: no such intent")
+
+type doc struct {
+	Version uint64          `json:"version"`
+	Intents []router.Intent `json:"intents"`
+}
+
+// current is one immutable generation: intents, their model, its bytes.
+type current struct {
+	version uint64
+	intents []router.Intent
+	model   *router.Model // nil when there are no intents
+	data    []byte
+	hash    string
+}
+
+// Service holds the current intents and model. Reads are lock-free; writes
+// are serialised and swap in a new generation atomically.
+type Service struct {
+	store   *store.Store
+	log     *slog.Logger
+	cur     atomic.Pointer[current]
+	writeMu sync.Mutex
+	// OnChange, when set, runs after every change with the new model hash.
+	OnChange func(hash string)
+}
+
+// Open loads the stored intents (seeding the defaults when there are none
+// and seed is set) and their model, refitting only when the stored model
+// is missing or stale.
+func Open(ctx context.Context, st *store.Store, log *slog.Logger, seed bool) (*Service, error) {
+	s := &Service{store: st, log: log}
+	var d doc
+	found, err := st.Setting(settingIntents, &d)
+	if err != nil {
+		return nil, fmt.Errorf("intents: load: %w", err)
+	}
+	if !found && seed {
+		d = doc{Version: 1, Intents: router.DefaultIntents()}
+		if err := st.PutSetting(ctx, settingIntents, d); err != nil {
+			return nil, fmt.Errorf("intents: seed defaults: %w", err)
+		}
+		log.Info("intents: seeded the default FAQ intents", "count", len(d.Intents))
+	}
+	c := &current{version: d.Version, intents: d.Intents}
+	if len(d.Intents) > 0 {
+		if c.model, c.data, err = s.loadModel(d.Version); err != nil || c.model == nil {
+			if err != nil {
+				log.Warn("intents: stored model unusable; refitting", "err", err)
+			}
+			if c.model, c.data, err = s.fit(ctx, d); err != nil {
+				return nil, err
+			}
+		}
+		c.hash = c.model.Hash()
+	}
+	s.cur.Store(c)
+	return s, nil
+}
+
+func (s *Service) loadModel(version uint64) (*router.Model, []byte, error) {
+	raw, err := s.store.SettingBytes(settingModel)
+	if err != nil || len(raw) < 8 || binary.BigEndian.Uint64(raw) != version {
+		return nil, nil, err
+	}
+	m, err := router.Load(raw[8:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("intents: load model: %w", err)
+	}
+	return m, raw[8:], nil
+}
+
+// fit fits d's intents and stores the model next to them.
+func (s *Service) fit(ctx context.Context, d doc) (*router.Model, []byte, error) {
+	start := time.Now()
+	m, err := router.Fit(d.Intents, router.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("intents: fit: %w", err)
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		return nil, nil, fmt.Errorf("intents: encode model: %w", err)
+	}
+	raw := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(data)), d.Version)
+	if err := s.store.PutSettingBytes(ctx, settingModel, append(raw, data...)); err != nil {
+		return nil, nil, fmt.Errorf("intents: store model: %w", err)
+	}
+	s.log.Info("intents: model fitted", "intents", len(d.Intents), "bytes", len(data), "took", time.Since(start).Round(time.Millisecond))
+	return m, data, nil
+}
+
+// List returns the current intents (shared; do not modify).
+func (s *Service) List() []router.Intent { return s.cur.Load().intents }
+
+// Model returns the current model, its serialised bytes and hash; model is
+// nil when there are no intents.
+func (s *Service) Model() (model *router.Model, data []byte, hash string) {
+	c := s.cur.Load()
+	return c.model, c.data, c.hash
+}
+
+// Classify classifies text with the current model.
+func (s *Service) Classify(text string) router.Result {
+	m := s.cur.Load().model
+	if m == nil {
+		return router.Result{}
+	}
+	return m.Classify(text)
+}
+
+// Answer returns the stored answer of an intent whose action is answer.
+func (s *Service) Answer(name string) (string, bool) {
+	for _, in := range s.cur.Load().intents {
+		if in.Name == name && (in.Action == router.ActionAnswer || in.Action == "") && in.Answer != "" {
+			return in.Answer, true
+		}
+	}
+	return "", false
+}
+
+// Replace swaps the whole set (import), validating and refitting first.
+// Nothing changes when an error is returned.
+func (s *Service) Replace(ctx context.Context, intents []router.Intent) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.replaceLocked(ctx, intents)
+}
+
+func (s *Service) replaceLocked(ctx context.Context, intents []router.Intent) error {
+	old := s.cur.Load()
+	c := &current{version: old.version + 1, intents: intents}
+	if len(intents) > 0 {
+		if err := router.Validate(intents); err != nil {
+			return err
+		}
+		var err error
+		if c.model, c.data, err = s.fit(ctx, doc{Version: c.version, Intents: intents}); err != nil {
+			return err
+		}
+		c.hash = c.model.Hash()
+	}
+	if err := s.store.PutSetting(ctx, settingIntents, doc{Version: c.version, Intents: intents}); err != nil {
+		return fmt.Errorf("intents: store: %w", err)
+	}
+	s.cur.Store(c)
+	if s.OnChange != nil {
+		s.OnChange(c.hash)
+	}
+	return nil
+}
+
+// Put creates the intent, or replaces the one with the same name (or with
+// the name oldName, when renaming).
+func (s *Service) Put(ctx context.Context, oldName string, in router.Intent) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if oldName == "" {
+		oldName = in.Name
+	}
+	cur := s.cur.Load().intents
+	next := make([]router.Intent, 0, len(cur)+1)
+	replaced := false
+	for _, x := range cur {
+		switch {
+		case x.Name == oldName:
+			next = append(next, in)
+			replaced = true
+		case x.Name == in.Name:
+			return fmt.Errorf("%w: an intent named %q already exists", router.ErrInvalidIntents, in.Name)
+		default:
+			next = append(next, x)
+		}
+	}
+	if !replaced {
+		next = append(next, in)
+	}
+	return s.replaceLocked(ctx, next)
+}
+
+// Delete removes the named intent.
+func (s *Service) Delete(ctx context.Context, name string) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	cur := s.cur.Load().intents
+	next := make([]router.Intent, 0, len(cur))
+	for _, x := range cur {
+		if x.Name != name {
+			next = append(next, x)
+		}
+	}
+	if len(next) == len(cur) {
+		return ErrNotFound
+	}
+	return s.replaceLocked(ctx, next)
+}

@@ -1,0 +1,161 @@
+// Package site serves what a customer's web page loads: the widget loader
+// GET /widget.js, its settings GET /v1/widget/config, and the demo shop page
+// GET /demo.
+package site
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/kefuhq/kefu/relay/internal/httpx"
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/web"
+	"github.com/kefuhq/kefu/relay/protocol"
+)
+
+// settingWidget is the store's name for the widget settings.
+const settingWidget = "widget"
+
+// Settings are what the business configures for its widget.
+type Settings struct {
+	Title    string `json:"title"`
+	Greeting string `json:"greeting"`
+	Color    string `json:"color"`    // #rrggbb
+	Position string `json:"position"` // right or left
+	ZIndex   int    `json:"z_index"`
+}
+
+// DefaultSettings are used until the admin saves others.
+func DefaultSettings() Settings {
+	return Settings{
+		Title:    "Chat with us",
+		Greeting: "Hi! Ask us anything — we usually answer in seconds.",
+		Color:    "#2563eb",
+		Position: "right",
+		// Just under the 32-bit maximum, so host pages can still put a
+		// cookie banner above the launcher if they must.
+		ZIndex: 2147483000,
+	}
+}
+
+var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// Validate checks settings before they are stored.
+func (s Settings) Validate() error {
+	switch {
+	case strings.TrimSpace(s.Title) == "" || utf8.RuneCountInString(s.Title) > 60:
+		return protocol.Errorf(protocol.CodeBadField, "title must be 1 to 60 characters")
+	case utf8.RuneCountInString(s.Greeting) > 500:
+		return protocol.Errorf(protocol.CodeBadField, "greeting must be at most 500 characters")
+	case !colorRE.MatchString(s.Color):
+		return protocol.Errorf(protocol.CodeBadField, "color must look like #2563eb")
+	case s.Position != "right" && s.Position != "left":
+		return protocol.Errorf(protocol.CodeBadField, "position must be right or left")
+	case s.ZIndex < 0 || s.ZIndex > 2147483647:
+		return protocol.Errorf(protocol.CodeBadField, "z_index must be between 0 and 2147483647")
+	}
+	return nil
+}
+
+// ModelInfo tells the site which model is current.
+type ModelInfo func() (hash string)
+
+// Site serves the customer-facing endpoints.
+type Site struct {
+	assets   *web.Assets
+	store    *store.Store
+	model    ModelInfo
+	settings atomic.Pointer[Settings]
+}
+
+// New loads the stored widget settings (or the defaults).
+func New(assets *web.Assets, st *store.Store, model ModelInfo) (*Site, error) {
+	s := &Site{assets: assets, store: st, model: model}
+	set := DefaultSettings()
+	if _, err := st.Setting(settingWidget, &set); err != nil {
+		return nil, fmt.Errorf("site: %w", err)
+	}
+	s.settings.Store(&set)
+	return s, nil
+}
+
+// Settings returns the current widget settings.
+func (s *Site) Settings() Settings { return *s.settings.Load() }
+
+// SetSettings validates and stores new widget settings.
+func (s *Site) SetSettings(ctx context.Context, set Settings) error {
+	if err := set.Validate(); err != nil {
+		return err
+	}
+	if err := s.store.PutSetting(ctx, settingWidget, set); err != nil {
+		return fmt.Errorf("site: %w", err)
+	}
+	s.settings.Store(&set)
+	return nil
+}
+
+// Config is what GET /v1/widget/config returns. URLs are relative to the
+// relay; the loader resolves them against its own script URL.
+type Config struct {
+	Settings
+	Model    *Asset `json:"model"` // null when no intents are configured
+	Wasm     *Asset `json:"wasm"`  // null when the wasm was not built
+	WasmExec string `json:"wasm_exec,omitempty"`
+	Panel    string `json:"panel"`
+	WS       string `json:"ws"`
+	SSE      string `json:"sse"`
+}
+
+// Asset is a versioned, immutable URL.
+type Asset struct {
+	URL  string `json:"url"`
+	Hash string `json:"hash"`
+}
+
+// Routes registers the endpoints; wrap adds CORS for customer sites.
+func (s *Site) Routes(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	mux.Handle("GET /widget.js", wrap(http.HandlerFunc(s.serveLoader)))
+	mux.Handle("GET /v1/widget/config", wrap(http.HandlerFunc(s.serveConfig)))
+	mux.HandleFunc("GET /demo", s.serveDemo)
+}
+
+// serveLoader serves the loader at its stable URL: cached briefly and
+// revalidated by ETag, since host pages cannot change the URL they embed.
+func (s *Site) serveLoader(w http.ResponseWriter, r *http.Request) {
+	as := s.assets.Get("widget.js")
+	if as == nil {
+		httpx.Error(w, http.StatusNotFound, protocol.CodeNotFound, "widget not built into this relay")
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300, stale-while-revalidate=86400")
+	s.assets.Serve(w, r, as)
+}
+
+func (s *Site) serveConfig(w http.ResponseWriter, r *http.Request) {
+	c := Config{Settings: s.Settings(), Panel: s.assets.URL("panel.js"), WS: "/v1/ws", SSE: "/v1/conversations/{id}/messages"}
+	if h := s.model(); h != "" {
+		c.Model = &Asset{URL: "/v1/model/" + h, Hash: h}
+	}
+	if u := s.assets.URL("wasm/kefu.wasm"); u != "" {
+		c.Wasm = &Asset{URL: u, Hash: s.assets.Get("wasm/kefu.wasm").Hash}
+		c.WasmExec = s.assets.URL("wasm/wasm_exec.js")
+	}
+	httpx.JSON(w, http.StatusOK, c)
+}
+
+func (s *Site) serveDemo(w http.ResponseWriter, r *http.Request) {
+	as := s.assets.Get("demo.html")
+	if as == nil {
+		http.NotFound(w, r)
+		return
+	}
+	// The demo is a stand-in for a customer's page: it must work with the
+	// widget exactly as a real page would, so no relay CSP here.
+	w.Header().Set("Cache-Control", "no-cache")
+	s.assets.Serve(w, r, as)
+}

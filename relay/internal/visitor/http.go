@@ -1,0 +1,350 @@
+package visitor
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/kefuhq/kefu/relay/internal/chat"
+	"github.com/kefuhq/kefu/relay/internal/httpx"
+	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/limits"
+	"github.com/kefuhq/kefu/relay/internal/origin"
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/protocol"
+)
+
+// The HTTP API is the visitor socket's fallback for networks that block
+// WebSockets (and for the edge build): the same sessions, messages and
+// acks, with server-sent events for what the socket would push.
+
+// listPage bounds one GET of a conversation's messages.
+const listPage = 500
+
+// HTTPRoutes registers the visitor HTTP API; wrap adds CORS.
+func (h *Handler) HTTPRoutes(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	mux.Handle("POST /v1/conversations", wrap(h.guard(h.startHTTP)))
+	mux.Handle("GET /v1/conversations/{id}/messages", wrap(h.guard(h.listHTTP)))
+	mux.Handle("POST /v1/conversations/{id}/messages", wrap(h.guard(h.sendHTTP)))
+	mux.Handle("GET /v1/conversations/{id}/events", wrap(h.guard(h.eventsHTTP)))
+	preflight := wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
+	}))
+	mux.Handle("OPTIONS /v1/conversations", preflight)
+	mux.Handle("OPTIONS /v1/conversations/{id}/{what}", preflight)
+}
+
+// guard refuses pages from sites that are not allowed: CORS only hides
+// responses, it does not stop a POST from running.
+func (h *Handler) guard(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !origin.Allowed(r.Header.Get("Origin"), r.Host, h.opts.AllowedOrigins) {
+			h.metrics.Refused.WithLabelValues("origin").Inc()
+			httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
+			return
+		}
+		next(w, r)
+	})
+}
+
+// bearer returns the visitor token of Authorization: Bearer <token>.
+func bearer(r *http.Request) string {
+	v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(v)
+}
+
+// sessionFor authenticates the request's visitor and checks the
+// conversation in the path is theirs. Someone else's conversation is "not
+// found", so ids cannot be probed.
+func (h *Handler) sessionFor(w http.ResponseWriter, r *http.Request) (*Session, bool) {
+	tok := bearer(r)
+	if tok == "" {
+		httpx.Error(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "send the visitor token as Authorization: Bearer <token>")
+		return nil, false
+	}
+	v, err := h.store.VisitorByToken(hashToken(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		httpx.Error(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "unknown visitor token; start again with POST /v1/conversations")
+		return nil, false
+	}
+	if err != nil {
+		h.log.Error("visitor http: find by token", "err", err)
+		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeStorage, "")
+		return nil, false
+	}
+	if v.ConversationID != r.PathValue("id") {
+		httpx.Error(w, http.StatusNotFound, protocol.CodeNotFound, "no such conversation")
+		return nil, false
+	}
+	return &Session{h: h, log: h.log, ip: limits.ClientIP(r, h.opts.BehindProxy), VisitorID: v.ID, ConversationID: v.ConversationID}, true
+}
+
+type startRequest struct {
+	ConversationID string `json:"conversation_id"`
+	LastSeq        uint64 `json:"last_seq"`
+	Fingerprint    string `json:"fingerprint"`
+}
+
+// startHTTP is POST /v1/conversations: the HTTP form of hello.
+func (h *Handler) startHTTP(w http.ResponseWriter, r *http.Request) {
+	var req startRequest
+	if r.ContentLength != 0 {
+		if err := httpx.DecodeJSON(w, r, 4096, &req); err != nil {
+			return
+		}
+	}
+	hello := &protocol.Hello{Type: protocol.TypeHello, Token: bearer(r), ConversationID: req.ConversationID, LastSeq: req.LastSeq, Fingerprint: req.Fingerprint}
+	if err := protocol.Validate(hello); err != nil {
+		writeProtocolError(w, err)
+		return
+	}
+	res, err := h.resolve(r.Context(), hello.Token, hello.ConversationID, hello.LastSeq, hello.Fingerprint)
+	if err != nil {
+		writeProtocolError(w, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, protocol.Welcome{
+		Type: protocol.TypeWelcome, Token: res.token, ConversationID: res.conv.ID, Seq: res.conv.LastSeq,
+		Resume: res.resume, Status: res.conv.Status, Handler: res.conv.Handler,
+	})
+}
+
+// listHTTP is GET /v1/conversations/{id}/messages?after=N.
+func (h *Handler) listHTTP(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.sessionFor(w, r)
+	if !ok {
+		return
+	}
+	after, ok := seqParam(w, r)
+	if !ok {
+		return
+	}
+	conv, err := h.store.Conversation(s.ConversationID)
+	var msgs []store.Message
+	if err == nil {
+		msgs, err = h.store.Messages(s.ConversationID, after, listPage)
+	}
+	if err != nil {
+		h.log.Error("visitor http: list", "conversation", s.ConversationID, "err", err)
+		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeStorage, "")
+		return
+	}
+	out := struct {
+		Messages []protocol.Message `json:"messages"`
+		Seq      uint64             `json:"seq"`
+		More     bool               `json:"more"`
+	}{Messages: []protocol.Message{}, Seq: conv.LastSeq, More: len(msgs) == listPage}
+	for _, m := range msgs {
+		out.Messages = append(out.Messages, chat.MessageOf(m))
+	}
+	httpx.JSON(w, http.StatusOK, out)
+}
+
+func seqParam(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+	v := r.URL.Query().Get("after")
+	if v == "" {
+		v = r.Header.Get("Last-Event-ID")
+	}
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		httpx.Error(w, http.StatusBadRequest, protocol.CodeBadField, `"after" must be a seq number`)
+		return 0, false
+	}
+	return n, true
+}
+
+type sendRequest struct {
+	ID          string `json:"id"`
+	Text        string `json:"text"`
+	Intent      string `json:"intent"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// sendHTTP is POST /v1/conversations/{id}/messages. With Accept:
+// text/event-stream the response streams the ack, then whatever answers the
+// message (FAQ answer, AI deltas and final message, hand-off), then done.
+func (h *Handler) sendHTTP(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.sessionFor(w, r)
+	if !ok {
+		return
+	}
+	var req sendRequest
+	if err := httpx.DecodeJSON(w, r, int64(h.opts.Conn.ReadLimit), &req); err != nil {
+		return
+	}
+	f := &protocol.Send{Type: protocol.TypeMessage, ID: req.ID, Text: req.Text, Intent: req.Intent}
+	hello := &protocol.Hello{Type: protocol.TypeHello, Fingerprint: req.Fingerprint}
+	if err := errors.Join(protocol.Validate(f), protocol.Validate(hello)); err != nil {
+		writeProtocolError(w, err)
+		return
+	}
+	if len(f.Text) > h.opts.MaxMessageBytes {
+		writeProtocolError(w, tooLong(len(f.Text), h.opts.MaxMessageBytes))
+		return
+	}
+	s.Fingerprint = req.Fingerprint
+	lim := h.visitors.Acquire(s.VisitorID)
+	defer h.visitors.Release(s.VisitorID)
+	if !lim.Allow() {
+		h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeRateLimited)).Inc()
+		httpx.Error(w, http.StatusTooManyRequests, protocol.CodeRateLimited, "")
+		return
+	}
+	if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		a, perr := h.store1(r.Context(), s, f)
+		if perr != nil {
+			writeProtocolError(w, perr)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, ackOf(f.ID, a))
+		h.afterStore(context.WithoutCancel(r.Context()), s, a)
+		return
+	}
+
+	sink := newSSESink(h.opts.Conn.Queue)
+	if !h.hub.Register(sink) {
+		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeShuttingDown, "")
+		return
+	}
+	defer h.hub.Deregister(sink)
+	h.hub.Subscribe(chat.Topic(s.ConversationID), sink)
+	a, perr := h.store1(r.Context(), s, f)
+	if perr != nil {
+		writeProtocolError(w, perr)
+		return
+	}
+	sw := newSSEWriter(w, h.opts.Conn.WriteTimeout)
+	sw.seqs[s.ConversationID] = a.Messages[0].Seq // the client knows its own message
+	if err := sw.event(protocol.TypeAck, ackOf(f.ID, a)); err != nil {
+		return
+	}
+	h.afterStore(context.WithoutCancel(r.Context()), s, a)
+	h.streamAnswer(r.Context(), sw, sink, s.ConversationID)
+}
+
+// streamAnswer forwards the conversation's frames until nothing more is
+// coming for this message: no AI answer is streaming and everything queued
+// has been written.
+func (h *Handler) streamAnswer(ctx context.Context, sw *sseWriter, sink *sseSink, convID string) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	limit := time.NewTimer(h.opts.AnswerTimeout + 10*time.Second)
+	defer limit.Stop()
+	for {
+		select {
+		case f := <-sink.frames:
+			if err := sw.frame(f); err != nil {
+				return
+			}
+			continue
+		case <-sink.closed:
+			sw.event(protocol.TypeError, protocol.ErrorFrame{Type: protocol.TypeError, Code: closeReason(sink.code), Message: protocol.DefaultMessage(closeReason(sink.code))})
+			return
+		case <-ctx.Done():
+			return
+		case <-limit.C:
+		case <-tick.C:
+			if h.hooks.Streaming != nil && h.hooks.Streaming(convID) {
+				continue
+			}
+			if len(sink.frames) > 0 {
+				continue
+			}
+		}
+		sw.event("done", map[string]uint64{"seq": sw.seqs[convID]})
+		return
+	}
+}
+
+// eventsHTTP is GET /v1/conversations/{id}/events: what the socket would
+// push, as server-sent events, for up to EventsFor; the client reconnects
+// with Last-Event-ID (or ?after=) to continue.
+func (h *Handler) eventsHTTP(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.sessionFor(w, r)
+	if !ok {
+		return
+	}
+	after, ok := seqParam(w, r)
+	if !ok {
+		return
+	}
+	if !h.perIP.Acquire(s.ip) {
+		h.metrics.Refused.WithLabelValues("per_ip").Inc()
+		httpx.Error(w, http.StatusTooManyRequests, protocol.CodeTooManyConnections, "")
+		return
+	}
+	defer h.perIP.Release(s.ip)
+	sink := newSSESink(h.opts.Conn.Queue)
+	if !h.hub.Register(sink) {
+		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeShuttingDown, "")
+		return
+	}
+	defer h.hub.Deregister(sink)
+	h.hub.Subscribe(chat.Topic(s.ConversationID), sink)
+	sw := newSSEWriter(w, h.opts.Conn.WriteTimeout)
+	if err := h.replay(s.ConversationID, after, sw.frame); err != nil {
+		return
+	}
+	if h.hooks.Joined != nil {
+		h.hooks.Joined(sink, s)
+	}
+	end := time.NewTimer(h.opts.EventsFor)
+	defer end.Stop()
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case f := <-sink.frames:
+			if sw.frame(f) != nil {
+				return
+			}
+		case <-keepAlive.C:
+			if sw.comment() != nil {
+				return
+			}
+		case <-sink.closed:
+			sw.event(protocol.TypeError, protocol.ErrorFrame{Type: protocol.TypeError, Code: closeReason(sink.code), Message: protocol.DefaultMessage(closeReason(sink.code))})
+			return
+		case <-end.C:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func closeReason(code websocket.StatusCode) protocol.Code {
+	if code == protocol.CloseSlow {
+		return protocol.CodeSlowConsumer
+	}
+	return protocol.CodeShuttingDown
+}
+
+// writeProtocolError answers with the HTTP status that fits the code.
+func writeProtocolError(w http.ResponseWriter, err error) {
+	pe := asProtocolError(err)
+	status := http.StatusBadRequest
+	switch pe.Code {
+	case protocol.CodeStorage, protocol.CodeShuttingDown:
+		status = http.StatusServiceUnavailable
+	case protocol.CodeRateLimited:
+		status = http.StatusTooManyRequests
+	case protocol.CodeMessageTooLong:
+		status = http.StatusRequestEntityTooLarge
+	case protocol.CodeInternal:
+		status = http.StatusInternalServerError
+	}
+	httpx.Error(w, status, pe.Code, pe.Message)
+}
+
+var _ hub.Subscriber = (*sseSink)(nil)
