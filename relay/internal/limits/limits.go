@@ -44,52 +44,14 @@ func (c *Counter) Release(key string) {
 	c.n[key]--
 }
 
-// Rates hands out one token-bucket limiter per key (a visitor's tabs share
-// one), kept while any holder uses it.
-type Rates struct {
-	limit rate.Limit
-	burst int
-	mu    sync.Mutex
-	m     map[string]*shared
+// NewConnLimiter is the token bucket of one connection: perSecond with a
+// burst of twice that (at least 1).
+func NewConnLimiter(perSecond float64) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(perSecond), Burst(perSecond))
 }
 
-type shared struct {
-	lim  *rate.Limiter
-	refs int
-}
-
-// NewRates makes limiters of perSecond with a burst of twice that (at least 1).
-func NewRates(perSecond float64) *Rates {
-	return &Rates{limit: rate.Limit(perSecond), burst: max(1, int(2*perSecond)), m: map[string]*shared{}}
-}
-
-// New returns a limiter for one holder alone (a connection).
-func (r *Rates) New() *rate.Limiter { return rate.NewLimiter(r.limit, r.burst) }
-
-// Acquire returns key's shared limiter; call Release(key) when done.
-func (r *Rates) Acquire(key string) *rate.Limiter {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.m[key]
-	if s == nil {
-		s = &shared{lim: rate.NewLimiter(r.limit, r.burst)}
-		r.m[key] = s
-	}
-	s.refs++
-	return s.lim
-}
-
-// Release drops one hold on key's limiter.
-func (r *Rates) Release(key string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if s := r.m[key]; s != nil {
-		s.refs--
-		if s.refs <= 0 {
-			delete(r.m, key)
-		}
-	}
-}
+// Burst is the burst allowed at a rate: two seconds' worth, at least 1.
+func Burst(perSecond float64) int { return max(1, int(2*perSecond)) }
 
 // ClientIP is the address a request comes from. Behind a proxy that says so
 // it is the last address the proxy appended to X-Forwarded-For: earlier
@@ -110,8 +72,8 @@ func ClientIP(r *http.Request, behindProxy bool) string {
 	return host
 }
 
-// Keyed is a token bucket per key for stateless requests (per IP), whose
-// idle entries are dropped as it goes.
+// Keyed is a token bucket per key (a visitor over all their tabs and HTTP
+// requests, an IP), whose idle entries are dropped as it goes.
 type Keyed struct {
 	limit rate.Limit
 	burst int

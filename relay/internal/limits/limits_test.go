@@ -29,26 +29,6 @@ func TestCounter(t *testing.T) {
 	}
 }
 
-func TestRatesShared(t *testing.T) {
-	r := NewRates(1) // burst 2
-	a := r.Acquire("v")
-	b := r.Acquire("v")
-	if a != b {
-		t.Fatal("holders of one key must share a limiter")
-	}
-	if !a.Allow() || !b.Allow() {
-		t.Fatal("burst of 2 must pass")
-	}
-	if a.Allow() || b.Allow() {
-		t.Error("third message within the second must be refused for both tabs")
-	}
-	r.Release("v")
-	r.Release("v")
-	if c := r.Acquire("v"); c == a {
-		t.Error("limiter must be dropped once nobody holds it")
-	}
-}
-
 func TestClientIP(t *testing.T) {
 	tests := []struct {
 		name   string

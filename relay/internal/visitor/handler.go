@@ -63,8 +63,7 @@ type Handler struct {
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	perIP    *limits.Counter
-	visitors *limits.Rates
-	conns    *limits.Rates
+	visitors *limits.Keyed
 	hooks    Hooks
 }
 
@@ -79,8 +78,7 @@ func New(opts Options, st *store.Store, h *hub.Hub, log *slog.Logger, m *metrics
 	return &Handler{
 		opts: opts, store: st, hub: h, log: log, metrics: m, hooks: hooks,
 		perIP:    limits.NewCounter(opts.MaxConnsPerIP),
-		visitors: limits.NewRates(opts.RatePerVisitor),
-		conns:    limits.NewRates(opts.RatePerConn),
+		visitors: limits.NewKeyed(opts.RatePerVisitor, limits.Burst(opts.RatePerVisitor), nil),
 	}
 }
 

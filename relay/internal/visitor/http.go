@@ -193,9 +193,7 @@ func (h *Handler) sendHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Fingerprint = req.Fingerprint
-	lim := h.visitors.Acquire(s.VisitorID)
-	defer h.visitors.Release(s.VisitorID)
-	if !lim.Allow() {
+	if !h.visitors.Allow(s.VisitorID) {
 		h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeRateLimited)).Inc()
 		httpx.Error(w, http.StatusTooManyRequests, protocol.CodeRateLimited, "")
 		return

@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
 	"golang.org/x/time/rate"
@@ -36,10 +37,10 @@ type Session struct {
 	ConversationID string
 	Fingerprint    string
 
-	connLim, visLim *rate.Limiter
-	rejects         int
-	limited         int
-	lastTyping      time.Time
+	connLim    *rate.Limiter
+	rejects    int
+	limited    int
+	lastTyping time.Time
 }
 
 // Conn is the session's connection.
@@ -66,7 +67,6 @@ func (s *Session) run(ctx context.Context) websocket.StatusCode {
 		}
 		return s.c.CloseCode()
 	}
-	defer s.h.visitors.Release(s.VisitorID)
 	s.c.Start()
 	if s.h.hooks.Joined != nil {
 		s.h.hooks.Joined(s.c, s)
@@ -105,8 +105,7 @@ func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
 		return err
 	}
 	s.VisitorID, s.ConversationID, s.Fingerprint = r.visitor.ID, r.conv.ID, hello.Fingerprint
-	s.connLim = s.h.conns.New()
-	s.visLim = s.h.visitors.Acquire(r.visitor.ID)
+	s.connLim = limits.NewConnLimiter(s.h.opts.RatePerConn)
 
 	// Subscribe before reading history: anything committed after the read
 	// arrives through the queue, and the connection drops seqs it already
@@ -120,7 +119,6 @@ func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
 		err = s.h.replay(r.conv.ID, r.from, func(f hub.Frame) error { return s.c.WriteNow(ctx, f) })
 	}
 	if err != nil {
-		s.h.visitors.Release(r.visitor.ID)
 		return fmt.Errorf("visitor: join: %w", err)
 	}
 	return nil
@@ -230,7 +228,7 @@ func (s *Session) onSend(ctx context.Context, f *protocol.Send) bool {
 	if len(f.Text) > s.h.opts.MaxMessageBytes {
 		return s.refuse(tooLong(len(f.Text), s.h.opts.MaxMessageBytes), f.ID)
 	}
-	if !s.connLim.Allow() || !s.visLim.Allow() {
+	if !s.connLim.Allow() || !s.h.visitors.Allow(s.VisitorID) {
 		s.limited++
 		s.h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeRateLimited)).Inc()
 		if s.limited > 4*maxRejects {
