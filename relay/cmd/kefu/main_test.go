@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -202,4 +203,29 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d acked messages survived SIGTERM", n)
+}
+
+// Profiling is off unless asked for, and then only on its own address.
+func TestPprofOnlyBehindItsFlag(t *testing.T) {
+	addr, paddr := freePort(t), freePort(t)
+	startKefu(t, addr, t.TempDir(), "--pprof-addr", paddr)
+	get := func(url string) int {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get("http://" + paddr + "/debug/pprof/"); code != 200 {
+		t.Errorf("pprof address: %d", code)
+	}
+	if code := get("http://" + addr + "/debug/pprof/"); code != 404 {
+		t.Errorf("public port serves pprof: %d", code)
+	}
+	other := freePort(t)
+	startKefu(t, other, t.TempDir())
+	if code := get("http://" + other + "/debug/pprof/"); code != 404 {
+		t.Errorf("pprof without the flag: %d", code)
+	}
 }

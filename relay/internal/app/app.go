@@ -42,6 +42,7 @@ type App struct {
 	aic     *ai.Client
 	server  *http.Server
 	ln      net.Listener
+	pprof   *http.Server
 	ready   atomic.Bool
 }
 
@@ -187,8 +188,17 @@ func (a *App) readyErr() error {
 // close every socket with 1012 so clients reconnect, let in-flight commits
 // finish, close the database.
 func (a *App) Run(ctx context.Context) error {
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- a.server.Serve(a.ln) }()
+	if a.cfg.PprofAddr != "" {
+		a.pprof = pprofServer(a.cfg.PprofAddr)
+		go func() {
+			if err := a.pprof.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("pprof: %w", err)
+			}
+		}()
+		a.log.Info("kefu: profiling endpoints on", "addr", a.cfg.PprofAddr)
+	}
 	a.ready.Store(true)
 	a.log.Info("kefu: serving", "addr", a.Addr(), "version", a.version, "data", a.cfg.DataDir)
 	select {
@@ -206,6 +216,9 @@ func (a *App) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
+	if a.pprof != nil {
+		a.pprof.Close()
+	}
 	if err := a.server.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("app: stop http: %w", err))
 	}

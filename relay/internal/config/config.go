@@ -34,7 +34,7 @@ type Config struct {
 	ShutdownTimeout  time.Duration
 	DBLockTimeout    time.Duration
 	MaxBatch         int
-	Pprof            bool
+	PprofAddr        string
 	AdminPassword    string
 	OpenAIAPIKey     string
 	OpenAIBaseURL    string

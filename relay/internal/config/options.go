@@ -95,9 +95,15 @@ func options() []option {
 		{name: "max-batch", env: "KEFU_MAX_BATCH", def: "1024", usage: "most writes committed together in one fsync (group commit)",
 			set: intSetter(1, 1<<16, func(c *Config) *int { return &c.MaxBatch }),
 			get: func(c *Config) string { return strconv.Itoa(c.MaxBatch) }},
-		{name: "pprof", env: "KEFU_PPROF", def: "false", usage: "serve /debug/pprof/ (admin login required)",
-			set: boolSetter(func(c *Config) *bool { return &c.Pprof }),
-			get: func(c *Config) string { return strconv.FormatBool(c.Pprof) }},
+		{name: "pprof-addr", env: "KEFU_PPROF_ADDR", def: "", usage: "serve Go's /debug/pprof/ on this separate address (keep it on loopback, e.g. `127.0.0.1:6060`); empty: off",
+			set: func(c *Config, v string) error {
+				c.PprofAddr = v
+				if v == "" {
+					return nil
+				}
+				return checkAddr(v)
+			},
+			get: func(c *Config) string { return c.PprofAddr }},
 		{name: "admin-password", env: "KEFU_ADMIN_PASSWORD", def: "", secret: true, usage: "password of the first admin, used only when no account exists yet; empty prints a random one once",
 			set: func(c *Config, v string) error { c.AdminPassword = v; return nil },
 			get: func(c *Config) string { return c.AdminPassword }},
