@@ -1,0 +1,829 @@
+/* Kefu panel: the chat UI, the connection to the relay, the persisted
+ * outbox and the in-browser FAQ classifier (wasm). widget.js loads it as a
+ * classic script on idle or when the visitor opens the chat, and hands it
+ * its context through the <script> element, so no global is needed.
+ *
+ * One file because the relay's config names one hashed URL for it; the
+ * sections below are the parts: strings, storage, view, classifier,
+ * transports (WebSocket, then HTTP + server-sent events), and the session
+ * that ties them together. Every text from a visitor, an agent or the
+ * model reaches the page through textContent, never as HTML. */
+(() => {
+  'use strict';
+  const ctx = document.currentScript && document.currentScript.kefu;
+  if (!ctx) return;
+  const w = window, d = document;
+  const { root, ui, launcher, badge, opts, cfg, lang, url, mark, emit } = ctx;
+  const config = ctx.config || {};
+
+  // --- strings ----------------------------------------------------------------
+  const T = {
+    en: {
+      open: 'Open chat', close: 'Close chat', send: 'Send', message: 'Message', placeholder: 'Type your message…',
+      bot: 'AI assistant · instant answers', queue: 'Connecting you with a person…', agent: 'Agent', closed: 'Conversation closed',
+      offline: 'You are offline. Messages will be sent when you are back.', reconnecting: 'Reconnecting…',
+      sending: 'Sending…', failed: 'Not sent', instant: 'Instant answer', interrupted: 'answer interrupted',
+      tooLong: 'Too long to send', typing: (n) => `${n} is typing…`, messages: 'Messages', you: 'You',
+    },
+    zh: {
+      open: '打开聊天', close: '关闭聊天', send: '发送', message: '消息', placeholder: '输入消息…',
+      bot: 'AI 助手 · 即时回答', queue: '正在为你转接人工客服…', agent: '客服', closed: '会话已结束',
+      offline: '网络已断开，恢复后会自动发送消息。', reconnecting: '正在重新连接…',
+      sending: '发送中…', failed: '未发送', instant: '即时回答', interrupted: '回答中断',
+      tooLong: '消息过长，无法发送', typing: (n) => `${n} 正在输入…`, messages: '消息', you: '你',
+    },
+  }[lang];
+
+  // --- storage ----------------------------------------------------------------
+  // localStorage of the host page, one key per kind so tabs can react to
+  // each other's changes (storage events). Nothing is written before the
+  // visitor first interacts (opens the chat or sends) — see docs/widget.md.
+  const prefix = 'kefu:' + new URL(ctx.src).host + ':';
+  const K = { session: prefix + 'session', log: prefix + 'log', outbox: prefix + 'outbox', vid: prefix + 'vid' };
+  const LOG_MAX = 100; // messages kept for an instant redraw on reload
+  const LOG_BYTES = 200_000; // the host's storage quota is shared with the host
+  let mayStore = false;
+  const read = (k, def) => { try { return JSON.parse(localStorage.getItem(k)) ?? def; } catch { return def; } };
+  const write = (k, v) => {
+    if (!mayStore) return;
+    try { localStorage.setItem(k, JSON.stringify(v)); } catch { /* full or blocked: we still work in memory */ }
+  };
+  const forget = () => { for (const k of Object.values(K)) try { localStorage.removeItem(k); } catch { /* blocked */ } };
+  const interacted = () => { mayStore = true; };
+  if (read(K.session, null)) mayStore = true; // a returning visitor already agreed
+
+  // --- view -------------------------------------------------------------------
+  ctx.addSheet(`
+.p{position:fixed;bottom:88px;right:20px;width:370px;height:min(600px,calc(100vh - 110px));display:flex;flex-direction:column;background:var(--bg);color:var(--tx);border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);overflow:hidden;--bg:#fff;--tx:#111827;--mu:#6b7280;--bb:#f3f4f6;--bd:#e5e7eb}
+.p[hidden]{display:none}
+.left .p{right:auto;left:20px}
+.h{flex:none;height:64px;display:flex;align-items:center;gap:8px;padding:0 8px 0 16px;background:var(--c);color:var(--fg)}
+.hd{flex:1;min-width:0}
+.ti{font-weight:600;font-size:16px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.st{font-size:12px;opacity:.9;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+button{font:inherit;color:inherit;background:none;border:0;cursor:pointer}
+button:focus-visible,textarea:focus-visible{outline:3px solid var(--c);outline-offset:2px}
+.h button:focus-visible{outline-color:var(--fg)}
+.cx{width:40px;height:40px;border-radius:8px;display:flex;align-items:center;justify-content:center}
+.cx svg,.sd svg{width:22px;height:22px;fill:currentColor}
+.bx{flex:1;position:relative;min-height:0}
+.m{position:absolute;inset:0;overflow-y:auto;padding:12px 12px 28px;display:flex;flex-direction:column;gap:8px;overscroll-behavior:contain}
+.ms,.lv,.pd{display:flex;flex-direction:column;gap:8px}
+.g{display:flex;flex-direction:column;align-items:flex-start;max-width:85%;align-self:flex-start}
+.g.v{align-self:flex-end;align-items:flex-end}
+.g.s{align-self:center;max-width:90%}
+.au{font-size:12px;color:var(--mu);margin:0 4px 2px}
+.t{padding:8px 12px;border-radius:14px;background:var(--bb);white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}
+.v .t{background:var(--c);color:var(--fg)}
+.s .t{background:none;color:var(--mu);font-size:13px;text-align:center;font-style:italic}
+.me{font-size:11px;color:var(--mu);margin:2px 4px 0}
+.fail .me{color:#dc2626}
+.stream .t::after{content:"▍";opacity:.6}
+.ty{position:absolute;left:12px;bottom:4px;font-size:12px;color:var(--mu);height:20px;line-height:20px}
+.ty[hidden]{display:none}
+.n{position:absolute;left:8px;right:8px;top:8px;z-index:1;padding:6px 10px;border-radius:8px;background:#fef3c7;color:#78350f;font-size:13px;box-shadow:0 2px 6px rgba(0,0,0,.12)}
+.n[hidden]{display:none}
+.f{flex:none;display:flex;gap:8px;align-items:flex-end;padding:10px;border-top:1px solid var(--bd);background:var(--bg)}
+textarea{flex:1;height:44px;resize:none;font:inherit;color:var(--tx);background:var(--bg);border:1px solid var(--bd);border-radius:10px;padding:10px 12px;line-height:22px}
+textarea::placeholder{color:var(--mu)}
+.sd{flex:none;width:44px;height:44px;border-radius:10px;background:var(--c);color:var(--fg);display:flex;align-items:center;justify-content:center}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+@media (prefers-color-scheme:dark){.p{--bg:#111827;--tx:#f3f4f6;--mu:#9ca3af;--bb:#1f2937;--bd:#374151}}
+@media (max-width:480px){.p,.left .p{inset:0;width:auto;height:auto;border-radius:0}.open .l{display:none}}
+`);
+
+  const el = (tag, cls, text) => {
+    const e = d.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = String(text); // the only way text enters the DOM
+    return e;
+  };
+  const icon = (path) => {
+    const ns = 'http://www.w3.org/2000/svg';
+    const s = d.createElementNS(ns, 'svg');
+    s.setAttribute('viewBox', '0 0 24 24');
+    s.setAttribute('aria-hidden', 'true');
+    const p = d.createElementNS(ns, 'path');
+    p.setAttribute('d', path);
+    s.append(p);
+    return s;
+  };
+
+  const panel = el('div', 'p');
+  panel.hidden = true;
+  panel.setAttribute('role', 'dialog');
+  panel.setAttribute('aria-modal', 'false');
+  panel.setAttribute('aria-labelledby', 'kefu-title');
+  panel.id = 'kefu-panel';
+  launcher.setAttribute('aria-controls', 'kefu-panel');
+  const head = el('div', 'h');
+  const hd = el('div', 'hd');
+  const title = el('div', 'ti', cfg.title);
+  title.id = 'kefu-title';
+  const sub = el('div', 'st', T.bot);
+  hd.append(title, sub);
+  const closeBtn = el('button', 'cx');
+  closeBtn.type = 'button';
+  closeBtn.setAttribute('aria-label', T.close);
+  closeBtn.append(icon('M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z'));
+  head.append(hd, closeBtn);
+
+  const box = el('div', 'bx');
+  const list = el('div', 'm');
+  list.setAttribute('role', 'log'); // role=log is a polite live region; aria-live spelled out for older readers
+  list.setAttribute('aria-live', 'polite');
+  list.setAttribute('aria-relevant', 'additions');
+  list.setAttribute('aria-label', T.messages);
+  list.tabIndex = 0; // keyboard users can scroll the history
+  const greet = config.greeting ? bubble({ from: 'bot', author: cfg.title, text: config.greeting }) : null;
+  const stored = el('div', 'ms'), live = el('div', 'lv'), pend = el('div', 'pd');
+  if (greet) list.append(greet);
+  list.append(stored, live, pend);
+  const notice = el('div', 'n');
+  notice.hidden = true;
+  notice.setAttribute('role', 'status');
+  const typing = el('div', 'ty');
+  typing.hidden = true;
+  typing.setAttribute('aria-hidden', 'true'); // announcing every keystroke pause would drown the log
+  box.append(list, notice, typing);
+
+  const form = el('form', 'f');
+  const input = el('textarea');
+  input.placeholder = T.placeholder;
+  input.setAttribute('aria-label', T.message);
+  input.rows = 1;
+  const sendBtn = el('button', 'sd');
+  sendBtn.type = 'submit';
+  sendBtn.setAttribute('aria-label', T.send);
+  sendBtn.append(icon('M3 20.5 21 12 3 3.5 3 10l12 2-12 2z'));
+  form.append(input, sendBtn);
+  panel.append(head, box, form);
+  ui.append(panel);
+
+  // A bubble for a message {from, author, text, ...}; meta is a status line.
+  function bubble(m, meta) {
+    const from = ['visitor', 'agent', 'bot', 'system'].includes(m.from) ? m.from : 'bot';
+    const g = el('div', 'g ' + from[0]);
+    if (from !== 'visitor' && from !== 'system') g.append(el('div', 'au', m.author || (from === 'agent' ? T.agent : 'AI')));
+    else if (from === 'visitor') g.append(el('div', 'sr', T.you + ':'));
+    const t = el('div', 't', m.text);
+    g.append(t);
+    const me = el('div', 'me', meta || '');
+    if (!meta) me.hidden = true;
+    g.append(me);
+    if (m.ts) g.title = new Date(m.ts).toLocaleString();
+    return g;
+  }
+  const setMeta = (g, text, fail) => {
+    const me = g.lastChild;
+    me.textContent = text || '';
+    me.hidden = !text;
+    g.classList.toggle('fail', !!fail);
+  };
+
+  const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  const toBottom = () => { list.scrollTop = list.scrollHeight; };
+  const keepBottom = (fn) => { const b = nearBottom(); fn(); if (b) toBottom(); };
+
+  // --- open / close, unread -----------------------------------------------------
+  let isOpen = false;
+  let lastRead = 0;
+  let unread = 0;
+  const showBadge = () => {
+    badge.hidden = unread === 0;
+    badge.textContent = unread > 9 ? '9+' : String(unread);
+    launcher.setAttribute('aria-label', (isOpen ? T.close : T.open + ' — ' + cfg.title) + (unread ? ` (${unread})` : ''));
+  };
+  const markRead = () => {
+    if (!isOpen || d.hidden) return;
+    unread = 0;
+    lastRead = Math.max(lastRead, state.lastSeq);
+    saveSession();
+    showBadge();
+  };
+  function open() {
+    if (isOpen) return;
+    interacted();
+    isOpen = true;
+    panel.hidden = false;
+    ctx.setOpen(true);
+    toBottom();
+    input.focus({ preventScroll: true });
+    markRead();
+    emit('open');
+    refreshModel();
+    classifier.load();
+  }
+  function close() {
+    if (!isOpen) return;
+    const hadFocus = root.activeElement && panel.contains(root.activeElement);
+    isOpen = false;
+    panel.hidden = true;
+    ctx.setOpen(false);
+    showBadge();
+    if (hadFocus) launcher.focus();
+    emit('close');
+  }
+  closeBtn.addEventListener('click', close);
+  panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.stopPropagation(); close(); } });
+
+  // --- the classifier (wasm) -------------------------------------------------
+  // Lazily loaded: when the chat opens, or on idle for a returning visitor.
+  // When WebAssembly cannot run (no support, a CSP without
+  // 'wasm-unsafe-eval') the relay classifies instead; nothing else changes.
+  const classifier = (() => {
+    let kefu = null, loading = null, modelHash = '';
+    const canCompile = () => {
+      try { return !!new WebAssembly.Module(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0)); } catch { return false; }
+    };
+    // wasm_exec.js and the module set globals (Go, fs, process, path,
+    // kefuWasm, __kefuWasmReady). A stray `process` makes libraries think
+    // they run in Node, so every one we added is removed once Go holds its
+    // references (the runtime reads them once, at start).
+    const names = ['Go', 'fs', 'process', 'path', 'kefuWasm', '__kefuWasmReady'];
+    async function start() {
+      const c = ctx.config || {};
+      if (!c.wasm || !c.wasm_exec || !c.model || typeof WebAssembly !== 'object' || !canCompile()) throw new Error('wasm unavailable');
+      const saved = new Map(names.filter((n) => n in w).map((n) => [n, Object.getOwnPropertyDescriptor(w, n)]));
+      try {
+        await ctx.loadScript(url(c.wasm_exec), null);
+        const go = new w.Go();
+        const ready = new Promise((res) => { w.__kefuWasmReady = res; });
+        const { instance } = await WebAssembly.instantiateStreaming(fetch(url(c.wasm.url), { credentials: 'omit' }), go.importObject);
+        go.run(instance); // never resolves: the Go program keeps serving calls
+        kefu = await Promise.race([ready, new Promise((_, rej) => setTimeout(() => rej(new Error('wasm did not start')), 5000))]);
+      } finally {
+        for (const n of names) {
+          if (saved.has(n)) Object.defineProperty(w, n, saved.get(n));
+          else delete w[n];
+        }
+      }
+      await loadModel(c.model);
+      mark('wasm-ready');
+    }
+    async function loadModel(m) {
+      if (!kefu || !m || m.hash === modelHash) return;
+      const res = await fetch(url(m.url), { credentials: 'omit' });
+      if (!res.ok) throw new Error('model ' + res.status);
+      const r = kefu.loadModel(new Uint8Array(await res.arrayBuffer()));
+      if (!r || !r.ok) throw new Error('model: ' + (r && r.error));
+      modelHash = m.hash;
+    }
+    return {
+      load() {
+        if (!loading) {
+          loading = start().then(() => true, (e) => {
+            mark('wasm-off');
+            if (!/unavailable/.test(e.message)) console.warn('kefu: classifying on the relay:', e.message);
+            return false;
+          });
+        }
+        return loading;
+      },
+      get ready() { return !!kefu && !!modelHash; },
+      get loading() { return !!loading && !kefu; },
+      loadModel: (m) => loadModel(m).catch((e) => console.warn('kefu:', e.message)),
+      classify(text) {
+        if (!kefu || !modelHash) return null;
+        const r = kefu.classify(text);
+        return r && r.error === undefined ? r : null;
+      },
+      fingerprint(signals) {
+        if (!kefu) return '';
+        const r = kefu.fingerprint(signals);
+        return typeof r === 'string' ? r : '';
+      },
+    };
+  })();
+
+  // The model can change while the page is open: look again when the chat opens.
+  let lastModelCheck = 0;
+  function refreshModel() {
+    if (!classifier.ready || Date.now() - lastModelCheck < 30_000) return;
+    lastModelCheck = Date.now();
+    ctx.fetchConfig().then((c) => c.model && classifier.loadModel(c.model), () => {});
+  }
+
+  // --- state ----------------------------------------------------------------------
+  const state = {
+    token: '', conv: '', lastSeq: 0, maxSeq: 0,
+    handler: 'bot', handlerName: '', status: 'open',
+    msgs: new Map(), // seq → message frame, what is shown
+    nodes: new Map(), // seq → bubble
+    streams: new Map(), // stream_id → {text, last, node}
+    finished: new Set(), // stream ids whose stored message arrived
+    pending: new Map(), // client id → {item, node, answer}
+    failed: new Map(), // client id → bubble
+    fingerprint: '',
+    connected: false,
+  };
+
+  function saveSession() {
+    write(K.session, { token: state.token, conv: state.conv, read: lastRead });
+  }
+  function loadSession() {
+    const s = read(K.session, null);
+    if (!s) return;
+    state.token = s.token || '';
+    state.conv = s.conv || '';
+    lastRead = Math.max(lastRead, s.read || 0);
+  }
+
+  // The transcript cache: merged with what other tabs wrote, trimmed.
+  let saveTimer = 0;
+  function saveLog() {
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(() => {
+      const cached = read(K.log, null);
+      const all = new Map(cached && cached.conv === state.conv ? cached.msgs.map((m) => [m.seq, m]) : []);
+      for (const [seq, m] of state.msgs) all.set(seq, m);
+      let msgs = [...all.values()].sort((a, b) => a.seq - b.seq).slice(-LOG_MAX);
+      while (msgs.length > 1 && JSON.stringify(msgs).length > LOG_BYTES) msgs = msgs.slice(Math.ceil(msgs.length / 4));
+      write(K.log, { conv: state.conv, msgs });
+    }, 50);
+  }
+
+  // The outbox lives in storage only: a message is typed after the visitor
+  // interacted, and every tab must see (and may send) it.
+  const readOutbox = () => { const o = read(K.outbox, []); return Array.isArray(o) ? o : []; };
+  const setOutbox = (items) => write(K.outbox, items);
+
+  // --- showing messages -----------------------------------------------------------
+  function clearShown() {
+    state.msgs.clear();
+    for (const n of state.nodes.values()) n.remove();
+    state.nodes.clear();
+    for (const s of state.streams.values()) s.node.remove();
+    state.streams.clear();
+    state.lastSeq = 0;
+    state.maxSeq = 0;
+  }
+
+  // show adds a stored message frame in seq order; replay marks messages the
+  // visitor has seen before (no unread count, no event for old ones).
+  function show(m, replay) {
+    if (!m || typeof m.seq !== 'number' || state.msgs.has(m.seq)) return;
+    if (m.conversation_id && state.conv && m.conversation_id !== state.conv) return;
+    state.msgs.set(m.seq, m);
+    const meta = [m.via === 'browser' ? T.instant : '', m.incomplete ? T.interrupted : ''].filter(Boolean).join(' · ');
+    const node = bubble(m, meta);
+    node.dataset.seq = m.seq;
+    if (m.id) node.dataset.id = m.id;
+    let after = null; // usually none: messages come in seq order
+    if (m.seq < state.maxSeq) for (const [seq, n] of state.nodes) if (seq > m.seq && (!after || seq < +after.dataset.seq)) after = n;
+    state.maxSeq = Math.max(state.maxSeq, m.seq);
+    keepBottom(() => {
+      stored.insertBefore(node, after);
+      // What it replaces: our pending copy, an instant answer, a live stream.
+      if (m.id) {
+        const base = m.id.endsWith('#answer') ? m.id.slice(0, -7) : m.id;
+        const p = state.pending.get(base);
+        if (p) {
+          if (m.id === base) { p.node.remove(); p.node = null; dropOutbox(base); } else if (p.answer) { p.answer.remove(); p.answer = null; }
+          if (!p.node && !p.answer) state.pending.delete(base);
+        }
+        const f = state.failed.get(m.id);
+        if (f) { f.remove(); state.failed.delete(m.id); }
+      }
+      if (m.stream_id) {
+        state.finished.add(m.stream_id);
+        const s = state.streams.get(m.stream_id);
+        if (s) { s.node.remove(); state.streams.delete(m.stream_id); }
+      }
+    });
+    state.nodes.set(m.seq, node);
+    // lastSeq: the highest seq with nothing missing below it, what hello resumes from.
+    while (state.msgs.has(state.lastSeq + 1)) state.lastSeq++;
+    if (m.from !== 'visitor') hideTyping();
+    if (!replay) {
+      if (m.from !== 'visitor' && m.seq > lastRead) unread++;
+      markRead();
+      showBadge();
+      emit('message', { ...pick(m), replay: false });
+    }
+    saveLog();
+  }
+  const pick = (m) => ({ id: m.id, seq: m.seq, from: m.from, author: m.author, text: m.text, ts: m.ts, intent: m.intent, via: m.via, incomplete: !!m.incomplete, stream_id: m.stream_id });
+
+  // Deltas append in index order. Index 0 replaces (a reconnecting client
+  // gets the text so far as index 0), anything at or below the last index
+  // applied is a duplicate (the socket and an SSE reply may both carry it).
+  function delta(f) {
+    if (!f.stream_id || state.finished.has(f.stream_id)) return;
+    let s = state.streams.get(f.stream_id);
+    if (!s) {
+      const node = bubble({ from: 'bot', author: 'AI', text: '' });
+      node.classList.add('stream');
+      node.setAttribute('aria-busy', 'true'); // announced once, complete, as the stored message
+      s = { text: '', last: -1, node };
+      state.streams.set(f.stream_id, s);
+      keepBottom(() => live.append(node));
+      hideTyping();
+    }
+    if (f.index === 0) { s.text = f.text || ''; s.last = 0; } else if (f.index > s.last) { s.text += f.text || ''; s.last = f.index; } else return;
+    keepBottom(() => { s.node.querySelector('.t').textContent = s.text; });
+    if (f.done) s.node.classList.remove('stream');
+  }
+
+  let typingTimer = 0;
+  function showTyping(f) {
+    if (f.from === 'visitor') return;
+    if (!f.on) return hideTyping();
+    typing.textContent = T.typing(f.author || (f.from === 'agent' ? T.agent : 'AI'));
+    typing.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, 6000); // a lost "off" must not leave it stuck
+  }
+  function hideTyping() { typing.hidden = true; clearTimeout(typingTimer); }
+
+  function setHandler(f) {
+    if (f.handler) state.handler = f.handler;
+    if (f.status) state.status = f.status;
+    state.handlerName = f.handler_name || '';
+    sub.textContent = state.status === 'closed' ? T.closed
+      : state.handler === 'agent' ? (state.handlerName || T.agent)
+        : state.handler === 'queue' ? T.queue : T.bot;
+  }
+
+  // Pending visitor messages: from the outbox (this tab's and other tabs').
+  function renderPending() {
+    const items = readOutbox();
+    const ids = new Set(items.map((i) => i.id));
+    for (const [id, p] of state.pending) {
+      if (!ids.has(id) && p.node) { p.node.remove(); p.node = null; if (!p.answer) state.pending.delete(id); }
+    }
+    keepBottom(() => {
+      for (const item of items) {
+        if (state.pending.has(item.id) || [...state.msgs.values()].some((m) => m.id === item.id)) continue;
+        const node = bubble({ from: 'visitor', text: item.text }, T.sending);
+        node.dataset.id = item.id;
+        pend.append(node);
+        state.pending.set(item.id, { item, node, answer: null });
+      }
+    });
+  }
+
+  function dropOutbox(id) {
+    const items = readOutbox();
+    if (items.some((i) => i.id === id)) setOutbox(items.filter((i) => i.id !== id));
+  }
+
+  // --- sending ---------------------------------------------------------------------
+  const newId = () => {
+    const b = crypto.getRandomValues(new Uint8Array(10));
+    return 'w' + Date.now().toString(36) + [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  };
+  const enc = new TextEncoder();
+  const maxBytes = 4096;
+
+  function send(text) {
+    text = String(text).trim();
+    if (!text) return;
+    interacted();
+    const t0 = performance.now();
+    const id = newId();
+    if (enc.encode(text).length > maxBytes) {
+      const node = bubble({ from: 'visitor', text }, T.failed + ': ' + T.tooLong);
+      node.classList.add('fail');
+      keepBottom(() => pend.append(node));
+      state.failed.set(id, node);
+      return;
+    }
+    // An instant answer only while the bot handles the conversation: once a
+    // person is on it, the FAQ must not talk over them.
+    const r = state.handler === 'bot' && state.status !== 'closed' ? classifier.classify(text) : null;
+    const hit = r && r.matched && r.action === 'answer' && r.answer ? r : null;
+    const item = { id, text, ts: Date.now() };
+    if (hit) item.intent = hit.intent;
+    setOutbox([...readOutbox(), item]);
+    renderPending();
+    toBottom();
+    if (hit) {
+      const p = state.pending.get(id);
+      p.answer = bubble({ from: 'bot', author: 'FAQ', text: hit.answer }, T.instant);
+      p.answer.dataset.id = id + '#answer';
+      pend.append(p.answer);
+      toBottom();
+      const ms = performance.now() - t0;
+      try { performance.measure('kefu:instant-answer', { start: t0, duration: ms, detail: { intent: hit.intent } }); } catch { /* old API */ }
+      emit('message', { id: id + '#answer', from: 'bot', author: 'FAQ', text: hit.answer, intent: hit.intent, via: 'browser', instant: true, ms, replay: false });
+    }
+    connect();
+    transport && transport.flush();
+  }
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = input.value;
+    input.value = '';
+    stopTyping();
+    send(text);
+  });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+  });
+  let typingSent = 0;
+  input.addEventListener('input', () => {
+    interacted();
+    if (input.value.trim() && Date.now() - typingSent > 2000 && transport) { typingSent = Date.now(); transport.typing(true); }
+  });
+  function stopTyping() { if (typingSent && transport) transport.typing(false); typingSent = 0; }
+
+  // --- frames, from any transport ----------------------------------------------------
+  let replayUpTo = 0;
+  function onWelcome(f) {
+    if (f.token) { state.token = f.token; interacted(); }
+    if (f.resume !== 'ok' || (state.conv && f.conversation_id !== state.conv)) {
+      clearShown();
+      write(K.log, null);
+    }
+    state.conv = f.conversation_id;
+    replayUpTo = f.seq;
+    // A stream restarts from index 0 after a reconnect.
+    for (const s of state.streams.values()) s.node.remove();
+    state.streams.clear();
+    setHandler(f);
+    saveSession();
+  }
+  function onFrame(f) {
+    switch (f && f.type) {
+      case 'welcome': return onWelcome(f);
+      case 'message': return show(f, f.seq <= replayUpTo && f.seq <= lastRead);
+      case 'ack': {
+        dropOutbox(f.id);
+        const p = state.pending.get(f.id);
+        if (p && p.node) setMeta(p.node, '');
+        return;
+      }
+      case 'delta': return delta(f);
+      case 'typing': return showTyping(f);
+      case 'conversation': return setHandler(f);
+      case 'error': return onError(f);
+      default: return undefined;
+    }
+  }
+  // Refused messages: resend what may pass later, give up on what never will.
+  function onError(f) {
+    if (!f.id) { console.warn('kefu:', f.code, f.message); return; }
+    const retry = ['rate_limited', 'storage_unavailable', 'internal', 'shutting_down'].includes(f.code);
+    if (retry) { transport && transport.retryLater(f.id); return; }
+    dropOutbox(f.id);
+    const p = state.pending.get(f.id);
+    if (p && p.node) {
+      setMeta(p.node, T.failed + (f.code === 'message_too_long' ? ': ' + T.tooLong : ''), true);
+      state.failed.set(f.id, p.node);
+      state.pending.delete(f.id);
+    }
+  }
+
+  // --- transports --------------------------------------------------------------------
+  // Both expose flush() (send the outbox), typing(on), retryLater(id), close().
+  let transport = null;
+  let wsFailures = 0;
+  let attempt = 0;
+  let retryTimer = 0;
+  let dead = false;
+
+  const backoff = () => Math.min(15000, 500 * 2 ** Math.min(attempt++, 5)) * (0.7 + Math.random() * 0.6);
+  const online = () => navigator.onLine !== false;
+  function status() {
+    const off = !online();
+    notice.textContent = off ? T.offline : T.reconnecting;
+    notice.hidden = !(off || (transport && !state.connected && attempt > 1));
+  }
+
+  async function fingerprint() {
+    if (!opts.fingerprint || state.fingerprint) return state.fingerprint;
+    if (!classifier.ready && !classifier.loading) classifier.load();
+    // Wait a little for the wasm: the fingerprint goes in hello, but a slow
+    // download must not hold the conversation up.
+    await Promise.race([classifier.load(), new Promise((r) => setTimeout(r, 1500))]);
+    let vid = read(K.vid, '');
+    if (!vid) {
+      vid = newId();
+      write(K.vid, vid);
+    }
+    state.fingerprint = classifier.fingerprint({
+      visitorId: vid, userAgent: navigator.userAgent, language: navigator.language || '',
+      timeZone: (Intl.DateTimeFormat().resolvedOptions().timeZone) || '',
+      screenWidth: screen.width || 0, screenHeight: screen.height || 0,
+    });
+    return state.fingerprint;
+  }
+
+  // connect starts a transport once the visitor has a conversation or
+  // something to send; page views alone create nothing on the relay.
+  function connect() {
+    if (dead || transport || !online()) return;
+    if (!state.token && !readOutbox().length) return;
+    const c = ctx.config || {};
+    transport = c.ws && wsFailures < 3 && typeof WebSocket === 'function' ? wsTransport(c) : httpTransport(c);
+    status();
+  }
+  function lost(t, wasOpen) {
+    if (transport !== t) return;
+    transport = null;
+    state.connected = false;
+    // Three sockets that never got through: try HTTP; HTTP failing too: the socket again.
+    if (!wasOpen) wsFailures = t.http ? 0 : wsFailures + 1;
+    status();
+    if (dead || !online()) return;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(connect, backoff());
+  }
+  function connected() {
+    state.connected = true;
+    attempt = 0;
+    wsFailures = 0;
+    status();
+  }
+
+  function wsTransport(c) {
+    const u = new URL(url(c.ws));
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    let ws = null, opened = false, welcomed = false, closed = false;
+    const inflight = new Set();
+    const t = {
+      flush() {
+        if (!welcomed) return;
+        for (const i of readOutbox()) {
+          if (inflight.has(i.id)) continue;
+          inflight.add(i.id);
+          const f = { type: 'message', id: i.id, text: i.text };
+          if (i.intent) f.intent = i.intent;
+          ws.send(JSON.stringify(f));
+        }
+      },
+      typing(on) { if (welcomed) ws.send(JSON.stringify({ type: 'typing', on })); },
+      retryLater(id) { setTimeout(() => { inflight.delete(id); t.flush(); }, 1500 + Math.random() * 1000); },
+      close() { closed = true; if (ws) ws.close(1000); },
+    };
+    fingerprint().then((fp) => {
+      if (closed) return;
+      ws = new WebSocket(u.href);
+      ws.onopen = () => {
+        opened = true;
+        const hello = { type: 'hello', last_seq: state.lastSeq };
+        if (state.token) hello.token = state.token;
+        if (state.conv) hello.conversation_id = state.conv;
+        if (fp) hello.fingerprint = fp;
+        ws.send(JSON.stringify(hello));
+      };
+      ws.onmessage = (e) => {
+        let f;
+        try { f = JSON.parse(e.data); } catch { return; }
+        if (f.type === 'ack') inflight.delete(f.id);
+        onFrame(f);
+        if (f.type === 'welcome') { welcomed = true; connected(); t.flush(); }
+      };
+      ws.onclose = () => lost(t, opened && welcomed);
+    });
+    return t;
+  }
+
+  // The HTTP path (no WebSocket on the edge, or a socket that cannot get
+  // through): POST to start, GET to catch up, a long-lived SSE GET for live
+  // frames, and one POST per message whose reply streams the answer.
+  function httpTransport(c) {
+    const ctl = new AbortController();
+    const inflight = new Set();
+    let started = false;
+    const auth = () => ({ Authorization: 'Bearer ' + state.token });
+    const api = (p) => url(p.replace('{id}', encodeURIComponent(state.conv)));
+    const t = {
+      http: true,
+      flush() {
+        if (!started) return;
+        for (const i of readOutbox()) {
+          if (inflight.has(i.id)) continue;
+          inflight.add(i.id);
+          const body = { id: i.id, text: i.text };
+          if (i.intent) body.intent = i.intent;
+          if (state.fingerprint) body.fingerprint = state.fingerprint;
+          sse(api(c.sse || '/v1/conversations/{id}/messages'), {
+            method: 'POST', headers: { ...auth(), 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+          }, (ev, f) => {
+            if (ev === 'ack') { inflight.delete(i.id); onFrame({ ...f, type: 'ack' }); } else if (ev === 'error') onFrame({ type: 'error', id: i.id, ...f });
+            else if (ev !== 'done') onFrame({ ...f, type: ev });
+          }).catch(() => { inflight.delete(i.id); t.retryLater(i.id); });
+        }
+      },
+      typing() { /* no typing over HTTP */ },
+      retryLater(id) { setTimeout(() => { inflight.delete(id); t.flush(); }, 2000 + Math.random() * 1000); },
+      close() { ctl.abort(); },
+    };
+    const sse = async (href, init, on) => {
+      const res = await fetch(href, { ...init, signal: ctl.signal, credentials: 'omit', headers: { ...init.headers, Accept: 'text/event-stream' } });
+      if (!res.ok || !res.body) {
+        let e = {};
+        try { e = (await res.json()).error || {}; } catch { /* not JSON */ }
+        if (res.status >= 400 && res.status < 500 && e.code) return on('error', e);
+        throw new Error('http ' + res.status);
+      }
+      const rd = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '', ev = 'message', data = [];
+      for (;;) {
+        const { value, done } = await rd.read();
+        if (done) return undefined;
+        buf += value;
+        let i;
+        while ((i = buf.search(/\r?\n/)) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + (buf[i] === '\r' ? 2 : 1));
+          if (line === '') {
+            if (data.length) { let f; try { f = JSON.parse(data.join('\n')); } catch { f = null; } if (f) on(ev, f); }
+            ev = 'message'; data = [];
+          } else if (line.startsWith('event:')) ev = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+      }
+    };
+    (async () => {
+      await fingerprint();
+      const res = await fetch(url('/v1/conversations'), { method: 'POST', signal: ctl.signal, credentials: 'omit', headers: state.token ? auth() : {} });
+      if (!res.ok) throw new Error('http ' + res.status);
+      const wel = await res.json();
+      onWelcome({ ...wel, resume: wel.resume || 'ok' });
+      const r2 = await fetch(api('/v1/conversations/{id}/messages') + '?after=' + state.lastSeq, { signal: ctl.signal, credentials: 'omit', headers: auth() });
+      if (!r2.ok) throw new Error('http ' + r2.status);
+      for (const m of (await r2.json()).messages || []) onFrame({ ...m, type: 'message' });
+      started = true;
+      connected();
+      t.flush();
+      // Live frames until the relay ends the stream (~60 s), then again.
+      for (;;) {
+        await sse(api('/v1/conversations/{id}/events') + '?after=' + state.lastSeq, { headers: auth() }, (ev, f) => onFrame({ ...f, type: ev }));
+      }
+    })().catch(() => lost(t, started));
+    return t;
+  }
+
+  // --- other tabs, network changes ---------------------------------------------------
+  function onStorage(e) {
+    if (e.storageArea !== localStorage) return;
+    if (e.key === K.outbox) { renderPending(); connect(); }
+    if (e.key === K.session && e.newValue) {
+      mayStore = true;
+      const s = read(K.session, {});
+      if (s.token && s.token !== state.token) {
+        // Another tab started (or reset) the conversation: follow it.
+        state.token = s.token;
+        if (s.conv !== state.conv) { clearShown(); state.conv = s.conv; }
+        if (transport) { transport.close(); transport = null; }
+        connect();
+      }
+      lastRead = Math.max(lastRead, s.read || 0);
+    }
+    if (e.key === K.session && !e.newValue) {
+      // Another tab ended the session (Kefu.shutdown()): this one starts over as a new visitor.
+      if (transport) transport.close();
+      transport = null;
+      clearShown();
+      state.token = state.conv = '';
+      mayStore = false;
+    }
+  }
+  function onOnline() { status(); attempt = 0; clearTimeout(retryTimer); connect(); }
+  // Offline: drop the socket now instead of waiting for it to time out, so
+  // what is typed goes to the outbox and is sent on reconnect.
+  function onOffline() { status(); if (transport) { const t = transport; lost(t, true); t.close(); } }
+  function onVisible() { if (!d.hidden) { markRead(); if (!transport) { attempt = 0; connect(); } } }
+  w.addEventListener('storage', onStorage);
+  w.addEventListener('online', onOnline);
+  w.addEventListener('offline', onOffline);
+  d.addEventListener('visibilitychange', onVisible);
+
+  function shutdownLocal() {
+    dead = true;
+    clearTimeout(retryTimer);
+    if (transport) transport.close();
+    transport = null;
+    w.removeEventListener('storage', onStorage);
+    w.removeEventListener('online', onOnline);
+    w.removeEventListener('offline', onOffline);
+    d.removeEventListener('visibilitychange', onVisible);
+  }
+
+  // --- start --------------------------------------------------------------------------
+  loadSession();
+  const cached = read(K.log, null);
+  if (cached && state.conv && cached.conv === state.conv && Array.isArray(cached.msgs)) {
+    // Drawn at once from the cache, then resumed from the last seq.
+    if (cached.msgs.length) state.lastSeq = cached.msgs[0].seq - 1; // the cache may have trimmed older ones
+    for (const m of cached.msgs) show(m, true);
+  }
+  renderPending();
+  setHandler({});
+  showBadge();
+  mark('panel');
+  ctx.attach({
+    open, close, isOpen: () => isOpen,
+    identify() { /* kept by the loader until the relay accepts identity (docs/widget.md) */ },
+    shutdown() { shutdownLocal(); forget(); },
+  });
+  emit('ready', { conversationId: state.conv || null });
+  // A returning visitor reconnects at once (replies may have come); the
+  // classifier follows, since it is in the browser cache by now.
+  connect();
+  if (state.token) classifier.load();
+})();

@@ -1,0 +1,235 @@
+/* Kefu loader: <script src="https://RELAY/widget.js" async></script>
+ *
+ * Kept tiny on purpose: it draws the launcher at once, owns the Shadow DOM
+ * host and window.Kefu, and loads the rest (panel.js, then the wasm) when the
+ * page is idle or the visitor opens the chat. It stores nothing and opens no
+ * connection until then. */
+(() => {
+  'use strict';
+  const w = window, d = document;
+  // A second copy of the tag (a SPA re-rendering its head) must not add a
+  // second launcher.
+  if (w.Kefu && w.Kefu.version) return;
+
+  const script = d.currentScript || [...d.scripts].find((s) => /\/widget\.js([?#]|$)/.test(s.src));
+  const src = script ? script.src : '';
+  if (!src) return; // inlined or loaded in a way we cannot find our relay from
+  const data = script.dataset;
+  const mark = (name) => { try { performance.mark('kefu:' + name); } catch { /* old browsers */ } };
+  mark('loader');
+
+  // Only values that cannot smuggle CSS or markup get through.
+  const color = (c) => (/^#[0-9a-f]{3}([0-9a-f]{3})?$/i.test(c || '') ? c : '');
+  const zIndex = (z) => (/^\d{1,10}$/.test(String(z)) && +z <= 2147483647 ? +z : 0);
+  const lang = (data.lang || navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en';
+  const opts = {
+    title: data.title || '',
+    color: color(data.color),
+    position: data.position === 'left' ? 'left' : data.position === 'right' ? 'right' : '',
+    zIndex: zIndex(data.zIndex),
+    fingerprint: data.fingerprint !== 'off',
+    lang,
+  };
+  const cfg = { title: opts.title || (lang === 'zh' ? '在线客服' : 'Chat with us'), color: opts.color || '#2563eb', position: opts.position || 'right', z_index: opts.zIndex || 2147483000 };
+
+  // --- events -------------------------------------------------------------
+  const listeners = new Map();
+  const sticky = new Map(); // "ready" is delivered to late subscribers too
+  const emit = (ev, detail) => {
+    if (ev === 'ready') sticky.set(ev, detail);
+    for (const fn of [...(listeners.get(ev) || [])]) {
+      try { fn(detail); } catch (e) { setTimeout(() => { throw e; }); } // a host bug must not break us
+    }
+  };
+
+  // --- Shadow DOM host ------------------------------------------------------
+  // An autonomous custom element name: no host selector like `div` matches
+  // it, and it is never registered, so nothing global is defined. It goes on
+  // <html>, not <body>, so frameworks that swap <body> (Turbo) keep it, and
+  // a transformed <body> cannot become its containing block.
+  const host = d.createElement('kefu-widget');
+  // Open, not closed: a closed root protects nothing from the page (the page's
+  // scripts run first and could patch attachShadow), while an open one lets
+  // automation, accessibility tools and the host's own tests reach the UI.
+  const root = host.attachShadow({ mode: 'open' });
+  const hostSheet = sheet('');
+  const baseSheet = sheet(`
+.k{all:initial;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","PingFang SC","Microsoft YaHei",sans-serif;color:#111827;--c:#2563eb;--fg:#fff}
+.k *,.k *::before,.k *::after{box-sizing:border-box}
+.l{all:initial;position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;background:var(--c);color:var(--fg);cursor:pointer;display:flex;align-items:center;justify-content:center;box-shadow:0 4px 14px rgba(0,0,0,.25);transition:transform .15s}
+.left .l{right:auto;left:20px}
+.l:hover{transform:scale(1.06)}
+.l:focus-visible{outline:3px solid var(--c);outline-offset:3px;box-shadow:0 0 0 2px #fff}
+.l svg{width:28px;height:28px;fill:currentColor;pointer-events:none}
+.l .x{display:none}.open .l .x{display:block}.open .l .o{display:none}
+.b{all:initial;position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;background:#dc2626;color:#fff;font:600 12px/20px system-ui,sans-serif;text-align:center;box-shadow:0 0 0 2px #fff}
+.b[hidden]{display:none}
+@media (prefers-reduced-motion:reduce){.k *{transition:none!important;animation:none!important}}
+`);
+  // adoptedStyleSheets are not subject to the page's CSP style-src, unlike
+  // a <style> element; the <style> fallback is for browsers without them.
+  function sheet(css) {
+    try {
+      const s = new CSSStyleSheet();
+      s.replaceSync(css);
+      return s;
+    } catch {
+      const el = d.createElement('style');
+      el.textContent = css;
+      return { replaceSync: (c) => { el.textContent = c; }, el };
+    }
+  }
+  function addSheet(css) {
+    const s = sheet(css);
+    if (s.el) root.append(s.el);
+    else root.adoptedStyleSheets = [...root.adoptedStyleSheets, s];
+    return s;
+  }
+  for (const s of [hostSheet, baseSheet]) {
+    if (s.el) root.append(s.el);
+    else root.adoptedStyleSheets = [...root.adoptedStyleSheets, s];
+  }
+
+  // `:host` rules marked !important beat the page's !important rules (the
+  // inner tree context wins for important declarations), so a page with
+  // `* { all: unset !important }` cannot move or hide the host.
+  const applyHost = () => hostSheet.replaceSync(`:host{all:initial!important;display:block!important;position:fixed!important;top:0!important;left:0!important;width:0!important;height:0!important;overflow:visible!important;visibility:visible!important;opacity:1!important;transform:none!important;filter:none!important;pointer-events:auto!important;z-index:${cfg.z_index}!important}`);
+  applyHost();
+
+  const el = (tag, props) => Object.assign(d.createElement(tag), props);
+  const svg = (cls, path) => {
+    const ns = 'http://www.w3.org/2000/svg';
+    const s = d.createElementNS(ns, 'svg');
+    s.setAttribute('viewBox', '0 0 24 24');
+    s.setAttribute('aria-hidden', 'true');
+    s.setAttribute('class', cls);
+    const p = d.createElementNS(ns, 'path');
+    p.setAttribute('d', path);
+    s.append(p);
+    return s;
+  };
+  const ui = el('div', { className: 'k' });
+  const launcher = el('button', { type: 'button', className: 'l' });
+  launcher.setAttribute('aria-haspopup', 'dialog');
+  launcher.setAttribute('aria-expanded', 'false');
+  const badge = el('span', { className: 'b', hidden: true });
+  badge.setAttribute('aria-hidden', 'true');
+  launcher.append(
+    svg('o', 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0-.01zm5 0a1.5 1.5 0 1 0 0-.01zm5 0a1.5 1.5 0 1 0 0-.01z'),
+    svg('x', 'M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z'),
+    badge);
+  ui.append(launcher);
+  root.append(ui);
+
+  const label = () => (lang === 'zh' ? '打开聊天' : 'Open chat') + ' — ' + cfg.title;
+  const style = () => {
+    ui.style.setProperty('--c', cfg.color);
+    ui.classList.toggle('left', cfg.position === 'left');
+    launcher.setAttribute('aria-label', label());
+    applyHost();
+  };
+  style();
+  (d.documentElement).append(host);
+  mark('launcher');
+
+  // --- lazy parts -----------------------------------------------------------
+  const url = (p) => new URL(p, src).href;
+  const nonce = script.nonce || script.getAttribute('nonce') || '';
+  // Classic scripts need no CORS and pass a CSP that allows this loader.
+  // The element carries its context, so panel.js needs no global to find it.
+  const loadScript = (href, ctx) => new Promise((resolve, reject) => {
+    const s = el('script', { src: href, async: true });
+    if (nonce) s.nonce = nonce;
+    s.kefu = ctx;
+    s.onload = () => { s.remove(); resolve(); };
+    s.onerror = () => { s.remove(); reject(new Error('kefu: could not load ' + href)); };
+    (d.head || d.documentElement).append(s);
+  });
+
+  let config = null;
+  let panel = null; // set by panel.js through ctx.attach
+  let loading = null;
+  let dead = false;
+  let wantOpen = false;
+  let identity = null;
+
+  // Fetched without credentials: the relay knows visitors by their token,
+  // never by cookies.
+  const fetchConfig = async () => {
+    const res = await fetch(url('/v1/widget/config'), { credentials: 'omit', cache: 'no-cache' });
+    if (!res.ok) throw new Error('kefu: config ' + res.status);
+    const c = await res.json();
+    config = c;
+    cfg.title = opts.title || c.title || cfg.title;
+    cfg.color = opts.color || color(c.color) || cfg.color;
+    cfg.position = opts.position || (c.position === 'left' ? 'left' : 'right');
+    cfg.z_index = opts.zIndex || zIndex(c.z_index) || cfg.z_index;
+    style();
+    mark('config');
+    return c;
+  };
+
+  const ctx = {
+    root, ui, launcher, badge, opts, cfg, lang, src, url, mark, emit, loadScript, addSheet, nonce,
+    get config() { return config; },
+    fetchConfig,
+    get identity() { return identity; },
+    attach(p) { panel = p; },
+    setOpen(open) { ui.classList.toggle('open', open); launcher.setAttribute('aria-expanded', String(open)); launcher.setAttribute('aria-label', open ? (lang === 'zh' ? '关闭聊天' : 'Close chat') : label()); },
+  };
+
+  const load = () => {
+    if (!loading) {
+      loading = (config ? Promise.resolve(config) : fetchConfig())
+        .then((c) => loadScript(url(c.panel), ctx))
+        .then(() => { if (!panel) throw new Error('kefu: panel did not start'); })
+        .catch((e) => { loading = null; launcher.removeAttribute('aria-busy'); throw e; });
+    }
+    return loading;
+  };
+
+  const openNow = () => {
+    if (dead) return;
+    wantOpen = true;
+    if (panel) return panel.open();
+    launcher.setAttribute('aria-busy', 'true');
+    load().then(() => { launcher.removeAttribute('aria-busy'); if (wantOpen) panel.open(); }, (e) => console.warn(e.message));
+  };
+  launcher.addEventListener('click', () => (panel && panel.isOpen() ? api.close() : openNow()));
+
+  const api = {
+    version: 1,
+    open: openNow,
+    close() { wantOpen = false; if (panel) panel.close(); },
+    toggle() { if (panel && panel.isOpen()) api.close(); else openNow(); },
+    // Kept in memory and handed to the panel; see docs/widget.md.
+    identify(info) { if (info && typeof info === 'object') { identity = { ...identity, ...info }; if (panel) panel.identify(identity); } },
+    on(ev, fn) {
+      if (typeof fn !== 'function') return () => {};
+      if (!listeners.has(ev)) listeners.set(ev, new Set());
+      listeners.get(ev).add(fn);
+      if (sticky.has(ev)) setTimeout(() => listeners.get(ev).has(fn) && fn(sticky.get(ev)));
+      return () => listeners.get(ev).delete(fn);
+    },
+    // Ends the session for this browser (a logout): removes the widget,
+    // closes connections and forgets what the widget stored.
+    shutdown() {
+      if (dead) return;
+      dead = true;
+      if (panel) panel.shutdown();
+      host.remove();
+      listeners.clear();
+    },
+  };
+
+  // Calls made before the loader ran: window.Kefu = {q: [['on', 'ready', fn], ['open']]}.
+  const queued = (w.Kefu && Array.isArray(w.Kefu.q)) ? w.Kefu.q : [];
+  Object.defineProperty(w, 'Kefu', { value: Object.freeze(api), configurable: true, writable: false });
+  for (const [m, ...args] of queued) if (typeof api[m] === 'function' && m !== 'version') api[m](...args);
+
+  // Nothing heavy before the page has loaded and gone idle.
+  const idle = (fn) => (w.requestIdleCallback ? w.requestIdleCallback(fn, { timeout: 3000 }) : setTimeout(fn, 300));
+  const later = () => idle(() => { if (!dead) load().catch((e) => console.warn(e.message)); });
+  if (d.readyState === 'complete') later();
+  else w.addEventListener('load', later, { once: true });
+})();
