@@ -25,6 +25,14 @@ type Frame struct {
 	Data []byte
 	Conv string
 	Seq  uint64
+	ctl  *watchCtl // set on the hold/release markers of Watch
+}
+
+// watchCtl marks the start (hold) or end (release, with the replay) of a
+// Watch in a connection's queue.
+type watchCtl struct {
+	release bool
+	replay  []Frame
 }
 
 // NewFrame encodes v as a frame. Frames are built from the relay's own types,
@@ -63,6 +71,9 @@ type Conn struct {
 	// seqs is the newest seq written per conversation; only the writer
 	// goroutine (or the owner before Start) touches it.
 	seqs map[string]uint64
+	// held buffers live frames of conversations being replayed by Watch;
+	// writer goroutine only.
+	held map[string][]Frame
 }
 
 // NewConn wraps an accepted WebSocket. Call Start once the replay (if any)
@@ -175,6 +186,57 @@ func (c *Conn) CloseBeforeStart(code websocket.StatusCode, reason string) {
 	c.ws.Close(code, reason)
 }
 
+// handle writes one queued frame, or applies a Watch marker. It reports
+// false when the connection is gone.
+func (c *Conn) handle(f Frame) bool {
+	switch {
+	case f.ctl != nil && !f.ctl.release:
+		if c.held == nil {
+			c.held = map[string][]Frame{}
+		}
+		c.held[f.Conv] = []Frame{}
+		return true
+	case f.ctl != nil:
+		buffered := c.held[f.Conv]
+		delete(c.held, f.Conv)
+		for _, g := range append(f.ctl.replay, buffered...) {
+			if !c.write(g) {
+				return false
+			}
+		}
+		return true
+	}
+	if buf, ok := c.held[f.Conv]; ok && f.Conv != "" {
+		if len(buf) >= cap(c.send) {
+			c.Close(protocol.CloseSlow, "too slow: send queue full")
+			return true
+		}
+		c.held[f.Conv] = append(buf, f)
+		return true
+	}
+	return c.write(f)
+}
+
+// write sends one frame unless its seq was already sent.
+func (c *Conn) write(f Frame) bool {
+	if f.Seq > 0 {
+		if f.Seq <= c.seqs[f.Conv] {
+			return true
+		}
+		c.noteSeq(f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
+	err := c.ws.Write(ctx, websocket.MessageText, f.Data)
+	cancel()
+	if err != nil {
+		// A write that timed out has already torn the socket down.
+		c.Close(protocol.CloseSlow, "too slow: write timed out")
+		c.ws.CloseNow()
+		return false
+	}
+	return true
+}
+
 func (c *Conn) writeLoop() {
 	defer close(c.done)
 	ping := time.NewTicker(c.opts.PingInterval)
@@ -184,19 +246,7 @@ func (c *Conn) writeLoop() {
 	for {
 		select {
 		case f := <-c.send:
-			if f.Seq > 0 {
-				if f.Seq <= c.seqs[f.Conv] {
-					continue
-				}
-				c.noteSeq(f)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
-			err := c.ws.Write(ctx, websocket.MessageText, f.Data)
-			cancel()
-			if err != nil {
-				// A write that timed out has already torn the socket down.
-				c.Close(protocol.CloseSlow, "too slow: write timed out")
-				c.ws.CloseNow()
+			if !c.handle(f) {
 				return
 			}
 		case <-ping.C:

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -119,6 +120,24 @@ func (h *Hub) Publish(topic string, f Frame) int {
 		}
 	}
 	return n
+}
+
+// Watch subscribes a started connection to a conversation's topic and
+// sends it the conversation's history from load, in order, with neither
+// gaps nor duplicates however publishes interleave: live frames of conv
+// are held back in c's writer from before the subscription until the
+// replay has been written.
+func (h *Hub) Watch(c *Conn, topic, conv string, load func() ([]Frame, error)) error {
+	if !c.Send(Frame{Conv: conv, ctl: &watchCtl{}}) {
+		return errors.New("hub: watch: connection closing")
+	}
+	h.Subscribe(topic, c)
+	replay, err := load()
+	if err != nil {
+		replay = nil
+	}
+	c.Send(Frame{Conv: conv, ctl: &watchCtl{release: true, replay: replay}})
+	return err
 }
 
 // Subscribers counts the connections subscribed to topic.

@@ -102,6 +102,12 @@ func NewKeyed(perSecond float64, burst int, now func() time.Time) *Keyed {
 
 // Allow reports whether key may make one more request now.
 func (k *Keyed) Allow(key string) bool {
+	return k.Limiter(key).AllowN(k.now(), 1)
+}
+
+// Limiter returns key's bucket, for callers that look before they take
+// (the login throttle only spends a token on a failure).
+func (k *Keyed) Limiter(key string) *rate.Limiter {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
@@ -119,5 +125,5 @@ func (k *Keyed) Allow(key string) bool {
 		k.m[key] = e
 	}
 	e.seen = now
-	return e.lim.AllowN(now, 1)
+	return e.lim
 }

@@ -17,12 +17,15 @@ var (
 	bucketMessages      = []byte("messages")      // conversation id ‖ seq (big-endian) → Message
 	bucketClientIDs     = []byte("client_ids")    // conversation id ‖ 0 ‖ client id → seq
 	bucketSettings      = []byte("settings")      // name → JSON document (intents, widget, ai, …)
+	bucketAccounts      = []byte("accounts")      // account id → Account
+	bucketUsernames     = []byte("usernames")     // lower-cased username → account id
+	bucketSessions      = []byte("sessions")      // sha256(session id) → Session
 )
 
 var keySchema = []byte("schema")
 
 func buckets() [][]byte {
-	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketClientIDs, bucketSettings}
+	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketClientIDs, bucketSettings, bucketAccounts, bucketUsernames, bucketSessions}
 }
 
 // migrations[i] moves a database from schema i to i+1. Never edit a released

@@ -1,0 +1,131 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// pair returns a started server-side Conn and the client end of it.
+func pair(t *testing.T, opts ConnOptions) (*Conn, *websocket.Conn) {
+	t.Helper()
+	got := make(chan *Conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		c := NewConn(ws, "test", opts)
+		c.Start()
+		got <- c
+		c.Wait()
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cl, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.SetReadLimit(1 << 20)
+	t.Cleanup(func() { cl.CloseNow() })
+	c := <-got
+	t.Cleanup(func() { c.Close(websocket.StatusNormalClosure, "") })
+	return c, cl
+}
+
+func seqFrame(conv string, seq uint64) Frame {
+	f := NewFrame(map[string]any{"type": "message", "conversation_id": conv, "seq": seq})
+	f.Conv, f.Seq = conv, seq
+	return f
+}
+
+// Watch while messages are being committed and published: the client gets
+// every seq once, in order — the live frames that race the history read are
+// held back until the replay is out.
+func TestWatchReplayRacesLivePublishes(t *testing.T) {
+	for round := range 20 {
+		h := New()
+		c, cl := pair(t, ConnOptions{Queue: 4096, WriteTimeout: 5 * time.Second, PingInterval: time.Minute, ReadLimit: 1 << 16})
+		if !h.Register(c) {
+			t.Fatal("register")
+		}
+		const conv, total = "conv", 300
+		var committed atomic.Uint64
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // the store's writer: commit, then publish
+			defer wg.Done()
+			for i := uint64(1); i <= total; i++ {
+				committed.Store(i)
+				h.Publish("t", seqFrame(conv, i))
+				if i%16 == 0 {
+					time.Sleep(time.Duration(round%3) * 50 * time.Microsecond)
+				}
+			}
+		}()
+		time.Sleep(time.Duration(round) * 20 * time.Microsecond)
+		err := h.Watch(c, "t", conv, func() ([]Frame, error) {
+			var fs []Frame
+			for i := uint64(1); i <= committed.Load(); i++ {
+				fs = append(fs, seqFrame(conv, i))
+			}
+			return fs, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		for want := uint64(1); want <= total; want++ {
+			_, data, err := cl.Read(ctx)
+			if err != nil {
+				t.Fatalf("round %d: reading seq %d: %v", round, want, err)
+			}
+			var m struct{ Seq uint64 }
+			json.Unmarshal(data, &m)
+			if m.Seq != want {
+				t.Fatalf("round %d: got seq %d, want %d", round, m.Seq, want)
+			}
+		}
+		cancel()
+		h.Deregister(c)
+	}
+}
+
+func TestPublishNeverBlocksOnAFullQueue(t *testing.T) {
+	h := New()
+	c, _ := pair(t, ConnOptions{Queue: 8, WriteTimeout: time.Second, PingInterval: time.Minute, ReadLimit: 1 << 16})
+	h.Register(c)
+	h.Subscribe("t", c)
+	big := NewFrame(map[string]string{"x": strings.Repeat("y", 1<<15)})
+	done := make(chan struct{})
+	go func() {
+		for range 10000 {
+			h.Publish("t", big)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("publish blocked on a reader that does not read")
+	}
+	select {
+	case <-c.Closing():
+	case <-time.After(5 * time.Second):
+		t.Fatal("slow connection not closed")
+	}
+	if c.CloseCode() != 4008 {
+		t.Errorf("close code %d, want 4008", c.CloseCode())
+	}
+}
