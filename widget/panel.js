@@ -70,12 +70,12 @@ button:focus-visible,textarea:focus-visible{outline:3px solid var(--c);outline-o
 .m{position:absolute;inset:0;overflow-y:auto;padding:12px 12px 28px;display:flex;flex-direction:column;gap:8px;overscroll-behavior:contain}
 .ms,.lv,.pd{display:flex;flex-direction:column;gap:8px}
 .g{display:flex;flex-direction:column;align-items:flex-start;max-width:85%;align-self:flex-start}
-.g.v{align-self:flex-end;align-items:flex-end}
-.g.s{align-self:center;max-width:90%}
+.g.vi{align-self:flex-end;align-items:flex-end}
+.g.sy{align-self:center;max-width:90%}
 .au{font-size:12px;color:var(--mu);margin:0 4px 2px}
 .t{padding:8px 12px;border-radius:14px;background:var(--bb);white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}
-.v .t{background:var(--c);color:var(--fg)}
-.s .t{background:none;color:var(--mu);font-size:13px;text-align:center;font-style:italic}
+.vi .t{background:var(--c);color:var(--fg)}
+.sy .t{background:none;color:var(--mu);font-size:13px;text-align:center;font-style:italic}
 .me{font-size:11px;color:var(--mu);margin:2px 4px 0}
 .fail .me{color:#dc2626}
 .stream .t::after{content:"▍";opacity:.6}
@@ -163,7 +163,7 @@ textarea::placeholder{color:var(--mu)}
   // A bubble for a message {from, author, text, ...}; meta is a status line.
   function bubble(m, meta) {
     const from = ['visitor', 'agent', 'bot', 'system'].includes(m.from) ? m.from : 'bot';
-    const g = el('div', 'g ' + from[0]);
+    const g = el('div', 'g ' + { visitor: 'vi', agent: 'ag', bot: 'bo', system: 'sy' }[from]);
     if (from !== 'visitor' && from !== 'system') g.append(el('div', 'au', m.author || (from === 'agent' ? T.agent : 'AI')));
     else if (from === 'visitor') g.append(el('div', 'sr', T.you + ':'));
     const t = el('div', 't', m.text);
@@ -319,7 +319,7 @@ textarea::placeholder{color:var(--mu)}
   };
 
   function saveSession() {
-    write(K.session, { token: state.token, conv: state.conv, read: lastRead });
+    if (state.token) write(K.session, { token: state.token, conv: state.conv, read: lastRead });
   }
   function loadSession() {
     const s = read(K.session, null);
@@ -660,7 +660,12 @@ textarea::placeholder{color:var(--mu)}
     };
     fingerprint().then((fp) => {
       if (closed) return;
-      ws = new WebSocket(u.href);
+      try {
+        ws = new WebSocket(u.href);
+      } catch {
+        lost(t, false); // refused outright (a CSP without ws:), counts as a failure
+        return;
+      }
       ws.onopen = () => {
         opened = true;
         const hello = { type: 'hello', last_seq: state.lastSeq };
@@ -674,9 +679,14 @@ textarea::placeholder{color:var(--mu)}
         try { f = JSON.parse(e.data); } catch { return; }
         if (f.type === 'ack') inflight.delete(f.id);
         onFrame(f);
-        if (f.type === 'welcome') { welcomed = true; connected(); t.flush(); }
+        if (f.type === 'welcome') { welcomed = true; clearTimeout(guard); connected(); t.flush(); }
       };
-      ws.onclose = () => lost(t, opened && welcomed);
+      // A socket a CSP blocks fires error and never close; one that hangs
+      // before welcome is given up after 10 s.
+      const fail = () => { clearTimeout(guard); lost(t, opened && welcomed); };
+      const guard = setTimeout(() => { if (!welcomed) { fail(); ws.close(); } }, 10_000);
+      ws.onerror = fail;
+      ws.onclose = fail;
     });
     return t;
   }

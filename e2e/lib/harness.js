@@ -1,0 +1,273 @@
+// The browser-test harness: the real kefu binary on a free port, the fake
+// OpenAI upstream as a process, a customer site on another origin, and
+// Debian's Chromium driven by playwright-core. Everything started here is
+// stopped by stopAll(); every wait is bounded and polls.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repo = path.resolve(here, '../..');
+export const CHROMIUM = process.env.KEFU_CHROMIUM || '/usr/bin/chromium';
+export const SHOTS = path.join(repo, 'e2e', 'screenshots');
+// The customer site's host name: mapped to 127.0.0.1 inside Chromium, so
+// the site is another origin *and* another site than the relay (127.0.0.1),
+// and, like most shops in development, not a secure context.
+export const SITE_HOST = 'shop.test';
+
+const cleanups = [];
+const shots = [];
+let tmpRoot = '';
+function tmp(prefix) {
+  if (!tmpRoot) tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'kefu-e2e-'));
+  return fs.mkdtempSync(path.join(tmpRoot, prefix));
+}
+
+// suite runs the tests when Chromium is there, skips them loudly when it is
+// not, and fails when it is not but CI=true.
+export function suite(name, fn) {
+  if (fs.existsSync(CHROMIUM)) {
+    describe(name, { timeout: 180_000 }, fn);
+    after(stopAll);
+    return;
+  }
+  const msg = `Chromium not found at ${CHROMIUM} (install Debian's chromium or set KEFU_CHROMIUM)`;
+  if (process.env.CI === 'true') {
+    test(`${name}: Chromium is required in CI`, () => assert.fail(msg));
+    return;
+  }
+  process.stderr.write(`\n${'#'.repeat(72)}\n# SKIPPED browser tests "${name}": ${msg}\n${'#'.repeat(72)}\n\n`);
+  describe(name, { skip: msg }, fn);
+}
+
+export async function stopAll() {
+  while (cleanups.length) {
+    try { await cleanups.pop()(); } catch (e) { process.stderr.write(`cleanup: ${e.message}\n`); }
+  }
+  if (shots.length) process.stdout.write(`screenshots saved:\n${shots.map((s) => `  e2e/${s}`).join('\n')}\n`);
+  if (tmpRoot) fs.rmSync(tmpRoot, { recursive: true, force: true });
+  tmpRoot = '';
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+// poll calls fn until it returns a truthy value or the deadline passes.
+export async function poll(fn, { timeout = 10_000, every = 50, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try { const v = await fn(); if (v) return v; last = v; } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+function cleanEnv(extra) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    // The tests decide every relay setting; never reach a real model.
+    if (!k.startsWith('KEFU_') && !k.startsWith('OPENAI_')) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+async function stopProc(proc, grace = 5000) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const t = setTimeout(() => proc.kill('SIGKILL'), grace);
+  await exited;
+  clearTimeout(t);
+}
+
+// startRelay runs the real kefu binary (KEFU_BIN) with a fresh data dir.
+export async function startRelay({ args = [], env = {} } = {}) {
+  const bin = path.resolve(process.cwd(), process.env.KEFU_BIN || path.join(repo, 'bin/kefu'));
+  if (!fs.existsSync(bin)) throw new Error(`relay binary ${bin} not found: run make build, or set KEFU_BIN`);
+  const port = await freePort();
+  const data = tmp('data-');
+  const relay = { port, url: `http://127.0.0.1:${port}`, data, logs: '', proc: null };
+  relay.start = async () => {
+    const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', data, '--log-level', 'warn',
+      '--admin-password', 'e2e-admin-password', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    relay.proc = proc;
+    const keep = (b) => { relay.logs = (relay.logs + b).slice(-20_000); };
+    proc.stdout.on('data', keep);
+    proc.stderr.on('data', keep);
+    await poll(async () => {
+      if (proc.exitCode !== null) throw new Error(`kefu exited ${proc.exitCode}: ${relay.logs}`);
+      return (await fetch(`${relay.url}/readyz`)).ok;
+    }, { timeout: 15_000, what: 'kefu /readyz' });
+  };
+  relay.stop = () => stopProc(relay.proc);
+  relay.restart = async () => { await relay.stop(); await relay.start(); };
+  await relay.start();
+  cleanups.push(() => relay.stop());
+  return relay;
+}
+
+// startFakeOpenAI builds and runs relay/cmd/fakeopenai.
+let fakeBin = '';
+export async function startFakeOpenAI({ scenario = 'normal', text = 'Hello from the fake model.', delay = '20ms', extra = [] } = {}) {
+  if (!fakeBin) {
+    fakeBin = path.join(tmp('bin-'), 'fakeopenai');
+    execFileSync('go', ['build', '-o', fakeBin, './relay/cmd/fakeopenai'], { cwd: repo, stdio: 'inherit' });
+  }
+  const proc = spawn(fakeBin, ['--addr', '127.0.0.1:0', '--scenario', scenario, '--text', text, '--delay', delay, ...extra],
+    { env: cleanEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stderr.on('data', (b) => { out += b; });
+  const baseURL = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`fakeopenai did not start: ${out}`)), 10_000);
+    proc.stdout.on('data', (b) => {
+      out += b;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) { clearTimeout(t); resolve(m[1]); }
+    });
+    proc.once('exit', (c) => reject(new Error(`fakeopenai exited ${c}: ${out}`)));
+  });
+  const fake = { baseURL, proc, stop: () => stopProc(proc) };
+  cleanups.push(fake.stop);
+  return fake;
+}
+
+// startSite serves customer pages on another origin. Each page is
+// {body, head, css, attrs, csp}; the widget tag points at the relay. The
+// site logs every request so tests can prove nothing was fetched.
+export async function startSite(relay) {
+  const port = await freePort();
+  const pages = new Map();
+  const requests = [];
+  const srv = http.createServer((req, res) => {
+    requests.push(req.url);
+    const name = new URL(req.url, 'http://x').pathname.slice(1) || 'index';
+    const p = pages.get(name);
+    if (name === 'favicon.ico') { res.writeHead(204); res.end(); return; }
+    if (!p) { res.writeHead(404, { 'Content-Type': 'text/plain' }); res.end('not found'); return; }
+    const headers = { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' };
+    if (p.csp) headers['Content-Security-Policy'] = p.csp.replaceAll('WSRELAY', relay.url.replace('http:', 'ws:')).replaceAll('RELAY', relay.url);
+    res.writeHead(200, headers);
+    res.end(html(p, relay));
+  });
+  await new Promise((r) => srv.listen(port, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => { srv.closeAllConnections(); srv.close(r); }));
+  return {
+    port, origin: `http://${SITE_HOST}:${port}`, requests,
+    add(name, page) { pages.set(name, page); return `http://${SITE_HOST}:${port}/${name}`; },
+  };
+}
+
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
+function html(p, relay) {
+  const attrs = Object.entries(p.attrs || {}).map(([k, v]) => ` data-${k}="${esc(v)}"`).join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Shop</title>
+${p.head || ''}${p.css ? `<style>${p.css}</style>` : ''}
+<script src="${relay.url}/widget.js" async${attrs}></script>
+</head><body>${p.body || '<main><h1>Our shop</h1><p>Fine things.</p></main>'}</body></html>`;
+}
+
+// The hostile stylesheet: what a careless or hostile host page does.
+export const HOSTILE_CSS = `
+* { all: unset !important; }
+html, body { display: block !important; font: 40px/1 "Comic Sans MS", cursive !important; color: red !important; }
+div, span, button, p, h1 { display: block !important; }
+button { width: 1px !important; height: 1px !important; opacity: .01 !important; }
+.cover { position: fixed !important; inset: 0 !important; z-index: 999999999 !important; background: rgba(255,0,0,.08) !important; pointer-events: none !important; }
+.modal { position: fixed !important; right: 0 !important; bottom: 0 !important; width: 300px !important; height: 120px !important; z-index: 2147482000 !important; background: #ff0 !important; }
+svg { display: none !important; }
+[role], [aria-label] { visibility: hidden !important; }
+`;
+
+// launch starts Chromium with a fresh profile. One persistent context: its
+// pages are tabs that share storage, like a visitor's browser.
+export async function launch({ viewport = { width: 1280, height: 800 }, ...opts } = {}) {
+  const { chromium } = await import('playwright-core');
+  const dir = tmp('profile-');
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport,
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic', `--host-resolver-rules=MAP ${SITE_HOST} 127.0.0.1`],
+    ...opts,
+  });
+  cleanups.push(() => context.close());
+  context.setDefaultTimeout(15_000);
+  return context;
+}
+
+// screenshot saves a PNG in e2e/screenshots and lists it in the output.
+export async function screenshot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  shots.push(path.relative(path.join(repo, 'e2e'), file));
+  return file;
+}
+
+// watch records every console error and page error of a page, for failure messages.
+export function watch(page) {
+  const log = [];
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log.push(`${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  return log;
+}
+
+// Widget helpers: the UI is in an open shadow root, which locators pierce.
+export const W = {
+  launcher: (page) => page.locator('kefu-widget button.l'),
+  panel: (page) => page.locator('kefu-widget .p'),
+  input: (page) => page.locator('kefu-widget textarea'),
+  bubbles: (page) => page.locator('kefu-widget .m .g'),
+  async open(page) {
+    await W.launcher(page).click();
+    await W.panel(page).waitFor({ state: 'visible' });
+  },
+  async send(page, text) {
+    await W.input(page).fill(text);
+    await W.input(page).press('Enter');
+  },
+  // texts returns what every message bubble shows, in order.
+  texts: (page) => page.locator('kefu-widget .m .g .t').allTextContents(),
+  // stored returns the messages the relay stored, as shown (with their seq).
+  stored: (page) => page.evaluate(() => [...document.querySelector('kefu-widget').shadowRoot.querySelectorAll('.ms .g')]
+    .map((g) => ({ seq: +g.dataset.seq, id: g.dataset.id || '', cls: g.className, text: g.querySelector('.t').textContent, meta: g.querySelector('.me').textContent }))),
+  waitMark: (page, name, timeout = 15_000) => page.waitForFunction((n) => performance.getEntriesByName(n).length > 0, `kefu:${name}`, { timeout }),
+};
+
+// relayMessages reads the conversation straight from the relay over a
+// fresh WebSocket opened in the page (with the widget's stored token), so
+// a test sees what is stored, not what the widget shows.
+export async function relayMessages(page, relay) {
+  return page.evaluate(async (wsURL) => {
+    const key = Object.keys(localStorage).find((k) => k.endsWith(':session'));
+    const { token } = JSON.parse(localStorage.getItem(key));
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(wsURL);
+      const msgs = [];
+      let upTo = -1;
+      const t = setTimeout(() => reject(new Error('relay read timed out')), 10_000);
+      ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', token, last_seq: 0 }));
+      ws.onmessage = (e) => {
+        const f = JSON.parse(e.data);
+        if (f.type === 'welcome') upTo = f.seq;
+        if (f.type === 'message') msgs.push(f);
+        if (upTo >= 0 && (upTo === 0 || (msgs.length && msgs[msgs.length - 1].seq >= upTo))) { clearTimeout(t); ws.close(); resolve(msgs); }
+      };
+      ws.onerror = () => reject(new Error('relay socket failed'));
+    });
+  }, relay.url.replace('http:', 'ws:') + '/v1/ws');
+}
