@@ -330,17 +330,21 @@ textarea::placeholder{color:var(--mu)}
   }
 
   // The transcript cache: merged with what other tabs wrote, trimmed.
-  let saveTimer = 0;
+  // Written once per burst of messages (a microtask, so a reload right
+  // after a message still finds it).
+  let saving = false;
   function saveLog() {
-    clearTimeout(saveTimer);
-    saveTimer = setTimeout(() => {
+    if (saving) return;
+    saving = true;
+    queueMicrotask(() => {
+      saving = false;
       const cached = read(K.log, null);
       const all = new Map(cached && cached.conv === state.conv ? cached.msgs.map((m) => [m.seq, m]) : []);
       for (const [seq, m] of state.msgs) all.set(seq, m);
       let msgs = [...all.values()].sort((a, b) => a.seq - b.seq).slice(-LOG_MAX);
       while (msgs.length > 1 && JSON.stringify(msgs).length > LOG_BYTES) msgs = msgs.slice(Math.ceil(msgs.length / 4));
       write(K.log, { conv: state.conv, msgs });
-    }, 50);
+    });
   }
 
   // The outbox lives in storage only: a message is typed after the visitor
@@ -412,6 +416,7 @@ textarea::placeholder{color:var(--mu)}
     if (!f.stream_id || state.finished.has(f.stream_id)) return;
     let s = state.streams.get(f.stream_id);
     if (!s) {
+      if (!f.text) return; // nothing to show yet (an empty closing delta of a stream that never spoke)
       const node = bubble({ from: 'bot', author: 'AI', text: '' });
       node.classList.add('stream');
       node.setAttribute('aria-busy', 'true'); // announced once, complete, as the stored message
@@ -535,7 +540,7 @@ textarea::placeholder{color:var(--mu)}
     if (f.token) { state.token = f.token; interacted(); }
     if (f.resume !== 'ok' || (state.conv && f.conversation_id !== state.conv)) {
       clearShown();
-      write(K.log, null);
+      try { localStorage.removeItem(K.log); } catch { /* blocked */ }
     }
     state.conv = f.conversation_id;
     replayUpTo = f.seq;

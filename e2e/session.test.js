@@ -1,0 +1,93 @@
+// A returning visitor finds the conversation where it was: after a reload,
+// and in every tab at once.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { suite, startRelay, startSite, launch, screenshot, poll, W, relayMessages } from './lib/harness.js';
+
+suite('conversation across reloads and tabs', () => {
+  let relay, site, context;
+  before(async () => {
+    relay = await startRelay();
+    site = await startSite(relay);
+    context = await launch();
+  });
+
+  test('reload resumes the conversation from the last seq', async () => {
+    const url = site.add('shop', {});
+    const page = await context.newPage();
+    await page.goto(url);
+    await W.open(page);
+    await W.send(page, 'hello, first message');
+    await W.send(page, 'what is your return policy?');
+    const before = await poll(async () => { const s = await W.stored(page); return s.length >= 3 && s; }, { what: '3 stored messages' });
+    const session = await page.evaluate(() => Object.fromEntries(Object.keys(localStorage).map((k) => [k.replace(/^kefu:[^:]+:\d+:/, ''), localStorage.getItem(k)])));
+    assert.deepEqual(Object.keys(session).sort(), ['log', 'outbox', 'session', 'vid']);
+    const { token, conv } = JSON.parse(session.session);
+    assert.ok(token.length >= 32 && conv);
+
+    // After a reload the transcript is drawn from the cache at once, and the
+    // socket resumes after the last seq: the relay replays nothing old.
+    const frames = [];
+    page.on('websocket', (ws) => ws.on('framesent', (f) => frames.push(f.payload)));
+    await page.reload();
+    await W.waitMark(page, 'panel');
+    const hello = await poll(() => frames.map((f) => JSON.parse(f)).find((f) => f.type === 'hello'), { what: 'hello frame' });
+    assert.equal(hello.token, token);
+    assert.equal(hello.conversation_id, conv);
+    assert.equal(hello.last_seq, before.at(-1).seq);
+    assert.match(hello.fingerprint || '', /^[0-9a-f]{64}$/, 'the session fingerprint goes in hello');
+    await W.open(page);
+    const after = await W.stored(page);
+    assert.deepEqual(after.map((m) => [m.seq, m.text]), before.map((m) => [m.seq, m.text]));
+    await W.send(page, 'and one after the reload');
+    await poll(async () => (await W.stored(page)).some((m) => m.text === 'and one after the reload'), { what: 'new message stored' });
+    const all = await relayMessages(page, relay);
+    assert.deepEqual(all.map((m) => m.seq), all.map((_, i) => i + 1), 'no gaps, no duplicates');
+    await screenshot(page, 'resume-after-reload');
+    await page.close();
+  });
+
+  test('a fresh tab with an empty cache gets the whole conversation', async () => {
+    const page = await context.newPage();
+    await page.goto(site.add('shop2', {}));
+    await page.evaluate(() => { for (const k of Object.keys(localStorage)) if (k.endsWith(':log')) localStorage.removeItem(k); });
+    await page.reload();
+    await W.open(page);
+    const shown = await poll(async () => { const s = await W.stored(page); return s.length >= 3 && s; }, { what: 'full replay' });
+    assert.deepEqual(shown.map((m) => m.seq), shown.map((_, i) => i + 1));
+    await page.close();
+  });
+
+  test('two tabs show one conversation, both ways, live', async () => {
+    const fresh = await launch(); // a new visitor: the bot still answers
+    const a = await fresh.newPage();
+    const b = await fresh.newPage();
+    await a.goto(site.add('tab-a', {}));
+    await b.goto(site.add('tab-b', {}));
+    await W.open(a);
+    await W.open(b);
+    await W.send(a, 'sent from tab A');
+    await poll(async () => (await W.texts(b)).includes('sent from tab A'), { what: 'tab B shows tab A message' });
+    await W.send(b, 'sent from tab B');
+    await poll(async () => (await W.texts(a)).includes('sent from tab B'), { what: 'tab A shows tab B message' });
+    const sa = await W.stored(a);
+    const sb = await W.stored(b);
+    assert.deepEqual(sa.map((m) => [m.seq, m.text]), sb.map((m) => [m.seq, m.text]));
+    await screenshot(a, 'two-tabs-a');
+    await screenshot(b, 'two-tabs-b');
+    await a.close();
+    await b.close();
+  });
+
+  test('a new visitor in tab B follows the conversation tab A starts', async () => {
+    const ctx2 = await launch();
+    const a = await ctx2.newPage();
+    const b = await ctx2.newPage();
+    await a.goto(site.add('tab-a', {}));
+    await b.goto(site.add('tab-b', {}));
+    await W.open(b);
+    await W.open(a);
+    await W.send(a, 'first words from tab A');
+    await poll(async () => (await W.texts(b)).includes('first words from tab A'), { what: 'tab B joined the new conversation' });
+  });
+});
