@@ -1,9 +1,9 @@
 // The widget on a customer page from another origin whose CSS tries to
 // break everything: it must stay visible, sized, on top and usable, and
 // must not change the page or its globals.
-import { test, before } from 'node:test';
+import { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { suite, startRelay, startSite, launch, screenshot, watch, poll, W, HOSTILE_CSS } from './lib/harness.js';
+import { suite, it, startRelay, startSite, launch, screenshot, watch, poll, W, HOSTILE_CSS } from './lib/harness.js';
 
 suite('hostile host page', () => {
   let relay, site, context;
@@ -13,7 +13,7 @@ suite('hostile host page', () => {
     context = await launch();
   });
 
-  test('launcher is visible at once, 56×56, bottom-right and on top of huge z-indexes', async () => {
+  it('launcher is visible at once, 56×56, bottom-right and on top of huge z-indexes', async () => {
     const url = site.add('hostile', {
       css: HOSTILE_CSS,
       head: '<script>window.__before = Object.getOwnPropertyNames(window);</script>',
@@ -50,7 +50,7 @@ suite('hostile host page', () => {
     assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
   });
 
-  test('the panel opens over the hostile page, is a labelled dialog and keyboard-usable', async () => {
+  it('the panel opens over the hostile page, is a labelled dialog and keyboard-usable', async () => {
     const page = context.pages().at(-1);
     await W.open(page);
     const panel = W.panel(page);
@@ -77,7 +77,7 @@ suite('hostile host page', () => {
     await page.close();
   });
 
-  test('data-* options: title, colour, left position, z-index', async () => {
+  it('data-* options: title, colour, left position, z-index', async () => {
     const url = site.add('options', {
       attrs: { title: 'Ask Ada', color: '#16a34a', position: 'left', 'z-index': '10', lang: 'en' },
       body: '<div style="position:fixed;left:0;bottom:0;width:200px;height:200px;z-index:20;background:#fcc"></div>',
@@ -97,7 +97,7 @@ suite('hostile host page', () => {
     await page.close();
   });
 
-  test('mobile: the panel fills the screen', async () => {
+  it('mobile: the panel fills the screen', async () => {
     const page = await context.newPage();
     await page.setViewportSize({ width: 375, height: 667 });
     await page.goto(site.add('mobile', { css: HOSTILE_CSS }));
@@ -108,7 +108,7 @@ suite('hostile host page', () => {
     await page.close();
   });
 
-  test('window.Kefu: open, close, toggle, on, and calls queued before the loader', async () => {
+  it('window.Kefu: open, close, toggle, on, and calls queued before the loader', async () => {
     const url = site.add('api', {
       head: `<script>window.Kefu = { q: [['on', 'ready', (d) => { window.__ready = d; }], ['on', 'open', () => { window.__opened = (window.__opened || 0) + 1; }]] };</script>`,
     });
@@ -132,7 +132,7 @@ suite('hostile host page', () => {
     await page.close();
   });
 
-  test('nothing is stored and no socket opens on a page view', async () => {
+  it('nothing is stored and no socket opens on a page view', async () => {
     const page = await context.newPage();
     const sockets = [];
     page.on('websocket', (ws) => sockets.push(ws.url()));

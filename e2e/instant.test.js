@@ -1,9 +1,9 @@
 // Instant FAQ answers: classified by the wasm module in the browser and
 // shown at once; with a CSP that blocks WebAssembly, classified by the
 // relay with the same router.
-import { test, before } from 'node:test';
+import { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { suite, startRelay, startSite, launch, screenshot, watch, poll, W, relayMessages } from './lib/harness.js';
+import { suite, it, startRelay, startSite, launch, screenshot, watch, poll, W, relayMessages } from './lib/harness.js';
 
 // A customer CSP without 'wasm-unsafe-eval': scripts from the shop and the
 // relay only, connections to the relay only, no inline styles.
@@ -25,7 +25,7 @@ suite('instant answers', () => {
     }
   });
 
-  test('"how long does shipping take?" is answered in the browser at once, then stored by the relay', async (t) => {
+  it('"how long does shipping take?" is answered in the browser at once, then stored by the relay', async (t) => {
     if (wasmMissing) { t.skip(`MISSING RELAY PIECE: ${wasmMissing}`); return; }
     const page = await context.newPage();
     const errors = watch(page);
@@ -66,7 +66,7 @@ suite('instant answers', () => {
     await page.close();
   });
 
-  test('with a CSP that blocks wasm, the relay classifies and answers', async (t) => {
+  it('with a CSP that blocks wasm, the relay classifies and answers', async (t) => {
     const page = await context.newPage();
     const violations = [];
     page.on('console', (m) => { if (/Content Security Policy|unsafe-eval/.test(m.text())) violations.push(m.text()); });
@@ -91,7 +91,7 @@ suite('instant answers', () => {
     await page.close();
   });
 
-  test('talk to a person: hand-off from an intent', async () => {
+  it('talk to a person: hand-off from an intent', async () => {
     const page = await context.newPage();
     await page.goto(site.add('handoff', {}));
     await W.open(page);

@@ -1,8 +1,8 @@
 // A returning visitor finds the conversation where it was: after a reload,
 // and in every tab at once.
-import { test, before } from 'node:test';
+import { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { suite, startRelay, startSite, launch, screenshot, poll, W, relayMessages } from './lib/harness.js';
+import { suite, it, startRelay, startSite, launch, screenshot, poll, W, relayMessages } from './lib/harness.js';
 
 suite('conversation across reloads and tabs', () => {
   let relay, site, context;
@@ -12,7 +12,7 @@ suite('conversation across reloads and tabs', () => {
     context = await launch();
   });
 
-  test('reload resumes the conversation from the last seq', async () => {
+  it('reload resumes the conversation from the last seq', async () => {
     const url = site.add('shop', {});
     const page = await context.newPage();
     await page.goto(url);
@@ -47,7 +47,7 @@ suite('conversation across reloads and tabs', () => {
     await page.close();
   });
 
-  test('a fresh tab with an empty cache gets the whole conversation', async () => {
+  it('a fresh tab with an empty cache gets the whole conversation', async () => {
     const page = await context.newPage();
     await page.goto(site.add('shop2', {}));
     await page.evaluate(() => { for (const k of Object.keys(localStorage)) if (k.endsWith(':log')) localStorage.removeItem(k); });
@@ -58,7 +58,7 @@ suite('conversation across reloads and tabs', () => {
     await page.close();
   });
 
-  test('two tabs show one conversation, both ways, live', async () => {
+  it('two tabs show one conversation, both ways, live', async () => {
     const fresh = await launch(); // a new visitor: the bot still answers
     const a = await fresh.newPage();
     const b = await fresh.newPage();
@@ -79,7 +79,7 @@ suite('conversation across reloads and tabs', () => {
     await b.close();
   });
 
-  test('a new visitor in tab B follows the conversation tab A starts', async () => {
+  it('a new visitor in tab B follows the conversation tab A starts', async () => {
     const ctx2 = await launch();
     const a = await ctx2.newPage();
     const b = await ctx2.newPage();
