@@ -369,7 +369,7 @@ textarea::placeholder{color:var(--mu)}
     if (!m || typeof m.seq !== 'number' || state.msgs.has(m.seq)) return;
     if (m.conversation_id && state.conv && m.conversation_id !== state.conv) return;
     state.msgs.set(m.seq, m);
-    const meta = [m.via === 'browser' ? T.instant : '', m.incomplete ? T.interrupted : ''].filter(Boolean).join(' · ');
+    const meta = [m.via === 'browser' && m.from === 'bot' ? T.instant : '', m.incomplete ? T.interrupted : ''].filter(Boolean).join(' · ');
     const node = bubble(m, meta);
     node.dataset.seq = m.seq;
     if (m.id) node.dataset.id = m.id;
