@@ -14,13 +14,28 @@ import (
 // it may carry. encoding/json matches keys case-insensitively and ignores
 // duplicates; the decoder checks keys against this table first so neither
 // slips through.
-var clientFrames = map[string]struct {
+type frameSpec struct {
 	keys []string
 	new  func() any
-}{
+}
+
+var clientFrames = map[string]frameSpec{
 	TypeHello:   {keys: []string{"type", "token", "conversation_id", "last_seq", "fingerprint"}, new: func() any { return new(Hello) }},
 	TypeMessage: {keys: []string{"type", "id", "text", "intent"}, new: func() any { return new(Send) }},
 	TypeTyping:  {keys: []string{"type", "on"}, new: func() any { return new(Typing) }},
+}
+
+// agentFrames is the same table for the agent socket.
+var agentFrames = map[string]frameSpec{
+	TypeHello:    {keys: []string{"type"}, new: func() any { return new(AgentHello) }},
+	TypeWatch:    {keys: []string{"type", "conversation_id", "last_seq"}, new: func() any { return new(Watch) }},
+	TypeUnwatch:  {keys: []string{"type", "conversation_id"}, new: func() any { return new(ConvRef) }},
+	TypeMessage:  {keys: []string{"type", "conversation_id", "id", "text"}, new: func() any { return new(AgentSend) }},
+	TypeTyping:   {keys: []string{"type", "conversation_id", "on"}, new: func() any { return new(AgentTyping) }},
+	TypeTake:     {keys: []string{"type", "conversation_id"}, new: func() any { return new(ConvRef) }},
+	TypeTransfer: {keys: []string{"type", "conversation_id", "to"}, new: func() any { return new(Transfer) }},
+	TypeClose:    {keys: []string{"type", "conversation_id"}, new: func() any { return new(ConvRef) }},
+	TypePresence: {keys: []string{"type", "status"}, new: func() any { return new(Presence) }},
 }
 
 // Limits on fields every client frame shares. Message text length is a
@@ -34,7 +49,14 @@ const (
 
 // Decode parses one client frame strictly. It returns *Hello, *Send or *Typing,
 // or an *Error saying exactly what is wrong. It never panics.
-func Decode(data []byte) (any, error) {
+func Decode(data []byte) (any, error) { return decodeWith(clientFrames, data) }
+
+// DecodeAgent parses one agent-socket frame as strictly as Decode: it
+// returns *AgentHello, *Watch, *ConvRef (unwatch, take, close), *AgentSend,
+// *AgentTyping, *Transfer or *Presence.
+func DecodeAgent(data []byte) (any, error) { return decodeWith(agentFrames, data) }
+
+func decodeWith(table map[string]frameSpec, data []byte) (any, error) {
 	if !utf8.Valid(data) {
 		return nil, Errorf(CodeBadUTF8, "")
 	}
@@ -42,7 +64,7 @@ func Decode(data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, ok := clientFrames[typ]
+	spec, ok := table[typ]
 	if !ok {
 		return nil, Errorf(CodeUnknownType, fmt.Sprintf("unknown frame type %q", clip(typ)))
 	}
@@ -172,15 +194,51 @@ func Validate(v any) error {
 			return Errorf(CodeBadField, `field "fingerprint" must be at most 64 hex digits`)
 		}
 	case *Send:
-		if f.ID == "" || len(f.ID) > MaxIDLen || !printableASCII(f.ID) {
-			return Errorf(CodeBadField, `field "id" must be 1 to 64 printable ASCII characters`)
-		}
-		if strings.TrimSpace(f.Text) == "" {
-			return Errorf(CodeBadField, `field "text" must not be empty`)
+		if err := checkIDText(f.ID, f.Text); err != nil {
+			return err
 		}
 		if len(f.Intent) > MaxIDLen*2 {
 			return Errorf(CodeBadField, `field "intent" is too long`)
 		}
+	case *AgentSend:
+		if err := checkConv(f.ConversationID); err != nil {
+			return err
+		}
+		return checkIDText(f.ID, f.Text)
+	case *Watch:
+		return checkConv(f.ConversationID)
+	case *ConvRef:
+		return checkConv(f.ConversationID)
+	case *AgentTyping:
+		return checkConv(f.ConversationID)
+	case *Transfer:
+		if err := checkConv(f.ConversationID); err != nil {
+			return err
+		}
+		if f.To == "" || len(f.To) > MaxIDLen || !printableASCII(f.To) {
+			return Errorf(CodeBadField, `field "to" must be an agent id or "queue"`)
+		}
+	case *Presence:
+		if f.Status != StatusOnline && f.Status != StatusAway {
+			return Errorf(CodeBadField, `field "status" must be "online" or "away"`)
+		}
+	}
+	return nil
+}
+
+func checkIDText(id, text string) error {
+	if id == "" || len(id) > MaxIDLen || !printableASCII(id) {
+		return Errorf(CodeBadField, `field "id" must be 1 to 64 printable ASCII characters`)
+	}
+	if strings.TrimSpace(text) == "" {
+		return Errorf(CodeBadField, `field "text" must not be empty`)
+	}
+	return nil
+}
+
+func checkConv(id string) error {
+	if id == "" || len(id) > MaxIDLen || !printableASCII(id) {
+		return Errorf(CodeBadField, `field "conversation_id" is malformed`)
 	}
 	return nil
 }

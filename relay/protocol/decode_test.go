@@ -83,7 +83,14 @@ func TestDecode(t *testing.T) {
 // The key table must name exactly the JSON keys of each frame struct, or a
 // field could never be sent (or an unknown one slip through).
 func TestClientFrameKeysMatchStructs(t *testing.T) {
+	all := map[string]frameSpec{}
 	for typ, spec := range clientFrames {
+		all["visitor "+typ] = spec
+	}
+	for typ, spec := range agentFrames {
+		all["agent "+typ] = spec
+	}
+	for typ, spec := range all {
 		rt := reflect.TypeOf(spec.new()).Elem()
 		var tags []string
 		for i := 0; i < rt.NumField(); i++ {
@@ -95,6 +102,46 @@ func TestClientFrameKeysMatchStructs(t *testing.T) {
 		if !reflect.DeepEqual(tags, keys) {
 			t.Errorf("%s: keys %v, struct tags %v", typ, keys, tags)
 		}
+	}
+}
+
+func TestDecodeAgent(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want any
+		code Code
+	}{
+		{name: "hello", in: `{"type":"hello"}`, want: &AgentHello{Type: "hello"}},
+		{name: "watch", in: `{"type":"watch","conversation_id":"c1","last_seq":3}`, want: &Watch{Type: "watch", ConversationID: "c1", LastSeq: 3}},
+		{name: "reply", in: `{"type":"message","conversation_id":"c1","id":"r1","text":"hi"}`, want: &AgentSend{Type: "message", ConversationID: "c1", ID: "r1", Text: "hi"}},
+		{name: "take", in: `{"type":"take","conversation_id":"c1"}`, want: &ConvRef{Type: "take", ConversationID: "c1"}},
+		{name: "transfer", in: `{"type":"transfer","conversation_id":"c1","to":"queue"}`, want: &Transfer{Type: "transfer", ConversationID: "c1", To: "queue"}},
+		{name: "presence", in: `{"type":"presence","status":"away"}`, want: &Presence{Type: "presence", Status: "away"}},
+		{name: "visitor hello shape refused", in: `{"type":"hello","last_seq":0}`, code: CodeUnknownField},
+		{name: "reply without conversation", in: `{"type":"message","id":"r1","text":"hi"}`, code: CodeBadField},
+		{name: "bad presence", in: `{"type":"presence","status":"asleep"}`, code: CodeBadField},
+		{name: "transfer nowhere", in: `{"type":"transfer","conversation_id":"c1","to":""}`, code: CodeBadField},
+		{name: "visitor-only intent field", in: `{"type":"message","conversation_id":"c1","id":"r","text":"x","intent":"y"}`, code: CodeUnknownField},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeAgent([]byte(tt.in))
+			if tt.code != "" {
+				var pe *Error
+				if !errors.As(err, &pe) || pe.Code != tt.code {
+					t.Fatalf("got %#v, %v; want code %s", got, err, tt.code)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %#v, %v; want %#v", got, err, tt.want)
+			}
+		})
+	}
+	// The visitor socket never accepts agent-only frames.
+	if _, err := Decode([]byte(`{"type":"take","conversation_id":"c1"}`)); err == nil {
+		t.Error("visitor decoder accepted take")
 	}
 }
 
@@ -113,6 +160,8 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The agent decoder shares the machinery: it must not panic either.
+		DecodeAgent(data)
 		v, err := Decode(data)
 		if err != nil {
 			var pe *Error

@@ -87,10 +87,11 @@ type Message struct {
 
 // Ack confirms a client message is durably stored as Seq.
 type Ack struct {
-	Type      string `json:"type"`
-	ID        string `json:"id"`
-	Seq       uint64 `json:"seq"`
-	Duplicate bool   `json:"duplicate,omitempty"`
+	Type           string `json:"type"`
+	ID             string `json:"id"`
+	Seq            uint64 `json:"seq"`
+	Duplicate      bool   `json:"duplicate,omitempty"`
+	ConversationID string `json:"conversation_id,omitempty"`
 }
 
 // TypingOut tells the other side of a conversation who is typing.
@@ -112,13 +113,20 @@ type Delta struct {
 	Done           bool   `json:"done,omitempty"`
 }
 
-// Conversation tells clients who handles a conversation now.
+// Conversation tells clients who handles a conversation now. Agents also
+// get the inbox fields (agent id, last seq, preview, …); visitors do not.
 type Conversation struct {
 	Type           string `json:"type"`
 	ConversationID string `json:"conversation_id"`
 	Status         string `json:"status"`
 	Handler        string `json:"handler"`
 	HandlerName    string `json:"handler_name,omitempty"`
+	AgentID        string `json:"agent_id,omitempty"`
+	VisitorID      string `json:"visitor_id,omitempty"`
+	LastSeq        uint64 `json:"last_seq,omitempty"`
+	Preview        string `json:"preview,omitempty"`
+	Intent         string `json:"intent,omitempty"`
+	UpdatedAt      int64  `json:"updated_at,omitempty"`
 }
 
 // ErrorFrame reports a problem with what the client sent. ID names the client

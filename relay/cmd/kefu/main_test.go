@@ -138,7 +138,8 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 		}
 		clients = append(clients, c)
 		_, conv, _ := c.State()
-		acked[conv] = map[string]uint64{}
+		mine := map[string]uint64{}
+		acked[conv] = mine
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -150,7 +151,7 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				acked[conv][id] = a.Seq
+				mine[id] = a.Seq
 				mu.Unlock()
 			}
 		}()

@@ -10,11 +10,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/kefuhq/kefu/public"
+	"github.com/kefuhq/kefu/relay/internal/agent"
 	"github.com/kefuhq/kefu/relay/internal/ai"
+	"github.com/kefuhq/kefu/relay/internal/assign"
+	"github.com/kefuhq/kefu/relay/internal/auth"
 	"github.com/kefuhq/kefu/relay/internal/bot"
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/config"
@@ -40,6 +44,11 @@ type App struct {
 	store   *store.Store
 	flow    *bot.Flow
 	aic     *ai.Client
+	fan     *chat.Fanout
+	authSvc *auth.Service
+	router  *assign.Router
+	bgStop  context.CancelFunc
+	bg      sync.WaitGroup
 	server  *http.Server
 	ln      net.Listener
 	pprof   *http.Server
@@ -53,13 +62,13 @@ func New(cfg config.Config, log *slog.Logger, version string) *App {
 
 // Open opens the database and the listener and builds the routes.
 func (a *App) Open() error {
-	fan := &chat.Fanout{Hub: a.hub, Metrics: a.metrics}
+	a.fan = &chat.Fanout{Hub: a.hub, Metrics: a.metrics}
 	st, err := store.Open(a.cfg.DataDir, store.Options{
 		LockTimeout: a.cfg.DBLockTimeout,
 		MaxBatch:    a.cfg.MaxBatch,
 		Logger:      a.log,
 		OnCommit:    a.metrics.ObserveCommit,
-		OnAppend:    fan.OnAppend,
+		OnAppend:    a.fan.OnAppend,
 	})
 	if err != nil {
 		return err
@@ -144,6 +153,33 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	}
 	site.Routes(mux, cors)
 
+	a.authSvc = auth.New(a.store, a.log, auth.Options{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute})
+	if pw, err := a.authSvc.Bootstrap(ctx, cfg.AdminPassword); err != nil {
+		return nil, err
+	} else if pw != "" {
+		// Printed once, at the first start only: there is no default account.
+		a.log.Warn("kefu: created the first admin account; sign in at /admin/ and change this password", "username", "admin", "password", pw)
+	}
+	authn := &auth.HTTP{Svc: a.authSvc, BehindProxy: cfg.BehindProxy}
+	authn.Routes(mux)
+	a.router = assign.New(a.store, a.hub, in, a.log, a.flow.StopAI, cfg.AgentOfflineDrop, time.Now)
+	if err := a.router.Load(); err != nil {
+		return nil, err
+	}
+	a.flow.OnQueued = a.router.Queued
+	a.fan.Extra = a.router.OnAppend
+	ah := agent.New(agent.Options{
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		HelloTimeout:    cfg.HelloTimeout,
+		Conn: hub.ConnOptions{
+			// Consoles watch many conversations and replay their history.
+			Queue: max(cfg.SendQueue, 4096), WriteTimeout: cfg.WriteTimeout,
+			PingInterval: cfg.PingInterval, ReadLimit: int64(cfg.MaxFrameBytes),
+		},
+	}, authn, a.store, a.hub, a.router, a.log, a.metrics)
+	a.router.OnAssigned = ah.Assigned
+	mux.Handle("GET /v1/agent/ws", ah)
+
 	vh := visitor.New(visitor.Options{
 		AllowedOrigins:  cfg.AllowedOrigins,
 		BehindProxy:     cfg.BehindProxy,
@@ -168,6 +204,26 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	return mux, nil
 }
 
+// background runs the relay's periodic work: routing retries and offline
+// reassignment, and purging expired sessions.
+func (a *App) background(ctx context.Context) {
+	a.bg.Add(2)
+	go func() { defer a.bg.Done(); a.router.Run(ctx, 5*time.Second) }()
+	go func() {
+		defer a.bg.Done()
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			a.authSvc.Purge(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
 // assetTrees lists the embedded file trees the relay serves.
 func assetTrees() []fs.FS { return []fs.FS{public.FS} }
 
@@ -176,6 +232,12 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 
 // Store is the relay's database, for tests and tools in this module.
 func (a *App) Store() *store.Store { return a.store }
+
+// Auth is the relay's account service, for tests and tools in this module.
+func (a *App) Auth() *auth.Service { return a.authSvc }
+
+// Router is the relay's chat router, for tests and tools in this module.
+func (a *App) Router() *assign.Router { return a.router }
 
 func (a *App) readyErr() error {
 	if !a.ready.Load() {
@@ -190,6 +252,9 @@ func (a *App) readyErr() error {
 func (a *App) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- a.server.Serve(a.ln) }()
+	bgCtx, stop := context.WithCancel(context.Background())
+	a.bgStop = stop
+	a.background(bgCtx)
 	if a.cfg.PprofAddr != "" {
 		a.pprof = pprofServer(a.cfg.PprofAddr)
 		go func() {
@@ -227,6 +292,8 @@ func (a *App) shutdown() error {
 	}
 	// AI answers still streaming are cut and stored (marked incomplete)
 	// while the store is still open.
+	a.bgStop()
+	a.bg.Wait()
 	a.flow.Close()
 	a.aic.Close()
 	if err := a.store.Close(); err != nil {

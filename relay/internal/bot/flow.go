@@ -95,10 +95,11 @@ func (f *Flow) OnVisitorMessage(ctx context.Context, s *visitor.Session, a store
 	}
 	res := f.intents.Classify(q.Text)
 	switch {
-	case res.Matched && (res.Action == router.ActionAnswer || res.Action == "") && res.Answer != "":
-		f.answerFromIntent(ctx, q, res)
+	// Asking for a person wins over an FAQ the question also touches.
 	case res.Matched && res.Action == router.ActionHandoff, WantsPerson(q.Text):
 		f.Handoff(ctx, a.Conversation.ID, reasonAsked, q.Text, res.Skill)
+	case res.Matched && (res.Action == router.ActionAnswer || res.Action == "") && res.Answer != "":
+		f.answerFromIntent(ctx, q, res)
 	default:
 		f.startAI(a.Conversation.ID, s.VisitorID, s.Fingerprint, q.Text)
 	}
@@ -139,7 +140,7 @@ func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, s
 		f.log.Error("bot: hand off", "conversation", convID, "err", err)
 		return
 	}
-	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: handoffText(r, langOf(question))}); err != nil {
+	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: handoffText(r, chat.LangOf(question))}); err != nil {
 		f.log.Error("bot: store hand-off message", "conversation", convID, "err", err)
 	}
 	f.hub.Publish(chat.Topic(convID), chat.ConversationFrame(conv, ""))

@@ -190,6 +190,7 @@ func TestAIStreamsTokenByTokenToEveryTab(t *testing.T) {
 	a.send("tell me about your company")
 	for _, v := range []*visitor{a, b} {
 		final := v.waitMessage(fromBot("ai"))
+		waitDone(t, v, final.StreamID)
 		if final.Text != "Our store sells bicycles and spare parts in three cities." || final.Incomplete || final.StreamID == "" {
 			t.Fatalf("final %+v", final)
 		}
@@ -468,6 +469,25 @@ func TestBudgetSpentHandsOffWithClearMessage(t *testing.T) {
 	}
 	if up.Count() != 0 {
 		t.Errorf("upstream called %d times with the budget spent", up.Count())
+	}
+}
+
+// waitDone waits for the delta that closes a stream (it follows the stored
+// message).
+func waitDone(t *testing.T, v *visitor, streamID string) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		for _, d := range v.deltas(streamID) {
+			if d.Done {
+				return
+			}
+		}
+		select {
+		case <-v.ch:
+		case <-deadline:
+			t.Fatal("stream never closed with done")
+		}
 	}
 }
 

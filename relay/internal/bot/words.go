@@ -3,7 +3,6 @@ package bot
 import (
 	"errors"
 	"regexp"
-	"unicode"
 
 	"github.com/kefuhq/kefu/relay/internal/ai"
 )
@@ -11,7 +10,7 @@ import (
 // asksForPerson catches "words to that effect" even when the business
 // deleted its hand-off intent: a visitor must always be able to reach a
 // person.
-var asksForPerson = regexp.MustCompile(`(?i)\b((talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+|some\s*one|somebody|your\s+)?(real\s+|live\s+)?(human|person|people|agent|representative|someone|somebody|staff|operator)|real\s+person|live\s+agent|human\s+agent|customer\s+service\s+(agent|representative)|representative|operator)\b|人工|真人|转接客服|客服人员|找客服|オペレーター|担当者`)
+var asksForPerson = regexp.MustCompile(`(?i)\b((talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+|some\s*one|somebody|your\s+)?(real\s+|live\s+)?(human|person|people|agent|representative|someone|somebody|staff|operator)|(need|want|get|reach)\s+(a|an|some)\s+(real\s+|live\s+)?(human|person|agent|representative)|real\s+person|live\s+agent|human\s+agent|customer\s+service\s+(agent|representative)|representative|operator)\b|人工|真人|转接客服|客服人员|找客服|オペレーター|担当者`)
 
 // WantsPerson reports whether text asks for a person.
 func WantsPerson(text string) bool { return asksForPerson.MatchString(text) }
@@ -75,22 +74,4 @@ func handoffText(r reason, lang string) string {
 		t = texts["en"]
 	}
 	return t[r]
-}
-
-// langOf guesses the visitor's language from their text, only to pick the
-// hand-off message.
-func langOf(text string) string {
-	han := false
-	for _, r := range text {
-		if unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r) {
-			return "ja"
-		}
-		if unicode.Is(unicode.Han, r) {
-			han = true
-		}
-	}
-	if han {
-		return "zh"
-	}
-	return "en"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -113,4 +114,28 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 		return fmt.Errorf("decode %s: %w", key, err)
 	}
 	return nil
+}
+
+// Conversations returns the conversations keep accepts, newest activity
+// first. It scans them all: fine for the thousands of conversations a
+// business has open; an index by status would be the next step.
+func (s *Store) Conversations(keep func(*Conversation) bool) ([]Conversation, error) {
+	var out []Conversation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketConversations).ForEach(func(k, v []byte) error {
+			var c Conversation
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("decode conversation %s: %w", k, err)
+			}
+			if keep == nil || keep(&c) {
+				out = append(out, c)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: conversations: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
+	return out, nil
 }

@@ -1,0 +1,270 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/kefuhq/kefu/relay/internal/assign"
+	"github.com/kefuhq/kefu/relay/internal/chat"
+	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/protocol"
+)
+
+// maxRejects is how many invalid frames in a row end the socket (1008).
+const maxRejects = 20
+
+// session is one agent connection.
+type session struct {
+	h       *Handler
+	c       *hub.Conn
+	acct    store.Account
+	sid     string
+	watched map[string]bool // reader goroutine only
+	rejects int
+}
+
+func (s *session) run(ctx context.Context) websocket.StatusCode {
+	timer := time.AfterFunc(s.h.opts.HelloTimeout, func() {
+		s.c.CloseBeforeStart(protocol.CloseHelloTimeout, string(protocol.CodeHelloTimeout))
+	})
+	for {
+		data, err := s.c.Read(ctx)
+		if err != nil {
+			timer.Stop()
+			s.c.Abort()
+			return s.c.CloseCode()
+		}
+		v, err := protocol.DecodeAgent(data)
+		if err == nil {
+			if _, ok := v.(*protocol.AgentHello); ok {
+				break
+			}
+			err = protocol.Errorf(protocol.CodeHelloFirst, "")
+		}
+		s.c.WriteNow(ctx, errorFrame(err, ""))
+	}
+	if !timer.Stop() {
+		s.c.Abort()
+		return s.c.CloseCode()
+	}
+	if err := s.welcome(ctx); err != nil {
+		s.h.log.Error("agent: welcome", "agent", s.acct.ID, "err", err)
+		s.c.CloseBeforeStart(protocol.CloseInternal, "could not load the inbox")
+		return s.c.CloseCode()
+	}
+	s.h.router.Connected(ctx, s.acct)
+	defer s.h.router.Disconnected(s.acct.ID)
+	stop := s.recheck()
+	defer stop()
+	s.loop(ctx)
+	s.c.Close(protocol.CloseNormal, "")
+	s.c.Wait()
+	return s.c.CloseCode()
+}
+
+// welcome writes the inbox, then subscribes to inbox changes and to the
+// agent's own conversations.
+func (s *session) welcome(ctx context.Context) error {
+	open, err := s.h.store.Conversations(func(c *store.Conversation) bool { return c.Status == store.StatusOpen })
+	if err != nil {
+		return err
+	}
+	w := protocol.AgentWelcome{Type: protocol.TypeWelcome, Agent: s.h.router.Info(s.acct.ID), Agents: s.h.router.Agents(), Conversations: []protocol.Conversation{}}
+	w.Agent.Username, w.Agent.Name, w.Agent.Role = s.acct.Username, s.acct.Name, s.acct.Role
+	var mine []string
+	others := 0
+	for _, c := range open {
+		own := c.Handler == store.HandlerAgent && c.AgentID == s.acct.ID
+		if own {
+			mine = append(mine, c.ID)
+		}
+		if own || c.Handler == store.HandlerQueue || others < inboxOthers {
+			if !own && c.Handler != store.HandlerQueue {
+				others++
+			}
+			w.Conversations = append(w.Conversations, s.h.router.Summary(c))
+		}
+	}
+	// Subscribe to the inbox before writing the welcome: a change between
+	// the two arrives as an update, never lost.
+	s.h.hub.Subscribe(assign.InboxTopic, s.c)
+	if err := s.c.WriteNow(ctx, hub.NewFrame(w)); err != nil {
+		return err
+	}
+	s.c.Start()
+	for _, id := range mine {
+		if err := s.h.watch(s.c, id, 0); err != nil {
+			return err
+		}
+		s.watched[id] = true
+	}
+	return nil
+}
+
+// recheck closes the socket when its session has expired meanwhile.
+func (s *session) recheck() (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(s.h.opts.Recheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-s.c.Closing():
+				return
+			case <-t.C:
+				if _, _, err := s.h.authn.Svc.Check(context.Background(), s.sid); err != nil {
+					s.c.Close(protocol.CloseUnauthorized, "session ended")
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func (s *session) loop(ctx context.Context) {
+	for {
+		data, err := s.c.Read(ctx)
+		if err != nil {
+			return
+		}
+		v, err := protocol.DecodeAgent(data)
+		if err == nil {
+			err = s.handle(ctx, v)
+		}
+		if err != nil {
+			var pe *protocol.Error
+			if !errors.As(err, &pe) {
+				s.h.log.Error("agent: frame", "agent", s.acct.ID, "err", err)
+			}
+			s.h.metrics.FrameErrors.WithLabelValues(string(asProtocolError(err).Code)).Inc()
+			s.rejects++
+			if s.rejects > maxRejects {
+				s.c.Close(protocol.ClosePolicy, "too many invalid frames")
+				return
+			}
+			s.c.Send(errorFrame(err, idOf(v)))
+			continue
+		}
+		s.rejects = 0
+	}
+}
+
+func idOf(v any) string {
+	if m, ok := v.(*protocol.AgentSend); ok {
+		return m.ID
+	}
+	return ""
+}
+
+func (s *session) handle(ctx context.Context, v any) error {
+	switch f := v.(type) {
+	case *protocol.AgentHello:
+		return protocol.Errorf(protocol.CodeBadFrame, "hello was already received")
+	case *protocol.Watch:
+		if err := s.h.watch(s.c, f.ConversationID, f.LastSeq); err != nil {
+			return err
+		}
+		s.watched[f.ConversationID] = true
+	case *protocol.ConvRef:
+		return s.convAction(ctx, f)
+	case *protocol.AgentSend:
+		return s.reply(ctx, f)
+	case *protocol.AgentTyping:
+		tf := hub.NewFrame(protocol.TypingOut{Type: protocol.TypeTyping, ConversationID: f.ConversationID, From: protocol.FromAgent, Author: s.acct.Name, On: f.On})
+		tf.Conv = f.ConversationID
+		s.h.hub.Publish(chat.Topic(f.ConversationID), tf)
+	case *protocol.Transfer:
+		return actionError(s.h.router.Transfer(ctx, f.ConversationID, f.To, s.acct))
+	case *protocol.Presence:
+		s.h.router.SetStatus(ctx, s.acct.ID, f.Status)
+	}
+	return nil
+}
+
+func (s *session) convAction(ctx context.Context, f *protocol.ConvRef) error {
+	switch f.Type {
+	case protocol.TypeUnwatch:
+		s.h.hub.Unsubscribe(chat.Topic(f.ConversationID), s.c)
+		delete(s.watched, f.ConversationID)
+		return nil
+	case protocol.TypeTake:
+		_, err := s.h.router.Take(ctx, f.ConversationID, s.acct)
+		return actionError(err)
+	case protocol.TypeClose:
+		return actionError(s.h.router.Close(ctx, f.ConversationID, s.acct))
+	}
+	return protocol.Errorf(protocol.CodeUnknownType, "")
+}
+
+// reply stores an agent's message. Replying to a conversation no person
+// handles takes it over first; a colleague's stays theirs.
+func (s *session) reply(ctx context.Context, f *protocol.AgentSend) error {
+	if len(f.Text) > s.h.opts.MaxMessageBytes {
+		return protocol.Errorf(protocol.CodeMessageTooLong, fmt.Sprintf("message is %d bytes; the limit is %d", len(f.Text), s.h.opts.MaxMessageBytes))
+	}
+	conv, err := s.h.store.Conversation(f.ConversationID)
+	if errors.Is(err, store.ErrNotFound) {
+		return protocol.Errorf(protocol.CodeNotFound, "no such conversation")
+	}
+	if err != nil {
+		return protocol.Errorf(protocol.CodeStorage, "")
+	}
+	if conv.Status == store.StatusOpen && conv.Handler != store.HandlerAgent {
+		if _, err := s.h.router.Take(ctx, f.ConversationID, s.acct); err != nil && !errors.Is(err, assign.ErrAlreadyTaken) {
+			return actionError(err)
+		}
+	}
+	a, err := s.h.store.Append(ctx, f.ConversationID, store.NewMessage{
+		ClientID: f.ID, From: protocol.FromAgent, AuthorID: s.acct.ID, Author: s.acct.Name, Text: f.Text,
+	})
+	if err != nil {
+		s.h.log.Error("agent: store reply", "conversation", f.ConversationID, "err", err)
+		return protocol.Errorf(protocol.CodeStorage, "")
+	}
+	s.h.metrics.Acks.WithLabelValues(fmt.Sprint(a.Duplicate[0])).Inc()
+	s.c.Send(hub.NewFrame(protocol.Ack{Type: protocol.TypeAck, ID: f.ID, Seq: a.Messages[0].Seq, Duplicate: a.Duplicate[0], ConversationID: f.ConversationID}))
+	if !s.watched[f.ConversationID] {
+		// Show the agent the conversation they just wrote in.
+		if err := s.h.watch(s.c, f.ConversationID, 0); err == nil {
+			s.watched[f.ConversationID] = true
+		}
+	}
+	return nil
+}
+
+// actionError turns a router error into a protocol error for the agent.
+func actionError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return protocol.Errorf(protocol.CodeNotFound, "no such conversation")
+	case errors.Is(err, assign.ErrNotOpen):
+		return protocol.Errorf(protocol.CodeConflict, assign.ErrNotOpen.Error())
+	case errors.Is(err, assign.ErrNoSuchAgent):
+		return protocol.Errorf(protocol.CodeNotFound, assign.ErrNoSuchAgent.Error())
+	case errors.Is(err, assign.ErrAlreadyTaken):
+		return protocol.Errorf(protocol.CodeConflict, assign.ErrAlreadyTaken.Error())
+	}
+	return protocol.Errorf(protocol.CodeStorage, "")
+}
+
+func asProtocolError(err error) *protocol.Error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return protocol.Errorf(protocol.CodeInternal, "")
+}
+
+func errorFrame(err error, id string) hub.Frame {
+	pe := asProtocolError(err)
+	return hub.NewFrame(protocol.ErrorFrame{Type: protocol.TypeError, Code: pe.Code, Message: pe.Message, ID: id})
+}

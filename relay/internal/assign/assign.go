@@ -1,0 +1,550 @@
+// Package assign gives conversations that need a person to agents: smart
+// routing (the router package's skill match × load factor) among online
+// agents with free capacity, a queue for when nobody can take one, and
+// reassignment when an agent has been offline too long. It also keeps the
+// agents' presence and load, and tells agent consoles about changes.
+package assign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/chat"
+	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/intents"
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/protocol"
+	"github.com/kefuhq/kefu/router"
+)
+
+// InboxTopic is the hub topic every agent connection subscribes to: one
+// conversation summary per change.
+const InboxTopic = "inbox"
+
+// Errors an agent's action can meet.
+var (
+	ErrNotOpen      = errors.New("the conversation is closed")
+	ErrNoSuchAgent  = errors.New("no such agent, or they cannot take chats")
+	ErrAlreadyTaken = errors.New("the conversation was already taken")
+)
+
+// agent is one account's live state.
+type agent struct {
+	acct         store.Account
+	conns        int
+	away         bool
+	offlineSince time.Time // zero while connected
+	lastAssigned time.Time
+	load         int // open conversations assigned
+}
+
+func (a *agent) status() string {
+	switch {
+	case a.conns == 0:
+		return protocol.StatusOffline
+	case a.away:
+		return protocol.StatusAway
+	}
+	return protocol.StatusOnline
+}
+
+// queued is a conversation waiting for a person.
+type queued struct {
+	conv     string
+	question string
+	skill    string
+}
+
+// StopAI stops an AI answer streaming in a conversation (a person took it).
+type StopAI func(convID string)
+
+// Router assigns conversations and tracks agents.
+type Router struct {
+	store   *store.Store
+	hub     *hub.Hub
+	intents *intents.Service
+	log     *slog.Logger
+	stopAI  StopAI
+	grace   time.Duration
+	now     func() time.Time
+
+	// OnAssigned runs after a conversation was assigned to an agent (their
+	// consoles start watching it).
+	OnAssigned func(agentID, convID string)
+
+	mu     sync.Mutex
+	agents map[string]*agent
+	queue  []queued
+}
+
+// New builds a router; Load fills it from the store.
+func New(st *store.Store, h *hub.Hub, in *intents.Service, log *slog.Logger, stopAI StopAI, grace time.Duration, now func() time.Time) *Router {
+	if now == nil {
+		now = time.Now
+	}
+	return &Router{store: st, hub: h, intents: in, log: log, stopAI: stopAI, grace: grace, now: now, agents: map[string]*agent{}}
+}
+
+// Load rebuilds agents, loads and the queue from the store (at start).
+func (r *Router) Load() error {
+	accts, err := r.store.Accounts()
+	if err != nil {
+		return fmt.Errorf("assign: load: %w", err)
+	}
+	open, err := r.store.Conversations(func(c *store.Conversation) bool { return c.Status == store.StatusOpen })
+	if err != nil {
+		return fmt.Errorf("assign: load: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for _, a := range accts {
+		if !a.Disabled {
+			// Offline since the relay started: their chats move on after the
+			// grace period unless they reconnect.
+			r.agents[a.ID] = &agent{acct: a, offlineSince: now}
+		}
+	}
+	// Oldest first, so the queue keeps arrival order.
+	sort.Slice(open, func(i, j int) bool { return open[i].UpdatedAt.Before(open[j].UpdatedAt) })
+	for _, c := range open {
+		switch c.Handler {
+		case store.HandlerAgent:
+			if ag := r.agents[c.AgentID]; ag != nil {
+				ag.load++
+			}
+		case store.HandlerQueue:
+			r.queue = append(r.queue, queued{conv: c.ID, question: c.Preview})
+		}
+	}
+	return nil
+}
+
+// Name is an agent's display name ("" if unknown).
+func (r *Router) Name(agentID string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a := r.agents[agentID]; a != nil {
+		return a.acct.Name
+	}
+	return ""
+}
+
+// Agents lists the agents for consoles, by name.
+func (r *Router) Agents() []protocol.AgentInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.agentsLocked()
+}
+
+func (r *Router) agentsLocked() []protocol.AgentInfo {
+	out := make([]protocol.AgentInfo, 0, len(r.agents))
+	for _, a := range r.agents {
+		out = append(out, infoOf(a))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func infoOf(a *agent) protocol.AgentInfo {
+	return protocol.AgentInfo{ID: a.acct.ID, Username: a.acct.Username, Name: a.acct.Name, Role: a.acct.Role,
+		Status: a.status(), Load: a.load, Capacity: a.acct.Capacity}
+}
+
+// Info is one agent's view (for their own welcome).
+func (r *Router) Info(agentID string) protocol.AgentInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a := r.agents[agentID]; a != nil {
+		return infoOf(a)
+	}
+	return protocol.AgentInfo{ID: agentID, Status: protocol.StatusOffline}
+}
+
+// Summary is a conversation's inbox entry.
+func (r *Router) Summary(c store.Conversation) protocol.Conversation {
+	return protocol.Conversation{
+		Type: protocol.TypeConversation, ConversationID: c.ID, Status: c.Status, Handler: c.Handler,
+		HandlerName: r.Name(c.AgentID), AgentID: c.AgentID, VisitorID: c.VisitorID, LastSeq: c.LastSeq,
+		Preview: c.Preview, Intent: c.Intent, UpdatedAt: c.UpdatedAt.UnixMilli(),
+	}
+}
+
+// publishInbox tells every console about a conversation.
+func (r *Router) publishInbox(c store.Conversation) {
+	f := hub.NewFrame(r.Summary(c))
+	f.Conv = c.ID
+	r.hub.Publish(InboxTopic, f)
+}
+
+// publishAgents tells every console the agents' presence and load.
+func (r *Router) publishAgents() {
+	r.mu.Lock()
+	list := r.agentsLocked()
+	r.mu.Unlock()
+	r.hub.Publish(InboxTopic, hub.NewFrame(protocol.Agents{Type: protocol.TypeAgents, Agents: list}))
+}
+
+// OnAppend keeps consoles' inboxes current on every stored message; it is
+// the fan-out's extra hook and runs on the store's writer, so it only
+// publishes.
+func (r *Router) OnAppend(a store.Appended) {
+	r.publishInbox(a.Conversation)
+}
+
+// Upsert adds or refreshes an account (created or edited by an admin).
+// Disabled accounts are removed and their chats go back to the queue.
+func (r *Router) Upsert(ctx context.Context, acct store.Account) {
+	r.mu.Lock()
+	a := r.agents[acct.ID]
+	switch {
+	case acct.Disabled && a != nil:
+		delete(r.agents, acct.ID)
+		r.mu.Unlock()
+		r.release(ctx, acct.ID, acct.Name)
+		r.publishAgents()
+		return
+	case acct.Disabled:
+		r.mu.Unlock()
+		return
+	case a == nil:
+		r.agents[acct.ID] = &agent{acct: acct, offlineSince: r.now()}
+	default:
+		a.acct = acct
+	}
+	r.mu.Unlock()
+	r.publishAgents()
+	r.drain(ctx)
+}
+
+// Connected records an agent console connecting.
+func (r *Router) Connected(ctx context.Context, acct store.Account) {
+	r.mu.Lock()
+	a := r.agents[acct.ID]
+	if a == nil {
+		a = &agent{acct: acct}
+		r.agents[acct.ID] = a
+	}
+	a.conns++
+	a.offlineSince = time.Time{}
+	r.mu.Unlock()
+	r.publishAgents()
+	r.drain(ctx)
+}
+
+// Disconnected records an agent console going away.
+func (r *Router) Disconnected(agentID string) {
+	r.mu.Lock()
+	if a := r.agents[agentID]; a != nil {
+		a.conns--
+		if a.conns <= 0 {
+			a.conns = 0
+			a.offlineSince = r.now()
+		}
+	}
+	r.mu.Unlock()
+	r.publishAgents()
+}
+
+// SetStatus sets an agent online (routable) or away (keeps their chats).
+func (r *Router) SetStatus(ctx context.Context, agentID, status string) {
+	r.mu.Lock()
+	if a := r.agents[agentID]; a != nil {
+		a.away = status == protocol.StatusAway
+	}
+	r.mu.Unlock()
+	r.publishAgents()
+	r.drain(ctx)
+}
+
+// Queued is bot.Flow's OnQueued: a conversation joined the queue.
+func (r *Router) Queued(ctx context.Context, conv store.Conversation, question, skill string) {
+	r.mu.Lock()
+	r.queue = append(r.queue, queued{conv: conv.ID, question: question, skill: skill})
+	r.mu.Unlock()
+	r.publishInbox(conv)
+	r.drain(ctx)
+}
+
+// drain assigns queued conversations, oldest first, while someone can
+// take them.
+func (r *Router) drain(ctx context.Context) {
+	for {
+		r.mu.Lock()
+		if len(r.queue) == 0 {
+			r.mu.Unlock()
+			return
+		}
+		q := r.queue[0]
+		id, ok := r.pickLocked(q.question + " " + q.skill)
+		if !ok {
+			r.mu.Unlock()
+			return
+		}
+		r.queue = r.queue[1:]
+		r.mu.Unlock()
+		if _, err := r.assign(ctx, q.conv, id, store.HandlerQueue, ""); err != nil && !errors.Is(err, ErrAlreadyTaken) && !errors.Is(err, ErrNotOpen) {
+			r.log.Error("assign: routing", "conversation", q.conv, "err", err)
+			return
+		}
+	}
+}
+
+// pickLocked chooses the agent for a question among those online with room.
+func (r *Router) pickLocked(question string) (string, bool) {
+	var cands []router.Agent
+	for _, a := range r.agents {
+		if a.status() == protocol.StatusOnline && a.load < a.acct.Capacity {
+			cands = append(cands, router.Agent{ID: a.acct.ID, Skills: a.acct.Skills, Load: a.load, Capacity: a.acct.Capacity, LastAssigned: a.lastAssigned})
+		}
+	}
+	if len(cands) == 0 {
+		return "", false
+	}
+	m, _, _ := r.intents.Model()
+	if m == nil {
+		// No model to compare skills with: least loaded, then least
+		// recently assigned.
+		sort.Slice(cands, func(i, j int) bool {
+			li, lj := float64(cands[i].Load)/float64(cands[i].Capacity), float64(cands[j].Load)/float64(cands[j].Capacity)
+			if li != lj {
+				return li < lj
+			}
+			return cands[i].LastAssigned.Before(cands[j].LastAssigned)
+		})
+		return cands[0].ID, true
+	}
+	return m.Route(question, cands)
+}
+
+// assign gives conversation convID to agentID if its handler is still
+// from (or anything but a closed conversation when from is ""). by names
+// who did it for the visitor's message ("" when routed).
+func (r *Router) assign(ctx context.Context, convID, agentID, from, by string) (store.Conversation, error) {
+	var prev store.Conversation
+	conv, err := r.store.UpdateConversation(ctx, convID, func(c *store.Conversation) error {
+		prev = *c
+		switch {
+		case c.Status != store.StatusOpen:
+			return ErrNotOpen
+		case from != "" && c.Handler != from:
+			return ErrAlreadyTaken
+		}
+		c.Handler, c.AgentID = store.HandlerAgent, agentID
+		return nil
+	})
+	if err != nil {
+		return store.Conversation{}, err
+	}
+	r.mu.Lock()
+	if prev.Handler == store.HandlerAgent {
+		if old := r.agents[prev.AgentID]; old != nil {
+			old.load--
+		}
+	}
+	name := ""
+	if a := r.agents[agentID]; a != nil {
+		a.load++
+		a.lastAssigned = r.now()
+		name = a.acct.Name
+	}
+	r.queue = removeQueued(r.queue, convID)
+	r.mu.Unlock()
+	if prev.Handler == store.HandlerBot && r.stopAI != nil {
+		r.stopAI(convID)
+	}
+	if prev.AgentID != agentID {
+		r.say(ctx, convID, joinedText(name, r.lang(convID)))
+	}
+	r.hub.Publish(chat.Topic(convID), chat.ConversationFrame(conv, name))
+	r.publishInbox(conv)
+	r.publishAgents()
+	r.log.Info("assign: conversation assigned", "conversation", convID, "agent", agentID, "by", by)
+	if r.OnAssigned != nil {
+		r.OnAssigned(agentID, convID)
+	}
+	return conv, nil
+}
+
+func removeQueued(q []queued, convID string) []queued {
+	out := q[:0]
+	for _, x := range q {
+		if x.conv != convID {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Take assigns a conversation to the agent asking for it, whoever has it
+// (taking over from the AI, the queue, or a colleague).
+func (r *Router) Take(ctx context.Context, convID string, by store.Account) (store.Conversation, error) {
+	return r.assign(ctx, convID, by.ID, "", by.ID)
+}
+
+// Transfer hands a conversation to another agent or ("queue") back to the
+// queue.
+func (r *Router) Transfer(ctx context.Context, convID, to string, by store.Account) error {
+	if to == "queue" {
+		return r.requeue(ctx, convID, transferText(r.lang(convID)))
+	}
+	r.mu.Lock()
+	a := r.agents[to]
+	ok := a != nil && a.acct.Capacity > 0
+	r.mu.Unlock()
+	if !ok {
+		return ErrNoSuchAgent
+	}
+	_, err := r.assign(ctx, convID, to, "", by.ID)
+	return err
+}
+
+// Close ends a conversation.
+func (r *Router) Close(ctx context.Context, convID string, by store.Account) error {
+	var prev store.Conversation
+	conv, err := r.store.UpdateConversation(ctx, convID, func(c *store.Conversation) error {
+		prev = *c
+		if c.Status != store.StatusOpen {
+			return ErrNotOpen
+		}
+		c.Status = store.StatusClosed
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if prev.Handler == store.HandlerAgent {
+		if a := r.agents[prev.AgentID]; a != nil {
+			a.load--
+		}
+	}
+	r.queue = removeQueued(r.queue, convID)
+	r.mu.Unlock()
+	if prev.Handler == store.HandlerBot && r.stopAI != nil {
+		r.stopAI(convID)
+	}
+	r.say(ctx, convID, closedText(r.lang(convID)))
+	r.hub.Publish(chat.Topic(convID), chat.ConversationFrame(conv, r.Name(conv.AgentID)))
+	r.publishInbox(conv)
+	r.publishAgents()
+	r.drain(ctx)
+	return nil
+}
+
+// requeue puts an open conversation back in the queue with a message.
+func (r *Router) requeue(ctx context.Context, convID, text string) error {
+	var prev store.Conversation
+	conv, err := r.store.UpdateConversation(ctx, convID, func(c *store.Conversation) error {
+		prev = *c
+		if c.Status != store.StatusOpen {
+			return ErrNotOpen
+		}
+		c.Handler, c.AgentID = store.HandlerQueue, ""
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if prev.Handler == store.HandlerAgent {
+		if a := r.agents[prev.AgentID]; a != nil {
+			a.load--
+		}
+	}
+	r.queue = append(removeQueued(r.queue, convID), queued{conv: convID, question: conv.Preview})
+	r.mu.Unlock()
+	if prev.Handler == store.HandlerBot && r.stopAI != nil {
+		r.stopAI(convID)
+	}
+	r.say(ctx, convID, text)
+	r.hub.Publish(chat.Topic(convID), chat.ConversationFrame(conv, ""))
+	r.publishInbox(conv)
+	r.publishAgents()
+	r.drain(ctx)
+	return nil
+}
+
+// release sends every open conversation of an agent back to the queue.
+func (r *Router) release(ctx context.Context, agentID, name string) {
+	convs, err := r.store.Conversations(func(c *store.Conversation) bool {
+		return c.Status == store.StatusOpen && c.Handler == store.HandlerAgent && c.AgentID == agentID
+	})
+	if err != nil {
+		r.log.Error("assign: release", "agent", agentID, "err", err)
+		return
+	}
+	for _, c := range convs {
+		if err := r.requeue(ctx, c.ID, awayText(name, r.lang(c.ID))); err != nil {
+			r.log.Warn("assign: requeue", "conversation", c.ID, "err", err)
+		}
+	}
+}
+
+// Tick reassigns the chats of agents offline longer than the grace period
+// and retries the queue; the relay calls it every few seconds.
+func (r *Router) Tick(ctx context.Context) {
+	now := r.now()
+	type gone struct{ id, name string }
+	var late []gone
+	r.mu.Lock()
+	for _, a := range r.agents {
+		if a.conns == 0 && a.load > 0 && !a.offlineSince.IsZero() && now.Sub(a.offlineSince) >= r.grace {
+			late = append(late, gone{a.acct.ID, a.acct.Name})
+		}
+	}
+	r.mu.Unlock()
+	for _, g := range late {
+		r.log.Info("assign: agent offline past the grace period; reassigning their chats", "agent", g.id)
+		r.release(ctx, g.id, g.name)
+	}
+	r.drain(ctx)
+}
+
+// Run calls Tick every interval until ctx ends.
+func (r *Router) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.Tick(ctx)
+		}
+	}
+}
+
+// say stores a system message in a conversation.
+func (r *Router) say(ctx context.Context, convID, text string) {
+	if _, err := r.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: text}); err != nil {
+		r.log.Error("assign: system message", "conversation", convID, "err", err)
+	}
+}
+
+// lang picks the language of system messages from the visitor's newest words.
+func (r *Router) lang(convID string) string {
+	c, err := r.store.Conversation(convID)
+	if err != nil || c.LastSeq == 0 {
+		return "en"
+	}
+	from := uint64(0)
+	if c.LastSeq > 20 {
+		from = c.LastSeq - 20
+	}
+	msgs, err := r.store.Messages(convID, from, 0)
+	if err != nil {
+		return "en"
+	}
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].From == protocol.FromVisitor {
+			return chat.LangOf(msgs[i].Text)
+		}
+	}
+	return "en"
+}

@@ -1,0 +1,100 @@
+package protocol
+
+// Agent socket frames (GET /v1/agent/ws); docs/console.md describes them.
+const (
+	TypeWatch    = "watch"
+	TypeUnwatch  = "unwatch"
+	TypeTake     = "take"
+	TypeTransfer = "transfer"
+	TypeClose    = "close"
+	TypePresence = "presence"
+	TypeAgents   = "agents"
+)
+
+// Presence statuses.
+const (
+	StatusOnline  = "online"
+	StatusAway    = "away"
+	StatusOffline = "offline"
+)
+
+// AgentHello opens an agent session.
+type AgentHello struct {
+	Type string `json:"type"`
+}
+
+// Watch asks for a conversation's messages after LastSeq, then live ones.
+type Watch struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	LastSeq        uint64 `json:"last_seq"`
+}
+
+// ConvRef names a conversation: unwatch, take, close.
+type ConvRef struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+}
+
+// AgentSend is an agent's reply.
+type AgentSend struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	ID             string `json:"id"`
+	Text           string `json:"text"`
+}
+
+// AgentTyping says whether the agent is typing in a conversation.
+type AgentTyping struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	On             bool   `json:"on"`
+}
+
+// Transfer hands a conversation to another agent (their id) or "queue".
+type Transfer struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	To             string `json:"to"`
+}
+
+// Presence sets the agent's status: online or away.
+type Presence struct {
+	Type   string `json:"type"`
+	Status string `json:"status"`
+}
+
+// AgentInfo is a colleague as the console shows them.
+type AgentInfo struct {
+	ID       string `json:"id"`
+	Username string `json:"username,omitempty"`
+	Name     string `json:"name"`
+	Role     string `json:"role,omitempty"`
+	Status   string `json:"status"`
+	Load     int    `json:"load"`
+	Capacity int    `json:"capacity"`
+}
+
+// AgentWelcome answers an agent's hello.
+type AgentWelcome struct {
+	Type          string         `json:"type"`
+	Agent         AgentInfo      `json:"agent"`
+	Agents        []AgentInfo    `json:"agents"`
+	Conversations []Conversation `json:"conversations"`
+}
+
+// Agents lists colleagues with presence and load.
+type Agents struct {
+	Type   string      `json:"type"`
+	Agents []AgentInfo `json:"agents"`
+}
+
+// Watching starts the replay of a watched conversation: messages from
+// FromSeq+1 to Seq follow (FromSeq may be above the asked last_seq when the
+// history was too long to replay: fetch the rest over HTTP).
+type Watching struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	FromSeq        uint64 `json:"from_seq"`
+	Seq            uint64 `json:"seq"`
+}
