@@ -8,5 +8,5 @@ import "embed"
 
 // FS is every embedded file, by path relative to this directory.
 //
-//go:embed *.html wasm
+//go:embed *.html wasm admin console
 var FS embed.FS

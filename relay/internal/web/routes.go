@@ -26,6 +26,29 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /assets/{hash}/{name...}", s.Assets.ServeHashed)
 	mux.HandleFunc("GET /{$}", s.page("index.html"))
+	for _, app := range []string{"admin", "console"} {
+		mux.HandleFunc("GET /"+app+"/{file...}", s.appFile(app))
+		mux.Handle("GET /"+app, http.RedirectHandler("/"+app+"/", http.StatusMovedPermanently))
+	}
+}
+
+// appFile serves a single-page app's files (/admin/, /console/) at stable
+// URLs, revalidated by ETag, under the strict policy. The pages are small
+// and used by a few people, so content-hashed URLs would buy little.
+func (s *Server) appFile(app string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		file := r.PathValue("file")
+		if file == "" {
+			file = "index.html"
+		}
+		as := s.Assets.Get(app + "/" + file)
+		if as == nil {
+			http.NotFound(w, r)
+			return
+		}
+		StrictHeaders(w.Header())
+		s.Assets.Serve(w, r, as)
+	}
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -54,6 +77,18 @@ func (s *Server) page(name string) http.HandlerFunc {
 		SecurityHeaders(w.Header())
 		s.Assets.Serve(w, r, as)
 	}
+}
+
+// StrictHeaders is the policy of the admin page and the agent console:
+// only the relay's own scripts and styles (no inline code, no eval), no
+// remote images, no plugins, not framed by other sites. Text typed by
+// visitors, agents or the model can never run there.
+func StrictHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; frame-ancestors 'self'; object-src 'none'; base-uri 'none'; form-action 'self'")
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 }
 
 // SecurityHeaders sets the headers every relay HTML page carries.
