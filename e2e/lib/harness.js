@@ -52,7 +52,12 @@ export function suite(name, fn) {
 let missing = '';
 export function it(name, fn, opts = {}) {
   return test(name, opts, async (t) => {
-    if (missing) { t.skip(`MISSING RELAY PIECE: ${missing}`); return undefined; }
+    if (missing) {
+      // KEFU_E2E_STRICT=1 turns the skip into a failure once the relay is complete.
+      if (process.env.KEFU_E2E_STRICT === '1') assert.fail(`MISSING RELAY PIECE: ${missing}`);
+      t.skip(`MISSING RELAY PIECE: ${missing}`);
+      return undefined;
+    }
     return fn(t);
   });
 }
@@ -61,7 +66,16 @@ async function probe(relay) {
   if (res.status === 404) missing = 'GET /widget.js is 404: the relay does not serve widget.FS (app.assetTrees)';
   const cfg = await fetch(`${relay.url}/v1/widget/config`);
   if (!missing && !cfg.ok) missing = `GET /v1/widget/config is ${cfg.status}`;
-  if (!missing && !(await cfg.json()).panel) missing = 'GET /v1/widget/config has no "panel" URL (widget.FS not served)';
+  const c = cfg.ok ? await cfg.json() : {};
+  if (!missing && !c.panel) missing = 'GET /v1/widget/config has no "panel" URL (widget.FS not served)';
+  // The wasm is fetched cross-origin by customer pages: it needs CORS.
+  relay.wasmIssue = '';
+  if (!c.wasm) relay.wasmIssue = 'relay config has "wasm": null (run make wasm before building the relay)';
+  else {
+    const res = await fetch(relay.url + c.wasm.url, { headers: { Origin: 'http://shop.test' } });
+    await res.arrayBuffer();
+    if (!res.headers.get('access-control-allow-origin')) relay.wasmIssue = `relay serves ${c.wasm.url} without Access-Control-Allow-Origin: GET /assets/{hash}/{name} needs CORS for fetch()+instantiateStreaming`;
+  }
 }
 
 export async function stopAll() {
