@@ -143,11 +143,12 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	}
 	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, budget, a.log, a.metrics, bot.Options{})
 
-	cors := func(h http.Handler) http.Handler { return origin.CORS(cfg.AllowedOrigins, h) }
+	origins := origin.NewPolicy(cfg.AllowedOrigins)
+	cors := origins.CORS
 	mux := http.NewServeMux()
 	(&web.Server{Assets: assets, Metrics: a.metrics, Ready: a.readyErr}).Routes(mux)
 	in.Routes(mux, cors)
-	site, err := site.New(assets, a.store, func() string { _, _, h := in.Model(); return h })
+	site, err := site.New(assets, a.store, origins, func() string { _, _, h := in.Model(); return h })
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +182,7 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	mux.Handle("GET /v1/agent/ws", ah)
 
 	vh := visitor.New(visitor.Options{
-		AllowedOrigins:  cfg.AllowedOrigins,
+		Origins:         origins,
 		BehindProxy:     cfg.BehindProxy,
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		RatePerConn:     cfg.RatePerConn,

@@ -4,10 +4,13 @@
 package origin
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
+	"sync/atomic"
 )
 
 // Allowed applies the site patterns to an Origin header. Patterns are hosts
@@ -57,4 +60,61 @@ func CORS(patterns []string, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// Policy is the set of site patterns in force: the --allowed-origins flag,
+// unless an admin saved a list in the widget settings. Safe for concurrent
+// use; a nil *Policy allows any site.
+type Policy struct {
+	flag []string
+	cur  atomic.Pointer[[]string]
+}
+
+// NewPolicy starts from the flag's patterns (empty allows any).
+func NewPolicy(flag []string) *Policy {
+	return &Policy{flag: flag}
+}
+
+// Patterns returns the patterns in force (empty allows any).
+func (p *Policy) Patterns() []string {
+	if p == nil {
+		return nil
+	}
+	if cur := p.cur.Load(); cur != nil {
+		return *cur
+	}
+	return p.flag
+}
+
+// Set replaces the patterns; nil goes back to the flag's.
+func (p *Policy) Set(patterns []string) {
+	if patterns == nil {
+		p.cur.Store(nil)
+		return
+	}
+	cp := append([]string(nil), patterns...)
+	p.cur.Store(&cp)
+}
+
+// Allowed applies the patterns in force (see Allowed).
+func (p *Policy) Allowed(origin, host string) bool {
+	return Allowed(origin, host, p.Patterns())
+}
+
+// CORS is CORS with the patterns in force at each request.
+func (p *Policy) CORS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		CORS(p.Patterns(), h).ServeHTTP(w, r)
+	})
+}
+
+// CheckPattern reports whether a site pattern is well formed.
+func CheckPattern(p string) error {
+	if p == "" || strings.ContainsAny(p, " ,") {
+		return errors.New("a site pattern is a host like shop.example.com, *.example.com or https://example.com")
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("bad pattern %q", p)
+	}
+	return nil
 }

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/kefuhq/kefu/relay/internal/httpx"
+	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/web"
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -28,6 +30,9 @@ type Settings struct {
 	Color    string `json:"color"`    // #rrggbb
 	Position string `json:"position"` // right or left
 	ZIndex   int    `json:"z_index"`
+	// AllowedSites, when set, replaces --allowed-origins: the sites that
+	// may embed the widget (host patterns; "*" for any).
+	AllowedSites []string `json:"allowed_sites"`
 }
 
 // DefaultSettings are used until the admin saves others.
@@ -58,6 +63,13 @@ func (s Settings) Validate() error {
 		return protocol.Errorf(protocol.CodeBadField, "position must be right or left")
 	case s.ZIndex < 0 || s.ZIndex > 2147483647:
 		return protocol.Errorf(protocol.CodeBadField, "z_index must be between 0 and 2147483647")
+	case len(s.AllowedSites) > 100:
+		return protocol.Errorf(protocol.CodeBadField, "at most 100 allowed sites")
+	}
+	for _, p := range s.AllowedSites {
+		if err := origin.CheckPattern(p); err != nil && p != "*" {
+			return protocol.Errorf(protocol.CodeBadField, err.Error())
+		}
 	}
 	return nil
 }
@@ -69,19 +81,34 @@ type ModelInfo func() (hash string)
 type Site struct {
 	assets   *web.Assets
 	store    *store.Store
+	origins  *origin.Policy
 	model    ModelInfo
 	settings atomic.Pointer[Settings]
 }
 
-// New loads the stored widget settings (or the defaults).
-func New(assets *web.Assets, st *store.Store, model ModelInfo) (*Site, error) {
-	s := &Site{assets: assets, store: st, model: model}
+// New loads the stored widget settings (or the defaults) and applies their
+// allowed sites to origins.
+func New(assets *web.Assets, st *store.Store, origins *origin.Policy, model ModelInfo) (*Site, error) {
+	s := &Site{assets: assets, store: st, origins: origins, model: model}
 	set := DefaultSettings()
 	if _, err := st.Setting(settingWidget, &set); err != nil {
 		return nil, fmt.Errorf("site: %w", err)
 	}
 	s.settings.Store(&set)
+	s.applySites(set)
 	return s, nil
+}
+
+// applySites puts the admin's site list in force (none: the flag's).
+func (s *Site) applySites(set Settings) {
+	switch {
+	case len(set.AllowedSites) == 0:
+		s.origins.Set(nil)
+	case slices.Contains(set.AllowedSites, "*"):
+		s.origins.Set([]string{})
+	default:
+		s.origins.Set(set.AllowedSites)
+	}
 }
 
 // Settings returns the current widget settings.
@@ -96,6 +123,7 @@ func (s *Site) SetSettings(ctx context.Context, set Settings) error {
 		return fmt.Errorf("site: %w", err)
 	}
 	s.settings.Store(&set)
+	s.applySites(set)
 	return nil
 }
 
@@ -103,12 +131,13 @@ func (s *Site) SetSettings(ctx context.Context, set Settings) error {
 // relay; the loader resolves them against its own script URL.
 type Config struct {
 	Settings
-	Model    *Asset `json:"model"` // null when no intents are configured
-	Wasm     *Asset `json:"wasm"`  // null when the wasm was not built
-	WasmExec string `json:"wasm_exec,omitempty"`
-	Panel    string `json:"panel"`
-	WS       string `json:"ws"`
-	SSE      string `json:"sse"`
+	AllowedSites []string `json:"allowed_sites,omitempty"` // never shown to sites
+	Model        *Asset   `json:"model"`                   // null when no intents are configured
+	Wasm         *Asset   `json:"wasm"`                    // null when the wasm was not built
+	WasmExec     string   `json:"wasm_exec,omitempty"`
+	Panel        string   `json:"panel"`
+	WS           string   `json:"ws"`
+	SSE          string   `json:"sse"`
 }
 
 // Asset is a versioned, immutable URL.

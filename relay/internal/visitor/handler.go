@@ -23,7 +23,7 @@ import (
 
 // Options are the visitor socket's limits.
 type Options struct {
-	AllowedOrigins  []string // host or scheme://host patterns; empty allows any
+	Origins         *origin.Policy // which sites may open the socket; nil allows any
 	BehindProxy     bool
 	MaxMessageBytes int
 	RatePerConn     float64
@@ -85,7 +85,7 @@ func New(opts Options, st *store.Store, h *hub.Hub, log *slog.Logger, m *metrics
 // ServeHTTP upgrades the request to the visitor socket. Refusals before the
 // upgrade answer with a JSON error body carrying a protocol error code.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if o := r.Header.Get("Origin"); !origin.Allowed(o, r.Host, h.opts.AllowedOrigins) {
+	if o := r.Header.Get("Origin"); !h.opts.Origins.Allowed(o, r.Host) {
 		h.metrics.Refused.WithLabelValues("origin").Inc()
 		httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
 		return

@@ -13,7 +13,6 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/limits"
-	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
@@ -42,7 +41,7 @@ func (h *Handler) HTTPRoutes(mux *http.ServeMux, wrap func(http.Handler) http.Ha
 // responses, it does not stop a POST from running.
 func (h *Handler) guard(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !origin.Allowed(r.Header.Get("Origin"), r.Host, h.opts.AllowedOrigins) {
+		if !h.opts.Origins.Allowed(r.Header.Get("Origin"), r.Host) {
 			h.metrics.Refused.WithLabelValues("origin").Inc()
 			httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
 			return

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/kefuhq/kefu/relay/client"
+	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -306,7 +307,7 @@ func TestMessageBeforeHello(t *testing.T) {
 
 func TestOrigins(t *testing.T) {
 	opts := defaultOptions()
-	opts.AllowedOrigins = []string{"shop.example.com", "*.example.org", "https://secure.example.net"}
+	opts.Origins = origin.NewPolicy([]string{"shop.example.com", "*.example.org", "https://secure.example.net"})
 	rl := newRelay(t, opts)
 	tests := []struct {
 		origin string
