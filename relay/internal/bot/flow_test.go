@@ -400,7 +400,7 @@ func TestAnswerAbandonedWhenNobodyListens(t *testing.T) {
 		c.AIFirstToken, c.AIChunkGap, c.AIAnswerTimeout = time.Minute, time.Minute, time.Minute
 	})
 	v := dial(t, r, client.Options{})
-	v.send("a question to abandon")
+	v.send("tell me about your company, in detail")
 	_, conv, _ := v.c.State()
 	deadline := time.Now().Add(5 * time.Second)
 	for up.Active() == 0 {
