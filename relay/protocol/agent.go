@@ -93,8 +93,10 @@ type Agents struct {
 // FromSeq+1 to Seq follow (FromSeq may be above the asked last_seq when the
 // history was too long to replay: fetch the rest over HTTP).
 type Watching struct {
-	Type           string `json:"type"`
-	ConversationID string `json:"conversation_id"`
-	FromSeq        uint64 `json:"from_seq"`
-	Seq            uint64 `json:"seq"`
+	Type           string            `json:"type"`
+	ConversationID string            `json:"conversation_id"`
+	FromSeq        uint64            `json:"from_seq"`
+	Seq            uint64            `json:"seq"`
+	VisitorID      string            `json:"visitor_id"`
+	Traits         map[string]string `json:"traits,omitempty"` // what the page told about the visitor (identify)
 }

@@ -20,9 +20,11 @@ type frameSpec struct {
 }
 
 var clientFrames = map[string]frameSpec{
-	TypeHello:   {keys: []string{"type", "token", "conversation_id", "last_seq", "fingerprint"}, new: func() any { return new(Hello) }},
-	TypeMessage: {keys: []string{"type", "id", "text", "intent"}, new: func() any { return new(Send) }},
-	TypeTyping:  {keys: []string{"type", "on"}, new: func() any { return new(Typing) }},
+	TypeHello:       {keys: []string{"type", "token", "conversation_id", "last_seq", "fingerprint"}, new: func() any { return new(Hello) }},
+	TypeMessage:     {keys: []string{"type", "id", "text", "intent"}, new: func() any { return new(Send) }},
+	TypeTyping:      {keys: []string{"type", "on"}, new: func() any { return new(Typing) }},
+	TypeIdentify:    {keys: []string{"type", "traits"}, new: func() any { return new(Identify) }},
+	TypeFingerprint: {keys: []string{"type", "fingerprint"}, new: func() any { return new(Fingerprint) }},
 }
 
 // agentFrames is the same table for the agent socket.
@@ -44,6 +46,9 @@ const (
 	MaxIDLen          = 64
 	MaxTokenLen       = 128
 	MaxFingerprintLen = 64
+	MaxTraits         = 20
+	MaxTraitKeyLen    = 32
+	MaxTraitValueLen  = 256
 	maxDepth          = 8
 )
 
@@ -200,6 +205,22 @@ func Validate(v any) error {
 		if len(f.Intent) > MaxIDLen*2 {
 			return Errorf(CodeBadField, `field "intent" is too long`)
 		}
+	case *Identify:
+		if len(f.Traits) > MaxTraits {
+			return Errorf(CodeBadField, fmt.Sprintf(`field "traits" has more than %d entries`, MaxTraits))
+		}
+		for k, v := range f.Traits {
+			if !traitKey(k) {
+				return Errorf(CodeBadField, fmt.Sprintf("trait name %q must be 1 to 32 of a-z, 0-9, _", clip(k)))
+			}
+			if len(v) > MaxTraitValueLen {
+				return Errorf(CodeBadField, fmt.Sprintf("trait %q is longer than %d bytes", k, MaxTraitValueLen))
+			}
+		}
+	case *Fingerprint:
+		if len(f.Fingerprint) != MaxFingerprintLen || !isHex(f.Fingerprint) {
+			return Errorf(CodeBadField, `field "fingerprint" must be 64 hex digits`)
+		}
 	case *AgentSend:
 		if err := checkConv(f.ConversationID); err != nil {
 			return err
@@ -224,6 +245,19 @@ func Validate(v any) error {
 		}
 	}
 	return nil
+}
+
+func traitKey(k string) bool {
+	if k == "" || len(k) > MaxTraitKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func checkIDText(id, text string) error {

@@ -22,6 +22,12 @@ func TestDecode(t *testing.T) {
 		{name: "message", in: `{"type":"message","id":"m-1","text":"héllo 你好"}`, want: &Send{Type: "message", ID: "m-1", Text: "héllo 你好"}},
 		{name: "message answered in browser", in: `{"type":"message","id":"m-2","text":"shipping?","intent":"shipping"}`, want: &Send{Type: "message", ID: "m-2", Text: "shipping?", Intent: "shipping"}},
 		{name: "typing", in: `{"type":"typing","on":true}`, want: &Typing{Type: "typing", On: true}},
+		{name: "identify", in: `{"type":"identify","traits":{"name":"Ann","email":"ann@example.com"}}`, want: &Identify{Type: "identify", Traits: map[string]string{"name": "Ann", "email": "ann@example.com"}}},
+		{name: "fingerprint", in: `{"type":"fingerprint","fingerprint":"` + strings.Repeat("ab", 32) + `"}`, want: &Fingerprint{Type: "fingerprint", Fingerprint: strings.Repeat("ab", 32)}},
+		{name: "identify non-string trait", in: `{"type":"identify","traits":{"age":42}}`, code: CodeBadField},
+		{name: "identify bad trait name", in: `{"type":"identify","traits":{"Bad Key":"x"}}`, code: CodeBadField},
+		{name: "identify duplicate trait", in: `{"type":"identify","traits":{"a":"1","a":"2"}}`, code: CodeDuplicateKey},
+		{name: "short fingerprint frame", in: `{"type":"fingerprint","fingerprint":"abcd"}`, code: CodeBadField},
 		{name: "whitespace around", in: " \n{\"type\":\"typing\",\"on\":false}\n", want: &Typing{Type: "typing"}},
 
 		{name: "not json", in: `hello`, code: CodeBadFrame},

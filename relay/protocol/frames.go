@@ -3,7 +3,8 @@
 // of error and close codes. docs/protocol.md describes every frame.
 package protocol
 
-// Frame types. Client frames: hello, message, typing. Server frames:
+// Frame types. Client frames: hello, message, typing, identify,
+// fingerprint. Server frames:
 // welcome, message, ack, typing, delta, error, conversation.
 const (
 	TypeHello        = "hello"
@@ -14,6 +15,8 @@ const (
 	TypeDelta        = "delta"
 	TypeError        = "error"
 	TypeConversation = "conversation"
+	TypeIdentify     = "identify"
+	TypeFingerprint  = "fingerprint"
 )
 
 // Who wrote a message.
@@ -54,6 +57,20 @@ type Send struct {
 type Typing struct {
 	Type string `json:"type"`
 	On   bool   `json:"on"`
+}
+
+// Identify tells the relay who the visitor is (the page's own data, e.g.
+// a signed-in customer's name): shown to agents, never trusted for access.
+type Identify struct {
+	Type   string            `json:"type"`
+	Traits map[string]string `json:"traits"`
+}
+
+// Fingerprint sets the session fingerprint after hello (the wasm that
+// computes it may load after the socket opened).
+type Fingerprint struct {
+	Type        string `json:"type"`
+	Fingerprint string `json:"fingerprint"`
 }
 
 // Welcome answers hello. Token is present only when the relay issued a new

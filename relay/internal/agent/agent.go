@@ -175,7 +175,8 @@ func (h *Handler) watch(c *hub.Conn, convID string, lastSeq uint64) error {
 		if len(msgs) > 0 {
 			last = msgs[len(msgs)-1].Seq
 		}
-		out := []hub.Frame{hub.NewFrame(protocol.Watching{Type: "watching", ConversationID: convID, FromSeq: from, Seq: last})}
+		vis, _ := h.store.Visitor(conv.VisitorID) // traits are a nicety; a missing record shows none
+		out := []hub.Frame{hub.NewFrame(protocol.Watching{Type: "watching", ConversationID: convID, FromSeq: from, Seq: last, VisitorID: conv.VisitorID, Traits: vis.Traits})}
 		for _, m := range msgs {
 			out = append(out, chat.MessageFrame(m))
 		}

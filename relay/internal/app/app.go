@@ -31,6 +31,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/visitor"
 	"github.com/kefuhq/kefu/relay/internal/web"
 	"github.com/kefuhq/kefu/relay/protocol"
+	"github.com/kefuhq/kefu/widget"
 )
 
 // App is a running relay.
@@ -226,7 +227,7 @@ func (a *App) background(ctx context.Context) {
 }
 
 // assetTrees lists the embedded file trees the relay serves.
-func assetTrees() []fs.FS { return []fs.FS{public.FS} }
+func assetTrees() []fs.FS { return []fs.FS{public.FS, widget.FS} }
 
 // Addr is the address the relay listens on (useful with port 0).
 func (a *App) Addr() string { return a.ln.Addr().String() }

@@ -193,7 +193,9 @@ func (f *Flow) answerOnce(ctx context.Context, st *stream) bool {
 		}
 	}
 	st.mu.Lock()
-	f.hub.Publish(topic, hub.NewFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: st.conv, StreamID: st.id, Index: st.index + 1, Done: true}))
+	if st.index > 0 { // a stream that never started has nothing to close
+		f.hub.Publish(topic, hub.NewFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: st.conv, StreamID: st.id, Index: st.index + 1, Done: true}))
+	}
 	st.mu.Unlock()
 	if err == nil {
 		return true

@@ -139,3 +139,23 @@ func (s *Store) Conversations(keep func(*Conversation) bool) ([]Conversation, er
 	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
 	return out, nil
 }
+
+// UpdateVisitor applies fn to a visitor and stores it; fn may run twice.
+func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*Visitor) error) (Visitor, error) {
+	var out Visitor
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		var v Visitor
+		if err := getJSON(tx.Bucket(bucketVisitors), []byte(id), &v); err != nil {
+			return err
+		}
+		if err := fn(&v); err != nil {
+			return err
+		}
+		out = v
+		return putJSON(tx.Bucket(bucketVisitors), []byte(id), v)
+	}, nil)
+	if err != nil {
+		return Visitor{}, fmt.Errorf("store: update visitor %s: %w", id, err)
+	}
+	return out, nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/coder/websocket"
@@ -214,6 +215,14 @@ func (s *Session) loop(ctx context.Context) {
 		case *protocol.Typing:
 			s.rejects = 0
 			s.onTyping(f)
+		case *protocol.Identify:
+			if err := s.h.identify(ctx, s.VisitorID, f.Traits); err != nil {
+				if !s.refuse(err, "") {
+					return
+				}
+			}
+		case *protocol.Fingerprint:
+			s.Fingerprint = f.Fingerprint
 		case *protocol.Hello:
 			if !s.refuse(protocol.Errorf(protocol.CodeBadFrame, "hello was already received"), "") {
 				return
@@ -283,6 +292,31 @@ func (h *Handler) afterStore(ctx context.Context, s *Session, a store.Appended) 
 	if !a.Duplicate[0] && h.hooks.Message != nil {
 		h.hooks.Message(ctx, s, a)
 	}
+}
+
+// identify merges traits the page gave into the visitor's record.
+func (h *Handler) identify(ctx context.Context, visitorID string, traits map[string]string) error {
+	_, err := h.store.UpdateVisitor(ctx, visitorID, func(v *store.Visitor) error {
+		merged := maps.Clone(v.Traits)
+		if merged == nil {
+			merged = map[string]string{}
+		}
+		maps.Copy(merged, traits)
+		if len(merged) > protocol.MaxTraits {
+			return protocol.Errorf(protocol.CodeBadField, fmt.Sprintf("a visitor has at most %d traits", protocol.MaxTraits))
+		}
+		v.Traits = merged
+		return nil
+	})
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	if err != nil {
+		h.log.Error("visitor: identify", "visitor", visitorID, "err", err)
+		return protocol.Errorf(protocol.CodeStorage, "")
+	}
+	return nil
 }
 
 func (s *Session) onTyping(f *protocol.Typing) {

@@ -463,3 +463,26 @@ func TestDeadPeerFreed(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestIdentifyAndLateFingerprint(t *testing.T) {
+	rl := newRelay(t, defaultOptions())
+	r := rl.raw(nil)
+	r.hello()
+	r.send(`{"type":"identify","traits":{"name":"Ann","plan":"pro"}}`)
+	r.send(`{"type":"identify","traits":{"email":"ann@example.com"}}`)
+	r.send(`{"type":"fingerprint","fingerprint":"` + strings.Repeat("0a", 32) + `"}`)
+	r.send(`{"type":"identify","traits":{"Bad Key":"x"}}`)
+	if e := r.next("error"); e["code"] != string(protocol.CodeBadField) {
+		t.Errorf("bad trait: %v", e)
+	}
+	r.send(`{"type":"message","id":"m","text":"hi"}`)
+	r.next("ack")
+	vs, _ := rl.store.Conversations(nil)
+	v, err := rl.store.Visitor(vs[0].VisitorID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Traits["name"] != "Ann" || v.Traits["plan"] != "pro" || v.Traits["email"] != "ann@example.com" || len(v.Traits) != 3 {
+		t.Errorf("traits %v", v.Traits)
+	}
+}

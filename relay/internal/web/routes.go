@@ -24,7 +24,13 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
-	mux.HandleFunc("GET /assets/{hash}/{name...}", s.Assets.ServeHashed)
+	// Assets are public and immutable: any site may read them (a customer
+	// page fetches the wasm cross-origin for instantiateStreaming).
+	mux.HandleFunc("GET /assets/{hash}/{name...}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+		s.Assets.ServeHashed(w, r)
+	})
 	mux.HandleFunc("GET /{$}", s.page("index.html"))
 	for _, app := range []string{"admin", "console"} {
 		mux.HandleFunc("GET /"+app+"/{file...}", s.appFile(app))
