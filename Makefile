@@ -55,3 +55,16 @@ docker: wasm ## the FROM scratch container image kefu:VERSION (podman or docker)
 
 clean: ## remove build output
 	rm -rf bin build public/wasm/kefu.wasm public/wasm/kefu.wasm.br public/wasm/wasm_exec.js
+
+.PHONY: bench bench-quick
+BENCH_BINS := ./bench/cmd/kefubench ./bench/cmd/loadgen ./bench/cmd/bare ./relay/cmd/fakeopenai
+
+bench: build ## load benchmarks of bin/kefu against a bare baseline (≤ 10 min): writes docs/benchmarks.md and bench/results/
+	$(GO) build -o bin/ $(BENCH_BINS)
+	cd bench/widget && npm ci --no-audit --no-fund --silent
+	./bin/kefubench --kefu $(BIN)
+
+bench-quick: build ## the same benchmarks, small (≤ 60 s), for a check before a commit: writes bench/out/quick/
+	$(GO) build -o bin/ $(BENCH_BINS)
+	cd bench/widget && npm ci --no-audit --no-fund --silent
+	./bin/kefubench --quick --kefu $(BIN) --out bench/out/quick --doc bench/out/quick/benchmarks.md

@@ -16,7 +16,7 @@ const (
 	subBits = 6 // 64 sub-buckets per power of two
 	sub     = 1 << subBits
 	// buckets covers values below 2^(64-subBits+subBits): every uint64.
-	buckets = (64-subBits+1)*sub
+	buckets = (64 - subBits + 1) * sub
 )
 
 // H is a histogram of durations in nanoseconds. The zero value is ready.

@@ -141,12 +141,12 @@ func (g *Group) StopAll() {
 
 // Stat is what /proc says about a process at one moment.
 type Stat struct {
-	At       time.Time
-	RSS      int64 // bytes
-	RSSAnon  int64
-	CPU      time.Duration // user + system
-	Threads  int
-	OpenFDs  int
+	At      time.Time
+	RSS     int64 // bytes
+	RSSAnon int64
+	CPU     time.Duration // user + system
+	Threads int
+	OpenFDs int
 }
 
 // Read samples /proc/PID.

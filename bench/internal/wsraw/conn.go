@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Opcodes used here.
@@ -44,8 +45,11 @@ type Conn struct {
 	wbuf []byte
 
 	rbuf  []byte
-	Pings int64 // pings answered; only the reading goroutine writes it
+	pings atomic.Int64
 }
+
+// Pings counts the pings answered so far.
+func (c *Conn) Pings() int64 { return c.pings.Load() }
 
 // Dial connects to ws://host/path from the local address laddr (may be
 // nil) and upgrades. hdr adds request headers (Cookie, Origin).
@@ -188,7 +192,7 @@ func (c *Conn) Read() ([]byte, error) {
 			}
 			switch op {
 			case opPing:
-				c.Pings++
+				c.pings.Add(1)
 				if err := c.write(opPong, p); err != nil {
 					return nil, err
 				}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kefuhq/kefu/bench/internal/hist"
+	"github.com/kefuhq/kefu/bench/internal/proc"
+)
+
+// aiText is the fake upstream's answer: 4 runes per chunk, 20 ms apart.
+const aiText = "Thanks for asking! Orders ship within one business day and usually arrive in three to five days; the tracking link is in your email."
+
+// aiQuestion is what every visitor asks, made unique per visitor: no
+// intent matches it (--demo=false), and it does not ask for a person.
+const aiQuestion = "Could you explain the difference between the two subscription plans for my account"
+
+// aiStreaming measures the latency the relay adds to streamed AI answers:
+// the same number of concurrent streams read from the fake upstream
+// directly, then through Kefu, back to back.
+func (b *bench) aiStreaming(ctx context.Context) error {
+	port, err := proc.FreePort()
+	if err != nil {
+		return err
+	}
+	faddr := fmt.Sprintf("127.0.0.1:%d", port)
+	fargs := []string{"--addr", faddr, "--stamp", "--stamp-content", "--delay", "20ms", "--chunk", "4", "--max-log", "-1", "--text", aiText}
+	fake, err := b.procs.Start(proc.Spec{Name: "fakeopenai", Path: b.path("fakeopenai"), Args: fargs, LogFile: filepath.Join(b.cfg.Work, "fakeopenai.log")})
+	if err != nil {
+		return err
+	}
+	defer fake.Stop(5 * time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = proc.WaitHTTP(wctx, "http://"+faddr+"/v1/models", fake)
+	cancel()
+	if err != nil {
+		return err
+	}
+	b.res.Commands = appendOnce(b.res.Commands, "fakeopenai "+joinQuoted(redactPorts(fargs)))
+	b.res.AI = AI{ChunkDelayMS: 20, ChunksPerAns: (utf8.RuneCountInString(aiText) + 3) / 4}
+
+	s, err := b.startKefu(ctx, "ai-kefu", []string{"--demo=false", "--ai-max-concurrent", "2000", "--ai-daily-tokens", "0"},
+		[]string{"OPENAI_BASE_URL=http://" + faddr + "/v1", "OPENAI_API_KEY=sk-bench"})
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+
+	type level struct {
+		streams, gens int
+		spread        time.Duration
+		concurrent    int
+	}
+	levels := []level{{5, 1, 4 * time.Second, 1}, {1000, 2, 200 * time.Millisecond, 1000}}
+	if b.cfg.Quick {
+		levels = []level{{2, 1, 1600 * time.Millisecond, 1}, {100, 1, 100 * time.Millisecond, 100}}
+	}
+	for _, l := range levels {
+		for _, path := range []string{"direct", "kefu"} {
+			r, err := b.aiRun(ctx, s, faddr, path, l.streams, l.gens, l.spread)
+			if err != nil {
+				return fmt.Errorf("%s with %d streams: %w", path, l.streams, err)
+			}
+			r.Concurrent = l.concurrent
+			b.res.AI.Runs = append(b.res.AI.Runs, r)
+			b.log.Info("ai", "path", path, "streams", l.streams, "chunk_p99_ms", round2(r.Chunk.P99M), "first_p99_ms", round2(r.First.P99M), "completes", r.Completes)
+		}
+	}
+	return nil
+}
+
+func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, ngen int, spread time.Duration) (AIRun, error) {
+	r := AIRun{Path: path, Streams: n}
+	var jobs []Job
+	for i := range ngen {
+		share := n / ngen
+		if i == ngen-1 {
+			share = n - share*(ngen-1)
+		}
+		j := Job{Mode: "aidirect", URL: "http://" + faddr + "/v1", N: share, Concurrency: 64, Question: aiQuestion}
+		if path == "kefu" {
+			j.Mode, j.URL = "ai", s.ws("/v1/ws")
+		}
+		jobs = append(jobs, j)
+	}
+	gs, _, err := b.startGens(ctx, fmt.Sprintf("ai-%s-%d", path, n), jobs, time.Minute)
+	if err != nil {
+		return r, err
+	}
+	defer stopGens(gs)
+	start := time.Now().Add(300 * time.Millisecond)
+	dur := spread + 20*time.Second
+	prof := make(chan error, 1)
+	if path == "kefu" && n >= 100 {
+		go func() {
+			sleep(ctx, 300*time.Millisecond)
+			prof <- b.profile(ctx, s, "cpu", 2, fmt.Sprintf("ai-kefu-%d.cpu.pprof", n))
+		}()
+	} else {
+		prof <- nil
+	}
+	a, _ := proc.Read(s.p.Pid())
+	raws, err := broadcast(ctx, gs, Cmd{Op: "go", StartNS: start.UnixNano(), DurMS: int(dur / time.Millisecond), SpreadMS: int(spread / time.Millisecond)}, dur+30*time.Second)
+	if err != nil {
+		return r, err
+	}
+	z, _ := proc.Read(s.p.Pid())
+	if path == "kefu" {
+		r.RelayCPU = proc.CPUShare(a, z)
+	}
+	if perr := <-prof; perr != nil {
+		b.log.Warn("profile", "err", perr)
+	}
+	rs, err := decode[struct {
+		Completes   int64       `json:"completes"`
+		Incompletes int64       `json:"incompletes"`
+		Handoffs    int64       `json:"handoffs"`
+		Errors      int64       `json:"errors"`
+		Chunks      int64       `json:"chunks"`
+		Chunk       hist.Sparse `json:"chunk_lag"`
+		First       hist.Sparse `json:"first_chunk_lag"`
+		TTFT        hist.Sparse `json:"time_to_first_delta"`
+		ElapsedMS   float64     `json:"elapsed_ms"`
+	}](raws)
+	if err != nil {
+		return r, err
+	}
+	ch, fi, tt := &hist.H{}, &hist.H{}, &hist.H{}
+	for _, x := range rs {
+		r.Completes += x.Completes
+		r.Incompletes += x.Incompletes
+		r.Handoffs += x.Handoffs
+		r.Errors += x.Errors
+		r.Chunks += x.Chunks
+		ch.Merge(hist.Import(x.Chunk))
+		fi.Merge(hist.Import(x.First))
+		tt.Merge(hist.Import(x.TTFT))
+		r.ElapsedS = max(r.ElapsedS, x.ElapsedMS/1000)
+	}
+	r.Chunk, r.First, r.TTFT = ch.Summarize(), fi.Summarize(), tt.Summarize()
+	return r, nil
+}
+
+// joinQuoted joins arguments for the report, quoting those with spaces.
+func joinQuoted(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if strings.ContainsRune(a, ' ') {
+			out[i] = strconv.Quote(a)
+		}
+	}
+	return strings.Join(out, " ")
+}

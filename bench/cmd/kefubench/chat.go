@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kefuhq/kefu/bench/internal/hist"
+	"github.com/kefuhq/kefu/bench/internal/proc"
+)
+
+// chatParams size the chat-traffic and durable scenarios.
+type chatParams struct {
+	convs, gens, perAgent int
+	rates                 []float64
+	step, warm, drain     time.Duration
+	profileRate           float64
+	flood                 time.Duration
+	window                int
+}
+
+func (b *bench) chatParams() chatParams {
+	if b.cfg.Quick {
+		return chatParams{convs: 200, gens: 1, perAgent: 50, rates: []float64{1000, 5000},
+			step: 1500 * time.Millisecond, warm: 500 * time.Millisecond, drain: time.Second, profileRate: 5000,
+			flood: 1500 * time.Millisecond, window: 4}
+	}
+	return chatParams{convs: 1000, gens: 2, perAgent: 50,
+		rates: []float64{1000, 2500, 5000, 10000, 15000, 20000, 25000, 30000, 40000},
+		step:  6 * time.Second, warm: time.Second, drain: 2 * time.Second, profileRate: 10000,
+		flood: 6 * time.Second, window: 4}
+}
+
+// knee is the seed's bar: delivery p99 must stay at or under 50 ms.
+const kneeP99 = 50.0
+
+// chatAndDurable runs chat traffic at rising load on Kefu and on the bare
+// baseline, then each one's closed-loop saturation (durable throughput),
+// and the same for the bare baseline with a bbolt group commit.
+func (b *bench) chatAndDurable(ctx context.Context) error {
+	p := b.chatParams()
+	b.res.Chat = Chat{Convs: p.convs, PerAgent: p.perAgent, Generators: p.gens, StepS: p.step.Seconds(), WarmS: p.warm.Seconds(), TextBytes: 200}
+	var errs []string
+	for _, kind := range []string{kindKefu, kindBare, kindBareDurable} {
+		if ctx.Err() != nil {
+			break
+		}
+		cs, d, err := b.chatOn(ctx, kind, p)
+		if cs.Server != "" {
+			b.res.Chat.Servers = append(b.res.Chat.Servers, cs)
+		}
+		if d.Server != "" {
+			b.res.Durable = append(b.res.Durable, d)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", kind, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("chat: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func (b *bench) chatOn(ctx context.Context, kind string, p chatParams) (ChatServer, Durable, error) {
+	cs := ChatServer{Server: kind}
+	var s *server
+	var err error
+	switch kind {
+	case kindKefu:
+		// No intents and no AI: the first message of a conversation hands
+		// it to the human queue; later ones are only stored and fanned out.
+		s, err = b.startKefu(ctx, "chat-kefu", []string{"--demo=false"}, nil)
+	case kindBare:
+		s, err = b.startBare(ctx, "chat-bare", false)
+	case kindBareDurable:
+		s, err = b.startBare(ctx, "chat-bare-durable", true)
+	}
+	if err != nil {
+		return cs, Durable{}, err
+	}
+	defer s.stop()
+
+	if kind == kindKefu {
+		b.res.Chat.Receive, b.res.Chat.ReceiveNote = b.receivePath(ctx, s)
+	}
+	gs, err := b.chatGens(ctx, s, p, b.res.Chat.Receive)
+	if err != nil && kind == kindKefu && b.res.Chat.Receive == "agent" {
+		b.res.Chat.ReceiveNote += fmt.Sprintf("; agent sockets failed at setup (%v), so a second visitor socket per conversation was measured instead", err)
+		b.res.Chat.Receive = "visitor"
+		gs, err = b.chatGens(ctx, s, p, "visitor")
+	}
+	if err != nil {
+		return cs, Durable{}, err
+	}
+	defer stopGens(gs)
+
+	rates := p.rates
+	if kind == kindBareDurable {
+		// Only the comparison point for durable delivery.
+		rates = []float64{p.profileRate}
+	}
+	for i, rate := range rates {
+		st, err := b.chatStep(ctx, s, gs, i, rate, p, "step")
+		if err != nil {
+			return cs, Durable{}, fmt.Errorf("step %v/s: %w", rate, err)
+		}
+		cs.Steps = append(cs.Steps, st)
+		b.log.Info("chat step", "server", kind, "offered", rate, "acked_per_s", int(st.AckedPerS),
+			"p50_ms", round2(st.Deliver.P50M), "p99_ms", round2(st.Deliver.P99M), "missing", st.Missing, "relay_cpu", round2(st.RelayCPU))
+		if passes(st) && rate > cs.Knee {
+			cs.Knee = rate
+		}
+		if !passes(st) {
+			break
+		}
+	}
+	// A profiled step at the target rate, apart from the ramp so the
+	// profiler's own cost stays out of the table (not in quick mode).
+	if kind != kindBareDurable && !b.cfg.Quick {
+		secs := int(max(1, (p.step - p.warm).Seconds()))
+		pc := make(chan error, 2)
+		go func() {
+			sleep(ctx, 300*time.Millisecond+p.warm)
+			pc <- b.profile(ctx, s, "cpu", secs, fmt.Sprintf("chat-%s-%dk.cpu.pprof", kind, int(p.profileRate/1000)))
+		}()
+		go func() {
+			sleep(ctx, 300*time.Millisecond+p.warm)
+			pc <- b.profile(ctx, s, "allocs", secs, fmt.Sprintf("chat-%s-%dk.allocs.pprof", kind, int(p.profileRate/1000)))
+		}()
+		if _, err := b.chatStep(ctx, s, gs, len(rates)+1, p.profileRate, p, "step"); err != nil {
+			b.log.Warn("profiled step", "err", err)
+		}
+		for range 2 {
+			if err := <-pc; err != nil {
+				b.log.Warn("profile", "err", err)
+			}
+		}
+	}
+	// Saturation: every visitor keeps a window of messages in flight.
+	d := Durable{Server: kind, Window: p.window, Visitors: p.convs}
+	pc := make(chan error, 1)
+	profiled := kind == kindKefu && !b.cfg.Quick
+	if profiled {
+		go func() {
+			sleep(ctx, 300*time.Millisecond+p.warm)
+			pc <- b.profile(ctx, s, "cpu", int(max(1, (p.flood-p.warm).Seconds())), "saturation-kefu.cpu.pprof")
+		}()
+	}
+	fp := p
+	fp.step = p.flood
+	st, err := b.chatStep(ctx, s, gs, len(rates)+2, 0, fp, "flood")
+	if profiled {
+		if perr := <-pc; perr != nil {
+			b.log.Warn("profile", "err", perr)
+		}
+	}
+	if err != nil {
+		return cs, d, fmt.Errorf("saturation: %w", err)
+	}
+	d.MsgsPerS, d.CommitsPerS, d.WritesPerCommit = st.AckedPerS, st.CommitsPerS, st.WritesPerCommit
+	d.Ack, d.Deliver, d.RelayCPU, d.GenCPU, d.Errors = st.Ack, st.Deliver, st.RelayCPU, st.GenCPU, st.Errors+st.Missing
+	b.log.Info("saturation", "server", kind, "acked_per_s", int(d.MsgsPerS), "commits_per_s", int(d.CommitsPerS), "writes_per_commit", round2(d.WritesPerCommit))
+	return cs, d, nil
+}
+
+// passes says whether a step is under the knee: delivery p99 within 50 ms
+// and at most one message in a thousand missing or refused.
+func passes(st ChatStep) bool {
+	bad := st.Missing + st.Errors
+	return st.Deliver.P99M <= kneeP99 && float64(bad) <= 0.001*float64(max(st.Sent, 1)) && st.Deliver.Count > 0
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
+
+// chatGens starts the chat generators: each owns a share of the
+// conversations and their receiving side.
+func (b *bench) chatGens(ctx context.Context, s *server, p chatParams, receive string) ([]*gen, error) {
+	var jobs []Job
+	for i := range p.gens {
+		share := p.convs / p.gens
+		if i == p.gens-1 {
+			share = p.convs - share*(p.gens-1)
+		}
+		j := Job{Mode: "chat", URL: s.ws("/v1/ws"), Receive: receive, N: share, PerAgent: p.perAgent,
+			Concurrency: 32, TextBytes: b.res.Chat.TextBytes, Senders: 4}
+		if receive == "agent" {
+			j.AgentURL, j.Origin, j.Cookie = s.ws("/v1/agent/ws"), "http://"+s.addr, b.cookie
+		}
+		jobs = append(jobs, j)
+	}
+	gs, _, err := b.startGens(ctx, "chat-"+s.kind, jobs, 2*time.Minute)
+	return gs, err
+}
+
+// receivePath decides how chat traffic is received on Kefu: by agent
+// sockets when /v1/agent/ws exists and the admin can sign in, else by a
+// second visitor socket per conversation (the same fan-out: stored message
+// → hub → socket).
+func (b *bench) receivePath(ctx context.Context, s *server) (string, string) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url("/v1/agent/ws"), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "visitor", fmt.Sprintf("GET /v1/agent/ws failed (%v): second visitor socket per conversation", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+		return "visitor", fmt.Sprintf("GET /v1/agent/ws answered %d (the agent socket is not in this build): a second visitor socket per conversation, with the same token, received the messages", resp.StatusCode)
+	}
+	body, _ := json.Marshal(map[string]string{"username": "admin", "password": adminPassword})
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, s.url("/v1/auth/login"), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "http://"+s.addr)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		return "visitor", fmt.Sprintf("login failed (%v): second visitor socket per conversation", err)
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "visitor", fmt.Sprintf("POST /v1/auth/login answered %s (%s): second visitor socket per conversation", resp.Status, bytes.TrimSpace(msg))
+	}
+	var parts []string
+	for _, c := range resp.Cookies() {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	b.cookie = strings.Join(parts, "; ")
+	return "agent", fmt.Sprintf("agent sockets (GET /v1/agent/ws, signed in as the admin, one socket watching %d conversations)", b.chatParams().perAgent)
+}
+
+// chatStep runs one step (open loop at rate) or flood on every generator
+// and reads the server's CPU and commit counters over the measured window.
+func (b *bench) chatStep(ctx context.Context, s *server, gs []*gen, step int, rate float64, p chatParams, op string) (ChatStep, error) {
+	st := ChatStep{Offered: rate}
+	start := time.Now().Add(300 * time.Millisecond)
+	cmd := Cmd{Op: op, Step: step, Rate: rate / float64(len(gs)), StartNS: start.UnixNano(),
+		DurMS: int(p.step / time.Millisecond), WarmMS: int(p.warm / time.Millisecond), DrainMS: int(p.drain / time.Millisecond), Window: p.window}
+	type sample struct {
+		srv  proc.Stat
+		gens []proc.Stat
+		cnt  counters
+	}
+	take := func() sample {
+		var sm sample
+		sm.srv, _ = proc.Read(s.p.Pid())
+		for _, g := range gs {
+			gst, _ := proc.Read(g.p.Pid())
+			sm.gens = append(sm.gens, gst)
+		}
+		sm.cnt, _ = s.read(ctx)
+		return sm
+	}
+	samples := make(chan [2]sample, 1)
+	go func() {
+		sleep(ctx, time.Until(start.Add(p.warm)))
+		a := take()
+		sleep(ctx, time.Until(start.Add(p.step)))
+		samples <- [2]sample{a, take()}
+	}()
+	raws, err := broadcast(ctx, gs, cmd, p.step+p.drain+30*time.Second)
+	if err != nil {
+		return st, err
+	}
+	sm := <-samples
+	rs, err := decode[struct {
+		Sent       int64          `json:"sent"`
+		SentM      int64          `json:"sent_m"`
+		SendErrors int64          `json:"send_errors"`
+		AckedWin   int64          `json:"acked_in_window"`
+		AckedM     int64          `json:"acked_m"`
+		DeliveredM int64          `json:"delivered_m"`
+		Errors     int64          `json:"errors"`
+		ErrCodes   map[string]int `json:"error_codes"`
+		Ack        hist.Sparse    `json:"ack"`
+		Deliver    hist.Sparse    `json:"deliver"`
+		Lag        hist.Sparse    `json:"send_lag"`
+		ConvFrames int64          `json:"conversation_frames"`
+		MeasureS   float64        `json:"measure_s"`
+	}](raws)
+	if err != nil {
+		return st, err
+	}
+	ack, del, lag := &hist.H{}, &hist.H{}, &hist.H{}
+	var measure float64
+	for _, r := range rs {
+		st.Sent += r.SentM
+		st.AckedPerS += float64(r.AckedWin)
+		st.Missing += r.SentM - r.DeliveredM
+		st.Errors += r.Errors + r.SendErrors
+		st.ConvFramesPerS += float64(r.ConvFrames)
+		for k, v := range r.ErrCodes {
+			if st.ErrCodes == nil {
+				st.ErrCodes = map[string]int{}
+			}
+			st.ErrCodes[k] += v
+		}
+		ack.Merge(hist.Import(r.Ack))
+		del.Merge(hist.Import(r.Deliver))
+		lag.Merge(hist.Import(r.Lag))
+		measure = r.MeasureS
+	}
+	if measure > 0 {
+		st.AckedPerS /= measure
+		st.ConvFramesPerS /= p.step.Seconds()
+	}
+	st.Ack, st.Deliver, st.SendLag = ack.Summarize(), del.Summarize(), lag.Summarize()
+	a, z := sm[0], sm[1]
+	st.RelayCPU = proc.CPUShare(a.srv, z.srv)
+	for i := range a.gens {
+		st.GenCPU += proc.CPUShare(a.gens[i], z.gens[i])
+	}
+	st.RSS = z.srv.RSS
+	if secs := z.srv.At.Sub(a.srv.At).Seconds(); secs > 0 {
+		st.CommitsPerS = (z.cnt.Commits - a.cnt.Commits) / secs
+		if dc := z.cnt.Commits - a.cnt.Commits; dc > 0 {
+			st.WritesPerCommit = (z.cnt.Writes - a.cnt.Writes) / dc
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,164 @@
+// Command kefubench is `make bench`: it runs every benchmark scenario
+// against the real kefu binary and, on the same load and back to back, the
+// bare baseline (bench/cmd/bare), on 127.0.0.1 only, and writes
+// docs/benchmarks.md with the raw results beside it. Every process it
+// starts is killed when it ends, also on failure; every run is bounded in
+// count and time.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kefuhq/kefu/bench/internal/proc"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is the command line.
+type config struct {
+	Quick     bool
+	Kefu      string // the relay binary
+	Bin       string // loadgen, bare, fakeopenai
+	Out       string // raw results and profiles
+	Doc       string // the markdown report
+	Work      string // scratch: data directories, logs
+	Node      string // bench/widget, with node_modules
+	Scenarios map[string]bool
+	Budget    time.Duration
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kefubench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	var scen string
+	fs.BoolVar(&cfg.Quick, "quick", false, "the same scenarios, small (≤ 60 s)")
+	fs.StringVar(&cfg.Kefu, "kefu", "bin/kefu", "the kefu binary to measure")
+	fs.StringVar(&cfg.Bin, "bin", "bin", "directory with loadgen, bare and fakeopenai")
+	fs.StringVar(&cfg.Out, "out", "bench/results", "directory for raw results and profiles")
+	fs.StringVar(&cfg.Doc, "doc", "docs/benchmarks.md", "report to write")
+	fs.StringVar(&cfg.Work, "work", "", "scratch directory (default: a new one under $TMPDIR)")
+	fs.StringVar(&cfg.Node, "node", "bench/widget", "the widget benchmark's npm package (node_modules installed)")
+	fs.StringVar(&scen, "scenarios", "capacity,chat,durable,ai,widget", "scenarios to run, comma-separated")
+	fs.DurationVar(&cfg.Budget, "budget", 0, "stop everything after this long (default 9m30s, quick 55s)")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg.Scenarios = map[string]bool{}
+	for _, s := range strings.Split(scen, ",") {
+		cfg.Scenarios[strings.TrimSpace(s)] = true
+	}
+	if cfg.Budget == 0 {
+		cfg.Budget = 570 * time.Second
+		if cfg.Quick {
+			cfg.Budget = 55 * time.Second
+		}
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if cfg.Work == "" {
+		d, err := os.MkdirTemp("", "kefubench-")
+		if err != nil {
+			fmt.Fprintf(stderr, "kefubench: %v\n", err)
+			return 1
+		}
+		cfg.Work = d
+		defer os.RemoveAll(d)
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		fmt.Fprintf(stderr, "kefubench: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Budget)
+	defer cancel()
+
+	b := &bench{cfg: cfg, log: log, procs: proc.NewGroup(log), res: &Results{}}
+	defer b.procs.StopAll()
+	if err := b.runAll(ctx); err != nil {
+		log.Error("benchmark failed", "err", err)
+		b.res.Failures = append(b.res.Failures, err.Error())
+	}
+	b.procs.StopAll()
+	if err := b.write(); err != nil {
+		fmt.Fprintf(stderr, "kefubench: write results: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "kefubench: wrote %s and %s in %v\n", cfg.Doc, filepath.Join(cfg.Out, "results.json"), b.res.Elapsed())
+	if len(b.res.Failures) > 0 {
+		fmt.Fprintf(stdout, "kefubench: %d scenario failures, see the report\n", len(b.res.Failures))
+		return 1
+	}
+	return 0
+}
+
+// bench is one run.
+type bench struct {
+	cfg    config
+	log    *slog.Logger
+	procs  *proc.Group
+	res    *Results
+	nextIP int
+	cookie string // the admin's session for agent sockets
+}
+
+func (b *bench) runAll(ctx context.Context) error {
+	b.res.Machine = machineFacts(ctx, b.cfg)
+	b.res.Quick = b.cfg.Quick
+	b.res.Started = time.Now().UTC()
+	defer func() { b.res.Finished = time.Now().UTC(); b.res.LoadEnd = loadAvg() }()
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"capacity", b.capacity},
+		{"chat", b.chatAndDurable},
+		{"ai", b.aiStreaming},
+		{"widget", b.widget},
+	}
+	for _, s := range steps {
+		if !b.cfg.Scenarios[s.name] && !(s.name == "chat" && b.cfg.Scenarios["durable"]) {
+			continue
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("out of time before %s: %w", s.name, ctx.Err())
+		}
+		t := time.Now()
+		b.log.Info("scenario", "name", s.name)
+		if err := s.fn(ctx); err != nil {
+			b.log.Error("scenario failed", "name", s.name, "err", err)
+			b.res.Failures = append(b.res.Failures, fmt.Sprintf("%s: %v", s.name, err))
+		}
+		b.procs.StopAll()
+		b.res.Timings = append(b.res.Timings, Timing{Scenario: s.name, Seconds: time.Since(t).Seconds()})
+	}
+	return nil
+}
+
+// srcIP hands every generator process of the run its own loopback source
+// address, so no two share an ephemeral port range (TIME_WAIT from an
+// earlier scenario cannot bite).
+func (b *bench) srcIP() string {
+	b.nextIP++
+	return fmt.Sprintf("127.0.%d.%d", 1+b.nextIP/250, 1+b.nextIP%250)
+}
+
+func (b *bench) path(name string) string { return filepath.Join(b.cfg.Bin, name) }

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"time"
+
+	"github.com/kefuhq/kefu/bench/internal/hist"
+)
+
+// Results is everything one run measured; results.json is this value.
+type Results struct {
+	Machine  Machine   `json:"machine"`
+	Quick    bool      `json:"quick"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	LoadEnd  string    `json:"load_end"`
+	Commands []string  `json:"server_commands"`
+	Timings  []Timing  `json:"timings"`
+	Failures []string  `json:"failures,omitempty"`
+	Profiles []Profile `json:"profiles"`
+
+	Capacity []Capacity `json:"capacity"`
+	Chat     Chat       `json:"chat"`
+	Durable  []Durable  `json:"durable"`
+	AI       AI         `json:"ai"`
+	Widget   Widget     `json:"widget"`
+}
+
+// Elapsed is the run's wall time so far.
+func (r *Results) Elapsed() time.Duration {
+	if r.Finished.IsZero() {
+		return time.Since(r.Started).Round(time.Second)
+	}
+	return r.Finished.Sub(r.Started).Round(time.Second)
+}
+
+type Timing struct {
+	Scenario string  `json:"scenario"`
+	Seconds  float64 `json:"seconds"`
+}
+
+type Profile struct {
+	File    string `json:"file"`
+	Server  string `json:"server"`
+	Kind    string `json:"kind"`
+	Seconds int    `json:"seconds,omitempty"`
+	Top     string `json:"top,omitempty"` // go tool pprof -top, first lines
+}
+
+// Capacity is one server holding idle visitor sessions.
+type Capacity struct {
+	Server         string       `json:"server"`
+	Wanted         int          `json:"wanted"`
+	Opened         int          `json:"opened"`
+	Failed         int          `json:"failed"`
+	FirstErr       string       `json:"first_error,omitempty"`
+	Generators     int          `json:"generators"`
+	ConnectS       float64      `json:"connect_s"`
+	ConnectPerS    float64      `json:"connect_per_s"`
+	ConnectLatency hist.Summary `json:"connect_latency"`
+	RSSBefore      int64        `json:"rss_before"`
+	RSSAfter       int64        `json:"rss_after"`
+	RSSAnonAfter   int64        `json:"rss_anon_after"`
+	RSSPerSession  float64      `json:"rss_per_session"`
+	HeapPerSession float64      `json:"heap_per_session"`
+	GoroutinesPer  float64      `json:"goroutines_per_session"`
+	OpenFDs        int          `json:"open_fds"`
+	IdleS          float64      `json:"idle_s"`
+	IdleCPU        float64      `json:"idle_cpu_cores"`
+	PingsInIdle    int64        `json:"pings_in_idle"`
+	StillOpen      int          `json:"still_open"`
+}
+
+// Chat is the chat-traffic scenario for every server.
+type Chat struct {
+	Receive     string       `json:"receive"` // agent or visitor
+	ReceiveNote string       `json:"receive_note"`
+	Convs       int          `json:"conversations"`
+	PerAgent    int          `json:"conversations_per_agent,omitempty"`
+	Generators  int          `json:"generators"`
+	StepS       float64      `json:"step_s"`
+	WarmS       float64      `json:"warm_s"`
+	TextBytes   int          `json:"text_bytes"`
+	Servers     []ChatServer `json:"servers"`
+}
+
+type ChatServer struct {
+	Server string     `json:"server"`
+	Steps  []ChatStep `json:"steps"`
+	Knee   float64    `json:"knee_rate"` // highest offered rate with delivery p99 ≤ 50 ms and nothing lost
+	Setup  string     `json:"setup,omitempty"`
+}
+
+type ChatStep struct {
+	Offered         float64        `json:"offered_per_s"`
+	Sent            int64          `json:"sent"`
+	AckedPerS       float64        `json:"acked_per_s"`
+	Missing         int64          `json:"missing"` // measured messages not delivered by the end of the drain
+	Errors          int64          `json:"errors"`
+	ErrCodes        map[string]int `json:"error_codes,omitempty"`
+	Deliver         hist.Summary   `json:"deliver"`
+	Ack             hist.Summary   `json:"ack"`
+	SendLag         hist.Summary   `json:"send_lag"`
+	RelayCPU        float64        `json:"relay_cpu_cores"`
+	GenCPU          float64        `json:"generator_cpu_cores"`
+	CommitsPerS     float64        `json:"commits_per_s"`
+	WritesPerCommit float64        `json:"writes_per_commit"`
+	ConvFramesPerS  float64        `json:"conversation_frames_per_s,omitempty"`
+	RSS             int64          `json:"rss"`
+}
+
+// Durable is the closed-loop saturation of one server.
+type Durable struct {
+	Server          string       `json:"server"`
+	Window          int          `json:"window_per_visitor"`
+	Visitors        int          `json:"visitors"`
+	MsgsPerS        float64      `json:"acked_per_s"`
+	CommitsPerS     float64      `json:"commits_per_s"`
+	WritesPerCommit float64      `json:"writes_per_commit"`
+	Ack             hist.Summary `json:"ack"`
+	Deliver         hist.Summary `json:"deliver"`
+	RelayCPU        float64      `json:"relay_cpu_cores"`
+	GenCPU          float64      `json:"generator_cpu_cores"`
+	Errors          int64        `json:"errors"`
+}
+
+// AI is the streaming scenario.
+type AI struct {
+	ChunkDelayMS int     `json:"chunk_delay_ms"`
+	ChunksPerAns int     `json:"chunks_per_answer"`
+	Runs         []AIRun `json:"runs"`
+	Note         string  `json:"note,omitempty"`
+}
+
+type AIRun struct {
+	Path        string       `json:"path"` // direct or kefu
+	Streams     int          `json:"streams"`
+	Concurrent  int          `json:"concurrent"`
+	Completes   int64        `json:"completes"`
+	Incompletes int64        `json:"incompletes"`
+	Handoffs    int64        `json:"handoffs"`
+	Errors      int64        `json:"errors"`
+	Chunks      int64        `json:"chunks"`
+	Chunk       hist.Summary `json:"chunk_lag"`
+	First       hist.Summary `json:"first_chunk_lag"`
+	TTFT        hist.Summary `json:"time_to_first_delta"`
+	RelayCPU    float64      `json:"relay_cpu_cores,omitempty"`
+	ElapsedS    float64      `json:"elapsed_s"`
+}
+
+// Widget is the browser-side scenario.
+type Widget struct {
+	Files      []FileSize    `json:"files"`
+	Classify   []ClassifyRun `json:"classify"`
+	Paint      []PaintSet    `json:"paint"`
+	PaintNote  string        `json:"paint_note,omitempty"`
+	ModelBytes int           `json:"model_bytes"`
+	Intents    int           `json:"intents"`
+	PerIntent  int           `json:"examples_per_intent,omitempty"` // 0: all of the train split
+	FitS       float64       `json:"fit_s"`
+}
+
+type FileSize struct {
+	Name    string `json:"name"`
+	Present bool   `json:"present"`
+	Raw     int    `json:"raw"`
+	Gzip    int    `json:"gzip"`
+	Brotli  int    `json:"brotli"`
+	Served  string `json:"served,omitempty"` // what the relay sends for Accept-Encoding: br, gzip
+}
+
+type ClassifyRun struct {
+	Where    string  `json:"where"` // wasm in Node, native Go
+	Queries  int     `json:"queries"`
+	MeanUS   float64 `json:"mean_us"`
+	P50US    float64 `json:"p50_us"`
+	P99US    float64 `json:"p99_us"`
+	MaxUS    float64 `json:"max_us"`
+	StartMS  float64 `json:"startup_ms,omitempty"` // instantiate + loadModel
+	Accuracy float64 `json:"accuracy"`
+}
+
+type PaintSet struct {
+	Variant   string    `json:"variant"` // without, with
+	Runs      int       `json:"runs"`
+	FP        []float64 `json:"first_paint_ms"`
+	FCP       []float64 `json:"first_contentful_paint_ms"`
+	TBT       []float64 `json:"total_blocking_time_ms"`
+	Load      []float64 `json:"load_ms"`
+	LongTasks []int     `json:"long_tasks"`
+	WidgetReq []int     `json:"widget_requests"`
+	Resources []string  `json:"widget_resources,omitempty"` // of the last run
+	Launcher  []float64 `json:"launcher_ms,omitempty"`
+}
