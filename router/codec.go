@@ -22,12 +22,15 @@ import (
 // one float32 scale each. Integers are uvarints, floats little-endian.
 const (
 	modelMagic   = "KFIM"
-	modelVersion = 1
+	modelVersion = 2
 
 	// maxFeatures bounds the vocabulary a loaded model may declare, so a
 	// corrupt count cannot make Load allocate gigabytes.
 	maxFeatures = 1 << 21
 	maxFeatLen  = MaxExampleLen + 2 // a whole example as one word, with its marks
+	// maxIDF bounds the IDF of a loaded model: ln(1 + documents), with far
+	// fewer than e^30 documents.
+	maxIDF = 30
 )
 
 // ErrBadModel is wrapped by every error Load returns.
@@ -39,9 +42,12 @@ type fitted struct {
 	opts    Options
 	feats   []string  // by feature id
 	idf     []float64 // by feature id
-	bias    []float64 // by intent
-	linear  [][]entry // by feature id
-	proto   [][]entry // by feature id
+	// unseenIDF and stopUnseenIDF weigh question features outside the
+	// vocabulary (vocab).
+	unseenIDF, stopUnseenIDF float64
+	bias                     []float64 // by intent
+	linear                   [][]entry // by feature id
+	proto                    [][]entry // by feature id
 }
 
 // entry is one (intent, weight) pair of a feature's postings.
@@ -93,6 +99,8 @@ func encode(f *fitted) []byte {
 	}
 	idfScale := maxAbs(f.idf) / math.MaxUint16
 	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(idfScale)))
+	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f.unseenIDF)))
+	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f.stopUnseenIDF)))
 	for _, id := range order {
 		q := 0.0
 		if idfScale > 0 {
@@ -237,11 +245,18 @@ func decode(data []byte) (*Model, error) {
 			r.fail(fmt.Errorf("vocabulary not sorted at feature %d", i))
 		}
 		m.vocab.ids[s] = int32(i)
+		m.vocab.cjk = append(m.vocab.cjk, isCJKFeature(s))
 		prev = s
 	}
 	idfScale := float64(r.f32())
 	if r.err == nil && (math.IsNaN(idfScale) || idfScale < 0 || idfScale > 1) {
 		r.fail(fmt.Errorf("idf scale %v out of range", idfScale))
+	}
+	m.vocab.unseenIDF = r.f32()
+	m.vocab.stopUnseenIDF = r.f32()
+	if r.err == nil && !(m.vocab.unseenIDF >= 0 && m.vocab.unseenIDF <= maxIDF &&
+		m.vocab.stopUnseenIDF >= 0 && m.vocab.stopUnseenIDF <= maxIDF) {
+		r.fail(fmt.Errorf("unseen-feature idf %v or %v out of range", m.vocab.unseenIDF, m.vocab.stopUnseenIDF))
 	}
 	if r.need(2 * nFeats) {
 		m.vocab.idf = make([]float32, nFeats)

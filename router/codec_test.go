@@ -55,8 +55,10 @@ func TestLoadRejects(t *testing.T) {
 	good, _ := loadShop(t).MarshalBinary()
 	flipped := append([]byte(nil), good...)
 	flipped[len(flipped)/2] ^= 0x40
-	version := append([]byte(nil), good...)
-	version[4] = 2
+	older := append([]byte(nil), good...)
+	older[4] = modelVersion - 1 // version 1 had no unseen-feature IDF
+	newer := append([]byte(nil), good...)
+	newer[4] = modelVersion + 1
 	tests := []struct {
 		name string
 		data []byte
@@ -64,7 +66,8 @@ func TestLoadRejects(t *testing.T) {
 		{name: "nil", data: nil},
 		{name: "magic only", data: []byte("KFIM")},
 		{name: "wrong magic", data: withCRC(append([]byte("NOPE"), good[4:]...))},
-		{name: "wrong version", data: withCRC(version)},
+		{name: "older version", data: withCRC(older)},
+		{name: "newer version", data: withCRC(newer)},
 		{name: "truncated", data: good[:len(good)/2]},
 		{name: "truncated with valid crc", data: withCRC(good[:len(good)/2])},
 		{name: "bit flip", data: flipped},
@@ -98,7 +101,7 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add(good)
 	f.Add(good[:len(good)/3])
-	f.Add([]byte("KFIM\x01"))
+	f.Add([]byte("KFIM\x02"))
 	f.Add([]byte{})
 	small := encode(&fitted{
 		intents: []Intent{{Name: "a", Action: ActionAnswer, Answer: "x"}},

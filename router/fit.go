@@ -51,7 +51,8 @@ func Fit(intents []Intent, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("router: fit: %w", err)
 	}
-	f := &fitted{opts: opts, idf: make([]float64, len(voc.idf)), feats: make([]string, len(voc.idf))}
+	f := &fitted{opts: opts, idf: make([]float64, len(voc.idf)), feats: make([]string, len(voc.idf)),
+		unseenIDF: float64(voc.unseenIDF), stopUnseenIDF: float64(voc.stopUnseenIDF)}
 	for _, in := range intents {
 		in.Examples = nil
 		if in.Action == "" {
@@ -66,7 +67,7 @@ func Fit(intents []Intent, opts Options) (*Model, error) {
 		f.idf[i] = float64(w)
 	}
 	f.bias, f.linear = trainLinear(rows, labels, len(intents), len(f.feats))
-	f.proto = centroids(rows, labels, len(intents), len(f.feats))
+	f.proto = centroids(rows, labels, len(intents), f.feats)
 	// Going through the bytes means a fitted model and a loaded one are
 	// the same thing, quantisation included.
 	m, err := Load(encode(f))
@@ -145,26 +146,34 @@ func trainLinear(rows []vec, labels []int, nClass, nFeat int) ([]float64, [][]en
 	return avgB, post
 }
 
-// centroids returns each intent's L2-normalised mean example, by feature.
-func centroids(rows []vec, labels []int, nClass, nFeat int) [][]entry {
-	sum := make([]map[int32]float64, nClass)
-	for c := range sum {
-		sum[c] = make(map[int32]float64)
+// centroids returns, by feature, each intent's mean example split by
+// writing system (isCJKFeature) with each part L2-normalised: one
+// prototype per script, orthogonal to each other, so a question in one
+// language is not diluted by the intent's examples in the other.
+func centroids(rows []vec, labels []int, nClass int, feats []string) [][]entry {
+	type key struct {
+		intent int
+		cjk    bool
 	}
+	sum := make(map[key]map[int32]float64)
 	for k, r := range rows {
 		for i, id := range r.idx {
-			sum[labels[k]][id] += float64(r.val[i])
+			g := key{labels[k], isCJKFeature(feats[id])}
+			if sum[g] == nil {
+				sum[g] = make(map[int32]float64)
+			}
+			sum[g][id] += float64(r.val[i])
 		}
 	}
-	post := make([][]entry, nFeat)
-	for c, s := range sum {
+	post := make([][]entry, len(feats))
+	for g, s := range sum {
 		var sq float64
 		for _, v := range s {
 			sq += v * v
 		}
 		norm := math.Sqrt(sq)
 		for id, v := range s {
-			post[id] = append(post[id], entry{intent: c, w: v / norm})
+			post[id] = append(post[id], entry{intent: g.intent, w: v / norm})
 		}
 	}
 	return post

@@ -42,7 +42,7 @@ func TestFeatures(t *testing.T) {
 		want []string
 	}{
 		{name: "short word", text: "hi", want: []string{"<hi>", "<hi>", "<hi", "hi>"}},
-		{name: "word grams", text: "ship", want: []string{"<ship>", "<ship>", "<sh", "shi", "hip", "ip>", "<shi", "ship", "hip>", "<ship", "ship>"}},
+		{name: "word grams", text: "ship", want: []string{"<ship>", "<ship>", "<sh", "shi", "hip", "ip>", "<shi", "ship", "hip>"}},
 		{name: "bigram", text: "my id", want: []string{"<my>", "<my>", "<my", "my>", "<id>", "<id>", "<id", "id>", "my id", "my id"}},
 		{name: "cjk", text: "运费多", want: []string{"运", "费", "运费", "多", "费多"}},
 		{name: "digits have no grams", text: "12345", want: []string{"<12345>", "<12345>"}},

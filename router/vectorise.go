@@ -16,30 +16,62 @@ type vec struct {
 type vocab struct {
 	ids map[string]int32
 	idf []float32
+	cjk []bool // by id: the feature is Chinese or Japanese text (isCJKFeature)
+	// unseenIDF and stopUnseenIDF weigh features of a question that no
+	// training example had (a function word, or anything else). They count
+	// towards the question's length but match nothing, so a question made
+	// mostly of words the intents never used scores low.
+	unseenIDF     float32
+	stopUnseenIDF float32
 }
 
-// vectorise turns text into a vec over the vocabulary; unknown features are
-// ignored. Term frequency is raw counts times IDF, then L2-normalised, the
-// same weighting nlp.TfidfTransformer applies during Fit (fit_test.go checks
-// the two agree).
+// tfWeight is the term-frequency part of a feature's weight: sublinear, so
+// a feature said twice counts 1.7 times, not twice (measured on CLINC150
+// train folds: slightly better accuracy and out-of-scope recall).
+func tfWeight(count float64) float64 {
+	return 1 + math.Log(count)
+}
+
+// vectorise turns text into a vec over the vocabulary. Term frequency
+// (tfWeight) times IDF, then L2-normalised over all the text's features,
+// the same weighting Fit gets from nlp.TfidfTransformer (TestVectoriseMatchesNLP
+// checks the two agree); features outside the vocabulary are dropped after
+// the norm is taken.
 func (v *vocab) vectorise(text string, scratch []string) vec {
 	feats := features(scratch[:0], text)
-	counts := make(map[int32]float32, len(feats))
+	counts := make(map[int32]float64, len(feats))
+	var unseen map[string]float64
 	for _, f := range feats {
 		if id, ok := v.ids[f]; ok {
 			counts[id]++
+		} else {
+			if unseen == nil {
+				unseen = make(map[string]float64)
+			}
+			unseen[f]++
 		}
 	}
 	out := vec{idx: make([]int32, 0, len(counts)), val: make([]float32, 0, len(counts))}
 	for id := range counts {
 		out.idx = append(out.idx, id)
 	}
+	if len(out.idx) == 0 {
+		return vec{}
+	}
 	sort.Slice(out.idx, func(i, j int) bool { return out.idx[i] < out.idx[j] })
 	var norm float64
 	for _, id := range out.idx {
-		w := counts[id] * v.idf[id]
-		out.val = append(out.val, w)
-		norm += float64(w) * float64(w)
+		w := tfWeight(counts[id]) * float64(v.idf[id])
+		out.val = append(out.val, float32(w))
+		norm += w * w
+	}
+	for f, c := range unseen {
+		idf := v.unseenIDF
+		if isStopFeature(f) {
+			idf = v.stopUnseenIDF
+		}
+		w := tfWeight(c) * float64(idf)
+		norm += w * w
 	}
 	return out.normalised(norm)
 }
