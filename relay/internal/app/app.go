@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/public"
+	"github.com/kefuhq/kefu/relay/internal/admin"
 	"github.com/kefuhq/kefu/relay/internal/agent"
 	"github.com/kefuhq/kefu/relay/internal/ai"
 	"github.com/kefuhq/kefu/relay/internal/assign"
@@ -203,6 +204,11 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	})
 	mux.Handle("GET /v1/ws", vh)
 	vh.HTTPRoutes(mux, cors)
+
+	admin.New(admin.Deps{
+		Store: a.store, Auth: authn, Intents: in, AI: aiSettings, Stream: a.aic, Widget: site,
+		Router: a.router, Log: a.log, BehindProxy: cfg.BehindProxy,
+	}).Routes(mux)
 	return mux, nil
 }
 
@@ -286,11 +292,16 @@ func (a *App) shutdown() error {
 	if a.pprof != nil {
 		a.pprof.Close()
 	}
-	if err := a.server.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("app: stop http: %w", err))
-	}
+	// Stop accepting and wait for requests while closing every socket and
+	// event stream: server.Shutdown alone would wait for the long-lived
+	// event streams to end by themselves.
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- a.server.Shutdown(ctx) }()
 	if err := a.hub.Shutdown(ctx, protocol.CloseRestart, "server restarting"); err != nil {
 		errs = append(errs, fmt.Errorf("app: close sockets: %w", err))
+	}
+	if err := <-httpDone; err != nil {
+		errs = append(errs, fmt.Errorf("app: stop http: %w", err))
 	}
 	// AI answers still streaming are cut and stored (marked incomplete)
 	// while the store is still open.

@@ -277,3 +277,35 @@ func eventNames(ev []sse) string {
 	}
 	return strings.Join(n, " ")
 }
+
+// A relay stopping closes long-lived event streams instead of waiting for
+// them, and says why.
+func TestHTTPEventsEndAtShutdown(t *testing.T) {
+	r := apptest.Start(t, nil)
+	tok, conv := start(t, r)
+	req, _ := http.NewRequest("GET", r.URL+"/v1/conversations/"+conv+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := make(chan []sse, 1)
+	go func() { events <- readSSE(t, resp, nil) }()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	if err := r.Stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("shutdown waited %s for an open event stream", d)
+	}
+	select {
+	case ev := <-events:
+		if len(ev) == 0 || ev[len(ev)-1].event != "error" || ev[len(ev)-1].data["code"] != string(protocol.CodeShuttingDown) {
+			t.Errorf("stream ended with %v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("event stream still open")
+	}
+}

@@ -59,7 +59,11 @@ func newSSEWriter(w http.ResponseWriter, timeout time.Duration) *sseWriter {
 	// hold back every token of a streamed answer.
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	return &sseWriter{w: w, rc: http.NewResponseController(w), timeout: timeout, seqs: map[string]uint64{}}
+	s := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: timeout, seqs: map[string]uint64{}}
+	// Send the headers now: a client waits for them before it reads any
+	// event, and an idle stream may not write for a while.
+	s.rc.Flush()
+	return s
 }
 
 // frame writes a hub frame as an event named after its type; stored
