@@ -70,9 +70,10 @@ func (s *server) serveStats(w http.ResponseWriter, r *http.Request) {
 		HeapInuse  uint64 `json:"heap_inuse"`
 		Commits    uint64 `json:"commits"`
 		Batched    uint64 `json:"batched"`
+		CommitNS   uint64 `json:"commit_ns"`
 	}{Goroutines: runtime.NumGoroutine(), HeapInuse: ms.HeapInuse}
 	if s.store != nil {
-		st.Commits, st.Batched = s.store.commits.Load(), s.store.batched.Load()
+		st.Commits, st.Batched, st.CommitNS = s.store.commits.Load(), s.store.batched.Load(), s.store.commitNS.Load()
 	}
 	json.NewEncoder(w).Encode(st)
 }

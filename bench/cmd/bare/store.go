@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -14,10 +15,11 @@ import (
 // them all. One key per message; Kefu also writes an id index and the
 // conversation record.
 type store struct {
-	db      *bolt.DB
-	ops     chan *put
-	commits atomic.Uint64
-	batched atomic.Uint64
+	db       *bolt.DB
+	ops      chan *put
+	commits  atomic.Uint64
+	batched  atomic.Uint64
+	commitNS atomic.Uint64
 }
 
 type put struct {
@@ -60,6 +62,7 @@ func (s *store) writer() {
 				break fill
 			}
 		}
+		t := time.Now()
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucket)
 			for _, p := range batch {
@@ -69,6 +72,7 @@ func (s *store) writer() {
 			}
 			return nil
 		})
+		s.commitNS.Add(uint64(time.Since(t)))
 		s.commits.Add(1)
 		s.batched.Add(uint64(len(batch)))
 		for _, p := range batch {

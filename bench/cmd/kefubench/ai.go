@@ -14,7 +14,8 @@ import (
 )
 
 // aiText is the fake upstream's answer: 4 runes per chunk, 20 ms apart.
-const aiText = "Thanks for asking! Orders ship within one business day and usually arrive in three to five days; the tracking link is in your email."
+const aiText = "Thanks for asking! Orders ship within one business day and usually arrive in three to five days; the tracking link is in your email. " +
+	"If anything is missing or damaged, reply here with your order number and we will send a replacement or refund you, whichever you prefer."
 
 // aiQuestion is what every visitor asks, made unique per visitor: no
 // intent matches it (--demo=false), and it does not ask for a person.
@@ -35,6 +36,7 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 		return err
 	}
 	defer fake.Stop(5 * time.Second)
+	b.fakePid = fake.Pid()
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	err = proc.WaitHTTP(wctx, "http://"+faddr+"/v1/models", fake)
 	cancel()
@@ -56,9 +58,9 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 		spread        time.Duration
 		concurrent    int
 	}
-	levels := []level{{5, 1, 4 * time.Second, 1}, {1000, 2, 200 * time.Millisecond, 1000}}
+	levels := []level{{5, 1, 8 * time.Second, 1}, {100, 1, 100 * time.Millisecond, 100}, {1000, 2, 200 * time.Millisecond, 1000}}
 	if b.cfg.Quick {
-		levels = []level{{2, 1, 1600 * time.Millisecond, 1}, {100, 1, 100 * time.Millisecond, 100}}
+		levels = []level{{1, 1, 0, 1}, {100, 1, 100 * time.Millisecond, 100}}
 	}
 	for _, l := range levels {
 		for _, path := range []string{"direct", "kefu"} {
@@ -104,14 +106,34 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	} else {
 		prof <- nil
 	}
-	a, _ := proc.Read(s.p.Pid())
+	// CPU while every stream is open: after the last one started, for
+	// most of an answer's length.
+	type cpu struct{ relay, fake, gens float64 }
+	cpuc := make(chan cpu, 1)
+	go func() {
+		pids := []int{s.p.Pid(), b.fakePid}
+		for _, g := range gs {
+			pids = append(pids, g.p.Pid())
+		}
+		sleep(ctx, time.Until(start.Add(spread+150*time.Millisecond)))
+		a := readAll(pids)
+		sleep(ctx, 700*time.Millisecond)
+		z := readAll(pids)
+		var c cpu
+		c.relay, c.fake = proc.CPUShare(a[0], z[0]), proc.CPUShare(a[1], z[1])
+		for i := 2; i < len(a); i++ {
+			c.gens += proc.CPUShare(a[i], z[i])
+		}
+		cpuc <- c
+	}()
 	raws, err := broadcast(ctx, gs, Cmd{Op: "go", StartNS: start.UnixNano(), DurMS: int(dur / time.Millisecond), SpreadMS: int(spread / time.Millisecond)}, dur+30*time.Second)
 	if err != nil {
 		return r, err
 	}
-	z, _ := proc.Read(s.p.Pid())
+	c := <-cpuc
+	r.FakeCPU, r.GenCPU = c.fake, c.gens
 	if path == "kefu" {
-		r.RelayCPU = proc.CPUShare(a, z)
+		r.RelayCPU = c.relay
 	}
 	if perr := <-prof; perr != nil {
 		b.log.Warn("profile", "err", perr)
@@ -144,6 +166,15 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	}
 	r.Chunk, r.First, r.TTFT = ch.Summarize(), fi.Summarize(), tt.Summarize()
 	return r, nil
+}
+
+// readAll samples several processes.
+func readAll(pids []int) []proc.Stat {
+	out := make([]proc.Stat, len(pids))
+	for i, p := range pids {
+		out[i], _ = proc.Read(p)
+	}
+	return out
 }
 
 // joinQuoted joins arguments for the report, quoting those with spaces.

@@ -17,7 +17,14 @@ func (b *bench) capacity(ctx context.Context) error {
 	if b.cfg.Quick {
 		n, gens, idle = 500, 1, 2*time.Second
 	}
-	for _, kind := range []string{kindKefu, kindBare} {
+	// Kefu twice: with the benchmark's --send-queue 1024 (as every other
+	// scenario) and with the default 256, since each connection's queue is
+	// allocated up front.
+	kinds := []string{kindKefu, kindBare, kindKefuQ256}
+	if b.cfg.Quick {
+		kinds = kinds[:2]
+	}
+	for _, kind := range kinds {
 		c, err := b.capacityOf(ctx, kind, n, gens, idle)
 		if err != nil {
 			return fmt.Errorf("capacity of %s: %w", kind, err)
@@ -31,9 +38,12 @@ func (b *bench) capacityOf(ctx context.Context, kind string, n, ngen int, idle t
 	c := Capacity{Server: kind, Wanted: n, Generators: ngen, IdleS: idle.Seconds()}
 	var s *server
 	var err error
-	if kind == kindKefu {
+	switch kind {
+	case kindKefu:
 		s, err = b.startKefu(ctx, "capacity-kefu", []string{"--demo=false"}, nil)
-	} else {
+	case kindKefuQ256:
+		s, err = b.startKefu(ctx, "capacity-kefu-q256", []string{"--demo=false", "--send-queue", "256"}, nil)
+	default:
 		s, err = b.startBare(ctx, "capacity-bare", false)
 	}
 	if err != nil {
@@ -140,7 +150,7 @@ func (b *bench) capacityOf(ctx context.Context, kind string, n, ngen int, idle t
 		c.GoroutinesPer = (cnt1.Goroutines - cnt0.Goroutines) / float64(c.Opened)
 	}
 	c.IdleCPU = proc.CPUShare(a, z)
-	if err := b.profile(ctx, s, "heap", 0, "capacity-"+kind+".heap.pprof"); err != nil {
+	if err := b.profile(ctx, s, "heap", 0, "capacity-"+s.name[len("capacity-"):]+".heap.pprof"); err != nil {
 		b.log.Warn("heap profile", "err", err)
 	}
 	return c, nil

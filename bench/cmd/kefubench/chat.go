@@ -27,12 +27,12 @@ type chatParams struct {
 func (b *bench) chatParams() chatParams {
 	if b.cfg.Quick {
 		return chatParams{convs: 200, gens: 1, perAgent: 50, rates: []float64{1000, 5000},
-			step: 1500 * time.Millisecond, warm: 500 * time.Millisecond, drain: time.Second, profileRate: 5000,
+			step: 1500 * time.Millisecond, warm: 500 * time.Millisecond, drain: 5 * time.Second, profileRate: 5000,
 			flood: 1500 * time.Millisecond, window: 4}
 	}
 	return chatParams{convs: 1000, gens: 2, perAgent: 50,
 		rates: []float64{1000, 2500, 5000, 10000, 15000, 20000, 25000, 30000, 40000},
-		step:  6 * time.Second, warm: time.Second, drain: 2 * time.Second, profileRate: 10000,
+		step:  6 * time.Second, warm: time.Second, drain: 20 * time.Second, profileRate: 10000,
 		flood: 6 * time.Second, window: 4}
 }
 
@@ -111,7 +111,7 @@ func (b *bench) chatOn(ctx context.Context, kind string, p chatParams) (ChatServ
 			return cs, Durable{}, fmt.Errorf("step %v/s: %w", rate, err)
 		}
 		cs.Steps = append(cs.Steps, st)
-		b.log.Info("chat step", "server", kind, "offered", rate, "acked_per_s", int(st.AckedPerS),
+		b.log.Info("chat step", "server", kind, "offered", rate, "acked_per_s", int(st.AckedPerS), "drain_s", round2(st.DrainS),
 			"p50_ms", round2(st.Deliver.P50M), "p99_ms", round2(st.Deliver.P99M), "missing", st.Missing, "relay_cpu", round2(st.RelayCPU))
 		if passes(st) && rate > cs.Knee {
 			cs.Knee = rate
@@ -133,8 +133,11 @@ func (b *bench) chatOn(ctx context.Context, kind string, p chatParams) (ChatServ
 			sleep(ctx, 300*time.Millisecond+p.warm)
 			pc <- b.profile(ctx, s, "allocs", secs, fmt.Sprintf("chat-%s-%dk.allocs.pprof", kind, int(p.profileRate/1000)))
 		}()
-		if _, err := b.chatStep(ctx, s, gs, len(rates)+1, p.profileRate, p, "step"); err != nil {
+		if st, err := b.chatStep(ctx, s, gs, len(rates)+1, p.profileRate, p, "step"); err != nil {
 			b.log.Warn("profiled step", "err", err)
+		} else {
+			cs.Profiled = &st
+			b.log.Info("profiled step", "server", kind, "offered", p.profileRate, "p99_ms", round2(st.Deliver.P99M), "drain_s", round2(st.DrainS))
 		}
 		for range 2 {
 			if err := <-pc; err != nil {
@@ -163,7 +166,7 @@ func (b *bench) chatOn(ctx context.Context, kind string, p chatParams) (ChatServ
 	if err != nil {
 		return cs, d, fmt.Errorf("saturation: %w", err)
 	}
-	d.MsgsPerS, d.CommitsPerS, d.WritesPerCommit = st.AckedPerS, st.CommitsPerS, st.WritesPerCommit
+	d.MsgsPerS, d.CommitsPerS, d.WritesPerCommit, d.MsPerCommit = st.AckedPerS, st.CommitsPerS, st.WritesPerCommit, st.MsPerCommit
 	d.Ack, d.Deliver, d.RelayCPU, d.GenCPU, d.Errors = st.Ack, st.Deliver, st.RelayCPU, st.GenCPU, st.Errors+st.Missing
 	b.log.Info("saturation", "server", kind, "acked_per_s", int(d.MsgsPerS), "commits_per_s", int(d.CommitsPerS), "writes_per_commit", round2(d.WritesPerCommit))
 	return cs, d, nil
@@ -283,6 +286,7 @@ func (b *bench) chatStep(ctx context.Context, s *server, gs []*gen, step int, ra
 		Lag        hist.Sparse    `json:"send_lag"`
 		ConvFrames int64          `json:"conversation_frames"`
 		MeasureS   float64        `json:"measure_s"`
+		DrainS     float64        `json:"drain_s"`
 	}](raws)
 	if err != nil {
 		return st, err
@@ -305,6 +309,7 @@ func (b *bench) chatStep(ctx context.Context, s *server, gs []*gen, step int, ra
 		del.Merge(hist.Import(r.Deliver))
 		lag.Merge(hist.Import(r.Lag))
 		measure = r.MeasureS
+		st.DrainS = max(st.DrainS, r.DrainS)
 	}
 	if measure > 0 {
 		st.AckedPerS /= measure
@@ -321,6 +326,7 @@ func (b *bench) chatStep(ctx context.Context, s *server, gs []*gen, step int, ra
 		st.CommitsPerS = (z.cnt.Commits - a.cnt.Commits) / secs
 		if dc := z.cnt.Commits - a.cnt.Commits; dc > 0 {
 			st.WritesPerCommit = (z.cnt.Writes - a.cnt.Writes) / dc
+			st.MsPerCommit = 1000 * (z.cnt.CommitSecs - a.cnt.CommitSecs) / dc
 		}
 	}
 	return st, nil

@@ -112,12 +112,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // bench is one run.
 type bench struct {
-	cfg    config
-	log    *slog.Logger
-	procs  *proc.Group
-	res    *Results
-	nextIP int
-	cookie string // the admin's session for agent sockets
+	cfg     config
+	log     *slog.Logger
+	procs   *proc.Group
+	res     *Results
+	nextIP  int
+	cookie  string // the admin's session for agent sockets
+	fakePid int    // the fake upstream, while the AI scenario runs
 }
 
 func (b *bench) runAll(ctx context.Context) error {

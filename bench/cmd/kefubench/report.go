@@ -132,6 +132,7 @@ func (b *bench) markdown() string {
 	b.mdDurable(&m)
 	b.mdAI(&m)
 	b.mdWidget(&m)
+	b.mdNotes(&m)
 	b.mdProfiles(&m)
 	b.mdMethod(&m)
 	return m.String()
@@ -158,15 +159,20 @@ func (b *bench) capOf(server string) *Capacity {
 	return nil
 }
 
+// stepAt is the server's ramp step at rate, else its profiled step there.
 func (b *bench) stepAt(server string, rate float64) *ChatStep {
 	for i := range b.res.Chat.Servers {
-		if b.res.Chat.Servers[i].Server != server {
+		cs := &b.res.Chat.Servers[i]
+		if cs.Server != server {
 			continue
 		}
-		for j := range b.res.Chat.Servers[i].Steps {
-			if b.res.Chat.Servers[i].Steps[j].Offered == rate {
-				return &b.res.Chat.Servers[i].Steps[j]
+		for j := range cs.Steps {
+			if cs.Steps[j].Offered == rate {
+				return &cs.Steps[j]
 			}
+		}
+		if cs.Profiled != nil && cs.Profiled.Offered == rate {
+			return cs.Profiled
 		}
 	}
 	return nil
@@ -249,7 +255,11 @@ func (b *bench) targets() []target {
 		if bb != nil && bb.RSSPerSession > 0 {
 			r = k.RSSPerSession / bb.RSSPerSession
 		}
-		add("≤ 35 KB RSS per session and ≤ 1.5× bare", fmt.Sprintf("%s, %.2f× bare", kb(k.RSSPerSession), r), k.RSSPerSession <= 35*1024 && r <= 1.5 && r > 0, "")
+		got := fmt.Sprintf("%s, %.2f× bare (with `--send-queue 1024`)", kb(k.RSSPerSession), r)
+		if q := b.capOf(kindKefuQ256); q != nil && bb != nil && bb.RSSPerSession > 0 {
+			got += fmt.Sprintf("; %s, %.2f× bare with the default 256", kb(q.RSSPerSession), q.RSSPerSession/bb.RSSPerSession)
+		}
+		add("≤ 35 KB RSS per session and ≤ 1.5× bare", got, k.RSSPerSession <= 35*1024 && r <= 1.5 && r > 0, "")
 	}
 	if ks, bs := b.stepAt(kindKefu, 10000), b.stepAt(kindBare, 10000); ks != nil {
 		r := 0.0
@@ -333,28 +343,45 @@ func (b *bench) mdCapacity(m *strings.Builder) {
 	p("## Capacity: idle visitor sessions in one process\n\n")
 	c0 := b.res.Capacity[0]
 	p("%d visitor sessions (WebSocket upgrade, `hello` as a new visitor, `welcome`) opened from %d generator processes, 64 dials in flight each, then held idle for %.0f s with the relays' 25 s keepalive pings answered. On Kefu every session is a new visitor and conversation, stored durably before the welcome.\n\n", c0.Wanted, c0.Generators, c0.IdleS)
-	p("| | Kefu | bare | Kefu / bare |\n|---|---|---|---|\n")
-	k, bb := b.capOf(kindKefu), b.capOf(kindBare)
+	k, bb, q := b.capOf(kindKefu), b.capOf(kindBare), b.capOf(kindKefuQ256)
 	if k == nil || bb == nil {
 		p("\n(incomplete: see failures)\n\n")
 		return
 	}
-	row := func(name, a, c, r string) { p("| %s | %s | %s | %s |\n", name, a, c, r) }
+	if q == nil {
+		q = &Capacity{}
+	}
+	p("| | Kefu (`--send-queue 1024`, as in every scenario) | bare | Kefu / bare | Kefu with the default `--send-queue 256` | its ratio to bare |\n|---|---|---|---|---|---|\n")
+	var qv []string
+	row := func(name, a, c, r string) {
+		extra := []string{"", ""}
+		if len(qv) >= 2 {
+			extra = qv
+		}
+		p("| %s | %s | %s | %s | %s | %s |\n", name, a, c, r, extra[0], extra[1])
+		qv = nil
+	}
+	qv = []string{strconv.Itoa(q.StillOpen), ""}
 	row("sessions open at the end", strconv.Itoa(k.StillOpen), strconv.Itoa(bb.StillOpen), ratio(float64(k.StillOpen), float64(bb.StillOpen)))
 	row("failed to open", strconv.Itoa(k.Failed), strconv.Itoa(bb.Failed), "")
+	qv = []string{num(q.ConnectPerS), ratio(q.ConnectPerS, bb.ConnectPerS)}
 	row("connect rate (sessions/s)", num(k.ConnectPerS), num(bb.ConnectPerS), ratio(k.ConnectPerS, bb.ConnectPerS))
 	row("connect latency p50 / p99", ms(k.ConnectLatency.P50M)+" / "+ms(k.ConnectLatency.P99M), ms(bb.ConnectLatency.P50M)+" / "+ms(bb.ConnectLatency.P99M), ratio(k.ConnectLatency.P99M, bb.ConnectLatency.P99M))
 	row("RSS before → after", fmt.Sprintf("%.0f → %.0f MB", float64(k.RSSBefore)/1e6, float64(k.RSSAfter)/1e6), fmt.Sprintf("%.0f → %.0f MB", float64(bb.RSSBefore)/1e6, float64(bb.RSSAfter)/1e6), "")
+	qv = []string{"**" + kb(q.RSSPerSession) + "**", "**" + ratio(q.RSSPerSession, bb.RSSPerSession) + "**"}
 	row("**RSS per session**", "**"+kb(k.RSSPerSession)+"**", "**"+kb(bb.RSSPerSession)+"**", "**"+ratio(k.RSSPerSession, bb.RSSPerSession)+"**")
+	qv = []string{kb(q.HeapPerSession), ratio(q.HeapPerSession, bb.HeapPerSession)}
 	row("Go heap in use per session", kb(k.HeapPerSession), kb(bb.HeapPerSession), ratio(k.HeapPerSession, bb.HeapPerSession))
+	qv = []string{fmt.Sprintf("%.2f", q.GoroutinesPer), ratio(q.GoroutinesPer, bb.GoroutinesPer)}
 	row("goroutines per session", fmt.Sprintf("%.2f", k.GoroutinesPer), fmt.Sprintf("%.2f", bb.GoroutinesPer), ratio(k.GoroutinesPer, bb.GoroutinesPer))
 	row("open files at the end", strconv.Itoa(k.OpenFDs), strconv.Itoa(bb.OpenFDs), "")
+	qv = []string{fmt.Sprintf("%.3f", q.IdleCPU), ratio(q.IdleCPU, bb.IdleCPU)}
 	row("CPU while idle (keepalives), share of one core", fmt.Sprintf("%.3f", k.IdleCPU), fmt.Sprintf("%.3f", bb.IdleCPU), ratio(k.IdleCPU, bb.IdleCPU))
 	row("pings answered during the idle window", strconv.FormatInt(k.PingsInIdle, 10), strconv.FormatInt(bb.PingsInIdle, 10), "")
 	if k.FirstErr != "" || bb.FirstErr != "" {
 		p("\nFirst connect errors: Kefu `%s`; bare `%s`.\n", oneLine(k.FirstErr), oneLine(bb.FirstErr))
 	}
-	p("\nRSS per session is (RSS after − RSS before) / sessions, read from `/proc/PID/status`; Kefu's includes the bbolt pages its new visitors touched (RssAnon at the end: %.0f MB). Heap profiles: `capacity-kefu.heap.pprof`, `capacity-bare.heap.pprof`.\n\n", float64(k.RSSAnonAfter)/1e6)
+	p("\nRSS per session is (RSS after − RSS before) / sessions, read from `/proc/PID/status`; Kefu's includes the bbolt pages its new visitors touched (RssAnon at the end: %.0f MB). Heap profiles: `capacity-kefu.heap.pprof`, `capacity-kefu-q256.heap.pprof`, `capacity-bare.heap.pprof`.\n\n", float64(k.RSSAnonAfter)/1e6)
 }
 
 func (b *bench) mdChat(m *strings.Builder) {
@@ -368,20 +395,28 @@ func (b *bench) mdChat(m *strings.Builder) {
 	p("%d conversations (one visitor socket each) over %d generator processes; each step sends %d-byte messages on an open-loop schedule (4 sender goroutines per process, due times fixed in advance) for %.1f s, the first %.1f s not measured. Latency is from the message's **due time** to the receipt of its `message` frame on the receiving side (which the relay publishes right after the durable commit) — no coordinated omission: a late send still counts from its due time. `ack` latency is due time → `ack` at the sender. Before the steps each conversation sent one warm-up message (on Kefu it hands the conversation to the human queue with one system message) and a probe that the receiving side saw. A step passes under the knee when delivery p99 ≤ 50 ms (the seed's bar) and at most 0.1 %% of messages are missing; the ramp stops at the first step that does not.\n\n", c.Convs, c.Generators, c.TextBytes, c.StepS, c.WarmS)
 	for _, cs := range c.Servers {
 		p("**%s** (knee %s msg/s)\n\n", cs.Server, num(cs.Knee))
-		p("| offered msg/s | acked msg/s | deliver p50 | p99 | p99.9 | max | ack p99 | missing | errors | relay CPU (cores) | gen CPU | fsyncs/s | msgs per fsync | send lag p99 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-		for _, st := range cs.Steps {
-			fs, mpf := "—", "—"
+		p("| offered msg/s | acked msg/s | deliver p50 | p99 | p99.9 | max | ack p99 | missing | errors | relay CPU (cores) | gen CPU | fsyncs/s | msgs per fsync | ms per commit | send lag p99 | backlog drained after |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		steps := cs.Steps
+		if cs.Profiled != nil {
+			steps = append(append([]ChatStep(nil), steps...), *cs.Profiled)
+		}
+		for i, st := range steps {
+			fs, mpf, mpc := "—", "—", "—"
 			if cs.Server != kindBare {
-				fs, mpf = num(st.CommitsPerS), fmt.Sprintf("%.1f", st.WritesPerCommit)
+				fs, mpf, mpc = num(st.CommitsPerS), fmt.Sprintf("%.1f", st.WritesPerCommit), fmt.Sprintf("%.2f", st.MsPerCommit)
+			}
+			label := num(st.Offered)
+			if i >= len(cs.Steps) {
+				label += " (profiled, apart from the ramp)"
 			}
 			errs := strconv.FormatInt(st.Errors, 10)
 			if len(st.ErrCodes) > 0 {
 				js, _ := json.Marshal(st.ErrCodes)
 				errs += " " + string(js)
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %d | %s | %.2f | %.2f | %s | %s | %s |\n", num(st.Offered), num(st.AckedPerS),
+			p("| %s | %s | %s | %s | %s | %s | %s | %d | %s | %.2f | %.2f | %s | %s | %s | %s | %.1f s |\n", label, num(st.AckedPerS),
 				ms(st.Deliver.P50M), ms(st.Deliver.P99M), ms(st.Deliver.P999M), ms(st.Deliver.MaxM), ms(st.Ack.P99M),
-				st.Missing, errs, st.RelayCPU, st.GenCPU, fs, mpf, ms(st.SendLag.P99M))
+				st.Missing, errs, st.RelayCPU, st.GenCPU, fs, mpf, mpc, ms(st.SendLag.P99M), st.DrainS)
 		}
 		p("\n")
 	}
@@ -395,6 +430,7 @@ func (b *bench) mdChat(m *strings.Builder) {
 			p("| %s | %s | %s | %s | %s | %s | %.2f | %.2f | %s |\n", num(ks.Offered), ms(ks.Deliver.P50M), ms(bs.Deliver.P50M), ms(ks.Deliver.P99M), ms(bs.Deliver.P99M), ratio(ks.Deliver.P99M, bs.Deliver.P99M), ks.RelayCPU, bs.RelayCPU, ratio(ks.RelayCPU, bs.RelayCPU))
 		}
 	}
+	p("\nOn Kefu with agent sockets every stored message also sends a `conversation` inbox update to every agent socket: %s such frames per second per 1 000 msg/s here.\n", b.inboxFrames())
 	p("\n`fsyncs/s` is bbolt transactions per second (`kefu_store_commit_seconds_count`; each commit is one group of writes and its fsyncs) and `msgs per fsync` is writes per transaction (`kefu_store_commit_batch_size`); `bare+bbolt` is the bare relay with a minimal bbolt group commit (one key per message) before fan-out and ack. The generator shares the two cores with the relay: `gen CPU` is what it used; `send lag` is how late the generator sent against the schedule (it is inside the latency figures, not hidden from them).\n\n")
 }
 
@@ -406,13 +442,13 @@ func (b *bench) mdDurable(m *strings.Builder) {
 	d0 := b.res.Durable[0]
 	p("## Durable throughput: saturation and group commit\n\n")
 	p("Closed loop: each of the %d visitors keeps %d messages in flight and sends the next as each ack arrives (an ack is sent only after the fsync on Kefu and bare+bbolt), for the same step length. Latencies here are service times under saturation (send → ack), not open-loop figures.\n\n", d0.Visitors, d0.Window)
-	p("| server | acked msg/s | fsyncs/s | msgs per fsync | ack p50 | ack p99 | deliver p99 | relay CPU (cores) | gen CPU | errors+missing |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| server | acked msg/s | fsyncs/s | msgs per fsync | ms per commit | ack p50 | ack p99 | deliver p99 | relay CPU (cores) | gen CPU | errors+missing |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, d := range b.res.Durable {
-		fs, mpf := num(d.CommitsPerS), fmt.Sprintf("%.1f", d.WritesPerCommit)
+		fs, mpf, mpc := num(d.CommitsPerS), fmt.Sprintf("%.1f", d.WritesPerCommit), fmt.Sprintf("%.2f", d.MsPerCommit)
 		if d.Server == kindBare {
-			fs, mpf = "— (memory)", "—"
+			fs, mpf, mpc = "— (memory)", "—", "—"
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %d |\n", d.Server, num(d.MsgsPerS), fs, mpf, ms(d.Ack.P50M), ms(d.Ack.P99M), ms(d.Deliver.P99M), d.RelayCPU, d.GenCPU, d.Errors)
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %d |\n", d.Server, num(d.MsgsPerS), fs, mpf, mpc, ms(d.Ack.P50M), ms(d.Ack.P99M), ms(d.Deliver.P99M), d.RelayCPU, d.GenCPU, d.Errors)
 	}
 	if kd, bd, bm := b.durOf(kindKefu), b.durOf(kindBareDurable), b.durOf(kindBare); kd != nil && bd != nil && bm != nil {
 		p("\nKefu / bare+bbolt: %s; Kefu / bare (memory): %s. ", ratio(kd.MsgsPerS, bd.MsgsPerS), ratio(kd.MsgsPerS, bm.MsgsPerS))
@@ -422,10 +458,10 @@ func (b *bench) mdDurable(m *strings.Builder) {
 		}
 		p("\n")
 	}
-	p("\nGroup commit at each open-loop step of the chat ramp (Kefu):\n\n| offered msg/s | acked msg/s | fsyncs/s | msgs per fsync |\n|---|---|---|---|\n")
+	p("\nGroup commit at each open-loop step of the chat ramp (Kefu):\n\n| offered msg/s | acked msg/s | fsyncs/s | msgs per fsync | ms per commit | share of the writer's time in commits |\n|---|---|---|---|---|---|\n")
 	if kc := b.chatOf(kindKefu); kc != nil {
 		for _, st := range kc.Steps {
-			p("| %s | %s | %s | %.1f |\n", num(st.Offered), num(st.AckedPerS), num(st.CommitsPerS), st.WritesPerCommit)
+			p("| %s | %s | %s | %.1f | %.2f | %.0f %% |\n", num(st.Offered), num(st.AckedPerS), num(st.CommitsPerS), st.WritesPerCommit, st.MsPerCommit, 100*st.CommitsPerS*st.MsPerCommit/1000)
 		}
 	}
 	p("\nEach visitor message is one write (`Append`); the first message of each conversation also caused a hand-off write and a system message during the warm-up, outside the steps. The saturation CPU profile is `saturation-kefu.cpu.pprof`.\n\n")
@@ -439,11 +475,11 @@ func (b *bench) mdAI(m *strings.Builder) {
 	}
 	p("## AI streaming: latency the relay adds\n\n")
 	p("The fake upstream (`relay/cmd/fakeopenai --stamp --stamp-content`) streams a %d-chunk answer, one chunk every %d ms, each chunk's text starting with `[t=<send time, Unix ns>]`. **direct** is a client reading the fake's SSE itself; **kefu** is a visitor socket per stream, each a fresh conversation asking a question no intent matches and no other visitor asks (so the answer cache cannot serve it), the relay streaming the answer as `delta` frames. Lag = receive time − the chunk's stamp; *first chunk* is the first content chunk of each answer (first token). The two paths ran back to back with the same streams and questions; **relay-added = kefu − direct** at the same percentile. With 1 concurrent stream, several single streams ran one after another.\n\n", a.ChunksPerAns, a.ChunkDelayMS)
-	p("| streams | path | complete | chunks | per-chunk lag p50 | p99 | p99.9 | first-chunk lag p50 | p99 | question → first delta p50 | p99 | relay CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| streams | path | complete | chunks | per-chunk lag p50 | p99 | p99.9 | first-chunk lag p50 | p99 | question → first delta p50 | p99 | CPU (cores) relay / fake / generator, all streams open |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range a.Runs {
-		cpu := "—"
+		cpu := fmt.Sprintf("— / %.2f / %.2f", r.FakeCPU, r.GenCPU)
 		if r.Path == "kefu" {
-			cpu = fmt.Sprintf("%.2f", r.RelayCPU)
+			cpu = fmt.Sprintf("%.2f / %.2f / %.2f", r.RelayCPU, r.FakeCPU, r.GenCPU)
 		}
 		p("| %d | %s | %d/%d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Concurrent, r.Path, r.Completes, r.Streams, r.Chunks,
 			ms(r.Chunk.P50M), ms(r.Chunk.P99M), ms(r.Chunk.P999M), ms(r.First.P50M), ms(r.First.P99M), ms(r.TTFT.P50M), ms(r.TTFT.P99M), cpu)
@@ -511,6 +547,27 @@ func (b *bench) mdWidget(m *strings.Builder) {
 		p("\nDifference with − without (medians): first paint %+.1f ms, FCP %+.1f ms, TBT %+.1f ms; the without-widget runs spread over %.1f ms of first paint (max − min). Every run: without FP %s; with FP %s; with TBT %s.\n\n",
 			median(wi.FP)-median(wo.FP), median(wi.FCP)-median(wo.FCP), median(wi.TBT)-median(wo.TBT), spread(wo.FP), fmtList(wo.FP), fmtList(wi.FP), fmtList(wi.TBT))
 	}
+}
+
+// inboxFrames is the conversation frames per second per 1 000 msg/s Kefu
+// sent to the agent sockets, from its highest passing step.
+func (b *bench) inboxFrames() string {
+	kc := b.chatOf(kindKefu)
+	if kc == nil || len(kc.Steps) == 0 || kc.Steps[0].Offered == 0 {
+		return "—"
+	}
+	return num(1000 * kc.Steps[0].ConvFramesPerS / kc.Steps[0].Offered)
+}
+
+// mdNotes adds bench/notes.md: the reading of the profiles, written by
+// hand after a full run (its date says which).
+func (b *bench) mdNotes(m *strings.Builder) {
+	notes, err := os.ReadFile(filepath.Join("bench", "notes.md"))
+	if err != nil || b.res.Quick {
+		return
+	}
+	m.Write(notes)
+	m.WriteString("\n")
 }
 
 func (b *bench) mdProfiles(m *strings.Builder) {

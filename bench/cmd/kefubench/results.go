@@ -87,7 +87,10 @@ type ChatServer struct {
 	Server string     `json:"server"`
 	Steps  []ChatStep `json:"steps"`
 	Knee   float64    `json:"knee_rate"` // highest offered rate with delivery p99 ≤ 50 ms and nothing lost
-	Setup  string     `json:"setup,omitempty"`
+	// Profiled is the step at the target rate run apart from the ramp,
+	// with CPU and allocation profiles taken.
+	Profiled *ChatStep `json:"profiled_step,omitempty"`
+	Setup    string    `json:"setup,omitempty"`
 }
 
 type ChatStep struct {
@@ -105,6 +108,8 @@ type ChatStep struct {
 	CommitsPerS     float64        `json:"commits_per_s"`
 	WritesPerCommit float64        `json:"writes_per_commit"`
 	ConvFramesPerS  float64        `json:"conversation_frames_per_s,omitempty"`
+	MsPerCommit     float64        `json:"ms_per_commit"`
+	DrainS          float64        `json:"drain_s"`
 	RSS             int64          `json:"rss"`
 }
 
@@ -116,6 +121,7 @@ type Durable struct {
 	MsgsPerS        float64      `json:"acked_per_s"`
 	CommitsPerS     float64      `json:"commits_per_s"`
 	WritesPerCommit float64      `json:"writes_per_commit"`
+	MsPerCommit     float64      `json:"ms_per_commit"`
 	Ack             hist.Summary `json:"ack"`
 	Deliver         hist.Summary `json:"deliver"`
 	RelayCPU        float64      `json:"relay_cpu_cores"`
@@ -143,7 +149,9 @@ type AIRun struct {
 	Chunk       hist.Summary `json:"chunk_lag"`
 	First       hist.Summary `json:"first_chunk_lag"`
 	TTFT        hist.Summary `json:"time_to_first_delta"`
-	RelayCPU    float64      `json:"relay_cpu_cores,omitempty"`
+	RelayCPU    float64      `json:"relay_cpu_cores,omitempty"` // while every stream is open
+	FakeCPU     float64      `json:"fake_cpu_cores"`
+	GenCPU      float64      `json:"generator_cpu_cores"`
 	ElapsedS    float64      `json:"elapsed_s"`
 }
 

@@ -21,6 +21,7 @@ const (
 	kindKefu        = "kefu"
 	kindBare        = "bare"
 	kindBareDurable = "bare+bbolt"
+	kindKefuQ256    = "kefu --send-queue 256"
 )
 
 // server is a relay under test: kefu or the bare baseline.
@@ -119,6 +120,7 @@ type counters struct {
 	HeapInuse  float64
 	Commits    float64 // transactions (each one fsync)
 	Writes     float64 // writes they carried
+	CommitSecs float64 // time spent committing (fsyncs included)
 }
 
 // read samples the server's own counters: /metrics for kefu, /stats for
@@ -134,6 +136,7 @@ func (s *server) read(ctx context.Context) (counters, error) {
 		return counters{
 			Goroutines: m.Get("go_goroutines"), HeapInuse: m.Get("go_memstats_heap_inuse_bytes"),
 			Commits: m.Get("kefu_store_commit_seconds_count"), Writes: m.Get("kefu_store_commit_batch_size_sum"),
+			CommitSecs: m.Get("kefu_store_commit_seconds_sum"),
 		}, nil
 	}
 	var st struct {
@@ -141,11 +144,12 @@ func (s *server) read(ctx context.Context) (counters, error) {
 		HeapInuse  float64 `json:"heap_inuse"`
 		Commits    float64 `json:"commits"`
 		Batched    float64 `json:"batched"`
+		CommitNS   float64 `json:"commit_ns"`
 	}
 	if err := getJSON(ctx, s.url("/stats"), &st); err != nil {
 		return counters{}, err
 	}
-	return counters{Goroutines: st.Goroutines, HeapInuse: st.HeapInuse, Commits: st.Commits, Writes: st.Batched}, nil
+	return counters{Goroutines: st.Goroutines, HeapInuse: st.HeapInuse, Commits: st.Commits, Writes: st.Batched, CommitSecs: st.CommitNS / 1e9}, nil
 }
 
 // profile saves a pprof profile of the server: kind is cpu (for secs

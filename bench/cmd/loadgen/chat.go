@@ -355,6 +355,7 @@ type stepResult struct {
 	Step        int            `json:"step"`
 	Rate        float64        `json:"rate"`
 	MeasureS    float64        `json:"measure_s"`
+	DrainS      float64        `json:"drain_s"` // from the end of sending until all was acked and delivered
 	Sent        int64          `json:"sent"`
 	SentM       int64          `json:"sent_m"`
 	SendErrors  int64          `json:"send_errors"`
@@ -391,21 +392,24 @@ func (m *chat) handle(ctx context.Context, c Cmd) (any, error) {
 	default:
 		return nil, fmt.Errorf("chat: unknown op %q", c.Op)
 	}
-	// Drain: wait for the acks and deliveries still on their way.
-	deadline := start.Add(dur + time.Duration(c.DrainMS)*time.Millisecond)
-	for time.Now().Before(deadline) && (st.ackedM.Load() < st.sentM.Load() || st.deliveredM.Load() < st.sentM.Load()) {
+	// Drain: wait for every ack and delivery still on its way, so the next
+	// step starts on an idle relay (an overloaded step leaves a backlog).
+	end := start.Add(dur)
+	deadline := end.Add(time.Duration(c.DrainMS) * time.Millisecond)
+	for time.Now().Before(deadline) && (st.acked.Load() < st.sent.Load() || st.delivered.Load() < st.sent.Load()) {
 		select {
 		case <-time.After(10 * time.Millisecond):
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+	drained := time.Since(end)
 	m.errMu.Lock()
 	codes := m.errCodes
 	m.errCodes = map[string]int{}
 	m.errMu.Unlock()
 	return stepResult{
-		Step: c.Step, Rate: c.Rate, MeasureS: (dur - time.Duration(c.WarmMS)*time.Millisecond).Seconds(),
+		DrainS: drained.Seconds(), Step: c.Step, Rate: c.Rate, MeasureS: (dur - time.Duration(c.WarmMS)*time.Millisecond).Seconds(),
 		Sent: st.sent.Load(), SentM: st.sentM.Load(), SendErrors: st.sendErr.Load(),
 		Acked: st.acked.Load(), AckedM: st.ackedM.Load(), AckedWin: st.ackedWin.Load(), Delivered: st.delivered.Load(), DeliveredM: st.deliveredM.Load(),
 		Errors: st.errors.Load(), ErrCodes: codes,
