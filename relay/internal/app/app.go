@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/public"
+	"github.com/kefuhq/kefu/relay/internal/admin"
 	"github.com/kefuhq/kefu/relay/internal/agent"
 	"github.com/kefuhq/kefu/relay/internal/ai"
 	"github.com/kefuhq/kefu/relay/internal/assign"
@@ -203,6 +204,11 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	})
 	mux.Handle("GET /v1/ws", vh)
 	vh.HTTPRoutes(mux, cors)
+
+	admin.New(admin.Deps{
+		Store: a.store, Auth: authn, Intents: in, AI: aiSettings, Stream: a.aic, Widget: site,
+		Router: a.router, Log: a.log, BehindProxy: cfg.BehindProxy,
+	}).Routes(mux)
 	return mux, nil
 }
 

@@ -1,0 +1,88 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/kefuhq/kefu/relay/internal/httpx"
+	"github.com/kefuhq/kefu/router"
+)
+
+// maxTryBytes bounds the "try a sentence" text: a visitor message is at
+// most a few KiB.
+const maxTryBytes = 8 << 10
+
+// intentFile is the export format, and what an import takes.
+type intentFile struct {
+	Intents []router.Intent `json:"intents"`
+}
+
+// exportIntents downloads the intents as a JSON file an import accepts.
+func (a *Admin) exportIntents(w http.ResponseWriter, r *http.Request) {
+	list := a.d.Intents.List()
+	if list == nil {
+		list = []router.Intent{}
+	}
+	data, err := json.MarshalIndent(intentFile{Intents: list}, "", "  ")
+	if err != nil {
+		a.fail(w, r, "export intents", err)
+		return
+	}
+	name := "kefu-intents-" + a.d.Now().UTC().Format("2006-01-02") + ".json"
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(data, '\n'))
+}
+
+// importIntents replaces the whole set. It is validated as a set first,
+// so an empty or broken file changes nothing.
+func (a *Admin) importIntents(w http.ResponseWriter, r *http.Request) {
+	var f intentFile
+	if err := httpx.DecodeJSON(w, r, maxImportBytes, &f); err != nil {
+		return
+	}
+	if err := router.Validate(f.Intents); err != nil {
+		a.fail(w, r, "import intents", err)
+		return
+	}
+	a.intentsMu.Lock()
+	defer a.intentsMu.Unlock()
+	if err := a.d.Intents.Replace(r.Context(), f.Intents); err != nil {
+		a.fail(w, r, "import intents", err)
+		return
+	}
+	a.d.Log.Info("admin: intents imported", "count", len(f.Intents), "by", who(r))
+	httpx.JSON(w, http.StatusOK, map[string]any{"count": len(f.Intents), "model": a.modelInfo()})
+}
+
+type tryRequest struct {
+	Text string `json:"text"`
+}
+
+// tryResult is what the current model makes of a sentence.
+type tryResult struct {
+	Model string `json:"model"`
+	router.Result
+}
+
+// tryIntents classifies a sentence with the current model, the one
+// widgets run: the ranked intents with their scores, and whether the best
+// one would answer.
+func (a *Admin) tryIntents(w http.ResponseWriter, r *http.Request) {
+	var req tryRequest
+	if err := httpx.DecodeJSON(w, r, maxTryBytes, &req); err != nil {
+		return
+	}
+	if strings.TrimSpace(req.Text) == "" || !utf8.ValidString(req.Text) {
+		badField(w, `field "text" must be non-empty UTF-8 text`)
+		return
+	}
+	res := a.d.Intents.Classify(req.Text)
+	if res.Ranked == nil {
+		res.Ranked = []router.Match{}
+	}
+	httpx.JSON(w, http.StatusOK, tryResult{Model: a.modelInfo().Hash, Result: res})
+}
