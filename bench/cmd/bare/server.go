@@ -68,10 +68,11 @@ func (s *server) serveStats(w http.ResponseWriter, r *http.Request) {
 	st := struct {
 		Goroutines int    `json:"goroutines"`
 		HeapInuse  uint64 `json:"heap_inuse"`
+		StackInuse uint64 `json:"stack_inuse"`
 		Commits    uint64 `json:"commits"`
 		Batched    uint64 `json:"batched"`
 		CommitNS   uint64 `json:"commit_ns"`
-	}{Goroutines: runtime.NumGoroutine(), HeapInuse: ms.HeapInuse}
+	}{Goroutines: runtime.NumGoroutine(), HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse}
 	if s.store != nil {
 		st.Commits, st.Batched, st.CommitNS = s.store.commits.Load(), s.store.batched.Load(), s.store.commitNS.Load()
 	}

@@ -147,6 +147,8 @@ func (b *bench) capacityOf(ctx context.Context, kind string, n, ngen int, idle t
 	if c.Opened > 0 {
 		c.RSSPerSession = float64(z.RSS-before.RSS) / float64(c.Opened)
 		c.HeapPerSession = (cnt1.HeapInuse - cnt0.HeapInuse) / float64(c.Opened)
+		c.StackPerSession = (cnt1.StackInuse - cnt0.StackInuse) / float64(c.Opened)
+		c.AnonPerSession = float64(z.RSSAnon-before.RSSAnon) / float64(c.Opened)
 		c.GoroutinesPer = (cnt1.Goroutines - cnt0.Goroutines) / float64(c.Opened)
 	}
 	c.IdleCPU = proc.CPUShare(a, z)

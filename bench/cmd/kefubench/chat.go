@@ -46,7 +46,13 @@ func (b *bench) chatAndDurable(ctx context.Context) error {
 	p := b.chatParams()
 	b.res.Chat = Chat{Convs: p.convs, PerAgent: p.perAgent, Generators: p.gens, StepS: p.step.Seconds(), WarmS: p.warm.Seconds(), TextBytes: 200}
 	var errs []string
-	for _, kind := range []string{kindKefu, kindBare, kindBareDurable} {
+	// Kefu a second time with visitor sockets receiving: the same store and
+	// fan-out path without the agent inbox updates, to tell them apart.
+	kinds := []string{kindKefu, kindBare, kindBareDurable, kindKefuVisitors}
+	if b.cfg.Quick {
+		kinds = kinds[:3]
+	}
+	for _, kind := range kinds {
 		if ctx.Err() != nil {
 			break
 		}
@@ -80,6 +86,8 @@ func (b *bench) chatOn(ctx context.Context, kind string, p chatParams) (ChatServ
 		s, err = b.startBare(ctx, "chat-bare", false)
 	case kindBareDurable:
 		s, err = b.startBare(ctx, "chat-bare-durable", true)
+	case kindKefuVisitors:
+		s, err = b.startKefu(ctx, "chat-kefu-visitors", []string{"--demo=false"}, nil)
 	}
 	if err != nil {
 		return cs, Durable{}, err
@@ -89,7 +97,11 @@ func (b *bench) chatOn(ctx context.Context, kind string, p chatParams) (ChatServ
 	if kind == kindKefu {
 		b.res.Chat.Receive, b.res.Chat.ReceiveNote = b.receivePath(ctx, s)
 	}
-	gs, err := b.chatGens(ctx, s, p, b.res.Chat.Receive)
+	receive := b.res.Chat.Receive
+	if kind == kindKefuVisitors {
+		receive = "visitor"
+	}
+	gs, err := b.chatGens(ctx, s, p, receive)
 	if err != nil && kind == kindKefu && b.res.Chat.Receive == "agent" {
 		b.res.Chat.ReceiveNote += fmt.Sprintf("; agent sockets failed at setup (%v), so a second visitor socket per conversation was measured instead", err)
 		b.res.Chat.Receive = "visitor"
@@ -122,7 +134,7 @@ func (b *bench) chatOn(ctx context.Context, kind string, p chatParams) (ChatServ
 	}
 	// A profiled step at the target rate, apart from the ramp so the
 	// profiler's own cost stays out of the table (not in quick mode).
-	if kind != kindBareDurable && !b.cfg.Quick {
+	if (kind == kindKefu || kind == kindBare) && !b.cfg.Quick {
 		secs := int(max(1, (p.step - p.warm).Seconds()))
 		pc := make(chan error, 2)
 		go func() {
@@ -197,7 +209,7 @@ func (b *bench) chatGens(ctx context.Context, s *server, p chatParams, receive s
 		}
 		jobs = append(jobs, j)
 	}
-	gs, _, err := b.startGens(ctx, "chat-"+s.kind, jobs, 2*time.Minute)
+	gs, _, err := b.startGens(ctx, s.name, jobs, 2*time.Minute)
 	return gs, err
 }
 

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&scen, "scenarios", "capacity,chat,durable,ai,widget", "scenarios to run, comma-separated")
 	fs.DurationVar(&cfg.Budget, "budget", 0, "stop everything after this long (default 9m30s, quick 55s)")
 	verbose := fs.Bool("v", false, "debug logging")
+	reportOnly := fs.Bool("report-only", false, "rewrite the report from OUT/results.json (after editing bench/notes.md) without running anything")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -92,6 +94,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 
 	b := &bench{cfg: cfg, log: log, procs: proc.NewGroup(log), res: &Results{}}
+	if *reportOnly {
+		raw, err := os.ReadFile(filepath.Join(cfg.Out, "results.json"))
+		if err == nil {
+			err = json.Unmarshal(raw, b.res)
+		}
+		if err == nil {
+			err = b.write()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "kefubench: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	defer b.procs.StopAll()
 	if err := b.runAll(ctx); err != nil {
 		log.Error("benchmark failed", "err", err)

@@ -225,8 +225,14 @@ func (b *bench) mdHeadline(m *strings.Builder) {
 	if ks, bs := b.stepAt(kindKefu, rate), b.stepAt(kindBare, rate); ks != nil && bs != nil {
 		p("| visitor → %s delivery p99 at %s msg/s (open loop) | %s | %s | %s |\n", b.res.Chat.Receive, num(rate), ms(ks.Deliver.P99M), ms(bs.Deliver.P99M), ratio(ks.Deliver.P99M, bs.Deliver.P99M))
 	}
+	if vs, bs := b.stepAt(kindKefuVisitors, rate), b.stepAt(kindBare, rate); vs != nil && bs != nil {
+		p("| the same with a second visitor socket receiving (no agent inbox updates) | %s | %s | %s |\n", ms(vs.Deliver.P99M), ms(bs.Deliver.P99M), ratio(vs.Deliver.P99M, bs.Deliver.P99M))
+	}
 	if kc, bc := b.chatOf(kindKefu), b.chatOf(kindBare); kc != nil && bc != nil {
 		p("| knee: highest offered rate with delivery p99 ≤ 50 ms | %s msg/s | %s msg/s | %s |\n", num(kc.Knee), num(bc.Knee), ratio(kc.Knee, bc.Knee))
+		if vc := b.chatOf(kindKefuVisitors); vc != nil {
+			p("| the same with visitor sockets receiving | %s msg/s | %s msg/s | %s |\n", num(vc.Knee), num(bc.Knee), ratio(vc.Knee, bc.Knee))
+		}
 	}
 	if kd, bd := b.durOf(kindKefu), b.durOf(kindBareDurable); kd != nil && bd != nil {
 		p("| durable saturation (acked after fsync) | %s msg/s | %s msg/s (bare+bbolt) | %s |\n", num(kd.MsgsPerS), num(bd.MsgsPerS), ratio(kd.MsgsPerS, bd.MsgsPerS))
@@ -370,8 +376,12 @@ func (b *bench) mdCapacity(m *strings.Builder) {
 	row("RSS before → after", fmt.Sprintf("%.0f → %.0f MB", float64(k.RSSBefore)/1e6, float64(k.RSSAfter)/1e6), fmt.Sprintf("%.0f → %.0f MB", float64(bb.RSSBefore)/1e6, float64(bb.RSSAfter)/1e6), "")
 	qv = []string{"**" + kb(q.RSSPerSession) + "**", "**" + ratio(q.RSSPerSession, bb.RSSPerSession) + "**"}
 	row("**RSS per session**", "**"+kb(k.RSSPerSession)+"**", "**"+kb(bb.RSSPerSession)+"**", "**"+ratio(k.RSSPerSession, bb.RSSPerSession)+"**")
+	qv = []string{kb(q.AnonPerSession), ratio(q.AnonPerSession, bb.AnonPerSession)}
+	row("anonymous RSS per session (heap, stacks; no file pages)", kb(k.AnonPerSession), kb(bb.AnonPerSession), ratio(k.AnonPerSession, bb.AnonPerSession))
+	qv = []string{kb(q.StackPerSession), ratio(q.StackPerSession, bb.StackPerSession)}
+	row("goroutine stacks per session", kb(k.StackPerSession), kb(bb.StackPerSession), ratio(k.StackPerSession, bb.StackPerSession))
 	qv = []string{kb(q.HeapPerSession), ratio(q.HeapPerSession, bb.HeapPerSession)}
-	row("Go heap in use per session", kb(k.HeapPerSession), kb(bb.HeapPerSession), ratio(k.HeapPerSession, bb.HeapPerSession))
+	row("Go heap in use per session (includes allocated but never touched pages)", kb(k.HeapPerSession), kb(bb.HeapPerSession), ratio(k.HeapPerSession, bb.HeapPerSession))
 	qv = []string{fmt.Sprintf("%.2f", q.GoroutinesPer), ratio(q.GoroutinesPer, bb.GoroutinesPer)}
 	row("goroutines per session", fmt.Sprintf("%.2f", k.GoroutinesPer), fmt.Sprintf("%.2f", bb.GoroutinesPer), ratio(k.GoroutinesPer, bb.GoroutinesPer))
 	row("open files at the end", strconv.Itoa(k.OpenFDs), strconv.Itoa(bb.OpenFDs), "")
@@ -420,14 +430,18 @@ func (b *bench) mdChat(m *strings.Builder) {
 		}
 		p("\n")
 	}
-	p("Side by side at each offered rate both ran (delivery p99, Kefu / bare):\n\n| offered msg/s | Kefu p50 | bare p50 | Kefu p99 | bare p99 | p99 ratio | Kefu relay CPU | bare relay CPU | CPU ratio |\n|---|---|---|---|---|---|---|---|---|\n")
+	p("Side by side at each offered rate both ran (delivery p99, Kefu / bare):\n\n| offered msg/s | Kefu p50 | bare p50 | Kefu p99 | bare p99 | p99 ratio | Kefu relay CPU | bare relay CPU | CPU ratio | Kefu with visitor sockets receiving: p99 | its ratio | its CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	if kc := b.chatOf(kindKefu); kc != nil {
 		for _, ks := range kc.Steps {
 			bs := b.stepAt(kindBare, ks.Offered)
 			if bs == nil {
 				continue
 			}
-			p("| %s | %s | %s | %s | %s | %s | %.2f | %.2f | %s |\n", num(ks.Offered), ms(ks.Deliver.P50M), ms(bs.Deliver.P50M), ms(ks.Deliver.P99M), ms(bs.Deliver.P99M), ratio(ks.Deliver.P99M, bs.Deliver.P99M), ks.RelayCPU, bs.RelayCPU, ratio(ks.RelayCPU, bs.RelayCPU))
+			vp, vr, vc := "—", "—", "—"
+			if vs := b.stepAt(kindKefuVisitors, ks.Offered); vs != nil {
+				vp, vr, vc = ms(vs.Deliver.P99M), ratio(vs.Deliver.P99M, bs.Deliver.P99M), fmt.Sprintf("%.2f", vs.RelayCPU)
+			}
+			p("| %s | %s | %s | %s | %s | %s | %.2f | %.2f | %s | %s | %s | %s |\n", num(ks.Offered), ms(ks.Deliver.P50M), ms(bs.Deliver.P50M), ms(ks.Deliver.P99M), ms(bs.Deliver.P99M), ratio(ks.Deliver.P99M, bs.Deliver.P99M), ks.RelayCPU, bs.RelayCPU, ratio(ks.RelayCPU, bs.RelayCPU), vp, vr, vc)
 		}
 	}
 	p("\nOn Kefu with agent sockets every stored message also sends a `conversation` inbox update to every agent socket: %s such frames per second per 1 000 msg/s here.\n", b.inboxFrames())

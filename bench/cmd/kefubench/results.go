@@ -48,26 +48,28 @@ type Profile struct {
 
 // Capacity is one server holding idle visitor sessions.
 type Capacity struct {
-	Server         string       `json:"server"`
-	Wanted         int          `json:"wanted"`
-	Opened         int          `json:"opened"`
-	Failed         int          `json:"failed"`
-	FirstErr       string       `json:"first_error,omitempty"`
-	Generators     int          `json:"generators"`
-	ConnectS       float64      `json:"connect_s"`
-	ConnectPerS    float64      `json:"connect_per_s"`
-	ConnectLatency hist.Summary `json:"connect_latency"`
-	RSSBefore      int64        `json:"rss_before"`
-	RSSAfter       int64        `json:"rss_after"`
-	RSSAnonAfter   int64        `json:"rss_anon_after"`
-	RSSPerSession  float64      `json:"rss_per_session"`
-	HeapPerSession float64      `json:"heap_per_session"`
-	GoroutinesPer  float64      `json:"goroutines_per_session"`
-	OpenFDs        int          `json:"open_fds"`
-	IdleS          float64      `json:"idle_s"`
-	IdleCPU        float64      `json:"idle_cpu_cores"`
-	PingsInIdle    int64        `json:"pings_in_idle"`
-	StillOpen      int          `json:"still_open"`
+	Server          string       `json:"server"`
+	Wanted          int          `json:"wanted"`
+	Opened          int          `json:"opened"`
+	Failed          int          `json:"failed"`
+	FirstErr        string       `json:"first_error,omitempty"`
+	Generators      int          `json:"generators"`
+	ConnectS        float64      `json:"connect_s"`
+	ConnectPerS     float64      `json:"connect_per_s"`
+	ConnectLatency  hist.Summary `json:"connect_latency"`
+	RSSBefore       int64        `json:"rss_before"`
+	RSSAfter        int64        `json:"rss_after"`
+	RSSAnonAfter    int64        `json:"rss_anon_after"`
+	RSSPerSession   float64      `json:"rss_per_session"`
+	HeapPerSession  float64      `json:"heap_per_session"`
+	StackPerSession float64      `json:"stack_per_session"`
+	AnonPerSession  float64      `json:"rss_anon_per_session"`
+	GoroutinesPer   float64      `json:"goroutines_per_session"`
+	OpenFDs         int          `json:"open_fds"`
+	IdleS           float64      `json:"idle_s"`
+	IdleCPU         float64      `json:"idle_cpu_cores"`
+	PingsInIdle     int64        `json:"pings_in_idle"`
+	StillOpen       int          `json:"still_open"`
 }
 
 // Chat is the chat-traffic scenario for every server.

@@ -22,6 +22,9 @@ const (
 	kindBare        = "bare"
 	kindBareDurable = "bare+bbolt"
 	kindKefuQ256    = "kefu --send-queue 256"
+	// kindKefuVisitors is Kefu with chat traffic received by a second
+	// visitor socket per conversation instead of agent sockets.
+	kindKefuVisitors = "kefu, visitor sockets receive"
 )
 
 // server is a relay under test: kefu or the bare baseline.
@@ -120,6 +123,7 @@ type counters struct {
 	HeapInuse  float64
 	Commits    float64 // transactions (each one fsync)
 	Writes     float64 // writes they carried
+	StackInuse float64
 	CommitSecs float64 // time spent committing (fsyncs included)
 }
 
@@ -134,7 +138,7 @@ func (s *server) read(ctx context.Context) (counters, error) {
 			return counters{}, err
 		}
 		return counters{
-			Goroutines: m.Get("go_goroutines"), HeapInuse: m.Get("go_memstats_heap_inuse_bytes"),
+			Goroutines: m.Get("go_goroutines"), HeapInuse: m.Get("go_memstats_heap_inuse_bytes"), StackInuse: m.Get("go_memstats_stack_inuse_bytes"),
 			Commits: m.Get("kefu_store_commit_seconds_count"), Writes: m.Get("kefu_store_commit_batch_size_sum"),
 			CommitSecs: m.Get("kefu_store_commit_seconds_sum"),
 		}, nil
@@ -142,6 +146,7 @@ func (s *server) read(ctx context.Context) (counters, error) {
 	var st struct {
 		Goroutines float64 `json:"goroutines"`
 		HeapInuse  float64 `json:"heap_inuse"`
+		StackInuse float64 `json:"stack_inuse"`
 		Commits    float64 `json:"commits"`
 		Batched    float64 `json:"batched"`
 		CommitNS   float64 `json:"commit_ns"`
@@ -149,7 +154,7 @@ func (s *server) read(ctx context.Context) (counters, error) {
 	if err := getJSON(ctx, s.url("/stats"), &st); err != nil {
 		return counters{}, err
 	}
-	return counters{Goroutines: st.Goroutines, HeapInuse: st.HeapInuse, Commits: st.Commits, Writes: st.Batched, CommitSecs: st.CommitNS / 1e9}, nil
+	return counters{Goroutines: st.Goroutines, HeapInuse: st.HeapInuse, StackInuse: st.StackInuse, Commits: st.Commits, Writes: st.Batched, CommitSecs: st.CommitNS / 1e9}, nil
 }
 
 // profile saves a pprof profile of the server: kind is cpu (for secs

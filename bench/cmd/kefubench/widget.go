@@ -235,15 +235,11 @@ func (b *bench) paint(ctx context.Context, s *server) error {
 		b.res.Widget.PaintNote = "not measured: playwright-core is not installed (run `npm ci` in bench/widget)"
 		return errors.New(b.res.Widget.PaintNote)
 	}
-	page, err := os.ReadFile(filepath.Join(b.cfg.Node, "host.html"))
+	without, with, source, err := b.hostPage(ctx, s)
 	if err != nil {
 		return err
 	}
-	tag := fmt.Sprintf(`<script src="%s" async></script>`, s.url("/widget.js"))
-	variants := map[string][]byte{
-		"/without": page,
-		"/with":    bytes.Replace(page, []byte("<!--WIDGET-->"), []byte(tag), 1),
-	}
+	variants := map[string][]byte{"/without": without, "/with": with}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -265,8 +261,8 @@ func (b *bench) paint(ctx context.Context, s *server) error {
 	if b.cfg.Quick {
 		runs, settle = 1, 2500
 	}
-	b.res.Widget.PaintNote = fmt.Sprintf("stand-in shop page bench/widget/host.html served from its own origin; `with` adds `%s` in <head>; %d runs each, fresh profile per run, order alternated; watched until %d ms after load (the loader fetches the panel and wasm when the page is idle)",
-		`<script src="http://RELAY/widget.js" async></script>`, runs, settle)
+	b.res.Widget.PaintNote = fmt.Sprintf("%s, both variants served from one origin of their own (the relay is another origin, as on a customer's site); `with` has `%s`, `without` has no widget tag; %d runs each, fresh browser profile per run, order alternated; watched until %d ms after the load event (the loader fetches the panel and the wasm when the page is idle)",
+		source, `<script src="http://RELAY/widget.js" async></script>`, runs, settle)
 	opts, _ := json.Marshal(map[string]any{
 		"urls": map[string]string{"without": host + "/without", "with": host + "/with"}, "runs": runs, "settleMs": settle,
 		"relay": "http://" + s.addr, "chromium": "/usr/bin/chromium",
@@ -314,4 +310,27 @@ func (b *bench) paint(ctx context.Context, s *server) error {
 	b.res.Widget.Paint = []PaintSet{*sets["without"], *sets["with"]}
 	b.res.Commands = appendOnce(b.res.Commands, "node bench/widget/paint.mjs '{\"urls\":{\"without\":…,\"with\":…},\"runs\":N,\"settleMs\":…}'")
 	return nil
+}
+
+// hostPage returns the page without and with the widget's tag: the relay's
+// own demo page (GET /demo) when it has one with the tag, else the
+// stand-in bench/widget/host.html.
+func (b *bench) hostPage(ctx context.Context, s *server) (without, with []byte, source string, err error) {
+	tag := fmt.Sprintf(`<script src="%s" async></script>`, s.url("/widget.js"))
+	const demoTag = `<script src="/widget.js" async></script>`
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url("/demo"), nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		page, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && bytes.Contains(page, []byte(demoTag)) {
+			return bytes.Replace(page, []byte(demoTag), nil, 1), bytes.Replace(page, []byte(demoTag), []byte(tag), 1),
+				"the relay's demo page (GET /demo, public/demo.html)", nil
+		}
+	}
+	page, err := os.ReadFile(filepath.Join(b.cfg.Node, "host.html"))
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("host page: %w", err)
+	}
+	return page, bytes.Replace(page, []byte("<!--WIDGET-->"), []byte(tag), 1),
+		"the stand-in shop page bench/widget/host.html (the relay has no /demo with the widget tag)", nil
 }
