@@ -1,0 +1,142 @@
+// FAQ intents: the table, the editor, import/export, and "try a sentence"
+// against the model widgets run now.
+import * as api from './api.js';
+import { $, clear, clip, dialog, field, h, toast } from './dom.js';
+
+let intents = [];
+
+const ACTIONS = [['answer', 'Answer at once'], ['ai', 'Let the AI answer'], ['handoff', 'Hand off to a person']];
+const actionLabel = (a) => (ACTIONS.find(([v]) => v === (a || 'answer')) || [, a])[1];
+const path = (name) => `/v1/admin/intents/${encodeURIComponent(name)}`;
+
+function modelLine(m) {
+  $('#intent-model').textContent = m.hash ? `${m.intents} intents in the model widgets use now (${m.hash.slice(0, 12)})` : 'No intents: every question goes to the AI or a person.';
+}
+
+function render() {
+  const tb = $('#intent-rows');
+  clear(tb);
+  for (const it of intents) {
+    tb.append(h('tr', {},
+      h('th', { scope: 'row', class: 'name', text: it.name }),
+      h('td', { text: actionLabel(it.action) + (it.action === 'handoff' && it.skill ? ` (${it.skill})` : '') }),
+      h('td', { title: it.examples.join('\n'), text: `${it.examples.length}: ${clip(it.examples.slice(0, 3).join(' · '), 80)}` }),
+      h('td', { class: 'answer', title: it.answer, text: clip(it.answer, 140) }),
+      h('td', { class: 'row-actions' },
+        h('button', { type: 'button', text: 'Edit', 'aria-label': `Edit ${it.name}`, onclick: () => edit(it) }),
+        h('button', { type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete ${it.name}`, onclick: () => remove(it) }))));
+  }
+  if (!intents.length) tb.append(h('tr', {}, h('td', { colspan: 5, class: 'muted', text: 'No intents yet.' })));
+}
+
+export async function show() {
+  const r = await api.get('/v1/admin/intents');
+  intents = r.intents;
+  modelLine(r.model);
+  render();
+}
+
+// edit opens the editor for an intent (none: a new one).
+function edit(it) {
+  const isNew = !it;
+  it = it || { name: '', examples: [], answer: '', action: 'answer', skill: '' };
+  const skill = field({ label: 'Skill the person needs (routing)', name: 'skill', value: it.skill || '', maxlength: 200 });
+  const action = field({ label: 'When it matches', name: 'action', value: it.action || 'answer', options: ACTIONS });
+  const sync = () => { skill.hidden = action.querySelector('select').value !== 'handoff'; };
+  action.querySelector('select').addEventListener('change', sync);
+  sync();
+  return dialog({
+    title: isNew ? 'New intent' : `Edit ${it.name}`,
+    ok: 'Save',
+    body: [
+      field({ label: 'Name', name: 'name', value: it.name, required: true, maxlength: 64, spellcheck: 'false' }),
+      field({ label: 'Examples, one per line (how visitors ask)', name: 'examples', rows: 8, value: it.examples.join('\n'), required: true }),
+      action,
+      field({ label: 'Answer', name: 'answer', rows: 4, value: it.answer, maxlength: 4000 }),
+      skill,
+    ],
+    async onOK(form) {
+      const f = Object.fromEntries(new FormData(form));
+      const body = {
+        name: f.name.trim(),
+        examples: f.examples.split('\n').map((s) => s.trim()).filter(Boolean),
+        answer: f.answer.trim(),
+        action: f.action,
+        skill: f.action === 'handoff' ? f.skill.trim() : '',
+      };
+      const r = isNew ? await api.post('/v1/admin/intents', body) : await api.put(path(it.name), body);
+      modelLine(r.model);
+      toast(`Saved "${body.name}". Widgets pick up the new model at their next chat.`);
+      await show();
+    },
+  });
+}
+
+function remove(it) {
+  return dialog({
+    title: `Delete ${it.name}?`,
+    body: [h('p', { text: 'Visitors asking this will be answered by the AI or a person instead.' })],
+    ok: 'Delete',
+    danger: true,
+    async onOK() {
+      await api.del(path(it.name));
+      toast(`Deleted "${it.name}".`);
+      await show();
+    },
+  });
+}
+
+async function importFile(file) {
+  let data;
+  try {
+    data = JSON.parse(await file.text());
+  } catch {
+    toast('That file is not JSON.', 'error');
+    return;
+  }
+  const list = Array.isArray(data) ? data : data?.intents;
+  if (!Array.isArray(list)) {
+    toast('The file needs {"intents": [...]}, as Export writes it.', 'error');
+    return;
+  }
+  await dialog({
+    title: 'Replace all intents?',
+    body: [h('p', { text: `The ${intents.length} intents now in use will be replaced by the ${list.length} in ${file.name}. Nothing changes if the file has an error.` })],
+    ok: 'Replace',
+    danger: true,
+    async onOK() {
+      const r = await api.post('/v1/admin/intents/import', { intents: list });
+      toast(`Imported ${r.count} intents.`);
+      await show();
+    },
+  });
+}
+
+async function tryText(text) {
+  const out = $('#try-result');
+  const r = await api.post('/v1/admin/intents/try', { text });
+  clear(out);
+  out.append(h('p', { class: r.matched ? 'ok' : 'muted', text: r.matched ? `Matched "${r.intent}": ${actionLabel(r.action).toLowerCase()}.` : 'No confident match: the AI or a person would answer.' }));
+  if (r.matched && r.answer) out.append(h('blockquote', { class: 'quote', text: r.answer }));
+  const ol = h('ol', { class: 'ranked' });
+  for (const m of r.ranked) {
+    ol.append(h('li', {}, h('span', { class: 'name', text: m.intent }),
+      h('meter', { min: 0, max: 1, value: m.score.toFixed(3), 'aria-label': `score of ${m.intent}` }),
+      h('span', { class: 'score', text: m.score.toFixed(3) })));
+  }
+  if (!r.ranked.length) ol.append(h('li', { class: 'muted', text: 'No intent shares a word with this sentence.' }));
+  out.append(ol);
+}
+
+export function init() {
+  $('#intent-new').addEventListener('click', () => edit(null));
+  $('#intent-import').addEventListener('change', (e) => {
+    const f = e.target.files[0];
+    e.target.value = '';
+    if (f) importFile(f).catch((err) => toast(err.message, 'error'));
+  });
+  $('#try-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    tryText($('#try-text').value).catch((err) => toast(err.message, 'error'));
+  });
+}
