@@ -40,32 +40,80 @@ func (b *bench) chatParams() chatParams {
 const kneeP99 = 50.0
 
 // chatAndDurable runs chat traffic at rising load on Kefu and on the bare
-// baseline, then each one's closed-loop saturation (durable throughput),
-// and the same for the bare baseline with a bbolt group commit.
+// baseline, then each one's closed-loop saturation (durable throughput).
+// Every server is set up first and the steps alternate between them, so
+// Kefu and bare at the same rate run seconds apart: the machine is shared,
+// and a ratio is only honest if both sides saw the same neighbours.
 func (b *bench) chatAndDurable(ctx context.Context) error {
 	p := b.chatParams()
 	b.res.Chat = Chat{Convs: p.convs, PerAgent: p.perAgent, Generators: p.gens, StepS: p.step.Seconds(), WarmS: p.warm.Seconds(), TextBytes: 200}
-	var errs []string
 	// Kefu a second time with visitor sockets receiving: the same store and
 	// fan-out path without the agent inbox updates, to tell them apart.
-	kinds := []string{kindKefu, kindBare, kindBareDurable, kindKefuVisitors}
+	kinds := []string{kindKefu, kindBare, kindKefuVisitors, kindBareDurable}
 	if b.cfg.Quick {
-		kinds = kinds[:3]
+		kinds = []string{kindKefu, kindBare, kindBareDurable}
 	}
+	var runs []*chatRun
+	defer func() {
+		for _, r := range runs {
+			r.close()
+		}
+	}()
+	var errs []string
 	for _, kind := range kinds {
+		r, err := b.chatSetup(ctx, kind, p)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", kind, err))
+			continue
+		}
+		runs = append(runs, r)
+	}
+	step := 0
+	for _, rate := range p.rates {
+		for _, r := range runs {
+			// bare+bbolt is only the comparison point at the target rate.
+			if !r.active || (r.cs.Server == kindBareDurable && rate != p.profileRate) || ctx.Err() != nil {
+				continue
+			}
+			st, err := b.chatStep(ctx, r.s, r.gs, step, rate, p, "step")
+			step++
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s at %v/s: %v", r.cs.Server, rate, err))
+				r.active = false
+				continue
+			}
+			r.cs.Steps = append(r.cs.Steps, st)
+			b.log.Info("chat step", "server", r.cs.Server, "offered", rate, "acked_per_s", int(st.AckedPerS), "drain_s", round2(st.DrainS),
+				"p50_ms", round2(st.Deliver.P50M), "p99_ms", round2(st.Deliver.P99M), "missing", st.Missing, "relay_cpu", round2(st.RelayCPU), "load", st.Load)
+			if passes(st) && rate > r.cs.Knee {
+				r.cs.Knee = rate
+			}
+			if !passes(st) || r.cs.Server == kindBareDurable {
+				r.active = false
+			}
+		}
+	}
+	if !b.cfg.Quick {
+		for _, r := range runs {
+			if r.cs.Server == kindKefu || r.cs.Server == kindBare {
+				b.profiledStep(ctx, r, step, p)
+				step++
+			}
+		}
+	}
+	for _, r := range runs {
 		if ctx.Err() != nil {
 			break
 		}
-		cs, d, err := b.chatOn(ctx, kind, p)
-		if cs.Server != "" {
-			b.res.Chat.Servers = append(b.res.Chat.Servers, cs)
-		}
-		if d.Server != "" {
-			b.res.Durable = append(b.res.Durable, d)
-		}
+		d, err := b.saturation(ctx, r, step, p)
+		step++
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", kind, err))
+			errs = append(errs, fmt.Sprintf("%s saturation: %v", r.cs.Server, err))
 		}
+		b.res.Durable = append(b.res.Durable, d)
+	}
+	for _, r := range runs {
+		b.res.Chat.Servers = append(b.res.Chat.Servers, r.cs)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("chat: %s", strings.Join(errs, "; "))
@@ -73,8 +121,20 @@ func (b *bench) chatAndDurable(ctx context.Context) error {
 	return nil
 }
 
-func (b *bench) chatOn(ctx context.Context, kind string, p chatParams) (ChatServer, Durable, error) {
-	cs := ChatServer{Server: kind}
+// chatRun is one server under chat traffic with its generators.
+type chatRun struct {
+	cs     ChatServer
+	s      *server
+	gs     []*gen
+	active bool
+}
+
+func (r *chatRun) close() {
+	stopGens(r.gs)
+	r.s.stop()
+}
+
+func (b *bench) chatSetup(ctx context.Context, kind string, p chatParams) (*chatRun, error) {
 	var s *server
 	var err error
 	switch kind {
@@ -90,10 +150,8 @@ func (b *bench) chatOn(ctx context.Context, kind string, p chatParams) (ChatServ
 		s, err = b.startKefu(ctx, "chat-kefu-visitors", []string{"--demo=false"}, nil)
 	}
 	if err != nil {
-		return cs, Durable{}, err
+		return nil, err
 	}
-	defer s.stop()
-
 	if kind == kindKefu {
 		b.res.Chat.Receive, b.res.Chat.ReceiveNote = b.receivePath(ctx, s)
 	}
@@ -102,86 +160,69 @@ func (b *bench) chatOn(ctx context.Context, kind string, p chatParams) (ChatServ
 		receive = "visitor"
 	}
 	gs, err := b.chatGens(ctx, s, p, receive)
-	if err != nil && kind == kindKefu && b.res.Chat.Receive == "agent" {
+	if err != nil && kind == kindKefu && receive == "agent" {
 		b.res.Chat.ReceiveNote += fmt.Sprintf("; agent sockets failed at setup (%v), so a second visitor socket per conversation was measured instead", err)
 		b.res.Chat.Receive = "visitor"
 		gs, err = b.chatGens(ctx, s, p, "visitor")
 	}
 	if err != nil {
-		return cs, Durable{}, err
+		s.stop()
+		return nil, err
 	}
-	defer stopGens(gs)
+	return &chatRun{cs: ChatServer{Server: kind}, s: s, gs: gs, active: true}, nil
+}
 
-	rates := p.rates
-	if kind == kindBareDurable {
-		// Only the comparison point for durable delivery.
-		rates = []float64{p.profileRate}
-	}
-	for i, rate := range rates {
-		st, err := b.chatStep(ctx, s, gs, i, rate, p, "step")
-		if err != nil {
-			return cs, Durable{}, fmt.Errorf("step %v/s: %w", rate, err)
-		}
-		cs.Steps = append(cs.Steps, st)
-		b.log.Info("chat step", "server", kind, "offered", rate, "acked_per_s", int(st.AckedPerS), "drain_s", round2(st.DrainS),
-			"p50_ms", round2(st.Deliver.P50M), "p99_ms", round2(st.Deliver.P99M), "missing", st.Missing, "relay_cpu", round2(st.RelayCPU))
-		if passes(st) && rate > cs.Knee {
-			cs.Knee = rate
-		}
-		if !passes(st) {
-			break
-		}
-	}
-	// A profiled step at the target rate, apart from the ramp so the
-	// profiler's own cost stays out of the table (not in quick mode).
-	if (kind == kindKefu || kind == kindBare) && !b.cfg.Quick {
-		secs := int(max(1, (p.step - p.warm).Seconds()))
-		pc := make(chan error, 2)
+// profiledStep runs the target rate apart from the ramp with CPU and
+// allocation profiles, so the profiler's own cost stays out of the table.
+func (b *bench) profiledStep(ctx context.Context, r *chatRun, step int, p chatParams) {
+	secs := int(max(1, (p.step - p.warm).Seconds()))
+	pc := make(chan error, 2)
+	for _, kind := range []string{"cpu", "allocs"} {
 		go func() {
 			sleep(ctx, 300*time.Millisecond+p.warm)
-			pc <- b.profile(ctx, s, "cpu", secs, fmt.Sprintf("chat-%s-%dk.cpu.pprof", kind, int(p.profileRate/1000)))
+			pc <- b.profile(ctx, r.s, kind, secs, fmt.Sprintf("chat-%s-%dk.%s.pprof", r.s.kind, int(p.profileRate/1000), kind))
 		}()
-		go func() {
-			sleep(ctx, 300*time.Millisecond+p.warm)
-			pc <- b.profile(ctx, s, "allocs", secs, fmt.Sprintf("chat-%s-%dk.allocs.pprof", kind, int(p.profileRate/1000)))
-		}()
-		if st, err := b.chatStep(ctx, s, gs, len(rates)+1, p.profileRate, p, "step"); err != nil {
-			b.log.Warn("profiled step", "err", err)
-		} else {
-			cs.Profiled = &st
-			b.log.Info("profiled step", "server", kind, "offered", p.profileRate, "p99_ms", round2(st.Deliver.P99M), "drain_s", round2(st.DrainS))
-		}
-		for range 2 {
-			if err := <-pc; err != nil {
-				b.log.Warn("profile", "err", err)
-			}
+	}
+	st, err := b.chatStep(ctx, r.s, r.gs, step, p.profileRate, p, "step")
+	for range 2 {
+		if perr := <-pc; perr != nil {
+			b.log.Warn("profile", "err", perr)
 		}
 	}
-	// Saturation: every visitor keeps a window of messages in flight.
-	d := Durable{Server: kind, Window: p.window, Visitors: p.convs}
+	if err != nil {
+		b.log.Warn("profiled step", "err", err)
+		return
+	}
+	r.cs.Profiled = &st
+	b.log.Info("profiled step", "server", r.cs.Server, "offered", p.profileRate, "p99_ms", round2(st.Deliver.P99M), "drain_s", round2(st.DrainS))
+}
+
+// saturation keeps a window of messages in flight per visitor.
+func (b *bench) saturation(ctx context.Context, r *chatRun, step int, p chatParams) (Durable, error) {
+	d := Durable{Server: r.cs.Server, Window: p.window, Visitors: p.convs}
 	pc := make(chan error, 1)
-	profiled := kind == kindKefu && !b.cfg.Quick
+	profiled := r.cs.Server == kindKefu && !b.cfg.Quick
 	if profiled {
 		go func() {
 			sleep(ctx, 300*time.Millisecond+p.warm)
-			pc <- b.profile(ctx, s, "cpu", int(max(1, (p.flood-p.warm).Seconds())), "saturation-kefu.cpu.pprof")
+			pc <- b.profile(ctx, r.s, "cpu", int(max(1, (p.flood-p.warm).Seconds())), "saturation-kefu.cpu.pprof")
 		}()
 	}
 	fp := p
 	fp.step = p.flood
-	st, err := b.chatStep(ctx, s, gs, len(rates)+2, 0, fp, "flood")
+	st, err := b.chatStep(ctx, r.s, r.gs, step, 0, fp, "flood")
 	if profiled {
 		if perr := <-pc; perr != nil {
 			b.log.Warn("profile", "err", perr)
 		}
 	}
 	if err != nil {
-		return cs, d, fmt.Errorf("saturation: %w", err)
+		return d, err
 	}
 	d.MsgsPerS, d.CommitsPerS, d.WritesPerCommit, d.MsPerCommit = st.AckedPerS, st.CommitsPerS, st.WritesPerCommit, st.MsPerCommit
-	d.Ack, d.Deliver, d.RelayCPU, d.GenCPU, d.Errors = st.Ack, st.Deliver, st.RelayCPU, st.GenCPU, st.Errors+st.Missing
-	b.log.Info("saturation", "server", kind, "acked_per_s", int(d.MsgsPerS), "commits_per_s", int(d.CommitsPerS), "writes_per_commit", round2(d.WritesPerCommit))
-	return cs, d, nil
+	d.Ack, d.Deliver, d.RelayCPU, d.GenCPU, d.Errors, d.Load = st.Ack, st.Deliver, st.RelayCPU, st.GenCPU, st.Errors+st.Missing, st.Load
+	b.log.Info("saturation", "server", r.cs.Server, "acked_per_s", int(d.MsgsPerS), "commits_per_s", int(d.CommitsPerS), "writes_per_commit", round2(d.WritesPerCommit), "load", st.Load)
+	return d, nil
 }
 
 // passes says whether a step is under the knee: delivery p99 within 50 ms
@@ -334,6 +375,7 @@ func (b *bench) chatStep(ctx context.Context, s *server, gs []*gen, step int, ra
 		st.GenCPU += proc.CPUShare(a.gens[i], z.gens[i])
 	}
 	st.RSS = z.srv.RSS
+	st.Load = loadAvg()
 	if secs := z.srv.At.Sub(a.srv.At).Seconds(); secs > 0 {
 		st.CommitsPerS = (z.cnt.Commits - a.cnt.Commits) / secs
 		if dc := z.cnt.Commits - a.cnt.Commits; dc > 0 {

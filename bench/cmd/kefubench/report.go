@@ -138,6 +138,14 @@ func (b *bench) markdown() string {
 	return m.String()
 }
 
+// load1 is the 1-minute load average of a "1 5 15" triple.
+func load1(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return "—"
+}
+
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func kb(n float64) string { return fmt.Sprintf("%.1f KB", n/1024) }
@@ -402,10 +410,10 @@ func (b *bench) mdChat(m *strings.Builder) {
 	}
 	p("## Chat traffic: visitor → %s delivery at rising load\n\n", c.Receive)
 	p("**Receiving side measured: %s.** %s.\n\n", c.Receive, c.ReceiveNote)
-	p("%d conversations (one visitor socket each) over %d generator processes; each step sends %d-byte messages on an open-loop schedule (4 sender goroutines per process, due times fixed in advance) for %.1f s, the first %.1f s not measured. Latency is from the message's **due time** to the receipt of its `message` frame on the receiving side (which the relay publishes right after the durable commit) — no coordinated omission: a late send still counts from its due time. `ack` latency is due time → `ack` at the sender. Before the steps each conversation sent one warm-up message (on Kefu it hands the conversation to the human queue with one system message) and a probe that the receiving side saw. A step passes under the knee when delivery p99 ≤ 50 ms (the seed's bar) and at most 0.1 %% of messages are missing; the ramp stops at the first step that does not.\n\n", c.Convs, c.Generators, c.TextBytes, c.StepS, c.WarmS)
+	p("%d conversations (one visitor socket each) over %d generator processes; each step sends %d-byte messages on an open-loop schedule (4 sender goroutines per process, due times fixed in advance) for %.1f s, the first %.1f s not measured. Latency is from the message's **due time** to the receipt of its `message` frame on the receiving side (which the relay publishes right after the durable commit) — no coordinated omission: a late send still counts from its due time. `ack` latency is due time → `ack` at the sender. Before the steps each conversation sent one warm-up message (on Kefu it hands the conversation to the human queue with one system message) and a probe that the receiving side saw. A step passes under the knee when delivery p99 ≤ 50 ms (the seed's bar) and at most 0.1 %% of messages are missing; a server's ramp stops at its first step that does not. All servers were set up first and the steps alternate between them at each rate (Kefu, bare, …), so the two sides of a ratio ran seconds apart; `load` is the machine's 1-minute load average at the end of the step (2 cores: anything well above the benchmark's own ~1.5 means other work was running).\n\n", c.Convs, c.Generators, c.TextBytes, c.StepS, c.WarmS)
 	for _, cs := range c.Servers {
 		p("**%s** (knee %s msg/s)\n\n", cs.Server, num(cs.Knee))
-		p("| offered msg/s | acked msg/s | deliver p50 | p99 | p99.9 | max | ack p99 | missing | errors | relay CPU (cores) | gen CPU | fsyncs/s | msgs per fsync | ms per commit | send lag p99 | backlog drained after |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		p("| offered msg/s | acked msg/s | deliver p50 | p99 | p99.9 | max | ack p99 | missing | errors | relay CPU (cores) | gen CPU | fsyncs/s | msgs per fsync | ms per commit | send lag p99 | backlog drained after | load (1 min) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		steps := cs.Steps
 		if cs.Profiled != nil {
 			steps = append(append([]ChatStep(nil), steps...), *cs.Profiled)
@@ -424,9 +432,9 @@ func (b *bench) mdChat(m *strings.Builder) {
 				js, _ := json.Marshal(st.ErrCodes)
 				errs += " " + string(js)
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %d | %s | %.2f | %.2f | %s | %s | %s | %s | %.1f s |\n", label, num(st.AckedPerS),
+			p("| %s | %s | %s | %s | %s | %s | %s | %d | %s | %.2f | %.2f | %s | %s | %s | %s | %.1f s | %s |\n", label, num(st.AckedPerS),
 				ms(st.Deliver.P50M), ms(st.Deliver.P99M), ms(st.Deliver.P999M), ms(st.Deliver.MaxM), ms(st.Ack.P99M),
-				st.Missing, errs, st.RelayCPU, st.GenCPU, fs, mpf, mpc, ms(st.SendLag.P99M), st.DrainS)
+				st.Missing, errs, st.RelayCPU, st.GenCPU, fs, mpf, mpc, ms(st.SendLag.P99M), st.DrainS, load1(st.Load))
 		}
 		p("\n")
 	}
@@ -456,13 +464,13 @@ func (b *bench) mdDurable(m *strings.Builder) {
 	d0 := b.res.Durable[0]
 	p("## Durable throughput: saturation and group commit\n\n")
 	p("Closed loop: each of the %d visitors keeps %d messages in flight and sends the next as each ack arrives (an ack is sent only after the fsync on Kefu and bare+bbolt), for the same step length. Latencies here are service times under saturation (send → ack), not open-loop figures.\n\n", d0.Visitors, d0.Window)
-	p("| server | acked msg/s | fsyncs/s | msgs per fsync | ms per commit | ack p50 | ack p99 | deliver p99 | relay CPU (cores) | gen CPU | errors+missing |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| server | acked msg/s | fsyncs/s | msgs per fsync | ms per commit | ack p50 | ack p99 | deliver p99 | relay CPU (cores) | gen CPU | errors+missing | load (1 min) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, d := range b.res.Durable {
 		fs, mpf, mpc := num(d.CommitsPerS), fmt.Sprintf("%.1f", d.WritesPerCommit), fmt.Sprintf("%.2f", d.MsPerCommit)
 		if d.Server == kindBare {
 			fs, mpf, mpc = "— (memory)", "—", "—"
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %d |\n", d.Server, num(d.MsgsPerS), fs, mpf, mpc, ms(d.Ack.P50M), ms(d.Ack.P99M), ms(d.Deliver.P99M), d.RelayCPU, d.GenCPU, d.Errors)
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %d | %s |\n", d.Server, num(d.MsgsPerS), fs, mpf, mpc, ms(d.Ack.P50M), ms(d.Ack.P99M), ms(d.Deliver.P99M), d.RelayCPU, d.GenCPU, d.Errors, load1(d.Load))
 	}
 	if kd, bd, bm := b.durOf(kindKefu), b.durOf(kindBareDurable), b.durOf(kindBare); kd != nil && bd != nil && bm != nil {
 		p("\nKefu / bare+bbolt: %s; Kefu / bare (memory): %s. ", ratio(kd.MsgsPerS, bd.MsgsPerS), ratio(kd.MsgsPerS, bm.MsgsPerS))

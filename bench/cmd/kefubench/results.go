@@ -112,6 +112,7 @@ type ChatStep struct {
 	ConvFramesPerS  float64        `json:"conversation_frames_per_s,omitempty"`
 	MsPerCommit     float64        `json:"ms_per_commit"`
 	DrainS          float64        `json:"drain_s"`
+	Load            string         `json:"load_avg"` // at the end of the step: other work on the box
 	RSS             int64          `json:"rss"`
 }
 
@@ -124,6 +125,7 @@ type Durable struct {
 	CommitsPerS     float64      `json:"commits_per_s"`
 	WritesPerCommit float64      `json:"writes_per_commit"`
 	MsPerCommit     float64      `json:"ms_per_commit"`
+	Load            string       `json:"load_avg"`
 	Ack             hist.Summary `json:"ack"`
 	Deliver         hist.Summary `json:"deliver"`
 	RelayCPU        float64      `json:"relay_cpu_cores"`
