@@ -172,6 +172,11 @@ func TestAISettingsAndTheKey(t *testing.T) {
 		})
 	}
 	admin.t = t
+	var e struct{ Error struct{ Message string } }
+	admin.do("PATCH", "/v1/admin/ai", map[string]any{"base_url": "http://169.254.169.254/"}).decode(&e)
+	if !strings.HasPrefix(e.Error.Message, "base_url: ") || !strings.Contains(e.Error.Message, "metadata") {
+		t.Errorf("refusal says %q; want the field and the reason in plain words", e.Error.Message)
+	}
 	admin.must(200, "GET", "/v1/admin/ai", nil).decode(&v)
 	if v.BaseURL != redirector.URL+"/v1" {
 		t.Errorf("a refused patch changed the base URL to %s", v.BaseURL)

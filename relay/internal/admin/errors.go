@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/kefuhq/kefu/relay/internal/ai"
 	"github.com/kefuhq/kefu/relay/internal/auth"
@@ -40,7 +41,14 @@ func (a *Admin) fail(w http.ResponseWriter, r *http.Request, op string, err erro
 		httpx.Error(w, http.StatusBadRequest, pe.Code, pe.Message)
 	case errors.As(err, &conflict):
 		httpx.Error(w, http.StatusConflict, protocol.CodeConflict, conflict.msg)
-	case errors.Is(err, router.ErrInvalidIntents), errors.Is(err, ai.ErrInvalidSettings), errors.Is(err, auth.ErrWeakPassword):
+	case errors.Is(err, ai.ErrInvalidSettings):
+		// "ai: apply settings: invalid ai settings: base_url: …" → "base_url: …"
+		msg := err.Error()
+		if _, after, ok := strings.Cut(msg, ai.ErrInvalidSettings.Error()+": "); ok {
+			msg = after
+		}
+		httpx.Error(w, http.StatusBadRequest, protocol.CodeBadField, msg)
+	case errors.Is(err, router.ErrInvalidIntents), errors.Is(err, auth.ErrWeakPassword):
 		httpx.Error(w, http.StatusBadRequest, protocol.CodeBadField, err.Error())
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, intents.ErrNotFound):
 		httpx.Error(w, http.StatusNotFound, protocol.CodeNotFound, "")
