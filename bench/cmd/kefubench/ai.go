@@ -108,7 +108,7 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	}
 	// CPU while every stream is open: after the last one started, for
 	// most of an answer's length.
-	type cpu struct{ relay, fake, gens float64 }
+	type cpu struct{ relay, fake, gens, others float64 }
 	cpuc := make(chan cpu, 1)
 	go func() {
 		pids := []int{s.p.Pid(), b.fakePid}
@@ -116,13 +116,18 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 			pids = append(pids, g.p.Pid())
 		}
 		sleep(ctx, time.Until(start.Add(spread+150*time.Millisecond)))
+		boxA, _ := proc.BoxCPU()
 		a := readAll(pids)
 		sleep(ctx, 700*time.Millisecond)
 		z := readAll(pids)
+		boxZ, _ := proc.BoxCPU()
 		var c cpu
 		c.relay, c.fake = proc.CPUShare(a[0], z[0]), proc.CPUShare(a[1], z[1])
 		for i := 2; i < len(a); i++ {
 			c.gens += proc.CPUShare(a[i], z[i])
+		}
+		if wall := z[0].At.Sub(a[0].At); wall > 0 {
+			c.others = max(0, float64(boxZ-boxA)/float64(wall)-c.relay-c.fake-c.gens)
 		}
 		cpuc <- c
 	}()
@@ -131,7 +136,7 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 		return r, err
 	}
 	c := <-cpuc
-	r.FakeCPU, r.GenCPU = c.fake, c.gens
+	r.FakeCPU, r.GenCPU, r.OthersCPU = c.fake, c.gens, c.others
 	if path == "kefu" {
 		r.RelayCPU = c.relay
 	}

@@ -410,10 +410,10 @@ func (b *bench) mdChat(m *strings.Builder) {
 	}
 	p("## Chat traffic: visitor → %s delivery at rising load\n\n", c.Receive)
 	p("**Receiving side measured: %s.** %s.\n\n", c.Receive, c.ReceiveNote)
-	p("%d conversations (one visitor socket each) over %d generator processes; each step sends %d-byte messages on an open-loop schedule (4 sender goroutines per process, due times fixed in advance) for %.1f s, the first %.1f s not measured. Latency is from the message's **due time** to the receipt of its `message` frame on the receiving side (which the relay publishes right after the durable commit) — no coordinated omission: a late send still counts from its due time. `ack` latency is due time → `ack` at the sender. Before the steps each conversation sent one warm-up message (on Kefu it hands the conversation to the human queue with one system message) and a probe that the receiving side saw. A step passes under the knee when delivery p99 ≤ 50 ms (the seed's bar) and at most 0.1 %% of messages are missing; a server's ramp stops at its first step that does not. All servers were set up first and the steps alternate between them at each rate (Kefu, bare, …), so the two sides of a ratio ran seconds apart; `load` is the machine's 1-minute load average at the end of the step (2 cores: anything well above the benchmark's own ~1.5 means other work was running).\n\n", c.Convs, c.Generators, c.TextBytes, c.StepS, c.WarmS)
+	p("%d conversations (one visitor socket each) over %d generator processes; each step sends %d-byte messages on an open-loop schedule (4 sender goroutines per process, due times fixed in advance) for %.1f s, the first %.1f s not measured. Latency is from the message's **due time** to the receipt of its `message` frame on the receiving side (which the relay publishes right after the durable commit) — no coordinated omission: a late send still counts from its due time. `ack` latency is due time → `ack` at the sender. Before the steps each conversation sent one warm-up message (on Kefu it hands the conversation to the human queue with one system message) and a probe that the receiving side saw. A step passes under the knee when delivery p99 ≤ 50 ms (the seed's bar) and at most 0.1 %% of messages are missing; a failing step is run once more (both attempts are shown, the second marked *repeat*) and a server's ramp stops when the repeat fails too. All servers were set up first and the steps alternate between them at each rate (Kefu, bare, …), so the two sides of a ratio ran seconds apart. *others' CPU* is what the rest of the machine (other people's builds and tests: the box is shared) used during the measured window, from `/proc/stat` minus the relay and the generators: a step with a large figure there is noisy.\n\n", c.Convs, c.Generators, c.TextBytes, c.StepS, c.WarmS)
 	for _, cs := range c.Servers {
 		p("**%s** (knee %s msg/s)\n\n", cs.Server, num(cs.Knee))
-		p("| offered msg/s | acked msg/s | deliver p50 | p99 | p99.9 | max | ack p99 | missing | errors | relay CPU (cores) | gen CPU | fsyncs/s | msgs per fsync | ms per commit | send lag p99 | backlog drained after | load (1 min) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		p("| offered msg/s | acked msg/s | deliver p50 | p99 | p99.9 | max | ack p99 | missing | errors | relay CPU (cores) | gen CPU | fsyncs/s | msgs per fsync | ms per commit | send lag p99 | backlog drained after | others' CPU (cores) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		steps := cs.Steps
 		if cs.Profiled != nil {
 			steps = append(append([]ChatStep(nil), steps...), *cs.Profiled)
@@ -426,15 +426,17 @@ func (b *bench) mdChat(m *strings.Builder) {
 			label := num(st.Offered)
 			if i >= len(cs.Steps) {
 				label += " (profiled, apart from the ramp)"
+			} else if st.Repeat {
+				label += " (repeat)"
 			}
 			errs := strconv.FormatInt(st.Errors, 10)
 			if len(st.ErrCodes) > 0 {
 				js, _ := json.Marshal(st.ErrCodes)
 				errs += " " + string(js)
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %d | %s | %.2f | %.2f | %s | %s | %s | %s | %.1f s | %s |\n", label, num(st.AckedPerS),
+			p("| %s | %s | %s | %s | %s | %s | %s | %d | %s | %.2f | %.2f | %s | %s | %s | %s | %.1f s | %.2f |\n", label, num(st.AckedPerS),
 				ms(st.Deliver.P50M), ms(st.Deliver.P99M), ms(st.Deliver.P999M), ms(st.Deliver.MaxM), ms(st.Ack.P99M),
-				st.Missing, errs, st.RelayCPU, st.GenCPU, fs, mpf, mpc, ms(st.SendLag.P99M), st.DrainS, load1(st.Load))
+				st.Missing, errs, st.RelayCPU, st.GenCPU, fs, mpf, mpc, ms(st.SendLag.P99M), st.DrainS, st.OthersCPU)
 		}
 		p("\n")
 	}
@@ -464,13 +466,13 @@ func (b *bench) mdDurable(m *strings.Builder) {
 	d0 := b.res.Durable[0]
 	p("## Durable throughput: saturation and group commit\n\n")
 	p("Closed loop: each of the %d visitors keeps %d messages in flight and sends the next as each ack arrives (an ack is sent only after the fsync on Kefu and bare+bbolt), for the same step length. Latencies here are service times under saturation (send → ack), not open-loop figures.\n\n", d0.Visitors, d0.Window)
-	p("| server | acked msg/s | fsyncs/s | msgs per fsync | ms per commit | ack p50 | ack p99 | deliver p99 | relay CPU (cores) | gen CPU | errors+missing | load (1 min) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| server | acked msg/s | fsyncs/s | msgs per fsync | ms per commit | ack p50 | ack p99 | deliver p99 | relay CPU (cores) | gen CPU | errors+missing | others' CPU (cores) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, d := range b.res.Durable {
 		fs, mpf, mpc := num(d.CommitsPerS), fmt.Sprintf("%.1f", d.WritesPerCommit), fmt.Sprintf("%.2f", d.MsPerCommit)
 		if d.Server == kindBare {
 			fs, mpf, mpc = "— (memory)", "—", "—"
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %d | %s |\n", d.Server, num(d.MsgsPerS), fs, mpf, mpc, ms(d.Ack.P50M), ms(d.Ack.P99M), ms(d.Deliver.P99M), d.RelayCPU, d.GenCPU, d.Errors, load1(d.Load))
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %d | %.2f |\n", d.Server, num(d.MsgsPerS), fs, mpf, mpc, ms(d.Ack.P50M), ms(d.Ack.P99M), ms(d.Deliver.P99M), d.RelayCPU, d.GenCPU, d.Errors, d.OthersCPU)
 	}
 	if kd, bd, bm := b.durOf(kindKefu), b.durOf(kindBareDurable), b.durOf(kindBare); kd != nil && bd != nil && bm != nil {
 		p("\nKefu / bare+bbolt: %s; Kefu / bare (memory): %s. ", ratio(kd.MsgsPerS, bd.MsgsPerS), ratio(kd.MsgsPerS, bm.MsgsPerS))
@@ -497,11 +499,11 @@ func (b *bench) mdAI(m *strings.Builder) {
 	}
 	p("## AI streaming: latency the relay adds\n\n")
 	p("The fake upstream (`relay/cmd/fakeopenai --stamp --stamp-content`) streams a %d-chunk answer, one chunk every %d ms, each chunk's text starting with `[t=<send time, Unix ns>]`. **direct** is a client reading the fake's SSE itself; **kefu** is a visitor socket per stream, each a fresh conversation asking a question no intent matches and no other visitor asks (so the answer cache cannot serve it), the relay streaming the answer as `delta` frames. Lag = receive time − the chunk's stamp; *first chunk* is the first content chunk of each answer (first token). The two paths ran back to back with the same streams and questions; **relay-added = kefu − direct** at the same percentile. With 1 concurrent stream, several single streams ran one after another.\n\n", a.ChunksPerAns, a.ChunkDelayMS)
-	p("| streams | path | complete | chunks | per-chunk lag p50 | p99 | p99.9 | first-chunk lag p50 | p99 | question → first delta p50 | p99 | CPU (cores) relay / fake / generator, all streams open |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| streams | path | complete | chunks | per-chunk lag p50 | p99 | p99.9 | first-chunk lag p50 | p99 | question → first delta p50 | p99 | CPU (cores) relay / fake / generator / others, all streams open |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range a.Runs {
-		cpu := fmt.Sprintf("— / %.2f / %.2f", r.FakeCPU, r.GenCPU)
+		cpu := fmt.Sprintf("— / %.2f / %.2f / %.2f", r.FakeCPU, r.GenCPU, r.OthersCPU)
 		if r.Path == "kefu" {
-			cpu = fmt.Sprintf("%.2f / %.2f / %.2f", r.RelayCPU, r.FakeCPU, r.GenCPU)
+			cpu = fmt.Sprintf("%.2f / %.2f / %.2f / %.2f", r.RelayCPU, r.FakeCPU, r.GenCPU, r.OthersCPU)
 		}
 		p("| %d | %s | %d/%d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Concurrent, r.Path, r.Completes, r.Streams, r.Chunks,
 			ms(r.Chunk.P50M), ms(r.Chunk.P99M), ms(r.Chunk.P999M), ms(r.First.P50M), ms(r.First.P99M), ms(r.TTFT.P50M), ms(r.TTFT.P99M), cpu)

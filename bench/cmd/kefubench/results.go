@@ -112,7 +112,9 @@ type ChatStep struct {
 	ConvFramesPerS  float64        `json:"conversation_frames_per_s,omitempty"`
 	MsPerCommit     float64        `json:"ms_per_commit"`
 	DrainS          float64        `json:"drain_s"`
-	Load            string         `json:"load_avg"` // at the end of the step: other work on the box
+	Load            string         `json:"load_avg"`         // at the end of the step: other work on the box
+	OthersCPU       float64        `json:"others_cpu_cores"` // CPU used on the box by neither the relay nor the generators
+	Repeat          bool           `json:"repeat,omitempty"` // the second attempt at this rate
 	RSS             int64          `json:"rss"`
 }
 
@@ -126,6 +128,7 @@ type Durable struct {
 	WritesPerCommit float64      `json:"writes_per_commit"`
 	MsPerCommit     float64      `json:"ms_per_commit"`
 	Load            string       `json:"load_avg"`
+	OthersCPU       float64      `json:"others_cpu_cores"`
 	Ack             hist.Summary `json:"ack"`
 	Deliver         hist.Summary `json:"deliver"`
 	RelayCPU        float64      `json:"relay_cpu_cores"`
@@ -156,6 +159,7 @@ type AIRun struct {
 	RelayCPU    float64      `json:"relay_cpu_cores,omitempty"` // while every stream is open
 	FakeCPU     float64      `json:"fake_cpu_cores"`
 	GenCPU      float64      `json:"generator_cpu_cores"`
+	OthersCPU   float64      `json:"others_cpu_cores"`
 	ElapsedS    float64      `json:"elapsed_s"`
 }
 

@@ -235,3 +235,28 @@ func TempDir(dir, pattern string) (string, error) {
 	}
 	return filepath.Clean(d), nil
 }
+
+// BoxCPU is the whole machine's busy CPU time so far (all cores, from
+// /proc/stat): comparing it with the processes under test shows how much
+// other work ran during a measurement.
+func BoxCPU() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("proc: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, errors.New("proc: unreadable /proc/stat")
+	}
+	var busy int64
+	// user nice system idle iowait irq softirq steal: all but idle and iowait.
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / clockTicks, nil
+}
