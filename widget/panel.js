@@ -315,8 +315,23 @@ textarea::placeholder{color:var(--mu)}
     pending: new Map(), // client id → {item, node, answer}
     failed: new Map(), // client id → bubble
     fingerprint: '',
+    traits: null, // what the page said about the visitor (Kefu.identify)
     connected: false,
   };
+
+  // traitsOf keeps what the relay accepts from Kefu.identify(): up to 20
+  // string values under names of a-z, 0-9 and _ (docs/protocol.md).
+  function traitsOf(info) {
+    const out = {};
+    let n = 0;
+    for (const [k, v] of Object.entries(info || {})) {
+      const key = String(k).toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 32);
+      if (!key || v == null || typeof v === 'object' || n >= 20) continue;
+      out[key] = String(v).slice(0, 256);
+      n++;
+    }
+    return n ? out : null;
+  }
 
   function saveSession() {
     if (state.token) write(K.session, { token: state.token, conv: state.conv, read: lastRead });
@@ -660,6 +675,7 @@ textarea::placeholder{color:var(--mu)}
         }
       },
       typing(on) { if (welcomed) ws.send(JSON.stringify({ type: 'typing', on })); },
+      identify() { if (welcomed && state.traits) ws.send(JSON.stringify({ type: 'identify', traits: state.traits })); },
       retryLater(id) { setTimeout(() => { inflight.delete(id); t.flush(); }, 1500 + Math.random() * 1000); },
       close() { closed = true; if (ws) ws.close(1000); },
     };
@@ -684,7 +700,10 @@ textarea::placeholder{color:var(--mu)}
         try { f = JSON.parse(e.data); } catch { return; }
         if (f.type === 'ack') inflight.delete(f.id);
         onFrame(f);
-        if (f.type === 'welcome') { welcomed = true; clearTimeout(guard); connected(); t.flush(); }
+        if (f.type === 'welcome') {
+          welcomed = true; clearTimeout(guard); connected(); t.flush();
+          if (state.traits) t.identify();
+        }
       };
       // A socket a CSP blocks fires error and never close; one that hangs
       // before welcome is given up after 10 s.
@@ -724,6 +743,7 @@ textarea::placeholder{color:var(--mu)}
         }
       },
       typing() { /* no typing over HTTP */ },
+      identify() { /* traits go over the socket only (docs/widget.md) */ },
       retryLater(id) { setTimeout(() => { inflight.delete(id); t.flush(); }, 2000 + Math.random() * 1000); },
       close() { ctl.abort(); },
     };
@@ -831,9 +851,14 @@ textarea::placeholder{color:var(--mu)}
   setHandler({});
   showBadge();
   mark('panel');
+  // The page may have called Kefu.identify before this panel loaded.
+  state.traits = traitsOf(ctx.identity);
   ctx.attach({
     open, close, isOpen: () => isOpen,
-    identify() { /* kept by the loader until the relay accepts identity (docs/widget.md) */ },
+    identify(info) {
+      state.traits = traitsOf(info);
+      if (transport && state.traits) transport.identify();
+    },
     shutdown() { shutdownLocal(); forget(); },
   });
   emit('ready', { conversationId: state.conv || null });
