@@ -32,6 +32,9 @@ type Options struct {
 	// have expired); logout and disabling close sockets at once anyway.
 	Recheck time.Duration
 	Conn    hub.ConnOptions
+	// Snapshot queues the AI answer streaming in a conversation so far, for
+	// a console that starts watching mid-answer (nil: none).
+	Snapshot func(sub hub.Subscriber, convID string)
 }
 
 // maxReplay bounds one watch's replay; older history is fetched over HTTP.
@@ -184,6 +187,9 @@ func (h *Handler) watch(c *hub.Conn, convID string, lastSeq uint64) error {
 	})
 	if err != nil {
 		return fmt.Errorf("agent: watch %s: %w", convID, err)
+	}
+	if h.opts.Snapshot != nil {
+		h.opts.Snapshot(c, convID)
 	}
 	return nil
 }

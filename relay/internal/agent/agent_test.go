@@ -473,3 +473,30 @@ func TestTransferAndClose(t *testing.T) {
 	boCon.send(`{"type":"transfer","conversation_id":"nope","to":"queue"}`)
 	boCon.wait(func(m map[string]any) bool { return m["type"] == "error" && m["code"] == string(protocol.CodeNotFound) })
 }
+
+// A console that starts watching while the AI answers gets the text so far
+// (a delta with index 0), then the rest.
+func TestWatchMidStreamGetsTheAnswerSoFar(t *testing.T) {
+	up := openaitest.New(t, openaitest.Options{Text: strings.Repeat("steady ", 80), ChunkRunes: 7, Delay: 20 * time.Millisecond})
+	r := relay(t, func(c *config.Config) { c.OpenAIBaseURL, c.OpenAIAPIKey = up.BaseURL, "sk-test" })
+	v := newVisitor(t, r)
+	v.send("tell me about your company")
+	deadline := time.Now().Add(5 * time.Second)
+	for up.Active() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no stream")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // a few chunks in
+	con := signIn(t, r, "admin", adminPassword).console()
+	con.send(fmt.Sprintf(`{"type":"watch","conversation_id":%q,"last_seq":0}`, v.conv))
+	snap := con.wait(func(m map[string]any) bool { return m["type"] == "delta" && m["index"] == float64(0) })
+	if s, _ := snap["text"].(string); !strings.HasPrefix(strings.Repeat("steady ", 80), s) || len(s) == 0 {
+		t.Errorf("snapshot %q", snap["text"])
+	}
+	final := con.wait(func(m map[string]any) bool { return m["type"] == "message" && m["from"] == "bot" })
+	if final["text"] != strings.Repeat("steady ", 80) {
+		t.Errorf("final %q", final["text"])
+	}
+}

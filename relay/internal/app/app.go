@@ -179,6 +179,7 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 			Queue: max(cfg.SendQueue, 4096), WriteTimeout: cfg.WriteTimeout,
 			PingInterval: cfg.PingInterval, ReadLimit: int64(cfg.MaxFrameBytes),
 		},
+		Snapshot: a.flow.SendSnapshot,
 	}, authn, a.store, a.hub, a.router, a.log, a.metrics)
 	a.router.OnAssigned = ah.Assigned
 	mux.Handle("GET /v1/agent/ws", ah)
@@ -207,7 +208,7 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 
 	admin.New(admin.Deps{
 		Store: a.store, Auth: authn, Intents: in, AI: aiSettings, Stream: a.aic, Widget: site,
-		Router: a.router, Log: a.log, BehindProxy: cfg.BehindProxy,
+		Router: a.router, Log: a.log, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
 	}).Routes(mux)
 	return mux, nil
 }

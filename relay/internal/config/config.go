@@ -18,6 +18,7 @@ type Config struct {
 	Addr           string
 	DataDir        string
 	AllowedOrigins []string // host patterns for the visitor socket; empty means any
+	PublicURL      string   // how customer sites reach the relay, for the embed snippet
 	BehindProxy    bool
 	LogLevel       slog.Level
 	LogFormat      string

@@ -44,6 +44,20 @@ func options() []option {
 				}
 				return strings.Join(c.AllowedOrigins, ",")
 			}},
+		{name: "public-url", env: "KEFU_PUBLIC_URL", def: "", usage: "the relay's address as customer sites reach it (`https://chat.example.com`), for the embed snippet in the admin page; empty: the address the admin page was opened on",
+			set: func(c *Config, v string) error {
+				if v == "" {
+					c.PublicURL = ""
+					return nil
+				}
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" {
+					return errors.New("must be an http(s) URL without a path")
+				}
+				c.PublicURL = strings.TrimRight(v, "/")
+				return nil
+			},
+			get: func(c *Config) string { return c.PublicURL }},
 		{name: "behind-proxy", env: "KEFU_BEHIND_PROXY", def: "false", usage: "trust X-Forwarded-For and X-Forwarded-Proto from the proxy in front",
 			set: boolSetter(func(c *Config) *bool { return &c.BehindProxy }),
 			get: func(c *Config) string { return strconv.FormatBool(c.BehindProxy) }},
