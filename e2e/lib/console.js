@@ -68,32 +68,6 @@ export function visitorConversation(page) {
   });
 }
 
-// sendIdentify sends an identify frame over a fresh visitor socket with the
-// widget's stored token (what the widget would send for Kefu.identify).
-export function sendIdentify(page, relay, traits) {
-  return page.evaluate(async ({ url, traits }) => {
-    const key = Object.keys(localStorage).find((k) => k.endsWith(':session'));
-    const { token } = JSON.parse(localStorage.getItem(key));
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
-      const t = setTimeout(() => reject(new Error('identify timed out')), 10_000);
-      let sent = false;
-      ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', token, last_seq: 0 }));
-      ws.onmessage = (e) => {
-        const f = JSON.parse(e.data);
-        if (f.type === 'welcome' && !sent) {
-          sent = true;
-          ws.send(JSON.stringify({ type: 'identify', traits }));
-          // An error frame would come at once; give it a moment, then close.
-          setTimeout(() => { clearTimeout(t); ws.close(); resolve('ok'); }, 500);
-        }
-        if (f.type === 'error') { clearTimeout(t); ws.close(); reject(new Error(`identify refused: ${f.code} ${f.message}`)); }
-      };
-      ws.onerror = () => reject(new Error('visitor socket failed'));
-    });
-  }, { url: relay.url.replace('http:', 'ws:') + '/v1/ws', traits });
-}
-
 // adminSession signs in over HTTP (no browser) for API calls.
 export async function adminSession(relay, who = ADMIN) {
   const res = await fetch(`${relay.url}/v1/auth/login`, {
@@ -121,6 +95,23 @@ export async function createAgent(relay, { username, name, capacity = 5, skills 
   if (!res.ok) throw new Error(`POST /v1/admin/agents: ${res.status} ${await res.text()}`);
   const body = await res.json();
   return { id: body.id, username, name, password };
+}
+
+// onlyOnline waits until the relay has exactly these agents (usernames)
+// connected: a browser context closed by the previous test may not be
+// offline at the relay yet, and would get routed chats. Without the admin
+// API (one shared account) there is nothing to wait for.
+export async function onlyOnline(relay, usernames) {
+  const s = await adminSession(relay);
+  const want = [...usernames].sort().join(',');
+  let last = '';
+  await poll(async () => {
+    const res = await fetch(`${relay.url}/v1/admin/agents`, { headers: { Cookie: s.cookie } });
+    if (res.status === 404 || res.status === 405) return true;
+    const { agents } = await res.json();
+    last = agents.filter((a) => a.status !== 'offline' && a.status !== 'disabled').map((a) => a.username).sort().join(',');
+    return last === want;
+  }, { timeout: 10_000, what: `only ${want || 'nobody'} online (now: ${last})` });
 }
 
 // agentFrames records the frames of a page's agent sockets.

@@ -45,7 +45,10 @@ export class AgentSocket {
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
-    if (ws) ws.close(1000, 'reconnect');
+    if (ws) {
+      ws.close(1000, 'reconnect');
+      this.h.onClose(1000, 'dropped');
+    }
     clearTimeout(this.timer);
     if (this.stopped) return;
     if (reconnect && navigator.onLine !== false) this.connect();
