@@ -9,6 +9,7 @@ const (
 	TypeClose    = "close"
 	TypePresence = "presence"
 	TypeAgents   = "agents"
+	TypeInbox    = "inbox"
 )
 
 // Presence statuses.
@@ -80,6 +81,13 @@ type AgentWelcome struct {
 	Type          string         `json:"type"`
 	Agent         AgentInfo      `json:"agent"`
 	Agents        []AgentInfo    `json:"agents"`
+	Conversations []Conversation `json:"conversations"`
+}
+
+// Inbox updates several inbox entries at once: the conversations that had
+// new messages in the last quarter second.
+type Inbox struct {
+	Type          string         `json:"type"`
 	Conversations []Conversation `json:"conversations"`
 }
 

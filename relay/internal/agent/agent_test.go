@@ -500,3 +500,39 @@ func TestWatchMidStreamGetsTheAnswerSoFar(t *testing.T) {
 		t.Errorf("final %q", final["text"])
 	}
 }
+
+// Message activity reaches every console as batched inbox updates.
+func TestInboxUpdatesAreBatched(t *testing.T) {
+	r := relay(t, nil)
+	con := signIn(t, r, "admin", adminPassword).console()
+	v := newVisitor(t, r)
+	for i := range 5 {
+		v.send(fmt.Sprintf("how long does shipping take, question %d", i))
+	}
+	in := con.wait(func(m map[string]any) bool {
+		if m["type"] != "inbox" {
+			return false
+		}
+		for _, c := range m["conversations"].([]any) {
+			c := c.(map[string]any)
+			if c["conversation_id"] == v.conv && c["last_seq"] == float64(10) {
+				return true
+			}
+		}
+		return false
+	})
+	_ = in
+	// Ten stored messages (five questions, five FAQ answers) came in a
+	// handful of inbox frames, not one each.
+	con.mu.Lock()
+	n := 0
+	for _, m := range con.ev {
+		if m["type"] == "inbox" {
+			n++
+		}
+	}
+	con.mu.Unlock()
+	if n > 5 {
+		t.Errorf("%d inbox frames for 10 messages", n)
+	}
+}

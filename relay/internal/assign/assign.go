@@ -80,6 +80,9 @@ type Router struct {
 	mu     sync.Mutex
 	agents map[string]*agent
 	queue  []queued
+
+	dirtyMu sync.Mutex
+	dirty   map[string]store.Conversation // changed since the last inbox flush
 }
 
 // New builds a router; Load fills it from the store.
@@ -190,11 +193,40 @@ func (r *Router) publishAgents() {
 	r.hub.Publish(InboxTopic, hub.NewFrame(protocol.Agents{Type: protocol.TypeAgents, Agents: list}))
 }
 
-// OnAppend keeps consoles' inboxes current on every stored message; it is
+// OnAppend keeps consoles' inboxes current on every stored message. It is
 // the fan-out's extra hook and runs on the store's writer, so it only
-// publishes.
+// notes the change: one summary per message to every console would
+// multiply the traffic by the number of agents. Run's ticker sends what
+// changed as one inbox frame (state changes go out at once, see
+// publishInbox).
 func (r *Router) OnAppend(a store.Appended) {
-	r.publishInbox(a.Conversation)
+	r.dirtyMu.Lock()
+	if r.dirty == nil {
+		r.dirty = map[string]store.Conversation{}
+	}
+	r.dirty[a.Conversation.ID] = a.Conversation
+	r.dirtyMu.Unlock()
+}
+
+// InboxEvery is how often message activity reaches the consoles' inboxes.
+const InboxEvery = 250 * time.Millisecond
+
+// flushInbox sends the conversations that changed since the last flush
+// as one frame.
+func (r *Router) flushInbox() {
+	r.dirtyMu.Lock()
+	dirty := r.dirty
+	r.dirty = nil
+	r.dirtyMu.Unlock()
+	if len(dirty) == 0 {
+		return
+	}
+	out := protocol.Inbox{Type: protocol.TypeInbox, Conversations: make([]protocol.Conversation, 0, len(dirty))}
+	for _, c := range dirty {
+		out.Conversations = append(out.Conversations, r.Summary(c))
+	}
+	sort.Slice(out.Conversations, func(i, j int) bool { return out.Conversations[i].UpdatedAt < out.Conversations[j].UpdatedAt })
+	r.hub.Publish(InboxTopic, hub.NewFrame(out))
 }
 
 // Upsert adds or refreshes an account (created or edited by an admin).
@@ -506,14 +538,20 @@ func (r *Router) Tick(ctx context.Context) {
 	r.drain(ctx)
 }
 
-// Run calls Tick every interval until ctx ends.
+// Run calls Tick every interval and flushes inbox changes every
+// InboxEvery, until ctx ends.
 func (r *Router) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	inbox := time.NewTicker(InboxEvery)
+	defer inbox.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			r.flushInbox()
 			return
+		case <-inbox.C:
+			r.flushInbox()
 		case <-t.C:
 			r.Tick(ctx)
 		}
