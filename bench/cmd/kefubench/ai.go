@@ -60,7 +60,7 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 	}
 	levels := []level{{5, 1, 8 * time.Second, 1}, {100, 1, 100 * time.Millisecond, 100}, {1000, 2, 200 * time.Millisecond, 1000}}
 	if b.cfg.Quick {
-		levels = []level{{1, 1, 0, 1}, {100, 1, 100 * time.Millisecond, 100}}
+		levels = []level{{1, 1, 0, 1}, {50, 1, 100 * time.Millisecond, 50}}
 	}
 	for _, l := range levels {
 		for _, path := range []string{"direct", "kefu"} {

@@ -15,7 +15,7 @@ import (
 func (b *bench) capacity(ctx context.Context) error {
 	n, gens, idle := 19500, 2, 30*time.Second
 	if b.cfg.Quick {
-		n, gens, idle = 500, 1, 2*time.Second
+		n, gens, idle = 500, 1, time.Second
 	}
 	// Kefu twice: with the benchmark's --send-queue 1024 (as every other
 	// scenario) and with the default 256, since each connection's queue is

@@ -126,6 +126,24 @@ func (b *bench) chatAndDurable(ctx context.Context) error {
 	for _, r := range runs {
 		b.res.Chat.Servers = append(b.res.Chat.Servers, r.cs)
 	}
+	// The store's own floor, with no sockets, at a batch size the
+	// saturation runs reached and at a small one.
+	for _, batch := range []int{8, 512} {
+		// Enough small commits to see the fsync tail (p99).
+		n := 40
+		if batch < 100 {
+			n = 400
+		}
+		if b.cfg.Quick {
+			n /= 4
+		}
+		f, err := b.boltFloor(batch, p.convs, n)
+		if err != nil {
+			errs = append(errs, err.Error())
+			break
+		}
+		b.res.Floor = append(b.res.Floor, f...)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("chat: %s", strings.Join(errs, "; "))
 	}

@@ -488,6 +488,13 @@ func (b *bench) mdDurable(m *strings.Builder) {
 			p("| %s | %s | %s | %.1f | %.2f | %.0f %% |\n", num(st.Offered), num(st.AckedPerS), num(st.CommitsPerS), st.WritesPerCommit, st.MsPerCommit, 100*st.CommitsPerS*st.MsPerCommit/1000)
 		}
 	}
+	if len(b.res.Floor) > 0 {
+		p("\nThe store's floor: bbolt alone in the benchmark process (no sockets, nothing else running in it), group commits of 200-byte messages over %d conversations, default options as Kefu opens it (fsync on):\n\n| key layout | writes per commit | msgs/s | ms per commit (mean) | commit p50 | p99 | max | pages written per commit | share of time in Commit (page writes + fsync) |\n|---|---|---|---|---|---|---|---|---|\n", b.res.Chat.Convs)
+		for _, f := range b.res.Floor {
+			p("| %s | %d | %s | %.2f | %s | %s | %s | %.0f | %.0f %% |\n", f.Layout, f.Batch, num(f.MsgsPerS), f.MsPerCommit, ms(f.CommitP50), ms(f.CommitP99), ms(f.CommitMax), f.PagesPerCmt, 100*f.FsyncShare)
+		}
+		p("\nThe small-batch rows are the disk's fsync latency as a durable ack sees it: a durable delivery p99 cannot be lower than their commit p99 plus the socket hops.\n")
+	}
 	p("\nEach visitor message is one write (`Append`); the first message of each conversation also caused a hand-off write and a system message during the warm-up, outside the steps. The saturation CPU profile is `saturation-kefu.cpu.pprof`.\n\n")
 }
 

@@ -18,11 +18,12 @@ type Results struct {
 	Failures []string  `json:"failures,omitempty"`
 	Profiles []Profile `json:"profiles"`
 
-	Capacity []Capacity `json:"capacity"`
-	Chat     Chat       `json:"chat"`
-	Durable  []Durable  `json:"durable"`
-	AI       AI         `json:"ai"`
-	Widget   Widget     `json:"widget"`
+	Capacity []Capacity  `json:"capacity"`
+	Chat     Chat        `json:"chat"`
+	Durable  []Durable   `json:"durable"`
+	Floor    []BoltFloor `json:"bolt_floor"`
+	AI       AI          `json:"ai"`
+	Widget   Widget      `json:"widget"`
 }
 
 // Elapsed is the run's wall time so far.
