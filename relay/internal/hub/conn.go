@@ -74,6 +74,8 @@ type Conn struct {
 	// held buffers live frames of conversations being replayed by Watch;
 	// writer goroutine only.
 	held map[string][]Frame
+	// stall bounds the write in progress; writer goroutine only.
+	stall *time.Timer
 }
 
 // NewConn wraps an accepted WebSocket. Call Start once the replay (if any)
@@ -225,11 +227,12 @@ func (c *Conn) write(f Frame) bool {
 		}
 		c.noteSeq(f)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
-	err := c.ws.Write(ctx, websocket.MessageText, f.Data)
-	cancel()
+	// One reusable timer bounds each write: a context with a timeout per
+	// frame costs an allocation and a callback registration per write.
+	c.stall.Reset(c.opts.WriteTimeout)
+	err := c.ws.Write(context.Background(), websocket.MessageText, f.Data)
+	c.stall.Stop()
 	if err != nil {
-		// A write that timed out has already torn the socket down.
 		c.Close(protocol.CloseSlow, "too slow: write timed out")
 		c.ws.CloseNow()
 		return false
@@ -239,6 +242,14 @@ func (c *Conn) write(f Frame) bool {
 
 func (c *Conn) writeLoop() {
 	defer close(c.done)
+	// A write still blocked when this fires is given up: closing the socket
+	// unblocks it.
+	c.stall = time.AfterFunc(time.Hour, func() {
+		c.Close(protocol.CloseSlow, "too slow: write timed out")
+		c.ws.CloseNow()
+	})
+	c.stall.Stop()
+	defer c.stall.Stop()
 	ping := time.NewTicker(c.opts.PingInterval)
 	defer ping.Stop()
 	pinging := false
