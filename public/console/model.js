@@ -138,6 +138,13 @@ export class Model {
         this.emit('conversation', r.c.id, r);
         return;
       }
+      case 'inbox': // message activity, batched by the relay (full summaries)
+        for (const s of f.conversations || []) {
+          if (!s || !s.conversation_id) continue;
+          const r = this.summary(s);
+          this.emit('conversation', r.c.id, r);
+        }
+        return;
       case 'watching': {
         const c = this.conv(f.conversation_id);
         c.watched = true;
