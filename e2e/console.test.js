@@ -165,6 +165,55 @@ suite('agent console', () => {
     assert.match(await C.handler(con), /Closed/);
   });
 
+  it('keyboard only: sign in, switch tabs, move between chats, reply', async (t) => {
+    const agentCtx = await browser(t);
+    const con = await C.open(agentCtx, relay);
+    await con.locator('#username').waitFor();
+    await con.focus('#username');
+    await con.keyboard.type(people.mei.username);
+    await con.keyboard.press('Tab');
+    await con.keyboard.type(people.mei.password);
+    await con.keyboard.press('Enter');
+    await poll(() => C.connected(con), { what: 'signed in with the keyboard' });
+    await onlyOnline(relay, [people.mei.username]);
+    // Focus lands on the inbox tabs; arrows switch them.
+    assert.equal(await con.evaluate(() => document.activeElement.id), 'tab-mine');
+    await con.keyboard.press('ArrowRight');
+    assert.equal(await con.evaluate(() => document.activeElement.id), 'tab-all');
+    assert.equal(await con.getAttribute('#tab-all', 'aria-selected'), 'true');
+    await con.keyboard.press('Home');
+    assert.equal(await con.getAttribute('#tab-queue', 'aria-selected'), 'true');
+    await con.keyboard.press('ArrowRight'); // Mine
+
+    const shop = await (await browser(t)).newPage();
+    await shop.goto(site.add('shop', {}));
+    await W.open(shop);
+    await W.send(shop, 'I would like to talk to a person');
+    const conv = await poll(() => visitorConversation(shop), { what: 'conversation id' });
+    await C.entry(con, conv).waitFor({ timeout: 10_000 });
+    // Alt+↓ opens a conversation of the tab, wherever the focus is.
+    await con.keyboard.press('Alt+ArrowDown');
+    await poll(async () => (await C.entry(con, conv).getAttribute('aria-current')) === 'true' || (await con.evaluate(() => document.querySelector('.entry[aria-current]')?.dataset.conv)), { what: 'a conversation selected' });
+    await C.entry(con, conv).focus();
+    await con.keyboard.press('Enter');
+    assert.equal(await con.evaluate(() => document.activeElement.id), 'reply', 'opening a chat puts the focus in the reply box');
+    await con.keyboard.type('First line');
+    await con.keyboard.press('Shift+Enter');
+    await con.keyboard.type('second line');
+    await con.keyboard.press('Enter');
+    await poll(async () => (await C.history(con)).some((m) => m.text === 'First line\nsecond line'), { what: 'a two-line reply sent with Enter' });
+    await poll(async () => (await W.stored(shop)).some((m) => m.text === 'First line\nsecond line'), { what: 'the visitor got it' });
+
+    // Every control has an accessible name.
+    const unnamed = await con.evaluate(() => [...document.querySelectorAll('#app input, #app select, #app textarea, #app button')]
+      .filter((e) => !e.hidden && !e.closest('[hidden]'))
+      .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+      .map((e) => e.id || e.outerHTML.slice(0, 60)));
+    assert.deepEqual(unnamed, []);
+    await C.select(con, conv, 'mine');
+    await con.click('#close');
+  });
+
   it("a colleague's reply reaches an agent whose console was disconnected, once and in order", async (t) => {
     const meiCtx = await browser(t);
     const mei = await meiCtx.newPage();

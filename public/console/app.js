@@ -200,7 +200,8 @@ function onError(f) {
   // action it most likely was (the newest one in the last few seconds).
   const now = Date.now();
   actionLog = actionLog.filter((a) => now - a.at < 10_000);
-  const a = actionLog.shift();
+  const a = actionLog.pop();
+  actionLog = [];
   const what = a ? { take: 'Take over', transfer: 'Transfer', close: 'Close', watch: 'Opening the conversation' }[a.kind] : 'The last action';
   toast(`${what} failed: ${f.message || f.code}`);
 }
