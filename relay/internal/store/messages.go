@@ -21,11 +21,22 @@ func messageKey(convID string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
+// clientIDKey records a client's message id in the messages bucket, right
+// after the conversation's messages: the 0xff marker sorts after every seq
+// (below 2^56), so a new message and its id usually land on the same page
+// and a commit writes one page for both, not two.
 func clientIDKey(convID, clientID string) []byte {
 	k := make([]byte, 0, len(convID)+1+len(clientID))
 	k = append(k, convID...)
-	k = append(k, 0)
+	k = append(k, clientIDMarker)
 	return append(k, clientID...)
+}
+
+const clientIDMarker = 0xff
+
+// isMessageKey tells a message key of convID from its client-id keys.
+func isMessageKey(k []byte, convID string) bool {
+	return len(k) == len(convID)+8 && k[len(convID)] != clientIDMarker
 }
 
 // Append stores msgs at the end of a conversation, in one transaction, and
@@ -37,15 +48,15 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...NewMessage) (
 	now := s.opts.Now()
 	fn := func(tx *bolt.Tx) error {
 		out = Appended{}
-		conv, err := getConversation(tx, convID)
+		conv, err := s.conv(tx, convID)
 		if err != nil {
 			return err
 		}
-		mb, cb := tx.Bucket(bucketMessages), tx.Bucket(bucketClientIDs)
+		mb := tx.Bucket(bucketMessages)
 		stored := false
 		for _, nm := range msgs {
 			if nm.ClientID != "" {
-				if v := cb.Get(clientIDKey(convID, nm.ClientID)); v != nil {
+				if v := mb.Get(clientIDKey(convID, nm.ClientID)); v != nil {
 					m, err := getMessage(mb, convID, binary.BigEndian.Uint64(v))
 					if err != nil {
 						return err
@@ -65,7 +76,7 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...NewMessage) (
 				return err
 			}
 			if nm.ClientID != "" {
-				if err := cb.Put(clientIDKey(convID, nm.ClientID), binary.BigEndian.AppendUint64(nil, m.Seq)); err != nil {
+				if err := mb.Put(clientIDKey(convID, nm.ClientID), binary.BigEndian.AppendUint64(nil, m.Seq)); err != nil {
 					return err
 				}
 			}
@@ -83,9 +94,7 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...NewMessage) (
 		}
 		if stored {
 			conv.UpdatedAt = now
-			if err := putJSON(tx.Bucket(bucketConversations), []byte(convID), conv); err != nil {
-				return err
-			}
+			s.putConv(conv)
 		}
 		out.Conversation = conv
 		return nil
@@ -114,7 +123,7 @@ func (s *Store) Messages(convID string, after uint64, limit int) ([]Message, err
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMessages).Cursor()
 		prefix := []byte(convID)
-		for k, v := c.Seek(messageKey(convID, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, v = c.Next() {
+		for k, v := c.Seek(messageKey(convID, after+1)); k != nil && bytes.HasPrefix(k, prefix) && isMessageKey(k, convID); k, v = c.Next() {
 			var m Message
 			if err := json.Unmarshal(v, &m); err != nil {
 				return fmt.Errorf("decode message %x: %w", k, err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -14,8 +15,7 @@ var (
 	bucketVisitors      = []byte("visitors")      // visitor id → Visitor
 	bucketTokens        = []byte("tokens")        // sha256(token) → visitor id
 	bucketConversations = []byte("conversations") // conversation id → Conversation
-	bucketMessages      = []byte("messages")      // conversation id ‖ seq (big-endian) → Message
-	bucketClientIDs     = []byte("client_ids")    // conversation id ‖ 0 ‖ client id → seq
+	bucketMessages      = []byte("messages")      // conversation id ‖ seq (big-endian) → Message; conversation id ‖ 0xff ‖ client id → seq
 	bucketSettings      = []byte("settings")      // name → JSON document (intents, widget, ai, …)
 	bucketAccounts      = []byte("accounts")      // account id → Account
 	bucketUsernames     = []byte("usernames")     // lower-cased username → account id
@@ -25,7 +25,7 @@ var (
 var keySchema = []byte("schema")
 
 func buckets() [][]byte {
-	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketClientIDs, bucketSettings, bucketAccounts, bucketUsernames, bucketSessions}
+	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketSettings, bucketAccounts, bucketUsernames, bucketSessions}
 }
 
 // migrations[i] moves a database from schema i to i+1. Never edit a released
@@ -34,6 +34,26 @@ func migrations() []func(tx *bolt.Tx) error {
 	return []func(tx *bolt.Tx) error{
 		// 0 → 1: the first schema; buckets are created by migrate itself.
 		func(tx *bolt.Tx) error { return nil },
+		// 1 → 2: client message ids move from their own bucket into the
+		// messages bucket, next to their conversation's messages.
+		func(tx *bolt.Tx) error {
+			old := tx.Bucket([]byte("client_ids"))
+			if old == nil {
+				return nil
+			}
+			mb := tx.Bucket(bucketMessages)
+			err := old.ForEach(func(k, v []byte) error {
+				i := bytes.IndexByte(k, 0)
+				if i < 0 {
+					return fmt.Errorf("client id key %q has no separator", k)
+				}
+				return mb.Put(clientIDKey(string(k[:i]), string(k[i+1:])), v)
+			})
+			if err != nil {
+				return err
+			}
+			return tx.DeleteBucket([]byte("client_ids"))
+		},
 	}
 }
 

@@ -69,6 +69,11 @@ type Store struct {
 	stopped  chan struct{}
 	closeMu  sync.RWMutex // held for reading while submitting, for writing by Close
 	isClosed bool
+
+	// Writer goroutine only: the batch being committed and the committed
+	// conversations it may reuse.
+	batch *batchState
+	cache map[string]Conversation
 }
 
 type op struct {
@@ -118,6 +123,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		writes:  make(chan *op, opts.MaxBatch),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
+		cache:   map[string]Conversation{},
 	}
 	go s.writer()
 	return s, nil
@@ -211,14 +217,19 @@ func (e *opFailed) Error() string { return e.err.Error() }
 func (s *Store) commit(batch []*op) {
 	for len(batch) > 0 {
 		start := time.Now()
+		s.batch = &batchState{convs: map[string]*Conversation{}, dirty: map[string]bool{}}
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, o := range batch {
 				if err := o.fn(tx); err != nil {
 					return &opFailed{i: i, err: err}
 				}
 			}
-			return nil
+			return s.flushConvs(tx)
 		})
+		if err == nil {
+			s.promote()
+		}
+		s.batch = nil
 		if s.opts.OnCommit != nil {
 			s.opts.OnCommit(len(batch), time.Since(start), err)
 		}
@@ -256,4 +267,17 @@ func (s *Store) Check() error {
 		}
 		return nil
 	})
+}
+
+// IOStats are bbolt's counters since Open: page writes (one pwrite each)
+// and pages allocated, the cost a commit pays per message.
+type IOStats struct {
+	Writes    int64
+	PageAlloc int64
+}
+
+// IOStats reads the database's write counters.
+func (s *Store) IOStats() IOStats {
+	st := s.db.Stats()
+	return IOStats{Writes: st.TxStats.GetWrite(), PageAlloc: st.TxStats.GetPageAlloc()}
 }

@@ -26,7 +26,8 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 		if err := putJSON(tx.Bucket(bucketVisitors), []byte(v.ID), v); err != nil {
 			return err
 		}
-		return putJSON(tx.Bucket(bucketConversations), []byte(c.ID), c)
+		s.putConv(c)
+		return nil
 	}, nil)
 	if err != nil {
 		return Visitor{}, Conversation{}, fmt.Errorf("store: create visitor: %w", err)
@@ -80,7 +81,7 @@ func (s *Store) Conversation(id string) (Conversation, error) {
 func (s *Store) UpdateConversation(ctx context.Context, id string, fn func(*Conversation) error) (Conversation, error) {
 	var out Conversation
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		c, err := getConversation(tx, id)
+		c, err := s.conv(tx, id)
 		if err != nil {
 			return err
 		}
@@ -89,7 +90,8 @@ func (s *Store) UpdateConversation(ctx context.Context, id string, fn func(*Conv
 		}
 		c.UpdatedAt = s.opts.Now()
 		out = c
-		return putJSON(tx.Bucket(bucketConversations), []byte(id), c)
+		s.putConv(c)
+		return nil
 	}, nil)
 	if err != nil {
 		return Conversation{}, fmt.Errorf("store: update conversation %s: %w", id, err)

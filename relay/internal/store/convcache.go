@@ -1,0 +1,70 @@
+package store
+
+import (
+	bolt "go.etcd.io/bbolt"
+)
+
+// cacheConversations bounds the writer's cache of conversation records.
+// A busy relay appends to the same conversations over and over; decoding
+// each record from the file and encoding it back per message was a third
+// of an append's cost.
+const cacheConversations = 1 << 16
+
+// batchState is what one group commit changed, seen only by the writer
+// goroutine: conversations read or written by the writes of the batch,
+// written back once per transaction.
+type batchState struct {
+	convs map[string]*Conversation
+	dirty map[string]bool
+}
+
+// conv returns the conversation as the batch sees it: as changed earlier
+// in this batch, else from the cache of committed records, else from the
+// file. The result is a copy the caller may change and hand to putConv.
+func (s *Store) conv(tx *bolt.Tx, id string) (Conversation, error) {
+	if c, ok := s.batch.convs[id]; ok {
+		return *c, nil
+	}
+	if c, ok := s.cache[id]; ok {
+		s.batch.convs[id] = &c
+		return c, nil
+	}
+	c, err := getConversation(tx, id)
+	if err != nil {
+		return c, err
+	}
+	cp := c
+	s.batch.convs[id] = &cp
+	return c, nil
+}
+
+// putConv records a changed conversation; it is written at the end of the
+// batch's transaction.
+func (s *Store) putConv(c Conversation) {
+	s.batch.convs[c.ID] = &c
+	s.batch.dirty[c.ID] = true
+}
+
+// flushConvs writes the batch's changed conversations into tx.
+func (s *Store) flushConvs(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketConversations)
+	for id := range s.batch.dirty {
+		if err := putJSON(b, []byte(id), *s.batch.convs[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// promote keeps the committed batch's conversations for later batches.
+func (s *Store) promote() {
+	for id, c := range s.batch.convs {
+		if _, ok := s.cache[id]; !ok && len(s.cache) >= cacheConversations {
+			for k := range s.cache { // evict an arbitrary entry
+				delete(s.cache, k)
+				break
+			}
+		}
+		s.cache[id] = *c
+	}
+}
