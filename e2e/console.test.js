@@ -436,6 +436,42 @@ suite('agent console', () => {
     assert.equal(await C.count(con, 'queue'), 0);
     await poll(async () => (await W.stored(v2)).some((m) => m.text === `${people.bo.name} joined the chat.`), { what: 'visitor 2 told who joined' });
   });
+
+  // Last in this suite: it restarts the relay.
+  it('the console rides out a relay restart: reconnects, resumes, keeps Away', async (t) => {
+    const ctx = await browser(t);
+    const con = await ctx.newPage();
+    const frames = agentFrames(con);
+    await con.goto(relay.url + '/console/');
+    await C.signIn(con, people.bo);
+    await C.showTab(con, 'mine');
+    const conv = (await C.entries(con))[0]?.conv;
+    assert.ok(conv, 'Bo has a conversation from the test before');
+    await C.select(con, conv, 'mine');
+    const before = await poll(async () => { const h = await C.history(con); return h.length > 2 && h; }, { what: 'history' });
+    await con.selectOption('#presence', 'away');
+    const me = frames.received.find((f) => f.type === 'welcome').agent.id;
+    await poll(() => frames.received.some((f) => f.type === 'agents' && f.agents.find((a) => a.id === me)?.status === 'away'), { what: 'away at the relay' });
+
+    const states = [];
+    await con.exposeFunction('__state', (s) => states.push(s));
+    await con.evaluate(() => new MutationObserver(() => window.__state(document.querySelector('#conn').dataset.state))
+      .observe(document.querySelector('#conn'), { attributes: true }));
+    await relay.restart(); // SIGTERM: sockets closed with 1012
+    await poll(() => frames.sockets.length >= 2 && C.connected(con), { timeout: 20_000, what: 'reconnected to the new relay' });
+    assert.ok(states.includes('waiting'), `backed off before reconnecting: ${states}`);
+    // The relay forgot "away"; the console tells it again.
+    await poll(() => frames.received.filter((f) => f.type === 'agents').at(-1)?.agents.find((a) => a.id === me)?.status === 'away', { what: 'away again after the restart' });
+    assert.equal(await con.inputValue('#presence'), 'away');
+    // The conversation resumed where it was: nothing lost, nothing twice.
+    await W.send(await (async () => { const p = await (await browser(t)).newPage(); await p.goto(site.add('shop', {})); await W.open(p); return p; })(), 'I want to speak to a person please');
+    await C.reply(con, 'Back after the restart.');
+    const after = await poll(async () => { const h = await C.history(con); return h.some((m) => m.text === 'Back after the restart.') && (await C.pending(con)).length === 0 && h; }, { what: 'reply after the restart' });
+    assert.deepEqual(after.slice(0, before.length).map((m) => [m.seq, m.text]), before.map((m) => [m.seq, m.text]));
+    assert.deepEqual(after.map((m) => m.seq), after.map((_, i) => i + 1), 'no gaps, no duplicates');
+    await C.showTab(con, 'queue');
+    await poll(async () => (await C.count(con, 'queue')) >= 1, { what: 'the new chat waits in the queue (Bo is away)' });
+  });
 });
 
 // Everything a visitor, an agent or the model types, and what the host page

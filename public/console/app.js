@@ -159,6 +159,7 @@ function onFrame(f) {
   switch (f.type) {
     case 'welcome':
       opened = true;
+      presenceSynced = false; // a new socket: say our status again (a restarted relay forgot it)
       model.apply(f);
       afterWelcome();
       return;
