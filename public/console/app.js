@@ -105,10 +105,23 @@ function startSession(u) {
   inbox.selected = '';
   thread.show(null);
   inbox.render();
-  socket = new AgentSocket({ onFrame, onState, onClose });
+  socket = new AgentSocket({ onFrame, onState, onClose, hello });
   socket.start();
   api.canned().then((list) => thread.canned(list), () => thread.canned(null));
   $('#tab-' + inbox.tab).focus();
+}
+
+// hello is what the console tells the relay on every (re)connect: the
+// status chosen here, and where each conversation we hold stands.
+function hello() {
+  let status = 'online';
+  try { status = localStorage.getItem(presenceKey()) === 'away' ? 'away' : 'online'; } catch { /* disabled */ }
+  const positions = {};
+  let n = 0;
+  for (const c of model.convs.values()) {
+    if (c.have > 0 && model.isMine(c) && n < 1000) { positions[c.id] = c.have; n++; }
+  }
+  return n ? { status, positions } : { status };
 }
 
 function stopSession() {

@@ -77,7 +77,10 @@ export class AgentSocket {
     this.ws = ws;
     ws.onopen = () => {
       if (this.ws !== ws) return;
-      ws.send(JSON.stringify({ type: 'hello' }));
+      // The hello carries our presence and, per conversation we hold, the
+      // last seq we have, so the relay routes nothing to us while we are
+      // away and replays only what we missed.
+      ws.send(JSON.stringify({ type: 'hello', ...(this.h.hello ? this.h.hello() : {}) }));
     };
     ws.onmessage = (e) => {
       if (this.ws !== ws) return;

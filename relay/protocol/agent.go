@@ -19,10 +19,19 @@ const (
 	StatusOffline = "offline"
 )
 
-// AgentHello opens an agent session.
+// AgentHello opens an agent session. Status (online or away; default
+// online) is the agent's presence from the first moment, so a chat is not
+// routed to someone who chose away before they could say so again.
+// Positions are the last seqs the console holds per conversation: the
+// relay replays assigned conversations from there, not from the start.
 type AgentHello struct {
-	Type string `json:"type"`
+	Type      string            `json:"type"`
+	Status    string            `json:"status,omitempty"`
+	Positions map[string]uint64 `json:"positions,omitempty"`
 }
+
+// MaxPositions bounds AgentHello.Positions.
+const MaxPositions = 1000
 
 // Watch asks for a conversation's messages after LastSeq, then live ones.
 type Watch struct {

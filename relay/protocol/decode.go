@@ -29,7 +29,7 @@ var clientFrames = map[string]frameSpec{
 
 // agentFrames is the same table for the agent socket.
 var agentFrames = map[string]frameSpec{
-	TypeHello:    {keys: []string{"type"}, new: func() any { return new(AgentHello) }},
+	TypeHello:    {keys: []string{"type", "status", "positions"}, new: func() any { return new(AgentHello) }},
 	TypeWatch:    {keys: []string{"type", "conversation_id", "last_seq"}, new: func() any { return new(Watch) }},
 	TypeUnwatch:  {keys: []string{"type", "conversation_id"}, new: func() any { return new(ConvRef) }},
 	TypeMessage:  {keys: []string{"type", "conversation_id", "id", "text"}, new: func() any { return new(AgentSend) }},
@@ -238,6 +238,18 @@ func Validate(v any) error {
 		}
 		if f.To == "" || len(f.To) > MaxIDLen || !printableASCII(f.To) {
 			return Errorf(CodeBadField, `field "to" must be an agent id or "queue"`)
+		}
+	case *AgentHello:
+		if f.Status != "" && f.Status != StatusOnline && f.Status != StatusAway {
+			return Errorf(CodeBadField, `field "status" must be "online" or "away"`)
+		}
+		if len(f.Positions) > MaxPositions {
+			return Errorf(CodeBadField, fmt.Sprintf(`field "positions" has more than %d entries`, MaxPositions))
+		}
+		for id := range f.Positions {
+			if err := checkConv(id); err != nil {
+				return err
+			}
 		}
 	case *Presence:
 		if f.Status != StatusOnline && f.Status != StatusAway {

@@ -125,6 +125,8 @@ func TestDecodeAgent(t *testing.T) {
 		{name: "transfer", in: `{"type":"transfer","conversation_id":"c1","to":"queue"}`, want: &Transfer{Type: "transfer", ConversationID: "c1", To: "queue"}},
 		{name: "presence", in: `{"type":"presence","status":"away"}`, want: &Presence{Type: "presence", Status: "away"}},
 		{name: "visitor hello shape refused", in: `{"type":"hello","last_seq":0}`, code: CodeUnknownField},
+		{name: "hello with status and positions", in: `{"type":"hello","status":"away","positions":{"c1":4}}`, want: &AgentHello{Type: "hello", Status: "away", Positions: map[string]uint64{"c1": 4}}},
+		{name: "hello bad status", in: `{"type":"hello","status":"asleep"}`, code: CodeBadField},
 		{name: "reply without conversation", in: `{"type":"message","id":"r1","text":"hi"}`, code: CodeBadField},
 		{name: "bad presence", in: `{"type":"presence","status":"asleep"}`, code: CodeBadField},
 		{name: "transfer nowhere", in: `{"type":"transfer","conversation_id":"c1","to":""}`, code: CodeBadField},

@@ -117,6 +117,7 @@ type TypingOut struct {
 	ConversationID string `json:"conversation_id"`
 	From           string `json:"from"`
 	Author         string `json:"author,omitempty"`
+	AuthorID       string `json:"author_id,omitempty"`
 	On             bool   `json:"on"`
 }
 
@@ -153,4 +154,7 @@ type ErrorFrame struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
 	ID      string `json:"id,omitempty"`
+	// On the agent socket: the conversation and the action that failed.
+	ConversationID string `json:"conversation_id,omitempty"`
+	Action         string `json:"action,omitempty"`
 }

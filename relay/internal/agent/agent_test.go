@@ -87,6 +87,14 @@ type console struct {
 
 func (p *person) console() *console {
 	p.t.Helper()
+	c := p.consoleWith(`{"type":"hello"}`)
+	c.wait(func(m map[string]any) bool { return m["type"] == "welcome" })
+	return c
+}
+
+// consoleWith opens the agent socket and says hello as given.
+func (p *person) consoleWith(hello string) *console {
+	p.t.Helper()
 	u, _ := url.Parse(p.r.URL)
 	h := http.Header{"Origin": {p.r.URL}}
 	for _, c := range p.http.Jar.Cookies(u) {
@@ -120,8 +128,7 @@ func (p *person) console() *console {
 		}
 	}()
 	p.t.Cleanup(func() { conn.CloseNow(); <-c.done })
-	c.send(`{"type":"hello"}`)
-	c.wait(func(m map[string]any) bool { return m["type"] == "welcome" })
+	c.send(hello)
 	return c
 }
 
@@ -311,7 +318,10 @@ func TestTakeOverFromAIMidStream(t *testing.T) {
 	if !ai.Incomplete || ai.Text == "" || len(ai.Text) >= len(strings.Repeat("slowly ", 100)) {
 		t.Errorf("AI message after take-over: incomplete=%v len=%d", ai.Incomplete, len(ai.Text))
 	}
-	v.waitMsg(func(m protocol.Message) bool { return m.From == "system" && strings.Contains(m.Text, "Admin joined") })
+	joined := v.waitMsg(func(m protocol.Message) bool { return m.From == "system" && strings.Contains(m.Text, "Admin joined") })
+	if joined.Seq < ai.Seq {
+		t.Errorf("the transcript has %q (seq %d) before the cut answer (seq %d)", joined.Text, joined.Seq, ai.Seq)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for up.Active() > 0 {
 		if time.Now().After(deadline) {
@@ -534,5 +544,73 @@ func TestInboxUpdatesAreBatched(t *testing.T) {
 	con.mu.Unlock()
 	if n > 5 {
 		t.Errorf("%d inbox frames for 10 messages", n)
+	}
+}
+
+// hello can say "away" from the first moment: no chat is routed meanwhile.
+func TestHelloAwayIsNotRouted(t *testing.T) {
+	r := relay(t, nil)
+	mei := newAgent(t, r, "mei", "", 3)
+	con := mei.consoleWith(`{"type":"hello","status":"away"}`)
+	w := con.wait(func(m map[string]any) bool { return m["type"] == "welcome" })
+	if w["agent"].(map[string]any)["status"] != "away" {
+		t.Errorf("welcome agent %v", w["agent"])
+	}
+	v := newVisitor(t, r)
+	v.send("talk to a person")
+	v.waitMsg(func(m protocol.Message) bool { return m.From == "system" })
+	r.App.Router().Tick(context.Background())
+	if c, _ := r.Store.Conversation(v.conv); c.Handler != store.HandlerQueue {
+		t.Errorf("handler %s: routed to an agent who is away", c.Handler)
+	}
+}
+
+// A reconnecting console gives its positions: assigned conversations are
+// replayed from there, not from the first message.
+func TestHelloPositionsLimitTheReplay(t *testing.T) {
+	r := relay(t, nil)
+	mei := newAgent(t, r, "mei", "", 3)
+	first := mei.console()
+	v := newVisitor(t, r)
+	v.send("talk to a person")
+	first.wait(msgIn(v.conv, "visitor", "talk to a person"))
+	v.send("second question")
+	first.wait(msgIn(v.conv, "visitor", "second question"))
+	c, _ := r.Store.Conversation(v.conv)
+	first.conn.CloseNow()
+	<-first.done
+	again := mei.consoleWith(fmt.Sprintf(`{"type":"hello","positions":{%q:%d}}`, v.conv, c.LastSeq-1))
+	last := again.wait(msgIn(v.conv, "visitor", "second question"))
+	again.mu.Lock()
+	defer again.mu.Unlock()
+	for _, m := range again.ev {
+		if m["type"] == "message" && m["seq"].(float64) < float64(c.LastSeq) {
+			t.Errorf("replayed seq %v before the console's position %d", m["seq"], c.LastSeq-1)
+		}
+	}
+	_ = last
+}
+
+func TestAgentErrorsNameTheirConversationAndTypingIsNotEchoed(t *testing.T) {
+	r := relay(t, nil)
+	con := signIn(t, r, "admin", adminPassword).console()
+	con.send(`{"type":"take","conversation_id":"nosuchconversat"}`)
+	e := con.wait(func(m map[string]any) bool { return m["type"] == "error" })
+	if e["conversation_id"] != "nosuchconversat" || e["action"] != "take" || e["code"] != string(protocol.CodeNotFound) {
+		t.Errorf("error %v", e)
+	}
+	v := newVisitor(t, r)
+	v.send("talk to a person")
+	con.send(fmt.Sprintf(`{"type":"watch","conversation_id":%q,"last_seq":0}`, v.conv))
+	con.wait(msgIn(v.conv, "visitor", "talk to a person"))
+	con.send(fmt.Sprintf(`{"type":"typing","conversation_id":%q,"on":true}`, v.conv))
+	con.send(fmt.Sprintf(`{"type":"message","conversation_id":%q,"id":"t1","text":"hello"}`, v.conv))
+	con.wait(func(m map[string]any) bool { return m["type"] == "ack" && m["id"] == "t1" })
+	con.mu.Lock()
+	defer con.mu.Unlock()
+	for _, m := range con.ev {
+		if m["type"] == "typing" && m["from"] == "agent" {
+			t.Errorf("own typing echoed back: %v", m)
+		}
 	}
 }

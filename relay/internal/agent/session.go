@@ -10,8 +10,10 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/assign"
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
+	"golang.org/x/time/rate"
 )
 
 // maxRejects is how many invalid frames in a row end the socket (1008).
@@ -19,19 +21,29 @@ const maxRejects = 20
 
 // session is one agent connection.
 type session struct {
-	h       *Handler
-	c       *hub.Conn
-	acct    store.Account
-	sid     string
-	watched map[string]bool // reader goroutine only
-	rejects int
+	h          *Handler
+	c          *hub.Conn
+	acct       store.Account
+	sid        string
+	watched    map[string]bool // reader goroutine only
+	rejects    int
+	limiter    *rate.Limiter
+	lastTyping time.Time
 }
+
+// Agents type fast but not as fast as a script: replies are limited per
+// socket like a visitor's (more generously), typing frames thinned out.
+const (
+	agentRate   = 10 // replies per second, burst of twice that
+	typingEvery = 500 * time.Millisecond
+)
 
 func (s *session) run(ctx context.Context) websocket.StatusCode {
 	timer := time.AfterFunc(s.h.opts.HelloTimeout, func() {
 		s.c.CloseBeforeStart(protocol.CloseHelloTimeout, string(protocol.CodeHelloTimeout))
 	})
-	for {
+	var hello *protocol.AgentHello
+	for hello == nil {
 		data, err := s.c.Read(ctx)
 		if err != nil {
 			timer.Stop()
@@ -40,24 +52,28 @@ func (s *session) run(ctx context.Context) websocket.StatusCode {
 		}
 		v, err := protocol.DecodeAgent(data)
 		if err == nil {
-			if _, ok := v.(*protocol.AgentHello); ok {
-				break
+			if h, ok := v.(*protocol.AgentHello); ok {
+				hello = h
+				continue
 			}
 			err = protocol.Errorf(protocol.CodeHelloFirst, "")
 		}
-		s.c.WriteNow(ctx, errorFrame(err, ""))
+		s.c.WriteNow(ctx, errorFrame(err, "", v))
 	}
 	if !timer.Stop() {
 		s.c.Abort()
 		return s.c.CloseCode()
 	}
-	if err := s.welcome(ctx); err != nil {
+	s.limiter = limits.NewConnLimiter(agentRate)
+	// Counted as connected (with the status the console asked for) before
+	// the welcome, so the welcome shows the agent as they are.
+	s.h.router.Connected(ctx, s.acct, hello.Status)
+	defer s.h.router.Disconnected(s.acct.ID)
+	if err := s.welcome(ctx, hello.Positions); err != nil {
 		s.h.log.Error("agent: welcome", "agent", s.acct.ID, "err", err)
 		s.c.CloseBeforeStart(protocol.CloseInternal, "could not load the inbox")
 		return s.c.CloseCode()
 	}
-	s.h.router.Connected(ctx, s.acct)
-	defer s.h.router.Disconnected(s.acct.ID)
 	stop := s.recheck()
 	defer stop()
 	s.loop(ctx)
@@ -68,7 +84,7 @@ func (s *session) run(ctx context.Context) websocket.StatusCode {
 
 // welcome writes the inbox, then subscribes to inbox changes and to the
 // agent's own conversations.
-func (s *session) welcome(ctx context.Context) error {
+func (s *session) welcome(ctx context.Context, positions map[string]uint64) error {
 	open, err := s.h.store.Conversations(func(c *store.Conversation) bool { return c.Status == store.StatusOpen })
 	if err != nil {
 		return err
@@ -97,7 +113,7 @@ func (s *session) welcome(ctx context.Context) error {
 	}
 	s.c.Start()
 	for _, id := range mine {
-		if err := s.h.watch(s.c, id, 0); err != nil {
+		if err := s.h.watch(s.c, id, positions[id]); err != nil {
 			return err
 		}
 		s.watched[id] = true
@@ -149,7 +165,7 @@ func (s *session) loop(ctx context.Context) {
 				s.c.Close(protocol.ClosePolicy, "too many invalid frames")
 				return
 			}
-			s.c.Send(errorFrame(err, idOf(v)))
+			s.c.Send(errorFrame(err, idOf(v), v))
 			continue
 		}
 		s.rejects = 0
@@ -177,9 +193,14 @@ func (s *session) handle(ctx context.Context, v any) error {
 	case *protocol.AgentSend:
 		return s.reply(ctx, f)
 	case *protocol.AgentTyping:
-		tf := hub.NewFrame(protocol.TypingOut{Type: protocol.TypeTyping, ConversationID: f.ConversationID, From: protocol.FromAgent, Author: s.acct.Name, On: f.On})
+		now := time.Now()
+		if f.On && now.Sub(s.lastTyping) < typingEvery {
+			return nil
+		}
+		s.lastTyping = now
+		tf := hub.NewFrame(protocol.TypingOut{Type: protocol.TypeTyping, ConversationID: f.ConversationID, From: protocol.FromAgent, Author: s.acct.Name, AuthorID: s.acct.ID, On: f.On})
 		tf.Conv = f.ConversationID
-		s.h.hub.Publish(chat.Topic(f.ConversationID), tf)
+		s.h.hub.PublishExcept(chat.Topic(f.ConversationID), tf, s.c)
 	case *protocol.Transfer:
 		return actionError(s.h.router.Transfer(ctx, f.ConversationID, f.To, s.acct))
 	case *protocol.Presence:
@@ -206,6 +227,9 @@ func (s *session) convAction(ctx context.Context, f *protocol.ConvRef) error {
 // reply stores an agent's message. Replying to a conversation no person
 // handles takes it over first; a colleague's stays theirs.
 func (s *session) reply(ctx context.Context, f *protocol.AgentSend) error {
+	if !s.limiter.Allow() {
+		return protocol.Errorf(protocol.CodeRateLimited, "")
+	}
 	if len(f.Text) > s.h.opts.MaxMessageBytes {
 		return protocol.Errorf(protocol.CodeMessageTooLong, fmt.Sprintf("message is %d bytes; the limit is %d", len(f.Text), s.h.opts.MaxMessageBytes))
 	}
@@ -264,7 +288,24 @@ func asProtocolError(err error) *protocol.Error {
 	return protocol.Errorf(protocol.CodeInternal, "")
 }
 
-func errorFrame(err error, id string) hub.Frame {
+// errorFrame reports err about frame v (nil if it did not decode), naming
+// its conversation and action so the console knows what failed.
+func errorFrame(err error, id string, v any) hub.Frame {
 	pe := asProtocolError(err)
-	return hub.NewFrame(protocol.ErrorFrame{Type: protocol.TypeError, Code: pe.Code, Message: pe.Message, ID: id})
+	e := protocol.ErrorFrame{Type: protocol.TypeError, Code: pe.Code, Message: pe.Message, ID: id}
+	switch f := v.(type) {
+	case *protocol.Watch:
+		e.ConversationID, e.Action = f.ConversationID, f.Type
+	case *protocol.ConvRef:
+		e.ConversationID, e.Action = f.ConversationID, f.Type
+	case *protocol.AgentSend:
+		e.ConversationID, e.Action = f.ConversationID, f.Type
+	case *protocol.AgentTyping:
+		e.ConversationID, e.Action = f.ConversationID, f.Type
+	case *protocol.Transfer:
+		e.ConversationID, e.Action = f.ConversationID, f.Type
+	case *protocol.Presence:
+		e.Action = f.Type
+	}
+	return hub.NewFrame(e)
 }

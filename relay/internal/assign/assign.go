@@ -254,8 +254,9 @@ func (r *Router) Upsert(ctx context.Context, acct store.Account) {
 	r.drain(ctx)
 }
 
-// Connected records an agent console connecting.
-func (r *Router) Connected(ctx context.Context, acct store.Account) {
+// Connected records an agent console connecting with a status (online or
+// away; "" keeps the current one).
+func (r *Router) Connected(ctx context.Context, acct store.Account, status string) {
 	r.mu.Lock()
 	a := r.agents[acct.ID]
 	if a == nil {
@@ -264,6 +265,9 @@ func (r *Router) Connected(ctx context.Context, acct store.Account) {
 	}
 	a.conns++
 	a.offlineSince = time.Time{}
+	if status != "" {
+		a.away = status == protocol.StatusAway
+	}
 	r.mu.Unlock()
 	r.publishAgents()
 	r.drain(ctx)

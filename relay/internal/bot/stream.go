@@ -35,9 +35,10 @@ type stream struct {
 	text  strings.Builder
 
 	// Guarded by Flow.mu.
-	pending   bool // a newer visitor message arrived: answer again after
-	stopped   bool // a person took over: stop without a hand-off
-	abandoned bool // nobody was connected to receive it
+	pending   bool          // a newer visitor message arrived: answer again after
+	stopped   bool          // a person took over: stop without a hand-off
+	abandoned bool          // nobody was connected to receive it
+	settled   chan struct{} // closed once the current answer is stored
 }
 
 // startAI answers the conversation with the AI, unless an answer is
@@ -59,16 +60,30 @@ func (f *Flow) startAI(convID, visitorID, fingerprint, question string) {
 	go f.run(st)
 }
 
+// stopWait bounds how long StopAI waits for the cut answer to be stored.
+const stopWait = 3 * time.Second
+
 // StopAI ends the answer streaming in a conversation because a person took
-// over; what was said is kept, marked incomplete.
+// over; what was said is kept, marked incomplete. It returns once that is
+// stored, so the transcript shows the cut answer before whatever the
+// caller stores next ("Mei joined the chat").
 func (f *Flow) StopAI(convID string) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if st := f.active[convID]; st != nil {
+	st := f.active[convID]
+	var settled chan struct{}
+	if st != nil {
 		st.stopped = true
 		st.pending = false
 		if st.cancel != nil {
 			st.cancel()
+		}
+		settled = st.settled
+	}
+	f.mu.Unlock()
+	if settled != nil {
+		select {
+		case <-settled:
+		case <-time.After(stopWait):
 		}
 	}
 }
@@ -106,8 +121,9 @@ func (f *Flow) run(st *stream) {
 	defer f.wg.Done()
 	for {
 		ctx, cancel := context.WithCancel(f.ctx)
+		settled := make(chan struct{})
 		f.mu.Lock()
-		st.cancel = cancel
+		st.cancel, st.settled = cancel, settled
 		stopped := st.stopped
 		f.mu.Unlock()
 		if stopped {
@@ -115,6 +131,7 @@ func (f *Flow) run(st *stream) {
 		}
 		again := f.answerOnce(ctx, st)
 		cancel()
+		close(settled)
 		f.mu.Lock()
 		if !again || !st.pending || st.stopped || f.ctx.Err() != nil {
 			delete(f.active, st.conv)

@@ -110,12 +110,16 @@ func (h *Hub) unsubscribe(topic string, c Subscriber) {
 
 // Publish queues f on every connection subscribed to topic, never blocking.
 // It returns how many connections took it.
-func (h *Hub) Publish(topic string, f Frame) int {
+func (h *Hub) Publish(topic string, f Frame) int { return h.PublishExcept(topic, f, nil) }
+
+// PublishExcept is Publish to everyone but except (the sender of a typing
+// indicator, who does not need it back).
+func (h *Hub) PublishExcept(topic string, f Frame, except Subscriber) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	n := 0
 	for c := range h.topics[topic] {
-		if c.Send(f) {
+		if c != except && c.Send(f) {
 			n++
 		}
 	}

@@ -87,7 +87,10 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...NewMessage) (
 			if nm.Intent != "" {
 				conv.Intent = nm.Intent
 			}
-			conv.Preview = clipText(nm.Text, previewLen)
+			if nm.From != protocol.FromSystem {
+				// A list shows what people said, not "Connecting you…".
+				conv.Preview = clipText(nm.Text, previewLen)
+			}
 			out.Messages = append(out.Messages, m)
 			out.Duplicate = append(out.Duplicate, false)
 			stored = true

@@ -325,9 +325,9 @@ func (s *Session) onTyping(f *protocol.Typing) {
 		return
 	}
 	s.lastTyping = now
-	s.h.hub.Publish(chat.Topic(s.ConversationID), hub.NewFrame(protocol.TypingOut{
+	s.h.hub.PublishExcept(chat.Topic(s.ConversationID), hub.NewFrame(protocol.TypingOut{
 		Type: protocol.TypeTyping, ConversationID: s.ConversationID, From: protocol.FromVisitor, On: f.On,
-	}))
+	}), s.c)
 }
 
 // refuse answers a bad frame with an error through the writer; it reports
