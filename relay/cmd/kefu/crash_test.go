@@ -10,6 +10,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/client"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 )
 
 // sender is one visitor sending numbered messages one after another,
@@ -98,7 +99,7 @@ func TestCrashLosesNothing(t *testing.T) {
 		t.Errorf("exit code after SIGTERM: %d\n%s", code, p.log())
 	}
 
-	st, err := store.Open(data, store.Options{})
+	st, err := boltdb.Open(data, boltdb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

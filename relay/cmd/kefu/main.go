@@ -22,7 +22,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/app"
 	"github.com/kefuhq/kefu/relay/internal/config"
-	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -72,7 +72,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("kefu: starting", append([]any{"version", version}, cfg.LogAttrs()...)...)
 	a := app.New(cfg, log, version)
 	if err := a.Open(); err != nil {
-		if errors.Is(err, store.ErrLocked) {
+		if errors.Is(err, boltdb.ErrLocked) {
 			fmt.Fprintf(stderr, "kefu: %s is in use by another kefu process; stop it or choose another --data\n", cfg.DataDir)
 		} else {
 			fmt.Fprintf(stderr, "kefu: %v\n", err)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/kefuhq/kefu/relay/client"
-	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -168,7 +168,7 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 	for _, c := range clients {
 		c.Close()
 	}
-	st, err := store.Open(data, store.Options{})
+	st, err := boltdb.Open(data, boltdb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

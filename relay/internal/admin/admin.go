@@ -20,6 +20,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/auth"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/protocol"
 	"github.com/kefuhq/kefu/router"
 	openai "github.com/sashabaranov/go-openai"
@@ -62,7 +63,7 @@ type Router interface {
 // Deps is what the admin API works with. All fields but Now, PublicURL
 // and BehindProxy are required.
 type Deps struct {
-	Store   *store.Store
+	Store   *boltdb.Store
 	Auth    *auth.HTTP
 	Intents Intents
 	AI      AISettings

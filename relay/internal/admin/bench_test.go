@@ -13,15 +13,16 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/admin"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 )
 
 // benchStore fills a store with n conversations of 8 messages each over
 // the last 14 days, writing from many goroutines so group commit shares
 // the fsyncs.
-func benchStore(b *testing.B, n int) *store.Store {
+func benchStore(b *testing.B, n int) *boltdb.Store {
 	b.Helper()
 	now := time.Now()
-	st, err := store.Open(b.TempDir(), store.Options{})
+	st, err := boltdb.Open(b.TempDir(), boltdb.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/admin"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -20,13 +21,13 @@ func (f fakeRouter) Agents() []protocol.AgentInfo          { return f.agents }
 // history builds conversations at chosen times in a real store.
 type history struct {
 	t   *testing.T
-	st  *store.Store
+	st  *boltdb.Store
 	now time.Time // what the store's clock says
 }
 
 func newHistory(t *testing.T) *history {
 	h := &history{t: t}
-	st, err := store.Open(t.TempDir(), store.Options{Now: func() time.Time { return h.now }})
+	st, err := boltdb.Open(t.TempDir(), boltdb.Options{Now: func() time.Time { return h.now }})
 	if err != nil {
 		t.Fatal(err)
 	}

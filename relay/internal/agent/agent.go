@@ -21,6 +21,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -48,7 +49,7 @@ const inboxOthers = 200
 type Handler struct {
 	opts    Options
 	authn   *auth.HTTP
-	store   *store.Store
+	store   *boltdb.Store
 	hub     *hub.Hub
 	router  *assign.Router
 	log     *slog.Logger
@@ -61,7 +62,7 @@ type Handler struct {
 
 // New builds the handler; it does no I/O. It registers itself to close the
 // sockets of ended sessions and to watch newly assigned conversations.
-func New(opts Options, authn *auth.HTTP, st *store.Store, h *hub.Hub, r *assign.Router, log *slog.Logger, m *metrics.Metrics) *Handler {
+func New(opts Options, authn *auth.HTTP, st *boltdb.Store, h *hub.Hub, r *assign.Router, log *slog.Logger, m *metrics.Metrics) *Handler {
 	if opts.Recheck <= 0 {
 		opts.Recheck = 30 * time.Second
 	}

@@ -28,7 +28,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/site"
-	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/internal/visitor"
 	"github.com/kefuhq/kefu/relay/internal/web"
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -43,7 +43,7 @@ type App struct {
 
 	metrics *metrics.Metrics
 	hub     *hub.Hub
-	store   *store.Store
+	store   *boltdb.Store
 	flow    *bot.Flow
 	aic     *ai.Client
 	fan     *chat.Fanout
@@ -65,7 +65,7 @@ func New(cfg config.Config, log *slog.Logger, version string) *App {
 // Open opens the database and the listener and builds the routes.
 func (a *App) Open() error {
 	a.fan = &chat.Fanout{Hub: a.hub, Metrics: a.metrics}
-	st, err := store.Open(a.cfg.DataDir, store.Options{
+	st, err := boltdb.Open(a.cfg.DataDir, boltdb.Options{
 		LockTimeout: a.cfg.DBLockTimeout,
 		MaxBatch:    a.cfg.MaxBatch,
 		Logger:      a.log,
@@ -240,7 +240,7 @@ func assetTrees() []fs.FS { return []fs.FS{public.FS, widget.FS} }
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
 // Store is the relay's database, for tests and tools in this module.
-func (a *App) Store() *store.Store { return a.store }
+func (a *App) Store() *boltdb.Store { return a.store }
 
 // Auth is the relay's account service, for tests and tools in this module.
 func (a *App) Auth() *auth.Service { return a.authSvc }

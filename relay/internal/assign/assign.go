@@ -18,6 +18,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/protocol"
 	"github.com/kefuhq/kefu/router"
 )
@@ -65,7 +66,7 @@ type StopAI func(convID string)
 
 // Router assigns conversations and tracks agents.
 type Router struct {
-	store   *store.Store
+	store   *boltdb.Store
 	hub     *hub.Hub
 	intents *intents.Service
 	log     *slog.Logger
@@ -86,7 +87,7 @@ type Router struct {
 }
 
 // New builds a router; Load fills it from the store.
-func New(st *store.Store, h *hub.Hub, in *intents.Service, log *slog.Logger, stopAI StopAI, grace time.Duration, now func() time.Time) *Router {
+func New(st *boltdb.Store, h *hub.Hub, in *intents.Service, log *slog.Logger, stopAI StopAI, grace time.Duration, now func() time.Time) *Router {
 	if now == nil {
 		now = time.Now
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 )
 
 type clock struct {
@@ -31,12 +32,12 @@ type fixture struct {
 	http  *HTTP
 	mux   *http.ServeMux
 	clock *clock
-	store *store.Store
+	store *boltdb.Store
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{})
+	st, err := boltdb.Open(t.TempDir(), boltdb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

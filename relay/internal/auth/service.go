@@ -19,6 +19,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 )
 
 // Sentinel errors.
@@ -50,7 +51,7 @@ type Options struct {
 
 // Service manages accounts and sessions.
 type Service struct {
-	store *store.Store
+	store *boltdb.Store
 	log   *slog.Logger
 	opts  Options
 
@@ -63,7 +64,7 @@ type Service struct {
 }
 
 // New builds the service; it does no I/O.
-func New(st *store.Store, log *slog.Logger, opts Options) *Service {
+func New(st *boltdb.Store, log *slog.Logger, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

@@ -27,9 +27,19 @@ const (
 	AuthorAI  = "AI"
 )
 
+// Store is what the flow needs from the store: the conversation, its
+// messages and settings (the AI's budget).
+type Store interface {
+	store.Settings
+	Append(ctx context.Context, convID string, msgs ...store.NewMessage) (store.Appended, error)
+	Conversation(id string) (store.Conversation, error)
+	Messages(convID string, after uint64, limit int) ([]store.Message, error)
+	UpdateConversation(ctx context.Context, id string, fn func(*store.Conversation) error) (store.Conversation, error)
+}
+
 // Flow decides what answers each visitor message.
 type Flow struct {
-	store    *store.Store
+	store    Store
 	hub      *hub.Hub
 	intents  *intents.Service
 	ai       *ai.Client
@@ -61,7 +71,7 @@ type Options struct {
 }
 
 // New builds the flow. budget may be nil (no daily limit).
-func New(st *store.Store, h *hub.Hub, in *intents.Service, client *ai.Client, settings *AISettings, budget *ai.Budget, log *slog.Logger, m *metrics.Metrics, opts Options) *Flow {
+func New(st Store, h *hub.Hub, in *intents.Service, client *ai.Client, settings *AISettings, budget *ai.Budget, log *slog.Logger, m *metrics.Metrics, opts Options) *Flow {
 	if opts.HistoryMessages <= 0 {
 		opts.HistoryMessages = 40
 	}

@@ -18,14 +18,14 @@ const (
 // AISettings holds the AI configuration: the environment's defaults until
 // an admin saves settings, then the stored ones.
 type AISettings struct {
-	store *store.Store
+	store store.Settings
 	mu    sync.RWMutex
 	cur   ai.Settings
 }
 
 // LoadAISettings reads the stored settings, or takes defaults (built from
 // OPENAI_API_KEY / OPENAI_BASE_URL) when none were saved.
-func LoadAISettings(st *store.Store, defaults ai.Settings) (*AISettings, error) {
+func LoadAISettings(st store.Settings, defaults ai.Settings) (*AISettings, error) {
 	a := &AISettings{store: st, cur: defaults}
 	raw, err := st.SettingBytes(settingAI)
 	if err != nil {
@@ -68,7 +68,7 @@ func (a *AISettings) Update(ctx context.Context, p ai.SettingsPatch) (ai.Setting
 }
 
 // LoadBudget restores today's token use into b.
-func LoadBudget(st *store.Store, b *ai.Budget) error {
+func LoadBudget(st store.Settings, b *ai.Budget) error {
 	var snap ai.BudgetSnapshot
 	if _, err := st.Setting(settingBudget, &snap); err != nil {
 		return fmt.Errorf("bot: load budget: %w", err)

@@ -43,7 +43,7 @@ type current struct {
 // Service holds the current intents and model. Reads are lock-free; writes
 // are serialised and swap in a new generation atomically.
 type Service struct {
-	store   *store.Store
+	store   store.Settings
 	log     *slog.Logger
 	cur     atomic.Pointer[current]
 	writeMu sync.Mutex
@@ -54,7 +54,7 @@ type Service struct {
 // Open loads the stored intents (seeding the defaults when there are none
 // and seed is set) and their model, refitting only when the stored model
 // is missing or stale.
-func Open(ctx context.Context, st *store.Store, log *slog.Logger, seed bool) (*Service, error) {
+func Open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool) (*Service, error) {
 	s := &Service{store: st, log: log}
 	var d doc
 	found, err := st.Setting(settingIntents, &d)

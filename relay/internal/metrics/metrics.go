@@ -55,7 +55,7 @@ func New() *Metrics {
 	return m
 }
 
-// ObserveCommit records one store commit; it fits store.Options.OnCommit.
+// ObserveCommit records one store commit; it fits boltdb.Options.OnCommit.
 func (m *Metrics) ObserveCommit(writes int, took time.Duration, err error) {
 	if err != nil {
 		m.CommitErrors.Inc()

@@ -80,7 +80,7 @@ type ModelInfo func() (hash string)
 // Site serves the customer-facing endpoints.
 type Site struct {
 	assets   *web.Assets
-	store    *store.Store
+	store    store.Settings
 	origins  *origin.Policy
 	model    ModelInfo
 	settings atomic.Pointer[Settings]
@@ -88,7 +88,7 @@ type Site struct {
 
 // New loads the stored widget settings (or the defaults) and applies their
 // allowed sites to origins.
-func New(assets *web.Assets, st *store.Store, origins *origin.Policy, model ModelInfo) (*Site, error) {
+func New(assets *web.Assets, st store.Settings, origins *origin.Policy, model ModelInfo) (*Site, error) {
 	s := &Site{assets: assets, store: st, origins: origins, model: model}
 	set := DefaultSettings()
 	if _, err := st.Setting(settingWidget, &set); err != nil {

@@ -1,9 +1,22 @@
+// Package store defines what Kefu keeps: visitors, conversations,
+// messages, accounts and sessions, and the errors every storage backend
+// shares. The relay's backend is boltdb (one bbolt file); the edge build
+// has its own. Consumers declare the methods they need as interfaces.
 package store
 
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"time"
+)
+
+// Sentinel errors every implementation of the store uses.
+var (
+	// ErrNotFound means the record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrClosed means the store was closed.
+	ErrClosed = errors.New("store closed")
 )
 
 // Conversation statuses and handlers.

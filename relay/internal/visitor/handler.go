@@ -55,10 +55,20 @@ type Hooks struct {
 	Streaming func(convID string) bool
 }
 
+// Store is what the visitor endpoints need from the store.
+type Store interface {
+	CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (store.Visitor, store.Conversation, error)
+	VisitorByToken(tokenHash []byte) (store.Visitor, error)
+	UpdateVisitor(ctx context.Context, id string, fn func(*store.Visitor) error) (store.Visitor, error)
+	Conversation(id string) (store.Conversation, error)
+	Append(ctx context.Context, convID string, msgs ...store.NewMessage) (store.Appended, error)
+	Messages(convID string, after uint64, limit int) ([]store.Message, error)
+}
+
 // Handler serves GET /v1/ws.
 type Handler struct {
 	opts     Options
-	store    *store.Store
+	store    Store
 	hub      *hub.Hub
 	log      *slog.Logger
 	metrics  *metrics.Metrics
@@ -68,7 +78,7 @@ type Handler struct {
 }
 
 // New builds the handler; it does no I/O.
-func New(opts Options, st *store.Store, h *hub.Hub, log *slog.Logger, m *metrics.Metrics, hooks Hooks) *Handler {
+func New(opts Options, st Store, h *hub.Hub, log *slog.Logger, m *metrics.Metrics, hooks Hooks) *Handler {
 	if opts.AnswerTimeout <= 0 {
 		opts.AnswerTimeout = 2 * time.Minute
 	}

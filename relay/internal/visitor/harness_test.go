@@ -16,7 +16,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
-	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/protocol"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -24,7 +24,7 @@ import (
 // relay is a real visitor endpoint on a real listener over a real bbolt file.
 type relay struct {
 	t       *testing.T
-	store   *store.Store
+	store   *boltdb.Store
 	hub     *hub.Hub
 	metrics *metrics.Metrics
 	srv     *httptest.Server
@@ -51,7 +51,7 @@ func newRelayIn(t *testing.T, dir string, opts Options) *relay {
 	h := hub.New()
 	fan := &chat.Fanout{Hub: h, Metrics: m}
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := store.Open(dir, store.Options{Logger: log, OnAppend: fan.OnAppend})
+	st, err := boltdb.Open(dir, boltdb.Options{Logger: log, OnAppend: fan.OnAppend})
 	if err != nil {
 		t.Fatal(err)
 	}

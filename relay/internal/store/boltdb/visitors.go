@@ -1,9 +1,10 @@
-package store
+package boltdb
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kefuhq/kefu/relay/internal/store"
 	"sort"
 
 	bolt "go.etcd.io/bbolt"
@@ -11,10 +12,10 @@ import (
 
 // CreateVisitor stores a new visitor, known by the hash of its token, with
 // an empty open conversation handled by the bot.
-func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (Visitor, Conversation, error) {
+func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (store.Visitor, store.Conversation, error) {
 	now := s.opts.Now()
-	v := Visitor{ID: NewID(), ConversationID: NewID(), Fingerprint: fingerprint, CreatedAt: now}
-	c := Conversation{ID: v.ConversationID, VisitorID: v.ID, Status: StatusOpen, Handler: HandlerBot, CreatedAt: now, UpdatedAt: now}
+	v := store.Visitor{ID: store.NewID(), ConversationID: store.NewID(), Fingerprint: fingerprint, CreatedAt: now}
+	c := store.Conversation{ID: v.ConversationID, VisitorID: v.ID, Status: store.StatusOpen, Handler: store.HandlerBot, CreatedAt: now, UpdatedAt: now}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		tb := tx.Bucket(bucketTokens)
 		if tb.Get(tokenHash) != nil {
@@ -30,47 +31,47 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 		return nil
 	}, nil)
 	if err != nil {
-		return Visitor{}, Conversation{}, fmt.Errorf("store: create visitor: %w", err)
+		return store.Visitor{}, store.Conversation{}, fmt.Errorf("store: create visitor: %w", err)
 	}
 	return v, c, nil
 }
 
 // VisitorByToken finds the visitor whose token hashes to tokenHash.
-func (s *Store) VisitorByToken(tokenHash []byte) (Visitor, error) {
-	var v Visitor
+func (s *Store) VisitorByToken(tokenHash []byte) (store.Visitor, error) {
+	var v store.Visitor
 	err := s.db.View(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketTokens).Get(tokenHash)
 		if id == nil {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		return getJSON(tx.Bucket(bucketVisitors), id, &v)
 	})
 	if err != nil {
-		return Visitor{}, fmt.Errorf("store: visitor by token: %w", err)
+		return store.Visitor{}, fmt.Errorf("store: visitor by token: %w", err)
 	}
 	return v, nil
 }
 
 // Visitor returns a visitor by id.
-func (s *Store) Visitor(id string) (Visitor, error) {
-	var v Visitor
+func (s *Store) Visitor(id string) (store.Visitor, error) {
+	var v store.Visitor
 	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketVisitors), []byte(id), &v) })
 	if err != nil {
-		return Visitor{}, fmt.Errorf("store: visitor %s: %w", id, err)
+		return store.Visitor{}, fmt.Errorf("store: visitor %s: %w", id, err)
 	}
 	return v, nil
 }
 
 // Conversation returns a conversation by id.
-func (s *Store) Conversation(id string) (Conversation, error) {
-	var c Conversation
+func (s *Store) Conversation(id string) (store.Conversation, error) {
+	var c store.Conversation
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		c, err = getConversation(tx, id)
 		return err
 	})
 	if err != nil {
-		return Conversation{}, fmt.Errorf("store: %w", err)
+		return store.Conversation{}, fmt.Errorf("store: %w", err)
 	}
 	return c, nil
 }
@@ -78,8 +79,8 @@ func (s *Store) Conversation(id string) (Conversation, error) {
 // UpdateConversation applies fn to a conversation and stores the result.
 // fn may run more than once and must only change the value it is given; an
 // error from fn aborts the update and is returned.
-func (s *Store) UpdateConversation(ctx context.Context, id string, fn func(*Conversation) error) (Conversation, error) {
-	var out Conversation
+func (s *Store) UpdateConversation(ctx context.Context, id string, fn func(*store.Conversation) error) (store.Conversation, error) {
+	var out store.Conversation
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		c, err := s.conv(tx, id)
 		if err != nil {
@@ -94,13 +95,13 @@ func (s *Store) UpdateConversation(ctx context.Context, id string, fn func(*Conv
 		return nil
 	}, nil)
 	if err != nil {
-		return Conversation{}, fmt.Errorf("store: update conversation %s: %w", id, err)
+		return store.Conversation{}, fmt.Errorf("store: update conversation %s: %w", id, err)
 	}
 	return out, nil
 }
 
-func getConversation(tx *bolt.Tx, id string) (Conversation, error) {
-	var c Conversation
+func getConversation(tx *bolt.Tx, id string) (store.Conversation, error) {
+	var c store.Conversation
 	if err := getJSON(tx.Bucket(bucketConversations), []byte(id), &c); err != nil {
 		return c, fmt.Errorf("conversation %s: %w", id, err)
 	}
@@ -110,7 +111,7 @@ func getConversation(tx *bolt.Tx, id string) (Conversation, error) {
 func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	data := b.Get(key)
 	if data == nil {
-		return ErrNotFound
+		return store.ErrNotFound
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("decode %s: %w", key, err)
@@ -121,11 +122,11 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 // Conversations returns the conversations keep accepts, newest activity
 // first. It scans them all: fine for the thousands of conversations a
 // business has open; an index by status would be the next step.
-func (s *Store) Conversations(keep func(*Conversation) bool) ([]Conversation, error) {
-	var out []Conversation
+func (s *Store) Conversations(keep func(*store.Conversation) bool) ([]store.Conversation, error) {
+	var out []store.Conversation
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketConversations).ForEach(func(k, v []byte) error {
-			var c Conversation
+			var c store.Conversation
 			if err := json.Unmarshal(v, &c); err != nil {
 				return fmt.Errorf("decode conversation %s: %w", k, err)
 			}
@@ -143,10 +144,10 @@ func (s *Store) Conversations(keep func(*Conversation) bool) ([]Conversation, er
 }
 
 // UpdateVisitor applies fn to a visitor and stores it; fn may run twice.
-func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*Visitor) error) (Visitor, error) {
-	var out Visitor
+func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Visitor) error) (store.Visitor, error) {
+	var out store.Visitor
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		var v Visitor
+		var v store.Visitor
 		if err := getJSON(tx.Bucket(bucketVisitors), []byte(id), &v); err != nil {
 			return err
 		}
@@ -157,7 +158,7 @@ func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*Visitor) 
 		return putJSON(tx.Bucket(bucketVisitors), []byte(id), v)
 	}, nil)
 	if err != nil {
-		return Visitor{}, fmt.Errorf("store: update visitor %s: %w", id, err)
+		return store.Visitor{}, fmt.Errorf("store: update visitor %s: %w", id, err)
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package store
+package boltdb
 
 import (
 	"bytes"
@@ -12,14 +12,14 @@ import (
 // missing ones. A change to the shape of stored data needs a migration.
 var (
 	bucketMeta          = []byte("meta")
-	bucketVisitors      = []byte("visitors")      // visitor id → Visitor
+	bucketVisitors      = []byte("visitors")      // visitor id → store.Visitor
 	bucketTokens        = []byte("tokens")        // sha256(token) → visitor id
-	bucketConversations = []byte("conversations") // conversation id → Conversation
-	bucketMessages      = []byte("messages")      // conversation id ‖ seq (big-endian) → Message; conversation id ‖ 0xff ‖ client id → seq
+	bucketConversations = []byte("conversations") // conversation id → store.Conversation
+	bucketMessages      = []byte("messages")      // conversation id ‖ seq (big-endian) → store.Message; conversation id ‖ 0xff ‖ client id → seq
 	bucketSettings      = []byte("settings")      // name → JSON document (intents, widget, ai, …)
-	bucketAccounts      = []byte("accounts")      // account id → Account
+	bucketAccounts      = []byte("accounts")      // account id → store.Account
 	bucketUsernames     = []byte("usernames")     // lower-cased username → account id
-	bucketSessions      = []byte("sessions")      // sha256(session id) → Session
+	bucketSessions      = []byte("sessions")      // sha256(session id) → store.Session
 )
 
 var keySchema = []byte("schema")

@@ -1,4 +1,4 @@
-package store
+package boltdb
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/kefuhq/kefu/relay/internal/store"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -45,9 +46,9 @@ type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
-func newVisitor(t testing.TB, s *Store) (Visitor, Conversation) {
+func newVisitor(t testing.TB, s *Store) (store.Visitor, store.Conversation) {
 	t.Helper()
-	h := sha256.Sum256([]byte(NewID()))
+	h := sha256.Sum256([]byte(store.NewID()))
 	v, c, err := s.CreateVisitor(context.Background(), h[:], "")
 	if err != nil {
 		t.Fatalf("CreateVisitor: %v", err)
@@ -62,7 +63,7 @@ func TestAppendSeqAndIdempotency(t *testing.T) {
 	_, other := newVisitor(t, s)
 
 	for i := 1; i <= 5; i++ {
-		a, err := s.Append(ctx, c.ID, NewMessage{ClientID: fmt.Sprintf("m%d", i), From: protocol.FromVisitor, Text: fmt.Sprint("hello ", i)})
+		a, err := s.Append(ctx, c.ID, store.NewMessage{ClientID: fmt.Sprintf("m%d", i), From: protocol.FromVisitor, Text: fmt.Sprint("hello ", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,11 +71,11 @@ func TestAppendSeqAndIdempotency(t *testing.T) {
 			t.Errorf("seq = %d, want %d", got, i)
 		}
 		// Interleave another conversation: its seqs are independent.
-		if _, err := s.Append(ctx, other.ID, NewMessage{From: protocol.FromVisitor, Text: "x"}); err != nil {
+		if _, err := s.Append(ctx, other.ID, store.NewMessage{From: protocol.FromVisitor, Text: "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dup, err := s.Append(ctx, c.ID, NewMessage{ClientID: "m3", From: protocol.FromVisitor, Text: "different text"})
+	dup, err := s.Append(ctx, c.ID, store.NewMessage{ClientID: "m3", From: protocol.FromVisitor, Text: "different text"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +113,8 @@ func TestAppendSeqAndIdempotency(t *testing.T) {
 
 func TestAppendUnknownConversation(t *testing.T) {
 	s, _ := openTest(t, Options{})
-	_, err := s.Append(context.Background(), "nope", NewMessage{From: protocol.FromVisitor, Text: "x"})
-	if !errors.Is(err, ErrNotFound) {
+	_, err := s.Append(context.Background(), "nope", store.NewMessage{From: protocol.FromVisitor, Text: "x"})
+	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
 	}
 }
@@ -122,14 +123,17 @@ func TestVisitorMessageReopensConversation(t *testing.T) {
 	s, _ := openTest(t, Options{})
 	ctx := context.Background()
 	_, c := newVisitor(t, s)
-	if _, err := s.UpdateConversation(ctx, c.ID, func(c *Conversation) error { c.Status, c.Handler = StatusClosed, HandlerAgent; return nil }); err != nil {
+	if _, err := s.UpdateConversation(ctx, c.ID, func(c *store.Conversation) error {
+		c.Status, c.Handler = store.StatusClosed, store.HandlerAgent
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.Append(ctx, c.ID, NewMessage{From: protocol.FromVisitor, Text: "back again"})
+	a, err := s.Append(ctx, c.ID, store.NewMessage{From: protocol.FromVisitor, Text: "back again"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.Reopened || a.Conversation.Status != StatusOpen || a.Conversation.Handler != HandlerBot {
+	if !a.Reopened || a.Conversation.Status != store.StatusOpen || a.Conversation.Handler != store.HandlerBot {
 		t.Errorf("got %+v reopened=%v", a.Conversation, a.Reopened)
 	}
 }
@@ -147,7 +151,7 @@ func TestGroupCommitConcurrentWriters(t *testing.T) {
 				commits.Add(1)
 			}
 		},
-		OnAppend: func(a Appended) {
+		OnAppend: func(a store.Appended) {
 			appends.Add(1)
 			mu.Lock()
 			defer mu.Unlock()
@@ -174,7 +178,7 @@ func TestGroupCommitConcurrentWriters(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				conv := ids[(w+i)%convs]
-				if _, err := s.Append(ctx, conv, NewMessage{ClientID: fmt.Sprintf("w%d-%d", w, i), From: protocol.FromVisitor, Text: "x"}); err != nil {
+				if _, err := s.Append(ctx, conv, store.NewMessage{ClientID: fmt.Sprintf("w%d-%d", w, i), From: protocol.FromVisitor, Text: "x"}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -224,12 +228,12 @@ func TestBatchIsolatesFailingWrite(t *testing.T) {
 			if i%4 == 0 {
 				conv = "missing-" + fmt.Sprint(i)
 			}
-			_, errs[i] = s.Append(ctx, conv, NewMessage{ClientID: fmt.Sprint(i), From: protocol.FromVisitor, Text: "x"})
+			_, errs[i] = s.Append(ctx, conv, store.NewMessage{ClientID: fmt.Sprint(i), From: protocol.FromVisitor, Text: "x"})
 		}()
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if i%4 == 0 && !errors.Is(err, ErrNotFound) {
+		if i%4 == 0 && !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("write %d to a missing conversation: err = %v", i, err)
 		}
 		if i%4 != 0 && err != nil {
@@ -253,13 +257,13 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(context.Background(), c.ID, NewMessage{ClientID: "a", From: protocol.FromVisitor, Text: "persist me"}); err != nil {
+	if _, err := s.Append(context.Background(), c.ID, store.NewMessage{ClientID: "a", From: protocol.FromVisitor, Text: "persist me"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(context.Background(), c.ID, NewMessage{From: protocol.FromVisitor, Text: "x"}); !errors.Is(err, ErrClosed) {
+	if _, err := s.Append(context.Background(), c.ID, store.NewMessage{From: protocol.FromVisitor, Text: "x"}); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("append after close: %v, want ErrClosed", err)
 	}
 	s2, err := Open(dir, Options{})
@@ -275,7 +279,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if len(ms) != 1 || ms[0].Text != "persist me" {
 		t.Errorf("messages after reopen: %v", ms)
 	}
-	if a, _ := s2.Append(context.Background(), c.ID, NewMessage{ClientID: "a", From: protocol.FromVisitor, Text: "again"}); !a.Duplicate[0] {
+	if a, _ := s2.Append(context.Background(), c.ID, store.NewMessage{ClientID: "a", From: protocol.FromVisitor, Text: "again"}); !a.Duplicate[0] {
 		t.Errorf("client id forgotten across restart")
 	}
 }
@@ -340,7 +344,7 @@ func BenchmarkAppend(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := n.Add(1)
-					if _, err := s.Append(context.Background(), ids[i%convs], NewMessage{ClientID: fmt.Sprint(i), From: protocol.FromVisitor, Text: text}); err != nil {
+					if _, err := s.Append(context.Background(), ids[i%convs], store.NewMessage{ClientID: fmt.Sprint(i), From: protocol.FromVisitor, Text: text}); err != nil {
 						b.Error(err)
 						return
 					}
@@ -387,7 +391,7 @@ func TestMigrateClientIDsIntoMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, c := newVisitor(t, s)
-	if _, err := s.Append(context.Background(), c.ID, NewMessage{ClientID: "old-1", From: protocol.FromVisitor, Text: "before the upgrade"}); err != nil {
+	if _, err := s.Append(context.Background(), c.ID, store.NewMessage{ClientID: "old-1", From: protocol.FromVisitor, Text: "before the upgrade"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -421,7 +425,7 @@ func TestMigrateClientIDsIntoMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	a, err := s2.Append(context.Background(), c.ID, NewMessage{ClientID: "old-1", From: protocol.FromVisitor, Text: "resent after the upgrade"})
+	a, err := s2.Append(context.Background(), c.ID, store.NewMessage{ClientID: "old-1", From: protocol.FromVisitor, Text: "resent after the upgrade"})
 	if err != nil || !a.Duplicate[0] || a.Messages[0].Seq != 1 {
 		t.Fatalf("resend after migration: %+v %v", a, err)
 	}
@@ -443,7 +447,7 @@ func TestClientIDKeysAreNotMessages(t *testing.T) {
 	s, _ := openTest(t, Options{})
 	_, c := newVisitor(t, s)
 	for _, id := range []string{"a", "1234567", "12345678", strings.Repeat("z", 64)} {
-		if _, err := s.Append(context.Background(), c.ID, NewMessage{ClientID: id, From: protocol.FromVisitor, Text: id}); err != nil {
+		if _, err := s.Append(context.Background(), c.ID, store.NewMessage{ClientID: id, From: protocol.FromVisitor, Text: id}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,15 +1,16 @@
-// Package store keeps visitors, conversations and messages in one bbolt file.
+// Package boltdb keeps visitors, conversations and messages in one bbolt file.
 //
 // Every write goes through one writer goroutine that commits whatever writes
 // are waiting in a single transaction (group commit): concurrent writers
 // share an fsync, and none waits for a timer. A write's caller is answered
 // only after its transaction is durably committed.
-package store
+package boltdb
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kefuhq/kefu/relay/internal/store"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,10 +25,6 @@ import (
 var (
 	// ErrLocked means another process holds the database file.
 	ErrLocked = errors.New("database is in use by another kefu process")
-	// ErrNotFound means the record does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrClosed means the store was closed.
-	ErrClosed = errors.New("store closed")
 	// ErrNewerSchema means the file was written by a newer kefu.
 	ErrNewerSchema = errors.New("database written by a newer kefu")
 )
@@ -55,7 +52,7 @@ type Options struct {
 	// OnAppend is called by the writer goroutine after each commit, once per
 	// successful Append that stored new messages, in commit order. It must
 	// not block: it is how messages reach live connections in seq order.
-	OnAppend func(Appended)
+	OnAppend func(store.Appended)
 	// OpenFile replaces os.OpenFile, for tests that inject write failures.
 	OpenFile func(string, int, os.FileMode) (*os.File, error)
 }
@@ -73,7 +70,7 @@ type Store struct {
 	// Writer goroutine only: the batch being committed and the committed
 	// conversations it may reuse.
 	batch *batchState
-	cache map[string]Conversation
+	cache map[string]store.Conversation
 }
 
 type op struct {
@@ -123,7 +120,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		writes:  make(chan *op, opts.MaxBatch),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
-		cache:   map[string]Conversation{},
+		cache:   map[string]store.Conversation{},
 	}
 	go s.writer()
 	return s, nil
@@ -158,7 +155,7 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error, after fu
 	s.closeMu.RLock()
 	if s.isClosed {
 		s.closeMu.RUnlock()
-		return ErrClosed
+		return store.ErrClosed
 	}
 	select {
 	case s.writes <- o:
@@ -217,7 +214,7 @@ func (e *opFailed) Error() string { return e.err.Error() }
 func (s *Store) commit(batch []*op) {
 	for len(batch) > 0 {
 		start := time.Now()
-		s.batch = &batchState{convs: map[string]*Conversation{}, dirty: map[string]bool{}}
+		s.batch = &batchState{convs: map[string]*store.Conversation{}, dirty: map[string]bool{}}
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, o := range batch {
 				if err := o.fn(tx); err != nil {

@@ -1,6 +1,7 @@
-package store
+package boltdb
 
 import (
+	"github.com/kefuhq/kefu/relay/internal/store"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -14,14 +15,14 @@ const cacheConversations = 1 << 16
 // goroutine: conversations read or written by the writes of the batch,
 // written back once per transaction.
 type batchState struct {
-	convs map[string]*Conversation
+	convs map[string]*store.Conversation
 	dirty map[string]bool
 }
 
 // conv returns the conversation as the batch sees it: as changed earlier
 // in this batch, else from the cache of committed records, else from the
 // file. The result is a copy the caller may change and hand to putConv.
-func (s *Store) conv(tx *bolt.Tx, id string) (Conversation, error) {
+func (s *Store) conv(tx *bolt.Tx, id string) (store.Conversation, error) {
 	if c, ok := s.batch.convs[id]; ok {
 		return *c, nil
 	}
@@ -40,7 +41,7 @@ func (s *Store) conv(tx *bolt.Tx, id string) (Conversation, error) {
 
 // putConv records a changed conversation; it is written at the end of the
 // batch's transaction.
-func (s *Store) putConv(c Conversation) {
+func (s *Store) putConv(c store.Conversation) {
 	s.batch.convs[c.ID] = &c
 	s.batch.dirty[c.ID] = true
 }

@@ -1,4 +1,4 @@
-package store
+package boltdb
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/kefuhq/kefu/relay/internal/store"
 	"unicode/utf8"
 
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -43,11 +44,11 @@ func isMessageKey(k []byte, convID string) bool {
 // returns after the commit. A message whose ClientID is already stored is
 // not stored again: the earlier one is returned, marked Duplicate. A visitor
 // message reopens a closed conversation.
-func (s *Store) Append(ctx context.Context, convID string, msgs ...NewMessage) (Appended, error) {
-	var out Appended
+func (s *Store) Append(ctx context.Context, convID string, msgs ...store.NewMessage) (store.Appended, error) {
+	var out store.Appended
 	now := s.opts.Now()
 	fn := func(tx *bolt.Tx) error {
-		out = Appended{}
+		out = store.Appended{}
 		conv, err := s.conv(tx, convID)
 		if err != nil {
 			return err
@@ -67,7 +68,7 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...NewMessage) (
 				}
 			}
 			conv.LastSeq++
-			m := Message{
+			m := store.Message{
 				ConversationID: convID, Seq: conv.LastSeq, ClientID: nm.ClientID,
 				From: nm.From, AuthorID: nm.AuthorID, Author: nm.Author, Text: nm.Text,
 				Time: now, Intent: nm.Intent, Via: nm.Via, Incomplete: nm.Incomplete, StreamID: nm.StreamID,
@@ -80,8 +81,8 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...NewMessage) (
 					return err
 				}
 			}
-			if nm.From == protocol.FromVisitor && conv.Status == StatusClosed {
-				conv.Status, conv.Handler, conv.AgentID = StatusOpen, HandlerBot, ""
+			if nm.From == protocol.FromVisitor && conv.Status == store.StatusClosed {
+				conv.Status, conv.Handler, conv.AgentID = store.StatusOpen, store.HandlerBot, ""
 				out.Reopened = true
 			}
 			if nm.Intent != "" {
@@ -114,20 +115,20 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...NewMessage) (
 		}
 	}
 	if err := s.update(ctx, fn, after); err != nil {
-		return Appended{}, fmt.Errorf("store: append to %s: %w", convID, err)
+		return store.Appended{}, fmt.Errorf("store: append to %s: %w", convID, err)
 	}
 	return out, nil
 }
 
 // Messages returns up to limit messages of a conversation with seq > after,
 // in seq order. limit <= 0 means all.
-func (s *Store) Messages(convID string, after uint64, limit int) ([]Message, error) {
-	var out []Message
+func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Message, error) {
+	var out []store.Message
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMessages).Cursor()
 		prefix := []byte(convID)
 		for k, v := c.Seek(messageKey(convID, after+1)); k != nil && bytes.HasPrefix(k, prefix) && isMessageKey(k, convID); k, v = c.Next() {
-			var m Message
+			var m store.Message
 			if err := json.Unmarshal(v, &m); err != nil {
 				return fmt.Errorf("decode message %x: %w", k, err)
 			}
@@ -144,11 +145,11 @@ func (s *Store) Messages(convID string, after uint64, limit int) ([]Message, err
 	return out, nil
 }
 
-func getMessage(b *bolt.Bucket, convID string, seq uint64) (Message, error) {
-	var m Message
+func getMessage(b *bolt.Bucket, convID string, seq uint64) (store.Message, error) {
+	var m store.Message
 	v := b.Get(messageKey(convID, seq))
 	if v == nil {
-		return m, fmt.Errorf("message %s/%d: %w", convID, seq, ErrNotFound)
+		return m, fmt.Errorf("message %s/%d: %w", convID, seq, store.ErrNotFound)
 	}
 	if err := json.Unmarshal(v, &m); err != nil {
 		return m, fmt.Errorf("decode message %s/%d: %w", convID, seq, err)
