@@ -342,7 +342,7 @@ func (m *chat) readReceiver(c *wsraw.Conn, owned map[string]bool) {
 					m.probed[i].Store(true)
 				}
 			}
-		case "conversation":
+		case "conversation", "inbox":
 			m.convFrames.Add(1)
 		default:
 			m.otherFrames.Add(1)
