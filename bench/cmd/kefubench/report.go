@@ -475,7 +475,7 @@ func (b *bench) mdChat(m *strings.Builder) {
 	if kc := b.chatOf(kindKefu); kc != nil {
 		for _, ks := range kc.Steps {
 			bs := b.stepAt(kindBare, ks.Offered)
-			if bs == nil {
+			if bs == nil || ks.Repeat {
 				continue
 			}
 			vp, vr, vc := "—", "—", "—"
