@@ -1,0 +1,112 @@
+package d1
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// LoadSettings reads every settings document in one query and serves
+// Setting and SettingBytes from memory from then on (writes go to both).
+// It is for a store that lives as long as one request, as on Workers,
+// where each request starts the program anew and would otherwise pay a
+// round trip to D1 per document (intents, model, AI, widget, budget).
+// Another instance's later writes are not seen: do not call it in a
+// long-lived process.
+func (s *Store) LoadSettings(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, qSettings)
+	if err != nil {
+		return wrap("load settings", err)
+	}
+	defer rows.Close()
+	all := map[string][]byte{}
+	for rows.Next() {
+		var (
+			name  string
+			value []byte
+		)
+		if err := rows.Scan(&name, &value); err != nil {
+			return wrap("load settings", err)
+		}
+		all[name] = value
+	}
+	if err := rows.Err(); err != nil {
+		return wrap("load settings", err)
+	}
+	s.settingsMu.Lock()
+	s.settings = all
+	s.settingsMu.Unlock()
+	return nil
+}
+
+// Setting reads the JSON document stored under name into v. It reports
+// false, with v untouched, when nothing is stored yet.
+func (s *Store) Setting(name string, v any) (bool, error) {
+	data, err := s.SettingBytes(name)
+	if err != nil || data == nil {
+		return false, err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("store: decode setting %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// PutSetting stores v as the JSON document name.
+func (s *Store) PutSetting(ctx context.Context, name string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode setting %s: %w", name, err)
+	}
+	return s.PutSettingBytes(ctx, name, data)
+}
+
+// SettingBytes reads a raw document (a serialised model, say); nil when
+// none is stored.
+func (s *Store) SettingBytes(name string) ([]byte, error) {
+	s.settingsMu.RLock()
+	cached, loaded := s.settings[name], s.settings != nil
+	s.settingsMu.RUnlock()
+	if loaded {
+		return cloneBytes(cached), nil
+	}
+	var data []byte
+	err := s.db.QueryRowContext(context.Background(), qSetting, name).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap("setting "+name, err)
+	}
+	if data == nil {
+		data = []byte{} // stored, but empty: not "none"
+	}
+	return data, nil
+}
+
+// PutSettingBytes stores a raw document. A document is one D1 row, which
+// holds at most 2 MB.
+func (s *Store) PutSettingBytes(ctx context.Context, name string, data []byte) error {
+	data = cloneBytes(data)
+	if data == nil {
+		data = []byte{}
+	}
+	if _, err := s.db.ExecContext(ctx, qPutSetting, name, data); err != nil {
+		return wrap("put setting "+name, err)
+	}
+	s.settingsMu.Lock()
+	if s.settings != nil {
+		s.settings[name] = data
+	}
+	s.settingsMu.Unlock()
+	return nil
+}
+
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}
