@@ -272,7 +272,7 @@ func (b *bench) mdHeadline(m *strings.Builder) {
 	if kc, bc := b.chatOf(kindKefu), b.chatOf(kindBare); kc != nil && bc != nil {
 		p("| knee: highest offered rate with delivery p99 ≤ 50 ms | %s | %s | %s |\n", knee(kc.Knee), knee(bc.Knee), ratio(kc.Knee, bc.Knee))
 		if vc := b.chatOf(kindKefuVisitors); vc != nil {
-			p("| the same with a second visitor socket receiving (no agent inbox updates) | %s | %s | %s |\n", knee(vc.Knee), knee(bc.Knee), ratio(vc.Knee, bc.Knee))
+			p("| the same with a second visitor socket per conversation receiving (no agent sockets) | %s | %s | %s |\n", knee(vc.Knee), knee(bc.Knee), ratio(vc.Knee, bc.Knee))
 		}
 	}
 	if kd, bd := b.durOf(kindKefu), b.durOf(kindBareDurable); kd != nil && bd != nil {
@@ -362,7 +362,7 @@ func (b *bench) mdTargets(m *strings.Builder) {
 		}
 		p("| %s | %s | %s |\n", t.what, t.got, mark)
 	}
-	p("\nA missed target is explained with its profile under [Where the time goes](#where-the-time-goes).\n\n")
+	p("\nEvery missed target is explained under [Reading the results](#reading-the-results), with the profiles it cites under [Where the time goes](#where-the-time-goes).\n\n")
 }
 
 func (b *bench) mdMachine(m *strings.Builder) {
@@ -474,7 +474,7 @@ func (b *bench) mdChat(m *strings.Builder) {
 		}
 		p("\n")
 	}
-	p("Side by side at each offered rate both ran (delivery p99, Kefu / bare):\n\n| offered msg/s | Kefu p50 | bare p50 | Kefu p99 | bare p99 | p99 ratio | Kefu relay CPU | bare relay CPU | CPU ratio | Kefu with visitor sockets receiving: p99 | its ratio | its CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("Side by side at each offered rate both ran (delivery p99, Kefu / bare):\n\n| offered msg/s | Kefu p50 | bare p50 | Kefu p99 | bare p99 | p99 ratio | Kefu relay CPU | bare relay CPU | CPU ratio | Kefu, visitor sockets receiving: p99 | its ratio | its CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	if kc := b.chatOf(kindKefu); kc != nil {
 		for _, ks := range kc.Steps {
 			bs := b.stepAt(kindBare, ks.Offered)
