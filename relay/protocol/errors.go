@@ -28,6 +28,7 @@ const (
 	CodeSlowConsumer       Code = "slow_consumer"
 	CodeNotFound           Code = "not_found"
 	CodeConflict           Code = "conflict"
+	CodeNotSupported       Code = "not_supported"
 	CodeInternal           Code = "internal"
 )
 
@@ -52,6 +53,7 @@ var defaultMessages = map[Code]string{
 	CodeSlowConsumer:       "connection too slow; reconnect",
 	CodeNotFound:           "not found",
 	CodeConflict:           "conflict",
+	CodeNotSupported:       "not available on this deployment",
 	CodeInternal:           "internal error",
 }
 
