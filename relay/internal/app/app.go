@@ -150,7 +150,7 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	(&web.Server{Assets: assets, Metrics: a.metrics, Ready: a.readyErr}).Routes(mux)
 	in.Routes(mux, cors)
-	site, err := site.New(assets, a.store, origins, func() string { _, _, h := in.Model(); return h })
+	site, err := site.New(assets, a.store, origins, func() string { _, _, h := in.Model(); return h }, site.Options{})
 	if err != nil {
 		return nil, err
 	}

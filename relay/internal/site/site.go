@@ -77,19 +77,39 @@ func (s Settings) Validate() error {
 // ModelInfo tells the site which model is current.
 type ModelInfo func() (hash string)
 
+// Options are what differs between deployments; the zero value is the
+// relay's.
+type Options struct {
+	// NoSocket says there is no visitor WebSocket (the edge build): the
+	// config's "ws" is null, so widgets use HTTP and server-sent events at
+	// once instead of failing three sockets first.
+	NoSocket bool
+	// Wasm, when set, announces a classifier module served from elsewhere
+	// (the edge build serves it as a static file, outside its own code)
+	// instead of the one in assets.
+	Wasm *WasmFiles
+}
+
+// WasmFiles are the URLs of the widget's WebAssembly classifier.
+type WasmFiles struct {
+	Module Asset  // kefu.wasm
+	Exec   string // Go's wasm_exec.js
+}
+
 // Site serves the customer-facing endpoints.
 type Site struct {
 	assets   *web.Assets
 	store    store.Settings
 	origins  *origin.Policy
 	model    ModelInfo
+	opts     Options
 	settings atomic.Pointer[Settings]
 }
 
 // New loads the stored widget settings (or the defaults) and applies their
 // allowed sites to origins.
-func New(assets *web.Assets, st store.Settings, origins *origin.Policy, model ModelInfo) (*Site, error) {
-	s := &Site{assets: assets, store: st, origins: origins, model: model}
+func New(assets *web.Assets, st store.Settings, origins *origin.Policy, model ModelInfo, opts Options) (*Site, error) {
+	s := &Site{assets: assets, store: st, origins: origins, model: model, opts: opts}
 	set := DefaultSettings()
 	if _, err := st.Setting(settingWidget, &set); err != nil {
 		return nil, fmt.Errorf("site: %w", err)
@@ -136,7 +156,7 @@ type Config struct {
 	Wasm         *Asset   `json:"wasm"`                    // null when the wasm was not built
 	WasmExec     string   `json:"wasm_exec,omitempty"`
 	Panel        string   `json:"panel"`
-	WS           string   `json:"ws"`
+	WS           *string  `json:"ws"` // null: no socket here, use SSE
 	SSE          string   `json:"sse"`
 }
 
@@ -166,12 +186,20 @@ func (s *Site) serveLoader(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Site) serveConfig(w http.ResponseWriter, r *http.Request) {
-	c := Config{Settings: s.Settings(), Panel: s.assets.URL("panel.js"), WS: "/v1/ws", SSE: "/v1/conversations/{id}/messages"}
+	c := Config{Settings: s.Settings(), Panel: s.assets.URL("panel.js"), SSE: "/v1/conversations/{id}/messages"}
+	if !s.opts.NoSocket {
+		ws := "/v1/ws"
+		c.WS = &ws
+	}
 	if h := s.model(); h != "" {
 		c.Model = &Asset{URL: "/v1/model/" + h, Hash: h}
 	}
-	if u := s.assets.URL("wasm/kefu.wasm"); u != "" {
-		c.Wasm = &Asset{URL: u, Hash: s.assets.Get("wasm/kefu.wasm").Hash}
+	switch {
+	case s.opts.Wasm != nil:
+		c.Wasm = &s.opts.Wasm.Module
+		c.WasmExec = s.opts.Wasm.Exec
+	case s.assets.URL("wasm/kefu.wasm") != "":
+		c.Wasm = &Asset{URL: s.assets.URL("wasm/kefu.wasm"), Hash: s.assets.Get("wasm/kefu.wasm").Hash}
 		c.WasmExec = s.assets.URL("wasm/wasm_exec.js")
 	}
 	httpx.JSON(w, http.StatusOK, c)
