@@ -76,6 +76,14 @@ type Options struct {
 	// Proxy for upstream requests; nil means direct (HTTP_PROXY is not read,
 	// so the base URL checks see the real destination).
 	Proxy func(*http.Request) (*url.URL, error)
+	// Transport, when set, carries the upstream requests in place of the
+	// relay's own http.Transport: the edge build passes the Workers fetch,
+	// since a Worker cannot open sockets itself. The key's host binding,
+	// redirect checks, error-body limit and [DONE] detection still wrap it;
+	// Proxy, DialTimeout, TCP keepalive and the check of every dialled
+	// address after DNS do not apply (nothing is dialled here), so only the
+	// base URL checks guard against internal addresses.
+	Transport http.RoundTripper
 
 	// Limiter, Budget and Cache are used by Answer when non-nil.
 	Limiter     *Limiter

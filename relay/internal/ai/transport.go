@@ -129,16 +129,30 @@ func dialControl(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// newHTTPClient builds the upstream client. The http.Client timeout is a
-// backstop only: Stream's own deadlines end a slow answer first.
+// newHTTPClient builds the upstream client around o.Transport, or the
+// relay's own transport. The http.Client timeout is a backstop only:
+// Stream's own deadlines end a slow answer first.
 func newHTTPClient(o Options) *http.Client {
+	base := o.Transport
+	if base == nil {
+		base = newTransport(o)
+	}
+	return &http.Client{
+		Transport:     &transport{base: base, maxLine: o.MaxLineBytes, maxErrBody: o.MaxErrorBodyBytes, now: o.Now},
+		CheckRedirect: checkRedirect,
+		Timeout:       o.Timeouts.Answer + 10*time.Second,
+	}
+}
+
+// newTransport dials the upstream itself, checking every address it dials.
+func newTransport(o Options) *http.Transport {
 	dialer := &net.Dialer{
 		Timeout: o.DialTimeout,
 		// TCP keepalive: carriers cut idle-looking streams without it.
 		KeepAlive: 30 * time.Second,
 		Control:   dialControl,
 	}
-	base := &http.Transport{
+	return &http.Transport{
 		Proxy:                 o.Proxy,
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
@@ -148,10 +162,5 @@ func newHTTPClient(o Options) *http.Client {
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
-	}
-	return &http.Client{
-		Transport:     &transport{base: base, maxLine: o.MaxLineBytes, maxErrBody: o.MaxErrorBodyBytes, now: o.Now},
-		CheckRedirect: checkRedirect,
-		Timeout:       o.Timeouts.Answer + 10*time.Second,
 	}
 }

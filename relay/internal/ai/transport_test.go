@@ -204,3 +204,54 @@ func TestRedact(t *testing.T) {
 		t.Errorf("long message not shortened and cleaned: %d bytes", len(got))
 	}
 }
+
+// recordingTransport stands in for the Workers fetch: it sees every
+// request the client makes after the client's own wrappers.
+type recordingTransport struct {
+	base http.RoundTripper
+	auth []string // Authorization of each request
+}
+
+func (r *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.auth = append(r.auth, req.Header.Get("Authorization"))
+	return r.base.RoundTrip(req)
+}
+
+func TestTransportOption(t *testing.T) {
+	fake := fakeServer(t, openaitest.Options{Text: "through the given transport"})
+	tests := []struct {
+		name     string
+		keyFor   string // base URL the key was entered for
+		wantAuth string
+		wantText string
+	}{
+		{name: "carries the stream", keyFor: fake.BaseURL, wantAuth: "Bearer " + testKey, wantText: "through the given transport"},
+		// The key's host binding still applies on top of the transport.
+		{name: "key kept from another host", keyFor: "https://api.example.com/v1", wantAuth: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := &recordingTransport{base: &http.Transport{}}
+			o := fastOptions(t)
+			o.Transport = rt
+			c := newTestClient(t, o)
+			s := settingsFor(t, tt.keyFor, testKey)
+			s, err := s.Apply(SettingsPatch{BaseURL: &fake.BaseURL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := c.Stream(t.Context(), s, BuildMessages(s, nil, userMsgs("hi")), nil)
+			if len(rt.auth) == 0 {
+				t.Fatal("the transport given in Options was not used")
+			}
+			for _, got := range rt.auth {
+				if got != tt.wantAuth {
+					t.Errorf("Authorization through the transport: got %q, want %q", got, tt.wantAuth)
+				}
+			}
+			if tt.wantText != "" && (err != nil || res.Text != tt.wantText) {
+				t.Errorf("got %q, %v; want %q complete ([DONE] seen through the wrapper)", res.Text, err, tt.wantText)
+			}
+		})
+	}
+}
