@@ -68,6 +68,10 @@ type Options struct {
 	// AbandonAfter cancels an answer nobody is connected to receive for
 	// this long (a reload takes less). Default 10s.
 	AbandonAfter time.Duration
+	// NoPeople says nobody can take a conversation over (the edge build
+	// has no agents): a hand-off then keeps the conversation with the bot
+	// and tells the visitor so, instead of queueing them for nobody.
+	NoPeople bool
 }
 
 // New builds the flow. budget may be nil (no daily limit).
@@ -89,6 +93,19 @@ func New(st Store, h *hub.Hub, in *intents.Service, client *ai.Client, settings 
 func (f *Flow) Close() {
 	f.cancel()
 	f.wg.Wait()
+}
+
+// Drain lets the answers in progress finish and be stored, then returns;
+// if ctx ends first it stops them as Close does. The edge build calls it
+// once its one request is answered, since the program ends after.
+func (f *Flow) Drain(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		f.Close()
+	}
 }
 
 // OnVisitorMessage is the visitor hook: it runs after a new visitor message
@@ -136,6 +153,10 @@ var errNotBot = errors.New("conversation is not handled by the bot")
 // the visitor so in plain words. A conversation already queued or with an
 // agent is left alone.
 func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, skill string) {
+	if f.opts.NoPeople {
+		f.nobodyToHandOffTo(ctx, convID, r, question)
+		return
+	}
 	conv, err := f.store.UpdateConversation(ctx, convID, func(c *store.Conversation) error {
 		if c.Handler != store.HandlerBot {
 			return errNotBot
@@ -159,4 +180,15 @@ func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, s
 	if f.OnQueued != nil {
 		f.OnQueued(ctx, conv, question, skill)
 	}
+}
+
+// nobodyToHandOffTo answers a hand-off where there are no people: the bot
+// keeps the conversation (the visitor can go on asking) and says plainly
+// that nobody will reply here (decisions.md, "Edge deployment").
+func (f *Flow) nobodyToHandOffTo(ctx context.Context, convID string, r reason, question string) {
+	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: noPeopleText(r, chat.LangOf(question))}); err != nil {
+		f.log.Error("bot: store no-people message", "conversation", convID, "err", err)
+		return
+	}
+	f.log.Info("bot: hand-off asked, but nobody takes chats here", "conversation", convID, "reason", r.String())
 }

@@ -75,3 +75,36 @@ func handoffText(r reason, lang string) string {
 	}
 	return t[r]
 }
+
+// noPeopleText is what the visitor reads instead of handoffText where no
+// person can take over (NoPeople): the truth, and what they can do.
+func noPeopleText(r reason, lang string) string {
+	texts := map[string][5]string{
+		"en": {
+			"No one from our team is available in this chat, sorry. I can keep answering your questions here; for anything else, please contact us another way (see this website).",
+			"Sorry, I can't answer that here, and no one from our team is available in this chat. Please contact us another way (see this website).",
+			"Sorry, I couldn't answer that just now, and no one from our team is available in this chat. Please try again in a moment, or contact us another way (see this website).",
+			"Our assistant has answered all it can for today, and no one from our team is available in this chat. Please contact us another way (see this website).",
+			"Our assistant is very busy right now. Please try again in a moment, or contact us another way (see this website).",
+		},
+		"zh": {
+			"抱歉，此聊天窗口暂无人工客服。我可以继续在这里回答您的问题；其他事宜请通过本网站上的其他方式联系我们。",
+			"抱歉，这个问题我无法在这里回答，此聊天窗口也暂无人工客服。请通过本网站上的其他方式联系我们。",
+			"抱歉，暂时无法回答这个问题，此聊天窗口也暂无人工客服。请稍后再试，或通过本网站上的其他方式联系我们。",
+			"智能助手今日的回答次数已用完，此聊天窗口暂无人工客服。请通过本网站上的其他方式联系我们。",
+			"智能助手当前繁忙。请稍后再试，或通过本网站上的其他方式联系我们。",
+		},
+		"ja": {
+			"申し訳ありません、このチャットには担当者がおりません。ご質問には引き続きこちらでお答えします。その他のご用件は、このサイトに記載の別の方法でお問い合わせください。",
+			"申し訳ありません、こちらではお答えできません。このチャットには担当者もおりません。このサイトに記載の別の方法でお問い合わせください。",
+			"申し訳ありません、今はお答えできません。このチャットには担当者もおりません。しばらくしてからもう一度お試しいただくか、このサイトに記載の別の方法でお問い合わせください。",
+			"本日のアシスタントの回答上限に達しました。このチャットには担当者もおりません。このサイトに記載の別の方法でお問い合わせください。",
+			"アシスタントが混み合っています。しばらくしてからもう一度お試しいただくか、このサイトに記載の別の方法でお問い合わせください。",
+		},
+	}
+	t, ok := texts[lang]
+	if !ok {
+		t = texts["en"]
+	}
+	return t[r]
+}

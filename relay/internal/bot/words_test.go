@@ -1,6 +1,9 @@
 package bot
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestWantsPerson(t *testing.T) {
 	tests := []struct {
@@ -21,6 +24,26 @@ func TestWantsPerson(t *testing.T) {
 	for _, tt := range tests {
 		if got := WantsPerson(tt.text); got != tt.want {
 			t.Errorf("WantsPerson(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+}
+
+// Where nobody can take over, the visitor must not be told someone will.
+func TestNoPeopleTextPromisesNoPerson(t *testing.T) {
+	promises := []string{"Connecting you", "will reply", "passing you to a person", "转接", "おつなぎ"}
+	for _, lang := range []string{"en", "zh", "ja", "fr"} {
+		for r := reasonAsked; r <= reasonBusy; r++ {
+			t.Run(lang+"/"+r.String(), func(t *testing.T) {
+				got := noPeopleText(r, lang)
+				if got == "" || got == handoffText(r, lang) {
+					t.Fatalf("noPeopleText = %q, want its own text", got)
+				}
+				for _, p := range promises {
+					if strings.Contains(got, p) {
+						t.Errorf("%q promises a person (%q)", got, p)
+					}
+				}
+			})
 		}
 	}
 }
