@@ -1,0 +1,122 @@
+//go:build js && wasm
+
+// Command kefu-edge is Kefu's edge build: the relay's widget, FAQ and AI
+// answers on Cloudflare Workers, from the relay's own handlers (package
+// edge) over D1 (package store/d1). Built by make edge; docs/edge.md.
+//
+// syumai/workers starts this program anew for every request: main builds
+// everything, serves that one request, lets an answer still streaming
+// finish (within the Worker's waitUntil), and returns.
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime"
+	"syscall/js"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/edge"
+	"github.com/kefuhq/kefu/relay/internal/httpx"
+	"github.com/kefuhq/kefu/relay/internal/site"
+	"github.com/kefuhq/kefu/relay/internal/store/d1"
+	"github.com/kefuhq/kefu/relay/protocol"
+	"github.com/syumai/workers"
+	"github.com/syumai/workers/cloudflare"
+	"github.com/syumai/workers/cloudflare/fetch"
+)
+
+// D1Binding is the name wrangler.jsonc binds the database to.
+const D1Binding = "DB"
+
+// The widget's classifier module and Go's wasm_exec.js, served by Workers
+// static assets beside this Worker at content-hashed URLs. make edge sets
+// them with -ldflags -X; left empty, widgets classify through the edge.
+var (
+	wasmURL     string
+	wasmHash    string
+	wasmExecURL string
+)
+
+func main() {
+	start := time.Now()
+	handler, closeFn := build(context.Background())
+	drained := make(chan struct{})
+	// The runtime ends a request's work when its response is done, unless
+	// it was handed to waitUntil: an answer to a message posted as JSON
+	// streams after the response.
+	cloudflare.WaitUntil(func() {
+		<-workers.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), edge.DefaultDrain)
+		defer cancel()
+		closeFn(ctx)
+		close(drained)
+	})
+	workers.ServeNonBlock(handler)
+	workers.Ready()
+	slog.Debug("kefu-edge: ready", "took", time.Since(start))
+	<-drained
+	// Let the waitUntil task resolve its promise before the program ends.
+	runtime.Gosched()
+}
+
+// build makes the handler; when that fails it answers every request with
+// the reason instead (a missing binding, migrations not applied).
+func build(ctx context.Context) (http.Handler, func(context.Context)) {
+	cfg, err := config.Parse(nil, getenv, io.Discard)
+	if err != nil {
+		return broken(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	slog.SetDefault(log)
+	fan := edge.NewFanout()
+	st, err := d1.Open(D1Binding, d1.Options{OnAppend: fan.OnAppend, Logger: log})
+	if err != nil {
+		return broken(err)
+	}
+	// One query for every settings document: this instance lives for one
+	// request, so nothing read here can go stale.
+	if err := st.LoadSettings(ctx); err != nil {
+		return broken(err)
+	}
+	var wasm *site.WasmFiles
+	if wasmURL != "" && wasmHash != "" && wasmExecURL != "" {
+		wasm = &site.WasmFiles{Module: site.Asset{URL: wasmURL, Hash: wasmHash}, Exec: wasmExecURL}
+	}
+	e, err := edge.New(ctx, edge.Options{
+		Config: cfg, Fanout: fan, Store: st, Log: log, Wasm: wasm,
+		// Workers open no sockets: upstream requests go through fetch.
+		// Manual redirects leave the AI client's own redirect checks in charge.
+		Transport: fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport,
+	})
+	if err != nil {
+		return broken(err)
+	}
+	return e, e.Close
+}
+
+// broken answers every request with a 503; the reason goes to the log
+// (npx wrangler tail), not to visitors.
+func broken(err error) (http.Handler, func(context.Context)) {
+	slog.Error("kefu-edge: cannot start", "err", err)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeInternal, "this chat is not set up yet; its log says why")
+	}), func(context.Context) {}
+}
+
+// getenv reads the Worker's vars and secrets. wrangler.jsonc may give a
+// var as a JSON number or boolean; the option table wants its text.
+func getenv(name string) string {
+	v := cloudflare.GetBinding(name)
+	switch v.Type() {
+	case js.TypeString:
+		return v.String()
+	case js.TypeNumber, js.TypeBoolean:
+		return js.Global().Call("String", v).String()
+	}
+	return ""
+}

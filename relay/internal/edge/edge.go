@@ -1,0 +1,190 @@
+// Package edge builds the relay's stateless HTTP surface for the edge
+// build on Cloudflare Workers (relay/cmd/kefu-edge): the widget assets and
+// config, the intent model and server-side classification, and the
+// visitor HTTP API whose event-stream replies carry FAQ and AI answers.
+// The handlers are the relay's own (site, intents, visitor, bot, ai); only
+// the store (D1 there), the upstream transport (the Workers fetch) and
+// what the edge cannot do differ. It builds and is tested on linux too.
+package edge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/ai"
+	"github.com/kefuhq/kefu/relay/internal/bot"
+	"github.com/kefuhq/kefu/relay/internal/chat"
+	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/intents"
+	"github.com/kefuhq/kefu/relay/internal/metrics"
+	"github.com/kefuhq/kefu/relay/internal/origin"
+	"github.com/kefuhq/kefu/relay/internal/site"
+	"github.com/kefuhq/kefu/relay/internal/visitor"
+	"github.com/kefuhq/kefu/relay/internal/web"
+	"github.com/kefuhq/kefu/widget"
+)
+
+// Store is what the edge's handlers need from a store.
+type Store interface {
+	visitor.Store
+	bot.Store
+}
+
+// DefaultDrain bounds how long Close lets answers still streaming finish.
+// Workers keeps a request's background work (waitUntil) alive for 30 s
+// after the response; this leaves room to store what was said.
+const DefaultDrain = 25 * time.Second
+
+// NewFanout returns the live side of the edge: the hub that event streams
+// subscribe to and the metrics. Open the store with its OnAppend (so what
+// is stored reaches the streams, in seq order), then pass both to New.
+func NewFanout() *chat.Fanout {
+	return &chat.Fanout{Hub: hub.New(), Metrics: metrics.New()}
+}
+
+// Options are what the edge is built from.
+type Options struct {
+	// Fanout is NewFanout's, whose OnAppend the store calls.
+	Fanout *chat.Fanout
+	// Config is the relay's option table, read from the Worker's
+	// environment (config.Parse with its vars and secrets). Options about
+	// listening, files, sockets and accounts do not apply.
+	Config config.Config
+	Store  Store
+	// Transport carries upstream AI requests (the Workers fetch); nil
+	// dials directly, as the relay does.
+	Transport http.RoundTripper
+	// Wasm announces the widget's classifier module, served as static
+	// files beside the Worker; nil leaves classification to the edge.
+	Wasm *site.WasmFiles
+	Log  *slog.Logger
+}
+
+// Edge serves the edge's routes.
+type Edge struct {
+	mux  *http.ServeMux
+	flow *bot.Flow
+	aic  *ai.Client
+}
+
+// New builds every handler. It reads the settings documents (intents,
+// model, AI and widget settings) from the store, and seeds the default
+// intents when there are none and Config.DemoIntents is set.
+func New(ctx context.Context, o Options) (*Edge, error) {
+	cfg, st, log := o.Config, o.Store, o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// Only the widget's own files: the classifier module is too big to
+	// live inside the Worker (docs/edge.md) and the pages are the relay's.
+	assets, err := web.LoadAssets(widget.FS)
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	in, err := intents.Open(ctx, st, log, cfg.DemoIntents)
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	h, m := o.Fanout.Hub, o.Fanout.Metrics
+	aic, aiSettings, budget, err := newAI(st, cfg, o.Transport, log, m)
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	flow := bot.New(st, h, in, aic, aiSettings, budget, log, m, bot.Options{
+		NoPeople: true,
+		// Nobody listens to an answer started by a JSON request; give it
+		// the time the Worker has left after the response.
+		AbandonAfter: DefaultDrain - 5*time.Second,
+	})
+
+	origins := origin.NewPolicy(cfg.AllowedOrigins)
+	cors := origins.CORS
+	mux := http.NewServeMux()
+	(&web.Server{Assets: assets, Metrics: m, Ready: func() error { return nil }}).Routes(mux)
+	in.Routes(mux, cors)
+	modelHash := func() string { _, _, hash := in.Model(); return hash }
+	s, err := site.New(assets, st, origins, modelHash, site.Options{NoSocket: true, Wasm: o.Wasm})
+	if err != nil {
+		flow.Close()
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	s.Routes(mux, cors)
+	vh := visitor.New(visitor.Options{
+		Origins:         origins,
+		BehindProxy:     cfg.BehindProxy,
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		RatePerConn:     cfg.RatePerConn,
+		RatePerVisitor:  cfg.RatePerVisitor,
+		MaxConnsPerIP:   cfg.MaxConnsPerIP,
+		AnswerTimeout:   cfg.AIAnswerTimeout,
+		Conn:            hub.ConnOptions{Queue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout, ReadLimit: int64(cfg.MaxFrameBytes)},
+	}, st, h, log, m, visitor.Hooks{
+		Message:   flow.OnVisitorMessage,
+		Joined:    flow.Joined,
+		Answer:    in.Answer,
+		Streaming: flow.Streaming,
+	})
+	vh.HTTPRoutes(mux, cors)
+	notHere(mux, cors)
+	return &Edge{mux: mux, flow: flow, aic: aic}, nil
+}
+
+// newAI builds the AI client and its settings from the store (or the
+// environment's OPENAI_* defaults), as the relay does.
+func newAI(st Store, cfg config.Config, transport http.RoundTripper, log *slog.Logger, m *metrics.Metrics) (*ai.Client, *bot.AISettings, *ai.Budget, error) {
+	defaults, err := ai.SettingsFromEnv(func(k string) string {
+		switch k {
+		case "OPENAI_API_KEY":
+			return cfg.OpenAIAPIKey
+		case "OPENAI_BASE_URL":
+			return cfg.OpenAIBaseURL
+		}
+		return ""
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	settings, err := bot.LoadAISettings(st, defaults)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var budget *ai.Budget
+	if cfg.AIDailyTokens > 0 {
+		// Each request restores the day's use and saves it after an answer:
+		// concurrent requests may overwrite each other's count, so the limit
+		// holds only roughly here (docs/edge.md).
+		budget = ai.NewBudget(int64(cfg.AIDailyTokens), time.UTC, time.Now)
+		if err := bot.LoadBudget(st, budget); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	aic, err := ai.New(ai.Options{
+		Logger:     log,
+		Timeouts:   ai.Timeouts{FirstToken: cfg.AIFirstToken, ChunkGap: cfg.AIChunkGap, Answer: cfg.AIAnswerTimeout},
+		Limiter:    ai.NewLimiter(cfg.AIMaxConcurrent, 1),
+		Budget:     budget,
+		Transport:  transport,
+		Registerer: m.Registry,
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return aic, settings, budget, nil
+}
+
+// ServeHTTP serves the edge's routes.
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
+
+// Close lets answers still streaming finish (within ctx, else they are cut
+// and stored as incomplete), then releases the AI client. An answer runs
+// past its request when the message came as JSON rather than as an event
+// stream.
+func (e *Edge) Close(ctx context.Context) {
+	e.flow.Drain(ctx)
+	e.flow.Close()
+	e.aic.Close()
+}
