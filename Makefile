@@ -11,7 +11,7 @@ ifneq ($(and $(findstring podman,$(ENGINE)),$(shell command -v runc 2>/dev/null)
 ENGINE  += --runtime runc
 endif
 
-.PHONY: help run build wasm test lint test-go test-wasm test-browser docker clean
+.PHONY: help run build wasm test lint test-go test-wasm test-browser test-edge edge docker clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,11 +31,11 @@ $(WASM): $(WASM_SRC)
 public/wasm/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 	cp $< $@
 
-test: lint wasm test-go test-wasm test-browser ## everything CI runs
+test: lint wasm test-go test-wasm test-browser test-edge ## everything CI runs
 
 lint: ## go vet (linux and js/wasm) and gofmt
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./router/... ./wasm/...
+	GOOS=js GOARCH=wasm $(GO) vet ./router/... ./wasm/... ./relay/cmd/kefu-edge ./relay/internal/edge ./relay/internal/store/d1
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 test-go: wasm ## Go tests (fuzz seed corpora included), the crash test, the container image
@@ -47,6 +47,16 @@ test-wasm: ## router and wasm tests compiled to js/wasm, run under Node
 test-browser: build ## widget, admin and console in headless Chromium (skipped loudly without Chromium, required in CI)
 	@if [ -f e2e/package.json ]; then cd e2e && npm ci --no-audit --no-fund --silent && KEFU_BIN=../$(BIN) node --test; fi
 
+edge: wasm ## the Cloudflare Workers build in edge/build (Go wasm + syumai/workers glue + the classifier as static assets), with its sizes
+	./edge/build.sh
+
+test-edge: edge ## the edge build under wrangler dev (workerd, local D1, offline) against the fake upstream (skipped loudly without Node, required in CI)
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		if [ "$$CI" = true ]; then echo "test-edge: Node and npm are required in CI"; exit 1; fi; \
+		echo "test-edge: SKIPPED: Node and npm are not installed"; exit 0; fi; \
+	$(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai && \
+	cd edge && npm ci --no-audit --no-fund --silent && FAKEOPENAI=../bin/fakeopenai node --test test/edge.test.js
+
 docker: wasm ## the FROM scratch container image kefu:VERSION (podman or docker)
 	@test -n "$(ENGINE)" || { echo "neither podman nor docker is installed"; exit 1; }
 	rm -rf build/image && mkdir -p build/image/data
@@ -54,7 +64,7 @@ docker: wasm ## the FROM scratch container image kefu:VERSION (podman or docker)
 	$(ENGINE) build -f Containerfile -t kefu:$(VERSION) -t kefu:latest build/image
 
 clean: ## remove build output
-	rm -rf bin build public/wasm/kefu.wasm public/wasm/kefu.wasm.br public/wasm/wasm_exec.js
+	rm -rf bin build edge/build public/wasm/kefu.wasm public/wasm/kefu.wasm.br public/wasm/wasm_exec.js
 
 .PHONY: bench bench-quick
 BENCH_BINS := ./bench/cmd/kefubench ./bench/cmd/loadgen ./bench/cmd/bare ./relay/cmd/fakeopenai

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds the edge Worker into edge/build (make edge; docs/edge.md):
+#   build/worker.mjs, runtime.mjs, wasm_exec.js  syumai/workers' JS glue
+#   build/app.wasm                               relay/cmd/kefu-edge
+#   build/static/                                Workers static assets: the
+#     widget's classifier (kefu.wasm, wasm_exec.js) at the content-hashed
+#     URLs the relay uses, served beside the Worker, not inside it
+# then prints the bundle's sizes against Workers' limits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+out=edge/build
+
+# The glue first: workers-assets-gen empties the directory.
+$GO run github.com/syumai/workers/cmd/workers-assets-gen -mode=go -o "$out"
+
+# hash12 is web.Assets' hash: the first 12 hex digits of SHA-256.
+hash12() { sha256sum "$1" | cut -c1-12; }
+ldflags='-s -w'
+if [ -f public/wasm/kefu.wasm ] && [ -f public/wasm/wasm_exec.js ]; then
+  wh=$(hash12 public/wasm/kefu.wasm)
+  xh=$(hash12 public/wasm/wasm_exec.js)
+  mkdir -p "$out/static/assets/$wh/wasm" "$out/static/assets/$xh/wasm"
+  cp public/wasm/kefu.wasm "$out/static/assets/$wh/wasm/kefu.wasm"
+  cp public/wasm/wasm_exec.js "$out/static/assets/$xh/wasm/wasm_exec.js"
+  ldflags+=" -X main.wasmURL=/assets/$wh/wasm/kefu.wasm -X main.wasmHash=$wh -X main.wasmExecURL=/assets/$xh/wasm/wasm_exec.js"
+else
+  echo "edge: public/wasm/kefu.wasm not built (make wasm): widgets will classify through the edge" >&2
+  mkdir -p "$out/static"
+fi
+# Static assets are served before the Worker runs; these headers make
+# them behave like the relay's /assets/ (immutable, readable cross-site).
+cat > "$out/static/_headers" <<'HEADERS'
+/assets/*
+  Cache-Control: public, max-age=31536000, immutable
+  Access-Control-Allow-Origin: *
+  Cross-Origin-Resource-Policy: cross-origin
+  X-Content-Type-Options: nosniff
+HEADERS
+
+GOOS=js GOARCH=wasm $GO build -trimpath -ldflags "$ldflags" -o "$out/app.wasm" ./relay/cmd/kefu-edge
+
+# Workers limit the Worker's compressed size (gzip): 3 MB on the free
+# plan, 10 MB paid. Static assets do not count.
+raw=$(cat "$out"/app.wasm "$out"/*.mjs "$out"/wasm_exec.js | wc -c)
+gz=$(cat "$out"/app.wasm "$out"/*.mjs "$out"/wasm_exec.js | gzip -9 | wc -c)
+br=n/a
+if command -v brotli >/dev/null; then br=$(cat "$out"/app.wasm "$out"/*.mjs "$out"/wasm_exec.js | brotli -q 11 -c | wc -c); fi
+mb() { awk -v b="$1" 'BEGIN { if (b == "n/a") print b; else printf "%.2f MB", b / 1e6 }'; }
+echo "edge: Worker bundle (app.wasm + JS glue): raw $(mb "$raw"), gzip $(mb "$gz"), brotli $(mb "$br")"
+echo "edge: Workers limits on the gzip size: 3 MB free plan, 10 MB paid; static assets (classifier) not counted"
+if [ "$gz" -gt 3000000 ]; then echo "edge: over the free plan's 3 MB: deploy needs the paid plan" >&2; fi
+if [ "$gz" -gt 10000000 ]; then echo "edge: over the 10 MB limit: this will not deploy" >&2; exit 1; fi

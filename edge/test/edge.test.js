@@ -1,0 +1,194 @@
+// The edge build, for real and offline: wrangler dev runs edge/build in
+// workerd with a local D1 database; the fake OpenAI upstream answers. No
+// relay runs. Started by make test-edge (docs/edge.md).
+'use strict';
+
+const { describe, before, after, test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { edgeDir, repoDir, freePort, tmpDir, start, run, waitFor, readEvents } = require('./lib');
+
+const AI_TEXT = 'Edge answers stream from the fake upstream, token by token.';
+const wrangler = path.join(edgeDir, 'node_modules', '.bin', 'wrangler');
+// No telemetry, no update checks: the test runs offline.
+const quiet = { WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG: 'info', NO_UPDATE_NOTIFIER: '1', CI: process.env.CI || 'true' };
+
+describe('edge build under wrangler dev', { timeout: 240_000 }, () => {
+  let base, fake, dev, state, logs;
+
+  before(async () => {
+    assert.ok(fs.existsSync(path.join(edgeDir, 'build', 'app.wasm')), 'edge/build/app.wasm missing: run make edge');
+    state = tmpDir('kefu-edge-');
+    logs = process.env.EDGE_TEST_LOGS || state;
+    fs.mkdirSync(logs, { recursive: true });
+
+    const fakeBin = process.env.FAKEOPENAI ? path.resolve(edgeDir, process.env.FAKEOPENAI) : path.join(state, 'fakeopenai');
+    if (!process.env.FAKEOPENAI) await run('go', ['build', '-o', fakeBin, './relay/cmd/fakeopenai'], { cwd: repoDir });
+    const fakePort = await freePort();
+    fake = start(fakeBin, ['--addr', `127.0.0.1:${fakePort}`, '--text', AI_TEXT, '--delay', '10ms'], { logFile: path.join(logs, 'fakeopenai.log') });
+    const fakeURL = `http://127.0.0.1:${fakePort}/v1`;
+    await waitFor('the fake upstream', 15_000, async () => (await fetch(fakeURL + '/models')).ok);
+
+    // A fresh local D1 for this run, with the schema wrangler applies.
+    await run(wrangler, ['d1', 'migrations', 'apply', 'kefu', '--local', '--persist-to', state], { env: quiet, ms: 90_000 });
+
+    const port = await freePort();
+    const inspector = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    dev = start(wrangler, [
+      'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--local',
+      '--persist-to', state, '--show-interactive-dev-session=false', '--live-reload=false',
+      '--var', `OPENAI_BASE_URL:${fakeURL}`, '--var', 'OPENAI_API_KEY:sk-edge-test',
+    ], { env: quiet, logFile: path.join(logs, 'wrangler-dev.log') });
+    await waitFor(`wrangler dev on ${base} (log: ${path.join(logs, 'wrangler-dev.log')})`, 90_000, async () => (await fetch(base + '/widget.js')).ok);
+  });
+
+  after(async () => {
+    await dev?.stop();
+    await fake?.stop();
+    if (!process.env.EDGE_TEST_LOGS && state) fs.rmSync(state, { recursive: true, force: true });
+  });
+
+  const timeout = { timeout: 30_000 };
+  const json = (body, token, accept = 'application/json') => ({
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: accept, ...(token ? { Authorization: 'Bearer ' + token } : {}) },
+    body: JSON.stringify(body),
+  });
+  let conv;
+
+  test('GET /widget.js is the widget loader', timeout, async () => {
+    const res = await fetch(base + '/widget.js');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/javascript/);
+    assert.match(await res.text(), /Kefu/);
+  });
+
+  test('the widget config says there is no socket, and where the classifier is', timeout, async () => {
+    const cfg = await (await fetch(base + '/v1/widget/config')).json();
+    assert.ok('ws' in cfg, 'config has ws');
+    assert.equal(cfg.ws, null, 'ws is null: the widget goes straight to HTTP + SSE');
+    assert.ok(cfg.model?.hash, 'a model is announced');
+    assert.ok(cfg.wasm?.url && cfg.wasm_exec, 'the classifier module is announced');
+    // Served by Workers static assets, readable cross-site, as on the relay.
+    const wasm = await fetch(base + cfg.wasm.url, { headers: { Origin: 'https://shop.example' } });
+    assert.equal(wasm.status, 200);
+    assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+    assert.equal(wasm.headers.get('access-control-allow-origin'), '*');
+    const bytes = new Uint8Array(await wasm.arrayBuffer());
+    assert.deepEqual([...bytes.slice(0, 4)], [0, 0x61, 0x73, 0x6d], 'a WebAssembly module');
+  });
+
+  test('GET /v1/model serves the fitted model', timeout, async () => {
+    const cfg = await (await fetch(base + '/v1/widget/config')).json();
+    const res = await fetch(base + '/v1/model');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('etag'), `"${cfg.model.hash}"`);
+    assert.ok((await res.arrayBuffer()).byteLength > 1000, 'model bytes');
+  });
+
+  test('POST /v1/classify classifies on the edge', timeout, async () => {
+    const res = await fetch(base + '/v1/classify', json({ text: 'how long does shipping take?' }));
+    assert.equal(res.status, 200);
+    const r = await res.json();
+    assert.equal(r.intent, 'shipping');
+    assert.equal(r.matched, true);
+  });
+
+  test('POST /v1/conversations starts a conversation', timeout, async () => {
+    const res = await fetch(base + '/v1/conversations', { method: 'POST' });
+    assert.equal(res.status, 200);
+    const w = await res.json();
+    assert.ok(w.token && w.conversation_id, 'token and conversation');
+    assert.equal(w.resume, 'new');
+    conv = { token: w.token, id: w.conversation_id };
+  });
+
+  const send = async (id, text) => {
+    const res = await fetch(`${base}/v1/conversations/${conv.id}/messages`, json({ id, text }, conv.token, 'text/event-stream'));
+    assert.equal(res.status, 200);
+    return readEvents(res);
+  };
+
+  test('an FAQ question is answered in its event stream', timeout, async () => {
+    const ev = await send('q1', 'how long does shipping take?');
+    assert.deepEqual(ev.map((e) => e.event), ['ack', 'message', 'done']);
+    assert.deepEqual(ev[0].data, { type: 'ack', id: 'q1', seq: 1 });
+    assert.equal(ev[1].data.intent, 'shipping');
+    assert.equal(ev[1].data.from, 'bot');
+    assert.equal(ev[1].id, '2');
+    assert.deepEqual(ev[2].data, { seq: 2 });
+  });
+
+  test('an open question streams the AI answer from the upstream through fetch', timeout, async () => {
+    const ev = await send('q2', 'can I pay with a gift card from my aunt?');
+    const names = ev.map((e) => e.event);
+    assert.equal(names[0], 'ack');
+    assert.equal(names.at(-1), 'done');
+    const deltas = ev.filter((e) => e.event === 'delta' && !e.data.done);
+    assert.ok(deltas.length >= 3, `several deltas, got ${deltas.length}`);
+    assert.deepEqual(deltas.map((d) => d.data.index), deltas.map((_, i) => i + 1), 'deltas in order');
+    const stored = ev.find((e) => e.event === 'message' && e.data.via === 'ai');
+    assert.ok(stored, 'the stored AI message');
+    assert.equal(stored.data.text, AI_TEXT);
+    assert.equal(deltas.map((d) => d.data.text).join(''), AI_TEXT, 'the deltas add up to the stored answer');
+    const doneAt = ev.findIndex((e) => e.event === 'delta' && e.data.done);
+    assert.ok(ev.indexOf(deltas.at(-1)) < ev.indexOf(stored) && ev.indexOf(stored) < doneAt,
+      `text deltas, then the stored message, then the done delta: ${names.join(' ')}`);
+    assert.equal(stored.data.seq, 4);
+    assert.deepEqual(ev.at(-1).data, { seq: 4 });
+  });
+
+  test('resending the same client id stores nothing new', timeout, async () => {
+    const ev = await send('q2', 'can I pay with a gift card from my aunt?');
+    assert.deepEqual(ev[0].data, { type: 'ack', id: 'q2', seq: 3, duplicate: true });
+    assert.equal(ev.filter((e) => e.event === 'delta').length, 0, 'no second answer');
+  });
+
+  test('history survives between requests (D1)', timeout, async () => {
+    const res = await fetch(`${base}/v1/conversations/${conv.id}/messages?after=0`, { headers: { Authorization: 'Bearer ' + conv.token } });
+    assert.equal(res.status, 200);
+    const page = await res.json();
+    assert.equal(page.seq, 4);
+    assert.deepEqual(page.messages.map((m) => [m.seq, m.from, m.id ?? null]),
+      [[1, 'visitor', 'q1'], [2, 'bot', 'q1#answer'], [3, 'visitor', 'q2'], [4, 'bot', null]]);
+    // A returning visitor resumes where they were.
+    const w = await (await fetch(base + '/v1/conversations', json({ conversation_id: conv.id, last_seq: 4 }, conv.token))).json();
+    assert.equal(w.conversation_id, conv.id);
+    assert.equal(w.resume, 'ok');
+    assert.equal(w.seq, 4);
+  });
+
+  test('concurrent sends get contiguous seqs and each id once', timeout, async () => {
+    const w = await (await fetch(base + '/v1/conversations', { method: 'POST' })).json();
+    // 12 requests, 8 distinct ids: each a Worker instance of its own,
+    // racing on one conversation in D1.
+    const sends = Array.from({ length: 12 }, (_, i) => fetch(`${base}/v1/conversations/${w.conversation_id}/messages`,
+      json({ id: 'c' + (i % 8), text: 'when are you open? ' + i }, w.token)));
+    const acks = await Promise.all(sends.map(async (p) => (await p).json()));
+    assert.equal(acks.filter((a) => a.duplicate).length, 4, 'four resends');
+    const page = await (await fetch(`${base}/v1/conversations/${w.conversation_id}/messages`, { headers: { Authorization: 'Bearer ' + w.token } })).json();
+    assert.deepEqual(page.messages.map((m) => m.seq), Array.from({ length: 16 }, (_, i) => i + 1), 'seqs 1..16, no gaps');
+    const ids = page.messages.map((m) => m.id);
+    assert.equal(new Set(ids).size, 16, 'every id once');
+    for (let i = 0; i < 8; i++) assert.ok(ids.includes('c' + i) && ids.includes(`c${i}#answer`), `c${i} and its answer`);
+  });
+
+  test('asking for a person says plainly that nobody takes chats here', timeout, async () => {
+    const ev = await send('p1', 'I want to talk to a real person');
+    const sys = ev.find((e) => e.event === 'message' && e.data.from === 'system');
+    assert.ok(sys, 'a system message');
+    assert.match(sys.data.text, /No one from our team/);
+    const w = await (await fetch(base + '/v1/conversations', json({ conversation_id: conv.id }, conv.token))).json();
+    assert.equal(w.handler, 'bot', 'the bot keeps answering');
+  });
+
+  test('GET /v1/ws is refused with not_supported', timeout, async () => {
+    const res = await fetch(base + '/v1/ws', { headers: { Origin: 'https://shop.example' } });
+    assert.equal(res.status, 501);
+    const body = await res.json();
+    assert.equal(body.error.code, 'not_supported');
+    assert.match(body.error.message, /relay/);
+  });
+});
