@@ -129,8 +129,12 @@
     applyHost();
   };
   style();
-  (d.documentElement).append(host);
-  mark('launcher');
+  // Attached after the page's first paint: a cached or fast loader can run
+  // before it, and the page's own content must come first. One frame later
+  // is still "at once" for a visitor.
+  const attach = () => { if (!dead) { d.documentElement.append(host); mark('launcher'); } };
+  if (w.requestAnimationFrame) w.requestAnimationFrame(() => setTimeout(attach, 0));
+  else setTimeout(attach, 0);
 
   // --- lazy parts -----------------------------------------------------------
   const url = (p) => new URL(p, src).href;
