@@ -36,6 +36,11 @@ type Options struct {
 	// EventsFor is how long one GET …/events stream lasts before the client
 	// reconnects (proxies drop idle long requests anyway).
 	EventsFor time.Duration
+	// PollEvery, when set, makes GET …/events also read the store this
+	// often for messages stored by other requests. Off on the relay, whose
+	// hub sees every message; the edge build needs it, since each of its
+	// requests runs apart with a hub of its own.
+	PollEvery time.Duration
 }
 
 // Hooks let other parts of the relay act on visitor activity. Nil hooks are

@@ -289,6 +289,7 @@ func (h *Handler) eventsHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.hub.Deregister(sink)
 	h.hub.Subscribe(chat.Topic(s.ConversationID), sink)
 	sw := newSSEWriter(w, h.opts.Conn.WriteTimeout)
+	sw.seqs[s.ConversationID] = after // the client has these
 	if err := h.replay(s.ConversationID, after, sw.frame); err != nil {
 		return
 	}
@@ -299,10 +300,22 @@ func (h *Handler) eventsHTTP(w http.ResponseWriter, r *http.Request) {
 	defer end.Stop()
 	keepAlive := time.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
+	var poll <-chan time.Time // nil: never
+	if h.opts.PollEvery > 0 {
+		t := time.NewTicker(h.opts.PollEvery)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		select {
 		case f := <-sink.frames:
 			if sw.frame(f) != nil {
+				return
+			}
+		case <-poll:
+			// What other requests stored since the newest seq written; the
+			// writer skips what the hub already delivered.
+			if h.replay(s.ConversationID, sw.seqs[s.ConversationID], sw.frame) != nil {
 				return
 			}
 		case <-keepAlive.C:
