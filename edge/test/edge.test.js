@@ -7,7 +7,7 @@ const { describe, before, after, test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { edgeDir, repoDir, freePort, tmpDir, start, run, waitFor, readEvents } = require('./lib');
+const { edgeDir, repoDir, freePort, tmpDir, start, run, waitFor, readEvents, findBrowser, startSite } = require('./lib');
 
 const AI_TEXT = 'Edge answers stream from the fake upstream, token by token.';
 const wrangler = path.join(edgeDir, 'node_modules', '.bin', 'wrangler');
@@ -182,6 +182,54 @@ describe('edge build under wrangler dev', { timeout: 240_000 }, () => {
     assert.match(sys.data.text, /No one from our team/);
     const w = await (await fetch(base + '/v1/conversations', json({ conversation_id: conv.id }, conv.token))).json();
     assert.equal(w.handler, 'bot', 'the bot keeps answering');
+  });
+
+  // A customer page on another origin with the script tag pointing at the
+  // edge: the widget goes straight to HTTP + SSE, answers an FAQ in the
+  // browser (classifier from the static assets) and streams an AI answer.
+  test('the widget on a page answers an FAQ and streams an AI answer through the edge', { timeout: 90_000 }, async (t) => {
+    const browser = findBrowser();
+    if (browser.missing) {
+      if (process.env.CI === 'true') assert.fail(browser.missing);
+      process.stderr.write(`\n${'#'.repeat(72)}\n# SKIPPED edge browser check: ${browser.missing}\n${'#'.repeat(72)}\n\n`);
+      t.skip(browser.missing);
+      return;
+    }
+    const site = await startSite(base);
+    const profile = tmpDir('kefu-edge-profile-');
+    const context = await browser.chromium.launchPersistentContext(profile, {
+      executablePath: browser.path, headless: true,
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run'],
+    });
+    try {
+      context.setDefaultTimeout(20_000);
+      const page = await context.newPage();
+      const sockets = [];
+      page.on('websocket', (ws) => sockets.push(ws.url()));
+      await page.goto(site.url);
+      await page.evaluate(() => { window.__msgs = []; window.Kefu.on('message', (m) => window.__msgs.push(m)); });
+      await page.locator('kefu-widget button.l').click();
+      await page.waitForFunction(() => performance.getEntriesByName('kefu:wasm-ready').length > 0, null, { timeout: 30_000 });
+      const input = page.locator('kefu-widget textarea');
+      await input.fill('how long does shipping take?');
+      await input.press('Enter');
+      await page.waitForFunction(() => window.__msgs.some((m) => m.instant && m.intent === 'shipping'));
+      // …and the edge stored the question with its own copy of the answer.
+      await page.waitForFunction(() => window.__msgs.some((m) => m.seq === 2 && m.via === 'browser'));
+      await input.fill('which colour suits a small kitchen?');
+      await input.press('Enter');
+      await page.waitForFunction((text) => window.__msgs.some((m) => m.via === 'ai' && m.text === text), AI_TEXT);
+      // The questions' stored copies come through the event stream, which
+      // reads D1 every 2 s (no hub spans requests here).
+      const shown = () => page.evaluate(() => [...document.querySelector('kefu-widget').shadowRoot.querySelectorAll('.ms .g')].map((g) => g.dataset.seq).join(','));
+      await waitFor('every message shown with its seq', 15_000, async () => (await shown()) === '1,2,3,4');
+      assert.deepEqual(sockets, [], 'no WebSocket was tried');
+    } finally {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+      await site.close();
+    }
   });
 
   test('GET /v1/ws is refused with not_supported', timeout, async () => {

@@ -116,4 +116,37 @@ async function readEvents(res, ms = 30_000) {
   return events;
 }
 
-module.exports = { edgeDir, repoDir, freePort, tmpDir, start, run, waitFor, readEvents, killAll };
+// findBrowser finds Chromium (Debian's, or KEFU_CHROMIUM) and playwright-core
+// (installed for the browser tests in e2e/): {chromium, path} or {missing}.
+function findBrowser() {
+  const exe = process.env.KEFU_CHROMIUM || '/usr/bin/chromium';
+  if (!fs.existsSync(exe)) return { missing: `Chromium not found at ${exe} (install Debian's chromium or set KEFU_CHROMIUM)` };
+  try {
+    const { chromium } = require(require.resolve('playwright-core', { paths: [path.join(repoDir, 'e2e')] }));
+    return { chromium, path: exe };
+  } catch {
+    return { missing: 'playwright-core not installed in e2e/ (cd e2e && npm ci; make test-browser does)' };
+  }
+}
+
+// startSite serves a customer page on its own origin whose script tag
+// points at the edge.
+async function startSite(edgeURL) {
+  const http = require('node:http');
+  const port = await freePort();
+  const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>
+<script src="${edgeURL}/widget.js" async></script></head><body><main><h1>Our shop</h1></main></body></html>`;
+  const srv = http.createServer((req, res) => {
+    if (req.url !== '/') { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(page);
+  });
+  await new Promise((r) => srv.listen(port, '127.0.0.1', r));
+  return {
+    // localhost: another origin than the edge's 127.0.0.1.
+    url: `http://localhost:${port}/`,
+    close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(r); }),
+  };
+}
+
+module.exports = { edgeDir, repoDir, freePort, tmpDir, start, run, waitFor, readEvents, killAll, findBrowser, startSite };

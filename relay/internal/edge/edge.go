@@ -46,6 +46,12 @@ func NewFanout() *chat.Fanout {
 	return &chat.Fanout{Hub: hub.New(), Metrics: metrics.New()}
 }
 
+// DefaultPoll is how often a visitor's event stream reads D1 for messages
+// other requests stored (their own question, another tab's): each request
+// runs apart here, so no hub carries them. A read finding nothing costs
+// one index lookup.
+const DefaultPoll = 2 * time.Second
+
 // Options are what the edge is built from.
 type Options struct {
 	// Fanout is NewFanout's, whose OnAppend the store calls.
@@ -121,6 +127,7 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 		RatePerVisitor:  cfg.RatePerVisitor,
 		MaxConnsPerIP:   cfg.MaxConnsPerIP,
 		AnswerTimeout:   cfg.AIAnswerTimeout,
+		PollEvery:       DefaultPoll,
 		Conn:            hub.ConnOptions{Queue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout, ReadLimit: int64(cfg.MaxFrameBytes)},
 	}, st, h, log, m, visitor.Hooks{
 		Message:   flow.OnVisitorMessage,
