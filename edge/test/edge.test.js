@@ -232,6 +232,27 @@ describe('edge build under wrangler dev', { timeout: 240_000 }, () => {
     }
   });
 
+  // Last: it replaces the intents. The documented import path: an export
+  // file through kefu-edge-intents into D1, refitted by the next request.
+  test('imported intents answer on the next request', { timeout: 120_000 }, async () => {
+    const before = await (await fetch(base + '/v1/widget/config')).json();
+    const file = path.join(state, 'intents.json');
+    fs.writeFileSync(file, JSON.stringify({ intents: [
+      { name: 'gift_cards', examples: ['do you sell gift cards', 'can I buy a gift voucher', 'gift card for a friend'], answer: 'Gift cards from 10 euros, sent by email.' },
+      { name: 'human', examples: ['talk to a person'], action: 'handoff' },
+    ] }));
+    const sql = await run('go', ['run', './relay/cmd/kefu-edge-intents', file], { cwd: repoDir });
+    fs.writeFileSync(path.join(state, 'intents.sql'), sql);
+    await run(wrangler, ['d1', 'execute', 'kefu', '--local', '--persist-to', state, '--file', path.join(state, 'intents.sql')], { env: quiet, ms: 90_000 });
+    const r = await (await fetch(base + '/v1/classify', json({ text: 'do you sell gift cards?' }))).json();
+    assert.equal(r.intent, 'gift_cards');
+    assert.equal(r.answer, 'Gift cards from 10 euros, sent by email.');
+    const after = await (await fetch(base + '/v1/widget/config')).json();
+    assert.notEqual(after.model.hash, before.model.hash, 'a new model');
+    const model = await fetch(base + after.model.url);
+    assert.equal(model.status, 200, 'the new model is served at its hashed URL');
+  });
+
   test('GET /v1/ws is refused with not_supported', timeout, async () => {
     const res = await fetch(base + '/v1/ws', { headers: { Origin: 'https://shop.example' } });
     assert.equal(res.status, 501);

@@ -1,0 +1,112 @@
+// Command kefu-edge-intents turns an intents file (the admin page's export,
+// {"intents":[…]}) into SQL that puts it in the edge build's D1 database:
+//
+//	go run ./relay/cmd/kefu-edge-intents intents.json > intents.sql
+//	cd edge && npx wrangler d1 execute kefu --remote --file ../intents.sql
+//
+// The intents are validated here, as the admin page would. The edge refits
+// the model from them on its next request (docs/edge.md).
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kefuhq/kefu/router"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, time.Now))
+}
+
+// run is the command; 0 done, 1 bad input, 2 bad usage.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
+	if len(args) > 1 || (len(args) == 1 && strings.HasPrefix(args[0], "-")) {
+		fmt.Fprintln(stderr, "usage: kefu-edge-intents [intents.json] > intents.sql  (reads stdin without a file)")
+		return 2
+	}
+	in := stdin
+	name := "stdin"
+	if len(args) == 1 {
+		f, err := os.Open(args[0])
+		if err != nil {
+			fmt.Fprintln(stderr, "kefu-edge-intents:", err)
+			return 1
+		}
+		defer f.Close()
+		in, name = f, args[0]
+	}
+	sql, err := intentsSQL(in, now().UnixMilli())
+	if err != nil {
+		fmt.Fprintf(stderr, "kefu-edge-intents: %s: %v\n", name, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "-- Kefu intents from %s, for the edge's D1 (kefu-edge-intents).\n%s", name, sql)
+	return 0
+}
+
+// chunkBytes keeps each statement well under D1's 100 KB statement limit.
+const chunkBytes = 60 << 10
+
+// intentsSQL reads an intents file and returns statements that store it
+// as the "intents" settings document the relay's intents package reads,
+// under a new version so the stored model is refitted. A big document is
+// written in pieces to a staging row, then moved in one statement, so the
+// edge never sees half of it.
+func intentsSQL(r io.Reader, version int64) (string, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var file struct {
+		Intents []router.Intent `json:"intents"`
+	}
+	if err := dec.Decode(&file); err != nil {
+		return "", fmt.Errorf("read intents: %w", err)
+	}
+	if err := router.Validate(file.Intents); err != nil {
+		return "", err
+	}
+	doc, err := json.Marshal(struct {
+		Version int64           `json:"version"`
+		Intents []router.Intent `json:"intents"`
+	}{version, file.Intents})
+	if err != nil {
+		return "", fmt.Errorf("encode intents: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString("DELETE FROM settings WHERE name = 'intents.import';\n")
+	for i, part := range split(string(doc), chunkBytes) {
+		if i == 0 {
+			fmt.Fprintf(&b, "INSERT INTO settings (name, value) VALUES ('intents.import', %s);\n", quote(part))
+		} else {
+			fmt.Fprintf(&b, "UPDATE settings SET value = value || %s WHERE name = 'intents.import';\n", quote(part))
+		}
+	}
+	b.WriteString("INSERT INTO settings (name, value) SELECT 'intents', CAST(value AS BLOB) FROM settings WHERE name = 'intents.import' ON CONFLICT (name) DO UPDATE SET value = excluded.value;\n")
+	b.WriteString("DELETE FROM settings WHERE name = 'intents.import';\n")
+	return b.String(), nil
+}
+
+// split cuts s into pieces of at most n bytes, never inside a character.
+func split(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		cut := n
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		if cut == 0 { // n is shorter than the first character: take it whole
+			_, cut = utf8.DecodeRuneInString(s)
+		}
+		out = append(out, s[:cut])
+		s = s[cut:]
+	}
+	return append(out, s)
+}
+
+// quote is an SQL string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

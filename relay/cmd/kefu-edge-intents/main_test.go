@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// intentsFile is an export with n intents of 400 examples each.
+func intentsFile(t *testing.T, answer string, n int) string {
+	t.Helper()
+	var list []map[string]any
+	for k := range n {
+		ex := make([]string, 400)
+		for i := range ex {
+			ex[i] = fmt.Sprintf("where is my parcel number %d %d", k, i)
+		}
+		list = append(list, map[string]any{"name": fmt.Sprint("tracking", k), "examples": ex, "answer": answer})
+	}
+	b, err := json.Marshal(map[string]any{"intents": list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestIntentsSQL(t *testing.T) {
+	tests := []struct {
+		name       string
+		in         string
+		wantErr    string
+		wantChunks int // UPDATE … || statements
+		contains   string
+	}{
+		{name: "small file, one insert", in: intentsFile(t, "Track it at example.com/track", 1), wantChunks: 0, contains: `"version":1795500000123`},
+		{name: "quotes are escaped", in: intentsFile(t, "It's on its way", 1), contains: "It''s on its way"},
+		{name: "big file in pieces", in: intentsFile(t, "ok", 10), wantChunks: 2},
+		{name: "invalid intents refused", in: `{"intents":[{"name":"x","examples":[],"answer":"a"}]}`, wantErr: "example"},
+		{name: "unknown field refused", in: `{"intent":[]}`, wantErr: "unknown field"},
+		{name: "no intents refused", in: `{"intents":[]}`, wantErr: "intent"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sql, err := intentsSQL(strings.NewReader(tc.in), 1795500000123)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one about %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Count(sql, "value = value ||"); got != tc.wantChunks {
+				t.Errorf("%d appended pieces, want %d", got, tc.wantChunks)
+			}
+			for _, stmt := range strings.Split(strings.TrimSpace(sql), ";\n") {
+				if len(stmt) > 100_000 {
+					t.Errorf("a statement of %d bytes: over D1's 100 KB limit", len(stmt))
+				}
+			}
+			if !strings.Contains(sql, tc.contains) {
+				t.Errorf("SQL lacks %q", tc.contains)
+			}
+			if !strings.HasSuffix(sql, "DELETE FROM settings WHERE name = 'intents.import';\n") {
+				t.Error("the staging row is not removed at the end")
+			}
+		})
+	}
+}
+
+func TestSplitKeepsCharacters(t *testing.T) {
+	s := strings.Repeat("发货", 100) // 3 bytes each
+	for _, n := range []int{1, 2, 4, 5, 7, 64} {
+		parts := split(s, n)
+		if strings.Join(parts, "") != s {
+			t.Fatalf("n=%d: pieces do not add up", n)
+		}
+		for _, p := range parts {
+			if !utf8.ValidString(p) || len(p) > max(n, 3) {
+				t.Errorf("n=%d: piece %q (%d bytes)", n, p, len(p))
+			}
+		}
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	now := func() time.Time { return time.UnixMilli(1) }
+	if code := run([]string{"a", "b"}, nil, &out, &errOut, now); code != 2 {
+		t.Errorf("two files: exit %d, want 2", code)
+	}
+	if code := run(nil, strings.NewReader(intentsFile(t, "x", 1)), &out, &errOut, now); code != 0 || !strings.Contains(out.String(), "INSERT INTO settings") {
+		t.Errorf("stdin: exit %d, output %q, stderr %q", code, out.String(), errOut.String())
+	}
+}
