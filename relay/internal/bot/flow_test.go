@@ -196,13 +196,17 @@ func TestAIStreamsTokenByTokenToEveryTab(t *testing.T) {
 		}
 		ds := v.deltas(final.StreamID)
 		var sb strings.Builder
-		for i, d := range ds {
+		last := 0
+		for _, d := range ds {
 			if d.Done {
 				continue
 			}
-			if d.Index != i+1 {
-				t.Errorf("delta %d has index %d", i, d.Index)
+			// Pieces may arrive merged (a connection that fell behind gets
+			// one frame for several): indexes only ever grow.
+			if d.Index <= last {
+				t.Errorf("delta index %d after %d", d.Index, last)
 			}
+			last = d.Index
 			sb.WriteString(d.Text)
 		}
 		if len(ds) < 5 || sb.String() != final.Text {

@@ -113,7 +113,7 @@ func (f *Flow) SendSnapshot(sub hub.Subscriber, convID string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.id != "" && st.text.Len() > 0 {
-		sub.Send(deltaFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: convID, StreamID: st.id, Index: 0, Text: st.text.String()}))
+		sub.Send(hub.DeltaFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: convID, StreamID: st.id, Index: 0, Text: st.text.String()}))
 	}
 }
 
@@ -182,7 +182,7 @@ func (f *Flow) answerOnce(ctx context.Context, st *stream) bool {
 		defer st.mu.Unlock()
 		st.index++
 		st.text.WriteString(text)
-		f.hub.Publish(topic, deltaFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: st.conv, StreamID: st.id, Index: st.index, Text: text}))
+		f.hub.Publish(topic, hub.DeltaFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: st.conv, StreamID: st.id, Index: st.index, Text: text}))
 		return nil
 	})
 	stopTyping()
@@ -211,7 +211,7 @@ func (f *Flow) answerOnce(ctx context.Context, st *stream) bool {
 	}
 	st.mu.Lock()
 	if st.index > 0 { // a stream that never started has nothing to close
-		f.hub.Publish(topic, deltaFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: st.conv, StreamID: st.id, Index: st.index + 1, Done: true}))
+		f.hub.Publish(topic, hub.DeltaFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: st.conv, StreamID: st.id, Index: st.index + 1, Done: true}))
 	}
 	st.mu.Unlock()
 	if err == nil {
@@ -229,14 +229,6 @@ func (f *Flow) answerOnce(ctx context.Context, st *stream) bool {
 		f.Handoff(storeCtx, st.conv, reasonFor(err), question, "")
 	}
 	return false
-}
-
-// deltaFrame tags a delta with its conversation, so a connection replaying
-// that conversation (an agent's watch) holds it until the replay is out.
-func deltaFrame(d protocol.Delta) hub.Frame {
-	f := hub.NewFrame(d)
-	f.Conv = d.ConversationID
-	return f
 }
 
 func orEllipsis(s string) string {

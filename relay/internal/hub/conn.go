@@ -1,9 +1,10 @@
 // Package hub fans frames out to live WebSocket connections.
 //
-// Each Conn is written only by its own writer goroutine, through a bounded
-// queue. Publishing never blocks: a connection whose queue is full is closed
-// with 4008 and resumes later from its last seq, so one slow reader never
-// delays anyone else.
+// Each Conn is written by one writer at a time, through a bounded queue.
+// Publishing never blocks: a connection whose queue is full is closed with
+// 4008 and resumes later from its last seq, so one slow reader never
+// delays anyone else. An idle connection costs no goroutine and no queue
+// memory: a writer goroutine exists only while frames wait.
 package hub
 
 import (
@@ -25,7 +26,10 @@ type Frame struct {
 	Data []byte
 	Conv string
 	Seq  uint64
-	ctl  *watchCtl // set on the hold/release markers of Watch
+	// Delta, on a streamed answer's piece, lets a connection that fell
+	// behind merge consecutive pieces of one stream into one frame.
+	Delta *protocol.Delta
+	ctl   *watchCtl // set on the hold/release markers of Watch
 }
 
 // watchCtl marks the start (hold) or end (release, with the replay) of a
@@ -45,6 +49,14 @@ func NewFrame(v any) Frame {
 	return Frame{Data: b}
 }
 
+// DeltaFrame is the frame of a streamed answer's piece, tagged with its
+// conversation (a Watch replay holds it) and mergeable.
+func DeltaFrame(d protocol.Delta) Frame {
+	f := NewFrame(d)
+	f.Conv, f.Delta = d.ConversationID, &d
+	return f
+}
+
 // ConnOptions are the per-connection limits.
 type ConnOptions struct {
 	Queue        int           // frames waiting to be written; full → close 4008
@@ -53,43 +65,43 @@ type ConnOptions struct {
 	ReadLimit    int64         // largest frame read; bigger → close 1009
 }
 
+// spareCap is the largest drained queue a connection keeps for reuse;
+// bigger ones (a burst) go back to the garbage collector.
+const spareCap = 64
+
 // Conn is one live WebSocket connection.
 type Conn struct {
+	Endpoint
 	ws   *websocket.Conn
 	opts ConnOptions
-	send chan Frame
 	Kind string // "visitor" or "agent", for metrics and logs
+
+	mu       sync.Mutex
+	queue    []Frame // waiting to be written
+	spare    []Frame // a drained queue kept for reuse
+	started  bool    // Start was called: Send may start a writer
+	draining bool    // a writer goroutine is running
 
 	closeOnce sync.Once
 	closing   chan struct{}
 	closeCode websocket.StatusCode
 	closeMsg  string
-	done      chan struct{} // writer exited
+	done      chan struct{} // closed once the socket is closed
 
-	Endpoint
+	ping *time.Timer // guarded by mu
 
-	// seqs is the newest seq written per conversation; only the writer
-	// goroutine (or the owner before Start) touches it.
-	seqs map[string]uint64
-	// held buffers live frames of conversations being replayed by Watch;
-	// writer goroutine only.
-	held map[string][]Frame
-	// stall bounds the write in progress; writer goroutine only.
-	stall *time.Timer
+	// Writer state, touched by one writer at a time (the owner before
+	// Start, then the drain goroutines, one after another under mu).
+	seqs  map[string]uint64  // newest seq written per conversation
+	held  map[string][]Frame // live frames held while Watch replays
+	stall *time.Timer        // bounds the write in progress
 }
 
 // NewConn wraps an accepted WebSocket. Call Start once the replay (if any)
 // has been written with WriteNow.
 func NewConn(ws *websocket.Conn, kind string, opts ConnOptions) *Conn {
 	ws.SetReadLimit(opts.ReadLimit)
-	return &Conn{
-		ws:      ws,
-		opts:    opts,
-		send:    make(chan Frame, opts.Queue),
-		Kind:    kind,
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
-	}
+	return &Conn{ws: ws, opts: opts, Kind: kind, closing: make(chan struct{}), done: make(chan struct{})}
 }
 
 // Read returns the next text frame. A binary frame closes the connection
@@ -112,7 +124,7 @@ func (c *Conn) Read(ctx context.Context) ([]byte, error) {
 }
 
 // WriteNow writes a frame directly. Only for the owner before Start (hello,
-// welcome, replay), when no writer goroutine exists yet.
+// welcome, replay), when no writer runs yet.
 func (c *Conn) WriteNow(ctx context.Context, f Frame) error {
 	if f.Seq > 0 {
 		if f.Seq <= c.seqs[f.Conv] {
@@ -132,33 +144,135 @@ func (c *Conn) noteSeq(f Frame) {
 	c.seqs[f.Conv] = f.Seq
 }
 
-// Start runs the writer goroutine: frames from the queue, pings, and the
-// close handshake.
-func (c *Conn) Start() { go c.writeLoop() }
+// Start lets queued and future frames be written, and starts the pings.
+func (c *Conn) Start() {
+	c.stall = time.AfterFunc(time.Hour, func() {
+		// A write still blocked when this fires is given up: closing the
+		// socket unblocks it.
+		c.Close(protocol.CloseSlow, "too slow: write timed out")
+		c.ws.CloseNow()
+	})
+	c.stall.Stop()
+	c.mu.Lock()
+	c.ping = time.AfterFunc(c.opts.PingInterval, c.pingOnce)
+	c.started = true
+	c.kickLocked()
+	c.mu.Unlock()
+}
 
 // Send queues a frame without blocking. A full queue closes the connection
 // as too slow (4008) and reports false.
 func (c *Conn) Send(f Frame) bool {
+	c.mu.Lock()
 	select {
 	case <-c.closing:
+		c.mu.Unlock()
 		return false
 	default:
 	}
-	select {
-	case c.send <- f:
-		return true
-	default:
+	if len(c.queue) >= c.opts.Queue {
+		c.mu.Unlock()
 		c.Close(protocol.CloseSlow, "too slow: send queue full")
 		return false
 	}
+	if c.queue == nil {
+		c.queue, c.spare = c.spare, nil
+	}
+	c.queue = append(c.queue, f)
+	c.kickLocked()
+	c.mu.Unlock()
+	return true
 }
 
-// Close asks the writer to close the connection with code and reason. It
+// kickLocked starts a writer if frames wait and none runs.
+func (c *Conn) kickLocked() {
+	if c.started && !c.draining && len(c.queue) > 0 {
+		c.draining = true
+		go c.drain()
+	}
+}
+
+// drain writes queued frames until the queue is empty, then exits: the
+// next Send starts another writer.
+func (c *Conn) drain() {
+	for {
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = nil
+		select {
+		case <-c.closing:
+			batch = nil
+		default:
+		}
+		if len(batch) == 0 {
+			c.draining = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		for _, f := range merge(batch) {
+			if !c.handle(f) {
+				c.mu.Lock()
+				c.draining = false
+				c.queue = nil
+				c.mu.Unlock()
+				return
+			}
+		}
+		if cap(batch) <= spareCap {
+			clear(batch)
+			c.mu.Lock()
+			c.spare = batch[:0]
+			c.mu.Unlock()
+		}
+	}
+}
+
+// merge joins runs of consecutive pieces of one streamed answer into one
+// frame: a connection that fell behind catches up with one write instead
+// of one per piece. The merged frame carries the last piece's index.
+func merge(batch []Frame) []Frame {
+	out := batch[:0:0]
+	for i := 0; i < len(batch); i++ {
+		f := batch[i]
+		j := i + 1
+		for f.Delta != nil && !f.Delta.Done && f.Delta.Index > 0 && j < len(batch) {
+			g := batch[j].Delta
+			if g == nil || g.Done || g.StreamID != f.Delta.StreamID || g.Index != f.Delta.Index+(j-i) {
+				break
+			}
+			j++
+		}
+		if j == i+1 {
+			out = append(out, f)
+			continue
+		}
+		d := *f.Delta
+		for _, g := range batch[i+1 : j] {
+			d.Text += g.Delta.Text
+			d.Index = g.Delta.Index
+		}
+		out = append(out, DeltaFrame(d))
+		i = j - 1
+	}
+	return out
+}
+
+// Close asks for the connection to be closed with code and reason. It
 // returns at once; the first call's code wins.
 func (c *Conn) Close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
 		c.closeCode, c.closeMsg = code, reason
 		close(c.closing)
+		go func() {
+			defer close(c.done)
+			c.mu.Lock()
+			if c.ping != nil {
+				c.ping.Stop()
+			}
+			c.mu.Unlock()
+			c.ws.Close(code, reason)
+		}()
 	})
 }
 
@@ -175,17 +289,38 @@ func (c *Conn) CloseCode() websocket.StatusCode {
 	}
 }
 
-// Wait blocks until the writer goroutine has exited (after Start).
+// Wait blocks until the connection is closed (after Close).
 func (c *Conn) Wait() { <-c.done }
 
 // Abort drops the connection without a close handshake.
 func (c *Conn) Abort() { c.ws.CloseNow() }
 
 // CloseBeforeStart closes with a code from any goroutine while no writer
-// goroutine runs yet (during hello). It blocks for the close handshake.
+// runs yet (during hello). It blocks for the close handshake.
 func (c *Conn) CloseBeforeStart(code websocket.StatusCode, reason string) {
 	c.Close(code, reason)
-	c.ws.Close(code, reason)
+	c.Wait()
+}
+
+// pingOnce pings the peer; a peer that has not answered within an interval
+// is gone. It runs on a timer's goroutine, so an idle connection has no
+// goroutine of its own.
+func (c *Conn) pingOnce() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.PingInterval)
+	err := c.ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		c.Close(protocol.CloseGoingAway, "no pong")
+		c.ws.CloseNow()
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.closing:
+	default:
+		c.ping.Reset(c.opts.PingInterval)
+	}
 }
 
 // handle writes one queued frame, or applies a Watch marker. It reports
@@ -209,7 +344,7 @@ func (c *Conn) handle(f Frame) bool {
 		return true
 	}
 	if buf, ok := c.held[f.Conv]; ok && f.Conv != "" {
-		if len(buf) >= cap(c.send) {
+		if len(buf) >= c.opts.Queue {
 			c.Close(protocol.CloseSlow, "too slow: send queue full")
 			return true
 		}
@@ -238,50 +373,4 @@ func (c *Conn) write(f Frame) bool {
 		return false
 	}
 	return true
-}
-
-func (c *Conn) writeLoop() {
-	defer close(c.done)
-	// A write still blocked when this fires is given up: closing the socket
-	// unblocks it.
-	c.stall = time.AfterFunc(time.Hour, func() {
-		c.Close(protocol.CloseSlow, "too slow: write timed out")
-		c.ws.CloseNow()
-	})
-	c.stall.Stop()
-	defer c.stall.Stop()
-	ping := time.NewTicker(c.opts.PingInterval)
-	defer ping.Stop()
-	pinging := false
-	pong := make(chan error, 1)
-	for {
-		select {
-		case f := <-c.send:
-			if !c.handle(f) {
-				return
-			}
-		case <-ping.C:
-			// The previous ping must have been answered: a peer that misses a
-			// whole interval is gone.
-			if pinging {
-				continue
-			}
-			pinging = true
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), c.opts.PingInterval)
-				defer cancel()
-				pong <- c.ws.Ping(ctx)
-			}()
-		case err := <-pong:
-			pinging = false
-			if err != nil {
-				c.Close(protocol.CloseGoingAway, "no pong")
-				c.ws.CloseNow()
-				return
-			}
-		case <-c.closing:
-			c.ws.Close(c.closeCode, c.closeMsg)
-			return
-		}
-	}
 }

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/kefuhq/kefu/relay/protocol"
 )
 
 // pair returns a started server-side Conn and the client end of it.
@@ -127,5 +129,72 @@ func TestPublishNeverBlocksOnAFullQueue(t *testing.T) {
 	}
 	if c.CloseCode() != 4008 {
 		t.Errorf("close code %d, want 4008", c.CloseCode())
+	}
+}
+
+func TestMergeDeltas(t *testing.T) {
+	d := func(stream string, i int, text string, done bool) Frame {
+		return DeltaFrame(protocol.Delta{Type: "delta", ConversationID: "c", StreamID: stream, Index: i, Text: text, Done: done})
+	}
+	msg := seqFrame("c", 9)
+	tests := []struct {
+		name string
+		in   []Frame
+		want []string // "stream:index:text", or "msg"
+	}{
+		{"one piece", []Frame{d("s", 1, "a", false)}, []string{"s:1:a"}},
+		{"a run merges into its last index", []Frame{d("s", 1, "a", false), d("s", 2, "b", false), d("s", 3, "c", false)}, []string{"s:3:abc"}},
+		{"a message breaks the run", []Frame{d("s", 1, "a", false), msg, d("s", 2, "b", false)}, []string{"s:1:a", "msg", "s:2:b"}},
+		{"another stream breaks the run", []Frame{d("s", 1, "a", false), d("t", 1, "x", false), d("s", 2, "b", false)}, []string{"s:1:a", "t:1:x", "s:2:b"}},
+		{"done is never merged", []Frame{d("s", 1, "a", false), d("s", 2, "", true)}, []string{"s:1:a", "s:2:"}},
+		{"a snapshot (index 0) is never merged", []Frame{d("s", 0, "abc", false), d("s", 4, "d", false)}, []string{"s:0:abc", "s:4:d"}},
+		{"a gap is not merged", []Frame{d("s", 1, "a", false), d("s", 3, "c", false)}, []string{"s:1:a", "s:3:c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, f := range merge(tt.in) {
+				if f.Delta == nil {
+					got = append(got, "msg")
+					continue
+				}
+				var wire protocol.Delta
+				json.Unmarshal(f.Data, &wire)
+				if wire != *f.Delta {
+					t.Errorf("frame data %+v does not match its delta %+v", wire, *f.Delta)
+				}
+				got = append(got, fmt.Sprintf("%s:%d:%s", wire.StreamID, wire.Index, wire.Text))
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// An idle connection keeps no writer goroutine: one runs only while frames
+// wait.
+func TestWriterOnlyWhileFramesWait(t *testing.T) {
+	c, cl := pair(t, ConnOptions{Queue: 64, WriteTimeout: time.Second, PingInterval: time.Minute, ReadLimit: 1 << 16})
+	idle := func() bool { c.mu.Lock(); defer c.mu.Unlock(); return !c.draining }
+	if !idle() {
+		t.Fatal("a writer runs with nothing to write")
+	}
+	for i := range 10 {
+		c.Send(seqFrame("c", uint64(i+1)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 10 {
+		if _, _, err := cl.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !idle() {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not exit once the queue was empty")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
