@@ -87,7 +87,9 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 	}
 	// Only the widget's own files: the classifier module is too big to
 	// live inside the Worker (docs/edge.md) and the pages are the relay's.
-	assets, err := web.LoadAssets(widget.FS)
+	// Not precompressed: that would cost every request ~4 ms of CPU, and
+	// Cloudflare compresses responses itself.
+	assets, err := web.LoadAssetsUncompressed(widget.FS)
 	if err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
 	}

@@ -41,9 +41,18 @@ type Assets struct {
 }
 
 // LoadAssets reads every file of the given trees into memory, later trees
-// winning on equal names. Files ending in .br are taken as the brotli form
-// of the file without the suffix, never served on their own.
-func LoadAssets(trees ...fs.FS) (*Assets, error) {
+// winning on equal names, and gzips those that shrink. Files ending in .br
+// are taken as the brotli form of the file without the suffix, never
+// served on their own.
+func LoadAssets(trees ...fs.FS) (*Assets, error) { return loadAssets(true, trees) }
+
+// LoadAssetsUncompressed is LoadAssets without the gzip forms: for the edge
+// build, which loads its assets anew for every request (compressing would
+// cost each one milliseconds of CPU) and whose responses Cloudflare
+// compresses itself.
+func LoadAssetsUncompressed(trees ...fs.FS) (*Assets, error) { return loadAssets(false, trees) }
+
+func loadAssets(compress bool, trees []fs.FS) (*Assets, error) {
 	a := &Assets{byName: map[string]*Asset{}, start: time.Now()}
 	brotli := map[string][]byte{}
 	for _, tree := range trees {
@@ -59,7 +68,7 @@ func LoadAssets(trees ...fs.FS) (*Assets, error) {
 				brotli[strings.TrimSuffix(p, ".br")] = data
 				return nil
 			}
-			a.byName[p] = newAsset(p, data)
+			a.byName[p] = newAsset(p, data, compress)
 			return nil
 		})
 		if err != nil {
@@ -74,7 +83,7 @@ func LoadAssets(trees ...fs.FS) (*Assets, error) {
 	return a, nil
 }
 
-func newAsset(name string, data []byte) *Asset {
+func newAsset(name string, data []byte, compress bool) *Asset {
 	sum := sha256.Sum256(data)
 	h := hex.EncodeToString(sum[:])[:hashLen]
 	ct := mime.TypeByExtension(path.Ext(name))
@@ -88,7 +97,7 @@ func newAsset(name string, data []byte) *Asset {
 		ct = "application/octet-stream"
 	}
 	as := &Asset{Name: name, Hash: h, ContentType: ct, Raw: data, etag: `"` + h + `"`}
-	if len(data) > 512 && compressible(ct) {
+	if compress && len(data) > 512 && compressible(ct) {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 		zw.Write(data)
