@@ -60,6 +60,13 @@ func main() {
 	workers.Ready()
 	slog.Debug("kefu-edge: ready", "took", time.Since(start))
 	<-drained
+	if slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		// Each request holds a Go instance of its own in the isolate's
+		// 128 MB: this says how much (docs/edge.md).
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		slog.Debug("kefu-edge: done", "took", time.Since(start), "memory_mb", ms.Sys>>20, "heap_mb", ms.HeapSys>>20)
+	}
 	// Let the waitUntil task resolve its promise before the program ends.
 	runtime.Gosched()
 }
