@@ -1,3 +1,7 @@
+//go:build !js
+
+// bbolt does not build for js/wasm.
+
 package edge
 
 import (
