@@ -53,7 +53,9 @@ edge: wasm ## the Cloudflare Workers build in edge/build (Go wasm + syumai/worke
 test-edge: edge ## the edge build under wrangler dev (workerd, local D1, offline) against the fake upstream (skipped loudly without Node, required in CI)
 	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
 		if [ "$$CI" = true ]; then echo "test-edge: Node and npm are required in CI"; exit 1; fi; \
-		echo "test-edge: SKIPPED: Node and npm are not installed"; exit 0; fi; \
+		printf '%s\n' "########################################################################" \
+			"# SKIPPED test-edge: Node and npm are not installed (wrangler dev needs them)" \
+			"########################################################################"; exit 0; fi; \
 	$(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai && \
 	cd edge && npm ci --no-audit --no-fund --silent && FAKEOPENAI=../bin/fakeopenai node --test test/edge.test.js
 
