@@ -44,7 +44,7 @@ var (
 
 func main() {
 	start := time.Now()
-	handler, closeFn := build(context.Background())
+	handler, closeFn, log := build(context.Background())
 	drained := make(chan struct{})
 	// The runtime ends a request's work when its response is done, unless
 	// it was handed to waitUntil: an answer to a message posted as JSON
@@ -58,37 +58,38 @@ func main() {
 	})
 	workers.ServeNonBlock(handler)
 	workers.Ready()
-	slog.Debug("kefu-edge: ready", "took", time.Since(start))
+	log.Debug("kefu-edge: ready", "took", time.Since(start))
 	<-drained
-	if slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+	if log.Enabled(context.Background(), slog.LevelDebug) {
 		// Each request holds a Go instance of its own in the isolate's
 		// 128 MB: this says how much (docs/edge.md).
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		slog.Debug("kefu-edge: done", "took", time.Since(start), "memory_mb", ms.Sys>>20, "heap_mb", ms.HeapSys>>20)
+		log.Debug("kefu-edge: done", "took", time.Since(start), "memory_mb", ms.Sys>>20, "heap_mb", ms.HeapSys>>20)
 	}
 	// Let the waitUntil task resolve its promise before the program ends.
 	runtime.Gosched()
 }
 
-// build makes the handler; when that fails it answers every request with
-// the reason instead (a missing binding, migrations not applied).
-func build(ctx context.Context) (http.Handler, func(context.Context)) {
+// build makes the handler and the logger; when that fails the handler
+// answers every request with a 503 and the log says why (a missing
+// binding, migrations not applied, a bad option).
+func build(ctx context.Context) (http.Handler, func(context.Context), *slog.Logger) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg, err := config.Parse(nil, getenv, io.Discard)
 	if err != nil {
-		return broken(err)
+		return broken(log, err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	slog.SetDefault(log)
+	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	fan := edge.NewFanout()
 	st, err := d1.Open(D1Binding, d1.Options{OnAppend: fan.OnAppend, Logger: log})
 	if err != nil {
-		return broken(err)
+		return broken(log, err)
 	}
 	// One query for every settings document: this instance lives for one
 	// request, so nothing read here can go stale.
 	if err := st.LoadSettings(ctx); err != nil {
-		return broken(err)
+		return broken(log, err)
 	}
 	var wasm *site.WasmFiles
 	if wasmURL != "" && wasmHash != "" && wasmExecURL != "" {
@@ -101,18 +102,18 @@ func build(ctx context.Context) (http.Handler, func(context.Context)) {
 		Transport: fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport,
 	})
 	if err != nil {
-		return broken(err)
+		return broken(log, err)
 	}
-	return e, e.Close
+	return e, e.Close, log
 }
 
 // broken answers every request with a 503; the reason goes to the log
 // (npx wrangler tail), not to visitors.
-func broken(err error) (http.Handler, func(context.Context)) {
-	slog.Error("kefu-edge: cannot start", "err", err)
+func broken(log *slog.Logger, err error) (http.Handler, func(context.Context), *slog.Logger) {
+	log.Error("kefu-edge: cannot start", "err", err)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeInternal, "this chat is not set up yet; its log says why")
-	}), func(context.Context) {}
+	}), func(context.Context) {}, log
 }
 
 // getenv reads the Worker's vars and secrets. wrangler.jsonc may give a
