@@ -109,41 +109,15 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	if err != nil {
 		return nil, err
 	}
-	aiDefaults, err := ai.SettingsFromEnv(func(k string) string {
-		switch k {
-		case "OPENAI_API_KEY":
-			return cfg.OpenAIAPIKey
-		case "OPENAI_BASE_URL":
-			return cfg.OpenAIBaseURL
-		}
-		return ""
+	aip, err := bot.NewAI(a.store, cfg, bot.AIOptions{
+		Cache: ai.NewCache(4096, time.Hour, time.Now), Logger: a.log, Registerer: a.metrics.Registry,
 	})
 	if err != nil {
 		return nil, err
 	}
-	aiSettings, err := bot.LoadAISettings(a.store, aiDefaults)
-	if err != nil {
-		return nil, err
-	}
-	var budget *ai.Budget
-	if cfg.AIDailyTokens > 0 {
-		budget = ai.NewBudget(int64(cfg.AIDailyTokens), time.UTC, time.Now)
-		if err := bot.LoadBudget(a.store, budget); err != nil {
-			return nil, err
-		}
-	}
-	a.aic, err = ai.New(ai.Options{
-		Logger:     a.log,
-		Timeouts:   ai.Timeouts{FirstToken: cfg.AIFirstToken, ChunkGap: cfg.AIChunkGap, Answer: cfg.AIAnswerTimeout},
-		Limiter:    ai.NewLimiter(cfg.AIMaxConcurrent, 1),
-		Budget:     budget,
-		Cache:      ai.NewCache(4096, time.Hour, time.Now),
-		Registerer: a.metrics.Registry,
-	})
-	if err != nil {
-		return nil, err
-	}
-	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, budget, a.log, a.metrics, bot.Options{})
+	a.aic = aip.Client
+	aiSettings := aip.Settings
+	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, aip.Budget, a.log, a.metrics, bot.Options{})
 
 	origins := origin.NewPolicy(cfg.AllowedOrigins)
 	cors := origins.CORS

@@ -98,11 +98,15 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 		return nil, fmt.Errorf("edge: %w", err)
 	}
 	h, m := o.Fanout.Hub, o.Fanout.Metrics
-	aic, aiSettings, budget, err := newAI(st, cfg, o.Transport, log, m)
+	// Each request restores the day's token use and saves it after an
+	// answer: concurrent requests may overwrite each other's count, so the
+	// daily limit holds only roughly here (docs/edge.md).
+	aip, err := bot.NewAI(st, cfg, bot.AIOptions{Transport: o.Transport, Logger: log, Registerer: m.Registry})
 	if err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
 	}
-	flow := bot.New(st, h, in, aic, aiSettings, budget, log, m, bot.Options{
+	aic := aip.Client
+	flow := bot.New(st, h, in, aic, aip.Settings, aip.Budget, log, m, bot.Options{
 		NoPeople: true,
 		// Nobody listens to an answer started by a JSON request; give it
 		// the time the Worker has left after the response.
@@ -140,49 +144,6 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 	vh.HTTPRoutes(mux, cors)
 	notHere(mux, cors)
 	return &Edge{mux: mux, flow: flow, aic: aic}, nil
-}
-
-// newAI builds the AI client and its settings from the store (or the
-// environment's OPENAI_* defaults), as the relay does.
-func newAI(st Store, cfg config.Config, transport http.RoundTripper, log *slog.Logger, m *metrics.Metrics) (*ai.Client, *bot.AISettings, *ai.Budget, error) {
-	defaults, err := ai.SettingsFromEnv(func(k string) string {
-		switch k {
-		case "OPENAI_API_KEY":
-			return cfg.OpenAIAPIKey
-		case "OPENAI_BASE_URL":
-			return cfg.OpenAIBaseURL
-		}
-		return ""
-	})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	settings, err := bot.LoadAISettings(st, defaults)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var budget *ai.Budget
-	if cfg.AIDailyTokens > 0 {
-		// Each request restores the day's use and saves it after an answer:
-		// concurrent requests may overwrite each other's count, so the limit
-		// holds only roughly here (docs/edge.md).
-		budget = ai.NewBudget(int64(cfg.AIDailyTokens), time.UTC, time.Now)
-		if err := bot.LoadBudget(st, budget); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	aic, err := ai.New(ai.Options{
-		Logger:     log,
-		Timeouts:   ai.Timeouts{FirstToken: cfg.AIFirstToken, ChunkGap: cfg.AIChunkGap, Answer: cfg.AIAnswerTimeout},
-		Limiter:    ai.NewLimiter(cfg.AIMaxConcurrent, 1),
-		Budget:     budget,
-		Transport:  transport,
-		Registerer: m.Registry,
-	})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return aic, settings, budget, nil
 }
 
 // ServeHTTP serves the edge's routes.
