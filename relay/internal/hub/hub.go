@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -28,8 +29,10 @@ func (e *Endpoint) endpoint() *Endpoint { return e }
 // Hub maps topics (conversation ids, inboxes) to the subscribers of them,
 // and tracks every live subscriber for shutdown.
 type Hub struct {
-	mu     sync.RWMutex
-	topics map[string]map[Subscriber]struct{}
+	mu sync.RWMutex
+	// Most topics have one to three subscribers (a visitor's tabs, an agent
+	// watching): a slice costs less than a map per conversation.
+	topics map[string][]Subscriber
 	conns  map[Subscriber]struct{}
 	wg     sync.WaitGroup
 	closed bool
@@ -37,7 +40,7 @@ type Hub struct {
 
 // New returns an empty hub.
 func New() *Hub {
-	return &Hub{topics: map[string]map[Subscriber]struct{}{}, conns: map[Subscriber]struct{}{}}
+	return &Hub{topics: map[string][]Subscriber{}, conns: map[Subscriber]struct{}{}}
 }
 
 // Register tracks c until Deregister; false means the hub is shutting down
@@ -74,12 +77,8 @@ func (h *Hub) Subscribe(topic string, c Subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	subs := h.topics[topic]
-	if subs == nil {
-		subs = make(map[Subscriber]struct{}, 2)
-		h.topics[topic] = subs
-	}
-	if _, ok := subs[c]; !ok {
-		subs[c] = struct{}{}
+	if !slices.Contains(subs, c) {
+		h.topics[topic] = append(subs, c)
 		e := c.endpoint()
 		e.topics = append(e.topics, topic)
 	}
@@ -100,12 +99,18 @@ func (h *Hub) Unsubscribe(topic string, c Subscriber) {
 }
 
 func (h *Hub) unsubscribe(topic string, c Subscriber) {
-	if subs := h.topics[topic]; subs != nil {
-		delete(subs, c)
-		if len(subs) == 0 {
-			delete(h.topics, topic)
-		}
+	subs := h.topics[topic]
+	i := slices.Index(subs, c)
+	if i < 0 {
+		return
 	}
+	// In place: Publish iterates under the read lock, never during this.
+	subs = slices.Delete(subs, i, i+1)
+	if len(subs) == 0 {
+		delete(h.topics, topic)
+		return
+	}
+	h.topics[topic] = subs
 }
 
 // Publish queues f on every connection subscribed to topic, never blocking.
@@ -118,7 +123,7 @@ func (h *Hub) PublishExcept(topic string, f Frame, except Subscriber) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	n := 0
-	for c := range h.topics[topic] {
+	for _, c := range h.topics[topic] {
 		if c != except && c.Send(f) {
 			n++
 		}
