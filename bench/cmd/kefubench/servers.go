@@ -59,7 +59,7 @@ func (b *bench) startKefu(ctx context.Context, name string, extra []string, env 
 	}
 	s := &server{kind: kindKefu, name: name, addr: fmt.Sprintf("127.0.0.1:%d", port), pprof: fmt.Sprintf("127.0.0.1:%d", pport), data: data}
 	args := append([]string{"serve", "--addr", s.addr, "--data", data,
-		"--max-conns-per-ip", "0", "--rate-per-conn", "100000", "--rate-per-visitor", "100000",
+		"--max-conns-per-ip", "0", "--rate-per-ip", "0", "--rate-per-conn", "100000", "--rate-per-visitor", "100000",
 		"--send-queue", "1024", "--log-level", "warn", "--pprof-addr", s.pprof}, extra...)
 	// The relay must not see an OpenAI key from the environment unless the
 	// scenario gives one.

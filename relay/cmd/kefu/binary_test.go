@@ -73,7 +73,7 @@ func freePort(t *testing.T) string {
 // startKefu runs the binary and waits until /readyz answers.
 func startKefu(t *testing.T, addr, data string, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"serve", "--addr", addr, "--data", data, "--log-level", "warn", "--max-conns-per-ip", "0", "--rate-per-conn", "1000", "--rate-per-visitor", "1000"}, extra...)
+	args := append([]string{"serve", "--addr", addr, "--data", data, "--log-level", "warn", "--max-conns-per-ip", "0", "--rate-per-ip", "0", "--rate-per-conn", "1000", "--rate-per-visitor", "1000"}, extra...)
 	p := &proc{t: t, addr: addr, done: make(chan struct{})}
 	p.cmd = exec.Command(kefuBin, args...)
 	p.cmd.Stderr = p

@@ -25,6 +25,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
+	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/site"
@@ -123,7 +124,10 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	cors := origins.CORS
 	mux := http.NewServeMux()
 	(&web.Server{Assets: assets, Metrics: a.metrics, Ready: a.readyErr}).Routes(mux)
-	in.Routes(mux, cors)
+	perAddress := func(h http.Handler) http.Handler {
+		return limits.PerAddress(limits.NewPerAddress(cfg.RatePerIP), cfg.BehindProxy, h)
+	}
+	in.Routes(mux, cors, perAddress)
 	site, err := site.New(assets, a.store, origins, func() string { _, _, h := in.Model(); return h }, site.Options{})
 	if err != nil {
 		return nil, err
@@ -165,6 +169,7 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 		RatePerConn:     cfg.RatePerConn,
 		RatePerVisitor:  cfg.RatePerVisitor,
 		MaxConnsPerIP:   cfg.MaxConnsPerIP,
+		RatePerIP:       cfg.RatePerIP,
 		HelloTimeout:    cfg.HelloTimeout,
 		AnswerTimeout:   cfg.AIAnswerTimeout,
 		Conn: hub.ConnOptions{

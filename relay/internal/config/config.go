@@ -28,6 +28,7 @@ type Config struct {
 	RatePerConn      float64
 	RatePerVisitor   float64
 	MaxConnsPerIP    int
+	RatePerIP        float64
 	SendQueue        int
 	WriteTimeout     time.Duration
 	PingInterval     time.Duration

@@ -117,7 +117,9 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 	cors := origins.CORS
 	mux := http.NewServeMux()
 	(&web.Server{Assets: assets, Metrics: m, Ready: func() error { return nil }}).Routes(mux)
-	in.Routes(mux, cors)
+	// Each request is a fresh instance: a per-address rate would forget
+	// every request (docs/edge.md: use Cloudflare's rate limiting rules).
+	in.Routes(mux, cors, func(h http.Handler) http.Handler { return h })
 	modelHash := func() string { _, _, hash := in.Model(); return hash }
 	s, err := site.New(assets, st, origins, modelHash, site.Options{NoSocket: true, Wasm: o.Wasm})
 	if err != nil {

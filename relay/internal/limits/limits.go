@@ -127,3 +127,33 @@ func (k *Keyed) Limiter(key string) *rate.Limiter {
 	e.seen = now
 	return e.lim
 }
+
+// NewPerAddress is the limiter of unauthenticated work per address:
+// perSecond with a burst of thirty seconds' worth (an office behind one
+// address opens many chats at nine o'clock), nil when perSecond is 0 (no
+// limit).
+func NewPerAddress(perSecond float64) *Keyed {
+	if perSecond <= 0 {
+		return nil
+	}
+	return NewKeyed(perSecond, max(1, int(30*perSecond)), nil)
+}
+
+// AllowAddress is k.Allow, with a nil k allowing everything.
+func (k *Keyed) AllowAddress(addr string) bool { return k == nil || k.Allow(addr) }
+
+// PerAddress refuses requests from an address over its rate with 429 and
+// the rate_limited code, before h runs (unauthenticated endpoints that cost
+// CPU, like classification).
+func PerAddress(k *Keyed, behindProxy bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodOptions && !k.AllowAddress(ClientIP(r, behindProxy)) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write([]byte(`{"error":{"code":"rate_limited","message":"too many requests from your address; wait a moment"}}` + "\n"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

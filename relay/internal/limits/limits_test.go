@@ -1,7 +1,9 @@
 package limits
 
 import (
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -79,5 +81,25 @@ func TestKeyed(t *testing.T) {
 	}
 	if !k.Allow("a") {
 		t.Error("refilled after idling")
+	}
+}
+
+func TestPerAddress(t *testing.T) {
+	now := time.Unix(0, 0)
+	k := NewKeyed(1, 2, func() time.Time { return now })
+	h := PerAddress(k, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	var codes []int
+	for range 3 {
+		r := httptest.NewRequest("POST", "/v1/classify", nil)
+		r.RemoteAddr = "10.0.0.9:1234"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		codes = append(codes, w.Code)
+		if w.Code == 429 && !strings.Contains(w.Body.String(), `"rate_limited"`) {
+			t.Errorf("body %s", w.Body)
+		}
+	}
+	if codes[0] != 204 || codes[1] != 204 || codes[2] != 429 {
+		t.Errorf("codes %v, want 204 204 429", codes)
 	}
 }

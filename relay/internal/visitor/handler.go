@@ -29,8 +29,11 @@ type Options struct {
 	RatePerConn     float64
 	RatePerVisitor  float64
 	MaxConnsPerIP   int
-	HelloTimeout    time.Duration
-	Conn            hub.ConnOptions
+	// RatePerIP bounds the new visitors one address creates per second
+	// (each is a durable record); 0 means no limit.
+	RatePerIP    float64
+	HelloTimeout time.Duration
+	Conn         hub.ConnOptions
 	// AnswerTimeout bounds how long POST …/messages streams an answer.
 	AnswerTimeout time.Duration
 	// EventsFor is how long one GET …/events stream lasts before the client
@@ -78,6 +81,7 @@ type Handler struct {
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	perIP    *limits.Counter
+	newPerIP *limits.Keyed // nil: no limit
 	visitors *limits.Keyed
 	hooks    Hooks
 }
@@ -93,6 +97,7 @@ func New(opts Options, st Store, h *hub.Hub, log *slog.Logger, m *metrics.Metric
 	return &Handler{
 		opts: opts, store: st, hub: h, log: log, metrics: m, hooks: hooks,
 		perIP:    limits.NewCounter(opts.MaxConnsPerIP),
+		newPerIP: limits.NewPerAddress(opts.RatePerIP),
 		visitors: limits.NewKeyed(opts.RatePerVisitor, limits.Burst(opts.RatePerVisitor), nil),
 	}
 }

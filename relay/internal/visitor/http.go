@@ -104,7 +104,7 @@ func (h *Handler) startHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProtocolError(w, err)
 		return
 	}
-	res, err := h.resolve(r.Context(), hello.Token, hello.ConversationID, hello.LastSeq, hello.Fingerprint)
+	res, err := h.resolve(r.Context(), limits.ClientIP(r, h.opts.BehindProxy), hello.Token, hello.ConversationID, hello.LastSeq, hello.Fingerprint)
 	if err != nil {
 		writeProtocolError(w, err)
 		return

@@ -62,7 +62,11 @@ func (s *Session) run(ctx context.Context) websocket.StatusCode {
 		var pe *protocol.Error
 		if errors.As(err, &pe) {
 			s.c.WriteNow(ctx, hub.NewFrame(protocol.ErrorFrame{Type: protocol.TypeError, Code: pe.Code, Message: pe.Message}))
-			s.c.CloseBeforeStart(protocol.CloseInternal, string(pe.Code))
+			code := protocol.CloseInternal
+			if pe.Code == protocol.CodeRateLimited {
+				code = protocol.CloseFlood
+			}
+			s.c.CloseBeforeStart(code, string(pe.Code))
 		} else {
 			s.c.Abort()
 		}
@@ -101,7 +105,7 @@ func (s *Session) readHello(ctx context.Context) (*protocol.Hello, error) {
 
 // join resolves the visitor, subscribes, and writes welcome and the replay.
 func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
-	r, err := s.h.resolve(ctx, hello.Token, hello.ConversationID, hello.LastSeq, hello.Fingerprint)
+	r, err := s.h.resolve(ctx, s.ip, hello.Token, hello.ConversationID, hello.LastSeq, hello.Fingerprint)
 	if err != nil {
 		return err
 	}
@@ -136,7 +140,7 @@ type resolved struct {
 
 // resolve finds the visitor for token (or creates one) and decides how the
 // client's position (conversation id, last seq) can be resumed.
-func (h *Handler) resolve(ctx context.Context, token, convID string, lastSeq uint64, fingerprint string) (resolved, error) {
+func (h *Handler) resolve(ctx context.Context, ip, token, convID string, lastSeq uint64, fingerprint string) (resolved, error) {
 	r := resolved{resume: protocol.ResumeOK, from: lastSeq}
 	var err error
 	if token != "" {
@@ -153,6 +157,10 @@ func (h *Handler) resolve(ctx context.Context, token, convID string, lastSeq uin
 	if r.visitor.ID == "" {
 		if token == "" {
 			r.resume = protocol.ResumeNew
+		}
+		if !h.newPerIP.AllowAddress(ip) {
+			h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeRateLimited)).Inc()
+			return r, protocol.Errorf(protocol.CodeRateLimited, "too many new conversations from your address; try again in a minute")
 		}
 		var hash []byte
 		r.token, hash = newToken()

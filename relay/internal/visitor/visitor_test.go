@@ -486,3 +486,26 @@ func TestIdentifyAndLateFingerprint(t *testing.T) {
 		t.Errorf("traits %v", v.Traits)
 	}
 }
+
+// New visitors are rate limited per address (each is a durable record);
+// a known visitor reconnecting is not.
+func TestNewVisitorsPerAddress(t *testing.T) {
+	opts := defaultOptions()
+	opts.RatePerIP = 0.01 // a burst of 1, then nothing for a long while
+	rl := newRelay(t, opts)
+	first := rl.raw(nil)
+	w := first.hello()
+	second := rl.raw(nil)
+	second.send(`{"type":"hello","last_seq":0}`)
+	if e := second.next("error"); e["code"] != string(protocol.CodeRateLimited) {
+		t.Errorf("second new visitor: %v", e)
+	}
+	if code := second.closed(); code != protocol.CloseFlood {
+		t.Errorf("close code %d, want %d", code, protocol.CloseFlood)
+	}
+	again := rl.raw(nil)
+	again.send(fmt.Sprintf(`{"type":"hello","token":%q,"last_seq":0}`, w["token"]))
+	if w2 := again.next("welcome"); w2["resume"] != protocol.ResumeOK {
+		t.Errorf("returning visitor: %v", w2)
+	}
+}

@@ -38,7 +38,7 @@ func Start(t testing.TB, mutate func(*config.Config)) *Relay {
 	}
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
-	cfg.RatePerConn, cfg.RatePerVisitor, cfg.MaxConnsPerIP = 1000, 1000, 0
+	cfg.RatePerConn, cfg.RatePerVisitor, cfg.MaxConnsPerIP, cfg.RatePerIP = 1000, 1000, 0, 0
 	cfg.ShutdownTimeout = 5 * time.Second
 	if mutate != nil {
 		mutate(&cfg)
