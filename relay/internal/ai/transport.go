@@ -43,6 +43,14 @@ type transport struct {
 	now        func() time.Time
 }
 
+// CloseIdleConnections passes Client.Close through to the base transport
+// (http.Client only reaches a transport that has this method).
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return nil, fmt.Errorf("%w: scheme %q", errBaseURL, req.URL.Scheme)

@@ -255,3 +255,23 @@ func TestTransportOption(t *testing.T) {
 		})
 	}
 }
+
+type idleCounter struct {
+	http.RoundTripper
+	closed int
+}
+
+func (c *idleCounter) CloseIdleConnections() { c.closed++ }
+
+// Close reaches the base transport through the wrapper.
+func TestCloseClosesIdleConnections(t *testing.T) {
+	base := &idleCounter{RoundTripper: http.DefaultTransport}
+	c, err := New(Options{Transport: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if base.closed != 1 {
+		t.Errorf("CloseIdleConnections reached the base %d times, want 1", base.closed)
+	}
+}
