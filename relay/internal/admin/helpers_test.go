@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -193,18 +192,7 @@ type agentSocket struct {
 
 func (b *browser) agentSocket() *agentSocket {
 	b.t.Helper()
-	u, _ := url.Parse(b.r.URL)
-	h := http.Header{"Origin": {b.r.URL}}
-	for _, c := range b.http.Jar.Cookies(u) {
-		h.Add("Cookie", c.Name+"="+c.Value)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.r.URL, "http")+"/v1/agent/ws", &websocket.DialOptions{HTTPHeader: h})
-	if err != nil {
-		b.t.Fatalf("agent socket: %v", err)
-	}
-	conn.SetReadLimit(1 << 22)
+	conn := b.r.DialAgent(b.t, b.http.Jar)
 	s := &agentSocket{conn: conn, done: make(chan struct{})}
 	welcome := make(chan struct{})
 	go func() {
@@ -223,7 +211,7 @@ func (b *browser) agentSocket() *agentSocket {
 		}
 	}()
 	b.t.Cleanup(func() { conn.CloseNow(); <-s.done })
-	if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"hello"}`)); err != nil {
+	if err := conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"hello"}`)); err != nil {
 		b.t.Fatal(err)
 	}
 	select {

@@ -95,18 +95,7 @@ func (p *person) console() *console {
 // consoleWith opens the agent socket and says hello as given.
 func (p *person) consoleWith(hello string) *console {
 	p.t.Helper()
-	u, _ := url.Parse(p.r.URL)
-	h := http.Header{"Origin": {p.r.URL}}
-	for _, c := range p.http.Jar.Cookies(u) {
-		h.Add("Cookie", c.Name+"="+c.Value)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(p.r.URL, "http")+"/v1/agent/ws", &websocket.DialOptions{HTTPHeader: h})
-	if err != nil {
-		p.t.Fatalf("agent socket: %v", err)
-	}
-	conn.SetReadLimit(1 << 22)
+	conn := p.r.DialAgent(p.t, p.http.Jar)
 	c := &console{t: p.t, conn: conn, ch: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)

@@ -7,10 +7,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/kefuhq/kefu/relay/internal/app"
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
@@ -76,4 +79,23 @@ type testLog struct{ t testing.TB }
 func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// DialAgent opens the agent socket as a signed-in browser of this relay
+// would: the session cookie from jar, the relay's own Origin.
+func (r *Relay) DialAgent(t testing.TB, jar http.CookieJar) *websocket.Conn {
+	t.Helper()
+	u, _ := url.Parse(r.URL)
+	h := http.Header{"Origin": {r.URL}}
+	for _, c := range jar.Cookies(u) {
+		h.Add("Cookie", c.Name+"="+c.Value)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.URL, "http")+"/v1/agent/ws", &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		t.Fatalf("agent socket: %v", err)
+	}
+	conn.SetReadLimit(1 << 22)
+	return conn
 }
