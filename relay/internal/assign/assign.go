@@ -18,7 +18,6 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/store"
-	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/protocol"
 	"github.com/kefuhq/kefu/router"
 )
@@ -27,11 +26,12 @@ import (
 // conversation summary per change.
 const InboxTopic = "inbox"
 
-// Errors an agent's action can meet.
+// Errors an agent's action can meet. ErrNotOpen and ErrAlreadyTaken are
+// the lifecycle's (store/lifecycle.go).
 var (
-	ErrNotOpen      = errors.New("the conversation is closed")
+	ErrNotOpen      = store.ErrNotOpen
 	ErrNoSuchAgent  = errors.New("no such agent, or they cannot take chats")
-	ErrAlreadyTaken = errors.New("the conversation was already taken")
+	ErrAlreadyTaken = store.ErrAlreadyTaken
 )
 
 // agent is one account's live state.
@@ -64,9 +64,19 @@ type queued struct {
 // StopAI stops an AI answer streaming in a conversation (a person took it).
 type StopAI func(convID string)
 
+// Store is what routing needs from the store.
+type Store interface {
+	Accounts() ([]store.Account, error)
+	Conversation(id string) (store.Conversation, error)
+	Conversations(keep func(*store.Conversation) bool) ([]store.Conversation, error)
+	UpdateConversation(ctx context.Context, id string, fn func(*store.Conversation) error) (store.Conversation, error)
+	Append(ctx context.Context, convID string, msgs ...store.NewMessage) (store.Appended, error)
+	Messages(convID string, after uint64, limit int) ([]store.Message, error)
+}
+
 // Router assigns conversations and tracks agents.
 type Router struct {
-	store   *boltdb.Store
+	store   Store
 	hub     *hub.Hub
 	intents *intents.Service
 	log     *slog.Logger
@@ -87,7 +97,7 @@ type Router struct {
 }
 
 // New builds a router; Load fills it from the store.
-func New(st *boltdb.Store, h *hub.Hub, in *intents.Service, log *slog.Logger, stopAI StopAI, grace time.Duration, now func() time.Time) *Router {
+func New(st Store, h *hub.Hub, in *intents.Service, log *slog.Logger, stopAI StopAI, grace time.Duration, now func() time.Time) *Router {
 	if now == nil {
 		now = time.Now
 	}
@@ -237,14 +247,7 @@ func (r *Router) assign(ctx context.Context, convID, agentID, from, by string) (
 	var prev store.Conversation
 	conv, err := r.store.UpdateConversation(ctx, convID, func(c *store.Conversation) error {
 		prev = *c
-		switch {
-		case c.Status != store.StatusOpen:
-			return ErrNotOpen
-		case from != "" && c.Handler != from:
-			return ErrAlreadyTaken
-		}
-		c.Handler, c.AgentID = store.HandlerAgent, agentID
-		return nil
+		return store.Assign(c, agentID, from)
 	})
 	if err != nil {
 		return store.Conversation{}, err
@@ -317,11 +320,7 @@ func (r *Router) Close(ctx context.Context, convID string, by store.Account) err
 	var prev store.Conversation
 	conv, err := r.store.UpdateConversation(ctx, convID, func(c *store.Conversation) error {
 		prev = *c
-		if c.Status != store.StatusOpen {
-			return ErrNotOpen
-		}
-		c.Status = store.StatusClosed
-		return nil
+		return store.Close(c)
 	})
 	if err != nil {
 		return err
@@ -350,11 +349,7 @@ func (r *Router) requeue(ctx context.Context, convID, text string) error {
 	var prev store.Conversation
 	conv, err := r.store.UpdateConversation(ctx, convID, func(c *store.Conversation) error {
 		prev = *c
-		if c.Status != store.StatusOpen {
-			return ErrNotOpen
-		}
-		c.Handler, c.AgentID = store.HandlerQueue, ""
-		return nil
+		return store.Requeue(c)
 	})
 	if err != nil {
 		return err

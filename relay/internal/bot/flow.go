@@ -146,9 +146,6 @@ func (f *Flow) answerFromIntent(ctx context.Context, q store.Message, res router
 	f.metrics.InstantAnswers.Inc()
 }
 
-// errNotBot stops a hand-off of a conversation already with people.
-var errNotBot = errors.New("conversation is not handled by the bot")
-
 // Handoff moves a conversation from the bot to the human queue and tells
 // the visitor so in plain words. A conversation already queued or with an
 // agent is left alone.
@@ -157,14 +154,8 @@ func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, s
 		f.nobodyToHandOffTo(ctx, convID, r, question)
 		return
 	}
-	conv, err := f.store.UpdateConversation(ctx, convID, func(c *store.Conversation) error {
-		if c.Handler != store.HandlerBot {
-			return errNotBot
-		}
-		c.Handler = store.HandlerQueue
-		return nil
-	})
-	if errors.Is(err, errNotBot) {
+	conv, err := f.store.UpdateConversation(ctx, convID, store.HandOff)
+	if errors.Is(err, store.ErrNotBot) || errors.Is(err, store.ErrNotOpen) {
 		return
 	}
 	if err != nil {

@@ -1,7 +1,10 @@
 // Package store defines what Kefu keeps: visitors, conversations,
-// messages, accounts and sessions, and the errors every storage backend
-// shares. The relay's backend is boltdb (one bbolt file); the edge build
-// has its own. Consumers declare the methods they need as interfaces.
+// messages, accounts and sessions, the errors every storage backend
+// shares, and the rules of a conversation's life (lifecycle.go) that every
+// backend and consumer applies. Backends: boltdb (one bbolt file, the
+// default), jetstream (a NATS cluster) and d1 (the edge build). Consumers
+// declare the methods they need as interfaces; storetest is the
+// conformance suite every backend passes.
 package store
 
 import (
@@ -103,4 +106,13 @@ func NewID() string {
 	var b [10]byte
 	rand.Read(b[:])
 	return idEncoding.EncodeToString(b[:])
+}
+
+// Stored is the message nm becomes when stored as seq of convID at time at.
+func (nm NewMessage) Stored(convID string, seq uint64, at time.Time) Message {
+	return Message{
+		ConversationID: convID, Seq: seq, ClientID: nm.ClientID, From: nm.From, AuthorID: nm.AuthorID,
+		Author: nm.Author, Text: nm.Text, Time: at, Intent: nm.Intent, Via: nm.Via,
+		Incomplete: nm.Incomplete, StreamID: nm.StreamID,
+	}
 }

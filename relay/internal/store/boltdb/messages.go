@@ -7,14 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/kefuhq/kefu/relay/internal/store"
-	"unicode/utf8"
 
-	"github.com/kefuhq/kefu/relay/protocol"
 	bolt "go.etcd.io/bbolt"
 )
-
-// previewLen is how much of the newest message a conversation list shows.
-const previewLen = 140
 
 func messageKey(convID string, seq uint64) []byte {
 	k := make([]byte, 0, len(convID)+8)
@@ -67,12 +62,7 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...store.NewMess
 					continue
 				}
 			}
-			conv.LastSeq++
-			m := store.Message{
-				ConversationID: convID, Seq: conv.LastSeq, ClientID: nm.ClientID,
-				From: nm.From, AuthorID: nm.AuthorID, Author: nm.Author, Text: nm.Text,
-				Time: now, Intent: nm.Intent, Via: nm.Via, Incomplete: nm.Incomplete, StreamID: nm.StreamID,
-			}
+			m := nm.Stored(convID, conv.LastSeq+1, now)
 			if err := putJSON(mb, messageKey(convID, m.Seq), m); err != nil {
 				return err
 			}
@@ -81,23 +71,14 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...store.NewMess
 					return err
 				}
 			}
-			if nm.From == protocol.FromVisitor && conv.Status == store.StatusClosed {
-				conv.Status, conv.Handler, conv.AgentID = store.StatusOpen, store.HandlerBot, ""
+			if store.ApplyMessage(&conv, m) {
 				out.Reopened = true
-			}
-			if nm.Intent != "" {
-				conv.Intent = nm.Intent
-			}
-			if nm.From != protocol.FromSystem {
-				// A list shows what people said, not "Connecting you…".
-				conv.Preview = clipText(nm.Text, previewLen)
 			}
 			out.Messages = append(out.Messages, m)
 			out.Duplicate = append(out.Duplicate, false)
 			stored = true
 		}
 		if stored {
-			conv.UpdatedAt = now
 			s.putConv(conv)
 		}
 		out.Conversation = conv
@@ -163,14 +144,4 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
 	return b.Put(key, data)
-}
-
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

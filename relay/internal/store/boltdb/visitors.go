@@ -15,7 +15,7 @@ import (
 func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (store.Visitor, store.Conversation, error) {
 	now := s.opts.Now()
 	v := store.Visitor{ID: store.NewID(), ConversationID: store.NewID(), Fingerprint: fingerprint, CreatedAt: now}
-	c := store.Conversation{ID: v.ConversationID, VisitorID: v.ID, Status: store.StatusOpen, Handler: store.HandlerBot, CreatedAt: now, UpdatedAt: now}
+	c := store.NewConversation(v.ConversationID, v.ID, now)
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		tb := tx.Bucket(bucketTokens)
 		if tb.Get(tokenHash) != nil {

@@ -63,7 +63,7 @@ func (s *Store) appendOne(ctx context.Context, convID string, nm store.NewMessag
 		err := s.db.QueryRowContext(ctx, qAppend, appendArgs(convID, nm, now)...).Scan(&seq)
 		switch {
 		case err == nil:
-			m = storedMessage(convID, seq, nm, now)
+			m = nm.Stored(convID, seq, now)
 			return nil
 		case seqConflict(err):
 			s.opts.Logger.Debug("d1: append met a concurrent one; retrying", "conversation", convID)

@@ -100,15 +100,6 @@ func appendArgs(convID string, nm store.NewMessage, at time.Time) []any {
 		nm.Intent, nm.Via, boolInt(nm.Incomplete), nm.StreamID}
 }
 
-// storedMessage is the message qAppend stored as seq.
-func storedMessage(convID string, seq uint64, nm store.NewMessage, at time.Time) store.Message {
-	return store.Message{
-		ConversationID: convID, Seq: seq, ClientID: nm.ClientID, From: nm.From, AuthorID: nm.AuthorID,
-		Author: nm.Author, Text: nm.Text, Time: at, Intent: nm.Intent, Via: nm.Via,
-		Incomplete: nm.Incomplete, StreamID: nm.StreamID,
-	}
-}
-
 // limitArg is qMessages' LIMIT: SQLite reads a negative limit as none.
 func limitArg(limit int) int64 {
 	if limit <= 0 {

@@ -17,7 +17,7 @@ import (
 func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (store.Visitor, store.Conversation, error) {
 	now := s.now()
 	v := store.Visitor{ID: store.NewID(), ConversationID: store.NewID(), Fingerprint: fingerprint, CreatedAt: now}
-	c := store.Conversation{ID: v.ConversationID, VisitorID: v.ID, Status: store.StatusOpen, Handler: store.HandlerBot, CreatedAt: now, UpdatedAt: now}
+	c := store.NewConversation(v.ConversationID, v.ID, now)
 	if _, err := s.db.ExecContext(ctx, qInsertConversation, c.ID, c.VisitorID, c.Status, c.Handler, toMillis(now)); err != nil {
 		return store.Visitor{}, store.Conversation{}, wrap("create visitor", err)
 	}
