@@ -20,7 +20,6 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/auth"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/store"
-	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/protocol"
 	"github.com/kefuhq/kefu/router"
 	openai "github.com/sashabaranov/go-openai"
@@ -60,10 +59,21 @@ type Router interface {
 	Agents() []protocol.AgentInfo
 }
 
+// Store is what the admin API reads and changes in the store.
+type Store interface {
+	Account(id string) (store.Account, error)
+	Accounts() ([]store.Account, error)
+	UpdateAccount(ctx context.Context, id string, fn func(*store.Account) error) (store.Account, error)
+	Conversation(id string) (store.Conversation, error)
+	Conversations(keep func(*store.Conversation) bool) ([]store.Conversation, error)
+	Messages(convID string, after uint64, limit int) ([]store.Message, error)
+	Visitor(id string) (store.Visitor, error)
+}
+
 // Deps is what the admin API works with. All fields but Now, PublicURL
 // and BehindProxy are required.
 type Deps struct {
-	Store   *boltdb.Store
+	Store   Store
 	Auth    *auth.HTTP
 	Intents Intents
 	AI      AISettings

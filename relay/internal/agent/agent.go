@@ -21,7 +21,6 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/store"
-	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -45,11 +44,20 @@ const maxReplay = 3000
 // the agent's own the welcome lists ("all").
 const inboxOthers = 200
 
+// Store is what the agent socket needs from the store.
+type Store interface {
+	Conversation(id string) (store.Conversation, error)
+	Conversations(keep func(*store.Conversation) bool) ([]store.Conversation, error)
+	Messages(convID string, after uint64, limit int) ([]store.Message, error)
+	Visitor(id string) (store.Visitor, error)
+	Append(ctx context.Context, convID string, msgs ...store.NewMessage) (store.Appended, error)
+}
+
 // Handler serves GET /v1/agent/ws.
 type Handler struct {
 	opts    Options
 	authn   *auth.HTTP
-	store   *boltdb.Store
+	store   Store
 	hub     *hub.Hub
 	router  *assign.Router
 	log     *slog.Logger
@@ -62,7 +70,7 @@ type Handler struct {
 
 // New builds the handler; it does no I/O. It registers itself to close the
 // sockets of ended sessions and to watch newly assigned conversations.
-func New(opts Options, authn *auth.HTTP, st *boltdb.Store, h *hub.Hub, r *assign.Router, log *slog.Logger, m *metrics.Metrics) *Handler {
+func New(opts Options, authn *auth.HTTP, st Store, h *hub.Hub, r *assign.Router, log *slog.Logger, m *metrics.Metrics) *Handler {
 	if opts.Recheck <= 0 {
 		opts.Recheck = 30 * time.Second
 	}

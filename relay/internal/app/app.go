@@ -36,6 +36,18 @@ import (
 	"github.com/kefuhq/kefu/widget"
 )
 
+// Store is the relay's storage backend: every part's store in one
+// (boltdb on one node; the cluster's backend beside it).
+type Store interface {
+	visitor.Store
+	bot.Store
+	auth.Store
+	assign.Store
+	agent.Store
+	admin.Store
+	Close() error
+}
+
 // App is a running relay.
 type App struct {
 	cfg     config.Config
@@ -44,7 +56,7 @@ type App struct {
 
 	metrics *metrics.Metrics
 	hub     *hub.Hub
-	store   *boltdb.Store
+	store   Store
 	flow    *bot.Flow
 	aic     *ai.Client
 	fan     *chat.Fanout
@@ -219,7 +231,7 @@ func assetTrees() []fs.FS { return []fs.FS{public.FS, widget.FS} }
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
 // Store is the relay's database, for tests and tools in this module.
-func (a *App) Store() *boltdb.Store { return a.store }
+func (a *App) Store() Store { return a.store }
 
 // Auth is the relay's account service, for tests and tools in this module.
 func (a *App) Auth() *auth.Service { return a.authSvc }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/store"
-	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 )
 
 // Sentinel errors.
@@ -49,9 +48,22 @@ type Options struct {
 	Now             func() time.Time
 }
 
+// Store is what accounts and sessions need from the store.
+type Store interface {
+	Accounts() ([]store.Account, error)
+	Account(id string) (store.Account, error)
+	AccountByUsername(username string) (store.Account, error)
+	CreateAccount(ctx context.Context, a store.Account) error
+	UpdateAccount(ctx context.Context, id string, fn func(*store.Account) error) (store.Account, error)
+	PutSession(ctx context.Context, hash []byte, sess store.Session) error
+	Session(hash []byte) (store.Session, error)
+	DeleteSessions(ctx context.Context, hash []byte, accountID string, keep []byte) ([][]byte, error)
+	PurgeSessions(ctx context.Context, expired func(store.Session) bool) (int, error)
+}
+
 // Service manages accounts and sessions.
 type Service struct {
-	store *boltdb.Store
+	store Store
 	log   *slog.Logger
 	opts  Options
 
@@ -64,7 +76,7 @@ type Service struct {
 }
 
 // New builds the service; it does no I/O.
-func New(st *boltdb.Store, log *slog.Logger, opts Options) *Service {
+func New(st Store, log *slog.Logger, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

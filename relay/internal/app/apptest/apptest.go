@@ -16,13 +16,12 @@ import (
 	"github.com/coder/websocket"
 	"github.com/kefuhq/kefu/relay/internal/app"
 	"github.com/kefuhq/kefu/relay/internal/config"
-	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 )
 
 // Relay is a running relay.
 type Relay struct {
 	App   *app.App
-	Store *boltdb.Store
+	Store app.Store
 	// URL is http://127.0.0.1:PORT; WS is the visitor socket's URL.
 	URL, WS string
 	Config  config.Config
