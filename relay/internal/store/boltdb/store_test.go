@@ -56,88 +56,6 @@ func newVisitor(t testing.TB, s *Store) (store.Visitor, store.Conversation) {
 	return v, c
 }
 
-func TestAppendSeqAndIdempotency(t *testing.T) {
-	s, _ := openTest(t, Options{})
-	ctx := context.Background()
-	_, c := newVisitor(t, s)
-	_, other := newVisitor(t, s)
-
-	for i := 1; i <= 5; i++ {
-		a, err := s.Append(ctx, c.ID, store.NewMessage{ClientID: fmt.Sprintf("m%d", i), From: protocol.FromVisitor, Text: fmt.Sprint("hello ", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := a.Messages[0].Seq; got != uint64(i) {
-			t.Errorf("seq = %d, want %d", got, i)
-		}
-		// Interleave another conversation: its seqs are independent.
-		if _, err := s.Append(ctx, other.ID, store.NewMessage{From: protocol.FromVisitor, Text: "x"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dup, err := s.Append(ctx, c.ID, store.NewMessage{ClientID: "m3", From: protocol.FromVisitor, Text: "different text"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !dup.Duplicate[0] || dup.Messages[0].Seq != 3 || dup.Messages[0].Text != "hello 3" {
-		t.Errorf("resend of m3: got %+v dup=%v, want the stored seq 3", dup.Messages[0], dup.Duplicate[0])
-	}
-	if dup.Conversation.LastSeq != 5 {
-		t.Errorf("LastSeq after duplicate = %d, want 5", dup.Conversation.LastSeq)
-	}
-	all, err := s.Messages(c.ID, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != 5 {
-		t.Fatalf("got %d messages, want 5", len(all))
-	}
-	for i, m := range all {
-		if m.Seq != uint64(i+1) || m.ConversationID != c.ID {
-			t.Errorf("message %d: seq %d conv %s", i, m.Seq, m.ConversationID)
-		}
-	}
-	tail, _ := s.Messages(c.ID, 3, 0)
-	if len(tail) != 2 || tail[0].Seq != 4 {
-		t.Errorf("after 3: got %d messages starting %v", len(tail), tail)
-	}
-	page, _ := s.Messages(c.ID, 1, 2)
-	if len(page) != 2 || page[0].Seq != 2 || page[1].Seq != 3 {
-		t.Errorf("limit 2 after 1: got %v", page)
-	}
-	none, _ := s.Messages(c.ID, 5, 0)
-	if len(none) != 0 {
-		t.Errorf("after last: got %v", none)
-	}
-}
-
-func TestAppendUnknownConversation(t *testing.T) {
-	s, _ := openTest(t, Options{})
-	_, err := s.Append(context.Background(), "nope", store.NewMessage{From: protocol.FromVisitor, Text: "x"})
-	if !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("err = %v, want ErrNotFound", err)
-	}
-}
-
-func TestVisitorMessageReopensConversation(t *testing.T) {
-	s, _ := openTest(t, Options{})
-	ctx := context.Background()
-	_, c := newVisitor(t, s)
-	if _, err := s.UpdateConversation(ctx, c.ID, func(c *store.Conversation) error {
-		c.Status, c.Handler = store.StatusClosed, store.HandlerAgent
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.Append(ctx, c.ID, store.NewMessage{From: protocol.FromVisitor, Text: "back again"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !a.Reopened || a.Conversation.Status != store.StatusOpen || a.Conversation.Handler != store.HandlerBot {
-		t.Errorf("got %+v reopened=%v", a.Conversation, a.Reopened)
-	}
-}
-
 // Many concurrent writers: every message stored once, seqs contiguous, the
 // OnAppend hook sees seqs in order, and writes share commits.
 func TestGroupCommitConcurrentWriters(t *testing.T) {
@@ -359,26 +277,6 @@ func BenchmarkAppend(b *testing.B) {
 			io := s.IOStats()
 			b.ReportMetric(float64(io.Writes-io0.Writes)/float64(b.N), "pwrites/msg")
 		})
-	}
-}
-
-func TestSettings(t *testing.T) {
-	s, _ := openTest(t, Options{})
-	var v struct{ A int }
-	if ok, err := s.Setting("x", &v); ok || err != nil {
-		t.Fatalf("missing setting: ok=%v err=%v", ok, err)
-	}
-	if err := s.PutSetting(context.Background(), "x", struct{ A int }{7}); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := s.Setting("x", &v); !ok || err != nil || v.A != 7 {
-		t.Fatalf("got %+v ok=%v err=%v", v, ok, err)
-	}
-	if err := s.PutSettingBytes(context.Background(), "raw", []byte{1, 2, 3}); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := s.SettingBytes("raw"); err != nil || len(b) != 3 || b[2] != 3 {
-		t.Fatalf("raw = %v, %v", b, err)
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 
 // A scripted database/sql driver: each test lists the statements the store
 // must run, in order, with what D1 answers. It checks the store's own
-// logic (retries, duplicates, compare-and-set) on linux; the SQL itself
-// runs against real D1 (workerd) in the edge test (edge/test).
+// logic (retries, duplicates, compare-and-set) step by step; the SQL itself
+// runs on SQLite in the conformance suite (conformance_test.go) and against
+// wrangler's D1 in the edge test (edge/test).
 
 type step struct {
 	query    string         // the exact statement expected

@@ -1,0 +1,18 @@
+package boltdb
+
+import (
+	"testing"
+
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Desk(t, storetest.Backend[*Store]{
+		Open: func(t *testing.T, onAppend func(store.Appended)) *Store {
+			s, _ := openTest(t, Options{OnAppend: onAppend})
+			return s
+		},
+		Close: func(s *Store) error { return s.Close() },
+	})
+}
