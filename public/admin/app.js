@@ -63,9 +63,10 @@ window.addEventListener('hashchange', () => { if (user) select(location.hash.sli
 
 // One message for every failed sign-in, whatever the reason (unknown
 // user, wrong password, disabled account): the relay says nothing more,
-// and neither does the page. Only the throttle is told apart.
+// and neither does the page. Only the throttle is told apart; its message
+// from the relay says how long to wait.
 const BAD_LOGIN = 'Wrong user name or password.';
-const THROTTLED = 'Too many failed sign-ins. Wait a few minutes, then try again.';
+const THROTTLED = 'Too many failed sign-ins. Wait a moment, then try again.';
 
 $('#signin-form').addEventListener('submit', async (e) => {
   e.preventDefault();
@@ -82,7 +83,7 @@ $('#signin-form').addEventListener('submit', async (e) => {
     showApp(u);
   } catch (err) {
     if (err.status === 401) showSignIn(BAD_LOGIN);
-    else if (err.status === 429) showSignIn(THROTTLED);
+    else if (err.status === 429) showSignIn(err.code === 'rate_limited' ? err.message : THROTTLED);
     else showSignIn(err.message);
   } finally {
     btn.disabled = false;

@@ -70,7 +70,7 @@ $('#signin-form').addEventListener('submit', async (e) => {
     startSession(u);
   } catch (err) {
     msg.textContent = err.status === 401 ? 'Wrong user name or password.'
-      : err.status === 429 ? 'Too many attempts. Wait a few minutes, then try again.'
+      : err.status === 429 ? (err.code === 'rate_limited' ? err.message : 'Too many attempts. Wait a moment, then try again.')
         : `Could not sign in (${err.message}).`;
     msg.hidden = false;
     $('#password').select();

@@ -54,6 +54,9 @@ func (a *Admin) fail(w http.ResponseWriter, r *http.Request, op string, err erro
 		httpx.Error(w, http.StatusNotFound, protocol.CodeNotFound, "")
 	case errors.Is(err, store.ErrExists):
 		httpx.Error(w, http.StatusConflict, protocol.CodeConflict, "that username is taken")
+	case errors.Is(err, auth.ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeRateLimited, auth.ErrBusy.Error())
 	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled):
 		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeShuttingDown, "")
 	default:

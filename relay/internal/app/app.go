@@ -146,7 +146,9 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	}
 	site.Routes(mux, cors)
 
-	a.authSvc = auth.New(a.store, a.log, auth.Options{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute})
+	a.authSvc = auth.New(a.store, a.log, auth.Options{
+		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, HashMemory: int64(cfg.LoginMemoryMiB) << 20,
+	})
 	if pw, err := a.authSvc.Bootstrap(ctx, cfg.AdminPassword); err != nil {
 		return nil, err
 	} else if pw != "" {

@@ -170,23 +170,23 @@ func TestLoginThrottled(t *testing.T) {
 	f := newFixture(t)
 	f.svc.Bootstrap(context.Background(), "admin-password-1")
 	codes := []int{}
-	for range accountFailures + 1 {
+	for range pairFree + 1 {
 		codes = append(codes, f.do("POST", "/v1/auth/login", `{"username":"admin","password":"guess-guess-guess"}`, nil).Code)
 	}
-	if codes[accountFailures] != 429 {
-		t.Fatalf("codes %v: the attempt after %d failures must be throttled", codes, accountFailures)
+	if codes[pairFree] != 429 {
+		t.Fatalf("codes %v: the attempt after %d failures must be throttled", codes, pairFree)
 	}
 	// Throttled means refused even with the right password...
 	if w := f.do("POST", "/v1/auth/login", `{"username":"admin","password":"admin-password-1"}`, nil); w.Code != 429 {
 		t.Errorf("right password while throttled: %d", w.Code)
 	}
 	// ...until the bucket refills.
-	f.clock.add(accountRefill + time.Second)
+	f.clock.add(firstDelay + time.Second)
 	if w := f.do("POST", "/v1/auth/login", `{"username":"admin","password":"admin-password-1"}`, nil); w.Code != 200 {
 		t.Errorf("after waiting: %d", w.Code)
 	}
 	// Unknown usernames are throttled the same way (no existence oracle).
-	for range accountFailures {
+	for range pairFree {
 		f.do("POST", "/v1/auth/login", `{"username":"ghost","password":"guess-guess-guess"}`, nil)
 	}
 	if w := f.do("POST", "/v1/auth/login", `{"username":"ghost","password":"guess-guess-guess"}`, nil); w.Code != 429 {

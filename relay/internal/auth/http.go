@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,15 +163,10 @@ func (h *HTTP) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, sess, a, err := h.Svc.Login(r.Context(), req.Username, req.Password, limits.ClientIP(r, h.BehindProxy))
-	switch {
-	case errors.Is(err, ErrThrottled):
-		httpx.Error(w, http.StatusTooManyRequests, protocol.CodeRateLimited, err.Error())
-		return
-	case errors.Is(err, ErrBadLogin):
-		httpx.Error(w, http.StatusUnauthorized, protocol.CodeUnauthorized, err.Error())
-		return
-	case err != nil:
-		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeStorage, "")
+	if err != nil {
+		if !refused(w, err) {
+			httpx.Error(w, http.StatusUnauthorized, protocol.CodeUnauthorized, ErrBadLogin.Error())
+		}
 		return
 	}
 	h.setCookie(w, r, id, h.Svc.opts.AbsoluteTimeout)
@@ -199,15 +195,38 @@ func (h *HTTP) password(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := FromContext(r.Context())
-	err := h.Svc.ChangePassword(r.Context(), p.SessionID, p.Account.ID, req.Old, req.New)
+	err := h.Svc.ChangePassword(r.Context(), p.SessionID, p.Account.ID, req.Old, req.New, limits.ClientIP(r, h.BehindProxy))
 	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
 	case errors.Is(err, ErrBadLogin):
 		httpx.Error(w, http.StatusForbidden, protocol.CodeForbidden, "the current password is wrong")
 	case errors.Is(err, ErrWeakPassword):
 		httpx.Error(w, http.StatusBadRequest, protocol.CodeBadField, err.Error())
-	case err != nil:
-		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeStorage, "")
 	default:
-		w.WriteHeader(http.StatusNoContent)
+		refused(w, err)
 	}
+}
+
+// refused answers the errors of a password check that are not a wrong
+// password: throttled (429), too busy to hash (503), both with
+// Retry-After, or a failed store (503). It reports false for ErrBadLogin,
+// which the caller words.
+func refused(w http.ResponseWriter, err error) bool {
+	var te *ThrottledError
+	switch {
+	case errors.As(err, &te):
+		w.Header().Set("Retry-After", strconv.Itoa(int((te.Wait+time.Second-1)/time.Second)))
+		httpx.Error(w, http.StatusTooManyRequests, protocol.CodeRateLimited, te.Error())
+	case errors.Is(err, ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeRateLimited, ErrBusy.Error())
+	case errors.Is(err, ErrBadLogin):
+		return false
+	case errors.Is(err, context.Canceled):
+		// The client left; nobody reads an answer.
+	default:
+		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeStorage, "")
+	}
+	return true
 }

@@ -17,7 +17,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/store"
 )
 
@@ -25,27 +24,53 @@ import (
 var (
 	// ErrBadLogin is the one answer to every failed login.
 	ErrBadLogin = errors.New("wrong username or password")
-	// ErrThrottled means too many failed logins for the account or address.
-	ErrThrottled = errors.New("too many failed sign-ins; wait a few minutes")
+	// ErrThrottled means too many failed sign-ins for the name or the
+	// address; the error is a *ThrottledError saying how long to wait.
+	ErrThrottled = errors.New("too many failed sign-ins")
+	// ErrBusy means every password hash slot is taken and the queue in
+	// front of them is full: the sign-in was not checked; try again soon.
+	ErrBusy = errors.New("the relay is busy checking other sign-ins; try again in a moment")
 	// ErrNoSession means the session is unknown, expired or its account is disabled.
 	ErrNoSession = errors.New("not signed in")
 )
 
-// Login throttle: a token bucket of failures per account and per address.
-// Five tries, then one more every three minutes, per account; twenty per
-// address (a shared office), refilling one a minute.
-const (
-	accountFailures = 5
-	accountRefill   = 3 * time.Minute
-	addrFailures    = 20
-	addrRefill      = time.Minute
-)
+// ThrottledError is a sign-in refused before its password was checked.
+// It matches ErrThrottled.
+type ThrottledError struct {
+	Wait time.Duration // until the next attempt is allowed
+}
+
+func (e *ThrottledError) Error() string {
+	return "Too many failed sign-ins. Try again in " + humanWait(e.Wait) + "."
+}
+
+// Is makes errors.Is(err, ErrThrottled) true.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// humanWait rounds a wait up to whole seconds or minutes, in words.
+func humanWait(d time.Duration) string {
+	s := int((d + time.Second - 1) / time.Second)
+	switch {
+	case s <= 1:
+		return "1 second"
+	case s < 120:
+		return fmt.Sprintf("%d seconds", s)
+	}
+	return fmt.Sprintf("%d minutes", (s+59)/60)
+}
 
 // Options configure the service.
 type Options struct {
 	IdleTimeout     time.Duration // a session unused this long ends
 	AbsoluteTimeout time.Duration // a session ends this long after login
-	Now             func() time.Time
+	// HashMemory bounds the memory of the password hashes running at once,
+	// in bytes (DefaultHashMemory if 0): HashSlots(HashMemory) run in
+	// parallel, the rest queue.
+	HashMemory int64
+	// HashWait bounds a request's wait for a hash slot (DefaultHashWait if
+	// 0); past it the request is refused with ErrBusy.
+	HashWait time.Duration
+	Now      func() time.Time
 }
 
 // Store is what accounts and sessions need from the store.
@@ -67,8 +92,12 @@ type Service struct {
 	log   *slog.Logger
 	opts  Options
 
-	byAccount *limits.Keyed
-	byAddr    *limits.Keyed
+	throttle *throttle
+	gate     *hashGate
+	// verify and hash are VerifyPassword and HashPassword; tests wrap them
+	// to count what runs.
+	verify func(hash, password string) bool
+	hash   func(password string) (string, error)
 
 	mu      sync.Mutex
 	touched map[string]time.Time // session hash → last LastSeen written
@@ -80,12 +109,43 @@ func New(st Store, log *slog.Logger, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.HashMemory <= 0 {
+		opts.HashMemory = DefaultHashMemory
+	}
+	if opts.HashWait <= 0 {
+		opts.HashWait = DefaultHashWait
+	}
 	return &Service{
 		store: st, log: log, opts: opts,
-		byAccount: limits.NewKeyed(1/accountRefill.Seconds(), accountFailures, opts.Now),
-		byAddr:    limits.NewKeyed(1/addrRefill.Seconds(), addrFailures, opts.Now),
-		touched:   map[string]time.Time{},
+		throttle: newThrottle(),
+		gate:     newHashGate(opts.HashMemory, opts.HashWait),
+		verify:   VerifyPassword,
+		hash:     HashPassword,
+		touched:  map[string]time.Time{},
 	}
+}
+
+// HashSlots is how many password hashes this service runs at once.
+func (s *Service) HashSlots() int { return cap(s.gate.slots) }
+
+// checkPassword verifies p against hash in a hash slot.
+func (s *Service) checkPassword(ctx context.Context, hash, p string) (bool, error) {
+	var ok bool
+	err := s.gate.run(ctx, func() { ok = s.verify(hash, p) })
+	return ok, err
+}
+
+// hashPassword hashes a new password in a hash slot.
+func (s *Service) hashPassword(ctx context.Context, p string) (string, error) {
+	if err := CheckPassword(p); err != nil {
+		return "", err
+	}
+	var h string
+	var herr error
+	if err := s.gate.run(ctx, func() { h, herr = s.hash(p) }); err != nil {
+		return "", fmt.Errorf("auth: hash password: %w", err)
+	}
+	return h, herr
 }
 
 // OnSessionsEnded registers fn to learn of ended sessions (to close their
@@ -177,7 +237,7 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (store.Accoun
 	if err := CheckAccountFields(n.Username, n.Name, n.Role, n.Skills, n.Capacity); err != nil {
 		return store.Account{}, err
 	}
-	hash, err := HashPassword(n.Password)
+	hash, err := s.hashPassword(ctx, n.Password)
 	if err != nil {
 		return store.Account{}, err
 	}
@@ -191,27 +251,31 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (store.Accoun
 
 // Login checks a username and password from addr and starts a session. It
 // returns the session id (for the cookie), the session and the account.
+// The attempt is counted by the throttle before the password is hashed, and
+// the hash waits for a slot: a refused attempt costs no hash at all.
 func (s *Service) Login(ctx context.Context, username, password, addr string) (string, store.Session, store.Account, error) {
-	acctLim := s.byAccount.Limiter(strings.ToLower(username))
-	addrLim := s.byAddr.Limiter(addr)
-	now := s.opts.Now()
-	if acctLim.TokensAt(now) < 1 || addrLim.TokensAt(now) < 1 {
-		return "", store.Session{}, store.Account{}, ErrThrottled
+	res, wait := s.throttle.reserve(username, addr, s.opts.Now())
+	if res == nil {
+		return "", store.Session{}, store.Account{}, &ThrottledError{Wait: wait}
 	}
 	a, err := s.store.AccountByUsername(username)
 	hash := a.PasswordHash
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
+			res.cancel()
 			return "", store.Session{}, store.Account{}, err
 		}
-		hash = dummyHash() // same work as for a real account
+		hash = dummyHash // same work as for a real account
 	}
-	ok := VerifyPassword(hash, password) && err == nil && !a.Disabled
-	if !ok {
-		acctLim.AllowN(now, 1)
-		addrLim.AllowN(now, 1)
+	ok, cerr := s.checkPassword(ctx, hash, password)
+	if cerr != nil {
+		res.cancel()
+		return "", store.Session{}, store.Account{}, cerr
+	}
+	if !ok || err != nil || a.Disabled {
 		return "", store.Session{}, store.Account{}, ErrBadLogin
 	}
+	res.succeeded()
 	id, sess, err := s.startSession(ctx, a.ID)
 	return id, sess, a, err
 }
@@ -289,22 +353,36 @@ func (s *Service) Logout(ctx context.Context, id string) {
 }
 
 // ChangePassword sets a new password after checking the old one, and ends
-// every other session of the account.
-func (s *Service) ChangePassword(ctx context.Context, sessionID, accountID, old, next string) error {
+// every other session of the account. A wrong old password from addr
+// counts as a failed sign-in to the account.
+func (s *Service) ChangePassword(ctx context.Context, sessionID, accountID, old, next, addr string) error {
 	a, err := s.store.Account(accountID)
 	if err != nil {
 		return err
 	}
-	if !VerifyPassword(a.PasswordHash, old) {
+	if err := CheckPassword(next); err != nil {
+		return err // before the throttle: a weak new password is no guess
+	}
+	res, wait := s.throttle.reserve(a.Username, addr, s.opts.Now())
+	if res == nil {
+		return &ThrottledError{Wait: wait}
+	}
+	ok, err := s.checkPassword(ctx, a.PasswordHash, old)
+	if err != nil {
+		res.cancel()
+		return err
+	}
+	if !ok {
 		return ErrBadLogin
 	}
+	res.succeeded()
 	return s.SetPassword(ctx, accountID, next, HashSession(sessionID))
 }
 
 // SetPassword replaces an account's password (an admin resetting it) and
 // ends its sessions except keep.
 func (s *Service) SetPassword(ctx context.Context, accountID, password string, keep []byte) error {
-	hash, err := HashPassword(password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,7 @@ type Config struct {
 	DemoIntents      bool
 	SessionIdle      time.Duration
 	SessionAbsolute  time.Duration
+	LoginMemoryMiB   int
 	AgentOfflineDrop time.Duration
 }
 
