@@ -13,6 +13,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/ai/openaitest"
 	"github.com/kefuhq/kefu/relay/internal/app/apptest"
 	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -423,10 +424,18 @@ func TestAnswerAbandonedWhenNobodyListens(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	msgs, _ := r.Store.Messages(conv, 0, 0)
-	last := msgs[len(msgs)-1]
-	if last.From != protocol.FromBot || !last.Incomplete {
-		t.Errorf("last message %+v, want the partial answer marked incomplete", last)
+	// The partial answer is stored just after the upstream request ends.
+	var msgs []store.Message
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		msgs, _ = r.Store.Messages(conv, 0, 0)
+		if last := msgs[len(msgs)-1]; last.From == protocol.FromBot && last.Incomplete {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("last message %+v, want the partial answer marked incomplete", msgs[len(msgs)-1])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	for _, m := range msgs {
 		if m.From == protocol.FromSystem {
