@@ -127,7 +127,9 @@ export async function startRelay({ args = [], env = {} } = {}) {
   const relay = { port, url: `http://127.0.0.1:${port}`, data, logs: '', proc: null };
   relay.start = async () => {
     const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', data, '--log-level', 'warn',
-      '--admin-password', 'e2e-admin-password', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+      '--admin-password', 'e2e-admin-password',
+      // The fake upstream is on 127.0.0.1: let the admin's AI test reach it.
+      '--allow-private-destinations=true', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     relay.proc = proc;
     const keep = (b) => { relay.logs = (relay.logs + b).slice(-20_000); };
     proc.stdout.on('data', keep);

@@ -41,7 +41,9 @@ type AISettings interface {
 	Update(ctx context.Context, p ai.SettingsPatch) (ai.Settings, error)
 }
 
-// Streamer streams one answer from the upstream (ai.Client).
+// Streamer streams one answer from the upstream (ai.Client): for the AI
+// test, a client whose egress policy refuses non-public addresses unless
+// the operator allowed them.
 type Streamer interface {
 	Stream(ctx context.Context, s ai.Settings, msgs []openai.ChatCompletionMessage, onDelta ai.DeltaFunc) (ai.Result, error)
 }

@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -210,5 +211,94 @@ func TestOneAITestAtATime(t *testing.T) {
 	}
 	if res := <-first; res.status != 200 || !strings.Contains(string(res.body), "event: done") {
 		t.Errorf("first test: %d %s", res.status, res.body)
+	}
+}
+
+func TestAITestRefusesNonPublicAddresses(t *testing.T) {
+	up := openaitest.New(t, openaitest.Options{Text: "should never be read"})
+	r, _ := start(t, func(c *config.Config) { c.AllowPrivateDestinations = false })
+	admin := signIn(t, r, "admin", adminPassword)
+	port := strings.TrimPrefix(up.URL, "http://127.0.0.1:")
+	tests := []struct {
+		base, says string
+	}{
+		{up.BaseURL, "127.0.0.1 is a loopback address"},
+		{"http://localhost:" + port + "/v1", "localhost is a loopback name"},
+		{"http://[::1]:" + port + "/v1", "::1 is a loopback address"},
+		{"http://10.20.30.40:" + port + "/v1", "10.20.30.40 is a private address"},
+		{"http://192.168.1.1/v1", "192.168.1.1 is a private address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.base, func(t *testing.T) {
+			admin.t = t
+			// Saving is allowed: answers may come from a model on the LAN.
+			admin.must(200, "PATCH", "/v1/admin/ai", map[string]any{"base_url": tt.base, "api_key": testKey})
+			_, last := runTest(t, admin)
+			msg, _ := last.data["message"].(string)
+			if last.name != "error" || last.data["kind"] != "refused" || !strings.Contains(msg, tt.says) || !strings.Contains(msg, "--allow-private-destinations") {
+				t.Errorf("test of %s ended with %+v", tt.base, last)
+			}
+		})
+	}
+	if n := up.Count(); n != 0 {
+		t.Errorf("the loopback upstream got %d requests from the test", n)
+	}
+}
+
+// TestAITestShowsNoUpstreamWords: whatever answers at the base URL, the
+// page gets the relay's own words; the operator's log gets the details.
+func TestAITestShowsNoUpstreamWords(t *testing.T) {
+	banner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer banner.Close()
+	go func() {
+		for {
+			c, err := banner.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("SSH-2.0-OpenSSH_9.2 banner-secret-7\r\n"))
+			c.Close()
+		}
+	}()
+	apiErr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"error":{"message":"internal host db-secret-9 refused","type":"invalid_request_error","code":"model_not_found"}}`))
+	}))
+	defer apiErr.Close()
+	htmlUp := openaitest.New(t, openaitest.Options{Scenario: openaitest.HTMLError})
+	r, logs := start(t, nil)
+	admin := signIn(t, r, "admin", adminPassword)
+	tests := []struct {
+		name, base, secret string
+		status             float64
+		says               string
+	}{
+		{"a port that is not HTTP", "http://" + banner.Addr().String() + "/v1", "banner-secret-7", 0, "not an OpenAI-compatible stream"},
+		{"an error body", apiErr.URL + "/v1", "db-secret-9", 400, "HTTP 400"},
+		{"an HTML error page", htmlUp.BaseURL, "nginx", 502, "HTTP 502"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			admin.t = t
+			admin.must(200, "PATCH", "/v1/admin/ai", map[string]any{"base_url": tt.base, "api_key": testKey})
+			res := admin.must(200, "POST", "/v1/admin/ai/test", nil)
+			evs := events(t, res.body)
+			last := evs[len(evs)-1]
+			msg, _ := last.data["message"].(string)
+			if last.name != "error" || last.data["kind"] != "upstream" || last.data["status"] != tt.status || !strings.Contains(msg, tt.says) {
+				t.Errorf("ended with %+v", last)
+			}
+			if strings.Contains(string(res.body), tt.secret) {
+				t.Errorf("the page got the upstream's words %q: %s", tt.secret, res.body)
+			}
+		})
+	}
+	admin.t = t
+	if !strings.Contains(logs.String(), "banner-secret-7") || !strings.Contains(logs.String(), "db-secret-9") {
+		t.Error("the operator's log lacks the upstream's details")
 	}
 }

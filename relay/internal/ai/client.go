@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/kefuhq/kefu/relay/internal/egress"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -73,6 +74,12 @@ type Options struct {
 	DialTimeout       time.Duration
 	MaxLineBytes      int
 	MaxErrorBodyBytes int64
+	// Egress says which destinations the client may call: the base URL's
+	// host when a call starts, and every address dialled. nil allows
+	// loopback and private networks (self-hosted models) and refuses
+	// metadata and link-local addresses; the admin page's AI test passes a
+	// stricter policy.
+	Egress *egress.Policy
 	// Proxy for upstream requests; nil means direct (HTTP_PROXY is not read,
 	// so the base URL checks see the real destination).
 	Proxy func(*http.Request) (*url.URL, error)
@@ -98,6 +105,10 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Egress == nil {
+		p := upstreamPolicy()
+		o.Egress = &p
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/egress"
 )
 
 // Sentinel errors. Every error this package returns matches at most one of
@@ -29,13 +31,45 @@ var (
 
 // UpstreamError describes an upstream failure. It matches ErrUpstream.
 // It deliberately does not wrap go-openai's error: those carry the raw
-// error body, which can echo the API key. Message is redacted.
+// error body, which can echo the API key. Message is redacted, but may
+// still hold the upstream's own words (an error message, the first bytes
+// of a reply that is not HTTP): show Failure and Status to people outside
+// the operator's log, never Message.
 type UpstreamError struct {
 	Status     int           // HTTP status, 0 if none (network, stream)
+	Failure    Failure       // what kind of failure, in the relay's words
 	Code       string        // upstream error code or type, if any
 	Message    string        // redacted, shortened upstream message
 	RetryAfter time.Duration // what the upstream asked for, uncapped; 0 if none
 	Incomplete bool          // text had been streamed before the failure
+	// Refused is set when the destination policy refused an address
+	// dialled (Failure FailRefused); Unwrap returns it.
+	Refused *egress.RefusedError
+}
+
+// Failure classifies an UpstreamError without the upstream's words.
+type Failure string
+
+// Failures.
+const (
+	FailStatus   Failure = "status"   // an HTTP error status (Status)
+	FailRefused  Failure = "refused"  // the destination policy refused the address
+	FailDNS      Failure = "dns"      // the host name does not resolve
+	FailConnect  Failure = "connect"  // refused, reset or unreachable
+	FailTLS      Failure = "tls"      // handshake or certificate
+	FailTimeout  Failure = "timeout"  // the network timed out (not Stream's own deadlines)
+	FailRedirect Failure = "redirect" // a redirect the client does not follow
+	FailProtocol Failure = "protocol" // not HTTP, or not an OpenAI-compatible stream
+	FailCut      Failure = "cut"      // the stream ended before the answer did
+)
+
+// Unwrap exposes the refusal of the destination policy, the relay's own
+// error (never the upstream's).
+func (e *UpstreamError) Unwrap() error {
+	if e.Refused == nil {
+		return nil
+	}
+	return e.Refused
 }
 
 func (e *UpstreamError) Error() string {

@@ -2,14 +2,18 @@ package ai
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/kefuhq/kefu/relay/internal/egress"
 	openai "github.com/sashabaranov/go-openai"
 )
 
@@ -55,7 +59,7 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 	if !s.Enabled {
 		return Result{}, fmt.Errorf("%s: %w", op, ErrDisabled)
 	}
-	if _, err := CheckBaseURL(s.BaseURL); err != nil {
+	if _, err := checkBaseURL(s.BaseURL, *c.opts.Egress); err != nil {
 		return Result{}, fmt.Errorf("%s: %w: %w", op, ErrDisabled, err)
 	}
 	key, withheld := s.UsableKey()
@@ -196,13 +200,17 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 	}
 	defer stream.Close()
 	st.opened++
-	for {
+	for chunks := 0; ; chunks++ {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			if cl.done.Load() && st.finish != "" {
 				return nil
 			}
-			return &UpstreamError{Message: errCut.Error()}
+			if chunks == 0 && !cl.done.Load() {
+				// Not one event: whatever answered does not speak the stream.
+				return &UpstreamError{Failure: FailProtocol, Message: "no stream events in the reply"}
+			}
+			return &UpstreamError{Failure: FailCut, Message: errCut.Error()}
 		}
 		if err != nil {
 			return upstreamError(err, cl, key)
@@ -242,9 +250,10 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 // upstreamError converts a go-openai error into a redacted UpstreamError.
 // The original error is dropped, not wrapped: its text can hold the key.
 func upstreamError(err error, cl *call, key string) *UpstreamError {
-	ue := &UpstreamError{RetryAfter: time.Duration(cl.retryAfter.Load())}
+	ue := &UpstreamError{RetryAfter: time.Duration(cl.retryAfter.Load()), Failure: failureOf(err)}
 	var apiErr *openai.APIError
 	var reqErr *openai.RequestError
+	var refused *egress.RefusedError
 	switch {
 	case errors.As(err, &apiErr):
 		ue.Status = apiErr.HTTPStatusCode
@@ -253,6 +262,9 @@ func upstreamError(err error, cl *call, key string) *UpstreamError {
 	case errors.As(err, &reqErr):
 		ue.Status = reqErr.HTTPStatusCode
 		ue.Message = "error body is not OpenAI JSON"
+	case errors.As(err, &refused):
+		ue.Refused = refused
+		ue.Message = fmt.Sprintf("%v: %v", errBaseURL, refused)
 	case errors.Is(err, errLineTooLong), errors.Is(err, errTooMuchNoise), errors.Is(err, errRedirect), errors.Is(err, errBaseURL):
 		ue.Message = err.Error()
 	case errors.Is(err, openai.ErrTooManyEmptyStreamMessages):
@@ -265,8 +277,39 @@ func upstreamError(err error, cl *call, key string) *UpstreamError {
 			ue.Status = s
 		}
 	}
+	if ue.Status != 0 {
+		ue.Failure = FailStatus
+	}
 	ue.Message = redact(ue.Message, key)
 	return ue
+}
+
+// failureOf classifies a transport or stream error.
+func failureOf(err error) Failure {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	var tlsRecord tls.RecordHeaderError
+	var tlsAlert tls.AlertError
+	var certErr *tls.CertificateVerificationError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, egress.ErrRefused):
+		return FailRefused
+	case errors.Is(err, errRedirect):
+		return FailRedirect
+	case errors.Is(err, errBaseURL):
+		return FailRefused
+	case errors.As(err, &dnsErr):
+		return FailDNS
+	case errors.As(err, &tlsRecord), errors.As(err, &tlsAlert), errors.As(err, &certErr):
+		return FailTLS
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return FailTimeout
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EHOSTUNREACH),
+		errors.Is(err, syscall.ENETUNREACH), errors.As(err, &opErr) && opErr.Op == "dial":
+		return FailConnect
+	}
+	return FailProtocol
 }
 
 func codeOf(code any, typ string) string {

@@ -7,11 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -125,18 +123,6 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// dialControl checks every address actually dialled, after DNS.
-func dialControl(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errBaseURL, err)
-	}
-	if a, err := netip.ParseAddr(host); err == nil && blockedIP(a) {
-		return fmt.Errorf("%w: %s is a link-local or metadata address", errBaseURL, host)
-	}
-	return nil
-}
-
 // newHTTPClient builds the upstream client around o.Transport, or the
 // relay's own transport. The http.Client timeout is a backstop only:
 // Stream's own deadlines end a slow answer first.
@@ -158,7 +144,8 @@ func newTransport(o Options) *http.Transport {
 		Timeout: o.DialTimeout,
 		// TCP keepalive: carriers cut idle-looking streams without it.
 		KeepAlive: 30 * time.Second,
-		Control:   dialControl,
+		// Every address dialled, after DNS.
+		Control: o.Egress.Control,
 	}
 	return &http.Transport{
 		Proxy:                 o.Proxy,

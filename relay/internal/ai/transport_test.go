@@ -84,7 +84,7 @@ func TestRedirects(t *testing.T) {
 	}
 }
 
-func TestDialControl(t *testing.T) {
+func TestUpstreamDialPolicy(t *testing.T) {
 	tests := []struct {
 		addr    string
 		blocked bool
@@ -105,7 +105,7 @@ func TestDialControl(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
-			err := dialControl("tcp", tt.addr, nil)
+			err := upstreamPolicy().Control("tcp", tt.addr, nil)
 			if got := err != nil; got != tt.blocked {
 				t.Errorf("blocked: got %v (%v), want %v", got, err, tt.blocked)
 			}

@@ -23,6 +23,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/bot"
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/egress"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/limits"
@@ -59,6 +60,7 @@ type App struct {
 	store   Store
 	flow    *bot.Flow
 	aic     *ai.Client
+	aiTest  *ai.Client // the admin's AI test: stricter about destinations
 	fan     *chat.Fanout
 	authSvc *auth.Service
 	router  *assign.Router
@@ -129,6 +131,17 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 		return nil, err
 	}
 	a.aic = aip.Client
+	// The admin's "test" button reads the upstream's answer back to the
+	// page, so it may reach only public addresses unless the operator says
+	// otherwise (answers to visitors may come from a model on the LAN).
+	a.aiTest, err = ai.New(ai.Options{
+		Logger:   a.log,
+		Timeouts: ai.Timeouts{FirstToken: cfg.AIFirstToken, ChunkGap: cfg.AIChunkGap, Answer: cfg.AIAnswerTimeout},
+		Egress:   &egress.Policy{AllowPrivate: cfg.AllowPrivateDestinations},
+	})
+	if err != nil {
+		return nil, err
+	}
 	aiSettings := aip.Settings
 	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, aip.Budget, a.log, a.metrics, bot.Options{})
 
@@ -200,7 +213,7 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	vh.HTTPRoutes(mux, cors)
 
 	admin.New(admin.Deps{
-		Store: a.store, Auth: authn, Intents: in, AI: aiSettings, Stream: a.aic, Widget: site,
+		Store: a.store, Auth: authn, Intents: in, AI: aiSettings, Stream: a.aiTest, Widget: site,
 		Router: a.router, Log: a.log, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
 	}).Routes(mux)
 	return mux, nil
@@ -303,6 +316,7 @@ func (a *App) shutdown() error {
 	a.bg.Wait()
 	a.flow.Close()
 	a.aic.Close()
+	a.aiTest.Close()
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, err)
 	}

@@ -50,6 +50,11 @@ type Config struct {
 	SessionAbsolute  time.Duration
 	LoginMemoryMiB   int
 	AgentOfflineDrop time.Duration
+
+	// AllowPrivateDestinations lets admin-chosen destinations whose
+	// answers the relay reads back (the AI test) be on loopback or a
+	// private network.
+	AllowPrivateDestinations bool
 }
 
 // ErrHelp is returned by Parse when -h or --help was asked for; the usage has

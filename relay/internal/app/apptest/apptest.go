@@ -42,6 +42,8 @@ func Start(t testing.TB, mutate func(*config.Config)) *Relay {
 	cfg.DataDir = t.TempDir()
 	cfg.RatePerConn, cfg.RatePerVisitor, cfg.MaxConnsPerIP, cfg.RatePerIP = 1000, 1000, 0, 0
 	cfg.ShutdownTimeout = 5 * time.Second
+	// Every test upstream is on 127.0.0.1.
+	cfg.AllowPrivateDestinations = true
 	if mutate != nil {
 		mutate(&cfg)
 	}
