@@ -18,6 +18,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/ai"
 	"github.com/kefuhq/kefu/relay/internal/auth"
+	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -127,7 +128,7 @@ func New(d Deps) *Admin {
 }
 
 // Routes registers the endpoints.
-func (a *Admin) Routes(mux *http.ServeMux) {
+func (a *Admin) Routes(mux httpx.Mux) {
 	admin := func(pattern string, h http.HandlerFunc) {
 		mux.Handle(pattern, a.d.Auth.Require(store.RoleAdmin, h))
 	}

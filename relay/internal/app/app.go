@@ -24,6 +24,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/egress"
+	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/limits"
@@ -69,6 +70,8 @@ type App struct {
 	server  *http.Server
 	ln      net.Listener
 	pprof   *http.Server
+	routes  *httpx.Routes
+	assets  *web.Assets
 	ready   atomic.Bool
 }
 
@@ -92,7 +95,8 @@ func (a *App) Open() error {
 	}
 	a.store = st
 
-	mux, err := a.build(context.Background())
+	a.routes = httpx.NewRoutes()
+	err = a.build(context.Background(), a.routes)
 	if err != nil {
 		st.Close()
 		return err
@@ -105,7 +109,7 @@ func (a *App) Open() error {
 	}
 	a.ln = ln
 	a.server = &http.Server{
-		Handler:           mux,
+		Handler:           web.NewPolicy(a.cfg.FrameAncestors).Wrap(a.routes),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
@@ -114,21 +118,22 @@ func (a *App) Open() error {
 }
 
 // build makes every part that serves requests and registers its routes.
-func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
+func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	cfg := a.cfg
-	assets, err := web.LoadAssets(assetTrees()...)
+	assets, err := web.Load(web.Options{Compress: true, Bundle: public.Bundle()}, assetTrees()...)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	a.assets = assets
 	in, err := intents.Open(ctx, a.store, a.log, cfg.DemoIntents)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	aip, err := bot.NewAI(a.store, cfg, bot.AIOptions{
 		Cache: ai.NewCache(4096, time.Hour, time.Now), Logger: a.log, Registerer: a.metrics.Registry,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.aic = aip.Client
 	// The admin's "test" button reads the upstream's answer back to the
@@ -140,14 +145,13 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 		Egress:   &egress.Policy{AllowPrivate: cfg.AllowPrivateDestinations},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	aiSettings := aip.Settings
 	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, aip.Budget, a.log, a.metrics, bot.Options{})
 
 	origins := origin.NewPolicy(cfg.AllowedOrigins)
 	cors := origins.CORS
-	mux := http.NewServeMux()
 	(&web.Server{Assets: assets, Metrics: a.metrics, Ready: a.readyErr}).Routes(mux)
 	perAddress := func(h http.Handler) http.Handler {
 		return limits.PerAddress(limits.NewPerAddress(cfg.RatePerIP), cfg.BehindProxy, h)
@@ -155,7 +159,7 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	in.Routes(mux, cors, perAddress)
 	site, err := site.New(assets, a.store, origins, func() string { _, _, h := in.Model(); return h }, site.Options{})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	site.Routes(mux, cors)
 
@@ -163,7 +167,7 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, HashMemory: int64(cfg.LoginMemoryMiB) << 20,
 	})
 	if pw, err := a.authSvc.Bootstrap(ctx, cfg.AdminPassword); err != nil {
-		return nil, err
+		return err
 	} else if pw != "" {
 		// Printed once, at the first start only: there is no default account.
 		a.log.Warn("kefu: created the first admin account; sign in at /admin/ and change this password", "username", "admin", "password", pw)
@@ -172,7 +176,7 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 	authn.Routes(mux)
 	a.router = assign.New(a.store, a.hub, in, a.log, a.flow.StopAI, cfg.AgentOfflineDrop, time.Now)
 	if err := a.router.Load(); err != nil {
-		return nil, err
+		return err
 	}
 	a.flow.OnQueued = a.router.Queued
 	a.fan.Extra = a.router.OnAppend
@@ -216,7 +220,7 @@ func (a *App) build(ctx context.Context) (*http.ServeMux, error) {
 		Store: a.store, Auth: authn, Intents: in, AI: aiSettings, Stream: a.aiTest, Widget: site,
 		Router: a.router, Log: a.log, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
 	}).Routes(mux)
-	return mux, nil
+	return nil
 }
 
 // background runs the relay's periodic work: routing retries and offline
@@ -250,6 +254,12 @@ func (a *App) Store() Store { return a.store }
 
 // Auth is the relay's account service, for tests and tools in this module.
 func (a *App) Auth() *auth.Service { return a.authSvc }
+
+// Routes lists the patterns the relay serves, for tests that walk them all.
+func (a *App) Routes() []string { return a.routes.Patterns() }
+
+// Assets are the relay's embedded files, for tests that walk them all.
+func (a *App) Assets() *web.Assets { return a.assets }
 
 // Router is the relay's chat router, for tests and tools in this module.
 func (a *App) Router() *assign.Router { return a.router }

@@ -58,7 +58,7 @@ func FromContext(ctx context.Context) *Principal {
 }
 
 // Routes registers the sign-in endpoints.
-func (h *HTTP) Routes(mux *http.ServeMux) {
+func (h *HTTP) Routes(mux httpx.Mux) {
 	mux.HandleFunc("POST /v1/auth/login", h.login)
 	mux.Handle("GET /v1/auth/me", h.Require("", h.me))
 	mux.Handle("POST /v1/auth/logout", h.Require("", h.logout))

@@ -19,6 +19,7 @@ type Config struct {
 	DataDir        string
 	AllowedOrigins []string // host patterns for the visitor socket; empty means any
 	PublicURL      string   // how customer sites reach the relay, for the embed snippet
+	FrameAncestors []string // origins allowed to frame the relay's pages; empty means none
 	BehindProxy    bool
 	LogLevel       slog.Level
 	LogFormat      string

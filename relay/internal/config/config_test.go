@@ -45,6 +45,11 @@ func TestParse(t *testing.T) {
 				t.Errorf("got %q", got)
 			}
 		}},
+		{name: "frame ancestors", env: map[string]string{"KEFU_FRAME_ANCESTORS": "https://Back.example.com/, https://*.example.org:8443"}, check: func(t *testing.T, c Config) {
+			if got := strings.Join(c.FrameAncestors, " "); got != "https://back.example.com https://*.example.org:8443" {
+				t.Errorf("got %q", got)
+			}
+		}},
 		{name: "standard openai env", env: map[string]string{"OPENAI_API_KEY": "sk-abc", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}, check: func(t *testing.T, c Config) {
 			if c.OpenAIAPIKey != "sk-abc" || c.OpenAIBaseURL != "http://127.0.0.1:1/v1" {
 				t.Errorf("got %q %q", c.OpenAIAPIKey, c.OpenAIBaseURL)
@@ -55,6 +60,10 @@ func TestParse(t *testing.T) {
 		{name: "bad duration", args: []string{"--write-timeout=soon"}, wantErr: "must be a duration"},
 		{name: "bad addr", args: []string{"--addr", "8020"}, wantErr: "must be host:port or :port"},
 		{name: "bad origin pattern", args: []string{"--allowed-origins", "[x"}, wantErr: `bad pattern "[x"`},
+		{name: "frame ancestor that ends the directive", args: []string{"--frame-ancestors", "https://a.example; script-src *"}, wantErr: `is not an origin like https://backoffice.example.com`},
+		{name: "frame ancestor keyword", args: []string{"--frame-ancestors", "'self'"}, wantErr: `"'self'" is not an origin`},
+		{name: "frame ancestor with a path", args: []string{"--frame-ancestors", "https://a.example/admin"}, wantErr: `is not an origin`},
+		{name: "frame ancestor without scheme", args: []string{"--frame-ancestors", "a.example"}, wantErr: `is not an origin`},
 		{name: "frame smaller than message", args: []string{"--max-frame-bytes", "4096"}, wantErr: "must exceed --max-message-bytes"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "flag provided but not defined: -nope"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: `unexpected argument "extra"`},

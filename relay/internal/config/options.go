@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,13 @@ func options() []option {
 				return nil
 			},
 			get: func(c *Config) string { return c.PublicURL }},
+		{name: "frame-ancestors", env: "KEFU_FRAME_ANCESTORS", def: "", usage: "comma-separated origins allowed to frame the relay's pages, the admin page and console included (`https://backoffice.example.com`, `https://*.example.com`); empty: no site may frame them",
+			set: func(c *Config, v string) error {
+				var err error
+				c.FrameAncestors, err = parseFrameAncestors(v)
+				return err
+			},
+			get: func(c *Config) string { return strings.Join(c.FrameAncestors, ",") }},
 		{name: "behind-proxy", env: "KEFU_BEHIND_PROXY", def: "false", usage: "trust X-Forwarded-For and X-Forwarded-Proto from the proxy in front",
 			set: boolSetter(func(c *Config) *bool { return &c.BehindProxy }),
 			get: func(c *Config) string { return strconv.FormatBool(c.BehindProxy) }},
@@ -201,6 +209,26 @@ func parseOrigins(v string) ([]string, error) {
 	}
 	if len(out) == 0 {
 		return nil, errors.New("must list at least one pattern, or *")
+	}
+	return out, nil
+}
+
+// frameAncestor is an origin a CSP frame-ancestors source may name:
+// scheme, host (optionally *. for subdomains) and port, nothing that could
+// end the directive or add another.
+var frameAncestor = regexp.MustCompile(`^https?://(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
+
+func parseFrameAncestors(v string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		o = strings.ToLower(strings.TrimRight(strings.TrimSpace(o), "/"))
+		if o == "" {
+			continue
+		}
+		if !frameAncestor.MatchString(o) {
+			return nil, fmt.Errorf("%q is not an origin like https://backoffice.example.com or https://*.example.com", o)
+		}
+		out = append(out, o)
 	}
 	return out, nil
 }

@@ -72,7 +72,7 @@ type Options struct {
 
 // Edge serves the edge's routes.
 type Edge struct {
-	mux  *http.ServeMux
+	h    http.Handler
 	flow *bot.Flow
 	aic  *ai.Client
 }
@@ -145,11 +145,11 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 	})
 	vh.HTTPRoutes(mux, cors)
 	notHere(mux, cors)
-	return &Edge{mux: mux, flow: flow, aic: aic}, nil
+	return &Edge{h: web.NewPolicy(cfg.FrameAncestors).Wrap(mux), flow: flow, aic: aic}, nil
 }
 
 // ServeHTTP serves the edge's routes.
-func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.h.ServeHTTP(w, r) }
 
 // Close lets answers still streaming finish (within ctx, else they are cut
 // and stored as incomplete), then releases the AI client. An answer runs

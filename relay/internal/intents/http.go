@@ -17,7 +17,7 @@ const maxClassifyBytes = 8 << 10
 // Routes registers the endpoints customer sites use; wrap wraps each
 // handler (CORS), limit the classification, which costs CPU on every call
 // and needs no sign-in (a per-address rate).
-func (s *Service) Routes(mux *http.ServeMux, wrap, limit func(http.Handler) http.Handler) {
+func (s *Service) Routes(mux httpx.Mux, wrap, limit func(http.Handler) http.Handler) {
 	mux.Handle("GET /v1/model", wrap(http.HandlerFunc(s.serveModel)))
 	mux.Handle("GET /v1/model/{hash}", wrap(http.HandlerFunc(s.serveModel)))
 	mux.Handle("POST /v1/classify", wrap(limit(http.HandlerFunc(s.serveClassify))))

@@ -167,7 +167,7 @@ type Asset struct {
 }
 
 // Routes registers the endpoints; wrap adds CORS for customer sites.
-func (s *Site) Routes(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+func (s *Site) Routes(mux httpx.Mux, wrap func(http.Handler) http.Handler) {
 	mux.Handle("GET /widget.js", wrap(http.HandlerFunc(s.serveLoader)))
 	mux.Handle("GET /v1/widget/config", wrap(http.HandlerFunc(s.serveConfig)))
 	mux.HandleFunc("GET /demo", s.serveDemo)
@@ -211,8 +211,10 @@ func (s *Site) serveDemo(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	// The demo is a stand-in for a customer's page: it must work with the
-	// widget exactly as a real page would, so no relay CSP here.
+	// The demo is a stand-in for a customer's page under the relay's own
+	// policy (a strict CSP the widget must cope with, as on many shops);
+	// the admin page's widget preview frames it.
+	web.AllowSameOriginFraming(w.Header())
 	w.Header().Set("Cache-Control", "no-cache")
 	s.assets.Serve(w, r, as)
 }

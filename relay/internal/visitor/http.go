@@ -25,7 +25,7 @@ import (
 const listPage = 500
 
 // HTTPRoutes registers the visitor HTTP API; wrap adds CORS.
-func (h *Handler) HTTPRoutes(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+func (h *Handler) HTTPRoutes(mux httpx.Mux, wrap func(http.Handler) http.Handler) {
 	mux.Handle("POST /v1/conversations", wrap(h.guard(h.startHTTP)))
 	mux.Handle("GET /v1/conversations/{id}/messages", wrap(h.guard(h.listHTTP)))
 	mux.Handle("POST /v1/conversations/{id}/messages", wrap(h.guard(h.sendHTTP)))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
 )
 
@@ -16,7 +17,7 @@ type Server struct {
 }
 
 // Routes registers the server's handlers.
-func (s *Server) Routes(mux *http.ServeMux) {
+func (s *Server) Routes(mux httpx.Mux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -39,8 +40,9 @@ func (s *Server) Routes(mux *http.ServeMux) {
 }
 
 // appFile serves a single-page app's files (/admin/, /console/) at stable
-// URLs, revalidated by ETag, under the strict policy. The pages are small
-// and used by a few people, so content-hashed URLs would buy little.
+// URLs, revalidated by ETag. Its index.html names the other files by their
+// content-hashed URLs (see Options.Bundle); the stable ones stay for
+// pages loaded before an upgrade.
 func (s *Server) appFile(app string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		file := r.PathValue("file")
@@ -52,7 +54,6 @@ func (s *Server) appFile(app string) http.HandlerFunc {
 			http.NotFound(w, r)
 			return
 		}
-		StrictHeaders(w.Header())
 		s.Assets.Serve(w, r, as)
 	}
 }
@@ -71,8 +72,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // ErrNotReady is what Ready reports while starting or stopping.
 var ErrNotReady = errors.New("not ready")
 
-// page serves an embedded HTML page with a strict policy: pages load only
-// the relay's own scripts and styles.
+// page serves an embedded HTML page (the policy comes from Policy.Wrap).
 func (s *Server) page(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		as := s.Assets.Get(name)
@@ -80,27 +80,6 @@ func (s *Server) page(name string) http.HandlerFunc {
 			http.NotFound(w, r)
 			return
 		}
-		SecurityHeaders(w.Header())
 		s.Assets.Serve(w, r, as)
 	}
-}
-
-// StrictHeaders is the policy of the admin page and the agent console:
-// only the relay's own scripts and styles (no inline code, no eval), no
-// remote images, no plugins, not framed by other sites. Text typed by
-// visitors, agents or the model can never run there.
-func StrictHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; frame-ancestors 'self'; object-src 'none'; base-uri 'none'; form-action 'self'")
-	h.Set("X-Frame-Options", "SAMEORIGIN")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-}
-
-// SecurityHeaders sets the headers every relay HTML page carries.
-func SecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("X-Content-Type-Options", "nosniff")
 }

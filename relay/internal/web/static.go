@@ -12,6 +12,8 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,8 +25,11 @@ const hashLen = 12
 
 // Asset is one static file, held in memory with its compressed forms.
 type Asset struct {
-	Name        string
-	Hash        string
+	Name string
+	Hash string // of the content served
+	// Version is the hash in the file's immutable URL: its own Hash, or
+	// its bundle's (Options.Bundle).
+	Version     string
 	ContentType string
 	Raw         []byte
 	Gzip        []byte // nil when compression does not pay
@@ -40,21 +45,130 @@ type Assets struct {
 	start  time.Time
 }
 
+// Options say how Load prepares the files.
+type Options struct {
+	// Compress keeps a gzip form of the files it shrinks.
+	Compress bool
+	// Bundle lists folders whose files load one another by relative URLs
+	// (ES modules importing ../shared/dom.js): they share one version, the
+	// hash of all their contents, so a module imported from two places is
+	// one URL and one instance, and any change to any of them changes the
+	// URLs of all.
+	Bundle []string
+}
+
 // LoadAssets reads every file of the given trees into memory, later trees
 // winning on equal names, and gzips those that shrink. Files ending in .br
 // are taken as the brotli form of the file without the suffix, never
 // served on their own.
-func LoadAssets(trees ...fs.FS) (*Assets, error) { return loadAssets(true, trees) }
+func LoadAssets(trees ...fs.FS) (*Assets, error) { return Load(Options{Compress: true}, trees...) }
 
 // LoadAssetsUncompressed is LoadAssets without the gzip forms: for the edge
 // build, which loads its assets anew for every request (compressing would
 // cost each one milliseconds of CPU) and whose responses Cloudflare
 // compresses itself.
-func LoadAssetsUncompressed(trees ...fs.FS) (*Assets, error) { return loadAssets(false, trees) }
+func LoadAssetsUncompressed(trees ...fs.FS) (*Assets, error) { return Load(Options{}, trees...) }
 
-func loadAssets(compress bool, trees []fs.FS) (*Assets, error) {
+// Load reads the trees as LoadAssets does, with the given options. HTML
+// files get their relative src and href attributes that name another file
+// rewritten to that file's immutable URL, so a page at a stable address
+// (/admin/) loads everything else from the cache without asking.
+func Load(o Options, trees ...fs.FS) (*Assets, error) {
+	raw, brotli, err := readTrees(trees)
+	if err != nil {
+		return nil, err
+	}
+	versions := make(map[string]string, len(raw))
+	for name, data := range raw {
+		versions[name] = contentHash(data)
+	}
+	bundleVersion(raw, versions, o.Bundle)
 	a := &Assets{byName: map[string]*Asset{}, start: time.Now()}
-	brotli := map[string][]byte{}
+	for name, data := range raw {
+		if path.Ext(name) == ".html" {
+			data = linkHashed(name, data, versions)
+		}
+		as := newAsset(name, data, o.Compress)
+		as.Version = versions[name]
+		if !inBundle(name, o.Bundle) {
+			as.Version = as.Hash // a page's own hash covers its rewritten links
+		}
+		a.byName[name] = as
+	}
+	for name, br := range brotli {
+		if as := a.byName[name]; as != nil {
+			as.Brotli = br
+		}
+	}
+	return a, nil
+}
+
+func contentHash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:hashLen]
+}
+
+func inBundle(name string, bundle []string) bool {
+	for _, dir := range bundle {
+		if strings.HasPrefix(name, strings.TrimSuffix(dir, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// bundleVersion gives every file of the bundle the hash of all of them
+// (names and contents, in name order).
+func bundleVersion(raw map[string][]byte, versions map[string]string, bundle []string) {
+	var names []string
+	for name := range raw {
+		if inBundle(name, bundle) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, name := range names {
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(raw[name]))
+		h.Write(raw[name])
+	}
+	v := hex.EncodeToString(h.Sum(nil))[:hashLen]
+	for _, name := range names {
+		versions[name] = v
+	}
+}
+
+// linkAttr is a double-quoted src or href attribute: the relay's own pages
+// quote them so (public/README.md).
+var linkAttr = regexp.MustCompile(`(\s(?:src|href)=")([^"]*)(")`)
+
+// linkHashed rewrites the relative links of an HTML file that name another
+// asset into that asset's immutable URL. Absolute paths (/widget.js, the
+// APIs), URLs with a scheme and fragments are left alone.
+func linkHashed(name string, html []byte, versions map[string]string) []byte {
+	dir := path.Dir(name)
+	return linkAttr.ReplaceAllFunc(html, func(m []byte) []byte {
+		parts := linkAttr.FindSubmatch(m)
+		ref := string(parts[2])
+		if ref == "" || strings.ContainsAny(ref, ":?#") || strings.HasPrefix(ref, "/") {
+			return m
+		}
+		target := path.Join(dir, ref)
+		v, ok := versions[target]
+		if !ok {
+			return m
+		}
+		return []byte(string(parts[1]) + "/assets/" + v + "/" + target + string(parts[3]))
+	})
+}
+
+// readTrees reads every file of the trees (later trees win), and the
+// brotli forms (NAME.br) apart.
+func readTrees(trees []fs.FS) (raw, brotli map[string][]byte, err error) {
+	raw, brotli = map[string][]byte{}, map[string][]byte{}
 	for _, tree := range trees {
 		err := fs.WalkDir(tree, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || strings.HasSuffix(p, ".go") || path.Base(p) == "README.md" {
@@ -68,24 +182,18 @@ func loadAssets(compress bool, trees []fs.FS) (*Assets, error) {
 				brotli[strings.TrimSuffix(p, ".br")] = data
 				return nil
 			}
-			a.byName[p] = newAsset(p, data, compress)
+			raw[p] = data
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("web: load assets: %w", err)
+			return nil, nil, fmt.Errorf("web: load assets: %w", err)
 		}
 	}
-	for name, br := range brotli {
-		if as := a.byName[name]; as != nil {
-			as.Brotli = br
-		}
-	}
-	return a, nil
+	return raw, brotli, nil
 }
 
 func newAsset(name string, data []byte, compress bool) *Asset {
-	sum := sha256.Sum256(data)
-	h := hex.EncodeToString(sum[:])[:hashLen]
+	h := contentHash(data)
 	ct := mime.TypeByExtension(path.Ext(name))
 	switch path.Ext(name) {
 	case ".wasm":
@@ -96,7 +204,7 @@ func newAsset(name string, data []byte, compress bool) *Asset {
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	as := &Asset{Name: name, Hash: h, ContentType: ct, Raw: data, etag: `"` + h + `"`}
+	as := &Asset{Name: name, Hash: h, Version: h, ContentType: ct, Raw: data, etag: `"` + h + `"`}
 	if compress && len(data) > 512 && compressible(ct) {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
@@ -114,6 +222,16 @@ func compressible(ct string) bool {
 		strings.Contains(ct, "wasm") || strings.Contains(ct, "svg")
 }
 
+// Names lists every asset's name, sorted.
+func (a *Assets) Names() []string {
+	names := make([]string, 0, len(a.byName))
+	for name := range a.byName {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // Get returns the named asset, or nil.
 func (a *Assets) Get(name string) *Asset { return a.byName[name] }
 
@@ -123,7 +241,7 @@ func (a *Assets) URL(name string) string {
 	if as == nil {
 		return ""
 	}
-	return "/assets/" + as.Hash + "/" + name
+	return "/assets/" + as.Version + "/" + name
 }
 
 // ServeHashed serves GET /assets/{hash}/{name...}.
@@ -133,7 +251,7 @@ func (a *Assets) ServeHashed(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if r.PathValue("hash") == as.Hash {
+	if v := r.PathValue("hash"); v == as.Version || v == as.Hash {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		// A page from before an upgrade asks for an old version: give the

@@ -43,3 +43,79 @@ func TestLoadAssetsCompression(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadBundle(t *testing.T) {
+	tree := fstest.MapFS{
+		"admin/index.html": {Data: []byte(`<link rel="stylesheet" href="../shared/base.css">` +
+			`<link rel="icon" href="icon.svg"><script type="module" src="app.js"></script>` +
+			`<a href="#main">skip</a><a href="/v1/admin/export">x</a><a href="https://example.com/app.js">y</a>` +
+			`<img src="missing.png"><a href="app.js?v=1">q</a>`)},
+		"admin/app.js":    {Data: []byte(`import { h } from '../shared/dom.js';`)},
+		"admin/icon.svg":  {Data: []byte(`<svg/>`)},
+		"shared/dom.js":   {Data: []byte(`export const h = 1;`)},
+		"shared/base.css": {Data: []byte(`body{}`)},
+		"index.html":      {Data: []byte(`<link rel="stylesheet" href="index.css"><script src="/widget.js"></script>`)},
+		"index.css":       {Data: []byte(`p{}`)},
+		"panel.js":        {Data: []byte(`1`)},
+	}
+	load := func(tree fstest.MapFS) *Assets {
+		a, err := Load(Options{Bundle: []string{"admin", "shared"}}, tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a := load(tree)
+	v := a.Get("admin/app.js").Version
+	for _, name := range []string{"admin/index.html", "admin/icon.svg", "shared/dom.js", "shared/base.css"} {
+		if got := a.Get(name).Version; got != v {
+			t.Errorf("%s version %s, want the bundle's %s", name, got, v)
+		}
+	}
+	for _, name := range []string{"index.html", "index.css", "panel.js"} {
+		if as := a.Get(name); as.Version != as.Hash {
+			t.Errorf("%s outside the bundle: version %s, want its hash %s", name, as.Version, as.Hash)
+		}
+	}
+	page := string(a.Get("admin/index.html").Raw)
+	for _, want := range []string{
+		`href="/assets/` + v + `/shared/base.css"`, `href="/assets/` + v + `/admin/icon.svg"`, `src="/assets/` + v + `/admin/app.js"`,
+		`href="#main"`, `href="/v1/admin/export"`, `href="https://example.com/app.js"`, `src="missing.png"`, `href="app.js?v=1"`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("admin/index.html lacks %s:\n%s", want, page)
+		}
+	}
+	if got, want := string(a.Get("index.html").Raw), `href="/assets/`+a.Get("index.css").Hash+`/index.css"`; !strings.Contains(got, want) || !strings.Contains(got, `src="/widget.js"`) {
+		t.Errorf("index.html %s, want %s and /widget.js untouched", got, want)
+	}
+	if as := a.Get("admin/index.html"); as.Hash == contentHash(tree["admin/index.html"].Data) {
+		t.Error("the rewritten page kept the hash of the file as written")
+	}
+
+	// Any change in the bundle moves every URL of it, and nothing else.
+	tree["shared/dom.js"] = &fstest.MapFile{Data: []byte(`export const h = 2;`)}
+	b := load(tree)
+	if b.Get("admin/app.js").Version == v || b.URL("admin/icon.svg") == a.URL("admin/icon.svg") {
+		t.Error("a changed shared module left the bundle's version as it was")
+	}
+	if b.URL("panel.js") != a.URL("panel.js") {
+		t.Error("a change in the bundle moved a file outside it")
+	}
+
+	// The bundle URL is immutable; an old one is served, not cached.
+	for _, tc := range []struct{ url, cache string }{
+		{a.URL("admin/app.js"), "no-cache"}, // a's version is stale in b
+		{b.URL("admin/app.js"), "public, max-age=31536000, immutable"},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", tc.url, nil)
+		hash, name, _ := strings.Cut(strings.TrimPrefix(tc.url, "/assets/"), "/")
+		req.SetPathValue("hash", hash)
+		req.SetPathValue("name", name)
+		b.ServeHashed(rec, req)
+		if rec.Code != 200 || rec.Header().Get("Cache-Control") != tc.cache {
+			t.Errorf("%s: %d %q, want 200 %q", tc.url, rec.Code, rec.Header().Get("Cache-Control"), tc.cache)
+		}
+	}
+}
