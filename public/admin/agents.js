@@ -1,6 +1,7 @@
 // People: admins and agents, their presence and load, skills and capacity.
-import * as api from './api.js';
-import { $, clear, clip, dialog, field, h, toast } from './dom.js';
+import * as api from '../shared/api.js';
+import { $, clear, clip, h, toast } from '../shared/dom.js';
+import { dialog, field } from './ui.js';
 
 const ROLES = [['agent', 'Agent (answers chats)'], ['admin', 'Admin (also this page)']];
 const path = (id) => `/v1/admin/agents/${encodeURIComponent(id)}`;

@@ -1,7 +1,7 @@
 // AI settings. The key field is write-only: the relay never sends the key
 // back, only whether one is set and for which host.
-import * as api from './api.js';
-import { $, h, showMsg, toast } from './dom.js';
+import * as api from '../shared/api.js';
+import { $, h, showMsg, toast } from '../shared/dom.js';
 
 const form = () => $('#ai-form');
 let running = null;

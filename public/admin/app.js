@@ -1,7 +1,8 @@
 // The admin page: sign-in, the tabs, and the account menu. Each tab's
 // module loads its data when the tab is shown.
-import * as api from './api.js';
-import { $, dialog, field, showMsg, toast } from './dom.js';
+import * as api from '../shared/api.js';
+import { $, showMsg, toast } from '../shared/dom.js';
+import { dialog, field } from './ui.js';
 import * as dashboard from './dashboard.js';
 import * as conversations from './conversations.js';
 import * as intents from './intents.js';

@@ -1,7 +1,7 @@
 // Conversations: filters, the list, and a conversation's full transcript.
 // Everything here was typed by visitors, agents or the model: text only.
-import * as api from './api.js';
-import { $, clear, h, when } from './dom.js';
+import * as api from '../shared/api.js';
+import { $, clear, dateTime, h } from '../shared/dom.js';
 
 const PAGE = 50;
 let offset = 0;
@@ -36,7 +36,7 @@ async function list() {
       dataset: { id: c.id }, onclick: () => open(c.id),
     },
     h('span', { class: 'conv-who', text: visitorName(c.traits) }),
-    h('span', { class: 'conv-when', text: when(c.updated_at) }),
+    h('span', { class: 'conv-when', text: dateTime(c.updated_at) }),
     h('span', { class: 'conv-text', text: c.match || c.preview }),
     h('span', { class: 'conv-meta', text: meta }))));
   }
@@ -55,7 +55,7 @@ async function open(id) {
   const box = $('#conv-detail');
   clear(box);
   box.append(h('h2', { text: visitorName(r.visitor.traits) }));
-  box.append(h('p', { class: 'muted', text: `${c.status}, handled by ${HANDLER[c.handler] || c.handler}${c.agent_name ? ` (${c.agent_name})` : ''} · started ${when(c.created_at)} · ${c.last_seq} messages` }));
+  box.append(h('p', { class: 'muted', text: `${c.status}, handled by ${HANDLER[c.handler] || c.handler}${c.agent_name ? ` (${c.agent_name})` : ''} · started ${dateTime(c.created_at)} · ${c.last_seq} messages` }));
   const traits = Object.entries(r.visitor.traits || {});
   if (traits.length) {
     box.append(h('dl', { class: 'traits' }, traits.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })])));
@@ -65,7 +65,7 @@ async function open(id) {
     const who = m.author || FROM[m.from] || m.from;
     const tags = [VIA[m.via], m.intent && `intent ${m.intent}`, m.incomplete && 'interrupted'].filter(Boolean).join(' · ');
     ol.append(h('li', { class: `line ${m.from}` },
-      h('p', { class: 'line-meta' }, h('strong', { text: who }), ` ${when(m.ts)}`, tags ? h('span', { class: 'tag', text: tags }) : null),
+      h('p', { class: 'line-meta' }, h('strong', { text: who }), ` ${dateTime(m.ts)}`, tags ? h('span', { class: 'tag', text: tags }) : null),
       h('p', { class: 'line-text', text: m.text })));
   }
   if (!r.messages.length) ol.append(h('li', { class: 'muted', text: 'No messages.' }));

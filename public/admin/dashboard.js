@@ -1,6 +1,7 @@
 // Dashboard: conversations per day, who answered, first response, queue.
-import * as api from './api.js';
-import { $, clear, duration, h } from './dom.js';
+import * as api from '../shared/api.js';
+import { $, clear, h } from '../shared/dom.js';
+import { duration } from './ui.js';
 
 const SHARES = [
   ['intents_browser', 'FAQ in the browser (instant)', 'c1'],

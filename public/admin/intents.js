@@ -1,7 +1,8 @@
 // FAQ intents: the table, the editor, import/export, and "try a sentence"
 // against the model widgets run now.
-import * as api from './api.js';
-import { $, clear, clip, dialog, field, h, toast } from './dom.js';
+import * as api from '../shared/api.js';
+import { $, clear, clip, h, toast } from '../shared/dom.js';
+import { dialog, field } from './ui.js';
 
 let intents = [];
 

@@ -1,7 +1,7 @@
 // Widget settings, the tag to embed, and a preview: a sketch that follows
 // the form as you type, and the demo shop reloaded after each save.
-import * as api from './api.js';
-import { $, showMsg, toast } from './dom.js';
+import * as api from '../shared/api.js';
+import { $, showMsg, toast } from '../shared/dom.js';
 
 const form = () => $('#widget-form');
 let zIndex = 0;

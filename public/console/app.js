@@ -2,8 +2,8 @@
 // model (model.js), the inbox (inbox.js) and the open conversation
 // (thread.js). docs/console.md is the contract with the relay.
 
-import * as api from './api.js';
-import { $, clip } from './dom.js';
+import * as api from '../shared/api.js';
+import { $, clip, showMsg, toast } from '../shared/dom.js';
 import { AgentSocket, CLOSE_SIGNED_OUT } from './socket.js';
 import { Model, ReadStore } from './model.js';
 import { Outbox } from './outbox.js';
@@ -34,21 +34,10 @@ function screen(name) {
 function showSignin(message) {
   stopSession();
   screen('signin');
-  const msg = $('#signin-msg');
-  msg.textContent = message || '';
-  msg.hidden = !message;
+  showMsg($('#signin-msg'), message);
   $('#password').value = '';
   (($('#username').value && $('#password')) || $('#username')).focus();
   alerts.setTitleCount(0);
-}
-
-let toastTimer = 0;
-function toast(text) {
-  const t = $('#toast');
-  t.textContent = text;
-  t.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
 }
 
 // --- sign-in --------------------------------------------------------------------
@@ -59,8 +48,7 @@ $('#signin-form').addEventListener('submit', async (e) => {
   const password = $('#password').value;
   const msg = $('#signin-msg');
   if (!username || !password) {
-    msg.textContent = 'Enter your user name and password.';
-    msg.hidden = false;
+    showMsg(msg, 'Enter your user name and password.');
     return;
   }
   const btn = $('#signin-btn');
@@ -69,10 +57,9 @@ $('#signin-form').addEventListener('submit', async (e) => {
     const u = await api.login(username, password);
     startSession(u);
   } catch (err) {
-    msg.textContent = err.status === 401 ? 'Wrong user name or password.'
+    showMsg(msg, err.status === 401 ? 'Wrong user name or password.'
       : err.status === 429 ? (err.code === 'rate_limited' ? err.message : 'Too many attempts. Wait a moment, then try again.')
-        : `Could not sign in (${err.message}).`;
-    msg.hidden = false;
+        : `Could not sign in (${err.message}).`);
     $('#password').select();
   } finally {
     btn.disabled = false;
@@ -107,7 +94,7 @@ function startSession(u) {
   inbox.render();
   socket = new AgentSocket({ onFrame, onState, onClose, hello });
   socket.start();
-  api.canned().then((list) => thread.canned(list), () => thread.canned(null));
+  canned().then((list) => thread.canned(list), () => thread.canned(null));
   $('#tab-' + inbox.tab).focus();
 }
 
@@ -163,6 +150,20 @@ async function onClose(code) {
     try {
       if (!(await api.me())) showSignin('Your session has expired. Sign in again.');
     } catch { /* the relay is unreachable: keep retrying */ }
+  }
+}
+
+// canned lists the intents' answers ({name, text}) for the reply box, or
+// null when the relay has no GET /v1/canned.
+async function canned() {
+  try {
+    const r = await api.get('/v1/canned');
+    const list = Array.isArray(r) ? r : r?.canned;
+    if (!Array.isArray(list)) return null;
+    return list.map((c) => ({ name: String(c.name ?? ''), text: String(c.answer ?? c.text ?? '') })).filter((c) => c.text);
+  } catch (e) {
+    if (e.status === 404 || e.status === 405) return null;
+    throw e;
   }
 }
 

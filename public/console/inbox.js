@@ -2,7 +2,7 @@
 // conversations of the chosen tab. Entries are kept by id and updated in
 // place, so a conversation keeps its focus while the list reorders.
 
-import { $, h, clip, when, fullTime } from './dom.js';
+import { $, h, clip, when, fullTime } from '../shared/dom.js';
 
 const TABS = ['queue', 'mine', 'all'];
 

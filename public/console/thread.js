@@ -2,7 +2,7 @@
 // messages in seq order, then AI streams, then our unacknowledged
 // replies), visitor traits, typing, and the composer.
 
-import { $, h, clear, richText, when, fullTime, clip } from './dom.js';
+import { $, h, clear, richText, when, fullTime, clip } from '../shared/dom.js';
 import { handlerLabel, visitorLabel } from './inbox.js';
 
 const TYPING_EVERY_MS = 2500; // resend typing:on at most this often while typing

@@ -1,7 +1,8 @@
-// DOM helpers. Text from visitors, agents and the model only ever reaches
-// the page as text nodes (textContent) or as attribute values set one by
-// one; nothing here parses HTML. Links are made only from http(s) and
-// mailto URLs found in the text.
+// DOM helpers of the admin page and the agent console. Text from visitors,
+// agents, admins and the model reaches the page only as text nodes
+// (textContent) or as attribute values set one by one: nothing here parses
+// HTML. Links are made only by richText, and only from http(s) and mailto
+// URLs found in the text.
 
 // h builds an element: h('div', {class: 'x', text: 'hi', dataset: {id}}, child…).
 export function h(tag, props, ...kids) {
@@ -27,6 +28,45 @@ export const $ = (sel, root = document) => root.querySelector(sel);
 export function clear(node) {
   while (node.firstChild) node.firstChild.remove();
 }
+
+// showMsg fills an alert paragraph (empty text hides it).
+export function showMsg(el, text) {
+  el.textContent = text || '';
+  el.hidden = !text;
+}
+
+let toastTimer = 0;
+// toast says something briefly in the page's #toast line (read out too).
+export function toast(text, kind = '', ms = 5000) {
+  const t = $('#toast');
+  t.textContent = text;
+  t.dataset.kind = kind;
+  t.classList.add('on');
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => t.classList.remove('on'), ms);
+}
+
+// clip shortens text for one-line places (table cells, notifications,
+// labels); the whole text belongs in a title.
+export function clip(s, n = 120) {
+  const t = String(s ?? '').replace(/\s+/g, ' ').trim();
+  return t.length > n ? `${t.slice(0, n - 1)}…` : t;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+// when is a compact time: the hour today, else the day.
+export function when(ms) {
+  if (!ms) return '';
+  const d = new Date(ms);
+  return new Date().toDateString() === d.toDateString() ? timeFmt.format(d) : dayFmt.format(d);
+}
+// dateTime is the day and the minute ("12 Mar 2026, 14:05").
+export const dateTime = (ms) => (ms ? dateTimeFmt.format(new Date(ms)) : '');
+// fullTime is everything down to the second, for titles.
+export const fullTime = (ms) => (ms ? new Date(ms).toLocaleString() : '');
 
 // safeHref returns the normalised URL when it is http, https or mailto,
 // else null. Everything else (javascript:, data:, vbscript:, relative
@@ -59,18 +99,3 @@ export function richText(text) {
   if (last < s.length) frag.append(document.createTextNode(s.slice(last)));
   return frag;
 }
-
-// clip shortens text for one-line places (notifications, labels).
-export function clip(s, n) {
-  const t = String(s ?? '').replace(/\s+/g, ' ').trim();
-  return t.length > n ? t.slice(0, n - 1) + '…' : t;
-}
-
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
-export function when(ms) {
-  if (!ms) return '';
-  const d = new Date(ms);
-  return new Date().toDateString() === d.toDateString() ? timeFmt.format(d) : dayFmt.format(d);
-}
-export const fullTime = (ms) => (ms ? new Date(ms).toLocaleString() : '');

@@ -1,6 +1,7 @@
-// The admin API (docs/admin.md). The CSRF token from sign-in or
+// The relay's HTTP API as the admin page and the console call it
+// (docs/admin.md, docs/console.md). The CSRF token from sign-in or
 // /v1/auth/me lives in memory only and goes with every state change. A 401
-// anywhere means the session ended: onSignedOut is called.
+// on a signed-in call means the session ended: onSignedOut is called.
 
 let csrf = '';
 let signedOut = () => {};
@@ -64,7 +65,7 @@ export async function login(username, password) {
 }
 
 export async function logout() {
-  try { await call('POST', '/v1/auth/logout'); } finally { csrf = ''; }
+  try { await call('POST', '/v1/auth/logout', undefined, { quiet401: true }); } finally { csrf = ''; }
 }
 
 export function changePassword(old, next) {

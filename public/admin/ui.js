@@ -1,39 +1,7 @@
-// DOM helpers. Text from visitors, agents, admins and the model reaches the
-// page only as text nodes (textContent) or as attribute values set one by
-// one: nothing here parses HTML, and there are no links made from text.
+// The admin page's own widgets: labelled fields, the one dialog, durations.
+// The helpers both pages share are in ../shared/dom.js.
 
-// h builds an element: h('td', {class: 'x', text: 'hi', dataset: {id}}, child…).
-export function h(tag, props, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props || {})) {
-    if (v == null || v === false) continue;
-    if (k === 'class') e.className = v;
-    else if (k === 'text') e.textContent = v;
-    else if (k === 'dataset') Object.assign(e.dataset, v);
-    else if (k.startsWith('on') && typeof v === 'function') e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of kids.flat()) {
-    if (c == null || c === false) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
-
-export const $ = (sel, root = document) => root.querySelector(sel);
-
-export function clear(node) {
-  while (node.firstChild) node.firstChild.remove();
-}
-
-// clip shortens text for a table cell; the whole text goes in the title.
-export function clip(s, n = 120) {
-  const t = String(s ?? '');
-  return t.length > n ? `${t.slice(0, n)}…` : t;
-}
-
-const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-export const when = (ms) => (ms ? dateFmt.format(new Date(ms)) : '');
+import { $, clear, h, showMsg } from '../shared/dom.js';
 
 // duration formats milliseconds as "45 s", "3 min 20 s", "2 h 5 min".
 export function duration(ms) {
@@ -41,23 +9,6 @@ export function duration(ms) {
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`;
   return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? ` ${Math.floor((s % 3600) / 60)} min` : ''}`;
-}
-
-let toastTimer = 0;
-// toast says something briefly in the page's status line (read out too).
-export function toast(text, kind = '') {
-  const t = $('#toast');
-  t.textContent = text;
-  t.dataset.kind = kind;
-  t.classList.add('on');
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => t.classList.remove('on'), 4000);
-}
-
-// showMsg fills an alert paragraph (empty text hides it).
-export function showMsg(el, text) {
-  el.textContent = text || '';
-  el.hidden = !text;
 }
 
 // field builds a labelled input for dialogs: {name, label, type, value, …attrs}.
