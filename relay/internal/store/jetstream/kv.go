@@ -1,0 +1,138 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// getJSON reads a key into v and returns its revision.
+func getJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
+	if !validKey(key) {
+		return 0, store.ErrNotFound
+	}
+	e, err := kv.Get(ctx, key)
+	if err != nil {
+		return 0, notFound(err)
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return 0, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return e.Revision(), nil
+}
+
+// createJSON stores v under a key that must not exist yet.
+func createJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if _, err := kv.Create(ctx, key, data); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("%s: %w", key, store.ErrExists)
+		}
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	return nil
+}
+
+// validKey keeps caller-given ids (from URLs) out of key syntax.
+func validKey(key string) bool { return validID(key) || isHex(key) }
+
+func isHex(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxUpdateRounds bounds the compare-and-set retries of one update: each
+// lost round means another write won, so only a storm exhausts it.
+const maxUpdateRounds = 50
+
+// update reads a key, lets change compute its new value, and writes it if
+// the key is still at the revision read; otherwise it tries again. An error
+// from change aborts.
+func (s *Store) update(ctx context.Context, kv jetstream.KeyValue, key string, change func([]byte) ([]byte, error)) error {
+	end, err := s.begin()
+	if err != nil {
+		return err
+	}
+	defer end()
+	ctx, cancel := s.writeCtx(ctx)
+	defer cancel()
+	if !validKey(key) {
+		return store.ErrNotFound
+	}
+	for range maxUpdateRounds {
+		e, err := kv.Get(ctx, key)
+		if err != nil {
+			return notFound(err)
+		}
+		data, err := change(e.Value())
+		if err != nil {
+			return err
+		}
+		_, err = kv.Update(ctx, key, data, e.Revision())
+		if conflict(err) {
+			s.opts.Logger.Debug("jetstream: update met a concurrent one; retrying", "bucket", kv.Bucket(), "key", key)
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("gave up after %d concurrent changes", maxUpdateRounds)
+}
+
+// scan calls fn with every live key and value of a bucket, as of the start
+// of the scan. The watcher that delivers them is a consumer JetStream may
+// place on a follower a moment behind; so the bucket's last revision is
+// asked of its leader first, and the scan goes on until it has seen it.
+func scan(ctx context.Context, kv jetstream.KeyValue, fn func(key string, value []byte) error) error {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return fmt.Errorf("scan %s: unexpected status %T", kv.Bucket(), st)
+	}
+	last := bs.StreamInfo().State.LastSeq
+	if last == 0 {
+		return nil
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("scan %s: watcher closed", kv.Bucket())
+			}
+			if e == nil {
+				continue // the watcher's own "caught up" may come early on a follower
+			}
+			if e.Operation() == jetstream.KeyValuePut {
+				if err := fn(e.Key(), e.Value()); err != nil {
+					return err
+				}
+			}
+			if e.Revision() >= last {
+				return nil
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("scan %s: %w", kv.Bucket(), ctx.Err())
+		}
+	}
+}

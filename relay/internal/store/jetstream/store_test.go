@@ -1,0 +1,72 @@
+package jetstream
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/jetstream/natstest"
+	"github.com/kefuhq/kefu/relay/internal/store/storetest"
+)
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func openOn(t *testing.T, c *natstest.Cluster, server int, prefix string, onAppend func(store.Appended)) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), c.Connect(server), Options{
+		Prefix: prefix, OnAppend: onAppend,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatalf("Open on server %d: %v", server, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestConformanceSingle runs the suite on one server: every subtest gets
+// its own prefix, so its own stream and buckets.
+func TestConformanceSingle(t *testing.T) {
+	c := natstest.Run(t, natstest.Options{})
+	n := 0
+	storetest.Desk(t, storetest.Backend[*Store]{
+		Open: func(t *testing.T, onAppend func(store.Appended)) *Store {
+			n++
+			return openOn(t, c, 0, prefixN(n), onAppend)
+		},
+		Peer: func(t *testing.T, s *Store) *Store {
+			return openOn(t, c, 0, s.opts.Prefix, nil)
+		},
+		Close: func(s *Store) error { return s.Close() },
+	})
+}
+
+// TestConformanceCluster runs the suite on three servers with three
+// replicas, each peer store on another server than the first.
+func TestConformanceCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-server cluster: not in -short")
+	}
+	c := natstest.RunCluster(t, 3, natstest.Options{})
+	n, peers := 0, 0
+	storetest.Desk(t, storetest.Backend[*Store]{
+		Open: func(t *testing.T, onAppend func(store.Appended)) *Store {
+			n++
+			s := openOn(t, c, 0, prefixN(n), onAppend)
+			if s.Replicas() != 3 {
+				t.Fatalf("replicas = %d on a three-server cluster, want 3", s.Replicas())
+			}
+			return s
+		},
+		Peer: func(t *testing.T, s *Store) *Store {
+			peers++
+			return openOn(t, c, 1+peers%2, s.opts.Prefix, nil)
+		},
+		Close: func(s *Store) error { return s.Close() },
+	})
+}
+
+func prefixN(n int) string { return "t" + string(rune('a'+n/26)) + string(rune('a'+n%26)) }

@@ -1,0 +1,169 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// CreateVisitor stores a new visitor, known by the hash of its token, with
+// an empty open conversation handled by the bot. The token is written
+// last: a failure part-way leaves records nobody can reach, never a token
+// without its visitor.
+func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (store.Visitor, store.Conversation, error) {
+	end, err := s.begin()
+	if err != nil {
+		return store.Visitor{}, store.Conversation{}, fmt.Errorf("store: create visitor: %w", err)
+	}
+	defer end()
+	ctx, cancel := s.writeCtx(ctx)
+	defer cancel()
+	now := s.opts.Now()
+	v := store.Visitor{ID: store.NewID(), ConversationID: store.NewID(), Fingerprint: fingerprint, CreatedAt: now}
+	c := store.NewConversation(v.ConversationID, v.ID, now)
+	err = func() error {
+		if err := createJSON(ctx, s.convs, c.ID, record{Conversation: c}); err != nil {
+			return err
+		}
+		if err := createJSON(ctx, s.visitors, v.ID, v); err != nil {
+			return err
+		}
+		if _, err := s.tokens.Create(ctx, hex.EncodeToString(tokenHash), []byte(v.ID)); err != nil {
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				return fmt.Errorf("token hash already in use")
+			}
+			return err
+		}
+		return nil
+	}()
+	if err != nil {
+		return store.Visitor{}, store.Conversation{}, fmt.Errorf("store: create visitor: %w", err)
+	}
+	return v, c, nil
+}
+
+// VisitorByToken finds the visitor whose token hashes to tokenHash.
+func (s *Store) VisitorByToken(tokenHash []byte) (store.Visitor, error) {
+	ctx, cancel := s.readCtx()
+	defer cancel()
+	e, err := s.tokens.Get(ctx, hex.EncodeToString(tokenHash))
+	if err != nil {
+		return store.Visitor{}, fmt.Errorf("store: visitor by token: %w", notFound(err))
+	}
+	var v store.Visitor
+	if _, err := getJSON(ctx, s.visitors, string(e.Value()), &v); err != nil {
+		return store.Visitor{}, fmt.Errorf("store: visitor by token: %w", err)
+	}
+	return v, nil
+}
+
+// Visitor returns a visitor by id.
+func (s *Store) Visitor(id string) (store.Visitor, error) {
+	ctx, cancel := s.readCtx()
+	defer cancel()
+	var v store.Visitor
+	if _, err := getJSON(ctx, s.visitors, id, &v); err != nil {
+		return store.Visitor{}, fmt.Errorf("store: visitor %s: %w", id, err)
+	}
+	return v, nil
+}
+
+// UpdateVisitor applies fn to a visitor and stores it if nobody changed it
+// meanwhile; otherwise fn runs again on the newer one.
+func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Visitor) error) (store.Visitor, error) {
+	var out store.Visitor
+	err := s.update(ctx, s.visitors, id, func(data []byte) ([]byte, error) {
+		var v store.Visitor
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, fmt.Errorf("decode visitor: %w", err)
+		}
+		if err := fn(&v); err != nil {
+			return nil, err
+		}
+		out = v
+		return json.Marshal(v)
+	})
+	if err != nil {
+		return store.Visitor{}, fmt.Errorf("store: update visitor %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// Conversation returns a conversation by id, as of its newest message
+// acknowledged to its writer.
+func (s *Store) Conversation(id string) (store.Conversation, error) {
+	ctx, cancel := s.readCtx()
+	defer cancel()
+	r, _, err := s.getRecord(ctx, id)
+	if err != nil {
+		return store.Conversation{}, fmt.Errorf("store: %w", err)
+	}
+	return r.Conversation, nil
+}
+
+// errReadOnlyField refuses an update function that changed what only
+// appends may change.
+var errReadOnlyField = errors.New("an update may change a conversation's status, handler and agent only")
+
+// UpdateConversation applies fn to a conversation and stores its status,
+// handler and agent if nobody changed the conversation meanwhile;
+// otherwise fn runs again on the newer one. An error from fn aborts the
+// update and is returned. What appends keep (seqs, preview, intent) is
+// theirs: changing it is an error.
+func (s *Store) UpdateConversation(ctx context.Context, id string, fn func(*store.Conversation) error) (store.Conversation, error) {
+	var out store.Conversation
+	err := s.update(ctx, s.convs, id, func(data []byte) ([]byte, error) {
+		var r record
+		if err := json.Unmarshal(data, &r); err != nil {
+			return nil, fmt.Errorf("decode conversation: %w", err)
+		}
+		c := r.Conversation
+		if err := fn(&c); err != nil {
+			return nil, err
+		}
+		before := r.Conversation
+		before.Status, before.Handler, before.AgentID = c.Status, c.Handler, c.AgentID
+		if before != c {
+			return nil, errReadOnlyField
+		}
+		if now := s.opts.Now(); now.After(c.UpdatedAt) {
+			c.UpdatedAt = now
+		}
+		r.Conversation = c
+		out = c
+		return json.Marshal(r)
+	})
+	if err != nil {
+		return store.Conversation{}, fmt.Errorf("store: update conversation %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// Conversations returns the conversations keep accepts, newest activity
+// first. It reads every record, as the bbolt backend does.
+func (s *Store) Conversations(keep func(*store.Conversation) bool) ([]store.Conversation, error) {
+	ctx, cancel := s.readCtx()
+	defer cancel()
+	var out []store.Conversation
+	err := scan(ctx, s.convs, func(_ string, data []byte) error {
+		var r record
+		if err := json.Unmarshal(data, &r); err != nil {
+			return fmt.Errorf("decode conversation: %w", err)
+		}
+		if keep == nil || keep(&r.Conversation) {
+			out = append(out, r.Conversation)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: conversations: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
+	return out, nil
+}
