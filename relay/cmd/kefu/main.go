@@ -4,6 +4,7 @@
 //	kefu [serve] [flags]   run the relay (the default)
 //	kefu version           print the version
 //	kefu healthcheck       exit 0 when the relay at --addr answers /healthz
+//	kefu migrate           copy a single-node data directory into JetStream
 package main
 
 import (
@@ -50,11 +51,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	case "healthcheck":
 		return healthcheck(ctx, args, getenv, stderr)
+	case "migrate":
+		return migrateCmd(ctx, args, stdout, stderr)
 	case "help":
 		config.WriteUsage(stdout)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "kefu: unknown command %q (serve, version, healthcheck, help)\n", cmd)
+		fmt.Fprintf(stderr, "kefu: unknown command %q (serve, version, healthcheck, migrate, help)\n", cmd)
 		return 2
 	}
 }

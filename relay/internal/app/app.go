@@ -23,6 +23,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/bot"
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/datadir"
 	"github.com/kefuhq/kefu/relay/internal/egress"
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/hub"
@@ -83,6 +84,9 @@ func New(cfg config.Config, log *slog.Logger, version string) *App {
 // Open opens the database and the listener and builds the routes.
 func (a *App) Open() error {
 	a.fan = &chat.Fanout{Hub: a.hub, Metrics: a.metrics}
+	if err := datadir.Check(a.cfg.DataDir, datadir.Single); err != nil {
+		return err
+	}
 	st, err := boltdb.Open(a.cfg.DataDir, boltdb.Options{
 		LockTimeout: a.cfg.DBLockTimeout,
 		MaxBatch:    a.cfg.MaxBatch,

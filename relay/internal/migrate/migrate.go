@@ -1,0 +1,81 @@
+// Package migrate moves a single-node store (bbolt) into the cluster's
+// store (JetStream) without losing a message: visitors with their tokens,
+// conversations with every message at its seq, accounts, sessions and
+// settings. Running it again finishes an interrupted run and changes
+// nothing after a complete one.
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
+	"github.com/kefuhq/kefu/relay/internal/store/jetstream"
+)
+
+// Counts says what a run moved (or found already there).
+type Counts struct {
+	Visitors, Conversations, Messages, Accounts, Sessions, Settings int
+}
+
+func (c Counts) String() string {
+	return fmt.Sprintf("%d visitors, %d conversations, %d messages, %d accounts, %d sessions, %d settings",
+		c.Visitors, c.Conversations, c.Messages, c.Accounts, c.Sessions, c.Settings)
+}
+
+// pageSize bounds the messages held in memory at once.
+const pageSize = 500
+
+// BoltToJetStream copies everything in src into dst. src should not be
+// written meanwhile (the relay using it stopped): what it gains after the
+// run started may be missed, and a re-run picks it up.
+func BoltToJetStream(ctx context.Context, src *boltdb.Store, dst *jetstream.Store, log *slog.Logger) (Counts, error) {
+	var n Counts
+	accts, err := src.Accounts()
+	if err != nil {
+		return n, err
+	}
+	for _, a := range accts {
+		if err := dst.ImportAccount(ctx, a); err != nil {
+			return n, err
+		}
+		n.Accounts++
+	}
+	convs, err := src.Conversations(nil)
+	if err != nil {
+		return n, err
+	}
+	// Conversations before visitors: a visitor is reachable (by its token)
+	// only once its conversation is complete.
+	for i, c := range convs {
+		next := func(after uint64) ([]store.Message, error) { return src.Messages(c.ID, after, pageSize) }
+		if err := dst.ImportConversation(ctx, c, next); err != nil {
+			return n, err
+		}
+		n.Conversations++
+		n.Messages += int(c.LastSeq)
+		if (i+1)%1000 == 0 {
+			log.Info("migrate: conversations", "done", i+1, "of", len(convs))
+		}
+	}
+	err = src.Export(boltdb.Export{
+		Visitor: func(tokenHash []byte, v store.Visitor) error {
+			n.Visitors++
+			return dst.ImportVisitor(ctx, tokenHash, v)
+		},
+		Session: func(hash []byte, s store.Session) error {
+			n.Sessions++
+			return dst.PutSession(ctx, hash, s)
+		},
+		Setting: func(name string, value []byte) error {
+			n.Settings++
+			return dst.PutSettingBytes(ctx, name, value)
+		},
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, nil
+}
