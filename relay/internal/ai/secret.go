@@ -32,7 +32,7 @@ func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.mask())) }
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.mask()) }
 
 // MarshalText keeps the key out of any text or JSON encoding; the stored
-// form (Settings.MarshalStored) writes it explicitly.
+// form (Settings.MarshalStored) seals it explicitly.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.mask()), nil }
 
 func (s Secret) mask() string {

@@ -185,51 +185,6 @@ func (s Settings) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// storedSettings is the store's form: the view's fields plus the key.
-type storedSettings struct {
-	Enabled         bool    `json:"enabled"`
-	BaseURL         string  `json:"base_url"`
-	Model           string  `json:"model"`
-	SystemPrompt    string  `json:"system_prompt"`
-	Temperature     float64 `json:"temperature"`
-	MaxAnswerTokens int     `json:"max_answer_tokens"`
-	ContextTokens   int     `json:"context_tokens"`
-	APIKey          string  `json:"api_key,omitempty"`
-	KeyHost         string  `json:"key_host,omitempty"`
-}
-
-// MarshalStored returns the form to persist, key included. It is for the
-// store only: never send it to a client or a log.
-func (s Settings) MarshalStored() ([]byte, error) {
-	return json.Marshal(storedSettings{
-		Enabled: s.Enabled, BaseURL: s.BaseURL, Model: s.Model, SystemPrompt: s.SystemPrompt,
-		Temperature: s.Temperature, MaxAnswerTokens: s.MaxAnswerTokens, ContextTokens: s.ContextTokens,
-		APIKey: s.APIKey.Reveal(), KeyHost: s.KeyHost,
-	})
-}
-
-// UnmarshalStored reads MarshalStored's form. Fields missing from older
-// records keep their defaults. The result is validated.
-func UnmarshalStored(b []byte) (Settings, error) {
-	d := DefaultSettings()
-	st := storedSettings{
-		BaseURL: d.BaseURL, Model: d.Model, SystemPrompt: d.SystemPrompt, Temperature: d.Temperature,
-		MaxAnswerTokens: d.MaxAnswerTokens, ContextTokens: d.ContextTokens,
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return Settings{}, fmt.Errorf("ai: read stored settings: %w", err)
-	}
-	s := Settings{
-		Enabled: st.Enabled, BaseURL: st.BaseURL, Model: st.Model, SystemPrompt: st.SystemPrompt,
-		Temperature: st.Temperature, MaxAnswerTokens: st.MaxAnswerTokens, ContextTokens: st.ContextTokens,
-		APIKey: NewSecret(st.APIKey), KeyHost: st.KeyHost,
-	}
-	if err := s.Validate(); err != nil {
-		return Settings{}, fmt.Errorf("ai: read stored settings: %w", err)
-	}
-	return s, nil
-}
-
 // Hash identifies everything that shapes an answer (not the key), for the
 // answer cache: change the prompt or the model and old answers stop matching.
 func (s Settings) Hash() string {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/kefuhq/kefu/relay/internal/secret"
 )
 
 func TestSettingsValidate(t *testing.T) {
@@ -122,23 +124,48 @@ func TestKeyBoundToHost(t *testing.T) {
 }
 
 func TestSettingsStoredRoundTrip(t *testing.T) {
+	key, _ := secret.Generate()
 	s := settingsFor(t, "https://api.example.com/v1", testKey)
 	s.SystemPrompt = "Be brief."
-	b, err := s.MarshalStored()
+	b, err := s.MarshalStored(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := UnmarshalStored(b)
-	if err != nil {
-		t.Fatal(err)
+	if strings.Contains(string(b), testKey) || !strings.Contains(string(b), `"api_key_sealed":"kefu-sealed-v1:`) {
+		t.Fatalf("stored form %s: want the key sealed", b)
+	}
+	got, inClear, err := UnmarshalStored(b, key)
+	if err != nil || inClear {
+		t.Fatal(err, inClear)
 	}
 	if got.APIKey.Reveal() != testKey || got.KeyHost != s.KeyHost || got.SystemPrompt != s.SystemPrompt || got.Hash() != s.Hash() {
 		t.Errorf("round trip: got %+v, want %+v", got, s)
 	}
 	// Old records without newer fields get the defaults.
-	old, err := UnmarshalStored([]byte(`{"enabled":true,"base_url":"http://127.0.0.1:1/v1"}`))
+	old, _, err := UnmarshalStored([]byte(`{"enabled":true,"base_url":"http://127.0.0.1:1/v1"}`), key)
 	if err != nil || old.Model != DefaultModel || old.ContextTokens != DefaultContextTokens {
 		t.Errorf("old record: got %+v, %v", old, err)
+	}
+	// A key stored in clear (before sealing) is read and reported.
+	legacy, inClear, err := UnmarshalStored([]byte(`{"enabled":true,"base_url":"https://api.example.com/v1","api_key":"`+testKey+`","key_host":"`+s.KeyHost+`"}`), key)
+	if err != nil || !inClear || !legacy.HasKey() || legacy.APIKey.Reveal() != testKey {
+		t.Errorf("key in clear: %+v, inClear %v, %v", legacy, inClear, err)
+	}
+	// Another key, or none, is a clear error; the rest of the settings
+	// come back without the key.
+	other, _ := secret.Generate()
+	var none *secret.Key // as the edge passes it without KEFU_SECRET_KEY
+	for name, sl := range map[string]Sealer{"another key": other, "no key": none} {
+		got, _, err := UnmarshalStored(b, sl)
+		if !errors.Is(err, ErrKeyUnreadable) || got.HasKey() || !got.APIKey.IsZero() || got.SystemPrompt != "Be brief." {
+			t.Errorf("%s: %+v, %v", name, got, err)
+		}
+		if !strings.Contains(err.Error(), key.ID()) {
+			t.Errorf("%s: %q does not name the key the value was sealed with (%s)", name, err, key.ID())
+		}
+	}
+	if _, err := s.MarshalStored(nil); err == nil {
+		t.Error("a key stored without a sealer")
 	}
 }
 

@@ -133,11 +133,15 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	if err != nil {
 		return err
 	}
-	aip, err := bot.NewAI(a.store, cfg, bot.AIOptions{
-		Cache: ai.NewCache(4096, time.Hour, time.Now), Logger: a.log, Registerer: a.metrics.Registry,
-	})
+	key, keySource, err := a.secretKey()
 	if err != nil {
 		return err
+	}
+	aip, err := bot.NewAI(ctx, a.store, cfg, bot.AIOptions{
+		Cache: ai.NewCache(4096, time.Hour, time.Now), Logger: a.log, Registerer: a.metrics.Registry, Secrets: key,
+	})
+	if err != nil {
+		return explainUnreadable(err, keySource)
 	}
 	a.aic = aip.Client
 	// The admin's "test" button reads the upstream's answer back to the

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,12 +30,17 @@ type AIOptions struct {
 	Cache      *ai.Cache
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	// Secrets seals the stored API key (*secret.Key): the key file's on
+	// the relay, KEFU_SECRET_KEY's on the edge (a nil *secret.Key there
+	// without one).
+	Secrets ai.Sealer
 }
 
 // NewAI builds the AI client from the configuration: settings stored by
-// an admin, else OPENAI_API_KEY / OPENAI_BASE_URL; the daily budget with
-// today's use restored; the concurrency limits and timeouts.
-func NewAI(st store.Settings, cfg config.Config, o AIOptions) (AIParts, error) {
+// an admin (the key opened with o.Secrets; --forget-secrets drops one it
+// cannot open), else OPENAI_API_KEY / OPENAI_BASE_URL; the daily budget
+// with today's use restored; the concurrency limits and timeouts.
+func NewAI(ctx context.Context, st store.Settings, cfg config.Config, o AIOptions) (AIParts, error) {
 	defaults, err := ai.SettingsFromEnv(func(k string) string {
 		switch k {
 		case "OPENAI_API_KEY":
@@ -48,7 +54,7 @@ func NewAI(st store.Settings, cfg config.Config, o AIOptions) (AIParts, error) {
 		return AIParts{}, err
 	}
 	var p AIParts
-	if p.Settings, err = LoadAISettings(st, defaults); err != nil {
+	if p.Settings, err = LoadAISettings(ctx, st, defaults, SealOptions{Sealer: o.Secrets, Forget: cfg.ForgetSecrets, Log: o.Logger}); err != nil {
 		return AIParts{}, err
 	}
 	if cfg.AIDailyTokens > 0 {

@@ -56,6 +56,13 @@ type Config struct {
 	// answers the relay reads back (the AI test) be on loopback or a
 	// private network.
 	AllowPrivateDestinations bool
+
+	// SecretKeyFile holds the key that seals stored secrets; "" means
+	// secret.key in DataDir. SecretKey is the key's text in its place.
+	SecretKeyFile string
+	SecretKey     string
+	// ForgetSecrets drops stored secrets the key cannot open.
+	ForgetSecrets bool
 }
 
 // ErrHelp is returned by Parse when -h or --help was asked for; the usage has
@@ -101,6 +108,9 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	}
 	if c.PingInterval*2 > 60*time.Second {
 		return c, errors.New("config: --ping-interval must be at most 30s so a dead peer is freed within 60s")
+	}
+	if c.SecretKey != "" && c.SecretKeyFile != "" {
+		return c, errors.New("config: set --secret-key (KEFU_SECRET_KEY) or --secret-key-file (KEFU_SECRET_KEY_FILE), not both")
 	}
 	if c.MaxMessageBytes+512 > c.MaxFrameBytes {
 		return c, fmt.Errorf("config: --max-frame-bytes (%d) must exceed --max-message-bytes (%d) by at least 512 for the frame envelope", c.MaxFrameBytes, c.MaxMessageBytes)

@@ -68,6 +68,9 @@ func TestParse(t *testing.T) {
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "flag provided but not defined: -nope"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
 		{name: "secret masked in error", args: []string{"--openai-base-url", "file:///etc/passwd"}, wantErr: "must be an http(s) URL"},
+		{name: "secret key not base64", env: map[string]string{"KEFU_SECRET_KEY": "not a key at all"}, wantErr: `config: invalid KEFU_SECRET_KEY "******": secret: key is not base64`},
+		{name: "secret key too short", env: map[string]string{"KEFU_SECRET_KEY": "c2hvcnQ="}, wantErr: "key is 5 bytes, want 32"},
+		{name: "secret key and file", env: map[string]string{"KEFU_SECRET_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "KEFU_SECRET_KEY_FILE": "/etc/kefu/secret.key"}, wantErr: "not both"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,12 +93,13 @@ func TestParse(t *testing.T) {
 }
 
 func TestSecretsMasked(t *testing.T) {
-	c, err := Parse([]string{"--admin-password", "hunter2-very-secret"}, envOf(map[string]string{"OPENAI_API_KEY": "sk-live-123456"}), io.Discard)
+	c, err := Parse([]string{"--admin-password", "hunter2-very-secret"}, envOf(map[string]string{"OPENAI_API_KEY": "sk-live-123456",
+		"KEFU_SECRET_KEY": "Zm9yLWEtdGVzdC1vbmx5LXRoaXJ0eS10d28tYnl0ZXM="}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := fmt.Sprint(c.LogAttrs()...)
-	for _, secret := range []string{"hunter2-very-secret", "sk-live-123456"} {
+	for _, secret := range []string{"hunter2-very-secret", "sk-live-123456", "Zm9yLWEtdGVzdC1vbmx5LXRoaXJ0eS10d28tYnl0ZXM="} {
 		if strings.Contains(got, secret) {
 			t.Errorf("LogAttrs shows secret %q: %s", secret, got)
 		}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/secret"
 )
 
 // option is one row of the table: the only place an option is named.
@@ -132,6 +134,22 @@ func options() []option {
 		{name: "admin-password", env: "KEFU_ADMIN_PASSWORD", def: "", secret: true, usage: "password of the first admin, used only when no account exists yet; empty prints a random one once",
 			set: func(c *Config, v string) error { c.AdminPassword = v; return nil },
 			get: func(c *Config) string { return c.AdminPassword }},
+		{name: "secret-key-file", env: "KEFU_SECRET_KEY_FILE", def: "", usage: "file holding the key that seals stored secrets such as the AI key; empty: secret.key in the data directory, created (mode 0600) at the first start. Back it up with the database; every node of a cluster needs the same file",
+			set: func(c *Config, v string) error { c.SecretKeyFile = v; return nil },
+			get: func(c *Config) string { return c.SecretKeyFile }},
+		{name: "secret-key", env: "KEFU_SECRET_KEY", def: "", secret: true, usage: "the key itself (a key file's one line: 32 random bytes in base64, `openssl rand -base64 32`) in place of the file: for the edge build's Worker secret, or a container given its secrets in the environment",
+			set: func(c *Config, v string) error {
+				c.SecretKey = v
+				if v == "" {
+					return nil
+				}
+				_, err := secret.Parse(v)
+				return err
+			},
+			get: func(c *Config) string { return c.SecretKey }},
+		{name: "forget-secrets", env: "KEFU_FORGET_SECRETS", def: "false", usage: "start even when stored secrets cannot be opened with the key (a lost key file): they are deleted, and the AI key must be entered again",
+			set: boolSetter(func(c *Config) *bool { return &c.ForgetSecrets }),
+			get: func(c *Config) string { return strconv.FormatBool(c.ForgetSecrets) }},
 		{name: "openai-api-key", env: "OPENAI_API_KEY", def: "", secret: true, usage: "key for the OpenAI-compatible upstream, used until one is set in the admin page",
 			set: func(c *Config, v string) error { c.OpenAIAPIKey = v; return nil },
 			get: func(c *Config) string { return c.OpenAIAPIKey }},

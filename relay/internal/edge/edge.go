@@ -9,6 +9,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/origin"
+	"github.com/kefuhq/kefu/relay/internal/secret"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/visitor"
 	"github.com/kefuhq/kefu/relay/internal/web"
@@ -101,7 +103,20 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 	// Each request restores the day's token use and saves it after an
 	// answer: concurrent requests may overwrite each other's count, so the
 	// daily limit holds only roughly here (docs/edge.md).
-	aip, err := bot.NewAI(st, cfg, bot.AIOptions{Transport: o.Transport, Logger: log, Registerer: m.Registry})
+	// The stored AI key (a relay's "ai" document copied to D1) is sealed
+	// with the relay's key, given to the Worker as the secret
+	// KEFU_SECRET_KEY. Without it, only a key in clear or OPENAI_API_KEY
+	// works.
+	var key *secret.Key
+	if cfg.SecretKey != "" {
+		if key, err = secret.Parse(cfg.SecretKey); err != nil {
+			return nil, fmt.Errorf("edge: KEFU_SECRET_KEY: %w", err)
+		}
+	}
+	aip, err := bot.NewAI(ctx, st, cfg, bot.AIOptions{Transport: o.Transport, Logger: log, Registerer: m.Registry, Secrets: key})
+	if errors.Is(err, ai.ErrKeyUnreadable) {
+		return nil, fmt.Errorf("edge: %w; set the Worker secret KEFU_SECRET_KEY to the relay's secret key file (npx wrangler secret put KEFU_SECRET_KEY < secret.key)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
 	}

@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kefuhq/kefu/relay/internal/ai"
 	"github.com/kefuhq/kefu/relay/internal/ai/openaitest"
 	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/secret"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 )
@@ -40,9 +42,19 @@ type harness struct {
 func start(t *testing.T, aiText string) *harness {
 	t.Helper()
 	fake := openaitest.New(t, openaitest.Options{Text: aiText, Delay: 5 * time.Millisecond})
-	cfg, err := config.Parse(nil, func(k string) string {
-		return map[string]string{"OPENAI_BASE_URL": fake.BaseURL, "OPENAI_API_KEY": "sk-test"}[k]
-	}, io.Discard)
+	h, err := startWith(t, map[string]string{"OPENAI_BASE_URL": fake.BaseURL, "OPENAI_API_KEY": "sk-test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ai = fake
+	return h
+}
+
+// startWith builds the edge from env over a store that prep fills first,
+// and reports New's error.
+func startWith(t *testing.T, env map[string]string, prep func(*boltdb.Store)) (*harness, error) {
+	t.Helper()
+	cfg, err := config.Parse(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,9 +64,12 @@ func start(t *testing.T, aiText string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if prep != nil {
+		prep(st)
+	}
 	e, err := New(context.Background(), Options{Config: cfg, Fanout: fan, Store: st, Log: slog.New(slog.NewTextHandler(tlog{t}, nil))})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	srv := httptest.NewServer(e)
 	t.Cleanup(func() {
@@ -63,7 +78,7 @@ func start(t *testing.T, aiText string) *harness {
 		defer cancel()
 		e.Close(ctx)
 	})
-	return &harness{edge: e, srv: srv, store: st, ai: fake}
+	return &harness{edge: e, srv: srv, store: st}, nil
 }
 
 func (h *harness) do(t *testing.T, method, path, token, body, accept string) *http.Response {
@@ -251,5 +266,77 @@ func TestCloseDrainsAnswerOfJSONRequest(t *testing.T) {
 	}
 	if len(msgs) != 2 || msgs[1].Text != "Answered after the response." || msgs[1].Incomplete {
 		t.Errorf("stored %+v, want the question and the complete AI answer", msgs)
+	}
+}
+
+// TestSealedAIKeyNeedsTheRelaysSecretKey: a relay's "ai" document copied to
+// D1 holds the key sealed with the relay's key file; the Worker opens it
+// with the same key, given as the secret KEFU_SECRET_KEY.
+func TestSealedAIKeyNeedsTheRelaysSecretKey(t *testing.T) {
+	const apiKey = "relay-entered-key-123"
+	fake := openaitest.New(t, openaitest.Options{Text: "Answered with the relay's key.", RequireKey: apiKey})
+	key, keyText := secret.Generate()
+	seed := func(st *boltdb.Store) {
+		s := ai.DefaultSettings()
+		on, base, k := true, fake.BaseURL, apiKey
+		s, err := s.Apply(ai.SettingsPatch{Enabled: &on, BaseURL: &base, APIKey: &k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := s.MarshalStored(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutSettingBytes(context.Background(), "ai", raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, env := range map[string]map[string]string{
+		"no KEFU_SECRET_KEY":      nil,
+		"another KEFU_SECRET_KEY": {"KEFU_SECRET_KEY": func() string { _, k := secret.Generate(); return k }()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := startWith(t, env, seed)
+			if err == nil || !strings.Contains(err.Error(), "KEFU_SECRET_KEY") || !strings.Contains(err.Error(), key.ID()) || strings.Contains(err.Error(), apiKey) {
+				t.Errorf("New: %v; want a clear error naming KEFU_SECRET_KEY and the key id %s", err, key.ID())
+			}
+		})
+	}
+	h, err := startWith(t, map[string]string{"KEFU_SECRET_KEY": keyText}, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := h.startConversation(t)
+	var text string
+	for _, e := range h.send(t, w, "q1", "can I pay with a gift card from my aunt?") {
+		if e.name == "message" && e.data["via"] == "ai" {
+			text, _ = e.data["text"].(string)
+		}
+	}
+	if text != "Answered with the relay's key." {
+		t.Errorf("AI answer %q with the relay's key", text)
+	}
+
+	// A document from before keys were sealed still works without a key
+	// (and stays as it is: the Worker has nothing to seal it with).
+	inClear := func(st *boltdb.Store) {
+		doc := `{"enabled":true,"base_url":"` + fake.BaseURL + `","api_key":"` + apiKey + `","key_host":"` + fake.URL + `"}`
+		if err := st.PutSettingBytes(context.Background(), "ai", []byte(doc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err = startWith(t, nil, inClear)
+	if err != nil {
+		t.Fatalf("a key in clear without KEFU_SECRET_KEY: %v", err)
+	}
+	w = h.startConversation(t)
+	text = ""
+	for _, e := range h.send(t, w, "q1", "can I pay with a gift card from my aunt?") {
+		if e.name == "message" && e.data["via"] == "ai" {
+			text, _ = e.data["text"].(string)
+		}
+	}
+	if text != "Answered with the relay's key." {
+		t.Errorf("AI answer %q with a key in clear", text)
 	}
 }
