@@ -14,8 +14,8 @@ const argonBytes = argonMemory << 10
 // Defaults for the hash gate, each with the reason for its value.
 const (
 	// DefaultHashMemory is the memory password hashing may hold at once:
-	// three hashes, enough for a team signing in at nine o'clock (one hash
-	// takes about 40 ms on one core) on a box with 256 MB.
+	// three hashes (each tens of milliseconds of one core), enough for a
+	// team signing in at nine o'clock, and small enough for a 256 MB box.
 	DefaultHashMemory = 64 << 20
 	// hashWaitersPerSlot bounds the queue: 16 waiters a slot clear in well
 	// under a second; more would only answer late.
