@@ -197,7 +197,7 @@ func TestExportImport(t *testing.T) {
 		{"a broken intent", map[string]any{"intents": broken}, 400, protocol.CodeBadField},
 		{"no intents", map[string]any{"intents": []router.Intent{}}, 400, protocol.CodeBadField},
 		{"duplicate names", map[string]any{"intents": []router.Intent{giftCards, giftCards}}, 400, protocol.CodeBadField},
-		{"a bare list", []router.Intent{giftCards}, 400, protocol.CodeBadField},
+		{"a bare list", []router.Intent{giftCards}, 400, protocol.CodeBadFrame}, // not one JSON object
 		{"unknown field", `{"intents":[],"version":2}`, 400, protocol.CodeUnknownField},
 	}
 	for _, tt := range tests {

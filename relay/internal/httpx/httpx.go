@@ -3,7 +3,6 @@
 package httpx
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,8 +39,10 @@ func JSON(w http.ResponseWriter, status int, v any) {
 }
 
 // DecodeJSON reads a JSON request body into v strictly: JSON content type,
-// at most max bytes, no unknown fields, nothing after the value. On failure
-// it has already written the error response and returns the error.
+// at most max bytes, then protocol.DecodeObject, the socket's own rules
+// (exact keys, no unknown or duplicate ones, typed fields, valid UTF-8,
+// nothing after the object). On failure it has already written the error
+// response and returns the error.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		err := errors.New("send a JSON body with Content-Type: application/json")
@@ -59,23 +60,13 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error 
 		Error(w, http.StatusBadRequest, protocol.CodeBadFrame, "could not read the body")
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te):
-			Error(w, http.StatusBadRequest, protocol.CodeBadField, fmt.Sprintf("field %q has the wrong type", te.Field))
-		case bytes.HasPrefix([]byte(err.Error()), []byte("json: unknown field")):
-			Error(w, http.StatusBadRequest, protocol.CodeUnknownField, err.Error()[len("json: "):])
-		default:
-			Error(w, http.StatusBadRequest, protocol.CodeBadFrame, "body is not valid JSON")
+	if err := protocol.DecodeObject(body, v); err != nil {
+		var pe *protocol.Error
+		if !errors.As(err, &pe) {
+			Error(w, http.StatusInternalServerError, protocol.CodeInternal, "")
+			return err
 		}
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		err := errors.New("trailing data after the JSON value")
-		Error(w, http.StatusBadRequest, protocol.CodeBadFrame, err.Error())
+		Error(w, http.StatusBadRequest, pe.Code, pe.Message)
 		return err
 	}
 	return nil

@@ -85,16 +85,12 @@ func (h *Handler) sessionFor(w http.ResponseWriter, r *http.Request) (*Session, 
 	return &Session{h: h, log: h.log, ip: limits.ClientIP(r, h.opts.BehindProxy), VisitorID: v.ID, ConversationID: v.ConversationID}, true
 }
 
-type startRequest struct {
-	ConversationID string `json:"conversation_id"`
-	LastSeq        uint64 `json:"last_seq"`
-	Fingerprint    string `json:"fingerprint"`
-}
-
 // startHTTP is POST /v1/conversations: the HTTP form of hello.
 func (h *Handler) startHTTP(w http.ResponseWriter, r *http.Request) {
-	var req startRequest
+	var req protocol.StartBody
 	if r.ContentLength != 0 {
+		// The socket's decoder, so a body is refused exactly as the
+		// same hello frame would be.
 		if err := httpx.DecodeJSON(w, r, 4096, &req); err != nil {
 			return
 		}
@@ -162,13 +158,6 @@ func seqParam(w http.ResponseWriter, r *http.Request) (uint64, bool) {
 	return n, true
 }
 
-type sendRequest struct {
-	ID          string `json:"id"`
-	Text        string `json:"text"`
-	Intent      string `json:"intent"`
-	Fingerprint string `json:"fingerprint"`
-}
-
 // sendHTTP is POST /v1/conversations/{id}/messages. With Accept:
 // text/event-stream the response streams the ack, then whatever answers the
 // message (FAQ answer, AI deltas and final message, hand-off), then done.
@@ -177,16 +166,15 @@ func (h *Handler) sendHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req sendRequest
+	var req protocol.PostBody
 	if err := httpx.DecodeJSON(w, r, int64(h.opts.Conn.ReadLimit), &req); err != nil {
 		return
 	}
-	f := &protocol.Send{Type: protocol.TypeMessage, ID: req.ID, Text: req.Text, Intent: req.Intent}
-	hello := &protocol.Hello{Type: protocol.TypeHello, Fingerprint: req.Fingerprint}
-	if err := errors.Join(protocol.Validate(f), protocol.Validate(hello)); err != nil {
+	if err := protocol.Validate(&req); err != nil {
 		writeProtocolError(w, err)
 		return
 	}
+	f := &protocol.Send{Type: protocol.TypeMessage, ID: req.ID, Text: req.Text, Intent: req.Intent}
 	if len(f.Text) > h.opts.MaxMessageBytes {
 		writeProtocolError(w, tooLong(len(f.Text), h.opts.MaxMessageBytes))
 		return

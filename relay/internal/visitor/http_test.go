@@ -243,15 +243,30 @@ func TestHTTPErrors(t *testing.T) {
 		{"blank text", "POST", url, tok, `{"id":"x","text":"  "}`, nil, 400, protocol.CodeBadField},
 		{"too long", "POST", url, tok, `{"id":"x","text":"` + strings.Repeat("a", 5000) + `"}`, nil, 413, protocol.CodeMessageTooLong},
 		{"bad after", "GET", url + "?after=x", tok, "", nil, 400, protocol.CodeBadField},
+		// The socket's decoder: what encoding/json alone would let through.
+		{"case-folded key", "POST", url, tok, `{"ID":"x","text":"hi"}`, nil, 400, protocol.CodeUnknownField},
+		{"duplicate key", "POST", url, tok, `{"id":"x","text":"hi","text":"bye"}`, nil, 400, protocol.CodeDuplicateKey},
+		{"wrong type", "POST", url, tok, `{"id":"x","text":["hi"]}`, nil, 400, protocol.CodeBadField},
+		{"trailing data", "POST", url, tok, `{"id":"x","text":"hi"}{"id":"y","text":"hi"}`, nil, 400, protocol.CodeBadFrame},
+		{"invalid utf8", "POST", url, tok, "{\"id\":\"x\",\"text\":\"\xff\"}", nil, 400, protocol.CodeBadUTF8},
+		{"not an object", "POST", url, tok, `"hi"`, nil, 400, protocol.CodeBadFrame},
+		{"oversize", "POST", url, tok, `{"id":"x","text":"` + strings.Repeat("a", 20000) + `"}`, nil, 413, protocol.CodeFrameTooBig},
+		{"start: unknown field", "POST", r.URL + "/v1/conversations", tok, `{"last_seq":0,"Last_Seq":1}`, nil, 400, protocol.CodeUnknownField},
+		{"start: negative seq", "POST", r.URL + "/v1/conversations", tok, `{"last_seq":-1}`, nil, 400, protocol.CodeBadField},
+		{"start: trailing data", "POST", r.URL + "/v1/conversations", tok, `{"last_seq":0} 1`, nil, 400, protocol.CodeBadFrame},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			before := storedCount(t, r, conv)
 			resp := do(t, tt.method, tt.url, tt.token, tt.body, tt.header...)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
 			}
 			if e := decode(t, resp)["error"].(map[string]any); e["code"] != string(tt.code) || e["message"] == "" {
 				t.Errorf("error %v, want %s", e, tt.code)
+			}
+			if after := storedCount(t, r, conv); after != before {
+				t.Errorf("a refused request stored %d messages", after-before)
 			}
 		})
 	}
@@ -268,6 +283,15 @@ func TestHTTPErrors(t *testing.T) {
 	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example.com" || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
 		t.Errorf("preflight %s %v", resp.Status, resp.Header)
 	}
+}
+
+func storedCount(t *testing.T, r *apptest.Relay, conv string) int {
+	t.Helper()
+	msgs, err := r.Store.Messages(conv, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(msgs)
 }
 
 func eventNames(ev []sse) string {

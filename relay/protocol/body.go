@@ -1,0 +1,31 @@
+package protocol
+
+// Request bodies of the HTTP visitor API (docs/protocol.md, "HTTP and
+// server-sent events"): the same fields as the socket's frames, without
+// "type", decoded by the same rules (DecodeBody).
+
+// StartBody is the JSON body of POST /v1/conversations, the HTTP form of
+// hello (the token comes in the Authorization header).
+type StartBody struct {
+	ConversationID string `json:"conversation_id,omitempty"`
+	LastSeq        uint64 `json:"last_seq"`
+	Fingerprint    string `json:"fingerprint,omitempty"`
+}
+
+// PostBody is the JSON body of POST /v1/conversations/{id}/messages: a
+// message, with the session fingerprint the socket would have had.
+type PostBody struct {
+	ID          string `json:"id"`
+	Text        string `json:"text"`
+	Intent      string `json:"intent,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// DecodeBody decodes a request body into v (*StartBody or *PostBody) as
+// strictly as a frame, and validates its fields as the frame's would be.
+func DecodeBody(data []byte, v any) error {
+	if err := DecodeObject(data, v); err != nil {
+		return err
+	}
+	return Validate(v)
+}
