@@ -13,7 +13,6 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
-	"golang.org/x/time/rate"
 )
 
 // maxRejects is how many invalid frames in a row end the socket (1008).
@@ -27,16 +26,30 @@ type session struct {
 	sid        string
 	watched    map[string]bool // reader goroutine only
 	rejects    int
-	limiter    *rate.Limiter
+	frames     *limits.Frames
 	lastTyping time.Time
 }
 
-// Agents type fast but not as fast as a script: replies are limited per
-// socket like a visitor's (more generously), typing frames thinned out.
-const (
-	agentRate   = 10 // replies per second, burst of twice that
-	typingEvery = 500 * time.Millisecond
-)
+// typingEvery thins out typing frames within their rate: an "on" sooner
+// than this after the last one is dropped silently.
+const typingEvery = 500 * time.Millisecond
+
+// frameRates is what one console may send, per frame type
+// (docs/console.md): people type and click fast, but not as fast as a
+// script. A watch replays history, so it is not free either.
+func frameRates() map[string]limits.Rate {
+	return map[string]limits.Rate{
+		protocol.TypeMessage:  {PerSecond: 10, Burst: 20},
+		protocol.TypeTyping:   {PerSecond: 4, Burst: 8},
+		protocol.TypeWatch:    {PerSecond: 10, Burst: 30},
+		protocol.TypeUnwatch:  {PerSecond: 10, Burst: 30},
+		protocol.TypeTake:     {PerSecond: 2, Burst: 10},
+		protocol.TypeTransfer: {PerSecond: 2, Burst: 10},
+		protocol.TypeClose:    {PerSecond: 2, Burst: 10},
+		protocol.TypePresence: {PerSecond: 1, Burst: 5},
+		limits.AnyFrame:       {PerSecond: 40, Burst: 100},
+	}
+}
 
 func (s *session) run(ctx context.Context) websocket.StatusCode {
 	timer := time.AfterFunc(s.h.opts.HelloTimeout, func() {
@@ -58,13 +71,20 @@ func (s *session) run(ctx context.Context) websocket.StatusCode {
 			}
 			err = protocol.Errorf(protocol.CodeHelloFirst, "")
 		}
+		s.rejects++
+		if s.rejects > maxRejects {
+			timer.Stop()
+			s.c.CloseBeforeStart(protocol.ClosePolicy, "too many invalid frames")
+			return s.c.CloseCode()
+		}
 		s.c.WriteNow(ctx, errorFrame(err, "", v))
 	}
+	s.rejects = 0
 	if !timer.Stop() {
 		s.c.Abort()
 		return s.c.CloseCode()
 	}
-	s.limiter = limits.NewConnLimiter(agentRate)
+	s.frames = limits.NewFrames(frameRates(), nil)
 	// Counted as connected (with the status the console asked for) before
 	// the welcome, so the welcome shows the agent as they are.
 	s.h.router.Connected(ctx, s.acct, hello.Status)
@@ -151,6 +171,16 @@ func (s *session) loop(ctx context.Context) {
 			return
 		}
 		v, err := protocol.DecodeAgent(data)
+		if !s.frames.Any() || (err == nil && !s.frames.Allow(frameType(v))) {
+			// Over its rate: refused, and a flood once refusals go unheeded.
+			s.h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeRateLimited)).Inc()
+			if s.frames.Refused() {
+				s.c.Close(protocol.CloseFlood, "far over the rate after repeated rate_limited errors")
+				return
+			}
+			s.c.Send(errorFrame(protocol.Errorf(protocol.CodeRateLimited, ""), idOf(v), v))
+			continue
+		}
 		if err == nil {
 			err = s.handle(ctx, v)
 		}
@@ -170,6 +200,27 @@ func (s *session) loop(ctx context.Context) {
 		}
 		s.rejects = 0
 	}
+}
+
+// frameType is a decoded agent frame's type.
+func frameType(v any) string {
+	switch f := v.(type) {
+	case *protocol.AgentHello:
+		return f.Type
+	case *protocol.Watch:
+		return f.Type
+	case *protocol.ConvRef:
+		return f.Type
+	case *protocol.AgentSend:
+		return f.Type
+	case *protocol.AgentTyping:
+		return f.Type
+	case *protocol.Transfer:
+		return f.Type
+	case *protocol.Presence:
+		return f.Type
+	}
+	return ""
 }
 
 func idOf(v any) string {
@@ -227,9 +278,6 @@ func (s *session) convAction(ctx context.Context, f *protocol.ConvRef) error {
 // reply stores an agent's message. Replying to a conversation no person
 // handles takes it over first; a colleague's stays theirs.
 func (s *session) reply(ctx context.Context, f *protocol.AgentSend) error {
-	if !s.limiter.Allow() {
-		return protocol.Errorf(protocol.CodeRateLimited, "")
-	}
 	if len(f.Text) > s.h.opts.MaxMessageBytes {
 		return protocol.Errorf(protocol.CodeMessageTooLong, fmt.Sprintf("message is %d bytes; the limit is %d", len(f.Text), s.h.opts.MaxMessageBytes))
 	}

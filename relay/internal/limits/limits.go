@@ -1,5 +1,6 @@
-// Package limits holds the relay's abuse controls: connections per IP and
-// message rates per connection and per visitor.
+// Package limits holds the relay's abuse controls: connections per IP,
+// frame rates per connection (every frame type) and message rates per
+// visitor.
 package limits
 
 import (
@@ -42,12 +43,6 @@ func (c *Counter) Release(key string) {
 		return
 	}
 	c.n[key]--
-}
-
-// NewConnLimiter is the token bucket of one connection: perSecond with a
-// burst of twice that (at least 1).
-func NewConnLimiter(perSecond float64) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(perSecond), Burst(perSecond))
 }
 
 // Burst is the burst allowed at a rate: two seconds' worth, at least 1.

@@ -103,3 +103,48 @@ func TestPerAddress(t *testing.T) {
 		t.Errorf("codes %v, want 204 204 429", codes)
 	}
 }
+
+func TestFrames(t *testing.T) {
+	now := time.Unix(1000, 0)
+	f := NewFrames(map[string]Rate{"typing": {PerSecond: 2, Burst: 3}, AnyFrame: {PerSecond: 10, Burst: 5}}, func() time.Time { return now })
+	for i := range 3 {
+		if !f.Allow("typing") {
+			t.Fatalf("typing %d within the burst refused", i)
+		}
+	}
+	if f.Allow("typing") {
+		t.Error("typing over the burst allowed")
+	}
+	if !f.Allow("message") {
+		t.Error("a type without a bucket is limited by AnyFrame alone")
+	}
+	for range 5 {
+		f.Any()
+	}
+	if f.Any() {
+		t.Error("AnyFrame over its burst allowed")
+	}
+	now = now.Add(time.Second)
+	if !f.Allow("typing") || !f.Allow("typing") || f.Allow("typing") {
+		t.Error("typing refills at 2 a second")
+	}
+
+	// Refusals: a burst, then a rate; past both, a flood.
+	for i := range FloodBurst {
+		if f.Refused() {
+			t.Fatalf("refusal %d within the burst called a flood", i)
+		}
+	}
+	if !f.Refused() {
+		t.Error("refusal past the burst is not a flood")
+	}
+	now = now.Add(time.Second)
+	for i := range FloodPerSecond {
+		if f.Refused() {
+			t.Fatalf("refusal %d within a second's refill called a flood", i)
+		}
+	}
+	if !f.Refused() {
+		t.Error("refusals faster than FloodPerSecond are a flood")
+	}
+}

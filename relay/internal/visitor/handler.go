@@ -67,6 +67,7 @@ type Hooks struct {
 type Store interface {
 	CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (store.Visitor, store.Conversation, error)
 	VisitorByToken(tokenHash []byte) (store.Visitor, error)
+	Visitor(id string) (store.Visitor, error)
 	UpdateVisitor(ctx context.Context, id string, fn func(*store.Visitor) error) (store.Visitor, error)
 	Conversation(id string) (store.Conversation, error)
 	Append(ctx context.Context, convID string, msgs ...store.NewMessage) (store.Appended, error)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,8 @@ type relay struct {
 	metrics *metrics.Metrics
 	srv     *httptest.Server
 	url     string
+	// commits counts the store's successful commits (its OnCommit hook).
+	commits *atomic.Int64
 }
 
 func defaultOptions() Options {
@@ -51,14 +54,20 @@ func newRelayIn(t *testing.T, dir string, opts Options) *relay {
 	h := hub.New()
 	fan := &chat.Fanout{Hub: h, Metrics: m}
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := boltdb.Open(dir, boltdb.Options{Logger: log, OnAppend: fan.OnAppend})
+	commits := new(atomic.Int64)
+	onCommit := func(_ int, _ time.Duration, err error) {
+		if err == nil {
+			commits.Add(1)
+		}
+	}
+	st, err := boltdb.Open(dir, boltdb.Options{Logger: log, OnAppend: fan.OnAppend, OnCommit: onCommit})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", New(opts, st, h, log, m, Hooks{}))
 	srv := httptest.NewServer(mux)
-	r := &relay{t: t, store: st, hub: h, metrics: m, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws"}
+	r := &relay{t: t, store: st, hub: h, metrics: m, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws", commits: commits}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"time"
 
 	"github.com/coder/websocket"
@@ -14,18 +13,34 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
-	"golang.org/x/time/rate"
 )
 
 const (
 	// replayPage bounds the messages held in memory while replaying.
 	replayPage = 256
-	// maxRejects is how many refused frames in a row end the connection
+	// maxRejects is how many invalid frames in a row end the connection
 	// (1008): a client that keeps sending garbage is broken or hostile.
 	maxRejects = 20
-	// typingEvery throttles typing frames; extra ones are dropped silently.
+	// typingEvery thins out typing frames within their rate: an "on" sooner
+	// than this after the last one is dropped silently (others already
+	// show the indicator).
 	typingEvery = 500 * time.Millisecond
 )
+
+// frameRates is what one visitor connection may send, per frame type
+// (docs/protocol.md, "Liveness and limits"). Messages go at the configured
+// rate; the rest at what a widget needs with room to spare. The overall
+// bucket also bounds frames that do not decode.
+func frameRates(perConn float64) map[string]limits.Rate {
+	msg := limits.Rate{PerSecond: perConn, Burst: limits.Burst(perConn)}
+	return map[string]limits.Rate{
+		protocol.TypeMessage:     msg,
+		protocol.TypeTyping:      {PerSecond: 4, Burst: 8},
+		protocol.TypeIdentify:    {PerSecond: 2, Burst: 10},
+		protocol.TypeFingerprint: {PerSecond: 1, Burst: 4},
+		limits.AnyFrame:          {PerSecond: msg.PerSecond + 10, Burst: msg.Burst + 30},
+	}
+}
 
 // Session is one visitor connection after hello.
 type Session struct {
@@ -38,9 +53,9 @@ type Session struct {
 	ConversationID string
 	Fingerprint    string
 
-	connLim    *rate.Limiter
+	frames     *limits.Frames
+	traits     *traits
 	rejects    int
-	limited    int
 	lastTyping time.Time
 }
 
@@ -77,6 +92,10 @@ func (s *Session) run(ctx context.Context) websocket.StatusCode {
 		s.h.hooks.Joined(s.c, s)
 	}
 	s.loop(ctx)
+	// Traits still waiting for their commit are stored, not lost.
+	if err := s.traits.flush(ctx); err != nil {
+		s.log.Info("visitor: traits at close", "visitor", s.VisitorID, "err", err)
+	}
 	// The reader is done: make sure the writer finishes too.
 	s.c.Close(protocol.CloseNormal, "")
 	s.c.Wait()
@@ -110,7 +129,8 @@ func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
 		return err
 	}
 	s.VisitorID, s.ConversationID, s.Fingerprint = r.visitor.ID, r.conv.ID, hello.Fingerprint
-	s.connLim = limits.NewConnLimiter(s.h.opts.RatePerConn)
+	s.frames = limits.NewFrames(frameRates(s.h.opts.RatePerConn), nil)
+	s.traits = &traits{h: s.h, visitorID: r.visitor.ID, report: func(f hub.Frame) { s.c.Send(f) }}
 
 	// Subscribe before reading history: anything committed after the read
 	// arrives through the queue, and the connection drops seqs it already
@@ -209,8 +229,22 @@ func (s *Session) loop(ctx context.Context) {
 			return
 		}
 		v, err := protocol.Decode(data)
+		if !s.frames.Any() {
+			// Over the rate of all frames together, valid or not.
+			if !s.limited(idOf(v)) {
+				return
+			}
+			continue
+		}
 		if err != nil {
 			if !s.refuse(err, "") {
+				return
+			}
+			continue
+		}
+		s.rejects = 0
+		if !s.frames.Allow(frameType(v)) {
+			if !s.limited(idOf(v)) {
 				return
 			}
 			continue
@@ -221,10 +255,9 @@ func (s *Session) loop(ctx context.Context) {
 				return
 			}
 		case *protocol.Typing:
-			s.rejects = 0
 			s.onTyping(f)
 		case *protocol.Identify:
-			if err := s.h.identify(ctx, s.VisitorID, f.Traits); err != nil {
+			if err := s.traits.add(ctx, f.Traits); err != nil {
 				if !s.refuse(err, "") {
 					return
 				}
@@ -239,23 +272,55 @@ func (s *Session) loop(ctx context.Context) {
 	}
 }
 
+// frameType is a decoded client frame's type.
+func frameType(v any) string {
+	switch v.(type) {
+	case *protocol.Send:
+		return protocol.TypeMessage
+	case *protocol.Typing:
+		return protocol.TypeTyping
+	case *protocol.Identify:
+		return protocol.TypeIdentify
+	case *protocol.Fingerprint:
+		return protocol.TypeFingerprint
+	}
+	return protocol.TypeHello
+}
+
+func idOf(v any) string {
+	if f, ok := v.(*protocol.Send); ok {
+		return f.ID
+	}
+	return ""
+}
+
+// limited refuses a frame over its rate with rate_limited (a message: not
+// stored; resend the same id later). It reports false, after closing with
+// 4029, once the client keeps going regardless.
+func (s *Session) limited(id string) bool {
+	s.h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeRateLimited)).Inc()
+	if s.frames.Refused() {
+		s.c.Close(protocol.CloseFlood, "far over the rate after repeated rate_limited errors")
+		return false
+	}
+	s.c.Send(errorFrame(protocol.Errorf(protocol.CodeRateLimited, ""), id))
+	return true
+}
+
 // onSend stores a visitor message and acks it. It reports false when the
 // connection must end.
 func (s *Session) onSend(ctx context.Context, f *protocol.Send) bool {
 	if len(f.Text) > s.h.opts.MaxMessageBytes {
 		return s.refuse(tooLong(len(f.Text), s.h.opts.MaxMessageBytes), f.ID)
 	}
-	if !s.connLim.Allow() || !s.h.visitors.Allow(s.VisitorID) {
-		s.limited++
-		s.h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeRateLimited)).Inc()
-		if s.limited > 4*maxRejects {
-			s.c.Close(protocol.CloseFlood, "far over the message rate")
-			return false
-		}
-		s.c.Send(errorFrame(protocol.Errorf(protocol.CodeRateLimited, ""), f.ID))
-		return true
+	if !s.h.visitors.Allow(s.VisitorID) {
+		return s.limited(f.ID)
 	}
-	s.limited, s.rejects = 0, 0
+	// Traits the page gave just before are stored first: whoever reads
+	// the message sees who wrote it.
+	if err := s.traits.flush(ctx); err != nil {
+		s.c.Send(errorFrame(asProtocolError(err), ""))
+	}
 	a, perr := s.h.store1(ctx, s, f)
 	if perr != nil {
 		s.c.Send(errorFrame(perr, f.ID))
@@ -300,31 +365,6 @@ func (h *Handler) afterStore(ctx context.Context, s *Session, a store.Appended) 
 	if !a.Duplicate[0] && h.hooks.Message != nil {
 		h.hooks.Message(ctx, s, a)
 	}
-}
-
-// identify merges traits the page gave into the visitor's record.
-func (h *Handler) identify(ctx context.Context, visitorID string, traits map[string]string) error {
-	_, err := h.store.UpdateVisitor(ctx, visitorID, func(v *store.Visitor) error {
-		merged := maps.Clone(v.Traits)
-		if merged == nil {
-			merged = map[string]string{}
-		}
-		maps.Copy(merged, traits)
-		if len(merged) > protocol.MaxTraits {
-			return protocol.Errorf(protocol.CodeBadField, fmt.Sprintf("a visitor has at most %d traits", protocol.MaxTraits))
-		}
-		v.Traits = merged
-		return nil
-	})
-	var pe *protocol.Error
-	if errors.As(err, &pe) {
-		return pe
-	}
-	if err != nil {
-		h.log.Error("visitor: identify", "visitor", visitorID, "err", err)
-		return protocol.Errorf(protocol.CodeStorage, "")
-	}
-	return nil
 }
 
 func (s *Session) onTyping(f *protocol.Typing) {
