@@ -1,6 +1,7 @@
 // Package client is a Go client for Kefu's visitor WebSocket: it says hello
 // and resumes from its last seq, sends messages and retries them until the
-// relay acknowledges them, reconnects with backoff and jitter, and hands
+// relay acknowledges them, reconnects with backoff and jitter (also when
+// the relay's heartbeat stops: a frozen relay or a dead path), and hands
 // each stored message to the caller exactly once, in seq order.
 package client
 

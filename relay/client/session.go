@@ -98,8 +98,9 @@ func (c *Client) session(dialCtx context.Context, onReady func()) error {
 		close(l.gone)
 	}()
 	onReady()
+	silence := deadAfter(w.PingMS)
 	for {
-		_, data, err := conn.Read(context.Background())
+		data, err := readWithin(conn, silence)
 		if err != nil {
 			return fmt.Errorf("client: read: %w", err)
 		}
@@ -108,6 +109,32 @@ func (c *Client) session(dialCtx context.Context, onReady func()) error {
 			return err
 		}
 	}
+}
+
+// deadAfter is how long a connection may stay silent before the client
+// treats it as dead: 2.5 heartbeats, so one lost or late ping is not
+// enough. Zero (a relay that sends no heartbeat) waits forever.
+func deadAfter(pingMS int64) time.Duration {
+	return time.Duration(pingMS) * time.Millisecond * 5 / 2
+}
+
+// readWithin reads the next frame, giving up after silence (when set): a
+// relay that is frozen, or a path that silently died, sends nothing, and
+// the kernel may not notice for many minutes. Giving up closes the socket
+// (the websocket library does on a cancelled read); the client reconnects
+// and resumes from its last seq.
+func readWithin(conn *websocket.Conn, silence time.Duration) ([]byte, error) {
+	ctx := context.Background()
+	if silence > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, silence)
+		defer cancel()
+	}
+	_, data, err := conn.Read(ctx)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("nothing heard for %v (the heartbeat is every %v): %w", silence, silence*2/5, err)
+	}
+	return data, err
 }
 
 func readWelcome(ctx context.Context, conn *websocket.Conn) (protocol.Welcome, error) {
@@ -179,7 +206,11 @@ func (c *Client) handle(data []byte) error {
 		if e.ID != "" && c.deliver(e.ID, result{err: protocol.Errorf(e.Code, e.Message)}) {
 			return nil
 		}
-		fallthrough
+		if c.opts.OnFrame != nil {
+			c.opts.OnFrame(head.Type, data)
+		}
+	case protocol.TypePing:
+		// The heartbeat: hearing it is all it is for.
 	default:
 		if c.opts.OnFrame != nil {
 			c.opts.OnFrame(head.Type, data)

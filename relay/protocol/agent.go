@@ -91,6 +91,7 @@ type AgentWelcome struct {
 	Agent         AgentInfo      `json:"agent"`
 	Agents        []AgentInfo    `json:"agents"`
 	Conversations []Conversation `json:"conversations"`
+	PingMS        int64          `json:"ping_ms,omitempty"` // as in Welcome
 }
 
 // Inbox updates several inbox entries at once: the conversations that had

@@ -5,7 +5,7 @@ package protocol
 
 // Frame types. Client frames: hello, message, typing, identify,
 // fingerprint. Server frames:
-// welcome, message, ack, typing, delta, error, conversation.
+// welcome, message, ack, typing, delta, error, conversation, ping.
 const (
 	TypeHello        = "hello"
 	TypeWelcome      = "welcome"
@@ -17,6 +17,7 @@ const (
 	TypeConversation = "conversation"
 	TypeIdentify     = "identify"
 	TypeFingerprint  = "fingerprint"
+	TypePing         = "ping" // the relay's heartbeat, {"type":"ping"}, every ping_ms
 )
 
 // Who wrote a message.
@@ -74,7 +75,9 @@ type Fingerprint struct {
 }
 
 // Welcome answers hello. Token is present only when the relay issued a new
-// one: the client must keep it and send it in its next hello.
+// one: the client must keep it and send it in its next hello. PingMS is
+// how often the relay sends the heartbeat: a client that has heard
+// nothing for 2.5 times that treats the connection as dead.
 type Welcome struct {
 	Type           string `json:"type"`
 	Token          string `json:"token,omitempty"`
@@ -84,6 +87,7 @@ type Welcome struct {
 	Status         string `json:"status"`
 	Handler        string `json:"handler"`
 	HandlerName    string `json:"handler_name,omitempty"`
+	PingMS         int64  `json:"ping_ms,omitempty"`
 }
 
 // Message is a stored chat message as the relay sends it.

@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		addr      = fs.String("addr", "127.0.0.1:8030", "listen address")
 		pprofAddr = fs.String("pprof-addr", "", "serve /debug/pprof/ here (empty: off)")
 		durable   = fs.String("durable", "", "directory for a bbolt file: store each message with group commit before fan-out and ack (empty: memory only)")
-		ping      = fs.Duration("ping-interval", 25*time.Second, "WebSocket ping period per connection (Kefu's default)")
+		ping      = fs.Duration("ping-interval", 10*time.Second, "WebSocket ping period per connection (Kefu's default)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -109,7 +109,8 @@ func (s *session) welcome(ctx context.Context, positions map[string]uint64) erro
 	if err != nil {
 		return err
 	}
-	w := protocol.AgentWelcome{Type: protocol.TypeWelcome, Agent: s.h.router.Info(s.acct.ID), Agents: s.h.router.Agents(), Conversations: []protocol.Conversation{}}
+	w := protocol.AgentWelcome{Type: protocol.TypeWelcome, Agent: s.h.router.Info(s.acct.ID), Agents: s.h.router.Agents(), Conversations: []protocol.Conversation{},
+		PingMS: s.h.opts.Conn.PingInterval.Milliseconds()}
 	w.Agent.Username, w.Agent.Name, w.Agent.Role = s.acct.Username, s.acct.Name, s.acct.Role
 	var mine []string
 	others := 0

@@ -192,9 +192,11 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		HelloTimeout:    cfg.HelloTimeout,
 		Conn: hub.ConnOptions{
-			// Consoles watch many conversations and replay their history.
+			// Consoles watch many conversations and replay their history:
+			// a longer queue, and more bytes in flight before a pong.
 			Queue: max(cfg.SendQueue, 4096), WriteTimeout: cfg.WriteTimeout,
 			PingInterval: cfg.PingInterval, ReadLimit: int64(cfg.MaxFrameBytes),
+			Window: 4 * hub.DefaultWindow,
 		},
 		Snapshot: a.flow.SendSnapshot,
 	}, authn, a.store, a.hub, a.router, a.log, a.metrics)

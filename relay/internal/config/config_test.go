@@ -23,7 +23,7 @@ func TestParse(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(t *testing.T, c Config) {
-			if c.Addr != ":8020" || c.DataDir != "./data" || c.MaxMessageBytes != 4096 || c.PingInterval != 25*time.Second || c.HelloTimeout != 10*time.Second {
+			if c.Addr != ":8020" || c.DataDir != "./data" || c.MaxMessageBytes != 4096 || c.PingInterval != 10*time.Second || c.HelloTimeout != 10*time.Second {
 				t.Errorf("defaults: got %+v", c)
 			}
 			if c.AllowedOrigins != nil {

@@ -151,7 +151,7 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 		MaxConnsPerIP:   cfg.MaxConnsPerIP,
 		AnswerTimeout:   cfg.AIAnswerTimeout,
 		PollEvery:       DefaultPoll,
-		Conn:            hub.ConnOptions{Queue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout, ReadLimit: int64(cfg.MaxFrameBytes)},
+		Conn:            hub.ConnOptions{Queue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout, PingInterval: cfg.PingInterval, ReadLimit: int64(cfg.MaxFrameBytes)},
 	}, st, h, log, m, visitor.Hooks{
 		Message:   flow.OnVisitorMessage,
 		Joined:    flow.Joined,

@@ -63,7 +63,22 @@ type ConnOptions struct {
 	WriteTimeout time.Duration // one frame's write; exceeded → connection dropped
 	PingInterval time.Duration // also the time a pong may take
 	ReadLimit    int64         // largest frame read; bigger → close 1009
+	// Window bounds the bytes written that the peer has not acknowledged
+	// (0: DefaultWindow). Kernel buffers take megabytes from a peer that
+	// does not read, so a write alone never times out: past half the
+	// window the writer pings, past the window it waits for the pong, and
+	// a pong that has not come within WriteTimeout closes with 4008.
+	Window int64
 }
+
+// DefaultWindow is the bytes in flight a connection may have: enough for
+// a burst of chat frames at any latency, small enough that a stalled
+// reader is noticed as soon as a few dozen messages wait for it.
+const DefaultWindow = 64 << 10
+
+// pingJSON is the application-level heartbeat (docs/protocol.md): what a
+// browser, which cannot see WebSocket pings, watches to notice a dead path.
+const pingJSON = `{"type":"` + protocol.TypePing + `"}`
 
 // spareCap is the largest drained queue a connection keeps for reuse;
 // bigger ones (a burst) go back to the garbage collector.
@@ -92,15 +107,29 @@ type Conn struct {
 
 	// Writer state, touched by one writer at a time (the owner before
 	// Start, then the drain goroutines, one after another under mu).
-	seqs  map[string]uint64  // newest seq written per conversation
-	held  map[string][]Frame // live frames held while Watch replays
-	stall *time.Timer        // bounds the write in progress
+	seqs    map[string]uint64  // newest seq written per conversation
+	held    map[string][]Frame // live frames held while Watch replays
+	stall   *time.Timer        // bounds the write in progress
+	written int64              // bytes written since Start
+	probe   *probe             // the ping in flight, nil when none
+	acked   int64              // bytes the last answered probe confirmed
+}
+
+// probe is a WebSocket ping sent after mark bytes: its pong proves the
+// peer has read them.
+type probe struct {
+	mark int64
+	done chan struct{} // closed when the pong came (or the probe failed)
+	ok   bool          // set before done is closed
 }
 
 // NewConn wraps an accepted WebSocket. Call Start once the replay (if any)
 // has been written with WriteNow.
 func NewConn(ws *websocket.Conn, kind string, opts ConnOptions) *Conn {
 	ws.SetReadLimit(opts.ReadLimit)
+	if opts.Window <= 0 {
+		opts.Window = DefaultWindow
+	}
 	return &Conn{ws: ws, opts: opts, Kind: kind, closing: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -302,10 +331,13 @@ func (c *Conn) CloseBeforeStart(code websocket.StatusCode, reason string) {
 	c.Wait()
 }
 
-// pingOnce pings the peer; a peer that has not answered within an interval
-// is gone. It runs on a timer's goroutine, so an idle connection has no
-// goroutine of its own.
+// pingOnce sends the heartbeat frame and pings the peer; a peer that has
+// not answered within an interval is gone. It runs on a timer's
+// goroutine, so an idle connection has no goroutine of its own.
 func (c *Conn) pingOnce() {
+	// Through the queue: a client that gets it knows the whole path, the
+	// writer included, still works.
+	c.Send(Frame{Data: []byte(pingJSON)})
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.PingInterval)
 	err := c.ws.Ping(ctx)
 	cancel()
@@ -362,6 +394,9 @@ func (c *Conn) write(f Frame) bool {
 		}
 		c.noteSeq(f)
 	}
+	if !c.window() {
+		return false
+	}
 	// One reusable timer bounds each write: a context with a timeout per
 	// frame costs an allocation and a callback registration per write.
 	c.stall.Reset(c.opts.WriteTimeout)
@@ -372,5 +407,60 @@ func (c *Conn) write(f Frame) bool {
 		c.ws.CloseNow()
 		return false
 	}
+	c.written += int64(len(f.Data))
+	if c.probe == nil && c.written-c.acked >= c.opts.Window/2 {
+		c.startProbe()
+	}
 	return true
+}
+
+// window waits, before a write, until the bytes in flight are under the
+// window. It reports false when the connection is gone.
+func (c *Conn) window() bool {
+	for {
+		if p := c.probe; p != nil {
+			select {
+			case <-p.done:
+				if !p.ok {
+					return false
+				}
+				c.acked, c.probe = p.mark, nil
+				if c.written-c.acked >= c.opts.Window/2 {
+					c.startProbe()
+				}
+				continue
+			default:
+			}
+		}
+		if c.written-c.acked < c.opts.Window {
+			return true
+		}
+		// Full: only the pong of the probe in flight can open it. The
+		// probe ends by itself within WriteTimeout.
+		select {
+		case <-c.probe.done:
+		case <-c.closing:
+			return false
+		}
+	}
+}
+
+// startProbe pings the peer after the bytes written so far. A pong that
+// has not come within WriteTimeout means the peer stopped reading: the
+// connection is closed as too slow (4008), however much the kernel
+// buffers would still take.
+func (c *Conn) startProbe() {
+	p := &probe{mark: c.written, done: make(chan struct{})}
+	c.probe = p
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
+		err := c.ws.Ping(ctx)
+		cancel()
+		if err != nil {
+			c.Close(protocol.CloseSlow, "too slow: no pong within the write timeout")
+			c.ws.CloseNow()
+		}
+		p.ok = err == nil
+		close(p.done)
+	}()
 }

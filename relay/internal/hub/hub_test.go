@@ -29,6 +29,13 @@ func pair(t *testing.T, opts ConnOptions) (*Conn, *websocket.Conn) {
 		c := NewConn(ws, "test", opts)
 		c.Start()
 		got <- c
+		// A reader, as every session has: pongs are read by it.
+		for {
+			if _, err := c.Read(context.Background()); err != nil {
+				break
+			}
+		}
+		c.Close(websocket.StatusNormalClosure, "")
 		c.Wait()
 	}))
 	t.Cleanup(srv.Close)

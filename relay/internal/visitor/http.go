@@ -108,6 +108,7 @@ func (h *Handler) startHTTP(w http.ResponseWriter, r *http.Request) {
 	httpx.JSON(w, http.StatusOK, protocol.Welcome{
 		Type: protocol.TypeWelcome, Token: res.token, ConversationID: res.conv.ID, Seq: res.conv.LastSeq,
 		Resume: res.resume, Status: res.conv.Status, Handler: res.conv.Handler,
+		PingMS: h.heartbeat().Milliseconds(),
 	})
 }
 
@@ -286,7 +287,7 @@ func (h *Handler) eventsHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	end := time.NewTimer(h.opts.EventsFor)
 	defer end.Stop()
-	keepAlive := time.NewTicker(15 * time.Second)
+	keepAlive := time.NewTicker(h.heartbeat())
 	defer keepAlive.Stop()
 	var poll <-chan time.Time // nil: never
 	if h.opts.PollEvery > 0 {
@@ -307,7 +308,9 @@ func (h *Handler) eventsHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-keepAlive.C:
-			if sw.comment() != nil {
+			// The heartbeat, as on the socket: it also keeps proxies from
+			// closing an idle stream.
+			if sw.event(protocol.TypePing, map[string]string{"type": protocol.TypePing}) != nil {
 				return
 			}
 		case <-sink.closed:
@@ -319,6 +322,15 @@ func (h *Handler) eventsHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// heartbeat is how often an event stream gets a ping event: the socket's
+// ping interval, or 15 s where there is none (the edge build).
+func (h *Handler) heartbeat() time.Duration {
+	if h.opts.Conn.PingInterval > 0 {
+		return h.opts.Conn.PingInterval
+	}
+	return 15 * time.Second
 }
 
 func closeReason(code websocket.StatusCode) protocol.Code {

@@ -139,6 +139,7 @@ func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
 	err = s.c.WriteNow(ctx, hub.NewFrame(protocol.Welcome{
 		Type: protocol.TypeWelcome, Token: r.token, ConversationID: r.conv.ID, Seq: r.conv.LastSeq,
 		Resume: r.resume, Status: r.conv.Status, Handler: r.conv.Handler,
+		PingMS: s.h.opts.Conn.PingInterval.Milliseconds(),
 	}))
 	if err == nil {
 		err = s.h.replay(r.conv.ID, r.from, func(f hub.Frame) error { return s.c.WriteNow(ctx, f) })

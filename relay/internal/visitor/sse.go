@@ -99,9 +99,6 @@ func (s *sseWriter) event(name string, v any) error {
 	return s.write(fmt.Appendf(nil, "event: %s\ndata: %s\n\n", name, data))
 }
 
-// comment keeps idle connections (and the proxies between) alive.
-func (s *sseWriter) comment() error { return s.write([]byte(": keep-alive\n\n")) }
-
 func (s *sseWriter) write(p []byte) error {
 	s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
 	if _, err := s.w.Write(p); err != nil {
