@@ -603,13 +603,16 @@ textarea::placeholder{color:var(--mu)}
   let attempt = 0;
   let retryTimer = 0;
   let dead = false;
+  // stale: the connection that was up went silent (no heartbeat): say
+  // "Reconnecting…" at once, not only after a few failed attempts.
+  let stale = false;
 
   const backoff = () => Math.min(15000, 500 * 2 ** Math.min(attempt++, 5)) * (0.7 + Math.random() * 0.6);
   const online = () => navigator.onLine !== false;
   function status() {
     const off = !online();
     notice.textContent = off ? T.offline : T.reconnecting;
-    notice.hidden = !(off || (transport && !state.connected && attempt > 1));
+    notice.hidden = !(off || (!state.connected && (stale || (transport && attempt > 1))));
   }
 
   async function fingerprint() {
@@ -653,9 +656,22 @@ textarea::placeholder{color:var(--mu)}
   }
   function connected() {
     state.connected = true;
+    stale = false;
     attempt = 0;
     wsFailures = 0;
     status();
+  }
+  // watchdog calls onSilent when nothing has been heard for 2.5 heartbeats
+  // (the welcome's ping_ms): a relay that froze, a path that died without
+  // a close. heard() restarts it on every frame; with no ping_ms (an older
+  // relay) it never fires.
+  function watchdog(onSilent) {
+    let timer = 0, limit = 0;
+    return {
+      start(pingMs) { limit = pingMs > 0 ? pingMs * 2.5 : 0; this.heard(); },
+      heard() { clearTimeout(timer); if (limit) timer = setTimeout(() => { stale = true; onSilent(); }, limit); },
+      stop() { clearTimeout(timer); limit = 0; },
+    };
   }
 
   function wsTransport(c) {
@@ -663,6 +679,14 @@ textarea::placeholder{color:var(--mu)}
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     let ws = null, opened = false, welcomed = false, closed = false;
     const inflight = new Set();
+    // A silent socket is given up at once: its close handshake could hang
+    // for a minute on a dead path, so the handlers go first.
+    const dog = watchdog(() => {
+      if (!ws) return;
+      ws.onmessage = ws.onerror = ws.onclose = null;
+      lost(t, true);
+      t.close();
+    });
     const t = {
       flush() {
         if (!welcomed) return;
@@ -677,7 +701,7 @@ textarea::placeholder{color:var(--mu)}
       typing(on) { if (welcomed) ws.send(JSON.stringify({ type: 'typing', on })); },
       identify() { if (welcomed && state.traits) ws.send(JSON.stringify({ type: 'identify', traits: state.traits })); },
       retryLater(id) { setTimeout(() => { inflight.delete(id); t.flush(); }, 1500 + Math.random() * 1000); },
-      close() { closed = true; if (ws) ws.close(1000); },
+      close() { closed = true; dog.stop(); if (ws) ws.close(1000); },
     };
     fingerprint().then((fp) => {
       if (closed) return;
@@ -696,18 +720,19 @@ textarea::placeholder{color:var(--mu)}
         ws.send(JSON.stringify(hello));
       };
       ws.onmessage = (e) => {
+        dog.heard();
         let f;
         try { f = JSON.parse(e.data); } catch { return; }
         if (f.type === 'ack') inflight.delete(f.id);
         onFrame(f);
         if (f.type === 'welcome') {
-          welcomed = true; clearTimeout(guard); connected(); t.flush();
+          welcomed = true; clearTimeout(guard); dog.start(f.ping_ms); connected(); t.flush();
           if (state.traits) t.identify();
         }
       };
       // A socket a CSP blocks fires error and never close; one that hangs
       // before welcome is given up after 10 s.
-      const fail = () => { clearTimeout(guard); lost(t, opened && welcomed); };
+      const fail = () => { clearTimeout(guard); dog.stop(); lost(t, opened && welcomed); };
       const guard = setTimeout(() => { if (!welcomed) { fail(); ws.close(); } }, 10_000);
       ws.onerror = fail;
       ws.onclose = fail;
@@ -722,6 +747,8 @@ textarea::placeholder{color:var(--mu)}
     const ctl = new AbortController();
     const inflight = new Set();
     let started = false;
+    // The event stream carries the heartbeat; silence aborts everything.
+    const dog = watchdog(() => ctl.abort());
     const auth = () => ({ Authorization: 'Bearer ' + state.token });
     const api = (p) => url(p.replace('{id}', encodeURIComponent(state.conv)));
     const t = {
@@ -745,9 +772,9 @@ textarea::placeholder{color:var(--mu)}
       typing() { /* no typing over HTTP */ },
       identify() { /* traits go over the socket only (docs/widget.md) */ },
       retryLater(id) { setTimeout(() => { inflight.delete(id); t.flush(); }, 2000 + Math.random() * 1000); },
-      close() { ctl.abort(); },
+      close() { dog.stop(); ctl.abort(); },
     };
-    const sse = async (href, init, on) => {
+    const sse = async (href, init, on, heard = () => {}) => {
       const res = await fetch(href, { ...init, signal: ctl.signal, credentials: 'omit', headers: { ...init.headers, Accept: 'text/event-stream' } });
       if (!res.ok || !res.body) {
         let e = {};
@@ -760,6 +787,7 @@ textarea::placeholder{color:var(--mu)}
       for (;;) {
         const { value, done } = await rd.read();
         if (done) return undefined;
+        heard();
         buf += value;
         let i;
         while ((i = buf.search(/\r?\n/)) >= 0) {
@@ -779,6 +807,7 @@ textarea::placeholder{color:var(--mu)}
       if (!res.ok) throw new Error('http ' + res.status);
       const wel = await res.json();
       onWelcome({ ...wel, resume: wel.resume || 'ok' });
+      const pingMs = wel.ping_ms || 0;
       const r2 = await fetch(api('/v1/conversations/{id}/messages') + '?after=' + state.lastSeq, { signal: ctl.signal, credentials: 'omit', headers: auth() });
       if (!r2.ok) throw new Error('http ' + r2.status);
       for (const m of (await r2.json()).messages || []) onFrame({ ...m, type: 'message' });
@@ -787,9 +816,10 @@ textarea::placeholder{color:var(--mu)}
       t.flush();
       // Live frames until the relay ends the stream (~60 s), then again.
       for (;;) {
-        await sse(api('/v1/conversations/{id}/events') + '?after=' + state.lastSeq, { headers: auth() }, (ev, f) => onFrame({ ...f, type: ev }));
+        dog.start(pingMs);
+        await sse(api('/v1/conversations/{id}/events') + '?after=' + state.lastSeq, { headers: auth() }, (ev, f) => onFrame({ ...f, type: ev }), () => dog.heard());
       }
-    })().catch(() => lost(t, started));
+    })().catch(() => { dog.stop(); lost(t, started); });
     return t;
   }
 

@@ -1,6 +1,8 @@
 // The agent socket, GET /v1/agent/ws: says hello, hands every frame to
 // onFrame, and reconnects with exponential backoff and full jitter until
-// stopped. Close code 4001 (the session ended) never reconnects.
+// stopped. Close code 4001 (the session ended) never reconnects. A socket
+// that has been silent for 2.5 heartbeats (the welcome's ping_ms) is given
+// up: a frozen relay or a dead path never sends a close.
 
 export const CLOSE_SIGNED_OUT = 4001;
 
@@ -17,6 +19,8 @@ export class AgentSocket {
     this.attempt = 0;
     this.timer = 0;
     this.stopped = true;
+    this.silence = 0; // ms without a frame before the socket counts as dead
+    this.dog = 0;
   }
 
   get url() {
@@ -32,6 +36,7 @@ export class AgentSocket {
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.dog);
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
@@ -42,6 +47,7 @@ export class AgentSocket {
   // drop closes the current socket and reconnects (browser went offline,
   // or the caller wants a fresh session).
   drop(reconnect = true) {
+    clearTimeout(this.dog);
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
@@ -65,6 +71,8 @@ export class AgentSocket {
 
   connect() {
     clearTimeout(this.timer);
+    clearTimeout(this.dog);
+    this.silence = 0;
     if (this.stopped) return;
     this.h.onState('connecting');
     let ws;
@@ -84,24 +92,46 @@ export class AgentSocket {
     };
     ws.onmessage = (e) => {
       if (this.ws !== ws) return;
+      this.heard(ws);
       let f;
       try { f = JSON.parse(e.data); } catch { return; }
-      if (!f || typeof f.type !== 'string') return;
+      if (!f || typeof f.type !== 'string' || f.type === 'ping') return;
       if (f.type === 'welcome') {
         this.ready = true;
         this.attempt = 0;
+        this.silence = f.ping_ms > 0 ? f.ping_ms * 2.5 : 0;
+        this.heard(ws);
         this.h.onState('open');
       }
       this.h.onFrame(f);
     };
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
+      clearTimeout(this.dog);
       this.ws = null;
       this.ready = false;
       this.h.onClose(e.code, e.reason);
       if (e.code === CLOSE_SIGNED_OUT) { this.stopped = true; return; }
       this.schedule();
     };
+  }
+
+  // heard restarts the silence timer (after the welcome, on every frame).
+  heard(ws) {
+    clearTimeout(this.dog);
+    if (this.silence) this.dog = setTimeout(() => this.silent(ws), this.silence);
+  }
+
+  // silent gives up a socket that stopped talking: its handlers go first,
+  // since the close handshake on a dead path can hang for a minute.
+  silent(ws) {
+    if (this.ws !== ws) return;
+    ws.onmessage = ws.onclose = null;
+    this.ws = null;
+    this.ready = false;
+    ws.close(1000, 'no heartbeat');
+    this.h.onClose(1006, 'no heartbeat');
+    this.schedule();
   }
 
   schedule() {
