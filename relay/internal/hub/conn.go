@@ -139,6 +139,10 @@ func NewConn(ws *websocket.Conn, kind string, opts ConnOptions) *Conn {
 func (c *Conn) Read(ctx context.Context) ([]byte, error) {
 	typ, data, err := c.ws.Read(ctx)
 	if err != nil {
+		if errors.Is(err, websocket.ErrMessageTooBig) {
+			// The library has sent the close frame; record the code.
+			c.Close(protocol.CloseTooBig, "frame too big")
+		}
 		return nil, err
 	}
 	if typ != websocket.MessageText {

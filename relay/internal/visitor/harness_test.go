@@ -32,6 +32,8 @@ type relay struct {
 	url     string
 	// commits counts the store's successful commits (its OnCommit hook).
 	commits *atomic.Int64
+	// storeClosed: a test closed the store on purpose; cleanup skips it.
+	storeClosed bool
 }
 
 func defaultOptions() Options {
@@ -75,6 +77,9 @@ func newRelayIn(t *testing.T, dir string, opts Options) *relay {
 			t.Errorf("hub shutdown: %v", err)
 		}
 		srv.Close()
+		if r.storeClosed {
+			return
+		}
 		if err := st.Check(); err != nil {
 			t.Errorf("store consistency: %v", err)
 		}
