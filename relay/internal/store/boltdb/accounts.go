@@ -65,7 +65,7 @@ func (s *Store) Accounts() ([]store.Account, error) {
 		return tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
 			var a store.Account
 			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("decode account %s: %w", k, err)
+				return fmt.Errorf("decode account %s: %w: %w", k, store.ErrCorrupt, err)
 			}
 			out = append(out, a)
 			return nil
@@ -137,7 +137,7 @@ func (s *Store) DeleteSessions(ctx context.Context, hash []byte, accountID strin
 			err := b.ForEach(func(k, v []byte) error {
 				var sess store.Session
 				if err := json.Unmarshal(v, &sess); err != nil {
-					return fmt.Errorf("decode session: %w", err)
+					return fmt.Errorf("decode session: %w: %w", store.ErrCorrupt, err)
 				}
 				if sess.AccountID == accountID && string(k) != string(keep) {
 					gone = append(gone, append([]byte(nil), k...))

@@ -111,7 +111,7 @@ func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Messag
 		for k, v := c.Seek(messageKey(convID, after+1)); k != nil && bytes.HasPrefix(k, prefix) && isMessageKey(k, convID); k, v = c.Next() {
 			var m store.Message
 			if err := json.Unmarshal(v, &m); err != nil {
-				return fmt.Errorf("decode message %x: %w", k, err)
+				return fmt.Errorf("decode message %s: %w: %w", printKey("messages", k), store.ErrCorrupt, err)
 			}
 			out = append(out, m)
 			if limit > 0 && len(out) >= limit {
@@ -133,7 +133,7 @@ func getMessage(b *bolt.Bucket, convID string, seq uint64) (store.Message, error
 		return m, fmt.Errorf("message %s/%d: %w", convID, seq, store.ErrNotFound)
 	}
 	if err := json.Unmarshal(v, &m); err != nil {
-		return m, fmt.Errorf("decode message %s/%d: %w", convID, seq, err)
+		return m, fmt.Errorf("decode message %s/%d: %w: %w", convID, seq, store.ErrCorrupt, err)
 	}
 	return m, nil
 }

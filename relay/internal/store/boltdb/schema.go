@@ -20,6 +20,10 @@ var (
 	bucketAccounts      = []byte("accounts")      // account id → store.Account
 	bucketUsernames     = []byte("usernames")     // lower-cased username → account id
 	bucketSessions      = []byte("sessions")      // sha256(session id) → store.Session
+	// bucketQuarantine holds what kefu repair set aside: one nested bucket
+	// per bucket of origin, under the original key, the damaged value (or
+	// nothing for a message seq that was lost). Made by a repair only.
+	bucketQuarantine = []byte("quarantine")
 )
 
 var keySchema = []byte("schema")

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Sentinel errors.
@@ -71,6 +70,8 @@ type Store struct {
 	// conversations it may reuse.
 	batch *batchState
 	cache map[string]store.Conversation
+
+	health health
 }
 
 type op struct {
@@ -98,21 +99,31 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      opts.LockTimeout,
-		FreelistType: bolt.FreelistMapType,
-		OpenFile:     opts.OpenFile,
-		// NoSync stays false: an acknowledged message must survive power loss.
+	if err := preflight(path, opts.LockTimeout); err != nil {
+		return nil, err
+	}
+	var db *bolt.DB
+	err := guard("store: open "+path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:      opts.LockTimeout,
+			FreelistType: bolt.FreelistMapType,
+			OpenFile:     opts.OpenFile,
+			// NoSync stays false: an acknowledged message must survive power loss.
+		})
+		if err != nil {
+			return openError(path, err)
+		}
+		if err := migrate(db); err != nil {
+			return fmt.Errorf("store: migrate %s: %w", path, err)
+		}
+		return nil
 	})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("store: open %s: %w", path, ErrLocked)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	if err := migrate(db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
+		if db != nil {
+			db.Close()
+		}
+		return nil, err
 	}
 	s := &Store{
 		db:      db,
@@ -239,6 +250,7 @@ func (s *Store) commit(batch []*op) {
 			continue
 		}
 		if err != nil {
+			s.health.failed.Store(true) // not ready until a probe commits
 			s.opts.Logger.Error("store: commit failed", "writes", len(batch), "err", err)
 			err = fmt.Errorf("store: commit: %w", err)
 		}
@@ -250,20 +262,6 @@ func (s *Store) commit(batch []*op) {
 		}
 		return
 	}
-}
-
-// Check verifies the file's internal consistency (bbolt's tx.Check).
-func (s *Store) Check() error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("store: check: %w", errors.Join(errs...))
-		}
-		return nil
-	})
 }
 
 // IOStats are bbolt's counters since Open: page writes (one pwrite each)

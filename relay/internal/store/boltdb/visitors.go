@@ -114,7 +114,7 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 		return store.ErrNotFound
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("decode %s: %w", key, err)
+		return fmt.Errorf("decode %s: %w: %w", key, store.ErrCorrupt, err)
 	}
 	return nil
 }
@@ -128,7 +128,7 @@ func (s *Store) Conversations(keep func(*store.Conversation) bool) ([]store.Conv
 		return tx.Bucket(bucketConversations).ForEach(func(k, v []byte) error {
 			var c store.Conversation
 			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("decode conversation %s: %w", k, err)
+				return fmt.Errorf("decode conversation %s: %w: %w", k, store.ErrCorrupt, err)
 			}
 			if keep == nil || keep(&c) {
 				out = append(out, c)
