@@ -1,7 +1,7 @@
 // Helpers for the agent console's browser tests (console.test.js): sign
 // in, read what the console shows, create agent accounts through the
 // admin API when the relay has it, and follow the agent socket's frames.
-import { poll, launch } from './harness.js';
+import { poll, launch, METRICS_TOKEN } from './harness.js';
 
 // browser starts a Chromium context closed when the test ends (pass or
 // fail), so one test's agents are never online in the next.
@@ -130,7 +130,7 @@ export function agentFrames(page) {
 
 // metric reads one Prometheus sample from the relay ("name{labels}").
 export async function metric(relay, sample) {
-  const text = await (await fetch(`${relay.url}/metrics`)).text();
+  const text = await (await fetch(`${relay.url}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })).text();
   const line = text.split('\n').find((l) => l.startsWith(sample + ' '));
   return line ? Number(line.slice(sample.length + 1)) : 0;
 }

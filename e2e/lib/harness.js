@@ -118,6 +118,10 @@ async function stopProc(proc, grace = 5000) {
   clearTimeout(t);
 }
 
+// METRICS_TOKEN opens /metrics on the relays the harness starts (it is not
+// public otherwise).
+export const METRICS_TOKEN = 'e2e-metrics-token-0123456789';
+
 // startRelay runs the real kefu binary (KEFU_BIN) with a fresh data dir.
 export async function startRelay({ args = [], env = {} } = {}) {
   const bin = path.resolve(process.cwd(), process.env.KEFU_BIN || path.join(repo, 'bin/kefu'));
@@ -127,7 +131,7 @@ export async function startRelay({ args = [], env = {} } = {}) {
   const relay = { port, url: `http://127.0.0.1:${port}`, data, logs: '', proc: null };
   relay.start = async () => {
     const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', data, '--log-level', 'warn',
-      '--admin-password', 'e2e-admin-password',
+      '--admin-password', 'e2e-admin-password', '--metrics-token', METRICS_TOKEN,
       // The fake upstream is on 127.0.0.1: let the admin's AI test reach it.
       '--allow-private-destinations=true', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     relay.proc = proc;

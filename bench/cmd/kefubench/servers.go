@@ -29,12 +29,13 @@ const (
 
 // server is a relay under test: kefu or the bare baseline.
 type server struct {
-	kind  string
-	name  string
-	p     *proc.Proc
-	addr  string // 127.0.0.1:PORT
-	pprof string // 127.0.0.1:PORT
-	data  string
+	kind    string
+	name    string
+	p       *proc.Proc
+	addr    string // 127.0.0.1:PORT
+	pprof   string // 127.0.0.1:PORT
+	metrics string // 127.0.0.1:PORT, kefu's --metrics-addr
+	data    string
 }
 
 func (s *server) url(path string) string { return "http://" + s.addr + path }
@@ -53,14 +54,20 @@ func (b *bench) startKefu(ctx context.Context, name string, extra []string, env 
 	if err != nil {
 		return nil, err
 	}
+	mport, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
 	data, err := proc.TempDir(b.cfg.Work, name+"-data-")
 	if err != nil {
 		return nil, err
 	}
-	s := &server{kind: kindKefu, name: name, addr: fmt.Sprintf("127.0.0.1:%d", port), pprof: fmt.Sprintf("127.0.0.1:%d", pport), data: data}
+	s := &server{kind: kindKefu, name: name, addr: fmt.Sprintf("127.0.0.1:%d", port), pprof: fmt.Sprintf("127.0.0.1:%d", pport),
+		metrics: fmt.Sprintf("127.0.0.1:%d", mport), data: data}
+	// /metrics is not on the public port: the relay serves it on its own.
 	args := append([]string{"serve", "--addr", s.addr, "--data", data,
 		"--max-conns-per-ip", "0", "--rate-per-ip", "0", "--rate-per-conn", "100000", "--rate-per-visitor", "100000",
-		"--send-queue", "1024", "--log-level", "warn", "--pprof-addr", s.pprof}, extra...)
+		"--send-queue", "1024", "--log-level", "warn", "--pprof-addr", s.pprof, "--metrics-addr", s.metrics}, extra...)
 	// The relay must not see an OpenAI key from the environment unless the
 	// scenario gives one.
 	env = append([]string{"KEFU_ADMIN_PASSWORD=" + adminPassword, "OPENAI_API_KEY=", "OPENAI_BASE_URL="}, env...)
@@ -133,7 +140,7 @@ func (s *server) read(ctx context.Context) (counters, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if s.kind == kindKefu {
-		m, err := prom.Scrape(ctx, s.url("/metrics"))
+		m, err := prom.Scrape(ctx, "http://"+s.metrics+"/metrics")
 		if err != nil {
 			return counters{}, err
 		}

@@ -1,10 +1,16 @@
 // Command kefu is the Kefu relay: one static binary holding visitor and
 // agent chat sessions, persisting them in bbolt.
 //
-//	kefu [serve] [flags]   run the relay (the default)
-//	kefu version           print the version
-//	kefu healthcheck       exit 0 when the relay at --addr answers /healthz
-//	kefu migrate           copy a single-node data directory into JetStream
+//	kefu [serve] [flags]                    run the relay (the default)
+//	kefu version                            print the version
+//	kefu healthcheck                        exit 0 when the relay at --addr answers /healthz
+//	kefu check [--data DIR | --file FILE]   verify every page and record of the database
+//	kefu repair [--data DIR]                set damaged records aside so the relay can start
+//	kefu backup [--data DIR] FILE|-         a consistent copy, also while the relay runs
+//	kefu admin reset-password [--data DIR] USER   a new password, the relay stopped
+//	kefu migrate                            copy a single-node data directory into JetStream
+//
+// docs/operations.md describes each.
 package main
 
 import (
@@ -23,6 +29,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/app"
 	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 )
 
@@ -51,13 +58,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	case "healthcheck":
 		return healthcheck(ctx, args, getenv, stderr)
+	case "check":
+		return check(ctx, args, getenv, stdout, stderr)
+	case "repair":
+		return repair(ctx, args, getenv, stdout, stderr)
+	case "backup":
+		return backup(ctx, args, getenv, stderr)
+	case "admin":
+		return adminCmd(ctx, args, getenv, os.Stdin, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args, stdout, stderr)
 	case "help":
 		config.WriteUsage(stdout)
+		fmt.Fprint(stdout, toolsUsage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "kefu: unknown command %q (serve, version, healthcheck, migrate, help)\n", cmd)
+		fmt.Fprintf(stderr, "kefu: unknown command %q (serve, version, healthcheck, check, repair, backup, admin, migrate, help)\n", cmd)
 		return 2
 	}
 }
@@ -72,15 +88,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return 2
 	}
 	log := newLogger(cfg, stderr)
-	log.Info("kefu: starting", append([]any{"version", version}, cfg.LogAttrs()...)...)
+	log.Info("kefu: starting", append([]any{"version", version}, cfg.ChangedAttrs()...)...)
+	log.Debug("kefu: configuration", cfg.LogAttrs()...)
 	a := app.New(cfg, log, version)
 	if err := a.Open(); err != nil {
-		if errors.Is(err, boltdb.ErrLocked) {
+		switch {
+		case errors.Is(err, boltdb.ErrLocked):
 			fmt.Fprintf(stderr, "kefu: %s is in use by another kefu process; stop it or choose another --data\n", cfg.DataDir)
-		} else {
+		case errors.Is(err, store.ErrCorrupt):
+			fmt.Fprintf(stderr, "kefu: %v\n", err)
+			fmt.Fprintf(stderr, "kefu: the database in %s is damaged. `kefu check --data %[1]s` lists what is wrong;\n"+
+				"      `kefu repair --data %[1]s` sets damaged records aside and keeps the damaged file (or start with --repair).\n", cfg.DataDir)
+		default:
 			fmt.Fprintf(stderr, "kefu: %v\n", err)
 		}
 		return 1
+	}
+	if pw := a.FirstPassword(); pw != "" {
+		firstPassword(stderr, a.URL(), pw)
 	}
 	if err := a.Run(ctx); err != nil {
 		log.Error("kefu: stopped with an error", "err", err)
@@ -119,4 +144,21 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 		return 1
 	}
 	return 0
+}
+
+// firstPassword shows the generated password of the first admin once, on
+// the terminal and not in the structured log: log files are kept,
+// shipped and read by more people than the admin.
+func firstPassword(w io.Writer, url, pw string) {
+	fmt.Fprintf(w, `
+  ┌─ Kefu created the first admin account ────────────────────────
+  │  Sign in at  %s/admin/
+  │  username    admin
+  │  password    %s
+  │
+  │  This is shown only once. Lost it? Stop kefu and run
+  │  kefu admin reset-password admin
+  └───────────────────────────────────────────────────────────────
+
+`, url, pw)
 }

@@ -2,7 +2,8 @@
 // intents and the model, agents, AI and widget settings, conversations
 // with their transcripts, and a small dashboard. Every endpoint needs a
 // signed-in admin (auth.HTTP.Require checks the session, and the CSRF
-// token and origin on state changes); GETs change nothing. The agent
+// token and origin on state changes); GETs change nothing. GET
+// /v1/admin/backup downloads a copy of the whole database. The agent
 // console's canned replies, GET /v1/canned, need an agent.
 //
 // docs/admin.md is the contract: every endpoint with examples and error
@@ -94,6 +95,9 @@ type Deps struct {
 	BehindProxy bool
 	// AITestTimeout bounds one "test the AI" answer. Default 30s.
 	AITestTimeout time.Duration
+	// Backup serves GET /v1/admin/backup, a copy of the database
+	// (ops.BackupHandler); nil leaves the route out.
+	Backup http.Handler
 }
 
 // DefaultAITestTimeout bounds the AI test: long enough for a slow model's
@@ -157,7 +161,17 @@ func (a *Admin) Routes(mux httpx.Mux) {
 
 	admin("GET /v1/admin/dashboard", a.dashboard)
 
+	if a.d.Backup != nil {
+		admin("GET /v1/admin/backup", a.backup)
+	}
+
 	mux.Handle("GET /v1/canned", a.d.Auth.Require(store.RoleAgent, a.canned))
+}
+
+// backup sends a copy of the database; the log says who took it.
+func (a *Admin) backup(w http.ResponseWriter, r *http.Request) {
+	a.d.Log.Info("admin: backup requested", "by", who(r))
+	a.d.Backup.ServeHTTP(w, r)
 }
 
 // who names the signed-in person in log lines.

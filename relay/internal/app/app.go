@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
+	"github.com/kefuhq/kefu/relay/internal/ops"
 	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
@@ -48,6 +50,10 @@ type Store interface {
 	assign.Store
 	agent.Store
 	admin.Store
+	// The operator's needs: a consistent copy of everything (kefu backup,
+	// GET /v1/admin/backup), and whether it can commit now (/readyz).
+	ops.Backuper
+	Ready(ctx context.Context) error
 	Close() error
 }
 
@@ -74,6 +80,13 @@ type App struct {
 	routes  *httpx.Routes
 	assets  *web.Assets
 	ready   atomic.Bool
+
+	metricsSrv *http.Server
+	metricsLn  net.Listener
+	control    *ops.Control
+	// firstPassword is the generated password of the first admin, set
+	// when this start created the account.
+	firstPassword string
 }
 
 // New returns an unopened relay; it does no I/O.
@@ -81,11 +94,16 @@ func New(cfg config.Config, log *slog.Logger, version string) *App {
 	return &App{cfg: cfg, log: log, version: version, metrics: metrics.New(), hub: hub.New()}
 }
 
-// Open opens the database and the listener and builds the routes.
+// Open opens the database and the listeners and builds the routes.
 func (a *App) Open() error {
 	a.fan = &chat.Fanout{Hub: a.hub, Metrics: a.metrics}
 	if err := datadir.Check(a.cfg.DataDir, datadir.Single); err != nil {
 		return err
+	}
+	if a.cfg.Repair {
+		if err := a.repair(); err != nil {
+			return err
+		}
 	}
 	st, err := boltdb.Open(a.cfg.DataDir, boltdb.Options{
 		LockTimeout: a.cfg.DBLockTimeout,
@@ -117,6 +135,39 @@ func (a *App) Open() error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+	if a.cfg.MetricsAddr != "" {
+		if a.metricsLn, err = net.Listen("tcp", a.cfg.MetricsAddr); err != nil {
+			a.Close()
+			return fmt.Errorf("app: listen on --metrics-addr %s: %w", a.cfg.MetricsAddr, err)
+		}
+		m := http.NewServeMux()
+		m.Handle("GET /metrics", metrics.Protect(a.cfg.MetricsToken, a.metrics.Handler()))
+		a.metricsSrv = &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}
+	}
+	// The control socket is a convenience (kefu backup while serving); a
+	// data directory whose path is too long for a socket still serves.
+	if a.control, err = ops.ListenControl(a.cfg.DataDir, a.store, a.log); err != nil {
+		a.log.Warn("kefu: no control socket; kefu backup will need the relay stopped (GET /v1/admin/backup works)", "err", err)
+	}
+	return nil
+}
+
+// repair sets damaged records aside before the relay opens the database.
+func (a *App) repair() error {
+	a.log.Info("kefu: checking every record before serving (--repair)")
+	rep, err := boltdb.Repair(context.Background(), a.cfg.DataDir, boltdb.RepairOptions{LockTimeout: a.cfg.DBLockTimeout, Logger: a.log})
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a new data directory
+	}
+	if err != nil {
+		return fmt.Errorf("app: --repair: %w", err)
+	}
+	if rep.Changed() {
+		a.log.Warn("kefu: repaired the database", "quarantined", len(rep.Quarantined), "rebuilt", len(rep.Fixed),
+			"lost", len(rep.Lost), "unreadable", len(rep.Unreadable), "damaged_file_kept", rep.Kept)
+	} else {
+		a.log.Info("kefu: the database is sound", "summary", rep.Check.Summary())
 	}
 	return nil
 }
@@ -160,7 +211,10 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 
 	origins := origin.NewPolicy(cfg.AllowedOrigins)
 	cors := origins.CORS
-	(&web.Server{Assets: assets, Metrics: a.metrics, Ready: a.readyErr}).Routes(mux)
+	(&web.Server{Assets: assets, Ready: a.readyErr}).Routes(mux)
+	if cfg.MetricsToken != "" {
+		mux.Handle("GET /metrics", metrics.Protect(cfg.MetricsToken, a.metrics.Handler()))
+	}
 	perAddress := func(h http.Handler) http.Handler {
 		return limits.PerAddress(limits.NewPerAddress(cfg.RatePerIP), cfg.BehindProxy, h)
 	}
@@ -174,11 +228,16 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	a.authSvc = auth.New(a.store, a.log, auth.Options{
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, HashMemory: int64(cfg.LoginMemoryMiB) << 20,
 	})
-	if pw, err := a.authSvc.Bootstrap(ctx, cfg.AdminPassword); err != nil {
+	accounts, err := a.store.Accounts()
+	if err != nil {
 		return err
-	} else if pw != "" {
-		// Printed once, at the first start only: there is no default account.
-		a.log.Warn("kefu: created the first admin account; sign in at /admin/ and change this password", "username", "admin", "password", pw)
+	}
+	if a.firstPassword, err = a.authSvc.Bootstrap(ctx, cfg.AdminPassword); err != nil {
+		return err
+	}
+	if len(accounts) > 0 && cfg.AdminPassword != "" {
+		a.log.Warn("kefu: KEFU_ADMIN_PASSWORD (--admin-password) is ignored: it only sets the first admin's password, and accounts exist. " +
+			"To set a password now: stop kefu and run `kefu admin reset-password admin`")
 	}
 	authn := &auth.HTTP{Svc: a.authSvc, BehindProxy: cfg.BehindProxy}
 	authn.Routes(mux)
@@ -229,6 +288,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	admin.New(admin.Deps{
 		Store: a.store, Auth: authn, Intents: in, AI: aiSettings, Stream: a.aiTest, Widget: site,
 		Router: a.router, Log: a.log, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
+		Backup: ops.BackupHandler{DB: a.store, SpoolDir: cfg.DataDir, Log: a.log},
 	}).Routes(mux)
 	return nil
 }
@@ -274,9 +334,33 @@ func (a *App) Assets() *web.Assets { return a.assets }
 // Router is the relay's chat router, for tests and tools in this module.
 func (a *App) Router() *assign.Router { return a.router }
 
+// FirstPassword is the first admin's password when this start generated
+// it, for the command to show once on the terminal; "" otherwise.
+func (a *App) FirstPassword() string { return a.firstPassword }
+
+// URL is the relay's address for a person to open: --public-url, else the
+// listener's (an unspecified host shown as localhost).
+func (a *App) URL() string {
+	if a.cfg.PublicURL != "" {
+		return a.cfg.PublicURL
+	}
+	host, port, _ := net.SplitHostPort(a.Addr())
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// readyErr is nil while the relay can take traffic: started, not
+// stopping, and the database can commit.
 func (a *App) readyErr() error {
 	if !a.ready.Load() {
 		return web.ErrNotReady
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.store.Ready(ctx); err != nil {
+		return boltdb.ErrCannotCommit // the details are in the log, not on a public page
 	}
 	return nil
 }
@@ -299,8 +383,31 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 		a.log.Info("kefu: profiling endpoints on", "addr", a.cfg.PprofAddr)
 	}
+	if a.metricsSrv != nil {
+		go func() {
+			if err := a.metricsSrv.Serve(a.metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+	}
+	if a.control != nil {
+		go func() {
+			if err := a.control.Serve(); err != nil {
+				a.log.Warn("kefu: control socket stopped", "err", err)
+			}
+		}()
+	}
 	a.ready.Store(true)
-	a.log.Info("kefu: serving", "addr", a.Addr(), "version", a.version, "data", a.cfg.DataDir)
+	u := a.URL()
+	attrs := []any{"addr", a.Addr(), "version", a.version, "data", a.cfg.DataDir}
+	if a.cfg.DemoIntents {
+		attrs = append(attrs, "demo", u+"/demo")
+	}
+	attrs = append(attrs, "admin", u+"/admin/", "console", u+"/console/")
+	if a.cfg.MetricsAddr != "" {
+		attrs = append(attrs, "metrics", "http://"+a.metricsLn.Addr().String()+"/metrics")
+	}
+	a.log.Info("kefu: serving", attrs...)
 	select {
 	case err := <-errc:
 		a.ready.Store(false)
@@ -318,6 +425,12 @@ func (a *App) shutdown() error {
 	var errs []error
 	if a.pprof != nil {
 		a.pprof.Close()
+	}
+	if a.control != nil {
+		a.control.Close()
+	}
+	if a.metricsSrv != nil {
+		a.metricsSrv.Close()
 	}
 	// Stop accepting and wait for requests while closing every socket and
 	// event stream: server.Shutdown alone would wait for the long-lived
@@ -347,6 +460,12 @@ func (a *App) shutdown() error {
 // Close releases what Open took, for a relay that never ran.
 func (a *App) Close() error {
 	var errs []error
+	if a.control != nil {
+		a.control.Close()
+	}
+	if a.metricsLn != nil {
+		a.metricsLn.Close()
+	}
 	if a.ln != nil {
 		if err := a.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)

@@ -38,6 +38,9 @@ type Config struct {
 	DBLockTimeout    time.Duration
 	MaxBatch         int
 	PprofAddr        string
+	MetricsAddr      string
+	MetricsToken     string
+	Repair           bool
 	AdminPassword    string
 	OpenAIAPIKey     string
 	OpenAIBaseURL    string
@@ -125,6 +128,31 @@ func (c Config) LogAttrs() []any {
 		attrs = append(attrs, slog.String(o.name, maskIf(o.secret, o.get(&c))))
 	}
 	return attrs
+}
+
+// ChangedAttrs returns the options that differ from their defaults as log
+// attributes, secrets masked: the short form of LogAttrs.
+func (c Config) ChangedAttrs() []any {
+	var attrs []any
+	var def Config
+	for _, o := range options() {
+		o.set(&def, o.def) // defaults are valid; set normalises them as it does flags
+		if v := o.get(&c); v != o.get(&def) {
+			attrs = append(attrs, slog.String(o.name, maskIf(o.secret, v)))
+		}
+	}
+	return attrs
+}
+
+// Default is the default value of the option with this flag name ("" for
+// an unknown name).
+func Default(name string) string {
+	for _, o := range options() {
+		if o.name == name {
+			return o.def
+		}
+	}
+	return ""
 }
 
 // WriteUsage prints the options with their environment variables and defaults.

@@ -136,3 +136,14 @@ func TestReadmeTableCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestChangedAttrsOnlyNonDefaults(t *testing.T) {
+	c, err := Parse([]string{"--addr", "127.0.0.1:9", "--metrics-token", "0123456789abcdef"}, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(c.ChangedAttrs())
+	if got != "[addr=127.0.0.1:9 metrics-token=******]" {
+		t.Errorf("ChangedAttrs = %s", got)
+	}
+}

@@ -131,6 +131,27 @@ func options() []option {
 				return checkAddr(v)
 			},
 			get: func(c *Config) string { return c.PprofAddr }},
+		{name: "metrics-addr", env: "KEFU_METRICS_ADDR", def: "", usage: "serve Prometheus /metrics on this separate address (e.g. `127.0.0.1:9020`); empty: not served there",
+			set: func(c *Config, v string) error {
+				c.MetricsAddr = v
+				if v == "" {
+					return nil
+				}
+				return checkAddr(v)
+			},
+			get: func(c *Config) string { return c.MetricsAddr }},
+		{name: "metrics-token", env: "KEFU_METRICS_TOKEN", def: "", secret: true, usage: "serve /metrics on the main address too, to requests with `Authorization: Bearer TOKEN` (also required on --metrics-addr when set); at least 16 characters",
+			set: func(c *Config, v string) error {
+				c.MetricsToken = v
+				if v != "" && len(v) < 16 {
+					return errors.New("must be at least 16 characters")
+				}
+				return nil
+			},
+			get: func(c *Config) string { return c.MetricsToken }},
+		{name: "repair", env: "KEFU_REPAIR", def: "false", usage: "before serving, check every record and set damaged ones aside (as `kefu repair` does) instead of refusing to start; slow on big databases",
+			set: boolSetter(func(c *Config) *bool { return &c.Repair }),
+			get: func(c *Config) string { return strconv.FormatBool(c.Repair) }},
 		{name: "admin-password", env: "KEFU_ADMIN_PASSWORD", def: "", secret: true, usage: "password of the first admin, used only when no account exists yet; empty prints a random one once",
 			set: func(c *Config, v string) error { c.AdminPassword = v; return nil },
 			get: func(c *Config) string { return c.AdminPassword }},

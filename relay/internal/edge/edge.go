@@ -131,7 +131,7 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 	origins := origin.NewPolicy(cfg.AllowedOrigins)
 	cors := origins.CORS
 	mux := http.NewServeMux()
-	(&web.Server{Assets: assets, Metrics: m, Ready: func() error { return nil }}).Routes(mux)
+	(&web.Server{Assets: assets, Ready: func() error { return nil }}).Routes(mux)
 	// Each request is a fresh instance: a per-address rate would forget
 	// every request (docs/edge.md: use Cloudflare's rate limiting rules).
 	in.Routes(mux, cors, func(h http.Handler) http.Handler { return h })

@@ -1,8 +1,10 @@
 // Package metrics defines the relay's Prometheus collectors on a registry
-// of its own (no global default registry), served at GET /metrics.
+// of its own (no global default registry), served at GET /metrics on
+// --metrics-addr or, with --metrics-token, on the main address.
 package metrics
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"strconv"
 	"time"
@@ -74,4 +76,22 @@ func (m *Metrics) Closed(kind string, code int) {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+// Protect serves h only to requests that carry the bearer token; an empty
+// token serves everyone (a listener of its own that the operator keeps
+// private).
+func Protect(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kefu metrics"`)
+			http.Error(w, "metrics need Authorization: Bearer <the --metrics-token>", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -5,13 +5,13 @@ import (
 	"net/http"
 
 	"github.com/kefuhq/kefu/relay/internal/httpx"
-	"github.com/kefuhq/kefu/relay/internal/metrics"
 )
 
-// Server serves health, readiness, metrics, the landing page and assets.
+// Server serves health, readiness, the landing page and assets. Metrics
+// are not public: the app serves them on their own address or behind a
+// token.
 type Server struct {
-	Assets  *Assets
-	Metrics *metrics.Metrics
+	Assets *Assets
 	// Ready reports nil when the relay can take traffic.
 	Ready func() error
 }
@@ -24,7 +24,6 @@ func (s *Server) Routes(mux httpx.Mux) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.Metrics.Handler())
 	// Assets are public and immutable: any site may read them (a customer
 	// page fetches the wasm cross-origin for instantiateStreaming).
 	mux.HandleFunc("GET /assets/{hash}/{name...}", func(w http.ResponseWriter, r *http.Request) {

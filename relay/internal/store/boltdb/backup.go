@@ -34,7 +34,10 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // holds, to w.
 func BackupFile(ctx context.Context, path string, lockTimeout time.Duration, w io.Writer) (int64, error) {
 	var n int64
-	err := withReadOnly(path, lockTimeout, func(tx *bolt.Tx) error {
+	err := withReadOnly(path, lockTimeout, func(tx *bolt.Tx, cut error) error {
+		if cut != nil {
+			return cut // a copy would be as short; kefu repair salvages it
+		}
 		var err error
 		n, err = tx.WriteTo(ctxWriter{ctx, w})
 		return err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -83,7 +84,7 @@ type checker struct {
 func newChecker(ctx context.Context) *checker {
 	return &checker{
 		ctx:       ctx,
-		rep:       store.CheckReport{Records: map[string]int{}},
+		rep:       store.CheckReport{Records: map[string]int{}, Problems: []store.Problem{}},
 		quar:      map[string]map[string]bool{},
 		visitors:  map[string]string{},
 		convs:     map[string]convFacts{},
@@ -145,6 +146,7 @@ func (c *checker) run(tx *bolt.Tx) error {
 // cursor; reading resumes at the next hint key after the damage.
 func (c *checker) walk(tx *bolt.Tx, sp recordSpec) error {
 	area := string(sp.name)
+	c.rep.Records[area] += 0 // listed even when empty
 	b := tx.Bucket(sp.name)
 	if b == nil {
 		c.add(finding{area: area, Problem: store.Problem{Err: "bucket missing"}})
@@ -321,11 +323,13 @@ func (s *Store) Check() error {
 }
 
 // CheckFile checks the database file at path without changing it; it
-// waits up to lockTimeout for a relay holding the file (ErrLocked).
+// waits up to lockTimeout for a relay holding the file (ErrLocked). A file
+// cut short is checked as far as it goes.
 func CheckFile(ctx context.Context, path string, lockTimeout time.Duration) (store.CheckReport, error) {
 	var c *checker
-	err := withReadOnly(path, lockTimeout, func(tx *bolt.Tx) error {
+	err := withReadOnly(path, lockTimeout, func(tx *bolt.Tx, cut error) error {
 		c = newChecker(ctx)
+		c.cut(cut)
 		return c.run(tx)
 	})
 	if c == nil {
@@ -334,10 +338,21 @@ func CheckFile(ctx context.Context, path string, lockTimeout time.Duration) (sto
 	return c.rep, err
 }
 
-// withReadOnly opens the file at path read-only, after the preflight, and
-// runs fn in a read transaction, every step under guard: a file with
-// damaged pages gives an error, never a crash.
-func withReadOnly(path string, lockTimeout time.Duration, fn func(tx *bolt.Tx) error) error {
+// cut records that the file is shorter than its header says: pages past
+// its end fault when read (guard reports them), and bbolt's own page check,
+// which would fault on a goroutine of its own, is skipped.
+func (c *checker) cut(err error) {
+	if err != nil {
+		c.faulted = true
+		c.add(finding{area: "file", Problem: store.Problem{Err: strings.TrimPrefix(err.Error(), "store: ")}})
+	}
+}
+
+// withReadOnly opens the file at path read-only, after looking at its
+// header, and runs fn in a read transaction, every step under guard: a
+// file with damaged pages gives an error, never a crash. cut is non-nil
+// when the file is shorter than its header says.
+func withReadOnly(path string, lockTimeout time.Duration, fn func(tx *bolt.Tx, cut error) error) error {
 	if lockTimeout <= 0 {
 		lockTimeout = time.Second // 0 would make bbolt wait for ever
 	}
@@ -348,7 +363,8 @@ func withReadOnly(path string, lockTimeout time.Duration, fn func(tx *bolt.Tx) e
 	if fi.Size() == 0 {
 		return fmt.Errorf("store: %s: %w: the file is empty", path, store.ErrCorrupt)
 	}
-	if err := preflight(path, lockTimeout); err != nil {
+	cut, err := inspect(path, lockTimeout)
+	if err != nil {
 		return err
 	}
 	var db *bolt.DB
@@ -360,8 +376,9 @@ func withReadOnly(path string, lockTimeout time.Duration, fn func(tx *bolt.Tx) e
 	return guard("store: "+path, func() error {
 		var err error
 		// The free list is loaded here, under guard, rather than later by
-		// bbolt's page check on a goroutine of its own.
-		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout, PreLoadFreelist: true})
+		// bbolt's page check on a goroutine of its own; a file cut short
+		// may have lost it, and its check is skipped.
+		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout, PreLoadFreelist: cut == nil})
 		if err != nil {
 			return openError(path, err)
 		}
@@ -369,7 +386,7 @@ func withReadOnly(path string, lockTimeout time.Duration, fn func(tx *bolt.Tx) e
 			if err := schemaCheck(tx); err != nil {
 				return err
 			}
-			return fn(tx)
+			return fn(tx, cut)
 		})
 	})
 }

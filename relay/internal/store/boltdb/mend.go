@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
-	"github.com/kefuhq/kefu/relay/protocol"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -105,32 +104,24 @@ func editJSON(tx *bolt.Tx, bucket []byte, id string, fn func(*store.Conversation
 	return putJSON(tx.Bucket(bucket), []byte(id), c)
 }
 
-// rebuildConversation makes a closed conversation for a visitor whose
-// record was lost, from the messages that remain: a returning visitor
-// finds the thread, and their next message reopens it.
+// rebuildConversation makes a conversation for a visitor whose record was
+// lost, from the messages that remain (store.ApplyMessage, as if they were
+// appended again), then closes it: nobody is promised an answer, and the
+// visitor's next message reopens it.
 func rebuildConversation(tx *bolt.Tx, conv, visitorID string, now time.Time) error {
-	c := store.Conversation{ID: conv, VisitorID: visitorID, Status: store.StatusClosed, Handler: store.HandlerBot, CreatedAt: now, UpdatedAt: now}
+	created := now
 	var v store.Visitor
 	if getJSON(tx.Bucket(bucketVisitors), []byte(visitorID), &v) == nil && !v.CreatedAt.IsZero() {
-		c.CreatedAt = v.CreatedAt
+		created = v.CreatedAt
 	}
+	c := store.NewConversation(conv, visitorID, created)
 	prefix := []byte(conv)
 	cur := tx.Bucket(bucketMessages).Cursor()
 	for k, val := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, val = cur.Next() {
-		if !isMessageKey(k, conv) {
-			continue
-		}
 		var m store.Message
-		if json.Unmarshal(val, &m) == nil {
-			if c.LastSeq == 0 {
-				c.CreatedAt = m.Time
-			}
-			c.UpdatedAt = m.Time
-			if m.From != protocol.FromSystem {
-				c.Preview = clipText(m.Text, previewLen)
-			}
+		if isMessageKey(k, conv) && json.Unmarshal(val, &m) == nil {
+			store.ApplyMessage(&c, m)
 		}
-		c.LastSeq = binary.BigEndian.Uint64(k[len(conv):])
 	}
 	// Seqs set aside count as used.
 	if q := tx.Bucket(bucketQuarantine); q != nil {
@@ -142,6 +133,9 @@ func rebuildConversation(tx *bolt.Tx, conv, visitorID string, now time.Time) err
 				}
 			}
 		}
+	}
+	if c.Status == store.StatusOpen {
+		store.Close(&c)
 	}
 	return putJSON(tx.Bucket(bucketConversations), []byte(conv), c)
 }

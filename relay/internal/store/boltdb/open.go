@@ -34,19 +34,29 @@ func guard(what string, fn func() error) (err error) {
 // says. It reads only the two meta pages, which bbolt validates with a
 // checksum, so it cannot fault on damage further in.
 func preflight(path string, lockTimeout time.Duration) error {
+	cut, err := inspect(path, lockTimeout)
+	if err != nil {
+		return err
+	}
+	return cut
+}
+
+// inspect does preflight's work for the tools, which read on from a file
+// cut short: cut says it is, err that the file cannot be read at all.
+func inspect(path string, lockTimeout time.Duration) (cut, err error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0 {
-		return nil // a new database
+		return nil, nil // a new database
 	}
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
 	if err != nil {
-		return openError(path, err)
+		return nil, openError(path, err)
 	}
 	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error { return sizeCheck(path, fi.Size(), tx.Size()) })
+	return db.View(func(tx *bolt.Tx) error { return sizeCheck(path, fi.Size(), tx.Size()) }), nil
 }
 
 // sizeCheck compares the file's length with the length its header needs.

@@ -55,7 +55,7 @@ func (c *checker) meta(k, v []byte) {
 }
 
 func (c *checker) token(k, v []byte) {
-	if len(k) != 32 || len(v) != store.IDLen {
+	if len(v) != store.IDLen {
 		c.bad("tokens", k, "not a token hash → visitor id record")
 		return
 	}
@@ -87,10 +87,6 @@ func (c *checker) account(k, v []byte) {
 
 func (c *checker) session(k, v []byte) {
 	var s store.Session
-	if len(k) != 32 {
-		c.bad("sessions", k, "key is not a session hash")
-		return
-	}
 	if err := decode(v, &s); err != nil {
 		c.bad("sessions", k, "%v", err)
 		return

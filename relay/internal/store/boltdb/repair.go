@@ -55,8 +55,9 @@ func Repair(ctx context.Context, dir string, opts RepairOptions) (store.RepairRe
 			os.Remove(tmp)
 		}
 	}()
-	err := withReadOnly(path, opts.LockTimeout, func(tx *bolt.Tx) error {
+	err := withReadOnly(path, opts.LockTimeout, func(tx *bolt.Tx, cut error) error {
 		c := newChecker(ctx)
+		c.cut(cut)
 		if err := c.run(tx); err != nil {
 			return err
 		}
@@ -68,7 +69,7 @@ func Repair(ctx context.Context, dir string, opts RepairOptions) (store.RepairRe
 		if out, err = bolt.Open(tmp, 0o600, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType}); err != nil {
 			return fmt.Errorf("store: repair: create %s: %w", tmp, err)
 		}
-		return salvage(ctx, tx, out, &rep)
+		return salvage(ctx, tx, cut, out, &rep)
 	})
 	if err != nil || rep.Check.OK() {
 		return rep, err
@@ -136,10 +137,11 @@ var fixNames = map[fixKind]string{
 // salvage copies every record it can read from src into dst, bucket by
 // bucket, in transactions of bounded size. Records that do not decode on
 // their own go to the quarantine; unreadable stretches are reported.
-func salvage(ctx context.Context, src *bolt.Tx, dst *bolt.DB, rep *store.RepairReport) error {
+func salvage(ctx context.Context, src *bolt.Tx, cut error, dst *bolt.DB, rep *store.RepairReport) error {
 	w := &copier{db: dst}
 	defer w.rollback()
 	c := newChecker(ctx)
+	c.cut(cut)
 	if q := src.Bucket(bucketQuarantine); q != nil {
 		if err := guard("quarantine", func() error { return w.copyBucket(nil, bucketQuarantine, q) }); err != nil {
 			return err

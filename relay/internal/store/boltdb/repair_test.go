@@ -199,3 +199,22 @@ func TestRepairCopiesUnknownBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A file cut short (an interrupted copy) is salvaged as far as it goes;
+// the relay then starts on it.
+func TestRepairSalvagesFileCutShort(t *testing.T) {
+	f := newFixture(t)
+	var used int64
+	if err := withReadOnly(f.path, time.Second, func(tx *bolt.Tx, _ error) error { used = tx.Size(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(f.path)
+	if err := os.WriteFile(f.path, data[:used-4096], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.repair(t)
+	if !rep.Changed() {
+		t.Fatalf("nothing repaired: %+v", rep)
+	}
+	f.reopen(t)
+}
