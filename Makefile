@@ -4,6 +4,17 @@ GO      ?= go
 GOROOT  := $(shell $(GO) env GOROOT)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/kefu
+LDFLAGS := -s -w -X main.version=$(VERSION)
+# make run: loopback by default (a demo, not a deployment); the environment
+# overrides either, like every other KEFU_* setting the relay reads.
+KEFU_ADDR ?= 127.0.0.1:8020
+KEFU_DATA ?= ./data
+# make release: every platform a shop runs the relay on.
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 linux/arm/v7 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+RELEASE := build/release
+SHA256  := $(shell command -v sha256sum 2>/dev/null || echo shasum -a 256)
+# make docker: the host's platform; several (podman) make a multi-arch manifest.
+IMAGE_PLATFORMS ?= linux/$(shell $(GO) env GOARCH)
 WASM    := public/wasm/kefu.wasm
 WASM_SRC := $(shell find router wasm -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ENGINE  := $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
@@ -11,16 +22,16 @@ ifneq ($(and $(findstring podman,$(ENGINE)),$(shell command -v runc 2>/dev/null)
 ENGINE  += --runtime runc
 endif
 
-.PHONY: help run build wasm test lint test-go test-wasm test-browser test-edge edge docker clean
+.PHONY: help run build wasm test lint test-go test-wasm test-browser test-edge edge docker docker-multiarch release clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-run: build ## run the relay on :8020 with the demo page, data in ./data
-	./$(BIN) serve --addr :8020 --data ./data --allow-private-destinations=true
+run: build ## the relay on http://localhost:8020 (loopback) with the demo page, data in ./data; KEFU_ADDR, KEFU_DATA override
+	./$(BIN) serve --addr $(KEFU_ADDR) --data $(KEFU_DATA) --allow-private-destinations=true
 
 build: wasm ## the static kefu binary in bin/, version stamped
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o $(BIN) ./relay/cmd/kefu
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./relay/cmd/kefu
 
 wasm: $(WASM) public/wasm/wasm_exec.js ## the widget's WebAssembly module (+ brotli) and Go's JS glue
 
@@ -59,14 +70,46 @@ test-edge: edge ## the edge build under wrangler dev (workerd, local D1, offline
 	$(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai && \
 	cd edge && npm ci --no-audit --no-fund --silent && FAKEOPENAI=../bin/fakeopenai node --test test/edge.test.js
 
-docker: wasm ## the FROM scratch container image kefu:VERSION (podman or docker)
+# build-for PREFIX PLATFORM...: the static relay for each platform
+# (os/arch[/armversion]) as PREFIX-os-arch[vN][.exe].
+BUILD_FOR = build_for() { pre=$$1; shift; for p in "$$@"; do \
+	os=$${p%%/*}; rest=$${p\#*/}; arch=$${rest%%/*}; arm=; [ "$$rest" != "$$arch" ] && arm=$${rest\#*/v}; \
+	out=$$pre-$$os-$$arch$${arm:+v$$arm}; [ $$os = windows ] && out=$$out.exe; echo "  $$out"; \
+	CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./relay/cmd/kefu || return 1; \
+	done; }; build_for
+
+docker: wasm ## the FROM scratch image kefu:VERSION (podman or docker); IMAGE_PLATFORMS="linux/amd64 linux/arm64" makes a multi-arch manifest
 	@test -n "$(ENGINE)" || { echo "neither podman nor docker is installed"; exit 1; }
 	rm -rf build/image && mkdir -p build/image/data
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o build/image/kefu ./relay/cmd/kefu
-	$(ENGINE) build -f Containerfile -t kefu:$(VERSION) -t kefu:latest build/image
+	@$(BUILD_FOR) build/image/kefu $(IMAGE_PLATFORMS)
+ifeq ($(words $(IMAGE_PLATFORMS)),1)
+	$(ENGINE) build $(IMAGE_FORMAT) $(IMAGE_ARGS) -f Containerfile -t kefu:$(VERSION) -t kefu:latest build/image
+else
+	@case "$(ENGINE)" in *podman*) ;; *) echo "a multi-arch image needs podman (docker: docker buildx build --platform ... build/image)"; exit 1;; esac
+	-$(ENGINE) manifest rm kefu:$(VERSION) >/dev/null 2>&1
+	$(ENGINE) build $(IMAGE_FORMAT) $(IMAGE_ARGS) --platform $(subst $(eval) ,$(comma),$(IMAGE_PLATFORMS)) --manifest kefu:$(VERSION) -f Containerfile build/image
+	$(ENGINE) manifest inspect kefu:$(VERSION) | grep -E '"(architecture|variant)"'
+endif
+
+docker-multiarch: ## the image for linux/amd64 and linux/arm64 as one podman manifest, kefu:VERSION
+	$(MAKE) docker IMAGE_PLATFORMS="linux/amd64 linux/arm64"
+
+release: wasm ## static binaries for Linux (amd64, arm64, armv7), macOS and Windows, with SHA256SUMS, in build/release/
+	rm -rf $(RELEASE) && mkdir -p $(RELEASE)
+	@$(BUILD_FOR) $(RELEASE)/kefu-$(VERSION) $(RELEASE_PLATFORMS)
+	cd $(RELEASE) && $(SHA256) kefu-* > SHA256SUMS
+	@ls -l $(RELEASE)
 
 clean: ## remove build output
 	rm -rf bin build edge/build public/wasm/kefu.wasm public/wasm/kefu.wasm.br public/wasm/wasm_exec.js
+
+comma := ,
+# podman keeps HEALTHCHECK only in the docker image format, and without
+# --layers=false keeps an image per instruction; the labels say which
+# build this is.
+IMAGE_FORMAT := $(if $(findstring podman,$(ENGINE)),--format docker --layers=false)
+IMAGE_ARGS   := --build-arg VERSION=$(VERSION) --build-arg REVISION=$(shell git rev-parse HEAD 2>/dev/null) \
+	--build-arg CREATED=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
 .PHONY: bench bench-quick
 BENCH_BINS := ./bench/cmd/kefubench ./bench/cmd/loadgen ./bench/cmd/bare ./relay/cmd/fakeopenai

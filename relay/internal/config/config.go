@@ -144,6 +144,15 @@ func (c Config) ChangedAttrs() []any {
 	return attrs
 }
 
+// EnvNames lists the environment variables the options read.
+func EnvNames() []string {
+	var out []string
+	for _, o := range options() {
+		out = append(out, o.env)
+	}
+	return out
+}
+
 // Default is the default value of the option with this flag name ("" for
 // an unknown name).
 func Default(name string) string {

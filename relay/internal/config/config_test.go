@@ -147,3 +147,34 @@ func TestChangedAttrsOnlyNonDefaults(t *testing.T) {
 		t.Errorf("ChangedAttrs = %s", got)
 	}
 }
+
+// The /etc/kefu example in docs/ names only real settings, and its values,
+// the commented-out ones too, are valid.
+func TestEtcKefuExampleIsValid(t *testing.T) {
+	data, err := os.ReadFile("../../../docs/deploy/kefu.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, e := range EnvNames() {
+		known[e] = true
+	}
+	env := map[string]string{}
+	for i, line := range strings.Split(string(data), "\n") {
+		kv := strings.TrimPrefix(line, "#")
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.ContainsAny(k, " \t") {
+			continue // prose
+		}
+		if !known[k] {
+			t.Errorf("line %d: %s is not a setting of the relay", i+1, k)
+		}
+		env[k] = v
+	}
+	if len(env) < 5 {
+		t.Fatalf("only %d settings found in the example", len(env))
+	}
+	if _, err := Parse(nil, envOf(env), io.Discard); err != nil {
+		t.Errorf("the example does not parse: %v", err)
+	}
+}

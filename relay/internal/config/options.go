@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"path"
@@ -204,7 +205,7 @@ func options() []option {
 			set: intSetter(1, 1<<20, func(c *Config) *int { return &c.AIMaxConcurrent }),
 			get: func(c *Config) string { return strconv.Itoa(c.AIMaxConcurrent) }},
 		{name: "ai-daily-tokens", env: "KEFU_AI_DAILY_TOKENS", def: "2000000", usage: "tokens the AI may spend per UTC day; 0 means no limit",
-			set: intSetter(0, 1<<62, func(c *Config) *int { return &c.AIDailyTokens }),
+			set: intSetter(0, math.MaxInt32, func(c *Config) *int { return &c.AIDailyTokens }), // 2^31-1: the same bound on 32-bit ARM
 			get: func(c *Config) string { return strconv.Itoa(c.AIDailyTokens) }},
 		{name: "demo", env: "KEFU_DEMO", def: "true", usage: "serve /demo and seed the default intents when there are none",
 			set: boolSetter(func(c *Config) *bool { return &c.DemoIntents }),
