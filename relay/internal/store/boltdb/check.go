@@ -67,7 +67,6 @@ type checker struct {
 	tokens    []ref             // token hash → visitor id
 	accounts  map[string]string // account id → username as indexed
 	usernames map[string]string // indexed username → account id
-	sessions  []ref             // session hash → account id
 	hints     map[string][][]byte
 	faulted   bool
 	// abort, set by a record function, stops the walk (a repair that
