@@ -300,3 +300,26 @@ func login(t *testing.T, addr, user, pw string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// A relay killed with SIGKILL leaves its control socket behind: kefu
+// backup then reads the files itself, and the next relay replaces the
+// socket.
+func TestBackupAfterKill(t *testing.T) {
+	data := t.TempDir()
+	addr := freePort(t)
+	p := startKefu(t, addr, data)
+	p.kill()
+	if _, err := os.Stat(filepath.Join(data, "kefu.sock")); err != nil {
+		t.Fatalf("no stale socket to test with: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "b.db")
+	_, errs, code := kefu(t, "", nil, "backup", "--data", data, file)
+	if code != 0 || !strings.Contains(errs, "no relay running") {
+		t.Fatalf("backup after kill -9: exit %d\n%s", code, errs)
+	}
+	startKefu(t, addr, data)
+	_, errs, code = kefu(t, "", nil, "backup", "--data", data, file)
+	if code != 0 || !strings.Contains(errs, "from the running relay") {
+		t.Errorf("backup from the restarted relay: exit %d\n%s", code, errs)
+	}
+}
