@@ -44,7 +44,7 @@ func TestBackupDownload(t *testing.T) {
 	// Nothing is left in the data directory by the spool file.
 	entries, _ := os.ReadDir(r.Config.DataDir)
 	for _, e := range entries {
-		if e.Name() != boltdb.FileName && e.Name() != "kefu.sock" {
+		if e.Name() != boltdb.FileName && e.Name() != "kefu.sock" && e.Name() != "secret.key" {
 			t.Errorf("left in the data directory: %s", e.Name())
 		}
 	}
