@@ -38,6 +38,10 @@ type cacheEntry struct {
 	key     string
 	answer  string
 	expires time.Time
+	// question and scope are hashes of the key's fields, so Forget can
+	// find the entries of one person's questions without the cache
+	// keeping their text.
+	question, scope string
 }
 
 // CacheStats are the figures for metrics.
@@ -132,12 +136,48 @@ func (c *Cache) Put(k CacheKey, answer string) {
 		c.order.MoveToFront(el)
 		return
 	}
-	c.items[id] = c.order.PushFront(&cacheEntry{key: id, answer: answer, expires: exp})
+	c.items[id] = c.order.PushFront(&cacheEntry{key: id, answer: answer, expires: exp, question: sum(k.Question), scope: sum(k.Scope)})
 	for c.order.Len() > c.max {
 		last := c.order.Back()
 		c.order.Remove(last)
 		delete(c.items, last.Value.(*cacheEntry).key)
 	}
+}
+
+func sum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// Forget drops the answers to any of questions (compared as keys are,
+// after NormalizeQuestion) and every answer scoped to one of scopes (a
+// visitor's session fingerprints), and returns how many it dropped: a
+// visitor's erasure takes the answers keyed by their words with it.
+func (c *Cache) Forget(questions, scopes []string) int {
+	drop := map[string]bool{}
+	for _, q := range questions {
+		if q = NormalizeQuestion(q); q != "" {
+			drop[sum(q)] = true
+		}
+	}
+	dropScope := map[string]bool{}
+	for _, sc := range scopes {
+		if sc != "" {
+			dropScope[sum(sc)] = true
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for id, el := range c.items {
+		e := el.Value.(*cacheEntry)
+		if drop[e.question] || dropScope[e.scope] {
+			c.order.Remove(el)
+			delete(c.items, id)
+			n++
+		}
+	}
+	return n
 }
 
 // Purge empties the cache (e.g. after the admin changed the intents).

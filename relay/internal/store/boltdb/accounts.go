@@ -35,7 +35,7 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account) error {
 // Account returns an account by id.
 func (s *Store) Account(id string) (store.Account, error) {
 	var a store.Account
-	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketAccounts), []byte(id), &a) })
+	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketAccounts), []byte(id), &a) })
 	if err != nil {
 		return store.Account{}, fmt.Errorf("store: account %s: %w", id, err)
 	}
@@ -45,7 +45,7 @@ func (s *Store) Account(id string) (store.Account, error) {
 // AccountByUsername finds an account by username, case-insensitively.
 func (s *Store) AccountByUsername(username string) (store.Account, error) {
 	var a store.Account
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketUsernames).Get(usernameKey(username))
 		if id == nil {
 			return store.ErrNotFound
@@ -61,7 +61,7 @@ func (s *Store) AccountByUsername(username string) (store.Account, error) {
 // Accounts lists every account by username.
 func (s *Store) Accounts() ([]store.Account, error) {
 	var out []store.Account
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
 			var a store.Account
 			if err := json.Unmarshal(v, &a); err != nil {
@@ -115,7 +115,7 @@ func (s *Store) PutSession(ctx context.Context, hash []byte, sess store.Session)
 // Session returns the session stored under hash.
 func (s *Store) Session(hash []byte) (store.Session, error) {
 	var sess store.Session
-	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketSessions), hash, &sess) })
+	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketSessions), hash, &sess) })
 	if err != nil {
 		return store.Session{}, fmt.Errorf("store: session: %w", err)
 	}

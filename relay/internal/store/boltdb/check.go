@@ -296,6 +296,8 @@ func printable(k []byte) bool {
 // is done: it is for tests and quiet stores, kefu check works on files.
 func (s *Store) Verify(ctx context.Context) (store.CheckReport, error) {
 	c := newChecker(ctx)
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := c.run(tx); err != nil {
 			return err

@@ -8,11 +8,13 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Desk(t, storetest.Backend[*Store]{
+	b := storetest.Backend[*Store]{
 		Open: func(t *testing.T, onAppend func(store.Appended)) *Store {
 			s, _ := openTest(t, Options{OnAppend: onAppend})
 			return s
 		},
 		Close: func(s *Store) error { return s.Close() },
-	})
+	}
+	storetest.Desk(t, b)
+	storetest.Privacy(t, b)
 }

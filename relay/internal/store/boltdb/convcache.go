@@ -1,6 +1,8 @@
 package boltdb
 
 import (
+	"fmt"
+
 	"github.com/kefuhq/kefu/relay/internal/store"
 	bolt "go.etcd.io/bbolt"
 )
@@ -15,14 +17,18 @@ const cacheConversations = 1 << 16
 // goroutine: conversations read or written by the writes of the batch,
 // written back once per transaction.
 type batchState struct {
-	convs map[string]*store.Conversation
-	dirty map[string]bool
+	convs   map[string]*store.Conversation
+	dirty   map[string]bool
+	deleted map[string]bool // removed earlier in this batch
 }
 
 // conv returns the conversation as the batch sees it: as changed earlier
 // in this batch, else from the cache of committed records, else from the
 // file. The result is a copy the caller may change and hand to putConv.
 func (s *Store) conv(tx *bolt.Tx, id string) (store.Conversation, error) {
+	if s.batch.deleted[id] {
+		return store.Conversation{}, fmt.Errorf("conversation %s: %w", id, store.ErrNotFound)
+	}
 	if c, ok := s.batch.convs[id]; ok {
 		return *c, nil
 	}
@@ -44,6 +50,15 @@ func (s *Store) conv(tx *bolt.Tx, id string) (store.Conversation, error) {
 func (s *Store) putConv(c store.Conversation) {
 	s.batch.convs[c.ID] = &c
 	s.batch.dirty[c.ID] = true
+}
+
+// dropConv forgets a conversation removed in this batch: later writes of
+// the batch find it gone, and no cache brings it back.
+func (s *Store) dropConv(id string) {
+	delete(s.batch.convs, id)
+	delete(s.batch.dirty, id)
+	delete(s.cache, id)
+	s.batch.deleted[id] = true
 }
 
 // flushConvs writes the batch's changed conversations into tx.

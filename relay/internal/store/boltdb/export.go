@@ -22,7 +22,7 @@ type Export struct {
 // Export calls e's callbacks (nil ones are skipped) in one read
 // transaction, so what they see is one consistent moment.
 func (s *Store) Export(e Export) error {
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if e.Visitor != nil {
 			vb := tx.Bucket(bucketVisitors)
 			err := tx.Bucket(bucketTokens).ForEach(func(k, id []byte) error {

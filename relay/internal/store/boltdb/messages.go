@@ -105,7 +105,7 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...store.NewMess
 // in seq order. limit <= 0 means all.
 func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Message, error) {
 	var out []store.Message
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMessages).Cursor()
 		prefix := []byte(convID)
 		for k, v := c.Seek(messageKey(convID, after+1)); k != nil && bytes.HasPrefix(k, prefix) && isMessageKey(k, convID); k, v = c.Next() {

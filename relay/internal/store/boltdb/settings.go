@@ -13,7 +13,7 @@ import (
 // Setting reads the JSON document stored under name into v. It reports
 // false, with v untouched, when nothing is stored yet.
 func (s *Store) Setting(name string, v any) (bool, error) {
-	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketSettings), []byte(name), v) })
+	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketSettings), []byte(name), v) })
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -39,7 +39,7 @@ func (s *Store) PutSetting(ctx context.Context, name string, v any) error {
 // SettingBytes reads a raw document (a serialised model, say).
 func (s *Store) SettingBytes(name string) ([]byte, error) {
 	var out []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketSettings).Get([]byte(name)); v != nil {
 			out = append([]byte(nil), v...)
 		}

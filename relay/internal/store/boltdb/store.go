@@ -65,6 +65,9 @@ type Store struct {
 	stopped  chan struct{}
 	closeMu  sync.RWMutex // held for reading while submitting, for writing by Close
 	isClosed bool
+	// dbMu is held for reading around every transaction and for writing
+	// by Compact while it swaps the file under db.
+	dbMu sync.RWMutex
 
 	// Writer goroutine only: the batch being committed and the committed
 	// conversations it may reuse.
@@ -75,9 +78,12 @@ type Store struct {
 }
 
 type op struct {
-	fn    func(tx *bolt.Tx) error
-	after func()
-	done  chan error
+	// exclusive, when set, runs alone on the writer goroutine instead of
+	// in a transaction (Compact).
+	exclusive func() error
+	fn        func(tx *bolt.Tx) error
+	after     func()
+	done      chan error
 }
 
 // Open opens (creating if needed) the database in dir and migrates it to the
@@ -105,14 +111,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	var db *bolt.DB
 	err := guard("store: open "+path, func() error {
 		var err error
-		db, err = bolt.Open(path, 0o600, &bolt.Options{
-			Timeout:      opts.LockTimeout,
-			FreelistType: bolt.FreelistMapType,
-			OpenFile:     opts.OpenFile,
-			// NoSync stays false: an acknowledged message must survive power loss.
-		})
+		db, err = bolt.Open(path, 0o600, boltOptions(opts))
 		if err != nil {
 			return openError(path, err)
+		}
+		// A compaction killed before its rename leaves its half-written copy.
+		if err := os.Remove(path + compactSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("store: remove unfinished compaction: %w", err)
 		}
 		if err := migrate(db); err != nil {
 			return fmt.Errorf("store: migrate %s: %w", path, err)
@@ -137,6 +142,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+func boltOptions(opts Options) *bolt.Options {
+	return &bolt.Options{
+		Timeout:      opts.LockTimeout,
+		FreelistType: bolt.FreelistMapType,
+		OpenFile:     opts.OpenFile,
+		// NoSync stays false: an acknowledged message must survive power loss.
+	}
+}
+
 // Close finishes every write already submitted, then closes the file.
 func (s *Store) Close() error {
 	s.closeMu.Lock()
@@ -155,14 +169,29 @@ func (s *Store) Close() error {
 }
 
 // Path is the database file's path.
-func (s *Store) Path() string { return s.db.Path() }
+func (s *Store) Path() string {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return s.db.Path()
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return s.db.View(fn)
+}
 
 // update submits fn to the writer and waits for its commit. fn may run more
 // than once (when another write in its batch fails), so it must only touch
 // the transaction. after runs on the writer goroutine once fn's commit
 // succeeded.
 func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error, after func()) error {
-	o := &op{fn: fn, after: after, done: make(chan error, 1)}
+	return s.submit(ctx, &op{fn: fn, after: after, done: make(chan error, 1)})
+}
+
+// submit hands o to the writer and waits for its outcome.
+func (s *Store) submit(ctx context.Context, o *op) error {
 	s.closeMu.RLock()
 	if s.isClosed {
 		s.closeMu.RUnlock()
@@ -193,7 +222,7 @@ func (s *Store) writer() {
 			for {
 				select {
 				case o := <-s.writes:
-					s.commit(append(batch[:0], o))
+					s.run(append(batch[:0], o))
 				default:
 					return
 				}
@@ -201,16 +230,31 @@ func (s *Store) writer() {
 		}
 		batch = append(batch[:0], first)
 	fill:
-		for len(batch) < s.opts.MaxBatch {
+		for len(batch) < s.opts.MaxBatch && first.exclusive == nil {
 			select {
 			case o := <-s.writes:
+				if o.exclusive != nil {
+					// It runs alone, after the writes queued before it.
+					s.commit(batch)
+					batch = append(batch[:0], o)
+					break fill
+				}
 				batch = append(batch, o)
 			default:
 				break fill
 			}
 		}
-		s.commit(batch)
+		s.run(batch)
 	}
+}
+
+// run commits a batch, or runs its one exclusive op.
+func (s *Store) run(batch []*op) {
+	if len(batch) == 1 && batch[0].exclusive != nil {
+		batch[0].done <- batch[0].exclusive()
+		return
+	}
+	s.commit(batch)
 }
 
 // opFailed carries the index of the op whose fn failed, so the batch can be
@@ -225,7 +269,8 @@ func (e *opFailed) Error() string { return e.err.Error() }
 func (s *Store) commit(batch []*op) {
 	for len(batch) > 0 {
 		start := time.Now()
-		s.batch = &batchState{convs: map[string]*store.Conversation{}, dirty: map[string]bool{}}
+		s.batch = &batchState{convs: map[string]*store.Conversation{}, dirty: map[string]bool{}, deleted: map[string]bool{}}
+		s.dbMu.RLock()
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, o := range batch {
 				if err := o.fn(tx); err != nil {
@@ -234,6 +279,7 @@ func (s *Store) commit(batch []*op) {
 			}
 			return s.flushConvs(tx)
 		})
+		s.dbMu.RUnlock()
 		if err == nil {
 			s.promote()
 		}
@@ -273,6 +319,8 @@ type IOStats struct {
 
 // IOStats reads the database's write counters.
 func (s *Store) IOStats() IOStats {
+	s.dbMu.RLock()
 	st := s.db.Stats()
+	s.dbMu.RUnlock()
 	return IOStats{Writes: st.TxStats.GetWrite(), PageAlloc: st.TxStats.GetPageAlloc()}
 }

@@ -39,7 +39,7 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 // VisitorByToken finds the visitor whose token hashes to tokenHash.
 func (s *Store) VisitorByToken(tokenHash []byte) (store.Visitor, error) {
 	var v store.Visitor
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketTokens).Get(tokenHash)
 		if id == nil {
 			return store.ErrNotFound
@@ -55,7 +55,7 @@ func (s *Store) VisitorByToken(tokenHash []byte) (store.Visitor, error) {
 // Visitor returns a visitor by id.
 func (s *Store) Visitor(id string) (store.Visitor, error) {
 	var v store.Visitor
-	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketVisitors), []byte(id), &v) })
+	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketVisitors), []byte(id), &v) })
 	if err != nil {
 		return store.Visitor{}, fmt.Errorf("store: visitor %s: %w", id, err)
 	}
@@ -65,7 +65,7 @@ func (s *Store) Visitor(id string) (store.Visitor, error) {
 // Conversation returns a conversation by id.
 func (s *Store) Conversation(id string) (store.Conversation, error) {
 	var c store.Conversation
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		c, err = getConversation(tx, id)
 		return err
@@ -124,7 +124,7 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 // business has open; an index by status would be the next step.
 func (s *Store) Conversations(keep func(*store.Conversation) bool) ([]store.Conversation, error) {
 	var out []store.Conversation
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketConversations).ForEach(func(k, v []byte) error {
 			var c store.Conversation
 			if err := json.Unmarshal(v, &c); err != nil {

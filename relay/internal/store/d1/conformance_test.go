@@ -22,11 +22,13 @@ import (
 // wrangler's D1 for those. Accounts and sessions are not part of D1 (the
 // edge has no people), so only the chat half of the suite applies.
 func TestConformance(t *testing.T) {
-	storetest.Chat(t, storetest.Backend[*Store]{
+	b := storetest.Backend[*Store]{
 		Open: func(t *testing.T, onAppend func(store.Appended)) *Store {
 			return New(openSQLite(t), Options{OnAppend: onAppend})
 		},
-	})
+	}
+	storetest.Chat(t, b)
+	storetest.Privacy(t, b)
 }
 
 // openSQLite returns a fresh SQLite database with the D1 migrations

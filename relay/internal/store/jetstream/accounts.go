@@ -81,7 +81,7 @@ func (s *Store) Accounts() ([]store.Account, error) {
 	ctx, cancel := s.readCtx()
 	defer cancel()
 	var out []store.Account
-	err := scan(ctx, s.accounts, func(key string, data []byte) error {
+	err := s.scan(ctx, s.accounts, func(key string, data []byte) error {
 		var a store.Account
 		if err := json.Unmarshal(data, &a); err != nil {
 			return fmt.Errorf("decode account %s: %w", key, err)
@@ -171,7 +171,7 @@ func (s *Store) DeleteSessions(ctx context.Context, hash []byte, accountID strin
 			return nil, fmt.Errorf("store: delete sessions: %w", err)
 		}
 	} else {
-		err := scan(ctx, s.sessions, func(key string, data []byte) error {
+		err := s.scan(ctx, s.sessions, func(key string, data []byte) error {
 			var sess store.Session
 			if err := json.Unmarshal(data, &sess); err != nil {
 				return fmt.Errorf("decode session: %w", err)
@@ -205,7 +205,7 @@ func (s *Store) PurgeSessions(ctx context.Context, expired func(store.Session) b
 	ctx, cancel := s.writeCtx(ctx)
 	defer cancel()
 	var dead [][]byte
-	err = scan(ctx, s.sessions, func(key string, data []byte) error {
+	err = s.scan(ctx, s.sessions, func(key string, data []byte) error {
 		var sess store.Session
 		if json.Unmarshal(data, &sess) != nil || expired(sess) {
 			h, err := hex.DecodeString(key)

@@ -87,6 +87,9 @@ func (s *Store) update(ctx context.Context, kv jetstream.KeyValue, key string, c
 			s.opts.Logger.Debug("jetstream: update met a concurrent one; retrying", "bucket", kv.Bucket(), "key", key)
 			continue
 		}
+		if err == nil {
+			s.superseded(kv, e.Revision())
+		}
 		return err
 	}
 	return fmt.Errorf("gave up after %d concurrent changes", maxUpdateRounds)
@@ -94,21 +97,23 @@ func (s *Store) update(ctx context.Context, kv jetstream.KeyValue, key string, c
 
 // scan calls fn with every live key and value of a bucket, as of the start
 // of the scan. The watcher that delivers them is a consumer JetStream may
-// place on a follower a moment behind; so the bucket's last revision is
-// asked of its leader first, and the scan goes on until it has seen it.
-func scan(ctx context.Context, kv jetstream.KeyValue, fn func(key string, value []byte) error) error {
-	st, err := kv.Status(ctx)
+// place on a follower a moment behind; so the bucket's newest stored
+// message is asked of its leader first, and the scan goes on until it has
+// seen it. (Not the stream's last sequence: that may be a message erased
+// since, which no watcher delivers.)
+func (s *Store) scan(ctx context.Context, kv jetstream.KeyValue, fn func(key string, value []byte) error) error {
+	st, err := s.js.Stream(ctx, "KV_"+kv.Bucket())
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
 	}
-	bs, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return fmt.Errorf("scan %s: unexpected status %T", kv.Bucket(), st)
-	}
-	last := bs.StreamInfo().State.LastSeq
-	if last == 0 {
+	newest, err := st.GetLastMsgForSubject(ctx, "$KV."+kv.Bucket()+".>")
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
+	}
+	last := newest.Sequence
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)

@@ -338,5 +338,6 @@ func (s *Store) putRecord(ctx context.Context, r record, rev uint64) error {
 		}
 		return fmt.Errorf("conversation %s: %w", r.ID, err)
 	}
+	s.superseded(s.convs, rev)
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
@@ -76,6 +77,14 @@ type Store struct {
 	settings jetstream.KeyValue
 	blobs    jetstream.ObjectStore
 
+	// erasable maps the buckets that hold personal data to their streams,
+	// made so their messages can be erased (erase.go); trims carries the
+	// superseded revisions of their entries to the trimmer.
+	erasable    map[string]jetstream.Stream
+	trims       chan trim
+	trimPending atomic.Int64
+	trimDone    chan struct{}
+
 	convLocks [64]sync.Mutex // orders this node's appends per conversation
 
 	closeMu  sync.RWMutex // held for reading by writes in flight, for writing by Close
@@ -109,10 +118,11 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: jetstream: %w", err)
 	}
-	s := &Store{nc: nc, js: js, opts: opts, subject: opts.Prefix + ".msg."}
+	s := &Store{nc: nc, js: js, opts: opts, subject: opts.Prefix + ".msg.", trims: make(chan trim, trimQueue), trimDone: make(chan struct{})}
 	if err := s.setup(ctx); err != nil {
 		return nil, err
 	}
+	go s.trimmer()
 	return s, nil
 }
 
@@ -151,26 +161,32 @@ func (s *Store) setup(ctx context.Context) error {
 		return fmt.Errorf("store: jetstream: stream %s (replicas %d): %w", StreamName(p), r, err)
 	}
 	s.msgs = msgs
+	s.erasable = map[string]jetstream.Stream{}
 	for _, b := range []struct {
-		kv      *jetstream.KeyValue
-		name    string
-		history uint8
+		kv       *jetstream.KeyValue
+		name     string
+		erasable bool // holds personal data: see erase.go
 	}{
-		{&s.convs, "conversations", 1},
-		{&s.clientID, "clientids", 1},
-		{&s.seqIdx, "seqindex", 1},
-		{&s.visitors, "visitors", 1},
-		{&s.tokens, "tokens", 1},
-		{&s.accounts, "accounts", 1},
-		{&s.users, "usernames", 1},
-		{&s.sessions, "sessions", 1},
-		{&s.settings, "settings", 1},
+		{&s.convs, "conversations", true},
+		{&s.clientID, "clientids", false},
+		{&s.seqIdx, "seqindex", false},
+		{&s.visitors, "visitors", true},
+		{&s.tokens, "tokens", false},
+		{&s.accounts, "accounts", true},
+		{&s.users, "usernames", true},
+		{&s.sessions, "sessions", false},
+		{&s.settings, "settings", false},
 	} {
-		kv, err := s.bucket(ctx, p+"_"+b.name, b.history)
+		kv, err := s.bucket(ctx, p+"_"+b.name, b.erasable)
 		if err != nil {
 			return err
 		}
 		*b.kv = kv
+		if b.erasable {
+			if err := s.bindErasable(ctx, kv); err != nil {
+				return err
+			}
+		}
 	}
 	obj, err := s.objectStore(ctx, p+"_blobs")
 	if err != nil {
@@ -181,15 +197,23 @@ func (s *Store) setup(ctx context.Context) error {
 }
 
 // bucket creates a key-value bucket unless it exists, and binds to it with
-// reads through its leader (leaderReads).
-func (s *Store) bucket(ctx context.Context, name string, history uint8) (jetstream.KeyValue, error) {
+// reads through its leader (leaderReads). An erasable bucket is made by
+// hand, as erase.go explains.
+func (s *Store) bucket(ctx context.Context, name string, erasable bool) (jetstream.KeyValue, error) {
 	_, err := s.js.KeyValue(ctx, name)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		// CreateOrUpdateKeyValue is not used: on an existing bucket it
-		// would turn direct gets back on.
-		_, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: name, History: history, Storage: jetstream.FileStorage, Replicas: s.opts.Replicas,
-		})
+		if erasable {
+			_, err = s.js.CreateStream(ctx, erasableBucketConfig(name, s.opts.Replicas))
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				err = nil
+			}
+		} else {
+			// CreateOrUpdateKeyValue is not used: on an existing bucket it
+			// would turn direct gets back on.
+			_, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+				Bucket: name, History: 1, Storage: jetstream.FileStorage, Replicas: s.opts.Replicas,
+			})
+		}
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			err = nil // another node made it first
 		}
@@ -269,8 +293,13 @@ func (s *Store) Replicas() int { return s.opts.Replicas }
 // connection open: the wiring owns it.
 func (s *Store) Close() error {
 	s.closeMu.Lock()
+	wasClosed := s.isClosed
 	s.isClosed = true
 	s.closeMu.Unlock()
+	if !wasClosed {
+		close(s.trims)
+		<-s.trimDone
+	}
 	return nil
 }
 

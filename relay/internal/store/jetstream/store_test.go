@@ -32,7 +32,7 @@ func openOn(t *testing.T, c *natstest.Cluster, server int, prefix string, onAppe
 func TestConformanceSingle(t *testing.T) {
 	c := natstest.Run(t, natstest.Options{})
 	n := 0
-	storetest.Desk(t, storetest.Backend[*Store]{
+	b := storetest.Backend[*Store]{
 		Open: func(t *testing.T, onAppend func(store.Appended)) *Store {
 			n++
 			return openOn(t, c, 0, prefixN(n), onAppend)
@@ -41,7 +41,9 @@ func TestConformanceSingle(t *testing.T) {
 			return openOn(t, c, 0, s.opts.Prefix, nil)
 		},
 		Close: func(s *Store) error { return s.Close() },
-	})
+	}
+	storetest.Desk(t, b)
+	storetest.Privacy(t, b)
 }
 
 // TestConformanceCluster runs the suite on three servers with three
@@ -52,7 +54,7 @@ func TestConformanceCluster(t *testing.T) {
 	}
 	c := natstest.RunCluster(t, 3, natstest.Options{})
 	n, peers := 0, 0
-	storetest.Desk(t, storetest.Backend[*Store]{
+	b := storetest.Backend[*Store]{
 		Open: func(t *testing.T, onAppend func(store.Appended)) *Store {
 			n++
 			s := openOn(t, c, 0, prefixN(n), onAppend)
@@ -66,7 +68,9 @@ func TestConformanceCluster(t *testing.T) {
 			return openOn(t, c, 1+peers%2, s.opts.Prefix, nil)
 		},
 		Close: func(s *Store) error { return s.Close() },
-	})
+	}
+	storetest.Desk(t, b)
+	storetest.Privacy(t, b)
 }
 
 func prefixN(n int) string { return "t" + string(rune('a'+n/26)) + string(rune('a'+n%26)) }

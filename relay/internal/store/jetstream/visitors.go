@@ -151,7 +151,7 @@ func (s *Store) Conversations(keep func(*store.Conversation) bool) ([]store.Conv
 	ctx, cancel := s.readCtx()
 	defer cancel()
 	var out []store.Conversation
-	err := scan(ctx, s.convs, func(_ string, data []byte) error {
+	err := s.scan(ctx, s.convs, func(_ string, data []byte) error {
 		var r record
 		if err := json.Unmarshal(data, &r); err != nil {
 			return fmt.Errorf("decode conversation: %w", err)

@@ -1,0 +1,127 @@
+package jetstream
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/privacy"
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/jetstream/natstest"
+	"github.com/kefuhq/kefu/relay/internal/store/storetest"
+)
+
+// waitTrimmed waits until the trimmer has erased every superseded revision
+// handed to it.
+func waitTrimmed(t *testing.T, s *Store) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.trimPending.Load() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d superseded revisions still waiting for the trimmer", s.trimPending.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestEraseLeavesNoBytes erases a visitor with several conversations and
+// messages on an embedded server, then searches every file of its
+// JetStream store directory for their email and a phrase they wrote.
+// Every earlier revision of their records counts: each append rewrote the
+// conversation record with the newest text as its preview, and each
+// identify the visitor record.
+func TestEraseLeavesNoBytes(t *testing.T) {
+	c := natstest.Run(t, natstest.Options{})
+	s := openOn(t, c, 0, "kefu", nil)
+	ctx := context.Background()
+	const email, phrase = "ann.erasure@example.com", "parcel-zebra-4471-late"
+	var ann []string
+	var bob store.Visitor
+	for i := range 12 {
+		traits := map[string]string{"email": fmt.Sprintf("other%d@example.com", i)}
+		texts := []string{"an ordinary question", "another one"}
+		if i%4 == 0 {
+			traits = map[string]string{"email": email, "name": "Ann"}
+			texts = []string{"hello, my " + phrase + " order", fmt.Sprintf("still waiting for %s (%d)", phrase, i), "thanks"}
+		}
+		v, conv, err := s.CreateVisitor(ctx, storetest.TokenHash(store.NewID()), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 { // identify on every reconnect
+			if _, err := s.UpdateVisitor(ctx, v.ID, func(v *store.Visitor) error { v.Traits = traits; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, text := range texts {
+			if _, err := s.Append(ctx, conv.ID, store.NewMessage{From: "visitor", Text: text}, store.NewMessage{From: "bot", Text: "noted: " + text}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%4 == 0 {
+			ann = append(ann, v.ID)
+		} else {
+			bob = v
+		}
+	}
+	dir := c.Servers[0].JetStreamConfig().StoreDir
+	// JetStream writes blocks from a buffer shortly after an append: wait
+	// until the scan sees the data, which also proves it can.
+	deadline := time.Now().Add(30 * time.Second)
+	for got := storetest.FilesHolding(t, dir, email, phrase); len(got) != 2; got = storetest.FilesHolding(t, dir, email, phrase) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the store directory never held the data: %v", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	svc := privacy.New(s, privacy.Options{})
+	exp, err := svc.Export(ann)
+	if err != nil || len(exp.Visitors) != 3 || len(exp.Visitors[0].Conversations[0].Messages) != 6 {
+		t.Fatalf("export before erasure = %+v, %v", exp, err)
+	}
+	r, err := svc.Erase(ctx, ann, "admin")
+	if err != nil {
+		t.Fatalf("Erase: %v", err)
+	}
+	if r.Visitors != 3 || r.Conversations != 3 || r.Messages != 18 {
+		t.Errorf("receipt = %+v", r)
+	}
+	waitTrimmed(t, s)
+	if got := storetest.FilesHolding(t, dir, email, phrase); len(got) != 0 {
+		t.Fatalf("after erasure the JetStream store directory still holds %v", got)
+	}
+	if msgs, err := s.Messages(bob.ConversationID, 0, 0); err != nil || len(msgs) != 4 {
+		t.Fatalf("someone else's messages after the erasure: %d, %v", len(msgs), err)
+	}
+	if vs, err := s.Visitors(nil); err != nil || len(vs) != 9 {
+		t.Errorf("visitors after erasure = %d, %v; want 9", len(vs), err)
+	}
+}
+
+// TestTrimmerKeepsOneRevision: superseded revisions of records with
+// personal data are erased as updates come, so a key holds one.
+func TestTrimmerKeepsOneRevision(t *testing.T) {
+	c := natstest.Run(t, natstest.Options{})
+	s := openOn(t, c, 0, "kefu", nil)
+	ctx := context.Background()
+	_, conv, err := s.CreateVisitor(ctx, storetest.TokenHash("t"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := s.Append(ctx, conv.ID, store.NewMessage{From: "visitor", Text: fmt.Sprint("message ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitTrimmed(t, s)
+	st := s.erasable[s.convs.Bucket()]
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Errorf("the conversations bucket stores %d messages for one conversation after 20 appends; want 1", info.State.Msgs)
+	}
+}
