@@ -72,6 +72,7 @@ type Store interface {
 	Conversations(keep func(*store.Conversation) bool) ([]store.Conversation, error)
 	Messages(convID string, after uint64, limit int) ([]store.Message, error)
 	Visitor(id string) (store.Visitor, error)
+	DeleteAccount(ctx context.Context, id string) (bool, error)
 }
 
 // Deps is what the admin API works with. All fields but Now, PublicURL
@@ -84,6 +85,7 @@ type Deps struct {
 	Stream  Streamer
 	Widget  Widget
 	Router  Router
+	Privacy Privacy
 	Log     *slog.Logger
 	// Now is the clock (dashboard days). Default time.Now.
 	Now func() time.Time
@@ -160,6 +162,7 @@ func (a *Admin) Routes(mux httpx.Mux) {
 	admin("GET /v1/admin/conversations/{id}", a.getConversation)
 
 	admin("GET /v1/admin/dashboard", a.dashboard)
+	a.privacyRoutes(admin)
 
 	if a.d.Backup != nil {
 		admin("GET /v1/admin/backup", a.backup)

@@ -33,6 +33,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/ops"
 	"github.com/kefuhq/kefu/relay/internal/origin"
+	"github.com/kefuhq/kefu/relay/internal/privacy"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/internal/visitor"
@@ -50,6 +51,7 @@ type Store interface {
 	assign.Store
 	agent.Store
 	admin.Store
+	privacy.Store
 	// The operator's needs: a consistent copy of everything (kefu backup,
 	// GET /v1/admin/backup), and whether it can commit now (/readyz).
 	ops.Backuper
@@ -72,6 +74,7 @@ type App struct {
 	fan     *chat.Fanout
 	authSvc *auth.Service
 	router  *assign.Router
+	privacy *privacy.Service
 	bgStop  context.CancelFunc
 	bg      sync.WaitGroup
 	server  *http.Server
@@ -188,8 +191,9 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	if err != nil {
 		return err
 	}
+	aiCache := ai.NewCache(4096, time.Hour, time.Now)
 	aip, err := bot.NewAI(ctx, a.store, cfg, bot.AIOptions{
-		Cache: ai.NewCache(4096, time.Hour, time.Now), Logger: a.log, Registerer: a.metrics.Registry, Secrets: key,
+		Cache: aiCache, Logger: a.log, Registerer: a.metrics.Registry, Secrets: key,
 	})
 	if err != nil {
 		return explainUnreadable(err, keySource)
@@ -208,6 +212,13 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	}
 	aiSettings := aip.Settings
 	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, aip.Budget, a.log, a.metrics, bot.Options{})
+	a.privacy = privacy.New(a.store, privacy.Options{Log: a.log, Erasers: []privacy.Eraser{
+		// Answers keyed by the visitor's words, or scoped to their session.
+		privacy.EraserFunc{ID: "ai-cache", Fn: func(_ context.Context, s privacy.Subject) error {
+			aiCache.Forget(s.Texts, s.Fingerprints)
+			return nil
+		}},
+	}})
 
 	origins := origin.NewPolicy(cfg.AllowedOrigins)
 	cors := origins.CORS
@@ -277,26 +288,31 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 			PingInterval: cfg.PingInterval, ReadLimit: int64(cfg.MaxFrameBytes),
 		},
 	}, a.store, a.hub, a.log, a.metrics, visitor.Hooks{
-		Message:   a.flow.OnVisitorMessage,
-		Joined:    a.flow.Joined,
-		Answer:    in.Answer,
-		Streaming: a.flow.Streaming,
+		Message:        a.flow.OnVisitorMessage,
+		Joined:         a.flow.Joined,
+		Answer:         in.Answer,
+		Streaming:      a.flow.Streaming,
+		ErasureRequest: a.privacy.Ask,
 	})
 	mux.Handle("GET /v1/ws", vh)
 	vh.HTTPRoutes(mux, cors)
 
 	admin.New(admin.Deps{
 		Store: a.store, Auth: authn, Intents: in, AI: aiSettings, Stream: a.aiTest, Widget: site,
-		Router: a.router, Log: a.log, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
+		Router: a.router, Privacy: a.privacy, Log: a.log, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
 		Backup: ops.BackupHandler{DB: a.store, SpoolDir: cfg.DataDir, Log: a.log},
 	}).Routes(mux)
 	return nil
 }
 
 // background runs the relay's periodic work: routing retries and offline
-// reassignment, and purging expired sessions.
+// reassignment, purging expired sessions, and the retention sweep.
 func (a *App) background(ctx context.Context) {
-	a.bg.Add(2)
+	a.bg.Add(3)
+	go func() {
+		defer a.bg.Done()
+		(&privacy.Sweeper{Svc: a.privacy, Every: a.cfg.RetentionEvery, Batch: a.cfg.RetentionBatch}).Run(ctx)
+	}()
 	go func() { defer a.bg.Done(); a.router.Run(ctx, 5*time.Second) }()
 	go func() {
 		defer a.bg.Done()
@@ -330,6 +346,9 @@ func (a *App) Routes() []string { return a.routes.Patterns() }
 
 // Assets are the relay's embedded files, for tests that walk them all.
 func (a *App) Assets() *web.Assets { return a.assets }
+
+// Privacy is the relay's data rights and retention service, for tests.
+func (a *App) Privacy() *privacy.Service { return a.privacy }
 
 // Router is the relay's chat router, for tests and tools in this module.
 func (a *App) Router() *assign.Router { return a.router }

@@ -54,6 +54,8 @@ type Config struct {
 	SessionAbsolute  time.Duration
 	LoginMemoryMiB   int
 	AgentOfflineDrop time.Duration
+	RetentionEvery   time.Duration
+	RetentionBatch   int
 
 	// AllowPrivateDestinations lets admin-chosen destinations whose
 	// answers the relay reads back (the AI test) be on loopback or a

@@ -222,6 +222,12 @@ func options() []option {
 		{name: "agent-offline-grace", env: "KEFU_AGENT_OFFLINE_GRACE", def: "2m", usage: "an agent offline this long loses their open chats to colleagues",
 			set: durSetter(time.Millisecond, 24*time.Hour, func(c *Config) *time.Duration { return &c.AgentOfflineDrop }),
 			get: func(c *Config) string { return c.AgentOfflineDrop.String() }},
+		{name: "retention-every", env: "KEFU_RETENTION_EVERY", def: "1h", usage: "how often the retention sweep deletes what the admin page's retention settings say has expired (nothing expires until they are set)",
+			set: durSetter(time.Second, 7*24*time.Hour, func(c *Config) *time.Duration { return &c.RetentionEvery }),
+			get: func(c *Config) string { return c.RetentionEvery.String() }},
+		{name: "retention-batch", env: "KEFU_RETENTION_BATCH", def: "500", usage: "most conversations one pass of the retention sweep deletes before it writes its progress and goes on",
+			set: intSetter(1, 100000, func(c *Config) *int { return &c.RetentionBatch }),
+			get: func(c *Config) string { return strconv.Itoa(c.RetentionBatch) }},
 	}
 }
 

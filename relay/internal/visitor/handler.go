@@ -61,6 +61,9 @@ type Hooks struct {
 	// Streaming reports whether an answer is still streaming into a
 	// conversation (the HTTP API keeps its response open until it is done).
 	Streaming func(convID string) bool
+	// ErasureRequest records a visitor's own request to erase their data
+	// (privacy.Service.Ask); nil refuses such requests.
+	ErasureRequest func(ctx context.Context, visitorID, convID string) error
 }
 
 // Store is what the visitor endpoints need from the store.

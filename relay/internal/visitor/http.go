@@ -30,6 +30,7 @@ func (h *Handler) HTTPRoutes(mux httpx.Mux, wrap func(http.Handler) http.Handler
 	mux.Handle("GET /v1/conversations/{id}/messages", wrap(h.guard(h.listHTTP)))
 	mux.Handle("POST /v1/conversations/{id}/messages", wrap(h.guard(h.sendHTTP)))
 	mux.Handle("GET /v1/conversations/{id}/events", wrap(h.guard(h.eventsHTTP)))
+	mux.Handle("POST /v1/conversations/{id}/erasure-request", wrap(h.guard(h.erasureHTTP)))
 	preflight := wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
 	}))
@@ -358,3 +359,27 @@ func writeProtocolError(w http.ResponseWriter, err error) {
 }
 
 var _ hub.Subscriber = (*sseSink)(nil)
+
+// erasureHTTP is POST /v1/conversations/{id}/erasure-request: the widget's
+// "delete my data". It records the request for an admin (the shop decides
+// and erases, docs/privacy.md); 202 says it is recorded, not done.
+func (h *Handler) erasureHTTP(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.sessionFor(w, r)
+	if !ok {
+		return
+	}
+	if h.hooks.ErasureRequest == nil {
+		httpx.Error(w, http.StatusNotFound, protocol.CodeNotFound, "erasure requests are not taken here")
+		return
+	}
+	if !h.visitors.Allow(s.VisitorID) {
+		httpx.Error(w, http.StatusTooManyRequests, protocol.CodeRateLimited, "")
+		return
+	}
+	if err := h.hooks.ErasureRequest(r.Context(), s.VisitorID, s.ConversationID); err != nil {
+		h.log.Error("visitor http: erasure request", "err", err)
+		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeStorage, "could not record the request; try again")
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}

@@ -191,3 +191,49 @@ func (s *Store) PurgeSessions(ctx context.Context, expired func(store.Session) b
 	}
 	return n, nil
 }
+
+// DeleteAccount removes an account, its username and its sessions, and
+// reports whether it existed. Messages it wrote keep their text and the
+// name they were signed with (docs/privacy.md).
+func (s *Store) DeleteAccount(ctx context.Context, id string) (bool, error) {
+	existed := false
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		existed = false
+		var a store.Account
+		if err := getJSON(tx.Bucket(bucketAccounts), []byte(id), &a); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		existed = true
+		ub := tx.Bucket(bucketUsernames)
+		if string(ub.Get(usernameKey(a.Username))) == id {
+			if err := ub.Delete(usernameKey(a.Username)); err != nil {
+				return err
+			}
+		}
+		sb := tx.Bucket(bucketSessions)
+		var dead [][]byte
+		err := sb.ForEach(func(k, v []byte) error {
+			var sess store.Session
+			if json.Unmarshal(v, &sess) == nil && sess.AccountID == id {
+				dead = append(dead, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range dead {
+			if err := sb.Delete(k); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketAccounts).Delete([]byte(id))
+	}, nil)
+	if err != nil {
+		return false, fmt.Errorf("store: delete account %s: %w", id, err)
+	}
+	return existed, nil
+}

@@ -235,3 +235,37 @@ func (s *Store) purgeSessions(ctx context.Context, hashes [][]byte) error {
 	}
 	return nil
 }
+
+// DeleteAccount erases an account and its username, ends its sessions, and
+// reports whether it existed. The username goes first: a crash part-way
+// leaves the account to be found and deleted again, never a name claimed
+// by nobody. Messages it wrote keep their text and the name they were
+// signed with (docs/privacy.md).
+func (s *Store) DeleteAccount(ctx context.Context, id string) (bool, error) {
+	a, err := s.Account(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: delete account: %w", err)
+	}
+	if _, err := s.DeleteSessions(ctx, nil, id, nil); err != nil {
+		return false, fmt.Errorf("store: delete account: %w", err)
+	}
+	end, err := s.begin()
+	if err != nil {
+		return false, fmt.Errorf("store: delete account: %w", err)
+	}
+	defer end()
+	ctx, cancel := s.writeCtx(ctx)
+	defer cancel()
+	if e, err := s.users.Get(ctx, usernameKey(a.Username)); err == nil && string(e.Value()) == id {
+		if _, err := s.eraseKey(ctx, s.users, usernameKey(a.Username)); err != nil {
+			return false, fmt.Errorf("store: delete account: %w", err)
+		}
+	}
+	if _, err := s.eraseKey(ctx, s.accounts, id); err != nil {
+		return false, fmt.Errorf("store: delete account: %w", err)
+	}
+	return true, nil
+}

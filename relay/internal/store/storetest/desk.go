@@ -68,6 +68,33 @@ func testAccounts[S DeskStore](t *testing.T, b Backend[S]) {
 	if _, err := s.UpdateAccount(bg, "nosuchaccount00", func(*store.Account) error { return nil }); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("UpdateAccount(unknown) error = %v, want ErrNotFound", err)
 	}
+
+	// Deleting: the account, its username (free again) and its sessions go.
+	if err := s.PutSession(bg, TokenHash("ann-session"), store.Session{AccountID: ann.ID, CSRF: "x", CreatedAt: now, LastSeen: now}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.DeleteAccount(bg, ann.ID); err != nil || !ok {
+		t.Fatalf("DeleteAccount = %v, %v", ok, err)
+	}
+	if _, err := s.Account(ann.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted account still read: %v", err)
+	}
+	if _, err := s.AccountByUsername("ann"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted account's username still finds it: %v", err)
+	}
+	if _, err := s.Session(TokenHash("ann-session")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted account's session survives: %v", err)
+	}
+	if ok, err := s.DeleteAccount(bg, ann.ID); err != nil || ok {
+		t.Errorf("deleting again = %v, %v; want false, nil", ok, err)
+	}
+	again := store.Account{ID: store.NewID(), Username: "ann", Role: store.RoleAgent, CreatedAt: now}
+	if err := s.CreateAccount(bg, again); err != nil {
+		t.Errorf("the freed username cannot be taken again: %v", err)
+	}
+	if list, err := s.Accounts(); err != nil || len(list) != 2 {
+		t.Errorf("Accounts after delete and re-create = %d, %v; want 2", len(list), err)
+	}
 }
 
 func sameAccount(a, b store.Account) bool {

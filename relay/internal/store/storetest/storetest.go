@@ -40,6 +40,7 @@ type DeskStore interface {
 	AccountByUsername(username string) (store.Account, error)
 	Accounts() ([]store.Account, error)
 	UpdateAccount(ctx context.Context, id string, fn func(*store.Account) error) (store.Account, error)
+	DeleteAccount(ctx context.Context, id string) (bool, error)
 	PutSession(ctx context.Context, hash []byte, sess store.Session) error
 	Session(hash []byte) (store.Session, error)
 	DeleteSessions(ctx context.Context, hash []byte, accountID string, keep []byte) ([][]byte, error)
