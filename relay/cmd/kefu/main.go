@@ -9,8 +9,9 @@
 //	kefu backup [--data DIR] FILE|-         a consistent copy, also while the relay runs
 //	kefu admin reset-password [--data DIR] USER   a new password, the relay stopped
 //	kefu migrate                            copy a single-node data directory into JetStream
+//	kefu visitor find|export|erase [--data DIR] …   a visitor's data, the relay stopped
 //
-// docs/operations.md describes each.
+// docs/operations.md describes each (kefu visitor: docs/privacy.md).
 package main
 
 import (
@@ -68,12 +69,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return adminCmd(ctx, args, getenv, os.Stdin, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args, stdout, stderr)
+	case "visitor":
+		return visitorCmd(ctx, args, getenv, stdout, stderr)
 	case "help":
 		config.WriteUsage(stdout)
 		fmt.Fprint(stdout, toolsUsage)
+		fmt.Fprint(stdout, "\n"+visitorUsage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "kefu: unknown command %q (serve, version, healthcheck, check, repair, backup, admin, migrate, help)\n", cmd)
+		fmt.Fprintf(stderr, "kefu: unknown command %q (serve, version, healthcheck, check, repair, backup, admin, migrate, visitor, help)\n", cmd)
 		return 2
 	}
 }
