@@ -88,7 +88,7 @@ func testAccounts[S DeskStore](t *testing.T, b Backend[S]) {
 	if ok, err := s.DeleteAccount(bg, ann.ID); err != nil || ok {
 		t.Errorf("deleting again = %v, %v; want false, nil", ok, err)
 	}
-	again := store.Account{ID: store.NewID(), Username: "ann", Role: store.RoleAgent, CreatedAt: now}
+	again := store.Account{ID: store.NewID(), Username: "ann", Role: store.RoleAgent, PasswordHash: "h3", CreatedAt: now}
 	if err := s.CreateAccount(bg, again); err != nil {
 		t.Errorf("the freed username cannot be taken again: %v", err)
 	}
