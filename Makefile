@@ -22,7 +22,7 @@ ifneq ($(and $(findstring podman,$(ENGINE)),$(shell command -v runc 2>/dev/null)
 ENGINE  += --runtime runc
 endif
 
-.PHONY: help run build wasm test lint test-go test-wasm test-browser test-edge edge docker docker-multiarch release clean
+.PHONY: help run build wasm test lint lint-js test-go test-wasm test-browser test-edge edge docker docker-multiarch release clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -44,10 +44,22 @@ public/wasm/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 
 test: lint wasm test-go test-wasm test-browser test-edge ## everything CI runs
 
-lint: ## go vet (linux and js/wasm) and gofmt
+lint: lint-js ## go vet (linux and js/wasm), gofmt, and ESLint over widget/, public/ and e2e/
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./router/... ./wasm/... ./relay/cmd/kefu-edge ./relay/internal/edge ./relay/internal/store/d1
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+lint-js: ## ESLint (pinned in package.json) over widget/, public/ and e2e/ (skipped loudly without Node, required in CI)
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		if [ "$$CI" = true ]; then echo "lint-js: Node and npm are required in CI"; exit 1; fi; \
+		printf '%s\n' "########################################################################" \
+			"# SKIPPED lint-js: Node and npm are not installed (ESLint needs them)" \
+			"########################################################################"; exit 0; fi; \
+	$(MAKE) -s --no-print-directory node_modules/.package-lock.json && ./node_modules/.bin/eslint widget public e2e eslint.config.js
+
+# npm ci only when the lockfile changed since the last install.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
 
 test-go: wasm ## Go tests (fuzz seed corpora included), the crash test, the container image
 	$(GO) test -count=1 ./...

@@ -44,7 +44,6 @@ suite('agent console', () => {
     const agentCtx = await browser(t);
     const con = await C.open(agentCtx, relay);
     const errors = watch(con);
-    const frames = agentFrames(con);
     await C.signIn(con, people.mei);
 
     const visitorCtx = await browser(t);

@@ -20,7 +20,7 @@ suite('HTTP + SSE fallback', () => {
     if (res.status === 404 || res.status === 405) httpMissing = `POST /v1/conversations is ${res.status}`;
   });
 
-  it('instant answer, AI stream and live frames without a WebSocket', async (t) => {
+  it('instant answer, AI stream and live frames without a WebSocket', async () => {
     if (httpMissing) assert.fail(`MISSING RELAY PIECE: ${httpMissing}`);
     const page = await context.newPage();
     const paths = [];

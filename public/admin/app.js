@@ -110,7 +110,7 @@ $('#chpw').addEventListener('click', () => dialog({
     try {
       await api.changePassword(old, next);
     } catch (err) {
-      if (err.status === 403) throw new Error('The current password is wrong.');
+      if (err.status === 403) throw new Error('The current password is wrong.', { cause: err });
       throw err;
     }
     toast('Password changed. Your other sessions were signed out.');

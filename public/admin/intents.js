@@ -7,7 +7,7 @@ import { dialog, field } from './ui.js';
 let intents = [];
 
 const ACTIONS = [['answer', 'Answer at once'], ['ai', 'Let the AI answer'], ['handoff', 'Hand off to a person']];
-const actionLabel = (a) => (ACTIONS.find(([v]) => v === (a || 'answer')) || [, a])[1];
+const actionLabel = (a) => ACTIONS.find(([v]) => v === (a || 'answer'))?.[1] ?? a;
 const path = (name) => `/v1/admin/intents/${encodeURIComponent(name)}`;
 
 function modelLine(m) {
