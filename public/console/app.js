@@ -277,13 +277,17 @@ model.on((kind, id, d) => {
 
 // --- selection ------------------------------------------------------------------
 
-function select(id, focusHistory) {
-  const prev = thread.c;
-  if (prev && prev.id !== id && prev.watched && !model.isMine(prev)) {
-    // Not ours: stop following it (watch resumes from its last seq later).
+// leave stops following the open conversation when it is not ours (watch
+// resumes from its last seq later).
+function leave(prev, next) {
+  if (prev && prev.id !== next && prev.watched && !model.isMine(prev)) {
     socket?.send({ type: 'unwatch', conversation_id: prev.id });
     prev.watched = false;
   }
+}
+
+function select(id, focusHistory) {
+  leave(thread.c, id);
   const c = model.conv(id);
   inbox.select(id);
   if (!c.watched && socket?.send({ type: 'watch', conversation_id: id, last_seq: c.have })) {
@@ -293,6 +297,17 @@ function select(id, focusHistory) {
   if (visible()) model.markRead(c);
   if (focusHistory) $('#reply').focus();
 }
+
+// back closes the open conversation: on a phone the inbox and the
+// conversation take the whole screen in turn.
+function back() {
+  const prev = thread.c;
+  leave(prev, '');
+  inbox.select('');
+  thread.show(null);
+  if (prev) inbox.entries.get(prev.id)?.btn.focus();
+}
+$('#back').addEventListener('click', back);
 
 // --- presence -------------------------------------------------------------------
 

@@ -63,6 +63,8 @@ export class Thread {
     this.c = c;
     this.el.placeholder.hidden = !!c;
     this.el.conv.hidden = !c;
+    // Which of the two a narrow screen shows (console.css).
+    document.querySelector('#app').dataset.view = c ? 'thread' : 'list';
     if (!c) return;
     this.rebuild();
     this.header();
