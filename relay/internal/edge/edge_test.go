@@ -188,6 +188,22 @@ func TestNoSocketHere(t *testing.T) {
 	}
 }
 
+// TestEdgeCarriesThePolicy: the edge's responses carry the relay's
+// security headers too, its error pages included.
+func TestEdgeCarriesThePolicy(t *testing.T) {
+	h := start(t, "")
+	for _, p := range []string{"/widget.js", "/v1/widget/config", "/v1/ws", "/no-such-page"} {
+		resp := h.do(t, "GET", p, "", "", "")
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Security-Policy"); !strings.Contains(got, "frame-ancestors 'none'") {
+			t.Errorf("GET %s: CSP %q", p, got)
+		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Referrer-Policy") == "" {
+			t.Errorf("GET %s: %v", p, resp.Header)
+		}
+	}
+}
+
 func TestFAQAndAIOverEventStream(t *testing.T) {
 	h := start(t, "Edge answers stream token by token.")
 	w := h.startConversation(t)
