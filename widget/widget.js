@@ -64,6 +64,9 @@
 .l .x{display:none}.open .l .x{display:block}.open .l .o{display:none}
 .b{all:initial;position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;background:#dc2626;color:#fff;font:600 12px/20px system-ui,sans-serif;text-align:center;box-shadow:0 0 0 2px #fff}
 .b[hidden]{display:none}
+.e{position:fixed;bottom:88px;right:20px;width:min(300px,calc(100vw - 40px));padding:12px 14px;border-radius:12px;background:#fff;color:#111827;box-shadow:0 8px 30px rgba(0,0,0,.25)}
+.left .e{right:auto;left:20px}.e[hidden]{display:none}.e p{margin:0}.e p+p{margin-top:6px;font-size:12px;color:#4b5563}
+@media (prefers-color-scheme:dark){.e{background:#1f2937;color:#f3f4f6}.e p+p{color:#9ca3af}}
 @media (prefers-reduced-motion:reduce){.k *{transition:none!important;animation:none!important}}
 `);
   // adoptedStyleSheets are not subject to the page's CSP style-src, unlike
@@ -118,7 +121,10 @@
     svg('o', 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0-.01zm5 0a1.5 1.5 0 1 0 0-.01zm5 0a1.5 1.5 0 1 0 0-.01z'),
     svg('x', 'M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z'),
     badge);
-  ui.append(launcher);
+  // Why the chat cannot open, when it cannot (read out: role=alert).
+  const note = el('div', { className: 'e', hidden: true });
+  note.setAttribute('role', 'alert');
+  ui.append(launcher, note);
   root.append(ui);
 
   const label = () => (lang === 'zh' ? '打开聊天' : 'Open chat') + ' — ' + cfg.title;
@@ -161,7 +167,12 @@
   // never by cookies.
   const fetchConfig = async () => {
     const res = await fetch(url('/v1/widget/config'), { credentials: 'omit', cache: 'no-cache' });
-    if (!res.ok) throw new Error('kefu: config ' + res.status);
+    if (!res.ok) {
+      const e = new Error('kefu: config ' + res.status);
+      try { e.code = (await res.json()).error.code; } catch { /* not the relay's JSON */ }
+      if (e.code === 'origin_not_allowed') e.message = `kefu: ${location.origin} is not in the relay's allowed sites (Kefu admin → Widget → Allowed sites)`;
+      throw e;
+    }
     const c = await res.json();
     config = c;
     cfg.title = opts.title || c.title || cfg.title;
@@ -192,19 +203,33 @@
     return loading;
   };
 
+  // unavailable says, in the visitor's language, that the chat cannot
+  // open: the site is not allowed (with what its owner must do), or the
+  // relay cannot be reached.
+  const unavailable = (e) => {
+    const h = location.host, blocked = e.code === 'origin_not_allowed';
+    const lines = !blocked
+      ? [lang === 'zh' ? '在线客服暂时无法使用，请稍后再试。' : 'Chat is unavailable right now. Please try again later.']
+      : lang === 'zh' ? ['此网站尚未开通在线客服。', `站长：请在 Kefu 管理后台 Widget → Allowed sites 中加入 ${h}。`]
+        : ['Chat is not available on this site yet.', `Site owner: add ${h} to Allowed sites in the Kefu admin (Widget tab).`];
+    note.replaceChildren(...lines.map((t) => el('p', { textContent: t })));
+    note.hidden = false;
+    emit('unavailable', { code: blocked ? e.code : 'unreachable' });
+  };
   const openNow = () => {
     if (dead) return;
+    note.hidden = true;
     wantOpen = true;
     if (panel) return panel.open();
     launcher.setAttribute('aria-busy', 'true');
-    load().then(() => { launcher.removeAttribute('aria-busy'); if (wantOpen) panel.open(); }, (e) => console.warn(e.message));
+    load().then(() => { launcher.removeAttribute('aria-busy'); if (wantOpen) panel.open(); }, (e) => { console.warn(e.message); if (wantOpen) unavailable(e); });
   };
-  launcher.addEventListener('click', () => (panel && panel.isOpen() ? api.close() : openNow()));
+  launcher.addEventListener('click', () => (!note.hidden || (panel && panel.isOpen()) ? api.close() : openNow()));
 
   const api = {
     version: 1,
     open: openNow,
-    close() { wantOpen = false; if (panel) panel.close(); },
+    close() { wantOpen = false; note.hidden = true; if (panel) panel.close(); },
     toggle() { if (panel && panel.isOpen()) api.close(); else openNow(); },
     // Kept in memory and handed to the panel; see docs/widget.md.
     identify(info) { if (info && typeof info === 'object') { identity = { ...identity, ...info }; if (panel) panel.identify(identity); } },

@@ -48,7 +48,14 @@ function select(name, focus = true) {
   const v = views[name];
   if (!started.has(name)) { started.add(name); v.init?.(); }
   v.show?.().catch((e) => toast(e.message, 'error'));
+  // The widget tab refreshes them itself; other tabs keep the banner current.
+  if (name !== 'widget') widget.checkRefused().catch(() => { /* the tab's own call reports errors */ });
 }
+
+$('#refused-review').addEventListener('click', () => {
+  select('widget');
+  $('#w-sites').focus();
+});
 
 for (const t of tabs) {
   t.addEventListener('click', () => select(t.dataset.tab));

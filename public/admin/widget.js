@@ -1,10 +1,51 @@
 // Widget settings, the tag to embed, and a preview: a sketch that follows
 // the form as you type, and the demo shop reloaded after each save.
 import * as api from '../shared/api.js';
-import { $, showMsg, toast } from '../shared/dom.js';
+import { $, clear, dateTime, h, showMsg, toast } from '../shared/dom.js';
 
 const form = () => $('#widget-form');
 let zIndex = 0;
+let relaySites = [];
+
+const siteName = (origin) => (origin === 'null' ? 'pages without an origin (opened from a file, or in a sandboxed frame)' : origin);
+
+// refused shows the sites whose pages the relay refused lately: a banner
+// on every tab, and the list beside "Allowed sites" with a button each.
+function refused(list) {
+  const names = list.slice(0, 3).map((r) => siteName(r.origin)).join(', ') + (list.length > 3 ? ` and ${list.length - 3} more` : '');
+  $('#refused-text').textContent = list.length
+    ? `The widget was refused on ${names}: ${list.length === 1 ? 'that site is' : 'those sites are'} not in the allowed sites, so visitors there cannot chat.`
+    : '';
+  $('#refused-banner').hidden = !list.length;
+  const ul = $('#w-refused-list');
+  clear(ul);
+  for (const r of list) {
+    ul.append(h('li', {},
+      h('strong', { text: siteName(r.origin) }),
+      ` — ${r.count} ${r.count === 1 ? 'time' : 'times'}, last ${dateTime(Date.parse(r.last))} `,
+      r.origin === 'null' ? null : h('button', { type: 'button', class: 'link', dataset: { origin: r.origin }, text: 'Allow', onclick: () => allow(r.origin) })));
+  }
+  $('#w-refused').hidden = !list.length;
+}
+
+// allow adds a refused site to the list in the form (saved with Save). An
+// empty list means the relay's --allowed-origins: they are kept, since a
+// saved list replaces them.
+function allow(origin) {
+  const f = form().elements.allowed_sites;
+  const sites = f.value.split('\n').map((s) => s.trim()).filter(Boolean);
+  const host = new URL(origin).host;
+  if (!sites.length) sites.push(...relaySites);
+  if (!sites.includes(host)) sites.push(host);
+  f.value = sites.join('\n');
+  f.focus();
+  toast(`Added ${host}. Save to let its pages chat.`);
+}
+
+// checkRefused refreshes the refused sites (the banner shows on every tab).
+export async function checkRefused() {
+  refused((await api.get('/v1/admin/widget')).refused_sites || []);
+}
 
 function fill(v) {
   const f = form().elements;
@@ -15,8 +56,11 @@ function fill(v) {
   f.position.value = s.position;
   f.z_index.value = s.z_index;
   f.allowed_sites.value = s.allowed_sites.join('\n');
+  relaySites = v.relay_sites || [];
+  f.allowed_sites.placeholder = relaySites.length ? `Empty: the relay's list is in force:\n${relaySites.join('\n')}` : 'Empty: any site may embed the widget';
   zIndex = s.z_index;
   $('#w-embed').textContent = v.embed;
+  refused(v.refused_sites || []);
   sketch();
 }
 

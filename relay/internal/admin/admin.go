@@ -20,6 +20,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/ai"
 	"github.com/kefuhq/kefu/relay/internal/auth"
 	"github.com/kefuhq/kefu/relay/internal/httpx"
+	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -50,10 +51,13 @@ type Streamer interface {
 	Stream(ctx context.Context, s ai.Settings, msgs []openai.ChatCompletionMessage, onDelta ai.DeltaFunc) (ai.Result, error)
 }
 
-// Widget holds the widget settings (site.Site).
+// Widget holds the widget settings and knows the sites refused lately
+// (site.Site).
 type Widget interface {
 	Settings() site.Settings
 	SetSettings(ctx context.Context, s site.Settings) error
+	Refused() []origin.Refusal
+	RelaySites() []string
 }
 
 // Router knows the agents' presence and load, and takes account changes

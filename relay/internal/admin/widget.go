@@ -5,15 +5,22 @@ import (
 	"strings"
 
 	"github.com/kefuhq/kefu/relay/internal/httpx"
+	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/site"
 )
 
-// widgetView is GET and PUT /v1/admin/widget's answer: the settings, and
-// the tag to paste into the business's pages.
+// widgetView is GET and PUT /v1/admin/widget's answer: the settings, the
+// tag to paste into the business's pages, and the sites refused lately.
 type widgetView struct {
 	Settings site.Settings `json:"settings"`
 	RelayURL string        `json:"relay_url"`
 	Embed    string        `json:"embed"`
+	// Refused are sites whose pages tried to load the widget but are not
+	// allowed (most recent first), so the admin can add a forgotten one.
+	Refused []origin.Refusal `json:"refused_sites"`
+	// RelaySites are the relay's --allowed-origins, in force while
+	// Settings.AllowedSites is empty ([] allows any site).
+	RelaySites []string `json:"relay_sites"`
 }
 
 func (a *Admin) widgetView(r *http.Request) widgetView {
@@ -22,7 +29,18 @@ func (a *Admin) widgetView(r *http.Request) widgetView {
 		set.AllowedSites = []string{}
 	}
 	base := a.relayURL(r)
-	return widgetView{Settings: set, RelayURL: base, Embed: `<script src="` + base + `/widget.js" async></script>`}
+	refused := a.d.Widget.Refused()
+	if refused == nil {
+		refused = []origin.Refusal{}
+	}
+	relaySites := a.d.Widget.RelaySites()
+	if relaySites == nil {
+		relaySites = []string{}
+	}
+	return widgetView{
+		Settings: set, RelayURL: base, Embed: `<script src="` + base + `/widget.js" async></script>`,
+		Refused: refused, RelaySites: relaySites,
+	}
 }
 
 // relayURL is where customer pages reach the relay: the configured public

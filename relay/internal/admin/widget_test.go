@@ -3,16 +3,21 @@ package admin_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
 type widgetView struct {
-	Settings site.Settings `json:"settings"`
-	RelayURL string        `json:"relay_url"`
-	Embed    string        `json:"embed"`
+	Settings site.Settings    `json:"settings"`
+	RelayURL string           `json:"relay_url"`
+	Embed    string           `json:"embed"`
+	Refused  []origin.Refusal `json:"refused_sites"`
+	Relay    []string         `json:"relay_sites"`
 }
 
 func TestWidgetSettings(t *testing.T) {
@@ -86,5 +91,64 @@ func TestWidgetSettings(t *testing.T) {
 	admin.must(200, "GET", "/v1/admin/widget", nil).decode(&after)
 	if after.Settings.Color != "#0f766e" {
 		t.Errorf("a refused PUT changed the settings: %+v", after.Settings)
+	}
+}
+
+// TestRefusedSites: a page on a site missing from the allowed sites gets a
+// refusal it can read (the widget shows a message), and the admin page
+// names the site until it is allowed.
+func TestRefusedSites(t *testing.T) {
+	r, _ := start(t, func(c *config.Config) { c.AllowedOrigins = []string{"*.example.com"} })
+	admin := signIn(t, r, "admin", adminPassword)
+	var v widgetView
+	admin.must(200, "GET", "/v1/admin/widget", nil).decode(&v)
+	if v.Refused == nil || len(v.Refused) != 0 {
+		t.Fatalf("refused_sites %v, want []", v.Refused)
+	}
+	if len(v.Relay) != 1 || v.Relay[0] != "*.example.com" {
+		t.Fatalf("relay_sites %v, want the flag's [*.example.com]", v.Relay)
+	}
+	set := v.Settings
+	set.AllowedSites = []string{"shop.example.com"}
+	admin.must(200, "PUT", "/v1/admin/widget", set)
+
+	config := func(origin string) (int, string, string) {
+		req, _ := http.NewRequest("GET", r.URL+"/v1/widget/config", nil)
+		req.Header.Set("Origin", origin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), body.Error.Code
+	}
+	if status, acao, code := config("https://blog.example.com"); status != 403 || acao != "*" || code != string(protocol.CodeOriginNotAllowed) {
+		t.Errorf("refused site: %d ACAO %q code %q, want 403, *, %s", status, acao, code, protocol.CodeOriginNotAllowed)
+	}
+	config("https://blog.example.com")
+	if status, acao, _ := config("https://shop.example.com"); status != 200 || acao != "https://shop.example.com" {
+		t.Errorf("allowed site: %d ACAO %q", status, acao)
+	}
+	// The visitor socket and API refuse and remember the same way.
+	req, _ := http.NewRequest("POST", r.URL+"/v1/conversations", strings.NewReader(`{}`))
+	req.Header.Set("Origin", "https://other.example.net")
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Fatalf("visitor API from a refused site: %v %v", resp, err)
+	}
+
+	admin.must(200, "GET", "/v1/admin/widget", nil).decode(&v)
+	if len(v.Refused) != 2 || v.Refused[0].Origin != "https://other.example.net" || v.Refused[1].Origin != "https://blog.example.com" || v.Refused[1].Count != 2 {
+		t.Fatalf("refused_sites %+v, want other.example.net, then blog.example.com ×2", v.Refused)
+	}
+	// Allowing the site takes it off the list.
+	set.AllowedSites = append(set.AllowedSites, "blog.example.com")
+	admin.must(200, "PUT", "/v1/admin/widget", set).decode(&v)
+	if len(v.Refused) != 1 || v.Refused[0].Origin != "https://other.example.net" {
+		t.Errorf("after allowing blog.example.com: %+v", v.Refused)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Allowed applies the site patterns to an Origin header. Patterns are hosts
@@ -66,13 +67,23 @@ func CORS(patterns []string, h http.Handler) http.Handler {
 // unless an admin saved a list in the widget settings. Safe for concurrent
 // use; a nil *Policy allows any site.
 type Policy struct {
-	flag []string
-	cur  atomic.Pointer[[]string]
+	flag    []string
+	cur     atomic.Pointer[[]string]
+	refused refusals
 }
 
 // NewPolicy starts from the flag's patterns (empty allows any).
 func NewPolicy(flag []string) *Policy {
-	return &Policy{flag: flag}
+	return &Policy{flag: flag, refused: refusals{by: map[string]*Refusal{}, now: time.Now}}
+}
+
+// FlagPatterns returns the flag's patterns, in force while no list is set
+// (empty allows any).
+func (p *Policy) FlagPatterns() []string {
+	if p == nil {
+		return nil
+	}
+	return append([]string(nil), p.flag...)
 }
 
 // Patterns returns the patterns in force (empty allows any).
@@ -99,6 +110,34 @@ func (p *Policy) Set(patterns []string) {
 // Allowed applies the patterns in force (see Allowed).
 func (p *Policy) Allowed(origin, host string) bool {
 	return Allowed(origin, host, p.Patterns())
+}
+
+// Admit is Allowed for a request a customer page made (the widget's
+// config, the visitor socket, the visitor API): a refusal is remembered
+// for the admin page (Refused), so a business that forgot a site learns
+// its name instead of hunting for a CORS error in a browser's devtools.
+func (p *Policy) Admit(origin, host string) bool {
+	if p.Allowed(origin, host) {
+		return true
+	}
+	p.refused.record(origin)
+	return false
+}
+
+// Refused lists the sites refused recently that the patterns in force
+// still refuse, most recent first (at most MaxRefused).
+func (p *Policy) Refused() []Refusal {
+	if p == nil {
+		return nil
+	}
+	all := p.refused.list()
+	out := all[:0]
+	for _, f := range all {
+		if !p.Allowed(f.Origin, "") {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // CORS is CORS with the patterns in force at each request.

@@ -131,6 +131,14 @@ func (s *Site) applySites(set Settings) {
 	}
 }
 
+// RelaySites are the --allowed-origins patterns, in force while the
+// settings list no site (empty allows any).
+func (s *Site) RelaySites() []string { return s.origins.FlagPatterns() }
+
+// Refused lists the sites whose pages were refused recently and still
+// would be (origin.Policy.Refused), for the admin page's warning.
+func (s *Site) Refused() []origin.Refusal { return s.origins.Refused() }
+
 // Settings returns the current widget settings.
 func (s *Site) Settings() Settings { return *s.settings.Load() }
 
@@ -186,6 +194,14 @@ func (s *Site) serveLoader(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Site) serveConfig(w http.ResponseWriter, r *http.Request) {
+	if !s.origins.Admit(r.Header.Get("Origin"), r.Host) {
+		// Readable by the refused page (no credentials, nothing but the
+		// refusal in it), so the widget can say why it cannot chat instead
+		// of failing with a CORS error only devtools show.
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "this site is not in the relay's allowed sites")
+		return
+	}
 	c := Config{Settings: s.Settings(), Panel: s.assets.URL("panel.js"), SSE: "/v1/conversations/{id}/messages"}
 	if !s.opts.NoSocket {
 		ws := "/v1/ws"

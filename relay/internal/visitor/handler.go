@@ -109,7 +109,7 @@ func New(opts Options, st Store, h *hub.Hub, log *slog.Logger, m *metrics.Metric
 // ServeHTTP upgrades the request to the visitor socket. Refusals before the
 // upgrade answer with a JSON error body carrying a protocol error code.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if o := r.Header.Get("Origin"); !h.opts.Origins.Allowed(o, r.Host) {
+	if o := r.Header.Get("Origin"); !h.opts.Origins.Admit(o, r.Host) {
 		h.metrics.Refused.WithLabelValues("origin").Inc()
 		httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
 		return

@@ -42,7 +42,7 @@ func (h *Handler) HTTPRoutes(mux httpx.Mux, wrap func(http.Handler) http.Handler
 // responses, it does not stop a POST from running.
 func (h *Handler) guard(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !h.opts.Origins.Allowed(r.Header.Get("Origin"), r.Host) {
+		if !h.opts.Origins.Admit(r.Header.Get("Origin"), r.Host) {
 			h.metrics.Refused.WithLabelValues("origin").Inc()
 			httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
 			return
