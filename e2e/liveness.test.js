@@ -10,6 +10,8 @@ import { C } from './lib/console.js';
 // The heartbeat every 2 s (default 10 s): a dead path is noticed after
 // 5 s instead of 25 s, the mechanism is the same.
 const PING = '2s';
+// A customer page whose CSP allows no WebSocket: the widget goes HTTP + SSE.
+const NO_WS_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' RELAY; connect-src RELAY; style-src 'self'";
 
 // freeze stops the relay process until thaw (or the test's end).
 function freeze(t, relay) {
@@ -69,6 +71,34 @@ suite('liveness: a frozen relay', () => {
     assert.equal(stored.filter((m) => m.text === 'before the freeze').length, 1);
     assert.deepEqual(log.filter((l) => l.startsWith('pageerror')), []);
     t.diagnostic(`"Reconnecting…" shown ${noticed} ms after SIGSTOP (heartbeat ${PING})`);
+    await context.close();
+  });
+
+  it('over HTTP (no WebSocket allowed) the widget notices the silent event stream too', async (t) => {
+    const context = await launch();
+    const page = await context.newPage();
+    const events = [];
+    page.on('request', (r) => { if (new URL(r.url()).pathname.endsWith('/events')) events.push(r.url()); });
+    await page.goto(site.add('frozen-http', { csp: NO_WS_CSP }));
+    await W.open(page);
+    await W.send(page, 'over http before the freeze');
+    await poll(async () => (await W.stored(page)).some((m) => m.seq > 0 && m.text === 'over http before the freeze'), { timeout: 20_000, what: 'stored over HTTP' });
+    await poll(() => events.length > 0, { what: 'the live event stream' });
+
+    const thaw = freeze(t, relay);
+    const frozenAt = Date.now();
+    await poll(async () => (await notice(page)) === 'Reconnecting…', { timeout: 30_000, what: '"Reconnecting…" with the event stream silent' });
+    const noticed = Date.now() - frozenAt;
+    thaw();
+    const before = events.length;
+    await W.send(page, 'over http after the thaw');
+    const stored = await poll(async () => {
+      if (await notice(page)) return false;
+      const shown = (await W.stored(page)).filter((m) => m.seq > 0);
+      return shown.some((m) => m.text === 'over http after the thaw') && events.length > before && shown;
+    }, { timeout: 30_000, what: 'the widget back over HTTP with a new event stream' });
+    assert.deepEqual(stored.map((m) => m.seq), stored.map((_, i) => i + 1), 'no gaps, no duplicates');
+    t.diagnostic(`"Reconnecting…" shown ${noticed} ms after SIGSTOP over HTTP`);
     await context.close();
   });
 
