@@ -55,7 +55,7 @@ suite('AI answers', () => {
     await W.send(page, 'tell me about gift cards');
     await page.keyboard.press('Escape');
     await poll(async () => (await page.locator('kefu-widget .b').isVisible()) && (await page.locator('kefu-widget .b').textContent()) === '1', { timeout: 20_000, what: 'badge 1' });
-    assert.match(await W.launcher(page).getAttribute('aria-label'), /\(1\)$/);
+    assert.match(await W.launcher(page).getAttribute('aria-label'), /\(1 unread\)$/);
     await screenshot(page, 'ai-unread-badge');
     await W.open(page);
     await poll(async () => !(await page.locator('kefu-widget .b').isVisible()), { what: 'badge cleared on open' });

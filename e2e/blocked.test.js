@@ -18,11 +18,13 @@ suite('site not in the allowed sites', () => {
     context = await launch();
   });
 
-  it('the widget says why it cannot chat, in English and in Chinese', async () => {
+  it('the widget says why it cannot chat, in the visitor\'s language (English, Chinese, German, Arabic)', async () => {
     const host = new URL(site.origin).host;
     for (const [lang, first, second] of [
       ['en', 'Chat is not available on this site yet.', `Site owner: add ${host} to Allowed sites in the Kefu admin (Widget tab).`],
       ['zh', '此网站尚未开通在线客服。', `站长：请在 Kefu 管理后台 Widget → Allowed sites 中加入 ${host}。`],
+      ['de', 'Der Chat ist auf dieser Website noch nicht verfügbar.', `Für den Websitebetreiber: Fügen Sie ${host} im Kefu-Admin (Tab Widget) unter Allowed sites hinzu.`],
+      ['ar', 'المحادثة غير متاحة على هذا الموقع بعد.', `إلى مالك الموقع: أضف ${host} إلى Allowed sites في لوحة إدارة Kefu (تبويب Widget).`],
     ]) {
       const page = await context.newPage();
       const log = watch(page);
@@ -33,6 +35,7 @@ suite('site not in the allowed sites', () => {
       assert.deepEqual(await page.evaluate(() => window.__unavailable), { code: 'origin_not_allowed' }, 'the page is told too');
       assert.deepEqual(await note(page).locator('p').allTextContents(), [first, second]);
       assert.equal(await note(page).getAttribute('role'), 'alert', 'read out by screen readers');
+      assert.deepEqual(await page.locator('kefu-widget .k').evaluate((k) => [k.lang, k.dir]), [lang, lang === 'ar' ? 'rtl' : 'ltr']);
       assert.equal(await W.panel(page).count(), 0, 'no panel loaded for a refused site');
       assert.ok(log.some((l) => l.includes(`${site.origin} is not in the relay's allowed sites`)), `a developer's hint in the console: ${log.join(' | ')}`);
       await screenshot(page, `blocked-site-${lang}`);
@@ -74,7 +77,7 @@ suite('site not in the allowed sites', () => {
   it('a relay that does not answer: "unavailable right now", not a dead launcher', async () => {
     const page = await context.newPage();
     // The loader came from the cache; the relay is unreachable now.
-    await page.route('**/v1/widget/config', (r) => r.abort('connectionrefused'));
+    await page.route('**/v1/widget/{config,messages}*', (r) => r.abort('connectionrefused'));
     await page.goto(site.add('unreachable', {}));
     await page.evaluate(() => window.Kefu.on('unavailable', (d) => { window.__unavailable = d; }));
     await W.launcher(page).click();
@@ -82,7 +85,7 @@ suite('site not in the allowed sites', () => {
     assert.deepEqual(await note(page).locator('p').allTextContents(), ['Chat is unavailable right now. Please try again later.']);
     assert.deepEqual(await page.evaluate(() => window.__unavailable), { code: 'unreachable' });
     // Once the relay answers again (the site is allowed by now), the next click opens the chat.
-    await page.unroute('**/v1/widget/config');
+    await page.unroute('**/v1/widget/{config,messages}*');
     await W.launcher(page).click(); // closes the message
     await W.open(page);
     assert.equal(await note(page).isHidden(), true);

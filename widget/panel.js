@@ -13,26 +13,20 @@
   const ctx = document.currentScript && document.currentScript.kefu;
   if (!ctx) return;
   const w = window, d = document;
-  const { root, ui, launcher, badge, opts, cfg, lang, url, mark, emit } = ctx;
-  const config = ctx.config || {};
+  const { root, ui, launcher, badge, opts, cfg, url, mark, emit, fill } = ctx;
 
-  // --- strings ----------------------------------------------------------------
-  const T = {
-    en: {
-      open: 'Open chat', close: 'Close chat', send: 'Send', message: 'Message', placeholder: 'Type your message…',
-      bot: 'AI assistant · instant answers', queue: 'Connecting you with a person…', agent: 'Agent', closed: 'Conversation closed',
-      offline: 'You are offline. Messages will be sent when you are back.', reconnecting: 'Reconnecting…',
-      sending: 'Sending…', failed: 'Not sent', instant: 'Instant answer', interrupted: 'answer interrupted',
-      tooLong: 'Too long to send', typing: (n) => `${n} is typing…`, messages: 'Messages', you: 'You',
-    },
-    zh: {
-      open: '打开聊天', close: '关闭聊天', send: '发送', message: '消息', placeholder: '输入消息…',
-      bot: 'AI 助手 · 即时回答', queue: '正在为你转接人工客服…', agent: '客服', closed: '会话已结束',
-      offline: '网络已断开，恢复后会自动发送消息。', reconnecting: '正在重新连接…',
-      sending: '发送中…', failed: '未发送', instant: '即时回答', interrupted: '回答中断',
-      tooLong: '消息过长，无法发送', typing: (n) => `${n} 正在输入…`, messages: '消息', you: '你',
-    },
-  }[lang];
+  // --- texts ------------------------------------------------------------------
+  // From the catalogue of the visitor's language (widget/i18n/*.json),
+  // which the loader fetched with the config. Fixed texts are marked on
+  // their element (data-t: textContent, data-tl: aria-label, data-tp:
+  // placeholder; several keys joined by " · "), so Kefu.setLanguage can
+  // redraw them all (relabel).
+  let T = ctx.T;
+  const tr = (keys) => keys.split(' ').map((k) => T[k] || k).join(' · ');
+  const say = (e, keys) => { e.dataset.t = keys; e.textContent = tr(keys); return e; };
+  const sayLabel = (e, keys) => { e.dataset.tl = keys; e.setAttribute('aria-label', tr(keys)); return e; };
+  // The relay stores the FAQ's and the AI's answers under these names.
+  const authorKey = { FAQ: 'faq', AI: 'ai' };
 
   // --- storage ----------------------------------------------------------------
   // localStorage of the host page, one key per kind so tabs can react to
@@ -57,7 +51,7 @@
 .p{position:fixed;bottom:88px;right:20px;width:370px;height:min(600px,calc(100vh - 110px));display:flex;flex-direction:column;background:var(--bg);color:var(--tx);border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);overflow:hidden;--bg:#fff;--tx:#111827;--mu:#6b7280;--bb:#f3f4f6;--bd:#e5e7eb}
 .p[hidden]{display:none}
 .left .p{right:auto;left:20px}
-.h{flex:none;height:64px;display:flex;align-items:center;gap:8px;padding:0 8px 0 16px;background:var(--c);color:var(--fg)}
+.h{flex:none;height:64px;display:flex;align-items:center;gap:8px;padding-inline:16px 8px;background:var(--c);color:var(--fg)}
 .hd{flex:1;min-width:0}
 .ti{font-weight:600;font-size:16px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .st{font-size:12px;opacity:.9;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
@@ -66,9 +60,10 @@ button:focus-visible,textarea:focus-visible{outline:3px solid var(--c);outline-o
 .h button:focus-visible{outline-color:var(--fg)}
 .cx{width:40px;height:40px;border-radius:8px;display:flex;align-items:center;justify-content:center}
 .cx svg,.sd svg{width:22px;height:22px;fill:currentColor}
+[dir=rtl] .sd svg{transform:scaleX(-1)}
 .bx{flex:1;position:relative;min-height:0}
 .m{position:absolute;inset:0;overflow-y:auto;padding:12px 12px 28px;display:flex;flex-direction:column;gap:8px;overscroll-behavior:contain}
-.ms,.lv,.pd{display:flex;flex-direction:column;gap:8px}
+.gr,.ms,.lv,.pd{display:flex;flex-direction:column;gap:8px}.gr:empty{display:none}
 .g{display:flex;flex-direction:column;align-items:flex-start;max-width:85%;align-self:flex-start}
 .g.vi{align-self:flex-end;align-items:flex-end}
 .g.sy{align-self:center;max-width:90%}
@@ -79,7 +74,7 @@ button:focus-visible,textarea:focus-visible{outline:3px solid var(--c);outline-o
 .me{font-size:11px;color:var(--mu);margin:2px 4px 0}
 .fail .me{color:#dc2626}
 .stream .t::after{content:"▍";opacity:.6}
-.ty{position:absolute;left:12px;bottom:4px;font-size:12px;color:var(--mu);height:20px;line-height:20px}
+.ty{position:absolute;inset-inline-start:12px;bottom:4px;font-size:12px;color:var(--mu);height:20px;line-height:20px}
 .ty[hidden]{display:none}
 .n{position:absolute;left:8px;right:8px;top:8px;z-index:1;padding:6px 10px;border-radius:8px;background:#fef3c7;color:#78350f;font-size:13px;box-shadow:0 2px 6px rgba(0,0,0,.12)}
 .n[hidden]{display:none}
@@ -120,11 +115,11 @@ textarea::placeholder{color:var(--mu)}
   const hd = el('div', 'hd');
   const title = el('div', 'ti', cfg.title);
   title.id = 'kefu-title';
-  const sub = el('div', 'st', T.bot);
+  const sub = el('div', 'st');
   hd.append(title, sub);
   const closeBtn = el('button', 'cx');
   closeBtn.type = 'button';
-  closeBtn.setAttribute('aria-label', T.close);
+  sayLabel(closeBtn, 'close');
   closeBtn.append(icon('M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z'));
   head.append(hd, closeBtn);
 
@@ -133,12 +128,15 @@ textarea::placeholder{color:var(--mu)}
   list.setAttribute('role', 'log'); // role=log is a polite live region; aria-live spelled out for older readers
   list.setAttribute('aria-live', 'polite');
   list.setAttribute('aria-relevant', 'additions');
-  list.setAttribute('aria-label', T.messages);
+  sayLabel(list, 'messages');
   list.tabIndex = 0; // keyboard users can scroll the history
-  const greet = config.greeting ? bubble({ from: 'bot', author: cfg.title, text: config.greeting }) : null;
+  const greet = el('div', 'gr'); // the business's greeting, in the widget's language
   const stored = el('div', 'ms'), live = el('div', 'lv'), pend = el('div', 'pd');
-  if (greet) list.append(greet);
-  list.append(stored, live, pend);
+  list.append(greet, stored, live, pend);
+  function greeting() {
+    const c = ctx.config || {};
+    greet.replaceChildren(...(c.greeting ? [bubble({ from: 'bot', author: cfg.title, text: c.greeting })] : []));
+  }
   const notice = el('div', 'n');
   notice.hidden = true;
   notice.setAttribute('role', 'status');
@@ -149,37 +147,43 @@ textarea::placeholder{color:var(--mu)}
 
   const form = el('form', 'f');
   const input = el('textarea');
+  input.dataset.tp = 'placeholder';
   input.placeholder = T.placeholder;
-  input.setAttribute('aria-label', T.message);
+  sayLabel(input, 'message');
+  input.dir = 'auto';
   input.rows = 1;
   const sendBtn = el('button', 'sd');
   sendBtn.type = 'submit';
-  sendBtn.setAttribute('aria-label', T.send);
+  sayLabel(sendBtn, 'send');
   sendBtn.append(icon('M3 20.5 21 12 3 3.5 3 10l12 2-12 2z'));
   form.append(input, sendBtn);
   panel.append(head, box, form);
   ui.append(panel);
 
-  // A bubble for a message {from, author, text, ...}; meta is a status line.
+  // A bubble for a message {from, author, text, ...}; meta is its status
+  // line, as text keys ("failed tooLong").
   function bubble(m, meta) {
     const from = ['visitor', 'agent', 'bot', 'system'].includes(m.from) ? m.from : 'bot';
     const g = el('div', 'g ' + { visitor: 'vi', agent: 'ag', bot: 'bo', system: 'sy' }[from]);
-    if (from !== 'visitor' && from !== 'system') g.append(el('div', 'au', m.author || (from === 'agent' ? T.agent : 'AI')));
-    else if (from === 'visitor') g.append(el('div', 'sr', T.you + ':'));
+    if (from !== 'visitor' && from !== 'system') {
+      const key = !m.author ? (from === 'agent' ? 'agent' : 'ai') : from === 'bot' && authorKey[m.author];
+      g.append(key ? say(el('div', 'au'), key) : el('div', 'au', m.author));
+    } else if (from === 'visitor') g.append(say(el('div', 'sr'), 'you'));
     const t = el('div', 't', m.text);
+    t.dir = 'auto'; // a message may be in another script than the widget
     g.append(t);
-    const me = el('div', 'me', meta || '');
-    if (!meta) me.hidden = true;
-    g.append(me);
-    if (m.ts) g.title = new Date(m.ts).toLocaleString();
+    g.append(el('div', 'me'));
+    setMeta(g, meta);
+    if (m.ts) g.title = new Date(m.ts).toLocaleString(ctx.lang);
     return g;
   }
-  const setMeta = (g, text, fail) => {
+  function setMeta(g, meta, fail) {
     const me = g.lastChild;
-    me.textContent = text || '';
-    me.hidden = !text;
+    if (meta) say(me, meta);
+    else { me.textContent = ''; delete me.dataset.t; }
+    me.hidden = !meta;
     g.classList.toggle('fail', !!fail);
-  };
+  }
 
   const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   const toBottom = () => { list.scrollTop = list.scrollHeight; };
@@ -192,7 +196,7 @@ textarea::placeholder{color:var(--mu)}
   const showBadge = () => {
     badge.hidden = unread === 0;
     badge.textContent = unread > 9 ? '9+' : String(unread);
-    launcher.setAttribute('aria-label', (isOpen ? T.close : T.open + ' — ' + cfg.title) + (unread ? ` (${unread})` : ''));
+    ctx.setUnread(unread);
   };
   const markRead = () => {
     if (!isOpen || d.hidden) return;
@@ -384,7 +388,7 @@ textarea::placeholder{color:var(--mu)}
     if (!m || typeof m.seq !== 'number' || state.msgs.has(m.seq)) return;
     if (m.conversation_id && state.conv && m.conversation_id !== state.conv) return;
     state.msgs.set(m.seq, m);
-    const meta = [m.via === 'browser' && m.from === 'bot' ? T.instant : '', m.incomplete ? T.interrupted : ''].filter(Boolean).join(' · ');
+    const meta = [m.via === 'browser' && m.from === 'bot' ? 'instant' : '', m.incomplete ? 'interrupted' : ''].filter(Boolean).join(' ');
     const node = bubble(m, meta);
     node.dataset.seq = m.seq;
     if (m.id) node.dataset.id = m.id;
@@ -449,7 +453,7 @@ textarea::placeholder{color:var(--mu)}
   function showTyping(f) {
     if (f.from === 'visitor') return;
     if (!f.on) return hideTyping();
-    typing.textContent = T.typing(f.author || (f.from === 'agent' ? T.agent : 'AI'));
+    typing.textContent = fill(T.typing, { name: f.author || (f.from === 'agent' ? T.agent : T.ai) });
     typing.hidden = false;
     clearTimeout(typingTimer);
     typingTimer = setTimeout(hideTyping, 6000); // a lost "off" must not leave it stuck
@@ -460,9 +464,10 @@ textarea::placeholder{color:var(--mu)}
     if (f.handler) state.handler = f.handler;
     if (f.status) state.status = f.status;
     state.handlerName = f.handler_name || '';
-    sub.textContent = state.status === 'closed' ? T.closed
-      : state.handler === 'agent' ? (state.handlerName || T.agent)
-        : state.handler === 'queue' ? T.queue : T.bot;
+    if (state.handler === 'agent' && state.status !== 'closed' && state.handlerName) {
+      delete sub.dataset.t;
+      sub.textContent = state.handlerName;
+    } else say(sub, state.status === 'closed' ? 'closed' : state.handler === 'agent' ? 'agent' : state.handler === 'queue' ? 'queue' : 'bot');
   }
 
   // Pending visitor messages: from the outbox (this tab's and other tabs').
@@ -475,7 +480,7 @@ textarea::placeholder{color:var(--mu)}
     keepBottom(() => {
       for (const item of items) {
         if (state.pending.has(item.id) || [...state.msgs.values()].some((m) => m.id === item.id)) continue;
-        const node = bubble({ from: 'visitor', text: item.text }, T.sending);
+        const node = bubble({ from: 'visitor', text: item.text }, 'sending');
         node.dataset.id = item.id;
         pend.append(node);
         state.pending.set(item.id, { item, node, answer: null });
@@ -503,7 +508,7 @@ textarea::placeholder{color:var(--mu)}
     const t0 = performance.now();
     const id = newId();
     if (enc.encode(text).length > maxBytes) {
-      const node = bubble({ from: 'visitor', text }, T.failed + ': ' + T.tooLong);
+      const node = bubble({ from: 'visitor', text }, 'failed tooLong');
       node.classList.add('fail');
       keepBottom(() => pend.append(node));
       state.failed.set(id, node);
@@ -520,7 +525,7 @@ textarea::placeholder{color:var(--mu)}
     toBottom();
     if (hit) {
       const p = state.pending.get(id);
-      p.answer = bubble({ from: 'bot', author: 'FAQ', text: hit.answer }, T.instant);
+      p.answer = bubble({ from: 'bot', author: 'FAQ', text: hit.answer }, 'instant');
       p.answer.dataset.id = id + '#answer';
       pend.append(p.answer);
       toBottom();
@@ -590,7 +595,7 @@ textarea::placeholder{color:var(--mu)}
     dropOutbox(f.id);
     const p = state.pending.get(f.id);
     if (p && p.node) {
-      setMeta(p.node, T.failed + (f.code === 'message_too_long' ? ': ' + T.tooLong : ''), true);
+      setMeta(p.node, 'failed' + (f.code === 'message_too_long' ? ' tooLong' : ''), true);
       state.failed.set(f.id, p.node);
       state.pending.delete(f.id);
     }
@@ -611,7 +616,7 @@ textarea::placeholder{color:var(--mu)}
   const online = () => navigator.onLine !== false;
   function status() {
     const off = !online();
-    notice.textContent = off ? T.offline : T.reconnecting;
+    say(notice, off ? 'offline' : 'reconnecting');
     notice.hidden = !(off || (!state.connected && (stale || (transport && attempt > 1))));
   }
 
@@ -879,12 +884,26 @@ textarea::placeholder{color:var(--mu)}
   }
   renderPending();
   setHandler({});
+  greeting();
   showBadge();
   mark('panel');
   // The page may have called Kefu.identify before this panel loaded.
   state.traits = traitsOf(ctx.identity);
+  // relabel redraws every text after Kefu.setLanguage: the loader has
+  // fetched the new catalogue and config.
+  function relabel() {
+    T = ctx.T;
+    for (const e of panel.querySelectorAll('[data-t]')) e.textContent = tr(e.dataset.t);
+    for (const e of panel.querySelectorAll('[data-tl]')) e.setAttribute('aria-label', tr(e.dataset.tl));
+    input.placeholder = T.placeholder;
+    title.textContent = cfg.title;
+    greeting();
+    showBadge();
+    // The relay learns the language at the next hello.
+    if (transport) { const t = transport; lost(t, true); t.close(); }
+  }
   ctx.attach({
-    open, close, isOpen: () => isOpen,
+    open, close, isOpen: () => isOpen, relabel,
     identify(info) {
       state.traits = traitsOf(info);
       if (transport && state.traits) transport.identify();

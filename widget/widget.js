@@ -21,16 +21,29 @@
   // Only values that cannot smuggle CSS or markup get through.
   const color = (c) => (/^#[0-9a-f]{3}([0-9a-f]{3})?$/i.test(c || '') ? c : '');
   const zIndex = (z) => (/^\d{1,10}$/.test(String(z)) && +z <= 2147483647 ? +z : 0);
-  const lang = (data.lang || navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en';
   const opts = {
     title: data.title || '',
     color: color(data.color),
     position: data.position === 'left' ? 'left' : data.position === 'right' ? 'right' : '',
     zIndex: zIndex(data.zIndex),
     fingerprint: data.fingerprint !== 'off',
-    lang,
+    lang: data.lang || '', // Kefu.setLanguage() changes it
   };
-  const cfg = { title: opts.title || (lang === 'zh' ? '在线客服' : 'Chat with us'), color: opts.color || '#2563eb', position: opts.position || 'right', z_index: opts.zIndex || 2147483000 };
+  const cfg = { title: opts.title, color: opts.color || '#2563eb', position: opts.position || 'right', z_index: opts.zIndex || 2147483000 };
+  // The languages the visitor may want, most wanted first: the shop's
+  // choice for this page (data-lang, Kefu.setLanguage), the page's own
+  // lang, the browser's. The relay picks the first it has a catalogue for
+  // (docs/widget.md).
+  const prefs = () => [...new Set([opts.lang, d.documentElement.lang, ...(navigator.languages || [navigator.language])]
+    .map((l) => String(l || '').trim()).filter((l) => /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$/.test(l)))].slice(0, 10).join(',');
+  // The texts: English for the launcher until the catalogue of the chosen
+  // language arrives with the config (widget/i18n/*.json).
+  let T = {
+    open: 'Open chat', close: 'Close chat', unread: '{n} unread',
+    unavailable: 'Chat is unavailable right now. Please try again later.',
+    notAllowed: 'Chat is not available on this site yet.', notAllowedOwner: 'Site owner: add {site} to Allowed sites in the Kefu admin (Widget tab).',
+  };
+  const fill = (s, v) => String(s).replace(/\{(\w+)\}/g, (m, k) => (v && k in v ? v[k] : m));
 
   // --- events -------------------------------------------------------------
   const listeners = new Map();
@@ -62,7 +75,7 @@
 .l:focus-visible{outline:3px solid var(--c);outline-offset:3px;box-shadow:0 0 0 2px #fff}
 .l svg{width:28px;height:28px;fill:currentColor;pointer-events:none}
 .l .x{display:none}.open .l .x{display:block}.open .l .o{display:none}
-.b{all:initial;position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;background:#dc2626;color:#fff;font:600 12px/20px system-ui,sans-serif;text-align:center;box-shadow:0 0 0 2px #fff}
+.b{all:initial;position:absolute;top:-4px;inset-inline-end:-4px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;background:#dc2626;color:#fff;font:600 12px/20px system-ui,sans-serif;text-align:center;box-shadow:0 0 0 2px #fff}
 .b[hidden]{display:none}
 .e{position:fixed;bottom:88px;right:20px;width:min(300px,calc(100vw - 40px));padding:12px 14px;border-radius:12px;background:#fff;color:#111827;box-shadow:0 8px 30px rgba(0,0,0,.25)}
 .left .e{right:auto;left:20px}.e[hidden]{display:none}.e p{margin:0}.e p+p{margin-top:6px;font-size:12px;color:#4b5563}
@@ -127,11 +140,17 @@
   ui.append(launcher, note);
   root.append(ui);
 
-  const label = () => (lang === 'zh' ? '打开聊天' : 'Open chat') + ' — ' + cfg.title;
+  let open = false, unread = 0;
+  const label = () => {
+    const l = open ? T.close : cfg.title ? T.open + ' — ' + cfg.title : T.open;
+    launcher.setAttribute('aria-label', unread ? l + ' (' + fill(T.unread, { n: unread }) + ')' : l);
+  };
+  ui.lang = 'en';
+  ui.dir = 'ltr';
   const style = () => {
     ui.style.setProperty('--c', cfg.color);
     ui.classList.toggle('left', cfg.position === 'left');
-    launcher.setAttribute('aria-label', label());
+    label();
     applyHost();
   };
   style();
@@ -165,8 +184,20 @@
 
   // Fetched without credentials: the relay knows visitors by their token,
   // never by cookies.
+  // The config names the catalogue of the language the relay chose;
+  // both are fetched together, so the panel starts with its texts.
+  let shownLang = '';
+  const texts = async (href) => {
+    const m = await fetch(href, { credentials: 'omit' });
+    if (!m.ok) throw new Error('kefu: messages ' + m.status);
+    const j = await m.json();
+    T = j.widget;
+    shownLang = j.lang;
+    ui.lang = j.lang;
+    ui.dir = j.dir === 'rtl' ? 'rtl' : 'ltr';
+  };
   const fetchConfig = async () => {
-    const res = await fetch(url('/v1/widget/config'), { credentials: 'omit', cache: 'no-cache' });
+    const res = await fetch(url('/v1/widget/config?lang=' + encodeURIComponent(prefs())), { credentials: 'omit', cache: 'no-cache' });
     if (!res.ok) {
       const e = new Error('kefu: config ' + res.status);
       try { e.code = (await res.json()).error.code; } catch { /* not the relay's JSON */ }
@@ -174,6 +205,7 @@
       throw e;
     }
     const c = await res.json();
+    if (c.messages && c.lang !== shownLang) await texts(url(c.messages));
     config = c;
     cfg.title = opts.title || c.title || cfg.title;
     cfg.color = opts.color || color(c.color) || cfg.color;
@@ -185,12 +217,15 @@
   };
 
   const ctx = {
-    root, ui, launcher, badge, opts, cfg, lang, src, url, mark, emit, loadScript, addSheet, nonce,
+    root, ui, launcher, badge, opts, cfg, src, url, mark, emit, loadScript, addSheet, nonce, fill,
     get config() { return config; },
+    get T() { return T; },
+    get lang() { return shownLang || 'en'; },
     fetchConfig,
     get identity() { return identity; },
     attach(p) { panel = p; },
-    setOpen(open) { ui.classList.toggle('open', open); launcher.setAttribute('aria-expanded', String(open)); launcher.setAttribute('aria-label', open ? (lang === 'zh' ? '关闭聊天' : 'Close chat') : label()); },
+    setOpen(o) { open = o; ui.classList.toggle('open', o); launcher.setAttribute('aria-expanded', String(o)); label(); },
+    setUnread(n) { unread = n; label(); },
   };
 
   const load = () => {
@@ -205,13 +240,13 @@
 
   // unavailable says, in the visitor's language, that the chat cannot
   // open: the site is not allowed (with what its owner must do), or the
-  // relay cannot be reached.
-  const unavailable = (e) => {
-    const h = location.host, blocked = e.code === 'origin_not_allowed';
-    const lines = !blocked
-      ? [lang === 'zh' ? '在线客服暂时无法使用，请稍后再试。' : 'Chat is unavailable right now. Please try again later.']
-      : lang === 'zh' ? ['此网站尚未开通在线客服。', `站长：请在 Kefu 管理后台 Widget → Allowed sites 中加入 ${h}。`]
-        : ['Chat is not available on this site yet.', `Site owner: add ${h} to Allowed sites in the Kefu admin (Widget tab).`];
+  // relay cannot be reached. Without a config, the catalogue comes from
+  // /v1/widget/messages (open to any site); a relay that cannot be
+  // reached says it in English.
+  const unavailable = async (e) => {
+    const blocked = e.code === 'origin_not_allowed';
+    if (!shownLang) await texts(url('/v1/widget/messages?lang=' + encodeURIComponent(prefs()))).catch(() => {});
+    const lines = blocked ? [T.notAllowed, fill(T.notAllowedOwner, { site: location.host })] : [T.unavailable];
     note.replaceChildren(...lines.map((t) => el('p', { textContent: t })));
     note.hidden = false;
     emit('unavailable', { code: blocked ? e.code : 'unreachable' });
@@ -231,6 +266,12 @@
     open: openNow,
     close() { wantOpen = false; note.hidden = true; if (panel) panel.close(); },
     toggle() { if (panel && panel.isOpen()) api.close(); else openNow(); },
+    // Speak another language from now on (a tag such as "de" or "pt-BR";
+    // "" goes back to the page's and the browser's).
+    setLanguage(l) {
+      opts.lang = typeof l === 'string' ? l : '';
+      if (config) fetchConfig().then(() => panel && panel.relabel(), (e) => console.warn(e.message));
+    },
     // Kept in memory and handed to the panel; see docs/widget.md.
     identify(info) { if (info && typeof info === 'object') { identity = { ...identity, ...info }; if (panel) panel.identify(identity); } },
     on(ev, fn) {

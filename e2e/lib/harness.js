@@ -177,7 +177,7 @@ export async function startFakeOpenAI({ scenario = 'normal', text = 'Hello from 
 }
 
 // startSite serves customer pages on another origin. Each page is
-// {body, head, css, attrs, csp}; the widget tag points at the relay. The
+// {body, head, css, attrs, csp, lang}; the widget tag points at the relay. The
 // site logs every request so tests can prove nothing was fetched.
 export async function startSite(relay) {
   const port = await freePort();
@@ -205,7 +205,9 @@ export async function startSite(relay) {
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
 function html(p, relay) {
   const attrs = Object.entries(p.attrs || {}).map(([k, v]) => ` data-${k}="${esc(v)}"`).join('');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+  // p.lang: the page's language (null: none given).
+  const lang = p.lang === null ? '' : ` lang="${esc(p.lang || 'en')}"`;
+  return `<!doctype html><html${lang}><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Shop</title>
 ${p.head || ''}${p.css ? `<style>${p.css}</style>` : ''}
 <script src="${relay.url}/widget.js" async${attrs}></script>

@@ -47,6 +47,46 @@ export async function checkRefused() {
   refused((await api.get('/v1/admin/widget')).refused_sites || []);
 }
 
+// Per-language texts: the languages the widget speaks (with their default
+// title and greeting), the texts written so far, and the one being edited.
+let languages = [];
+let translations = {};
+let trLang = '';
+const defaults = () => languages.find((l) => l.lang === 'en') || { title: '', greeting: '' };
+
+// keepTr takes what is in the two fields into translations.
+function keepTr() {
+  if (!trLang) return;
+  const t = { title: $('#w-tr-title').value.trim(), greeting: $('#w-tr-greeting').value.trim() };
+  if (t.title || t.greeting) translations[trLang] = t;
+  else delete translations[trLang];
+}
+
+// showTr fills the language list (marking translated ones) and the fields.
+function showTr() {
+  const sel = $('#w-tr-lang');
+  if (!trLang) trLang = (languages.find((l) => l.lang !== 'en') || languages[0] || {}).lang || '';
+  sel.replaceChildren(...languages.map((l) => {
+    const o = document.createElement('option');
+    o.value = l.lang;
+    o.textContent = `${l.name} (${l.lang})${translations[l.lang] ? ' — written' : ''}`;
+    return o;
+  }));
+  sel.value = trLang;
+  const l = languages.find((x) => x.lang === trLang);
+  if (!l) return;
+  const f = form().elements, t = translations[trLang] || {};
+  for (const [id, key] of [['#w-tr-title', 'title'], ['#w-tr-greeting', 'greeting']]) {
+    const input = $(id);
+    input.value = t[key] || '';
+    input.lang = l.lang;
+    input.dir = l.dir;
+    // What visitors in this language see while this stays empty.
+    input.placeholder = f[key].value.trim() === defaults()[key] ? l[key] : f[key].value.trim();
+  }
+  for (const n of form().querySelectorAll('.tr-name')) n.textContent = l.name;
+}
+
 function fill(v) {
   const f = form().elements;
   const s = v.settings;
@@ -61,6 +101,9 @@ function fill(v) {
   zIndex = s.z_index;
   $('#w-embed').textContent = v.embed;
   refused(v.refused_sites || []);
+  languages = v.languages || [];
+  translations = { ...(s.translations || {}) };
+  showTr();
   sketch();
 }
 
@@ -94,6 +137,8 @@ async function save(e) {
     z_index: f.z_index.value === '' ? zIndex : Number(f.z_index.value),
     allowed_sites: f.allowed_sites.value.split('\n').map((s) => s.trim()).filter(Boolean),
   };
+  keepTr();
+  body.translations = translations;
   showMsg($('#widget-msg'), '');
   try {
     fill(await api.put('/v1/admin/widget', body));
@@ -123,5 +168,8 @@ async function copy() {
 export function init() {
   form().addEventListener('submit', save);
   form().addEventListener('input', sketch);
+  $('#w-tr-lang').addEventListener('change', (e) => { keepTr(); trLang = e.target.value; showTr(); });
+  form().elements.title.addEventListener('change', () => { keepTr(); showTr(); });
+  form().elements.greeting.addEventListener('change', () => { keepTr(); showTr(); });
   $('#w-copy').addEventListener('click', () => copy());
 }

@@ -21,6 +21,8 @@ type widgetView struct {
 	// RelaySites are the relay's --allowed-origins, in force while
 	// Settings.AllowedSites is empty ([] allows any site).
 	RelaySites []string `json:"relay_sites"`
+	// Languages are those the widget speaks, for per-language texts.
+	Languages []site.Language `json:"languages"`
 }
 
 func (a *Admin) widgetView(r *http.Request) widgetView {
@@ -39,7 +41,7 @@ func (a *Admin) widgetView(r *http.Request) widgetView {
 	}
 	return widgetView{
 		Settings: set, RelayURL: base, Embed: `<script src="` + base + `/widget.js" async></script>`,
-		Refused: refused, RelaySites: relaySites,
+		Refused: refused, RelaySites: relaySites, Languages: site.Languages(),
 	}
 }
 

@@ -13,11 +13,12 @@ import (
 )
 
 type widgetView struct {
-	Settings site.Settings    `json:"settings"`
-	RelayURL string           `json:"relay_url"`
-	Embed    string           `json:"embed"`
-	Refused  []origin.Refusal `json:"refused_sites"`
-	Relay    []string         `json:"relay_sites"`
+	Settings  site.Settings    `json:"settings"`
+	RelayURL  string           `json:"relay_url"`
+	Embed     string           `json:"embed"`
+	Refused   []origin.Refusal `json:"refused_sites"`
+	Relay     []string         `json:"relay_sites"`
+	Languages []site.Language  `json:"languages"`
 }
 
 func TestWidgetSettings(t *testing.T) {
@@ -32,8 +33,13 @@ func TestWidgetSettings(t *testing.T) {
 		t.Errorf("embed %q, want %q", v.Embed, want)
 	}
 
+	if len(v.Languages) < 9 || v.Languages[0].Name == "" || v.Languages[0].Title == "" {
+		t.Errorf("languages %+v", v.Languages)
+	}
+
 	set := v.Settings
 	set.Title, set.Greeting, set.Color, set.Position = "Ask Lantern & Loom", "Hello <b>there</b>", "#0f766e", "left"
+	set.Translations = map[string]site.Texts{"de": {Greeting: "Hallo!"}}
 	set.AllowedSites = []string{" shop.example.com ", "", "*.example.org"}
 	admin.must(200, "PUT", "/v1/admin/widget", set).decode(&v)
 	if v.Settings.Title != "Ask Lantern & Loom" || len(v.Settings.AllowedSites) != 2 || v.Settings.AllowedSites[0] != "shop.example.com" {
@@ -49,8 +55,17 @@ func TestWidgetSettings(t *testing.T) {
 	var cfg map[string]any
 	json.NewDecoder(resp.Body).Decode(&cfg)
 	resp.Body.Close()
-	if cfg["title"] != "Ask Lantern & Loom" || cfg["color"] != "#0f766e" || cfg["position"] != "left" || cfg["allowed_sites"] != nil {
+	if cfg["title"] != "Ask Lantern & Loom" || cfg["color"] != "#0f766e" || cfg["position"] != "left" || cfg["allowed_sites"] != nil || cfg["translations"] != nil {
 		t.Errorf("widget config %v", cfg)
+	}
+	resp, err = http.Get(r.URL + "/v1/widget/config?lang=de-CH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&cfg)
+	resp.Body.Close()
+	if cfg["lang"] != "de" || cfg["greeting"] != "Hallo!" || cfg["title"] != "Ask Lantern & Loom" {
+		t.Errorf("widget config in German %v", cfg)
 	}
 	for origin, want := range map[string]bool{"https://shop.example.com": true, "https://a.example.org": true, "https://evil.example": false} {
 		req, _ := http.NewRequest("GET", r.URL+"/v1/widget/config", nil)
@@ -76,6 +91,7 @@ func TestWidgetSettings(t *testing.T) {
 		{"position", bad(func(s *site.Settings) { s.Position = "top" }), protocol.CodeBadField},
 		{"empty title", bad(func(s *site.Settings) { s.Title = " " }), protocol.CodeBadField},
 		{"site with a comma", bad(func(s *site.Settings) { s.AllowedSites = []string{"a.com,b.com"} }), protocol.CodeBadField},
+		{"unknown language", bad(func(s *site.Settings) { s.Translations = map[string]site.Texts{"xx": {Title: "x"}} }), protocol.CodeBadField},
 		{"unknown field", `{"title":"x","theme":"dark"}`, protocol.CodeUnknownField},
 	}
 	for _, tt := range tests {

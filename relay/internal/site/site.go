@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kefuhq/kefu/relay/internal/httpx"
+	"github.com/kefuhq/kefu/relay/internal/i18n"
 	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/web"
@@ -33,13 +34,18 @@ type Settings struct {
 	// AllowedSites, when set, replaces --allowed-origins: the sites that
 	// may embed the widget (host patterns; "*" for any).
 	AllowedSites []string `json:"allowed_sites"`
+	// Translations are the texts above in other languages, by the
+	// widget's language names (de, fr, ...; lang.go).
+	Translations map[string]Texts `json:"translations,omitempty"`
 }
 
 // DefaultSettings are used until the admin saves others.
 func DefaultSettings() Settings {
+	en := i18n.Builtin().Catalogue(i18n.Fallback).Widget
 	return Settings{
-		Title:    "Chat with us",
-		Greeting: "Hi! Ask us anything — we usually answer in seconds.",
+		// Shown in the visitor's language while unedited (textsIn).
+		Title:    en["title"],
+		Greeting: en["greeting"],
 		Color:    "#2563eb",
 		Position: "right",
 		// Just under the 32-bit maximum, so host pages can still put a
@@ -71,7 +77,7 @@ func (s Settings) Validate() error {
 			return protocol.Errorf(protocol.CodeBadField, err.Error())
 		}
 	}
-	return nil
+	return validateTranslations(s.Translations)
 }
 
 // ModelInfo tells the site which model is current.
@@ -159,13 +165,20 @@ func (s *Site) SetSettings(ctx context.Context, set Settings) error {
 // relay; the loader resolves them against its own script URL.
 type Config struct {
 	Settings
-	AllowedSites []string `json:"allowed_sites,omitempty"` // never shown to sites
-	Model        *Asset   `json:"model"`                   // null when no intents are configured
-	Wasm         *Asset   `json:"wasm"`                    // null when the wasm was not built
-	WasmExec     string   `json:"wasm_exec,omitempty"`
-	Panel        string   `json:"panel"`
-	WS           *string  `json:"ws"` // null: no socket here, use SSE
-	SSE          string   `json:"sse"`
+	AllowedSites []string         `json:"allowed_sites,omitempty"` // never shown to sites
+	Translations map[string]Texts `json:"translations,omitempty"`  // resolved into Title and Greeting
+	// Lang is the language the widget speaks, chosen from ?lang= (the
+	// visitor's preferences, most wanted first); Dir its direction;
+	// Messages the URL of its catalogue.
+	Lang     string  `json:"lang"`
+	Dir      string  `json:"dir"`
+	Messages string  `json:"messages"`
+	Model    *Asset  `json:"model"` // null when no intents are configured
+	Wasm     *Asset  `json:"wasm"`  // null when the wasm was not built
+	WasmExec string  `json:"wasm_exec,omitempty"`
+	Panel    string  `json:"panel"`
+	WS       *string `json:"ws"` // null: no socket here, use SSE
+	SSE      string  `json:"sse"`
 }
 
 // Asset is a versioned, immutable URL.
@@ -178,6 +191,9 @@ type Asset struct {
 func (s *Site) Routes(mux httpx.Mux, wrap func(http.Handler) http.Handler) {
 	mux.Handle("GET /widget.js", wrap(http.HandlerFunc(s.serveLoader)))
 	mux.Handle("GET /v1/widget/config", wrap(http.HandlerFunc(s.serveConfig)))
+	// Open to every site, unlike the config: a page the relay refuses
+	// still says so in its visitor's language.
+	mux.HandleFunc("GET /v1/widget/messages", s.serveMessages)
 	mux.HandleFunc("GET /demo", s.serveDemo)
 }
 
@@ -203,6 +219,11 @@ func (s *Site) serveConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := Config{Settings: s.Settings(), Panel: s.assets.URL("panel.js"), SSE: "/v1/conversations/{id}/messages"}
+	c.Lang = i18n.Builtin().MatchList(r.URL.Query().Get("lang"))
+	c.Dir = i18n.Builtin().Catalogue(c.Lang).Dir
+	c.Messages = s.assets.URL(i18n.Dir + "/" + c.Lang + ".json")
+	t := c.Settings.textsIn(c.Lang)
+	c.Title, c.Greeting = t.Title, t.Greeting
 	if !s.opts.NoSocket {
 		ws := "/v1/ws"
 		c.WS = &ws
