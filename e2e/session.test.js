@@ -17,9 +17,13 @@ suite('conversation across reloads and tabs', () => {
     const page = await context.newPage();
     await page.goto(url);
     await W.open(page);
+    // The first message goes to a person; wait for the hand-off before the
+    // second, so no answer can still be on its way when the snapshot is taken.
     await W.send(page, 'hello, first message');
+    await poll(async () => (await relayMessages(page, relay)).some((m) => m.from === 'system'), { what: 'hand-off stored' });
     await W.send(page, 'what is your return policy?');
-    const before = await poll(async () => { const s = await W.stored(page); return s.length >= 3 && s; }, { what: '3 stored messages' });
+    const before = await poll(async () => { const s = await W.stored(page); return s.length >= 3 && s.at(-1).text === 'what is your return policy?' && s; }, { what: '3 stored messages' });
+    assert.deepEqual((await relayMessages(page, relay)).map((m) => m.from), ['visitor', 'system', 'visitor']);
     const session = await page.evaluate(() => Object.fromEntries(Object.keys(localStorage).map((k) => [k.replace(/^kefu:[^:]+:\d+:/, ''), localStorage.getItem(k)])));
     assert.deepEqual(Object.keys(session).sort(), ['log', 'outbox', 'session', 'vid']);
     const { token, conv } = JSON.parse(session.session);
