@@ -3,11 +3,15 @@
 import { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { suite, it, startRelay, startSite, launch, screenshot, poll, W, relayMessages } from './lib/harness.js';
+import { setWidget } from './lib/admin.js';
 
 suite('conversation across reloads and tabs', () => {
   let relay, site, context;
   before(async () => {
     relay = await startRelay();
+    // The fingerprint is off unless the shop turns it on (privacy.test.js
+    // checks the default); this suite checks it works when on.
+    await setWidget(relay, { fingerprint: true });
     site = await startSite(relay);
     context = await launch();
   });

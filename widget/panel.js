@@ -27,6 +27,8 @@
   const sayLabel = (e, keys) => { e.dataset.tl = keys; e.setAttribute('aria-label', tr(keys)); return e; };
   // The relay stores the FAQ's and the AI's answers under these names.
   const authorKey = { FAQ: 'faq', AI: 'ai' };
+  // The shop's settings as last fetched (the privacy ones are read once).
+  const config = ctx.config || {};
 
   // --- storage ----------------------------------------------------------------
   // localStorage of the host page, one key per kind so tabs can react to
@@ -37,13 +39,20 @@
   const LOG_MAX = 100; // messages kept for an instant redraw on reload
   const LOG_BYTES = 200_000; // the host's storage quota is shared with the host
   let mayStore = false;
+  let asked = false; // the visitor asked for erasure: store nothing more
   const read = (k, def) => { try { return JSON.parse(localStorage.getItem(k)) ?? def; } catch { return def; } };
   const write = (k, v) => {
     if (!mayStore) return;
     try { localStorage.setItem(k, JSON.stringify(v)); } catch { /* full or blocked: we still work in memory */ }
   };
   const forget = () => { for (const k of Object.values(K)) try { localStorage.removeItem(k); } catch { /* blocked */ } };
-  const interacted = () => { mayStore = true; };
+  const interacted = () => { mayStore = !asked; };
+  // What this widget keeps in the browser goes store_days (the shop's
+  // setting) after the visitor last used the chat. A session saved before
+  // this rule has no time: it counts from its next use.
+  const STORE_MS = (Number(config.store_days) > 0 ? Number(config.store_days) : 30) * 86_400_000;
+  const kept = read(K.session, null);
+  if (kept && kept.at && Date.now() - kept.at > STORE_MS) forget();
   if (read(K.session, null)) mayStore = true; // a returning visitor already agreed
 
   // --- view -------------------------------------------------------------------
@@ -82,6 +91,11 @@ button:focus-visible,textarea:focus-visible{outline:3px solid var(--c);outline-o
 textarea{flex:1;height:44px;resize:none;font:inherit;color:var(--tx);background:var(--bg);border:1px solid var(--bd);border-radius:10px;padding:10px 12px;line-height:22px}
 textarea::placeholder{color:var(--mu)}
 .sd{flex:none;width:44px;height:44px;border-radius:10px;background:var(--c);color:var(--fg);display:flex;align-items:center;justify-content:center}
+.pv{align-self:stretch;font-size:13px;color:var(--mu);padding:8px 10px;border:1px solid var(--bd);border-radius:10px}
+.m:has(.vi) .pv{display:none}
+.pv a,.pf a,.pf button{color:inherit;text-decoration:underline;font-size:inherit}
+.pf{flex:none;display:flex;flex-wrap:wrap;gap:4px 12px;align-items:center;padding:0 10px 8px;font-size:12px;color:var(--mu);background:var(--bg)}
+.pf[hidden],.pf [hidden]{display:none}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (prefers-color-scheme:dark){.p{--bg:#111827;--tx:#f3f4f6;--mu:#9ca3af;--bb:#1f2937;--bd:#374151}}
 @media (max-width:480px){.p,.left .p{inset:0;width:auto;height:auto;border-radius:0}.open .l{display:none}}
@@ -132,7 +146,22 @@ textarea::placeholder{color:var(--mu)}
   list.tabIndex = 0; // keyboard users can scroll the history
   const greet = el('div', 'gr'); // the business's greeting, in the widget's language
   const stored = el('div', 'ms'), live = el('div', 'lv'), pend = el('div', 'pd');
-  list.append(greet, stored, live, pend);
+  // The shop's privacy notice, before the visitor's first message (hidden
+  // by CSS once one of theirs is in the list).
+  const safeURL = /^https?:\/\//i.test(config.privacy_url || '') ? config.privacy_url : '';
+  const privacyLink = () => {
+    const a = say(el('a', ''), 'privacy');
+    a.href = safeURL;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    return a;
+  };
+  const pv = el('div', 'pv');
+  if (config.privacy_notice || safeURL) {
+    pv.append(config.privacy_notice || '');
+    if (safeURL) pv.append(config.privacy_notice ? ' ' : '', privacyLink());
+  } else pv.hidden = true;
+  list.append(greet, pv, stored, live, pend);
   function greeting() {
     const c = ctx.config || {};
     greet.replaceChildren(...(c.greeting ? [bubble({ from: 'bot', author: cfg.title, text: c.greeting })] : []));
@@ -157,7 +186,20 @@ textarea::placeholder{color:var(--mu)}
   sayLabel(sendBtn, 'send');
   sendBtn.append(icon('M3 20.5 21 12 3 3.5 3 10l12 2-12 2z'));
   form.append(input, sendBtn);
-  panel.append(head, box, form);
+  // The visitor's data rights: the notice's link, and "delete my data",
+  // which asks the shop (an admin erases; docs/privacy.md).
+  const foot = el('div', 'pf');
+  const eraseBtn = say(el('button', ''), 'erase');
+  eraseBtn.type = 'button';
+  const eraseMsg = el('span', '');
+  eraseMsg.setAttribute('role', 'status');
+  const eraseYes = say(el('button', ''), 'eraseYes'), eraseNo = say(el('button', ''), 'eraseNo');
+  eraseYes.type = eraseNo.type = 'button';
+  const confirmRow = [eraseYes, eraseNo];
+  if (safeURL) foot.append(privacyLink());
+  foot.append(eraseBtn, eraseMsg, ...confirmRow);
+  for (const b of confirmRow) b.hidden = true;
+  panel.append(head, box, form, foot);
   ui.append(panel);
 
   // A bubble for a message {from, author, text, ...}; meta is its status
@@ -338,8 +380,41 @@ textarea::placeholder{color:var(--mu)}
   }
 
   function saveSession() {
-    if (state.token) write(K.session, { token: state.token, conv: state.conv, read: lastRead });
+    if (state.token) write(K.session, { token: state.token, conv: state.conv, read: lastRead, at: Date.now() });
+    showFoot();
   }
+  function showFoot() {
+    eraseBtn.hidden = !state.token || asked;
+    foot.hidden = eraseBtn.hidden && !safeURL && !eraseMsg.textContent;
+  }
+
+  // "Delete my data": confirm, then send the request with the token.
+  const confirming = (on) => {
+    eraseBtn.hidden = on || asked;
+    for (const b of confirmRow) b.hidden = !on;
+    if (on) { say(eraseMsg, 'eraseAsk'); eraseYes.focus(); }
+  };
+  eraseBtn.addEventListener('click', () => confirming(true));
+  eraseNo.addEventListener('click', () => { delete eraseMsg.dataset.t; eraseMsg.textContent = ''; confirming(false); eraseBtn.focus(); });
+  eraseYes.addEventListener('click', async () => {
+    eraseYes.disabled = true;
+    try {
+      const res = await fetch(url('/v1/conversations/' + encodeURIComponent(state.conv) + '/erasure-request'),
+        { method: 'POST', credentials: 'omit', headers: { Authorization: 'Bearer ' + state.token } });
+      if (res.status !== 202) throw new Error('kefu: erasure request ' + res.status);
+      asked = true;
+      confirming(false);
+      say(eraseMsg, 'eraseSent');
+      // The browser forgets the chat at once; the page goes on in memory.
+      forget();
+      mayStore = false;
+    } catch {
+      say(eraseMsg, 'eraseFailed');
+    } finally {
+      eraseYes.disabled = false;
+      showFoot();
+    }
+  });
   function loadSession() {
     const s = read(K.session, null);
     if (!s) return;
@@ -621,7 +696,9 @@ textarea::placeholder{color:var(--mu)}
   }
 
   async function fingerprint() {
-    if (!opts.fingerprint || state.fingerprint) return state.fingerprint;
+    // Off unless the shop turned it on, and a page may turn it off (until
+    // its visitor consents, say): data-fingerprint="off".
+    if (!opts.fingerprint || !config.fingerprint || state.fingerprint) return state.fingerprint;
     if (!classifier.ready && !classifier.loading) classifier.load();
     // Wait a little for the wasm: the fingerprint goes in hello, but a slow
     // download must not hold the conversation up.
@@ -886,6 +963,7 @@ textarea::placeholder{color:var(--mu)}
   setHandler({});
   greeting();
   showBadge();
+  showFoot();
   mark('panel');
   // The page may have called Kefu.identify before this panel loaded.
   state.traits = traitsOf(ctx.identity);

@@ -136,3 +136,32 @@ export const payloads = (b) => [
   `${'A'.repeat(3000)}<img src=x onerror=window.__xss='long'>`,
   `data:text/html,<script>window.__xss='data'</script>`,
 ];
+
+// adminFetch signs in from node (no browser) and calls the admin API as
+// the page would: session cookie, CSRF token, the relay's own Origin.
+export async function adminFetch(relay, method, path, body) {
+  const login = await fetch(`${relay.url}/v1/auth/login`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', Origin: relay.url },
+    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+  });
+  assert.equal(login.status, 200, 'admin login');
+  const cookie = login.headers.get('set-cookie').split(';')[0];
+  const { csrf } = await login.json();
+  const res = await fetch(`${relay.url}${path}`, {
+    method,
+    headers: { Cookie: cookie, 'X-CSRF-Token': csrf, Origin: relay.url, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let data = null;
+  try { data = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, data };
+}
+
+// setWidget changes some widget settings, keeping the others.
+export async function setWidget(relay, patch) {
+  const cur = await adminFetch(relay, 'GET', '/v1/admin/widget');
+  const res = await adminFetch(relay, 'PUT', '/v1/admin/widget', { ...cur.data.settings, ...patch });
+  assert.equal(res.status, 200, `PUT widget: ${JSON.stringify(res.data)}`);
+  return res.data.settings;
+}

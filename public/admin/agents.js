@@ -24,7 +24,8 @@ function render(list) {
         h('button', {
           type: 'button', class: a.disabled ? '' : 'danger', text: a.disabled ? 'Enable' : 'Disable',
           'aria-label': `${a.disabled ? 'Enable' : 'Disable'} ${a.name}`, onclick: () => toggle(a),
-        }))));
+        }),
+        h('button', { type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete ${a.name}`, onclick: () => remove(a) }))));
   }
 }
 
@@ -88,6 +89,20 @@ function toggle(a) {
     async onOK() {
       await api.patch(path(a.id), { disabled: disabling });
       toast(`${a.name} is ${disabling ? 'disabled' : 'enabled'}.`);
+      await show();
+    },
+  });
+}
+
+function remove(a) {
+  return dialog({
+    title: `Delete ${a.name} for good?`,
+    body: [h('p', { text: 'Their account, user name and sessions are deleted; their open chats go back to the queue. Messages they wrote stay in the transcripts with the name visitors saw; nothing links them to an account any more. To keep the account for later, disable it instead.' })],
+    ok: 'Delete',
+    danger: true,
+    async onOK() {
+      await api.del(path(a.id));
+      toast(`${a.name} is deleted.`);
       await show();
     },
   });

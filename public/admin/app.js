@@ -9,8 +9,9 @@ import * as intents from './intents.js';
 import * as agents from './agents.js';
 import * as aiView from './ai.js';
 import * as widget from './widget.js';
+import * as privacy from './privacy.js';
 
-const views = { dashboard, conversations, intents, agents, ai: aiView, widget };
+const views = { dashboard, conversations, intents, agents, ai: aiView, widget, privacy };
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 let user = null;
 const started = new Set();

@@ -2,6 +2,7 @@
 import * as api from '../shared/api.js';
 import { $, clear, h } from '../shared/dom.js';
 import { duration } from './ui.js';
+import { sweepText } from './privacy.js';
 
 const SHARES = [
   ['intents_browser', 'FAQ in the browser (instant)', 'c1'],
@@ -61,7 +62,10 @@ function render(d) {
 }
 
 export async function show() {
-  render(await api.get(`/v1/admin/dashboard?days=14&tz_offset=${-new Date().getTimezoneOffset()}`));
+  const [d, ret] = await Promise.all([
+    api.get(`/v1/admin/dashboard?days=14&tz_offset=${-new Date().getTimezoneOffset()}`), api.get('/v1/admin/retention')]);
+  render(d);
+  $('#dash-retention').textContent = sweepText(ret.retention, ret.sweep);
 }
 
 export function init() {

@@ -98,6 +98,10 @@ function fill(v) {
   f.allowed_sites.value = s.allowed_sites.join('\n');
   relaySites = v.relay_sites || [];
   f.allowed_sites.placeholder = relaySites.length ? `Empty: the relay's list is in force:\n${relaySites.join('\n')}` : 'Empty: any site may embed the widget';
+  f.fingerprint.checked = s.fingerprint;
+  f.store_days.value = s.store_days;
+  f.privacy_notice.value = s.privacy_notice;
+  f.privacy_url.value = s.privacy_url;
   zIndex = s.z_index;
   $('#w-embed').textContent = v.embed;
   refused(v.refused_sites || []);
@@ -136,6 +140,10 @@ async function save(e) {
     position: f.position.value,
     z_index: f.z_index.value === '' ? zIndex : Number(f.z_index.value),
     allowed_sites: f.allowed_sites.value.split('\n').map((s) => s.trim()).filter(Boolean),
+    fingerprint: f.fingerprint.checked,
+    store_days: Number(f.store_days.value),
+    privacy_notice: f.privacy_notice.value.trim(),
+    privacy_url: f.privacy_url.value.trim(),
   };
   keepTr();
   body.translations = translations;

@@ -66,7 +66,12 @@ func (a *Admin) getWidget(w http.ResponseWriter, r *http.Request) {
 // putWidget replaces the widget settings. Widgets pick them up on their
 // next config fetch; the allowed sites apply to the next connection.
 func (a *Admin) putWidget(w http.ResponseWriter, r *http.Request) {
-	var set site.Settings
+	// Fields the body leaves out keep their values (a page from before a
+	// field existed must not reset it).
+	set := a.d.Widget.Settings()
+	// Lists and maps are replaced, not merged into (decoding into a map
+	// would keep keys the body dropped).
+	set.AllowedSites, set.Translations = nil, nil
 	if err := httpx.DecodeJSON(w, r, maxBodyBytes, &set); err != nil {
 		return
 	}
@@ -75,7 +80,7 @@ func (a *Admin) putWidget(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, "widget settings", err)
 		return
 	}
-	a.d.Log.Info("admin: widget settings changed", "allowed_sites", set.AllowedSites, "by", who(r))
+	a.d.Log.Info("admin: widget settings changed", "allowed_sites", set.AllowedSites, "fingerprint", set.Fingerprint, "store_days", set.StoreDays, "by", who(r))
 	httpx.JSON(w, http.StatusOK, a.widgetView(r))
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -37,7 +38,24 @@ type Settings struct {
 	// Translations are the texts above in other languages, by the
 	// widget's language names (de, fr, ...; lang.go).
 	Translations map[string]Texts `json:"translations,omitempty"`
+	// Fingerprint turns the session fingerprint on (off by default: it
+	// stores a random id in the visitor's browser and reads device
+	// details, which needs their consent in the EU; docs/privacy.md).
+	Fingerprint bool `json:"fingerprint"`
+	// StoreDays is how long the widget keeps the chat (token, transcript,
+	// unsent messages) in the visitor's browser after they last used it.
+	StoreDays int `json:"store_days"`
+	// PrivacyNotice and PrivacyURL are shown in the widget before the
+	// visitor's first message, when set.
+	PrivacyNotice string `json:"privacy_notice"`
+	PrivacyURL    string `json:"privacy_url"`
 }
+
+// Bounds of the privacy settings.
+const (
+	DefaultStoreDays = 30
+	MaxStoreDays     = 365
+)
 
 // DefaultSettings are used until the admin saves others.
 func DefaultSettings() Settings {
@@ -50,7 +68,8 @@ func DefaultSettings() Settings {
 		Position: "right",
 		// Just under the 32-bit maximum, so host pages can still put a
 		// cookie banner above the launcher if they must.
-		ZIndex: 2147483000,
+		ZIndex:    2147483000,
+		StoreDays: DefaultStoreDays,
 	}
 }
 
@@ -71,6 +90,12 @@ func (s Settings) Validate() error {
 		return protocol.Errorf(protocol.CodeBadField, "z_index must be between 0 and 2147483647")
 	case len(s.AllowedSites) > 100:
 		return protocol.Errorf(protocol.CodeBadField, "at most 100 allowed sites")
+	case s.StoreDays < 1 || s.StoreDays > MaxStoreDays:
+		return protocol.Errorf(protocol.CodeBadField, fmt.Sprintf("store_days must be 1 to %d", MaxStoreDays))
+	case utf8.RuneCountInString(s.PrivacyNotice) > 500:
+		return protocol.Errorf(protocol.CodeBadField, "privacy_notice must be at most 500 characters")
+	case s.PrivacyURL != "" && !httpURL(s.PrivacyURL):
+		return protocol.Errorf(protocol.CodeBadField, "privacy_url must be an http(s) address of at most 500 characters")
 	}
 	for _, p := range s.AllowedSites {
 		if err := origin.CheckPattern(p); err != nil && p != "*" {
@@ -78,6 +103,13 @@ func (s Settings) Validate() error {
 		}
 	}
 	return validateTranslations(s.Translations)
+}
+
+// httpURL reports an absolute http(s) URL with a host: the widget makes a
+// link of it, so no javascript: or data: address gets through.
+func httpURL(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && len(v) <= 500 && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // ModelInfo tells the site which model is current.

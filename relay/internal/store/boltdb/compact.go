@@ -54,13 +54,20 @@ func (s *Store) compact() (store.CompactStats, error) {
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return st, err
 	}
-	dst, err := bolt.Open(tmp, 0o600, boltOptions(s.opts))
+	// The copy's transactions are not fsynced one by one: nothing is
+	// acknowledged from it until the rename, so one fsync at the end makes
+	// it whole on disk before it takes the old file's place.
+	opts := boltOptions(s.opts)
+	opts.NoSync, opts.NoFreelistSync = true, true
+	dst, err := bolt.Open(tmp, 0o600, opts)
 	if err != nil {
 		return st, fmt.Errorf("open %s: %w", tmp, err)
 	}
-	// Every transaction of the copy is fsynced (bbolt's default), so the
-	// new file is on disk whole before it is renamed.
-	if err := bolt.Compact(dst, s.db, compactTxBytes); err != nil {
+	err = bolt.Compact(dst, s.db, compactTxBytes)
+	if err == nil {
+		err = dst.Sync()
+	}
+	if err != nil {
 		dst.Close()
 		os.Remove(tmp)
 		return st, fmt.Errorf("copy: %w", err)
