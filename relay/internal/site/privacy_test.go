@@ -18,7 +18,9 @@ func TestPrivacySettings(t *testing.T) {
 		change func(*Settings)
 		says   string // "" means valid
 	}{
-		{"notice and link", func(s *Settings) { s.PrivacyNotice, s.PrivacyURL = "We keep chats 90 days.", "https://shop.example/privacy" }, ""},
+		{"notice and link", func(s *Settings) {
+			s.PrivacyNotice, s.PrivacyURL = "We keep chats 90 days.", "https://shop.example/privacy"
+		}, ""},
 		{"fingerprint on", func(s *Settings) { s.Fingerprint = true }, ""},
 		{"a year", func(s *Settings) { s.StoreDays = 365 }, ""},
 		{"no days", func(s *Settings) { s.StoreDays = 0 }, "store_days"},
