@@ -795,7 +795,7 @@ textarea::placeholder{color:var(--mu)}
       }
       ws.onopen = () => {
         opened = true;
-        const hello = { type: 'hello', last_seq: state.lastSeq };
+        const hello = { type: 'hello', last_seq: state.lastSeq, lang: ctx.lang };
         if (state.token) hello.token = state.token;
         if (state.conv) hello.conversation_id = state.conv;
         if (fp) hello.fingerprint = fp;
@@ -885,7 +885,10 @@ textarea::placeholder{color:var(--mu)}
     };
     (async () => {
       await fingerprint();
-      const res = await fetch(url('/v1/conversations'), { method: 'POST', signal: ctl.signal, credentials: 'omit', headers: state.token ? auth() : {} });
+      const res = await fetch(url('/v1/conversations'), {
+        method: 'POST', signal: ctl.signal, credentials: 'omit',
+        headers: { ...(state.token ? auth() : {}), 'Content-Type': 'application/json' }, body: JSON.stringify({ lang: ctx.lang }),
+      });
       if (!res.ok) throw new Error('http ' + res.status);
       const wel = await res.json();
       onWelcome({ ...wel, resume: wel.resume || 'ok' });

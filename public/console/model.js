@@ -149,6 +149,7 @@ export class Model {
         const c = this.conv(f.conversation_id);
         c.watched = true;
         c.traits = f.traits || {};
+        c.lang = f.lang || '';
         if (f.visitor_id) c.visitorId = f.visitor_id;
         c.replayTo = Math.max(c.replayTo, f.seq || 0);
         // A capped replay starts after from_seq: what lies between our last

@@ -240,6 +240,8 @@ export class Thread {
     const keys = Object.keys(t).sort();
     const rows = [];
     if (c.visitorId) rows.push(h('dt', null, 'visitor id'), h('dd', { dir: 'auto' }, c.visitorId));
+    // The language the visitor's chat speaks: worth answering in.
+    if (c.lang) rows.push(h('dt', null, 'language'), h('dd', null, languageName(c.lang)));
     for (const k of keys) rows.push(h('dt', null, k), h('dd', { dir: 'auto' }, richText(t[k])));
     this.el.traits.replaceChildren(...rows);
     this.el.noTraits.hidden = keys.length > 0 || !c.watched;
@@ -308,5 +310,14 @@ export class Thread {
     this.drafts?.delete(this.c.id);
     this.outbox.add(this.c.id, text);
     this.el.history.scrollTop = this.el.history.scrollHeight;
+  }
+}
+
+// languageName is "German (de)" for "de", in the browser's own language.
+function languageName(tag) {
+  try {
+    return `${new Intl.DisplayNames([navigator.language], { type: 'language' }).of(tag)} (${tag})`;
+  } catch {
+    return tag;
   }
 }

@@ -29,6 +29,9 @@ type Options struct {
 	ConversationID string
 	LastSeq        uint64
 	Fingerprint    string
+	// Lang is the language the client speaks ("de"): the relay's own
+	// messages to it use it. Empty: English, or a guess from its words.
+	Lang string
 	// Header is sent with every upgrade (Origin, Cookie).
 	Header http.Header
 	// MinBackoff and MaxBackoff bound the reconnect delay (defaults 100ms, 5s).

@@ -68,7 +68,7 @@ func (c *Client) session(dialCtx context.Context, onReady func()) error {
 	defer conn.CloseNow()
 
 	c.mu.Lock()
-	hello := protocol.Hello{Type: protocol.TypeHello, Token: c.token, ConversationID: c.convID, LastSeq: c.lastSeq, Fingerprint: c.opts.Fingerprint}
+	hello := protocol.Hello{Type: protocol.TypeHello, Token: c.token, ConversationID: c.convID, LastSeq: c.lastSeq, Fingerprint: c.opts.Fingerprint, Lang: c.opts.Lang}
 	c.mu.Unlock()
 	b, _ := json.Marshal(hello)
 	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {

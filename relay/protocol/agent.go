@@ -117,4 +117,5 @@ type Watching struct {
 	Seq            uint64            `json:"seq"`
 	VisitorID      string            `json:"visitor_id"`
 	Traits         map[string]string `json:"traits,omitempty"` // what the page told about the visitor (identify)
+	Lang           string            `json:"lang,omitempty"`   // the language the visitor's widget speaks ("de")
 }

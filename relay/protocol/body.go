@@ -10,6 +10,7 @@ type StartBody struct {
 	ConversationID string `json:"conversation_id,omitempty"`
 	LastSeq        uint64 `json:"last_seq"`
 	Fingerprint    string `json:"fingerprint,omitempty"`
+	Lang           string `json:"lang,omitempty"`
 }
 
 // PostBody is the JSON body of POST /v1/conversations/{id}/messages: a

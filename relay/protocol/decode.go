@@ -18,7 +18,7 @@ type frameSpec struct {
 }
 
 var clientFrames = map[string]frameSpec{
-	TypeHello:       {keys: []string{"type", "token", "conversation_id", "last_seq", "fingerprint"}, new: func() any { return new(Hello) }},
+	TypeHello:       {keys: []string{"type", "token", "conversation_id", "last_seq", "fingerprint", "lang"}, new: func() any { return new(Hello) }},
 	TypeMessage:     {keys: []string{"type", "id", "text", "intent"}, new: func() any { return new(Send) }},
 	TypeTyping:      {keys: []string{"type", "on"}, new: func() any { return new(Typing) }},
 	TypeIdentify:    {keys: []string{"type", "traits"}, new: func() any { return new(Identify) }},
@@ -44,6 +44,7 @@ const (
 	MaxIDLen          = 64
 	MaxTokenLen       = 128
 	MaxFingerprintLen = 64
+	MaxLangLen        = 35 // a BCP 47 tag as browsers write them
 	MaxTraits         = 20
 	MaxTraitKeyLen    = 32
 	MaxTraitValueLen  = 256

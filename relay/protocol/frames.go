@@ -42,6 +42,9 @@ type Hello struct {
 	ConversationID string `json:"conversation_id,omitempty"`
 	LastSeq        uint64 `json:"last_seq"`
 	Fingerprint    string `json:"fingerprint,omitempty"`
+	// Lang is the language the widget speaks (the config's "lang"): the
+	// relay's own messages to this visitor use it.
+	Lang string `json:"lang,omitempty"`
 }
 
 // Send is a chat message from a client. ID is the client's own id for it,

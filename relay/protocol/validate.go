@@ -20,8 +20,11 @@ func Validate(v any) error {
 		if len(f.Fingerprint) > MaxFingerprintLen || !isHex(f.Fingerprint) {
 			return Errorf(CodeBadField, `field "fingerprint" must be at most 64 hex digits`)
 		}
+		if len(f.Lang) > MaxLangLen || !langTag(f.Lang) {
+			return Errorf(CodeBadField, `field "lang" must be a language tag such as "de" or "pt-BR"`)
+		}
 	case *StartBody:
-		return Validate(&Hello{Type: TypeHello, ConversationID: f.ConversationID, LastSeq: f.LastSeq, Fingerprint: f.Fingerprint})
+		return Validate(&Hello{Type: TypeHello, ConversationID: f.ConversationID, LastSeq: f.LastSeq, Fingerprint: f.Fingerprint, Lang: f.Lang})
 	case *PostBody:
 		if err := Validate(&Send{Type: TypeMessage, ID: f.ID, Text: f.Text, Intent: f.Intent}); err != nil {
 			return err
@@ -157,4 +160,24 @@ func clip(s string) string {
 		}
 	}
 	return ""
+}
+
+// langTag accepts "" and language tags: letters, digits and hyphens, each
+// part 1 to 8 characters, the first letters only.
+func langTag(s string) bool {
+	for i, part := range strings.Split(s, "-") {
+		if s == "" {
+			return true
+		}
+		if part == "" || len(part) > 8 {
+			return false
+		}
+		for _, r := range part {
+			letter := (r|0x20) >= 'a' && (r|0x20) <= 'z'
+			if !letter && (i == 0 || r < '0' || r > '9') {
+				return false
+			}
+		}
+	}
+	return true
 }

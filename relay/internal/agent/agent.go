@@ -188,7 +188,7 @@ func (h *Handler) watch(c *hub.Conn, convID string, lastSeq uint64) error {
 			last = msgs[len(msgs)-1].Seq
 		}
 		vis, _ := h.store.Visitor(conv.VisitorID) // traits are a nicety; a missing record shows none
-		out := []hub.Frame{hub.NewFrame(protocol.Watching{Type: "watching", ConversationID: convID, FromSeq: from, Seq: last, VisitorID: conv.VisitorID, Traits: vis.Traits})}
+		out := []hub.Frame{hub.NewFrame(protocol.Watching{Type: "watching", ConversationID: convID, FromSeq: from, Seq: last, VisitorID: conv.VisitorID, Traits: vis.Traits, Lang: vis.Lang})}
 		for _, m := range msgs {
 			out = append(out, chat.MessageFrame(m))
 		}

@@ -167,10 +167,13 @@ type visitor struct {
 	t     *testing.T
 }
 
-func newVisitor(t *testing.T, r *apptest.Relay) *visitor {
+func newVisitor(t *testing.T, r *apptest.Relay) *visitor { return newVisitorIn(t, r, "") }
+
+// newVisitorIn is newVisitor whose widget speaks lang (hello's "lang").
+func newVisitorIn(t *testing.T, r *apptest.Relay, lang string) *visitor {
 	t.Helper()
 	v := &visitor{ch: make(chan struct{}, 1), t: t}
-	c, err := client.Dial(context.Background(), client.Options{URL: r.WS,
+	c, err := client.Dial(context.Background(), client.Options{URL: r.WS, Lang: lang,
 		OnMessage: func(m protocol.Message) { v.mu.Lock(); v.msgs = append(v.msgs, m); v.mu.Unlock(); v.poke() },
 		OnFrame: func(typ string, raw []byte) {
 			if typ == "conversation" {

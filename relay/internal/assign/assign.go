@@ -68,6 +68,7 @@ type StopAI func(convID string)
 type Store interface {
 	Accounts() ([]store.Account, error)
 	Conversation(id string) (store.Conversation, error)
+	Visitor(id string) (store.Visitor, error)
 	Conversations(keep func(*store.Conversation) bool) ([]store.Conversation, error)
 	UpdateConversation(ctx context.Context, id string, fn func(*store.Conversation) error) (store.Conversation, error)
 	Append(ctx context.Context, convID string, msgs ...store.NewMessage) (store.Appended, error)
@@ -380,24 +381,5 @@ func (r *Router) say(ctx context.Context, convID, text string) {
 	}
 }
 
-// lang picks the language of system messages from the visitor's newest words.
-func (r *Router) lang(convID string) string {
-	c, err := r.store.Conversation(convID)
-	if err != nil || c.LastSeq == 0 {
-		return "en"
-	}
-	from := uint64(0)
-	if c.LastSeq > 20 {
-		from = c.LastSeq - 20
-	}
-	msgs, err := r.store.Messages(convID, from, 0)
-	if err != nil {
-		return "en"
-	}
-	for i := len(msgs) - 1; i >= 0; i-- {
-		if msgs[i].From == protocol.FromVisitor {
-			return chat.LangOf(msgs[i].Text)
-		}
-	}
-	return "en"
-}
+// lang is the language of the system messages in a conversation.
+func (r *Router) lang(convID string) string { return chat.Lang(r.store, convID) }

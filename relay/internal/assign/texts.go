@@ -1,37 +1,25 @@
 package assign
 
-// The system messages a visitor reads when people come and go, so they
-// always know who (or what) is answering.
+import "github.com/kefuhq/kefu/relay/internal/i18n"
 
-func pick(lang string, en, zh, ja string) string {
-	switch lang {
-	case "zh":
-		return zh
-	case "ja":
-		return ja
-	}
-	return en
-}
+// The system messages a visitor reads when people come and go, so they
+// always know who (or what) is answering — in their language (widget/i18n,
+// "relay" texts; English for anything missing).
 
 func joinedText(name, lang string) string {
 	if name == "" {
-		name = pick(lang, "A team member", "客服", "担当者")
+		name = i18n.Builtin().Relay(lang, "someone")
 	}
-	return pick(lang, name+" joined the chat.", name+" 已加入对话。", name+"がチャットに参加しました。")
+	return i18n.Builtin().Relay(lang, "joined", "name", name)
 }
 
-func closedText(lang string) string {
-	return pick(lang, "This conversation was closed. Write again any time.", "本次对话已结束，如需帮助请随时留言。", "この会話は終了しました。いつでもまたご連絡ください。")
-}
+func closedText(lang string) string { return i18n.Builtin().Relay(lang, "closed") }
 
-func transferText(lang string) string {
-	return pick(lang, "Connecting you with another team member…", "正在为您转接其他客服…", "別の担当者におつなぎしています…")
-}
+func transferText(lang string) string { return i18n.Builtin().Relay(lang, "transfer") }
 
 func awayText(name, lang string) string {
 	if name == "" {
 		return transferText(lang)
 	}
-	return pick(lang, name+" is no longer available. Connecting you with another team member…",
-		name+" 暂时离开，正在为您转接其他客服…", name+"は対応できなくなりました。別の担当者におつなぎしています…")
+	return i18n.Builtin().Relay(lang, "away", "name", name)
 }

@@ -33,6 +33,7 @@ type Store interface {
 	store.Settings
 	Append(ctx context.Context, convID string, msgs ...store.NewMessage) (store.Appended, error)
 	Conversation(id string) (store.Conversation, error)
+	Visitor(id string) (store.Visitor, error)
 	Messages(convID string, after uint64, limit int) ([]store.Message, error)
 	UpdateConversation(ctx context.Context, id string, fn func(*store.Conversation) error) (store.Conversation, error)
 }
@@ -162,7 +163,7 @@ func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, s
 		f.log.Error("bot: hand off", "conversation", convID, "err", err)
 		return
 	}
-	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: handoffText(r, chat.LangOf(question))}); err != nil {
+	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: handoffText(r, f.lang(convID, question))}); err != nil {
 		f.log.Error("bot: store hand-off message", "conversation", convID, "err", err)
 	}
 	f.hub.Publish(chat.Topic(convID), chat.ConversationFrame(conv, ""))
@@ -177,7 +178,7 @@ func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, s
 // keeps the conversation (the visitor can go on asking) and says plainly
 // that nobody will reply here (decisions.md, "Edge deployment").
 func (f *Flow) nobodyToHandOffTo(ctx context.Context, convID string, r reason, question string) {
-	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: noPeopleText(r, chat.LangOf(question))}); err != nil {
+	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: noPeopleText(r, f.lang(convID, question))}); err != nil {
 		f.log.Error("bot: store no-people message", "conversation", convID, "err", err)
 		return
 	}

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"github.com/kefuhq/kefu/relay/internal/i18n"
 	"strings"
 	"testing"
 )
@@ -30,8 +31,14 @@ func TestWantsPerson(t *testing.T) {
 
 // Where nobody can take over, the visitor must not be told someone will.
 func TestNoPeopleTextPromisesNoPerson(t *testing.T) {
-	promises := []string{"Connecting you", "will reply", "passing you to a person", "转接", "おつなぎ"}
-	for _, lang := range []string{"en", "zh", "ja", "fr"} {
+	promises := []string{"Connecting you", "will reply", "passing you to a person", "转接", "おつなぎ",
+		"antwortet Ihnen", "gebe Sie an", "vous répondra", "vous transmets", "te responderá", "Te paso", "vai responder", "Vou passar",
+		"답해 드립니다", "연결해", "سيرد عليك", "سأحوّلك"}
+	langs := i18n.Builtin().Langs()
+	if len(langs) < 9 {
+		t.Fatalf("languages %v", langs)
+	}
+	for _, lang := range append(langs, "tlh") {
 		for r := reasonAsked; r <= reasonBusy; r++ {
 			t.Run(lang+"/"+r.String(), func(t *testing.T) {
 				got := noPeopleText(r, lang)

@@ -41,7 +41,10 @@ type Visitor struct {
 	ConversationID string            `json:"conversation_id"`
 	Fingerprint    string            `json:"fingerprint,omitempty"`
 	Traits         map[string]string `json:"traits,omitempty"`
-	CreatedAt      time.Time         `json:"created_at"`
+	// Lang is the language the visitor's widget speaks (a catalogue's
+	// tag, "de"); the relay's own messages to them use it.
+	Lang      string    `json:"lang,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Conversation is one visitor's thread. LastSeq is the seq of its newest

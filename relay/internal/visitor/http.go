@@ -96,12 +96,12 @@ func (h *Handler) startHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	hello := &protocol.Hello{Type: protocol.TypeHello, Token: bearer(r), ConversationID: req.ConversationID, LastSeq: req.LastSeq, Fingerprint: req.Fingerprint}
+	hello := &protocol.Hello{Type: protocol.TypeHello, Token: bearer(r), ConversationID: req.ConversationID, LastSeq: req.LastSeq, Fingerprint: req.Fingerprint, Lang: req.Lang}
 	if err := protocol.Validate(hello); err != nil {
 		writeProtocolError(w, err)
 		return
 	}
-	res, err := h.resolve(r.Context(), limits.ClientIP(r, h.opts.BehindProxy), hello.Token, hello.ConversationID, hello.LastSeq, hello.Fingerprint)
+	res, err := h.resolve(r.Context(), limits.ClientIP(r, h.opts.BehindProxy), hello)
 	if err != nil {
 		writeProtocolError(w, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/kefuhq/kefu/relay/internal/i18n"
 	"io"
 	"net/http"
 	"strings"
@@ -186,6 +187,30 @@ func TestHTTPSSEHandOffWhenUpstreamDown(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no hand-off message in %q", eventNames(ev))
+	}
+}
+
+// The HTTP start says the widget's language as hello does: the hand-off
+// then reads in it, though the visitor writes English.
+func TestHTTPStartInALanguage(t *testing.T) {
+	up := openaitest.New(t, openaitest.Options{})
+	r := apptest.Start(t, withAI(up))
+	up.Close()
+	w := decode(t, do(t, "POST", r.URL+"/v1/conversations", "", `{"last_seq":0,"lang":"fr-CA"}`))
+	tok, conv := w["token"].(string), w["conversation_id"].(string)
+	resp := do(t, "POST", r.URL+"/v1/conversations/"+conv+"/messages", tok, `{"id":"q","text":"tell me about your company"}`, "Accept", "text/event-stream")
+	want := i18n.Builtin().Relay("fr", "handoffFailed")
+	var got []string
+	for _, e := range readSSE(t, resp, nil) {
+		if e.event == "message" && e.data["from"] == "system" {
+			got = append(got, e.data["text"].(string))
+		}
+	}
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("system messages %q, want [%q]", got, want)
+	}
+	if res := do(t, "POST", r.URL+"/v1/conversations", tok, `{"last_seq":0,"lang":"fr CA"}`); res.StatusCode != 400 {
+		t.Errorf("a malformed lang: %s, want 400", res.Status)
 	}
 }
 

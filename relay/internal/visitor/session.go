@@ -124,7 +124,7 @@ func (s *Session) readHello(ctx context.Context) (*protocol.Hello, error) {
 
 // join resolves the visitor, subscribes, and writes welcome and the replay.
 func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
-	r, err := s.h.resolve(ctx, s.ip, hello.Token, hello.ConversationID, hello.LastSeq, hello.Fingerprint)
+	r, err := s.h.resolve(ctx, s.ip, hello)
 	if err != nil {
 		return err
 	}
@@ -159,9 +159,11 @@ type resolved struct {
 	from    uint64 // replay messages after this seq
 }
 
-// resolve finds the visitor for token (or creates one) and decides how the
-// client's position (conversation id, last seq) can be resumed.
-func (h *Handler) resolve(ctx context.Context, ip, token, convID string, lastSeq uint64, fingerprint string) (resolved, error) {
+// resolve finds the visitor for hello's token (or creates one), decides
+// how the client's position (conversation id, last seq) can be resumed,
+// and keeps the language its widget speaks.
+func (h *Handler) resolve(ctx context.Context, ip string, hello *protocol.Hello) (resolved, error) {
+	token, convID, lastSeq, fingerprint := hello.Token, hello.ConversationID, hello.LastSeq, hello.Fingerprint
 	r := resolved{resume: protocol.ResumeOK, from: lastSeq}
 	var err error
 	if token != "" {
@@ -201,6 +203,7 @@ func (h *Handler) resolve(ctx context.Context, ip, token, convID string, lastSeq
 	if r.resume != protocol.ResumeOK {
 		r.from = 0
 	}
+	h.keepLang(ctx, &r.visitor, hello.Lang)
 	return r, nil
 }
 

@@ -7,7 +7,7 @@ package d1
 const (
 	conversationColumns = `id, visitor_id, status, handler, agent_id, created_at, updated_at, last_seq, preview, intent, reopened_seq`
 	messageColumns      = `seq, client_id, sender, author_id, author, text, time, intent, via, incomplete, stream_id`
-	visitorColumns      = `id, conversation_id, fingerprint, traits, created_at, version`
+	visitorColumns      = `id, conversation_id, fingerprint, traits, created_at, version, lang`
 )
 
 const (
@@ -59,7 +59,7 @@ WHERE id = ?1 AND status = ?6 AND handler = ?7 AND agent_id = ?8`
 
 	// qUpdateVisitor writes a visitor's changeable fields if nobody changed
 	// them since they were read (version).
-	qUpdateVisitor = `UPDATE visitors SET fingerprint = ?2, traits = ?3, version = version + 1 WHERE id = ?1 AND version = ?4`
+	qUpdateVisitor = `UPDATE visitors SET fingerprint = ?2, traits = ?3, lang = ?5, version = version + 1 WHERE id = ?1 AND version = ?4`
 
 	qSetting = `SELECT value FROM settings WHERE name = ?1`
 

@@ -70,7 +70,7 @@ func scanVisitor(row scanner) (v store.Visitor, version int64, err error) {
 		traits  string
 		created int64
 	)
-	if err = row.Scan(&v.ID, &v.ConversationID, &v.Fingerprint, &traits, &created, &version); err != nil {
+	if err = row.Scan(&v.ID, &v.ConversationID, &v.Fingerprint, &traits, &created, &version, &v.Lang); err != nil {
 		return store.Visitor{}, 0, err
 	}
 	if traits != "" {

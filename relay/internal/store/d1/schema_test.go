@@ -2,6 +2,7 @@ package d1
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,16 +12,27 @@ import (
 // which linux has: this checks the two agree on names, and that the
 // constraints the store's guarantees rest on are there.
 
+// readSchema is every migration, in the order wrangler applies them.
 func readSchema(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("migrations/0001_init.sql")
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migrations: %v (%d files)", err, len(files))
 	}
-	return string(b)
+	var all strings.Builder
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+		all.WriteString("\n")
+	}
+	return all.String()
 }
 
-// tableColumns parses "CREATE TABLE name ( col TYPE …, … )" blocks.
+// tableColumns parses "CREATE TABLE name ( col TYPE …, … )" blocks and
+// "ALTER TABLE name ADD COLUMN col …" statements.
 func tableColumns(schema string) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
 	re := regexp.MustCompile(`(?s)CREATE TABLE (\w+) \((.*?)\n\)`)
@@ -34,6 +46,11 @@ func tableColumns(schema string) map[string]map[string]bool {
 			cols[f[0]] = true
 		}
 		out[m[1]] = cols
+	}
+	for _, m := range regexp.MustCompile(`ALTER TABLE (\w+) ADD COLUMN (\w+)`).FindAllStringSubmatch(schema, -1) {
+		if out[m[1]] != nil {
+			out[m[1]][m[2]] = true
+		}
 	}
 	return out
 }

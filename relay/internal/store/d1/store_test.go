@@ -242,13 +242,13 @@ func TestUpdateConversation(t *testing.T) {
 
 func TestUpdateVisitorTraits(t *testing.T) {
 	vRow := func(traits string, version int64) []driver.Value {
-		return []driver.Value{"v1", "c1", "fp", traits, t0.UnixMilli(), version}
+		return []driver.Value{"v1", "c1", "fp", traits, t0.UnixMilli(), version, "de"}
 	}
 	db := openScript(t,
 		step{query: qVisitor, rows: [][]driver.Value{vRow(`{"plan":"pro"}`, 3)}},
-		step{query: qUpdateVisitor, args: []driver.Value{"v1", "fp", `{"name":"Ann","plan":"pro"}`, int64(3)}, affected: 0},
+		step{query: qUpdateVisitor, args: []driver.Value{"v1", "fp", `{"name":"Ann","plan":"pro"}`, int64(3), "de"}, affected: 0},
 		step{query: qVisitor, rows: [][]driver.Value{vRow(`{"plan":"max"}`, 4)}},
-		step{query: qUpdateVisitor, args: []driver.Value{"v1", "fp", `{"name":"Ann","plan":"max"}`, int64(4)}, affected: 1},
+		step{query: qUpdateVisitor, args: []driver.Value{"v1", "fp", `{"name":"Ann","plan":"max"}`, int64(4), "de"}, affected: 1},
 	)
 	s := newTestStore(t, db, nil)
 	v, err := s.UpdateVisitor(context.Background(), "v1", func(v *store.Visitor) error {

@@ -51,8 +51,8 @@ func (s *Store) Visitor(id string) (store.Visitor, error) {
 	return v, nil
 }
 
-// UpdateVisitor applies fn to a visitor and stores its fingerprint and
-// traits, if nobody changed the visitor meanwhile; otherwise fn runs again
+// UpdateVisitor applies fn to a visitor and stores its fingerprint,
+// traits and language, if nobody changed the visitor meanwhile; otherwise fn runs again
 // on the newer one. An error from fn aborts the update and is returned.
 func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Visitor) error) (store.Visitor, error) {
 	var out store.Visitor
@@ -71,7 +71,7 @@ func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Vis
 		if err != nil {
 			return err
 		}
-		res, err := s.db.ExecContext(ctx, qUpdateVisitor, id, v.Fingerprint, traits, version)
+		res, err := s.db.ExecContext(ctx, qUpdateVisitor, id, v.Fingerprint, traits, version, v.Lang)
 		if err != nil {
 			return err
 		}

@@ -180,13 +180,14 @@ func testVisitors[S ChatStore](t *testing.T, b Backend[S]) {
 	upd, err := s.UpdateVisitor(bg, v.ID, func(v *store.Visitor) error {
 		v.Fingerprint = "fp-2"
 		v.Traits = map[string]string{"name": "Ann", "plan": "pro"}
+		v.Lang = "pt"
 		return nil
 	})
-	if err != nil || upd.Traits["name"] != "Ann" {
+	if err != nil || upd.Traits["name"] != "Ann" || upd.Lang != "pt" {
 		t.Fatalf("UpdateVisitor = %+v, %v", upd, err)
 	}
 	got, err = s.Visitor(v.ID)
-	if err != nil || got.Fingerprint != "fp-2" || got.Traits["plan"] != "pro" || len(got.Traits) != 2 {
+	if err != nil || got.Fingerprint != "fp-2" || got.Traits["plan"] != "pro" || len(got.Traits) != 2 || got.Lang != "pt" {
 		t.Errorf("Visitor after update = %+v, %v", got, err)
 	}
 	errStop := errors.New("stop")
