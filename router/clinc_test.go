@@ -7,9 +7,20 @@ import (
 	"testing"
 )
 
-// clincPath is the CLINC150 train/val file, found from the test's working
-// directory (router/) so the test runs in any clone with shared/ beside it.
-var clincPath = filepath.Join("..", "..", "shared", "datasets", "clinc150", "clinc150_train_val.json")
+// clincPath is the CLINC150 train/val file in shared/ beside the
+// repository: found from the test's working directory (router/) upwards,
+// so the test runs in any clone or git worktree with shared/ above it.
+var clincPath = func() string {
+	rel := filepath.Join("shared", "datasets", "clinc150", "clinc150_train_val.json")
+	dir := ".."
+	for i := 0; i < 4; i++ {
+		dir = filepath.Join(dir, "..")
+		if _, err := os.Stat(filepath.Join(dir, rel)); err == nil {
+			return filepath.Join(dir, rel)
+		}
+	}
+	return filepath.Join("..", "..", rel)
+}()
 
 type clinc struct {
 	Train    [][2]string `json:"train"`

@@ -22,7 +22,7 @@ import (
 // one float32 scale each. Integers are uvarints, floats little-endian.
 const (
 	modelMagic   = "KFIM"
-	modelVersion = 2
+	modelVersion = 3
 
 	// maxFeatures bounds the vocabulary a loaded model may declare, so a
 	// corrupt count cannot make Load allocate gigabytes.
@@ -31,6 +31,9 @@ const (
 	// maxIDF bounds the IDF of a loaded model: ln(1 + documents), with far
 	// fewer than e^30 documents.
 	maxIDF = 30
+	// maxCurve bounds a calibration curve's coefficients: steeper than
+	// this is a step, which the prior never lets a fit reach.
+	maxCurve = 1000
 )
 
 // ErrBadModel is wrapped by every error Load returns.
@@ -40,6 +43,7 @@ var ErrBadModel = errors.New("bad model")
 type fitted struct {
 	intents []Intent
 	opts    Options
+	cal     calib
 	feats   []string  // by feature id
 	idf     []float64 // by feature id
 	// unseenIDF and stopUnseenIDF weigh question features outside the
@@ -80,6 +84,9 @@ func encode(f *fitted) []byte {
 	b = append(b, modelVersion)
 	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f.opts.Threshold)))
 	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f.opts.Margin)))
+	for _, x := range []float64{f.cal.latin.a, f.cal.latin.b, f.cal.cjk.a, f.cal.cjk.b} {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(x)))
+	}
 	b = binary.AppendUvarint(b, uint64(len(f.intents)))
 	for _, in := range f.intents {
 		b = appendString(b, in.Name)
@@ -208,8 +215,14 @@ func decode(data []byte) (*Model, error) {
 	m := &Model{}
 	m.opts.Threshold = float64(r.f32())
 	m.opts.Margin = float64(r.f32())
-	if r.err == nil && !(m.opts.Threshold > 0 && m.opts.Threshold <= 1 && m.opts.Margin >= 0 && m.opts.Margin < 1) {
+	if r.err == nil && !(m.opts.Threshold >= 0 && m.opts.Threshold <= 1 && m.opts.Margin >= 0 && m.opts.Margin < 1) {
 		return nil, fmt.Errorf("threshold %v or margin %v out of range", m.opts.Threshold, m.opts.Margin)
+	}
+	m.cal.latin.a, m.cal.latin.b = float64(r.f32()), float64(r.f32())
+	m.cal.cjk.a, m.cal.cjk.b = float64(r.f32()), float64(r.f32())
+	if r.err == nil && (math.Abs(m.cal.latin.a) > maxCurve || math.Abs(m.cal.latin.b) > maxCurve ||
+		math.Abs(m.cal.cjk.a) > maxCurve || math.Abs(m.cal.cjk.b) > maxCurve) {
+		return nil, fmt.Errorf("calibration curve out of range")
 	}
 	nIntents := r.count(MaxIntents, "intents")
 	if r.err == nil && nIntents == 0 {

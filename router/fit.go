@@ -29,16 +29,49 @@ const (
 	trainSeed = 0x6b656675
 )
 
+// fitConfig holds the training settings; Fit uses defaultFit. Tests vary
+// it to compare designs.
+type fitConfig struct {
+	inputScale, learningRate float64
+	minEpochs, maxEpochs     int
+	minUpdates               int
+	pruneBelow               float64
+}
+
+var defaultFit = fitConfig{inputScale: inputScale, learningRate: learningRate, minEpochs: minEpochs,
+	maxEpochs: maxEpochs, minUpdates: minUpdates, pruneBelow: pruneBelow}
+
 // Fit validates intents and fits a model on their examples. The same
-// intents and options always give the same model bytes.
+// intents and options always give the same model bytes. With a zero
+// Options.Threshold the acceptance rule is calibrated on the intents' own
+// examples (calibrate.go).
 func Fit(intents []Intent, opts Options) (*Model, error) {
+	return fitWith(intents, opts, defaultFit)
+}
+
+func fitWith(intents []Intent, opts Options, cfg fitConfig) (*Model, error) {
 	if err := Validate(intents); err != nil {
 		return nil, fmt.Errorf("router: fit: %w", err)
 	}
-	opts = opts.withDefaults(len(intents))
-	if !(opts.Threshold > 0 && opts.Threshold <= 1) || !(opts.Margin >= 0 && opts.Margin < 1) {
-		return nil, fmt.Errorf("router: fit: threshold %v must be in (0,1] and margin %v in [0,1)", opts.Threshold, opts.Margin)
+	if opts.Threshold != 0 && opts.Margin == 0 {
+		opts.Margin = DefaultMargin
 	}
+	if !(opts.Threshold >= 0 && opts.Threshold <= 1) || !(opts.Margin >= 0 && opts.Margin < 1) {
+		return nil, fmt.Errorf("router: fit: threshold %v must be in [0,1] and margin %v in [0,1)", opts.Threshold, opts.Margin)
+	}
+	cal := calib{latin: priorCurve, cjk: priorCurve}
+	if opts.Threshold == 0 {
+		cal = calibrate(crossValidate(intents, cfg))
+	}
+	m, err := fitModel(intents, opts, cfg, cal)
+	if err != nil {
+		return nil, fmt.Errorf("router: fit: %w", err)
+	}
+	return m, nil
+}
+
+// fitModel fits one model on valid intents.
+func fitModel(intents []Intent, opts Options, cfg fitConfig, cal calib) (*Model, error) {
 	var docs []string
 	var labels []int
 	for c, in := range intents {
@@ -49,9 +82,9 @@ func Fit(intents []Intent, opts Options) (*Model, error) {
 	}
 	voc, rows, err := fitTFIDF(docs)
 	if err != nil {
-		return nil, fmt.Errorf("router: fit: %w", err)
+		return nil, err
 	}
-	f := &fitted{opts: opts, idf: make([]float64, len(voc.idf)), feats: make([]string, len(voc.idf)),
+	f := &fitted{opts: opts, cal: cal, idf: make([]float64, len(voc.idf)), feats: make([]string, len(voc.idf)),
 		unseenIDF: float64(voc.unseenIDF), stopUnseenIDF: float64(voc.stopUnseenIDF)}
 	for _, in := range intents {
 		in.Examples = nil
@@ -66,30 +99,26 @@ func Fit(intents []Intent, opts Options) (*Model, error) {
 	for i, w := range voc.idf {
 		f.idf[i] = float64(w)
 	}
-	f.bias, f.linear = trainLinear(rows, labels, len(intents), len(f.feats))
+	f.bias, f.linear = trainLinear(rows, labels, len(intents), len(f.feats), cfg)
 	f.proto = centroids(rows, labels, len(intents), f.feats)
 	// Going through the bytes means a fitted model and a loaded one are
 	// the same thing, quantisation included.
-	m, err := Load(encode(f))
-	if err != nil {
-		return nil, fmt.Errorf("router: fit: %w", err)
-	}
-	return m, nil
+	return Load(encode(f))
 }
 
 // trainLinear fits multinomial logistic regression with SGD, averaging the
 // weights over the second half of the epochs (averaged SGD generalises
 // better than the last iterate and is as cheap). It returns the bias and
 // the pruned weights by feature, input scale folded in.
-func trainLinear(rows []vec, labels []int, nClass, nFeat int) ([]float64, [][]entry) {
+func trainLinear(rows []vec, labels []int, nClass, nFeat int, cfg fitConfig) ([]float64, [][]entry) {
 	w := make([]float32, nFeat*nClass)
 	b := make([]float64, nClass)
 	avgW := make([]float32, nFeat*nClass)
 	avgB := make([]float64, nClass)
 	navg := 0
 
-	epochs := max(minEpochs, (minUpdates+len(rows)-1)/len(rows))
-	epochs = min(epochs, maxEpochs)
+	epochs := max(cfg.minEpochs, (cfg.minUpdates+len(rows)-1)/len(rows))
+	epochs = min(epochs, cfg.maxEpochs)
 	rng := rand.New(rand.NewPCG(trainSeed, trainSeed))
 	order := rng.Perm(len(rows))
 	p := make([]float64, nClass)
@@ -99,20 +128,20 @@ func trainLinear(rows []vec, labels []int, nClass, nFeat int) ([]float64, [][]en
 			r := rows[k]
 			copy(p, b)
 			for i, id := range r.idx {
-				x := float64(r.val[i]) * inputScale
+				x := float64(r.val[i]) * cfg.inputScale
 				for c, wc := range w[int(id)*nClass : int(id+1)*nClass] {
 					p[c] += x * float64(wc)
 				}
 			}
 			softmax(p)
 			p[labels[k]]-- // p is now the gradient of the loss wrt logits
-			eta := learningRate * (1 - float64(step)/float64(total))
+			eta := cfg.learningRate * (1 - float64(step)/float64(total))
 			step++
 			for c := range b {
 				b[c] -= eta * p[c]
 			}
 			for i, id := range r.idx {
-				x := float64(r.val[i]) * inputScale
+				x := float64(r.val[i]) * cfg.inputScale
 				row := w[int(id)*nClass : int(id+1)*nClass]
 				for c := range row {
 					row[c] -= float32(eta * x * p[c])
@@ -135,8 +164,8 @@ func trainLinear(rows []vec, labels []int, nClass, nFeat int) ([]float64, [][]en
 	for f := range post {
 		for c := 0; c < nClass; c++ {
 			v := float64(avgW[f*nClass+c]) / float64(navg)
-			if math.Abs(v) >= pruneBelow {
-				post[f] = append(post[f], entry{intent: c, w: v * inputScale})
+			if math.Abs(v) >= cfg.pruneBelow {
+				post[f] = append(post[f], entry{intent: c, w: v * cfg.inputScale})
 			}
 		}
 	}

@@ -91,8 +91,10 @@ func fitTFIDF(docs []string) (*vocab, []vec, error) {
 		unseenIDF:     float32(math.Log(1 + n)),
 		stopUnseenIDF: float32(math.Log((1 + n) / float64(1+prior))),
 	}
+	v.cjk = make([]bool, len(cv.Vocabulary))
 	for f, id := range cv.Vocabulary {
 		v.ids[f] = int32(id)
+		v.cjk[id] = isCJKFeature(f)
 	}
 	for i, w := range dia.Diagonal() {
 		v.idf[i] = float32(w)

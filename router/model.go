@@ -5,54 +5,22 @@ import (
 	"sort"
 )
 
-// Default decision rule. Both thresholds were chosen on CLINC150 train and
-// oos_train only, never on the validation split we report
-// (docs/intents.md; KEFU_TUNE=1 go test -run TestTune -v ./router).
-const (
-	// DefaultThreshold is the lowest score that counts as a match for
-	// models with SmallModelIntents intents or more. Lower answers more
-	// questions but answers more of them wrongly. Rule used: the most
-	// out-of-scope questions falling through while in-scope accuracy on
-	// held-out train examples (5-fold) stays within half a point of its
-	// best; 0.1 gave 94.5 % in scope and 47 % out-of-scope recall there.
-	DefaultThreshold = 0.1
-	// DefaultSmallThreshold replaces DefaultThreshold below
-	// SmallModelIntents intents. A shop with a few intents is asked mostly
-	// about other things, which the AI answers better than a wrong canned
-	// reply, so the rule is stricter: the lowest threshold that lets at
-	// least 95 % of out-of-scope questions fall through on simulated shops
-	// of 4 to 29 CLINC150 intents with 10 examples each.
-	DefaultSmallThreshold = 0.42
-	// SmallModelIntents is where DefaultSmallThreshold stops applying.
-	SmallModelIntents = 30
-	// DefaultMargin is how far the best intent must lead the runner-up.
-	// Two near-equal intents mean the question is ambiguous, and a wrong
-	// canned answer costs more than asking the AI or a person.
-	DefaultMargin = 0.01
-)
+// DefaultMargin is how far the best score must lead the runner-up when a
+// fixed Options.Threshold is given: two near-equal intents mean the
+// question is ambiguous, and a wrong canned answer costs more than asking
+// the AI or a person. The calibrated rule (zero Threshold) weighs the
+// runner-up in its confidence instead (calibrate.go).
+const DefaultMargin = 0.01
 
-// Options tune the decision rule; zero fields take the defaults.
+// Options tune the decision rule. The zero value is what the product
+// ships: a rule calibrated on the intents' own examples.
 type Options struct {
-	// Threshold is the lowest score to match, in (0,1]; 0 means
-	// DefaultThreshold, or DefaultSmallThreshold below SmallModelIntents.
+	// Threshold, when not zero, replaces the calibrated rule by a fixed
+	// one: match when the best score is at least Threshold, in (0,1].
 	Threshold float64
-	// Margin is the lead over the runner-up, in [0,1); 0 means
-	// DefaultMargin (pass 1e-9 to effectively require no lead).
+	// Margin is the lead over the runner-up the fixed rule requires, in
+	// [0,1); 0 means DefaultMargin. The calibrated rule ignores it.
 	Margin float64
-}
-
-// withDefaults fills zero fields for a model of nIntents intents.
-func (o Options) withDefaults(nIntents int) Options {
-	if o.Threshold == 0 {
-		o.Threshold = DefaultThreshold
-		if nIntents < SmallModelIntents {
-			o.Threshold = DefaultSmallThreshold
-		}
-	}
-	if o.Margin == 0 {
-		o.Margin = DefaultMargin
-	}
-	return o
 }
 
 // Match is one intent and its score.
@@ -67,10 +35,14 @@ type Result struct {
 	Intent  string  `json:"intent"`
 	Score   float64 `json:"score"`
 	Matched bool    `json:"matched"`
-	Action  Action  `json:"action"`
-	Answer  string  `json:"answer"`
-	Skill   string  `json:"skill"`
-	Ranked  []Match `json:"ranked"` // best first, at most RankedLen, scores > 0
+	// Confidence is the estimated chance that the best intent is right,
+	// from the curve fitted on the shop's own examples; the model answers
+	// at AnswerTarget or more.
+	Confidence float64 `json:"confidence"`
+	Action     Action  `json:"action"`
+	Answer     string  `json:"answer"`
+	Skill      string  `json:"skill"`
+	Ranked     []Match `json:"ranked"` // best first, at most RankedLen, scores > 0
 }
 
 // RankedLen is how many intents Result.Ranked lists.
@@ -82,6 +54,7 @@ type Model struct {
 	intents []Intent // Examples dropped: classification does not need them
 	vocab   vocab
 	opts    Options
+	cal     calib
 
 	// Both heads are stored per feature (postings), so classifying costs
 	// only the features present in the question.
@@ -114,7 +87,7 @@ func (m *Model) Options() Options { return m.opts }
 // Classify scores text against every intent and decides whether the best
 // one is a confident match.
 func (m *Model) Classify(text string) Result {
-	scores := m.scores(text)
+	scores, cjk := m.scoresCJK(text)
 	var r Result
 	order := rank(scores)
 	for _, i := range order {
@@ -132,12 +105,40 @@ func (m *Model) Classify(text string) Result {
 	if len(order) > 1 {
 		second = scores[order[1]]
 	}
-	if r.Score >= m.opts.Threshold && r.Score-second >= m.opts.Margin {
+	r.Confidence = m.cal.p(r.Score-confMargin*second, cjk)
+	ok := r.Confidence >= AnswerTarget && r.Score >= scoreFloor(len(m.intents))
+	if m.opts.Threshold > 0 {
+		ok = r.Score >= m.opts.Threshold && r.Score-second >= m.opts.Margin
+	}
+	if ok {
 		in := m.intents[best]
 		r.Matched = true
 		r.Intent, r.Action, r.Answer, r.Skill = in.Name, in.Action, in.Answer, in.Skill
 	}
 	return r
+}
+
+// confidence returns the best intent (-1: none), the calibration input
+// (best − confMargin × second score) and whether text is mostly CJK.
+func (m *Model) confidence(text string) (best int, conf float64, cjk float64) {
+	scores, cjk := m.scoresCJK(text)
+	best, first, second := -1, 0.0, 0.0
+	for i, s := range scores {
+		switch {
+		case s > first:
+			best, first, second = i, s, first
+		case s > second:
+			second = s
+		}
+	}
+	return best, first - confMargin*second, cjk
+}
+
+// p is the estimated chance of being right at confidence x for a text
+// whose features are a share cjk (0..1) Chinese or Japanese: the two
+// scripts' curves blended.
+func (c calib) p(x, cjk float64) float64 {
+	return (1-cjk)*c.latin.p(x) + cjk*c.cjk.p(x)
 }
 
 // Grounding returns up to k intents (name, answer, action, skill) that best
@@ -164,22 +165,30 @@ func (m *Model) Grounding(text string, k int) []Intent {
 // taught, whatever the number of intents). The softmax alone would call a
 // question about anything "80 % shipping" in a three-intent shop.
 func (m *Model) scores(text string) []float64 {
-	p, cos := m.heads(text)
+	s, _ := m.scoresCJK(text)
+	return s
+}
+
+// scoresCJK is scores and the share of the text's feature weight that is
+// Chinese or Japanese (0..1).
+func (m *Model) scoresCJK(text string) ([]float64, float64) {
+	p, cos, cjk := m.heads(text)
 	if p == nil {
-		return make([]float64, len(m.intents))
+		return make([]float64, len(m.intents)), cjk
 	}
 	for c := range cos {
 		cos[c] = math.Sqrt(p[c] * cos[c])
 	}
-	return cos
+	return cos, cjk
 }
 
 // heads returns the linear head's softmax probabilities and the centroid
-// cosines (clamped to [0,1]), or nils when text has no known feature.
-func (m *Model) heads(text string) (p, cos []float64) {
+// cosines (clamped to [0,1]), or nils when text has no known feature, and
+// the share of the text's feature weight that is CJK.
+func (m *Model) heads(text string) (p, cos []float64, cjkShare float64) {
 	x := m.vocab.vectorise(text, nil)
 	if len(x.idx) == 0 {
-		return nil, nil
+		return nil, nil, x.cjk
 	}
 	p = make([]float64, len(m.intents))
 	for c, b := range m.bias {
@@ -205,7 +214,7 @@ func (m *Model) heads(text string) (p, cos []float64) {
 		a, b := math.Max(cos[c], 0), math.Max(cjk[c], 0)
 		cos[c] = math.Min(math.Sqrt(a*a+b*b), 1)
 	}
-	return p, cos
+	return p, cos, x.cjk
 }
 
 // accumulate adds x times each feature's weights into out.

@@ -36,23 +36,3 @@ func TestClassifyInvariants(t *testing.T) {
 		}
 	}
 }
-
-func TestDefaultOptions(t *testing.T) {
-	tests := []struct {
-		name     string
-		opts     Options
-		nIntents int
-		want     Options
-	}{
-		{name: "large model", nIntents: 150, want: Options{Threshold: DefaultThreshold, Margin: DefaultMargin}},
-		{name: "small model", nIntents: 6, want: Options{Threshold: DefaultSmallThreshold, Margin: DefaultMargin}},
-		{name: "explicit wins", opts: Options{Threshold: 0.5, Margin: 0.1}, nIntents: 6, want: Options{Threshold: 0.5, Margin: 0.1}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.opts.withDefaults(tt.nIntents); got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}

@@ -156,7 +156,8 @@ func isCJK(r rune) bool {
 }
 
 // fold maps a rune to the form used for matching: lower case, full-width
-// ASCII to half-width, common Latin accents removed. It is a cheap subset
+// ASCII to half-width, common Latin accents removed, traditional Chinese
+// characters to simplified ones (tsfold.go). It is a cheap subset
 // of NFKC plus case folding, enough for what visitors type; golang.org/x/text
 // would cost the wasm build more than it buys here.
 func fold(r rune) rune {
@@ -165,6 +166,9 @@ func fold(r rune) rune {
 		r -= 0xFEE0
 	case r == 0x3000: // ideographic space
 		return ' '
+	}
+	if r >= 0x4E00 && r <= 0x9FFF {
+		return simplified(r)
 	}
 	r = unicode.ToLower(r)
 	if r >= 0xC0 && r <= 0x17F {

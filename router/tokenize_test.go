@@ -3,7 +3,9 @@ package router
 import (
 	"math"
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestWords(t *testing.T) {
@@ -73,6 +75,38 @@ func TestVectoriseMatchesNLP(t *testing.T) {
 			if math.Abs(float64(got.val[j]-rows[i].val[j])) > 1e-6 {
 				t.Errorf("doc %q feature %d: got %v, want %v", d, got.idx[j], got.val[j], rows[i].val[j])
 			}
+		}
+	}
+}
+
+func TestSimplified(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"運費怎麼算", "运费怎么算"},
+		{"請問營業時間", "请问营业时间"},
+		{"退貨退款", "退货退款"},
+		{"运费多少", "运费多少"}, // already simplified
+		{"ｒｅｆｕｎｄ 訂單", "refund 订单"},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, w := range words(tt.in) {
+			got = append(got, w.text)
+		}
+		if g := strings.Join(got, " "); g != tt.want {
+			t.Errorf("words(%q): got %q, want %q", tt.in, g, tt.want)
+		}
+	}
+	// The table must be sorted for the binary search, and every entry found.
+	for i := 3; i < len(tradChars); i += 3 {
+		if tradChars[i-3:i] >= tradChars[i:i+3] {
+			t.Fatalf("tradChars not sorted at %d", i/3)
+		}
+	}
+	for i := 0; i < len(tradChars); i += 3 {
+		r, _ := utf8.DecodeRuneInString(tradChars[i:])
+		s, _ := utf8.DecodeRuneInString(simpChars[i:])
+		if got := simplified(r); got != s {
+			t.Errorf("simplified(%c): got %c, want %c", r, got, s)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 type vec struct {
 	idx []int32
 	val []float32
+	cjk float64 // share of the text's squared feature weight that is CJK
 }
 
 // vocab maps features to ids and holds the inverse document frequency of
@@ -55,15 +56,15 @@ func (v *vocab) vectorise(text string, scratch []string) vec {
 	for id := range counts {
 		out.idx = append(out.idx, id)
 	}
-	if len(out.idx) == 0 {
-		return vec{}
-	}
 	sort.Slice(out.idx, func(i, j int) bool { return out.idx[i] < out.idx[j] })
-	var norm float64
+	var norm, cjk float64
 	for _, id := range out.idx {
 		w := tfWeight(counts[id]) * float64(v.idf[id])
 		out.val = append(out.val, float32(w))
 		norm += w * w
+		if v.cjk[id] {
+			cjk += w * w
+		}
 	}
 	for f, c := range unseen {
 		idf := v.unseenIDF
@@ -72,6 +73,15 @@ func (v *vocab) vectorise(text string, scratch []string) vec {
 		}
 		w := tfWeight(c) * float64(idf)
 		norm += w * w
+		if isCJKFeature(f) {
+			cjk += w * w
+		}
+	}
+	if norm > 0 {
+		out.cjk = cjk / norm
+	}
+	if len(out.idx) == 0 {
+		return vec{cjk: out.cjk}
 	}
 	return out.normalised(norm)
 }

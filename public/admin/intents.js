@@ -87,27 +87,41 @@ function remove(it) {
   });
 }
 
+// problemList shows an import's problems, each with its line in the file.
+function problemList(problems) {
+  const ul = h('ul', { class: 'problems' });
+  for (const p of problems) {
+    ul.append(h('li', { class: p.skipped ? 'skipped' : '' },
+      h('span', { class: 'line', text: `line ${p.line}` }),
+      ' ', p.intent ? h('strong', { text: p.intent }) : '',
+      ' ', p.skipped ? 'skipped: ' : 'fixed: ', p.message));
+  }
+  return ul;
+}
+
+// importFile sends the file as it is (the relay reports problems by its
+// lines), shows what an import would do, and replaces on confirmation.
 async function importFile(file) {
-  let data;
+  const text = await file.text();
+  let check;
   try {
-    data = JSON.parse(await file.text());
-  } catch {
-    toast('That file is not JSON.', 'error');
+    check = await api.postJSONText('/v1/admin/intents/import?check=1', text);
+  } catch (e) {
+    toast(`${file.name}: ${e.message}`, 'error');
     return;
   }
-  const list = Array.isArray(data) ? data : data?.intents;
-  if (!Array.isArray(list)) {
-    toast('The file needs {"intents": [...]}, as Export writes it.', 'error');
-    return;
+  const body = [h('p', { text: `The ${intents.length} intents now in use will be replaced by the ${check.count} in ${file.name}.` })];
+  if (check.problems.length) {
+    body.push(h('p', { text: `${check.problems.length} problem${check.problems.length > 1 ? 's' : ''} in the file (what can be used is imported):` }), problemList(check.problems));
   }
   await dialog({
     title: 'Replace all intents?',
-    body: [h('p', { text: `The ${intents.length} intents now in use will be replaced by the ${list.length} in ${file.name}. Nothing changes if the file has an error.` })],
+    body,
     ok: 'Replace',
     danger: true,
     async onOK() {
-      const r = await api.post('/v1/admin/intents/import', { intents: list });
-      toast(`Imported ${r.count} intents.`);
+      const r = await api.postJSONText('/v1/admin/intents/import', text);
+      toast(`Imported ${r.count} intents${r.problems.length ? ` (${r.problems.length} problems reported)` : ''}.`);
       await show();
     },
   });

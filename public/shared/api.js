@@ -16,7 +16,7 @@ export class HTTPError extends Error {
   }
 }
 
-async function call(method, path, body, { quiet401 = false } = {}) {
+async function call(method, path, body, { quiet401 = false, raw = false } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
@@ -24,7 +24,7 @@ async function call(method, path, body, { quiet401 = false } = {}) {
   try {
     res = await fetch(path, {
       method, headers, credentials: 'same-origin', cache: 'no-store',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
     });
   } catch {
     throw new HTTPError(0, 'network', 'The relay cannot be reached. Check your connection and try again.');
@@ -42,6 +42,8 @@ async function call(method, path, body, { quiet401 = false } = {}) {
 
 export const get = (path) => call('GET', path);
 export const post = (path, body) => call('POST', path, body);
+// postJSONText sends text that already is JSON (a file), byte for byte.
+export const postJSONText = (path, text) => call('POST', path, text, { raw: true });
 export const put = (path, body) => call('PUT', path, body);
 export const patch = (path, body) => call('PATCH', path, body);
 export const del = (path) => call('DELETE', path);

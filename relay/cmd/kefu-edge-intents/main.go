@@ -4,7 +4,8 @@
 //	go run ./relay/cmd/kefu-edge-intents intents.json > intents.sql
 //	cd edge && npx wrangler d1 execute kefu --remote --file ../intents.sql
 //
-// The intents are validated here, as the admin page would. The edge refits
+// The intents are read and validated here as the admin page's import does;
+// problems are reported on stderr by line. The edge refits
 // the model from them on its next request (docs/edge.md).
 package main
 
@@ -17,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/router"
 )
 
@@ -41,7 +43,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() ti
 		defer f.Close()
 		in, name = f, args[0]
 	}
-	sql, err := intentsSQL(in, now().UnixMilli())
+	sql, problems, err := intentsSQL(in, now().UnixMilli())
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "kefu-edge-intents: %s: %s\n", name, p)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kefu-edge-intents: %s: %v\n", name, err)
 		return 1
@@ -53,29 +58,27 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() ti
 // chunkBytes keeps each statement well under D1's 100 KB statement limit.
 const chunkBytes = 60 << 10
 
-// intentsSQL reads an intents file and returns statements that store it
-// as the "intents" settings document the relay's intents package reads,
-// under a new version so the stored model is refitted. A big document is
-// written in pieces to a staging row, then moved in one statement, so the
-// edge never sees half of it.
-func intentsSQL(r io.Reader, version int64) (string, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	var file struct {
-		Intents []router.Intent `json:"intents"`
+// intentsSQL reads an intents file as the admin page's import does
+// (whitespace normalised, problems reported by line, what is valid kept)
+// and returns statements that store it as the "intents" settings document
+// the relay's intents package reads, under a new version so the stored
+// model is refitted. A big document is written in pieces to a staging
+// row, then moved in one statement, so the edge never sees half of it.
+func intentsSQL(r io.Reader, version int64) (string, []intents.Problem, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return "", nil, fmt.Errorf("read intents: %w", err)
 	}
-	if err := dec.Decode(&file); err != nil {
-		return "", fmt.Errorf("read intents: %w", err)
-	}
-	if err := router.Validate(file.Intents); err != nil {
-		return "", err
+	list, problems, err := intents.ReadFile(data)
+	if err != nil {
+		return "", problems, err
 	}
 	doc, err := json.Marshal(struct {
 		Version int64           `json:"version"`
 		Intents []router.Intent `json:"intents"`
-	}{version, file.Intents})
+	}{version, list})
 	if err != nil {
-		return "", fmt.Errorf("encode intents: %w", err)
+		return "", problems, fmt.Errorf("encode intents: %w", err)
 	}
 	var b strings.Builder
 	b.WriteString("DELETE FROM settings WHERE name = 'intents.import';\n")
@@ -88,7 +91,7 @@ func intentsSQL(r io.Reader, version int64) (string, error) {
 	}
 	b.WriteString("INSERT INTO settings (name, value) SELECT 'intents', CAST(value AS BLOB) FROM settings WHERE name = 'intents.import' ON CONFLICT (name) DO UPDATE SET value = excluded.value;\n")
 	b.WriteString("DELETE FROM settings WHERE name = 'intents.import';\n")
-	return b.String(), nil
+	return b.String(), problems, nil
 }
 
 // split cuts s into pieces of at most n bytes, never inside a character.

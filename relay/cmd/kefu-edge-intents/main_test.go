@@ -40,12 +40,13 @@ func TestIntentsSQL(t *testing.T) {
 		{name: "quotes are escaped", in: intentsFile(t, "It's on its way", 1), contains: "It''s on its way"},
 		{name: "big file in pieces", in: intentsFile(t, "ok", 10), wantChunks: 2},
 		{name: "invalid intents refused", in: `{"intents":[{"name":"x","examples":[],"answer":"a"}]}`, wantErr: "example"},
-		{name: "unknown field refused", in: `{"intent":[]}`, wantErr: "unknown field"},
+		{name: "wrong shape refused", in: `{"intent":[]}`, wantErr: `want {"intents"`},
+		{name: "newline in an example", in: `{"intents":[{"name":"x","examples":["a\nb"],"answer":"c"}]}`, contains: `"examples":["a b"]`},
 		{name: "no intents refused", in: `{"intents":[]}`, wantErr: "intent"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sql, err := intentsSQL(strings.NewReader(tc.in), 1795500000123)
+			sql, _, err := intentsSQL(strings.NewReader(tc.in), 1795500000123)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one about %q", err, tc.wantErr)
@@ -96,5 +97,10 @@ func TestRunUsage(t *testing.T) {
 	}
 	if code := run(nil, strings.NewReader(intentsFile(t, "x", 1)), &out, &errOut, now); code != 0 || !strings.Contains(out.String(), "INSERT INTO settings") {
 		t.Errorf("stdin: exit %d, output %q, stderr %q", code, out.String(), errOut.String())
+	}
+	errOut.Reset()
+	file := "{\"intents\": [\n{\"name\": \"a\", \"examples\": [\"hi there\"], \"answer\": \"b\"},\n{\"name\": \"c\", \"examples\": [\"x\"]}]}"
+	if code := run(nil, strings.NewReader(file), &out, &errOut, now); code != 0 || !strings.Contains(errOut.String(), `stdin: line 3: intent "c" skipped: action answer needs an answer`) {
+		t.Errorf("a skipped intent: exit %d, stderr %q", code, errOut.String())
 	}
 }

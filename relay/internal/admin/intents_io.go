@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kefuhq/kefu/relay/internal/httpx"
+	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/router"
 )
 
@@ -37,25 +38,41 @@ func (a *Admin) exportIntents(w http.ResponseWriter, r *http.Request) {
 	w.Write(append(data, '\n'))
 }
 
-// importIntents replaces the whole set. It is validated as a set first,
-// so an empty or broken file changes nothing.
+// importIntents replaces the whole set with a file's intents. The body is
+// the file as Export writes it: whitespace is normalised, and every
+// problem is reported with its line (intents.ReadFile); what is valid is
+// imported, and nothing changes when nothing is. With ?check=1 it only
+// reports what an import would do.
 func (a *Admin) importIntents(w http.ResponseWriter, r *http.Request) {
-	var f intentFile
-	if err := httpx.DecodeJSON(w, r, maxImportBytes, &f); err != nil {
+	// The shared strict decoder vets the file's shape (one object, no
+	// unknown or repeated key); ReadFile reads the intents by line.
+	var shape struct {
+		Intents json.RawMessage `json:"intents"`
+	}
+	body, err := httpx.DecodeJSONBody(w, r, maxImportBytes, &shape)
+	if err != nil {
 		return
 	}
-	if err := router.Validate(f.Intents); err != nil {
-		a.fail(w, r, "import intents", err)
+	list, problems, err := intents.ReadFile(body)
+	if err != nil {
+		badField(w, strings.TrimPrefix(err.Error(), intents.ErrBadFile.Error()+": "))
+		return
+	}
+	if problems == nil {
+		problems = []intents.Problem{}
+	}
+	if r.URL.Query().Get("check") != "" {
+		httpx.JSON(w, http.StatusOK, map[string]any{"count": len(list), "problems": problems})
 		return
 	}
 	a.intentsMu.Lock()
 	defer a.intentsMu.Unlock()
-	if err := a.d.Intents.Replace(r.Context(), f.Intents); err != nil {
+	if err := a.d.Intents.Replace(r.Context(), list); err != nil {
 		a.fail(w, r, "import intents", err)
 		return
 	}
-	a.d.Log.Info("admin: intents imported", "count", len(f.Intents), "by", who(r))
-	httpx.JSON(w, http.StatusOK, map[string]any{"count": len(f.Intents), "model": a.modelInfo()})
+	a.d.Log.Info("admin: intents imported", "count", len(list), "problems", len(problems), "by", who(r))
+	httpx.JSON(w, http.StatusOK, map[string]any{"count": len(list), "problems": problems, "model": a.modelInfo()})
 }
 
 type tryRequest struct {

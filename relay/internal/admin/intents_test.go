@@ -187,18 +187,17 @@ func TestExportImport(t *testing.T) {
 	admin.must(200, "GET", "/v1/admin/intents", nil).decode(&list)
 	hash := list.Model.Hash
 
-	broken := append([]router.Intent{giftCards}, router.Intent{Name: "broken", Answer: "no examples"})
 	tests := []struct {
 		name   string
 		body   any
 		status int
 		code   protocol.Code
 	}{
-		{"a broken intent", map[string]any{"intents": broken}, 400, protocol.CodeBadField},
 		{"no intents", map[string]any{"intents": []router.Intent{}}, 400, protocol.CodeBadField},
-		{"duplicate names", map[string]any{"intents": []router.Intent{giftCards, giftCards}}, 400, protocol.CodeBadField},
+		{"nothing valid", map[string]any{"intents": []router.Intent{{Name: "broken", Answer: "no examples"}}}, 400, protocol.CodeBadField},
 		{"a bare list", []router.Intent{giftCards}, 400, protocol.CodeBadFrame}, // not one JSON object
 		{"unknown field", `{"intents":[],"version":2}`, 400, protocol.CodeUnknownField},
+		{"not json", "{\"intents\": [", 400, protocol.CodeBadFrame},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,13 +214,40 @@ func TestExportImport(t *testing.T) {
 		t.Fatalf("a refused import changed the intents: %d, model %s → %s", len(list.Intents), hash, list.Model.Hash)
 	}
 
+	// A file with problems: checked first (nothing changes), then
+	// imported without the broken intent and the repeated name, each
+	// problem reported with its line; a newline inside an example is a
+	// space.
+	messy := "{\"intents\": [\n" +
+		`{"name": "gift_cards", "examples": ["do you sell` + "\\n" + `gift cards", "gift card"], "answer": "Yes, from $10."},` + "\n" +
+		`{"name": "broken", "answer": "no examples"},` + "\n" +
+		`{"name": "gift_cards", "examples": ["again"], "answer": "x"}` + "\n]}"
 	var imported struct {
-		Count int
+		Count    int
+		Problems []struct {
+			Line    int
+			Intent  string
+			Message string
+			Skipped bool
+		}
 		Model struct{ Hash string }
 	}
-	admin.must(200, "POST", "/v1/admin/intents/import", map[string]any{"intents": []router.Intent{giftCards}}).decode(&imported)
+	admin.must(200, "POST", "/v1/admin/intents/import?check=1", messy).decode(&imported)
+	admin.must(200, "GET", "/v1/admin/intents", nil).decode(&list)
+	if imported.Count != 1 || len(imported.Problems) != 2 || list.Model.Hash != hash {
+		t.Fatalf("check: got %+v and model %s, want 1 intent, 2 problems, no change", imported, list.Model.Hash)
+	}
+	admin.must(200, "POST", "/v1/admin/intents/import", messy).decode(&imported)
 	if imported.Count != 1 || imported.Model.Hash == hash {
 		t.Errorf("import answer %+v", imported)
+	}
+	if p := imported.Problems; len(p) != 2 || p[0].Line != 3 || p[0].Intent != "broken" || !p[0].Skipped ||
+		p[1].Line != 4 || !strings.Contains(p[1].Message, "already used on line 2") {
+		t.Errorf("problems: got %+v", p)
+	}
+	admin.must(200, "GET", "/v1/admin/intents", nil).decode(&list)
+	if len(list.Intents) != 1 || list.Intents[0].Examples[0] != "do you sell gift cards" {
+		t.Errorf("imported %+v, want gift_cards with its examples on one line", list.Intents)
 	}
 	// The exported file imports as is: the round trip restores the set.
 	admin.must(200, "POST", "/v1/admin/intents/import", exported)

@@ -44,10 +44,18 @@ func JSON(w http.ResponseWriter, status int, v any) {
 // nothing after the object). On failure it has already written the error
 // response and returns the error.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error {
+	_, err := DecodeJSONBody(w, r, max, v)
+	return err
+}
+
+// DecodeJSONBody is DecodeJSON that also returns the body's bytes, for a
+// handler that reads more from them than v holds (an import reporting
+// problems by line).
+func DecodeJSONBody(w http.ResponseWriter, r *http.Request, max int64, v any) ([]byte, error) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		err := errors.New("send a JSON body with Content-Type: application/json")
 		Error(w, http.StatusUnsupportedMediaType, protocol.CodeBadFrame, err.Error())
-		return err
+		return nil, err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	if err != nil {
@@ -55,19 +63,19 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error 
 		if errors.As(err, &mbe) {
 			err = fmt.Errorf("body larger than %d bytes", max)
 			Error(w, http.StatusRequestEntityTooLarge, protocol.CodeFrameTooBig, err.Error())
-			return err
+			return nil, err
 		}
 		Error(w, http.StatusBadRequest, protocol.CodeBadFrame, "could not read the body")
-		return err
+		return nil, err
 	}
 	if err := protocol.DecodeObject(body, v); err != nil {
 		var pe *protocol.Error
 		if !errors.As(err, &pe) {
 			Error(w, http.StatusInternalServerError, protocol.CodeInternal, "")
-			return err
+			return nil, err
 		}
 		Error(w, http.StatusBadRequest, pe.Code, pe.Message)
-		return err
+		return nil, err
 	}
-	return nil
+	return body, nil
 }
