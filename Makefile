@@ -16,7 +16,7 @@ SHA256  := $(shell command -v sha256sum 2>/dev/null || echo shasum -a 256)
 # make docker: the host's platform; several (podman) make a multi-arch manifest.
 IMAGE_PLATFORMS ?= linux/$(shell $(GO) env GOARCH)
 WASM    := public/wasm/kefu.wasm
-WASM_SRC := $(shell find router wasm -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+WASM_SRC := $(shell find router wasm -name "*.go" -not -name "*_test.go" 2>/dev/null) go.mod go.sum
 ENGINE  := $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
 ifneq ($(and $(findstring podman,$(ENGINE)),$(shell command -v runc 2>/dev/null)),)
 ENGINE  += --runtime runc
@@ -36,7 +36,7 @@ build: wasm ## the static kefu binary in bin/, version stamped
 wasm: $(WASM) public/wasm/wasm_exec.js ## the widget's WebAssembly module (+ brotli) and Go's JS glue
 
 $(WASM): $(WASM_SRC)
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags '-s -w' -o $@ ./wasm
+	GOOS=js GOARCH=wasm $(GO) build -tags kefu_widget -trimpath -ldflags '-s -w' -o $@ ./wasm
 	@if command -v brotli >/dev/null; then brotli -f -q 11 -o $@.br $@; else echo "brotli not installed: serving gzip only"; fi
 
 public/wasm/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js

@@ -97,11 +97,11 @@ func TestCLINC150(t *testing.T) {
 		minAcc, minOOSRecall float64
 	}{
 		// Floors sit a little under what we measured (docs/intents.md), so
-		// a real regression fails while SGD noise does not.
-		// Full: 91.1 / 56.0 measured; 0.91 is also the goal (above Rasa's
-		// 90.9 and DialogFlow's 90.8).
-		{name: "full", perIntent: 0, minAcc: 0.91, minOOSRecall: 0.52},
-		{name: "10-shot", perIntent: 10, minAcc: 0.70, minOOSRecall: 0.74},
+		// a real regression fails while SGD noise does not. Since issue 14
+		// the rule prefers no answer: full 85.7 / 87.0 measured (91.1 /
+		// 56.0 before), first 10 examples 64.0 / 92.0 (70.4 / 78.0).
+		{name: "full", perIntent: 0, minAcc: 0.84, minOOSRecall: 0.82},
+		{name: "10-shot", perIntent: 10, minAcc: 0.62, minOOSRecall: 0.87},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

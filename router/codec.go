@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -96,6 +97,11 @@ func encode(f *fitted) []byte {
 	}
 
 	b = binary.AppendUvarint(b, uint64(len(order)))
+	blob := 0
+	for _, id := range order {
+		blob += len(f.feats[id])
+	}
+	b = binary.AppendUvarint(b, uint64(blob))
 	prev := ""
 	for _, id := range order {
 		s := f.feats[id]
@@ -123,9 +129,11 @@ func encode(f *fitted) []byte {
 	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
 }
 
-// appendPostings writes one head: a float32 scale, then per feature a
-// count and (intent delta, int8 weight) pairs. Weights that round to zero
-// are dropped.
+// appendPostings writes one head: a float32 scale, the byte length of
+// each feature's entries (uvarints), then the entries of every feature back
+// to back, each (intent delta uvarint, int8 weight). Weights that round to
+// zero are dropped. The lengths let Load find each feature's entries
+// without reading them: they are read when a question has the feature.
 func appendPostings(b []byte, post [][]entry, order []int) []byte {
 	hi := 0.0
 	for _, es := range post {
@@ -135,6 +143,8 @@ func appendPostings(b []byte, post [][]entry, order []int) []byte {
 	}
 	scale := hi / 127
 	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(scale)))
+	var entries []byte
+	var lens []int
 	var qs []entry
 	for _, id := range order {
 		qs = qs[:0]
@@ -144,15 +154,20 @@ func appendPostings(b []byte, post [][]entry, order []int) []byte {
 			}
 		}
 		sort.Slice(qs, func(i, j int) bool { return qs[i].intent < qs[j].intent })
-		b = binary.AppendUvarint(b, uint64(len(qs)))
+		start := len(entries)
 		last := -1
 		for _, e := range qs {
-			b = binary.AppendUvarint(b, uint64(e.intent-last))
-			b = append(b, byte(int8(e.w)))
+			entries = binary.AppendUvarint(entries, uint64(e.intent-last))
+			entries = append(entries, byte(int8(e.w)))
 			last = e.intent
 		}
+		lens = append(lens, len(entries)-start)
 	}
-	return b
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	for _, n := range lens {
+		b = binary.AppendUvarint(b, uint64(n))
+	}
+	return append(b, entries...)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -184,7 +199,13 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 }
 
 // Hash returns the hex SHA-256 of the serialised model, usable as an ETag.
-func (m *Model) Hash() string { return m.hash }
+func (m *Model) Hash() string {
+	m.hashOnce.Do(func() {
+		sum := sha256.Sum256(m.raw)
+		m.hash = hex.EncodeToString(sum[:])
+	})
+	return m.hash
+}
 
 // Load parses a model serialised by MarshalBinary. It rejects truncated,
 // corrupt or other-version input with an error wrapping ErrBadModel, and
@@ -207,6 +228,8 @@ func decode(data []byte) (*Model, error) {
 	if v := data[len(modelMagic)]; v != modelVersion {
 		return nil, fmt.Errorf("model version %d, this build reads version %d", v, modelVersion)
 	}
+	// The model keeps views of its bytes (postings): its own copy.
+	data = append([]byte(nil), data...)
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.ChecksumIEEE(body) != sum {
 		return nil, errors.New("checksum mismatch (truncated or corrupt)")
@@ -246,20 +269,48 @@ func decode(data []byte) (*Model, error) {
 
 	nFeats := r.count(maxFeatures, "features")
 	r.need(2 * nFeats) // each feature takes at least 2 bytes
+	blobLen := r.count(nFeats*maxFeatLen, "vocabulary bytes")
 	if r.err != nil {
 		return nil, r.err
 	}
-	m.vocab.ids = make(map[string]int32, nFeats)
-	prev := ""
+	if nFeats == 0 {
+		return nil, errors.New("no features")
+	}
+	// One blob and one offset table: no string or map entry per feature.
+	v := &m.vocab
+	v.blob = make([]byte, 0, blobLen)
+	v.off = make([]uint32, 1, nFeats+1)
+	var prev []byte
 	for i := 0; i < nFeats && r.err == nil; i++ {
 		p := r.count(len(prev), "shared prefix")
-		s := prev[:min(p, len(prev))] + r.str(maxFeatLen)
-		if r.err == nil && i > 0 && s <= prev {
+		suffix := r.bytes(maxFeatLen)
+		start := len(v.blob)
+		if r.err != nil || p+len(suffix) == 0 || start+p+len(suffix) > blobLen {
+			r.fail(fmt.Errorf("feature %d: bad length", i))
+			break
+		}
+		v.blob = append(v.blob, prev[:p]...)
+		v.blob = append(v.blob, suffix...)
+		cur := v.blob[start:]
+		if i > 0 && bytes.Compare(cur, prev) <= 0 {
 			r.fail(fmt.Errorf("vocabulary not sorted at feature %d", i))
 		}
-		m.vocab.ids[s] = int32(i)
-		m.vocab.cjk = append(m.vocab.cjk, isCJKFeature(s))
-		prev = s
+		v.off = append(v.off, uint32(len(v.blob)))
+		prev = cur
+	}
+	if r.err == nil && len(v.blob) != blobLen {
+		r.fail(fmt.Errorf("vocabulary is %d bytes, header says %d", len(v.blob), blobLen))
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	// first[b]: the first feature whose first byte is b or more.
+	fi := 0
+	for b := 0; b <= 256; b++ {
+		for fi < nFeats && int(v.blob[v.off[fi]]) < b {
+			fi++
+		}
+		v.first[b] = uint32(fi)
 	}
 	idfScale := float64(r.f32())
 	if r.err == nil && (math.IsNaN(idfScale) || idfScale < 0 || idfScale > 1) {
@@ -283,8 +334,8 @@ func decode(data []byte) (*Model, error) {
 			m.bias[i] = r.f32()
 		}
 	}
-	m.linear = r.postings(nFeats, nIntents)
-	m.proto = r.postings(nFeats, nIntents)
+	m.linear = r.postings(nFeats)
+	m.proto = r.postings(nFeats)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -298,9 +349,7 @@ func decode(data []byte) (*Model, error) {
 			}
 		}
 	}
-	m.raw = append([]byte(nil), data...)
-	sum256 := sha256.Sum256(m.raw)
-	m.hash = hex.EncodeToString(sum256[:])
+	m.raw = data
 	return m, nil
 }
 
@@ -382,6 +431,16 @@ func (r *reader) count(max int, what string) int {
 	return int(v)
 }
 
+// bytes returns the next length-prefixed bytes (a view, not a copy).
+func (r *reader) bytes(max int) []byte {
+	n := r.count(max, "bytes in a string")
+	if !r.need(n) {
+		return nil
+	}
+	r.off += n
+	return r.b[r.off-n : r.off]
+}
+
 func (r *reader) str(max int) string {
 	n := r.count(max, "bytes in a string")
 	if !r.need(n) {
@@ -391,30 +450,52 @@ func (r *reader) str(max int) string {
 	return strings.Clone(string(r.b[r.off-n : r.off]))
 }
 
-// postings reads one head written by appendPostings.
-func (r *reader) postings(nFeats, nIntents int) postings {
+// postings reads one head written by appendPostings: the offsets of each
+// feature's entries, and the entries as a view of the model's bytes (they
+// are decoded, and checked, when classifying: postings.each).
+func (r *reader) postings(nFeats int) postings {
 	scale := r.f32()
 	if r.err == nil && scale < 0 {
 		r.fail(fmt.Errorf("negative weight scale %v", scale))
 	}
-	p := postings{start: make([]int32, 1, nFeats+1)}
-	for f := 0; f < nFeats && r.err == nil; f++ {
-		n := r.count(nIntents, "postings for one feature")
-		if !r.need(2 * n) { // at least one varint byte and one weight each
-			break
-		}
-		last := -1
-		for j := 0; j < n && r.err == nil; j++ {
-			d := r.count(nIntents, "intent delta")
-			q := int8(r.byte())
-			if r.err == nil && (d == 0 || last+d >= nIntents) {
-				r.fail(fmt.Errorf("feature %d: intent index out of order or range", f))
+	total := r.count(len(r.b), "bytes of postings")
+	if !r.need(nFeats) { // one length byte per feature at least
+		return postings{}
+	}
+	p := postings{start: make([]uint32, 1, nFeats+1), scale: scale}
+	b, off, sum := r.b, r.off, 0
+	for f := 0; f < nFeats; f++ {
+		var n, shift int
+		for {
+			if off >= len(b) || shift > 28 {
+				r.off = off
+				r.fail(fmt.Errorf("feature %d: bad postings length at byte %d", f, off))
+				return postings{}
 			}
-			last += d
-			p.intent = append(p.intent, uint16(last))
-			p.weight = append(p.weight, float32(q)*scale)
+			c := b[off]
+			off++
+			n |= int(c&0x7f) << shift
+			shift += 7
+			if c < 0x80 {
+				break
+			}
 		}
-		p.start = append(p.start, int32(len(p.intent)))
+		sum += n
+		if sum > total {
+			r.off = off
+			r.fail(fmt.Errorf("feature %d: postings longer than the head declares", f))
+			return postings{}
+		}
+		p.start = append(p.start, uint32(sum))
+	}
+	r.off = off
+	if sum != total {
+		r.fail(fmt.Errorf("postings add up to %d bytes, the head declares %d", sum, total))
+		return postings{}
+	}
+	if r.need(total) {
+		p.data = r.b[r.off : r.off+total]
+		r.off += total
 	}
 	return p
 }

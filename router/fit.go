@@ -1,3 +1,5 @@
+//go:build !kefu_widget
+
 package router
 
 import (

@@ -1,3 +1,5 @@
+//go:build !kefu_widget
+
 package router
 
 import (
@@ -91,10 +93,8 @@ func fitTFIDF(docs []string) (*vocab, []vec, error) {
 		unseenIDF:     float32(math.Log(1 + n)),
 		stopUnseenIDF: float32(math.Log((1 + n) / float64(1+prior))),
 	}
-	v.cjk = make([]bool, len(cv.Vocabulary))
 	for f, id := range cv.Vocabulary {
 		v.ids[f] = int32(id)
-		v.cjk[id] = isCJKFeature(f)
 	}
 	for i, w := range dia.Diagonal() {
 		v.idf[i] = float32(w)

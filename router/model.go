@@ -3,6 +3,7 @@ package router
 import (
 	"math"
 	"sort"
+	"sync"
 )
 
 // DefaultMargin is how far the best score must lead the runner-up when a
@@ -62,16 +63,51 @@ type Model struct {
 	linear postings  // softmax weights, input scale folded in
 	proto  postings  // L2-normalised intent centroids
 
-	raw  []byte // the serialised form, kept for Hash and MarshalBinary
-	hash string
+	raw      []byte // the serialised form, kept for Hash and MarshalBinary
+	hashOnce sync.Once
+	hash     string // computed on first use: SHA-256 of 1 MB costs the widget ~10 ms
 }
 
-// postings holds, for each feature f, entries start[f]:start[f+1] of
-// (intent, weight).
+// postings holds, for each feature f, its (intent, weight × scale)
+// entries in data[start[f]:start[f+1]], as stored: (intent delta uvarint,
+// int8 weight) pairs. They are decoded when a question has the feature,
+// so loading a model does not touch them (docs/intents.md, "Load").
 type postings struct {
-	start  []int32
-	intent []uint16
-	weight []float32
+	start []uint32
+	data  []byte
+	scale float32
+}
+
+// each calls fn with every (intent, weight) of feature f. Entries that
+// are malformed or name an intent past n end the feature: Load checked the
+// checksum and the lengths, and a corrupt model must not panic.
+func (p *postings) each(f int32, n int, fn func(intent int, w float64)) {
+	if int(f)+1 >= len(p.start) {
+		return
+	}
+	b := p.data[p.start[f]:p.start[f+1]]
+	last := -1
+	for i := 0; i < len(b); {
+		var d, shift int
+		for {
+			if i >= len(b) || shift > 28 {
+				return
+			}
+			c := b[i]
+			i++
+			d |= int(c&0x7f) << shift
+			shift += 7
+			if c < 0x80 {
+				break
+			}
+		}
+		if d == 0 || last+d >= n || i >= len(b) {
+			return
+		}
+		last += d
+		fn(last, float64(int8(b[i]))*float64(p.scale))
+		i++
+	}
 }
 
 // Intents returns the model's intents without their examples.
@@ -203,12 +239,10 @@ func (m *Model) heads(text string) (p, cos []float64, cjkShare float64) {
 	for i, f := range x.idx {
 		v := float64(x.val[i])
 		dst := cos
-		if m.vocab.cjk[f] {
+		if x.cjkIDs[f] {
 			dst = cjk
 		}
-		for j := m.proto.start[f]; j < m.proto.start[f+1]; j++ {
-			dst[m.proto.intent[j]] += v * float64(m.proto.weight[j])
-		}
+		m.proto.each(f, len(m.intents), func(c int, w float64) { dst[c] += v * w })
 	}
 	for c := range cos {
 		a, b := math.Max(cos[c], 0), math.Max(cjk[c], 0)
@@ -221,9 +255,7 @@ func (m *Model) heads(text string) (p, cos []float64, cjkShare float64) {
 func (p *postings) accumulate(x vec, out []float64) {
 	for i, f := range x.idx {
 		v := float64(x.val[i])
-		for j := p.start[f]; j < p.start[f+1]; j++ {
-			out[p.intent[j]] += v * float64(p.weight[j])
-		}
+		p.each(f, len(out), func(c int, w float64) { out[c] += v * w })
 	}
 }
 

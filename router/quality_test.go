@@ -254,3 +254,35 @@ func TestQualityShopSets(t *testing.T) {
 	}
 	t.Logf("shop sets, %d seeds:\n%s", seeds, b.String())
 }
+
+// TestQualityNoCliff checks the rule has no step where the old one had
+// (30 intents): nested draws (n+2 intents = the n of the same seed plus
+// two), 10 examples each, val questions; accuracy, rejection and wrong
+// answers may not move more than 2 points between neighbours.
+func TestQualityNoCliff(t *testing.T) {
+	if os.Getenv("KEFU_QUALITY") == "" {
+		t.Skip("set KEFU_QUALITY=1 to measure the rule across 24–36 intents")
+	}
+	d := loadCLINC(t)
+	var b strings.Builder
+	b.WriteString(qualityHeader + "\n")
+	var prev *qualityRow
+	for n := 24; n <= 36; n += 2 {
+		row := runSeeds(t, fmt.Sprintf("%d intents, 10-shot", n), 5, func(seed uint64) draw {
+			return clincDraw(d, n, 10, seed, false)
+		}, Options{})
+		b.WriteString(row.String() + "\n")
+		if prev != nil {
+			for _, m := range []struct {
+				name string
+				a, b meanSD
+			}{{"accuracy", prev.acc, row.acc}, {"rejected", prev.rej, row.rej}, {"wrong", prev.wrong, row.wrong}} {
+				if d := math.Abs(m.b.mean - m.a.mean); d > 0.02 {
+					t.Errorf("%s: %s moved %.1f points from %s", row.name, m.name, 100*d, prev.name)
+				}
+			}
+		}
+		prev = &row
+	}
+	t.Logf("CLINC150, nested random draws, 5 seeds, val questions:\n%s", b.String())
+}

@@ -7,23 +7,69 @@ import (
 
 // vec is a sparse, L2-normalised TF-IDF vector: feature ids ascending.
 type vec struct {
-	idx []int32
-	val []float32
-	cjk float64 // share of the text's squared feature weight that is CJK
+	idx    []int32
+	val    []float32
+	cjk    float64        // share of the text's squared feature weight that is CJK
+	cjkIDs map[int32]bool // the ids of idx that are CJK features
 }
 
 // vocab maps features to ids and holds the inverse document frequency of
 // each id; it is all the classifier needs to turn text into a vec.
+//
+// A fitted vocabulary (fitTFIDF) is a map; a loaded one keeps the sorted
+// features in one byte blob and finds them by binary search, so Load
+// allocates three slices instead of a string and a map entry per feature
+// (a 150-intent model has ~100 000 features; issue 14).
 type vocab struct {
-	ids map[string]int32
-	idf []float32
-	cjk []bool // by id: the feature is Chinese or Japanese text (isCJKFeature)
+	ids   map[string]int32 // fit time; nil in a loaded model
+	blob  []byte           // loaded: the features, sorted, back to back
+	off   []uint32         // loaded: feature i is blob[off[i]:off[i+1]]
+	first [257]uint32      // loaded: features starting with byte b are first[b]:first[b+1]
+	idf   []float32
 	// unseenIDF and stopUnseenIDF weigh features of a question that no
 	// training example had (a function word, or anything else). They count
 	// towards the question's length but match nothing, so a question made
 	// mostly of words the intents never used scores low.
 	unseenIDF     float32
 	stopUnseenIDF float32
+}
+
+// lookup returns the id of feature f.
+func (v *vocab) lookup(f string) (int32, bool) {
+	if v.ids != nil {
+		id, ok := v.ids[f]
+		return id, ok
+	}
+	if f == "" {
+		return 0, false
+	}
+	lo, hi := int(v.first[f[0]]), int(v.first[int(f[0])+1])
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		switch c := compare(v.blob[v.off[mid]:v.off[mid+1]], f); {
+		case c == 0:
+			return int32(mid), true
+		case c < 0:
+			lo = mid + 1
+		default:
+			hi = mid
+		}
+	}
+	return 0, false
+}
+
+// compare is bytes.Compare(a, []byte(b)) without the conversion.
+func compare(a []byte, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(a) - len(b)
 }
 
 // tfWeight is the term-frequency part of a feature's weight: sublinear, so
@@ -42,9 +88,16 @@ func (v *vocab) vectorise(text string, scratch []string) vec {
 	feats := features(scratch[:0], text)
 	counts := make(map[int32]float64, len(feats))
 	var unseen map[string]float64
+	var cjkIDs map[int32]bool
 	for _, f := range feats {
-		if id, ok := v.ids[f]; ok {
+		if id, ok := v.lookup(f); ok {
 			counts[id]++
+			if isCJKFeature(f) {
+				if cjkIDs == nil {
+					cjkIDs = make(map[int32]bool)
+				}
+				cjkIDs[id] = true
+			}
 		} else {
 			if unseen == nil {
 				unseen = make(map[string]float64)
@@ -62,7 +115,7 @@ func (v *vocab) vectorise(text string, scratch []string) vec {
 		w := tfWeight(counts[id]) * float64(v.idf[id])
 		out.val = append(out.val, float32(w))
 		norm += w * w
-		if v.cjk[id] {
+		if cjkIDs[id] {
 			cjk += w * w
 		}
 	}
@@ -83,6 +136,7 @@ func (v *vocab) vectorise(text string, scratch []string) vec {
 	if len(out.idx) == 0 {
 		return vec{cjk: out.cjk}
 	}
+	out.cjkIDs = cjkIDs
 	return out.normalised(norm)
 }
 

@@ -21,6 +21,7 @@ func (a *api) exports() js.Value {
 	obj := js.Global().Get("Object").New()
 	for name, fn := range map[string]func(args []js.Value) any{
 		"loadModel":   a.loadModel,
+		"modelHash":   a.modelHash,
 		"classify":    a.classify,
 		"fingerprint": a.fingerprint,
 	} {
@@ -28,7 +29,7 @@ func (a *api) exports() js.Value {
 		a.funcs = append(a.funcs, f)
 		obj.Set(name, f)
 	}
-	obj.Set("version", 1)
+	obj.Set("version", 2)
 	return obj
 }
 
@@ -49,7 +50,9 @@ func errResult(msg string) map[string]any {
 	return map[string]any{"ok": false, "error": msg}
 }
 
-// loadModel(Uint8Array) → {ok, error, hash, intents}
+// loadModel(Uint8Array) → {ok, error, intents}. The hash is not computed
+// here: SHA-256 of a 1 MB model costs the widget more than the load itself
+// (modelHash gives it on demand).
 func (a *api) loadModel(args []js.Value) any {
 	if len(args) != 1 || args[0].Type() != js.TypeObject || !args[0].InstanceOf(js.Global().Get("Uint8Array")) {
 		return errResult("loadModel: want one Uint8Array")
@@ -65,7 +68,16 @@ func (a *api) loadModel(args []js.Value) any {
 	for _, in := range m.Intents() {
 		names = append(names, in.Name)
 	}
-	return map[string]any{"ok": true, "error": "", "hash": m.Hash(), "intents": names}
+	return map[string]any{"ok": true, "error": "", "intents": names}
+}
+
+// modelHash() → hex SHA-256 of the loaded model (the relay's ETag), or
+// {error} before a model is loaded.
+func (a *api) modelHash(args []js.Value) any {
+	if a.model == nil {
+		return errResult("modelHash: no model loaded")
+	}
+	return a.model.Hash()
 }
 
 // classify(text) → {intent, score, matched, answer, action, skill, ranked}
@@ -82,7 +94,7 @@ func (a *api) classify(args []js.Value) any {
 		ranked = append(ranked, map[string]any{"intent": m.Intent, "score": m.Score})
 	}
 	return map[string]any{
-		"intent": r.Intent, "score": r.Score, "matched": r.Matched,
+		"intent": r.Intent, "score": r.Score, "matched": r.Matched, "confidence": r.Confidence,
 		"answer": r.Answer, "action": string(r.Action), "skill": r.Skill,
 		"ranked": ranked,
 	}

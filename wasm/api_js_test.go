@@ -46,8 +46,8 @@ func TestJSLoadAndClassify(t *testing.T) {
 	if !res.Get("ok").Bool() {
 		t.Fatalf("loadModel: got error %q", res.Get("error").String())
 	}
-	if h := res.Get("hash").String(); len(h) != 64 {
-		t.Errorf("hash: got %q, want 64 hex digits", h)
+	if h := k.Call("modelHash").String(); len(h) != 64 {
+		t.Errorf("modelHash: got %q, want 64 hex digits", h)
 	}
 	if n := res.Get("intents").Length(); n != len(router.DefaultIntents()) {
 		t.Errorf("intents: got %d, want %d", n, len(router.DefaultIntents()))
@@ -73,6 +73,9 @@ func TestJSLoadAndClassify(t *testing.T) {
 			if got := r.Get("action").String(); got != tt.wantAction {
 				t.Errorf("action: got %q, want %q", got, tt.wantAction)
 			}
+			if c := r.Get("confidence"); c.Type() != js.TypeNumber || c.Float() < 0 || c.Float() > 1 {
+				t.Errorf("confidence: got %v, want a number in [0,1]", c)
+			}
 			if r.Get("ranked").Type() != js.TypeObject || r.Get("score").Type() != js.TypeNumber {
 				t.Errorf("ranked/score: got %v/%v, want an array and a number", r.Get("ranked").Type(), r.Get("score").Type())
 			}
@@ -93,6 +96,7 @@ func TestJSBadInput(t *testing.T) {
 		{name: "load string", fn: "loadModel", args: []any{"KFIM"}, wantErr: "want one Uint8Array"},
 		{name: "load garbage", fn: "loadModel", args: []any{u8}, wantErr: "bad model"},
 		{name: "classify number", fn: "classify", args: []any{42}, wantErr: "no model loaded"},
+		{name: "hash before load", fn: "modelHash", wantErr: "no model loaded"},
 		{name: "fingerprint nothing", fn: "fingerprint", wantErr: "want one signals object"},
 		{name: "fingerprint no id", fn: "fingerprint", args: []any{map[string]any{"userAgent": "x"}}, wantErr: "visitorId is required"},
 		{name: "fingerprint wrong type", fn: "fingerprint", args: []any{map[string]any{"visitorId": 7}}, wantErr: "visitorId must be a string"},

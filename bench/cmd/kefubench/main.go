@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Doc, "doc", "docs/benchmarks.md", "report to write")
 	fs.StringVar(&cfg.Work, "work", "", "scratch directory (default: a new one under $TMPDIR)")
 	fs.StringVar(&cfg.Node, "node", "bench/widget", "the widget benchmark's npm package (node_modules installed)")
-	fs.StringVar(&scen, "scenarios", "capacity,chat,durable,ai,widget", "scenarios to run, comma-separated")
+	fs.StringVar(&scen, "scenarios", "capacity,chat,durable,ai,widget,modelload", "scenarios to run, comma-separated")
 	fs.DurationVar(&cfg.Budget, "budget", 0, "stop everything after this long (default 9m30s, quick 55s)")
 	verbose := fs.Bool("v", false, "debug logging")
 	reportOnly := fs.Bool("report-only", false, "rewrite the report from OUT/results.json (after editing bench/notes.md) without running anything")
@@ -150,6 +150,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		{"chat", b.chatAndDurable},
 		{"ai", b.aiStreaming},
 		{"widget", b.widget},
+		{"modelload", b.modelLoad},
 	}
 	for _, s := range steps {
 		if !b.cfg.Scenarios[s.name] && !(s.name == "chat" && b.cfg.Scenarios["durable"]) {

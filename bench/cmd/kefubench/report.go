@@ -132,6 +132,7 @@ func (b *bench) markdown() string {
 	b.mdDurable(&m)
 	b.mdAI(&m)
 	b.mdWidget(&m)
+	b.mdModelLoad(&m)
 	b.mdNotes(&m)
 	b.mdProfiles(&m)
 	b.mdMethod(&m)

@@ -18,12 +18,13 @@ type Results struct {
 	Failures []string  `json:"failures,omitempty"`
 	Profiles []Profile `json:"profiles"`
 
-	Capacity []Capacity  `json:"capacity"`
-	Chat     Chat        `json:"chat"`
-	Durable  []Durable   `json:"durable"`
-	Floor    []BoltFloor `json:"bolt_floor"`
-	AI       AI          `json:"ai"`
-	Widget   Widget      `json:"widget"`
+	Capacity  []Capacity  `json:"capacity"`
+	Chat      Chat        `json:"chat"`
+	Durable   []Durable   `json:"durable"`
+	Floor     []BoltFloor `json:"bolt_floor"`
+	AI        AI          `json:"ai"`
+	Widget    Widget      `json:"widget"`
+	ModelLoad ModelLoad   `json:"model_load"`
 }
 
 // Elapsed is the run's wall time so far.

@@ -21,8 +21,19 @@ import (
 	"github.com/kefuhq/kefu/router"
 )
 
-// clincPath is CLINC150 in shared/ beside the repository.
-const clincPath = "../shared/datasets/clinc150/clinc150_train_val.json"
+// clincPath is CLINC150 in shared/ beside the repository (or beside the
+// directory holding it, for a git worktree).
+var clincPath = func() string {
+	rel := filepath.Join("shared", "datasets", "clinc150", "clinc150_train_val.json")
+	dir := ".."
+	for i := 0; i < 3; i++ {
+		if _, err := os.Stat(filepath.Join(dir, rel)); err == nil {
+			return filepath.Join(dir, rel)
+		}
+		dir = filepath.Join(dir, "..")
+	}
+	return filepath.Join("..", rel)
+}()
 
 // widget measures the browser side: asset sizes, classify time with 150
 // intents (wasm in Node, and native Go as its baseline), and a host page's
