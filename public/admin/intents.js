@@ -131,7 +131,8 @@ async function tryText(text) {
   const out = $('#try-result');
   const r = await api.post('/v1/admin/intents/try', { text });
   clear(out);
-  out.append(h('p', { class: r.matched ? 'ok' : 'muted', text: r.matched ? `Matched "${r.intent}": ${actionLabel(r.action).toLowerCase()}.` : 'No confident match: the AI or a person would answer.' }));
+  const conf = r.ranked.length ? ` (estimated ${Math.round(100 * r.confidence)} % likely right)` : '';
+  out.append(h('p', { class: r.matched ? 'ok' : 'muted', text: r.matched ? `Matched "${r.intent}"${conf}: ${actionLabel(r.action).toLowerCase()}.` : `No confident match${conf}: the AI or a person would answer.` }));
   if (r.matched && r.answer) out.append(h('blockquote', { class: 'quote', text: r.answer }));
   const ol = h('ol', { class: 'ranked' });
   for (const m of r.ranked) {
@@ -143,7 +144,42 @@ async function tryText(text) {
   out.append(ol);
 }
 
+// showQuality renders the held-out report: per intent, what its examples
+// would go to, weakest first, with a way to edit it.
+async function showQuality() {
+  const out = $('#quality-result');
+  clear(out);
+  out.append(h('p', { class: 'muted', text: 'Checking… (a few fits of the model)' }));
+  const r = await api.get('/v1/admin/intents/quality');
+  clear(out);
+  if (!r.intents.length) {
+    out.append(h('p', { class: 'muted', text: 'No intents yet.' }));
+    return;
+  }
+  const weak = r.intents.filter((q) => q.recognised < q.examples).sort((a, b) => a.recognised / a.examples - b.recognised / b.examples);
+  const ok = r.intents.filter((q) => q.recognised === q.examples);
+  if (!weak.length) out.append(h('p', { class: 'ok', text: 'Every example is recognised when held out: the intents are well apart.' }));
+  const ul = h('ul', { class: 'quality-list' });
+  for (const q of weak) {
+    const li = h('li', {},
+      h('strong', { class: 'name', text: q.name }),
+      ` — ${q.recognised} of ${q.examples} examples recognised when held out.`);
+    if (q.overlaps.length) {
+      li.append(h('div', { text: `Overlaps with ${q.overlaps.map((o) => `${o.intent} (${o.count})`).join(', ')}: add examples that tell them apart, or merge them.` }));
+    }
+    if (q.never_matched.length) {
+      li.append(h('div', { class: 'muted', text: 'Never matched: ' + q.never_matched.map((e) => `“${clip(e, 60)}”`).join(' · ') }));
+    }
+    const it = intents.find((x) => x.name === q.name);
+    if (it) li.append(h('button', { type: 'button', text: 'Edit', 'aria-label': `Edit ${q.name}`, onclick: () => edit(it) }));
+    ul.append(li);
+  }
+  out.append(ul);
+  if (ok.length) out.append(h('p', { class: 'muted', text: `Well apart: ${ok.map((q) => q.name).join(', ')}.` }));
+}
+
 export function init() {
+  $('#quality-check').addEventListener('click', () => showQuality().catch((err) => toast(err.message, 'error')));
   $('#intent-new').addEventListener('click', () => edit(null));
   $('#intent-import').addEventListener('change', (e) => {
     const f = e.target.files[0];

@@ -121,6 +121,10 @@ type Admin struct {
 	agentsMu sync.Mutex
 	// aiTest lets one AI test run at a time: each costs upstream tokens.
 	aiTest chan struct{}
+	// quality caches the last intents report by model hash: it costs up
+	// to five fits (intentQuality).
+	qualityMu sync.Mutex
+	quality   qualityReport
 }
 
 // New builds the admin API; it does no I/O.
@@ -147,6 +151,7 @@ func (a *Admin) Routes(mux httpx.Mux) {
 	admin("GET /v1/admin/intents/export", a.exportIntents)
 	admin("POST /v1/admin/intents/import", a.importIntents)
 	admin("POST /v1/admin/intents/try", a.tryIntents)
+	admin("GET /v1/admin/intents/quality", a.intentQuality)
 	admin("PUT /v1/admin/intents/{name}", a.editIntent)
 	admin("DELETE /v1/admin/intents/{name}", a.deleteIntent)
 

@@ -19,6 +19,7 @@ var endpoints = []struct {
 	{"export intents", "GET", "/v1/admin/intents/export", nil},
 	{"import intents", "POST", "/v1/admin/intents/import", map[string]any{"intents": []map[string]any{{"name": "x", "examples": []string{"hello there"}, "answer": "hi"}}}},
 	{"try a sentence", "POST", "/v1/admin/intents/try", map[string]string{"text": "shipping?"}},
+	{"intent quality", "GET", "/v1/admin/intents/quality", nil},
 	{"list agents", "GET", "/v1/admin/agents", nil},
 	{"create agent", "POST", "/v1/admin/agents", map[string]any{"username": "newbie", "name": "New", "password": "long-enough-pw", "capacity": 2}},
 	{"edit agent", "PATCH", "/v1/admin/agents/nobody", map[string]any{"capacity": 2}},

@@ -103,3 +103,32 @@ func (a *Admin) tryIntents(w http.ResponseWriter, r *http.Request) {
 	}
 	httpx.JSON(w, http.StatusOK, tryResult{Model: a.modelInfo().Hash, Result: res})
 }
+
+// qualityReport is router.Diagnose's report on the intents of one model.
+type qualityReport struct {
+	Model   string                `json:"model"`
+	Intents []router.IntentReport `json:"intents"`
+}
+
+// intentQuality reports, per intent, which of its examples the other
+// intents would take when each is held out: where the intents overlap and
+// which examples are never matched (docs/intents.md). One report per
+// model is computed (a few fits) and kept until the intents change.
+func (a *Admin) intentQuality(w http.ResponseWriter, r *http.Request) {
+	a.qualityMu.Lock()
+	defer a.qualityMu.Unlock()
+	_, _, hash := a.d.Intents.Model()
+	if a.quality.Model != hash || a.quality.Intents == nil {
+		list := a.d.Intents.List()
+		rep := []router.IntentReport{}
+		if len(list) > 0 {
+			var err error
+			if rep, err = router.Diagnose(list); err != nil {
+				a.fail(w, r, "intent quality", err)
+				return
+			}
+		}
+		a.quality = qualityReport{Model: hash, Intents: rep}
+	}
+	httpx.JSON(w, http.StatusOK, a.quality)
+}

@@ -255,3 +255,35 @@ func TestExportImport(t *testing.T) {
 		t.Errorf("round trip changed the file:\n%s\nvs\n%s", again.body, exported)
 	}
 }
+
+func TestIntentQuality(t *testing.T) {
+	r, _ := start(t, nil)
+	admin := signIn(t, r, "admin", adminPassword)
+	var rep struct {
+		Model   string
+		Intents []router.IntentReport
+	}
+	admin.must(200, "GET", "/v1/admin/intents/quality", nil).decode(&rep)
+	if len(rep.Intents) != 4 || rep.Model == "" {
+		t.Fatalf("report on the defaults: %+v", rep)
+	}
+	for _, in := range rep.Intents {
+		if in.Recognised+len(in.NeverMatched) != in.Examples || in.Overlaps == nil {
+			t.Errorf("%s: %+v", in.Name, in)
+		}
+	}
+	// An intent whose examples are another's: the report names the overlap,
+	// and it is about the new model.
+	twin := router.Intent{Name: "delivery", Answer: "soon", Action: router.ActionAnswer,
+		Examples: []string{"how long does shipping take", "when will my package arrive", "how much is delivery"}}
+	admin.must(201, "POST", "/v1/admin/intents", twin)
+	old := rep.Model
+	admin.must(200, "GET", "/v1/admin/intents/quality", nil).decode(&rep)
+	if rep.Model == old || len(rep.Intents) != 5 {
+		t.Fatalf("after a change: model %s (was %s), %d intents", rep.Model, old, len(rep.Intents))
+	}
+	d := rep.Intents[4]
+	if d.Name != "delivery" || len(d.Overlaps) == 0 || d.Overlaps[0].Intent != "shipping" {
+		t.Errorf("delivery: %+v, want an overlap with shipping first", d)
+	}
+}
