@@ -235,6 +235,40 @@ suite('admin page', () => {
     await page.close();
   });
 
+  it('an intents file with problems is checked first, each problem on its line, then imported; "Check the intents" shows the overlap', async () => {
+    const page = await context.newPage();
+    assert.equal(await signIn(page, relay), '');
+    await page.click('#tab-intents');
+    await page.locator('#intent-rows tr').first().waitFor();
+    const file = [
+      '{"intents": [',
+      '  {"name": "shipping", "examples": ["how long does shipping take", "when will my\\npackage arrive", "how much is delivery"], "answer": "2 days."},',
+      '  {"name": "delivery_time", "examples": ["how long does delivery take", "when will my parcel arrive"], "answer": "Soon."},',
+      '  {"name": "returns", "examples": ["how do i return an item", "can i send it back", "what is your return policy"], "answer": "30 days."},',
+      '  {"name": "broken", "answer": "no examples"}',
+      ']}',
+    ].join('\n');
+    await page.setInputFiles('#intent-import', { name: 'shop.json', mimeType: 'application/json', buffer: Buffer.from(file) });
+    const dlg = page.locator('dialog[open]');
+    await dlg.locator('ul.problems li').first().waitFor();
+    const problems = await dlg.locator('ul.problems li').allTextContents();
+    assert.deepEqual(problems.length, 1, problems.join(' | '));
+    assert.match(problems[0], /line 5.*broken.*skipped: .*needs an answer|line 5.*broken.*skipped: .*no examples/);
+    assert.match(await dlg.textContent(), /replaced by the 3 in shop\.json/);
+    await screenshot(page, 'admin-import-problems');
+    await page.click('#dlg-ok');
+    await poll(async () => (await page.locator('#intent-rows th.name').allTextContents()).join(',') === 'shipping,delivery_time,returns', { what: 'imported intents listed' });
+    const examples = await api(page, 'GET', '/v1/admin/intents');
+    assert.equal(examples.data.intents[0].examples[1], 'when will my package arrive', 'the newline became a space');
+
+    await page.click('#quality-check');
+    await page.locator('#quality-result ul.quality-list li').first().waitFor();
+    const weak = await page.locator('#quality-result ul.quality-list li').allTextContents();
+    assert.ok(weak.some((w) => /delivery_time|shipping/.test(w) && /Overlaps with (shipping|delivery_time)/.test(w)), weak.join(' | '));
+    await screenshot(page, 'admin-intents-quality');
+    await page.close();
+  });
+
   it('wrong passwords: one message for every failure, then the throttle even with the right password', async () => {
     const admin = await context.newPage();
     assert.equal(await signIn(admin, relay), '');

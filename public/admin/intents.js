@@ -121,7 +121,8 @@ async function importFile(file) {
     danger: true,
     async onOK() {
       const r = await api.postJSONText('/v1/admin/intents/import', text);
-      toast(`Imported ${r.count} intents${r.problems.length ? ` (${r.problems.length} problems reported)` : ''}.`);
+      const n = r.problems.length;
+      toast(`Imported ${r.count} intents${n ? ` (${n} problem${n > 1 ? 's' : ''} reported)` : ''}.`);
       await show();
     },
   });
