@@ -286,3 +286,24 @@ func TestQualityNoCliff(t *testing.T) {
 	}
 	t.Logf("CLINC150, nested random draws, 5 seeds, val questions:\n%s", b.String())
 }
+
+// TestShopSetFloors runs in every `go test`: a shop of 10 intents with 10
+// examples each, in English and in Chinese, 3 draws, must be right when it
+// answers and answer most in-scope questions. Floors sit under what
+// docs/intents.md reports (98.3 / 80.8 % English, 99.7 / 84.0 % Chinese).
+func TestShopSetFloors(t *testing.T) {
+	for _, lang := range []string{"en", "zh"} {
+		s := loadShopSet(t, lang)
+		row := runSeeds(t, lang, 3, func(seed uint64) draw { return shopDraw(s, 10, 10, seed) }, Options{})
+		t.Logf("%s", row)
+		if row.accAnswered.mean < 0.95 {
+			t.Errorf("%s: right when answered %.1f %%, want at least 95", lang, 100*row.accAnswered.mean)
+		}
+		if answered := 1 - row.rej.mean; answered < 0.72 {
+			t.Errorf("%s: answered %.1f %% of in-scope questions, want at least 72", lang, 100*answered)
+		}
+		if row.oosRecall.mean < 0.8 {
+			t.Errorf("%s: out-of-scope rejected %.1f %%, want at least 80", lang, 100*row.oosRecall.mean)
+		}
+	}
+}
