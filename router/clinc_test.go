@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -89,6 +90,12 @@ func evaluate(m *Model, inScope, oos [][2]string) (acc, recall float64) {
 func TestCLINC150(t *testing.T) {
 	if testing.Short() {
 		t.Skip("CLINC150 fit takes a few seconds; skipped with -short")
+	}
+	if runtime.GOOS == "js" {
+		// The same code as the native run, three to four times slower:
+		// two calibrated CLINC150 fits took make test-wasm past ten minutes
+		// on a loaded box. The wasm build is checked by the shop sets.
+		t.Skip("CLINC150 fits run natively only (make test-go)")
 	}
 	d := loadCLINC(t)
 	tests := []struct {
