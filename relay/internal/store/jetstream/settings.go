@@ -69,7 +69,7 @@ func (s *Store) SettingBytes(name string) ([]byte, error) {
 		if v[0] == tagInline {
 			return append([]byte{}, v[1:]...), nil
 		}
-		data, err := s.blobs.GetBytes(ctx, name)
+		data, err := getObject(ctx, s.blobs, name)
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
 			continue
 		}
