@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		text     = fs.String("text", openaitest.DefaultText, "answer text")
 		delay    = fs.Duration("delay", 20*time.Millisecond, "wait between content chunks")
 		chunk    = fs.Int("chunk", openaitest.DefaultChunkRunes, "runes per content chunk")
+		words    = fs.Bool("words", false, `chunk as OpenAI does: one " word" (leading space) or punctuation mark per chunk`)
 		first    = fs.Duration("first-delay", openaitest.DefaultFirstDelay, "slowfirst: wait before the first chunk")
 		retry    = fs.Duration("retry-after", openaitest.DefaultRetryAfter, "429: Retry-After to send")
 		stamp    = fs.Bool("stamp", false, `add "x_kefu_sent_ns" to every chunk`)
@@ -57,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	h := openaitest.NewHandler(openaitest.Options{
-		Scenario: sc, Text: *text, Delay: *delay, ChunkRunes: *chunk, FirstDelay: *first,
+		Scenario: sc, Text: *text, Delay: *delay, ChunkRunes: *chunk, Words: *words, FirstDelay: *first,
 		RetryAfter: *retry, Stamp: *stamp, StampContent: *stampTxt, RequireKey: *key, MaxLog: *maxLog,
 	})
 	ln, err := net.Listen("tcp", *addr)

@@ -176,7 +176,7 @@ func TestStreamScenarios(t *testing.T) {
 		{
 			name:         "secrets and images filtered across chunks",
 			fake:         openaitest.Options{Text: "Use " + testOpenAIKey + " and ![x](http://evil/p.png) now.", ChunkRunes: 3},
-			wantComplete: true, wantText: "Use [redacted] and  now.", wantAttempts: 1,
+			wantComplete: true, wantText: "Use sk-[redacted] and ! now.", wantAttempts: 1,
 			check: func(t *testing.T, res Result, _ error, _ *openaitest.Server) {
 				if res.Redactions != 1 {
 					t.Errorf("redactions: got %d, want 1", res.Redactions)

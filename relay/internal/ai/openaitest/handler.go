@@ -51,6 +51,10 @@ type Options struct {
 	KeepAliveEvery time.Duration // KeepAlive's pace; DefaultKeepAliveEvery if 0
 	HugeLineBytes  int           // HugeLine's line size; DefaultHugeLineBytes if 0
 	RetryAfter     time.Duration // RateLimited's Retry-After; DefaultRetryAfter if 0
+	// Words cuts the text as OpenAI's tokenizer does, one word per chunk
+	// with its leading space (" word"), punctuation on its own, instead
+	// of ChunkRunes runes per chunk.
+	Words bool
 	// RequireKey, when set, makes every request without
 	// "Authorization: Bearer RequireKey" fail with the Unauthorized answer.
 	RequireKey string
@@ -117,6 +121,8 @@ type Request struct {
 	Temperature  *float64
 	Messages     []Message
 	Scenario     Scenario
+	// Tools names the functions the request offered (tools[].function.name).
+	Tools []string
 }
 
 // Message is one chat message as the client sent it.
@@ -136,6 +142,12 @@ type chatRequest struct {
 	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+	Tools []struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	} `json:"tools"`
 }
 
 // Handler is the fake upstream as an http.Handler, for a process of its own
@@ -283,6 +295,9 @@ func (h *Handler) record(r *http.Request, body []byte, req chatRequest, s Scenar
 	}
 	if req.StreamOptions != nil {
 		rec.IncludeUsage = req.StreamOptions.IncludeUsage
+	}
+	for _, t := range req.Tools {
+		rec.Tools = append(rec.Tools, t.Function.Name)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -35,8 +35,11 @@ func (p *play) run() {
 			msg = "Incorrect API key provided: " + key + ". You can find your API key at https://platform.openai.com/account/api-keys."
 		}
 		writeError(p.w, http.StatusUnauthorized, msg, "invalid_request_error", "invalid_api_key")
-	case RateLimited:
+	case RateLimited, RateLimitedLong:
 		d := p.h.opts.RetryAfter
+		if p.scenario == RateLimitedLong {
+			d = time.Minute
+		}
 		p.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 		p.w.Header().Set("Retry-After-Ms", strconv.FormatInt(d.Milliseconds(), 10))
 		writeError(p.w, http.StatusTooManyRequests, "Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded")
@@ -153,7 +156,11 @@ func (p *play) stream() {
 		p.finish(h, "stop", 4)
 		return
 	}
-	pieces := splitRunes(p.text(), p.h.opts.ChunkRunes)
+	pieces := p.pieces(p.text())
+	if p.scenario == Tool || p.scenario == ToolStall || p.scenario == Marker {
+		p.handoff(h, pieces)
+		return
+	}
 	for i, piece := range pieces {
 		switch {
 		case p.scenario == Stall && i == p.h.opts.StallAfter:
@@ -184,6 +191,60 @@ func (p *play) stream() {
 		finish = ""
 	}
 	p.finish(h, finish, len(pieces))
+}
+
+// pieces cuts text into content deltas: words or runes (Options.Words).
+func (p *play) pieces(text string) []string {
+	if p.h.opts.Words {
+		return splitWords(text)
+	}
+	return splitRunes(text, p.h.opts.ChunkRunes)
+}
+
+// handoff plays Tool, ToolStall and Marker: some text, then the model's
+// way of asking for a person.
+func (p *play) handoff(h chunkHead, pieces []string) {
+	pieces = pieces[:min(len(pieces), p.h.opts.CutAfter)]
+	for i, piece := range pieces {
+		if i > 0 && p.wait(p.h.opts.Delay) != nil {
+			return
+		}
+		if p.chunk(h, "", piece, "") != nil {
+			return
+		}
+	}
+	if p.wait(p.h.opts.Delay) != nil {
+		return
+	}
+	if p.scenario == Marker {
+		for _, piece := range []string{" <<", "hand", "off", ">>"} {
+			if p.chunk(h, "", piece, "") != nil || p.wait(p.h.opts.Delay) != nil {
+				return
+			}
+		}
+		p.hold()
+		return
+	}
+	now := p.h.opts.Now().UnixNano
+	p.buf = appendToolChunk(p.buf[:0], h, "call_fake"+strconv.FormatInt(p.h.ids.Add(1), 10), ToolName, "", now())
+	if p.send(p.buf) != nil {
+		return
+	}
+	if p.scenario == ToolStall {
+		p.hold()
+		return
+	}
+	args := `{"reason":` + string(appendString(nil, ToolReason)) + `}`
+	for _, piece := range []string{args[:len(args)/2], args[len(args)/2:]} {
+		if p.wait(p.h.opts.Delay) != nil {
+			return
+		}
+		p.buf = appendToolChunk(p.buf[:0], h, "", "", piece, now())
+		if p.send(p.buf) != nil {
+			return
+		}
+	}
+	p.finish(h, "tool_calls", len(pieces)+2)
 }
 
 // finish sends the finish-reason chunk (unless finish is empty), the usage

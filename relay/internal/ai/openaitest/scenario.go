@@ -51,12 +51,35 @@ const (
 	BadUTF8 Scenario = "badutf8"
 	// SlowFirst waits Options.FirstDelay before the first chunk.
 	SlowFirst Scenario = "slowfirst"
+	// Tool streams Options.CutAfter chunks of text, then a call of the
+	// transfer_to_human tool (the name first, the arguments in a second
+	// chunk, as OpenAI streams them), finish reason "tool_calls", [DONE].
+	Tool Scenario = "tool"
+	// ToolStall is Tool that goes silent right after the chunk naming the
+	// function: a client must act on the call, not on the stream's end.
+	ToolStall Scenario = "toolstall"
+	// Marker streams Options.CutAfter chunks of text, then the text marker
+	// "<<handoff>>" cut over several chunks, then goes silent until the
+	// client leaves (for upstreams without tools).
+	Marker Scenario = "marker"
+	// RateLimitedLong answers 429 with Retry-After: 60, longer than any
+	// first-token budget: the client must give up at once.
+	RateLimitedLong Scenario = "429long"
+)
+
+// ToolName is the function the Tool scenarios call; ToolReason the reason
+// they give; HandoffMarker the text the Marker scenario writes.
+const (
+	ToolName      = "transfer_to_human"
+	ToolReason    = "the visitor wants a refund, which needs a person"
+	HandoffMarker = "<<handoff>>"
 )
 
 // Scenarios lists every scenario, for flag help and docs.
 func Scenarios() []Scenario {
 	return []Scenario{Normal, Echo, Unauthorized, RateLimited, ServerError,
-		HTMLError, Stall, Cut, Drop, NoFinish, NoDone, KeepAlive, HugeLine, BadUTF8, SlowFirst}
+		HTMLError, Stall, Cut, Drop, NoFinish, NoDone, KeepAlive, HugeLine, BadUTF8, SlowFirst,
+		Tool, ToolStall, Marker, RateLimitedLong}
 }
 
 // Valid reports whether s names a known scenario.

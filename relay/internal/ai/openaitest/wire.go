@@ -2,6 +2,7 @@ package openaitest
 
 import (
 	"strconv"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -49,6 +50,38 @@ func appendChunk(b []byte, h chunkHead, role, content, finish string, sentNS int
 		b = appendString(b, finish)
 	}
 	b = append(b, "}]"...)
+	if h.usage {
+		b = append(b, `,"usage":null`...)
+	}
+	if h.stamp {
+		b = append(b, `,"x_kefu_sent_ns":`...)
+		b = strconv.AppendInt(b, sentNS, 10)
+	}
+	return append(b, "}\n\n"...)
+}
+
+// appendToolChunk appends one chunk of a streamed tool call: the first
+// carries the call's id, type and function name with empty arguments;
+// later ones (id == "") carry a piece of the arguments only.
+func appendToolChunk(b []byte, h chunkHead, id, name, args string, sentNS int64) []byte {
+	b = append(b, `data: {"id":`...)
+	b = appendString(b, h.id)
+	b = append(b, `,"object":"chat.completion.chunk","created":`...)
+	b = strconv.AppendInt(b, h.created, 10)
+	b = append(b, `,"model":`...)
+	b = appendString(b, h.model)
+	b = append(b, `,"system_fingerprint":"fp_fake","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,`...)
+	if id != "" {
+		b = append(b, `"id":`...)
+		b = appendString(b, id)
+		b = append(b, `,"type":"function","function":{"name":`...)
+		b = appendString(b, name)
+		b = append(b, `,"arguments":`...)
+	} else {
+		b = append(b, `"function":{"arguments":`...)
+	}
+	b = appendString(b, args)
+	b = append(b, `}}]},"logprobs":null,"finish_reason":null}]`...)
 	if h.usage {
 		b = append(b, `,"usage":null`...)
 	}
@@ -108,6 +141,34 @@ func appendString(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
+}
+
+// splitWords cuts text the way OpenAI's tokenizer streams it: a word with
+// its leading space (" word"), and each punctuation mark on its own.
+func splitWords(text string) []string {
+	var out []string
+	start := 0
+	isWord := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' }
+	for i, r := range text {
+		if i == start {
+			continue
+		}
+		prev, _ := utf8.DecodeLastRuneInString(text[start:i])
+		switch {
+		case unicode.IsSpace(r) && !unicode.IsSpace(prev):
+			// A space starts the next piece.
+		case isWord(r) && (isWord(prev) || unicode.IsSpace(prev)):
+			continue
+		case unicode.IsSpace(r):
+			continue
+		}
+		out = append(out, text[start:i])
+		start = i
+	}
+	if start < len(text) {
+		out = append(out, text[start:])
+	}
+	return out
 }
 
 // splitRunes cuts text into pieces of at most n runes, never inside a rune.
