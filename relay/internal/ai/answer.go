@@ -133,6 +133,8 @@ func outcome(res Result, err error) string {
 		return outcomeCached
 	case err == nil:
 		return outcomeComplete
+	case errors.Is(err, ErrHandoff):
+		return outcomeHandoff
 	case errors.Is(err, ErrDisabled):
 		return outcomeDisabled
 	case errors.Is(err, ErrBudget):

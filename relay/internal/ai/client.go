@@ -27,9 +27,6 @@ const (
 	// DefaultRetryMaxDelay.
 	DefaultRetryBaseDelay = 500 * time.Millisecond
 	DefaultRetryMaxDelay  = 4 * time.Second
-	// DefaultMaxRetryAfter caps an upstream's Retry-After: a visitor will
-	// not wait a minute for a rate limit to lift; a person takes over.
-	DefaultMaxRetryAfter = 5 * time.Second
 	// DefaultDialTimeout bounds connecting and the TLS handshake.
 	DefaultDialTimeout = 10 * time.Second
 	// DefaultMaxLineBytes bounds one SSE line; real chunks are < 1 KB.
@@ -57,10 +54,13 @@ type Timeouts struct {
 
 // Retry shapes retries on 429 and 5xx before the first token.
 type Retry struct {
-	MaxAttempts   int           // attempts in all, ≥ 1
-	BaseDelay     time.Duration // first backoff, doubled per retry, with jitter
-	MaxDelay      time.Duration // backoff cap
-	MaxRetryAfter time.Duration // cap on an upstream's Retry-After
+	MaxAttempts int           // attempts in all, ≥ 1
+	BaseDelay   time.Duration // first backoff, doubled per retry, with jitter
+	MaxDelay    time.Duration // backoff cap
+	// MaxRetryAfter: an upstream's Retry-After longer than this hands off
+	// at once instead of waiting; 0 means whatever is left of the
+	// first-token timeout, which always bounds the wait.
+	MaxRetryAfter time.Duration
 }
 
 // Options configure a Client. Every field is optional.
@@ -123,7 +123,6 @@ func (o Options) withDefaults() Options {
 	def(&o.Timeouts.Answer, DefaultAnswerTimeout)
 	def(&o.Retry.BaseDelay, DefaultRetryBaseDelay)
 	def(&o.Retry.MaxDelay, DefaultRetryMaxDelay)
-	def(&o.Retry.MaxRetryAfter, DefaultMaxRetryAfter)
 	def(&o.DialTimeout, DefaultDialTimeout)
 	def(&o.AcquireWait, DefaultAcquireWait)
 	if o.Retry.MaxAttempts <= 0 {

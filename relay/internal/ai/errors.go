@@ -42,6 +42,9 @@ type UpstreamError struct {
 	Message    string        // redacted, shortened upstream message
 	RetryAfter time.Duration // what the upstream asked for, uncapped; 0 if none
 	Incomplete bool          // text had been streamed before the failure
+	// GaveUp: a retry was possible but not made, because Retry-After or
+	// the backoff would have run past the first-token deadline.
+	GaveUp bool
 	// Refused is set when the destination policy refused an address
 	// dialled (Failure FailRefused); Unwrap returns it.
 	Refused *egress.RefusedError

@@ -18,6 +18,7 @@ type metrics struct {
 	answers    *prometheus.CounterVec
 	tokens     *prometheus.CounterVec
 	redactions prometheus.Counter
+	responses  *prometheus.CounterVec
 }
 
 // Answer outcomes, the "outcome" label of kefu_ai_answers_total.
@@ -31,6 +32,7 @@ const (
 	outcomeUpstream   = "upstream"
 	outcomeTimeout    = "timeout"
 	outcomeCanceled   = "canceled"
+	outcomeHandoff    = "handoff"
 )
 
 func newMetrics(reg prometheus.Registerer, cache *Cache, budget *Budget, limiter *Limiter) (*metrics, error) {
@@ -50,11 +52,14 @@ func newMetrics(reg prometheus.Registerer, cache *Cache, budget *Budget, limiter
 			Name: "kefu_ai_tokens_total", Help: "Tokens used, by kind (prompt, completion)."}, []string{"kind"}),
 		redactions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kefu_ai_output_redactions_total", Help: "Key-like tokens removed from model output."}),
+		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kefu_ai_upstream_responses_total",
+			Help: "Upstream responses by status class: 2xx, 429, 4xx, 5xx, error (no HTTP status: network, TLS, refused)."}, []string{"class"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{m.inflight, m.attempts, m.retries, m.firstToken, m.answers, m.tokens, m.redactions}
+	cs := []prometheus.Collector{m.inflight, m.attempts, m.retries, m.firstToken, m.answers, m.tokens, m.redactions, m.responses}
 	if cache != nil {
 		cs = append(cs,
 			prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -15,6 +15,9 @@ type SettingsPatch struct {
 	Temperature     *float64 `json:"temperature,omitempty"`
 	MaxAnswerTokens *int     `json:"max_answer_tokens,omitempty"`
 	ContextTokens   *int     `json:"context_tokens,omitempty"`
+	Handoff         *string  `json:"handoff,omitempty"`
+	PerVisitorHour  *int     `json:"answers_per_visitor_hour,omitempty"`
+	PerConversation *int     `json:"answers_per_conversation,omitempty"`
 	// APIKey sets the key and binds it to the (new) base URL's host; an
 	// empty string removes the key.
 	APIKey *string `json:"api_key,omitempty"`
@@ -62,6 +65,15 @@ func (s Settings) Apply(p SettingsPatch) (Settings, error) {
 	}
 	if p.ContextTokens != nil {
 		n.ContextTokens = *p.ContextTokens
+	}
+	if p.Handoff != nil {
+		n.Handoff = strings.TrimSpace(*p.Handoff)
+	}
+	if p.PerVisitorHour != nil {
+		n.AnswersPerVisitorHour = *p.PerVisitorHour
+	}
+	if p.PerConversation != nil {
+		n.AnswersPerConversation = *p.PerConversation
 	}
 	if p.APIKey != nil {
 		key := strings.TrimSpace(*p.APIKey)

@@ -28,10 +28,36 @@ const (
 	// every current model and a predictable cost.
 	DefaultContextTokens = 3000
 	// DefaultSystemPrompt keeps the bot to the business's own information.
-	// It is public: never put secrets in a system prompt.
+	// It promises nothing the product does not do: passing the chat to a
+	// person is the hand-off rule's job (handoffRule), which the relay
+	// adds and carries out. It is public: never put secrets in a system
+	// prompt.
 	DefaultSystemPrompt = "You are the customer-service assistant on this business's website. " +
 		"Answer briefly and politely, in the visitor's language, using only the business information you are given. " +
-		"If you are not sure, or the visitor asks for a person, say that a team member will take over."
+		"Do not make up prices, policies or promises."
+	// DefaultAnswersPerVisitorHour caps the AI answers one visitor gets in
+	// an hour: far above a person reading answers, far below a script.
+	DefaultAnswersPerVisitorHour = 30
+	// DefaultAnswersPerConversation caps the AI answers in one conversation
+	// within a day (a visitor keeps one conversation for life, so the
+	// count forgets after 24 h): a chat that needs more needs a person.
+	DefaultAnswersPerConversation = 50
+)
+
+// OldDefaultSystemPrompt is the default prompt of earlier versions, which
+// promised a take-over the model had no way to make happen. Stored
+// settings still holding it word for word get DefaultSystemPrompt.
+const OldDefaultSystemPrompt = "You are the customer-service assistant on this business's website. " +
+	"Answer briefly and politely, in the visitor's language, using only the business information you are given. " +
+	"If you are not sure, or the visitor asks for a person, say that a team member will take over."
+
+// Hand-off modes: how the model asks for a person.
+const (
+	// HandoffTool offers the transfer_to_human tool (function calling).
+	HandoffTool = "tool"
+	// HandoffMarker asks the model to write HandoffMarker, for upstreams
+	// without tools. The marker is recognised in either mode.
+	HandoffMarkerMode = "marker"
 )
 
 // Limits enforced by Validate.
@@ -42,6 +68,7 @@ const (
 	maxAnswerTokens    = 32768
 	minContextTokens   = 256
 	maxContextTokens   = 1 << 20
+	maxAnswersCap      = 10000
 )
 
 // Settings is the AI configuration an admin edits at run time. Its JSON
@@ -56,6 +83,13 @@ type Settings struct {
 	Temperature     float64 `json:"temperature"`
 	MaxAnswerTokens int     `json:"max_answer_tokens"`
 	ContextTokens   int     `json:"context_tokens"`
+	// Handoff is how the model asks for a person: HandoffTool (default)
+	// or HandoffMarkerMode.
+	Handoff string `json:"handoff"`
+	// AnswersPerVisitorHour and AnswersPerConversation cap AI answers
+	// (0: no cap), on top of the daily token budget.
+	AnswersPerVisitorHour  int `json:"answers_per_visitor_hour"`
+	AnswersPerConversation int `json:"answers_per_conversation"`
 
 	// APIKey is write-only: set it through SettingsPatch or NewSecret.
 	APIKey Secret `json:"-"`
@@ -74,6 +108,10 @@ func DefaultSettings() Settings {
 		Temperature:     DefaultTemperature,
 		MaxAnswerTokens: DefaultMaxAnswerTokens,
 		ContextTokens:   DefaultContextTokens,
+		Handoff:         HandoffTool,
+
+		AnswersPerVisitorHour:  DefaultAnswersPerVisitorHour,
+		AnswersPerConversation: DefaultAnswersPerConversation,
 	}
 }
 
@@ -122,6 +160,15 @@ func (s Settings) Validate() error {
 	if s.MaxAnswerTokens < 1 || s.MaxAnswerTokens > maxAnswerTokens {
 		bad("max_answer_tokens", "between 1 and %d", maxAnswerTokens)
 	}
+	if s.Handoff != HandoffTool && s.Handoff != HandoffMarkerMode {
+		bad("handoff", "%q or %q", HandoffTool, HandoffMarkerMode)
+	}
+	if s.AnswersPerVisitorHour < 0 || s.AnswersPerVisitorHour > maxAnswersCap {
+		bad("answers_per_visitor_hour", "between 0 (no cap) and %d", maxAnswersCap)
+	}
+	if s.AnswersPerConversation < 0 || s.AnswersPerConversation > maxAnswersCap {
+		bad("answers_per_conversation", "between 0 (no cap) and %d", maxAnswersCap)
+	}
 	if s.ContextTokens < minContextTokens || s.ContextTokens > maxContextTokens {
 		bad("context_tokens", "between %d and %d", minContextTokens, maxContextTokens)
 	}
@@ -168,6 +215,9 @@ type settingsView struct {
 	Temperature     float64 `json:"temperature"`
 	MaxAnswerTokens int     `json:"max_answer_tokens"`
 	ContextTokens   int     `json:"context_tokens"`
+	Handoff         string  `json:"handoff"`
+	PerVisitorHour  int     `json:"answers_per_visitor_hour"`
+	PerConversation int     `json:"answers_per_conversation"`
 	HasKey          bool    `json:"has_key"`
 	KeyHost         string  `json:"key_host,omitempty"`
 }
@@ -177,6 +227,7 @@ func (s Settings) MarshalJSON() ([]byte, error) {
 	v := settingsView{
 		Enabled: s.Enabled, BaseURL: s.BaseURL, Model: s.Model, SystemPrompt: s.SystemPrompt,
 		Temperature: s.Temperature, MaxAnswerTokens: s.MaxAnswerTokens, ContextTokens: s.ContextTokens,
+		Handoff: s.Handoff, PerVisitorHour: s.AnswersPerVisitorHour, PerConversation: s.AnswersPerConversation,
 		HasKey: s.HasKey(),
 	}
 	if !s.APIKey.IsZero() {
@@ -189,7 +240,7 @@ func (s Settings) MarshalJSON() ([]byte, error) {
 // answer cache: change the prompt or the model and old answers stop matching.
 func (s Settings) Hash() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%q\x00%g\x00%d\x00%d", strings.TrimRight(strings.TrimSpace(s.BaseURL), "/"), s.Model, s.SystemPrompt,
-		s.Temperature, s.MaxAnswerTokens, s.ContextTokens)
+	fmt.Fprintf(h, "%s\x00%s\x00%q\x00%g\x00%d\x00%d\x00%s", strings.TrimRight(strings.TrimSpace(s.BaseURL), "/"), s.Model, s.SystemPrompt,
+		s.Temperature, s.MaxAnswerTokens, s.ContextTokens, s.Handoff)
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }

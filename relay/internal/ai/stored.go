@@ -31,6 +31,9 @@ type storedSettings struct {
 	Temperature     float64 `json:"temperature"`
 	MaxAnswerTokens int     `json:"max_answer_tokens"`
 	ContextTokens   int     `json:"context_tokens"`
+	Handoff         string  `json:"handoff,omitempty"`
+	PerVisitorHour  *int    `json:"answers_per_visitor_hour,omitempty"`
+	PerConversation *int    `json:"answers_per_conversation,omitempty"`
 	APIKeySealed    string  `json:"api_key_sealed,omitempty"`
 	// APIKey is the key in clear, as stored before keys were sealed: read,
 	// never written.
@@ -44,6 +47,7 @@ func (s Settings) MarshalStored(sl Sealer) ([]byte, error) {
 	st := storedSettings{
 		Enabled: s.Enabled, BaseURL: s.BaseURL, Model: s.Model, SystemPrompt: s.SystemPrompt,
 		Temperature: s.Temperature, MaxAnswerTokens: s.MaxAnswerTokens, ContextTokens: s.ContextTokens,
+		Handoff: s.Handoff, PerVisitorHour: &s.AnswersPerVisitorHour, PerConversation: &s.AnswersPerConversation,
 		KeyHost: s.KeyHost,
 	}
 	if !s.APIKey.IsZero() {
@@ -69,7 +73,8 @@ func UnmarshalStored(b []byte, sl Sealer) (s Settings, inClear bool, err error) 
 	d := DefaultSettings()
 	st := storedSettings{
 		BaseURL: d.BaseURL, Model: d.Model, SystemPrompt: d.SystemPrompt, Temperature: d.Temperature,
-		MaxAnswerTokens: d.MaxAnswerTokens, ContextTokens: d.ContextTokens,
+		MaxAnswerTokens: d.MaxAnswerTokens, ContextTokens: d.ContextTokens, Handoff: d.Handoff,
+		PerVisitorHour: &d.AnswersPerVisitorHour, PerConversation: &d.AnswersPerConversation,
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
 		return Settings{}, false, fmt.Errorf("ai: read stored settings: %w", err)
@@ -77,7 +82,19 @@ func UnmarshalStored(b []byte, sl Sealer) (s Settings, inClear bool, err error) 
 	s = Settings{
 		Enabled: st.Enabled, BaseURL: st.BaseURL, Model: st.Model, SystemPrompt: st.SystemPrompt,
 		Temperature: st.Temperature, MaxAnswerTokens: st.MaxAnswerTokens, ContextTokens: st.ContextTokens,
-		KeyHost: st.KeyHost,
+		Handoff: st.Handoff, KeyHost: st.KeyHost,
+	}
+	if st.PerVisitorHour != nil {
+		s.AnswersPerVisitorHour = *st.PerVisitorHour
+	}
+	if st.PerConversation != nil {
+		s.AnswersPerConversation = *st.PerConversation
+	}
+	if s.Handoff == "" {
+		s.Handoff = HandoffTool
+	}
+	if s.SystemPrompt == OldDefaultSystemPrompt {
+		s.SystemPrompt = DefaultSystemPrompt // it promised what the product did not do
 	}
 	if err := s.Validate(); err != nil {
 		return Settings{}, false, fmt.Errorf("ai: read stored settings: %w", err)

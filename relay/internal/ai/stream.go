@@ -82,7 +82,8 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 	defer c.metrics.inflight.Dec()
 
 	st := &streamState{wd: wd, onDelta: onDelta, start: time.Now()}
-	req := chatRequest(s, msgs)
+	tools := s.Handoff != HandoffMarkerMode
+	req := chatRequest(s, msgs, tools)
 	var err error
 	for attempt := 1; ; attempt++ {
 		st.res.Attempts = attempt
@@ -92,11 +93,28 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 			break
 		}
 		var ue *UpstreamError
-		if !errors.As(err, &ue) || !ue.retryable() || attempt >= c.opts.Retry.MaxAttempts || ctx.Err() != nil {
+		if !errors.As(err, &ue) || ctx.Err() != nil {
+			break
+		}
+		if tools && toolsUnsupported(ue) && st.res.Text == "" && attempt < c.opts.Retry.MaxAttempts {
+			// An upstream without tools: ask again, with the text marker.
+			c.log.Info("ai upstream refused tools; asking again in marker mode", "status", ue.Status)
+			tools = false
+			req = chatRequest(s, markerMessages(msgs), false)
+			continue
+		}
+		if !ue.retryable() || attempt >= c.opts.Retry.MaxAttempts {
+			break
+		}
+		if ra := ue.RetryAfter; ra > 0 && (ra >= wd.firstTokenLeft() || c.opts.Retry.MaxRetryAfter > 0 && ra > c.opts.Retry.MaxRetryAfter) {
+			// Honour Retry-After, and hand off at once when the visitor
+			// would wait past the first-token deadline for it.
+			ue.GaveUp = true
 			break
 		}
 		delay := c.opts.Retry.backoff(attempt, ue.RetryAfter)
 		if delay >= wd.firstTokenLeft() {
+			ue.GaveUp = true
 			break // the visitor would wait past the first-token deadline
 		}
 		c.log.Info("ai upstream retry", "attempt", attempt, "status", ue.Status, "delay", delay)
@@ -124,6 +142,11 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 // classify turns an attempt's error into the one Stream returns.
 func (c *Client) classify(ctx context.Context, op string, err error, st *streamState, withheld bool) error {
 	emitted := st.res.Text != ""
+	var he *HandoffError
+	if errors.As(err, &he) {
+		c.log.Info("ai asked for a person", "via", he.Via, "reason", he.Reason)
+		return fmt.Errorf("%s: %w", op, he)
+	}
 	var te *TimeoutError
 	if errors.As(context.Cause(ctx), &te) {
 		te.Incomplete = emitted
@@ -196,12 +219,27 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 	cl := &call{keyHost: keyHost}
 	stream, err := oc.CreateChatCompletionStream(withCall(ctx, cl), req)
 	if err != nil {
-		return upstreamError(err, cl, key)
+		ue := upstreamError(err, cl, key)
+		c.metrics.responses.WithLabelValues(statusClass(ue.Status)).Inc()
+		return ue
 	}
 	defer stream.Close()
+	c.metrics.responses.WithLabelValues(statusClass(200)).Inc()
 	st.opened++
+	var tc toolCall
+	var grace *time.Timer // bounds the wait for the tool's arguments
+	defer func() {
+		if grace != nil {
+			grace.Stop()
+		}
+	}()
 	for chunks := 0; ; chunks++ {
 		resp, err := stream.Recv()
+		if err != nil && tc.called() {
+			// The call is known; the stream ended or the wait for the
+			// arguments did: hand off with what came.
+			return &HandoffError{Via: "tool", Reason: tc.reason()}
+		}
 		if errors.Is(err, io.EOF) {
 			if cl.done.Load() && st.finish != "" {
 				return nil
@@ -216,11 +254,13 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 			return upstreamError(err, cl, key)
 		}
 		content := ""
+		called := false
 		for _, ch := range resp.Choices {
 			if ch.Index != 0 {
 				continue // we ask for one choice; ignore any other
 			}
 			content += ch.Delta.Content
+			called = tc.add(ch.Delta) || called
 			if ch.FinishReason != "" && ch.FinishReason != openai.FinishReasonNull {
 				st.finish = string(ch.FinishReason)
 				st.res.FinishReason = st.finish
@@ -229,22 +269,64 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 		if resp.Usage != nil {
 			st.upstreamUsage = resp.Usage
 		}
-		st.wd.chunk(content != "")
-		if content == "" {
-			continue
-		}
-		if st.res.FirstToken == 0 {
+		st.wd.chunk(content != "" || called)
+		if (content != "" || called) && st.res.FirstToken == 0 {
 			st.res.FirstToken = time.Since(st.start)
 			c.metrics.firstToken.Observe(st.res.FirstToken.Seconds())
 		}
-		content = strings.ToValidUTF8(content, "\uFFFD")
-		st.raw.WriteString(content)
-		if out := st.filter.Write(content); out != "" {
-			if err := st.deliver(out); err != nil {
-				return err
+		if content != "" {
+			content = strings.ToValidUTF8(content, "\uFFFD")
+			st.raw.WriteString(content)
+			if out := st.filter.Write(content); out != "" {
+				if err := st.deliver(out); err != nil {
+					return err
+				}
+			}
+			if st.filter.Handoff() {
+				return &HandoffError{Via: "marker"}
+			}
+		}
+		if called {
+			// Hand off as soon as the call's arguments are complete, and at
+			// most toolArgsWait after its name arrived: the reason helps
+			// the team, but the visitor's wait matters more.
+			if tc.complete() || st.finish != "" {
+				return &HandoffError{Via: "tool", Reason: tc.reason()}
+			}
+			if grace == nil {
+				grace = time.AfterFunc(toolArgsWait, func() { _ = stream.Close() })
 			}
 		}
 	}
+}
+
+// markerMessages is msgs with the tool rule of the system prompt replaced
+// by the marker rule, for an upstream without tools.
+func markerMessages(msgs []openai.ChatCompletionMessage) []openai.ChatCompletionMessage {
+	out := append([]openai.ChatCompletionMessage(nil), msgs...)
+	if len(out) > 0 && out[0].Role == openai.ChatMessageRoleSystem {
+		out[0].Content = strings.Replace(out[0].Content, toolRule, markerRule, 1)
+	}
+	return out
+}
+
+// statusClass labels an upstream response for kefu_ai_upstream_responses_total:
+// 2xx, 429 (rate limited), 4xx (others, 401 and 403 included), 5xx, or
+// "error" when no HTTP status came back (network, TLS, refused).
+func statusClass(status int) string {
+	switch {
+	case status == 429:
+		return "429"
+	case status >= 200 && status < 300:
+		return "2xx"
+	case status >= 400 && status < 500:
+		return "4xx"
+	case status >= 500 && status < 600:
+		return "5xx"
+	case status == 0:
+		return "error"
+	}
+	return "other"
 }
 
 // upstreamError converts a go-openai error into a redacted UpstreamError.
@@ -330,12 +412,15 @@ func codeOf(code any, typ string) string {
 // max_completion_tokens and no temperature; others take max_tokens (which
 // every OpenAI-compatible server knows) and the temperature, where 0 is
 // sent as the smallest float because go-openai omits a zero.
-func chatRequest(s Settings, msgs []openai.ChatCompletionMessage) openai.ChatCompletionRequest {
+func chatRequest(s Settings, msgs []openai.ChatCompletionMessage, tools bool) openai.ChatCompletionRequest {
 	req := openai.ChatCompletionRequest{
 		Model:         s.Model,
 		Messages:      msgs,
 		Stream:        true,
 		StreamOptions: &openai.StreamOptions{IncludeUsage: true},
+	}
+	if tools {
+		req.Tools = []openai.Tool{handoffTool}
 	}
 	if reasoningModel(s.Model) {
 		req.MaxCompletionTokens = s.MaxAnswerTokens
@@ -359,10 +444,11 @@ func reasoningModel(model string) bool {
 }
 
 // backoff is the wait before retry number attempt (1-based): the upstream's
-// Retry-After if it sent one (capped), else an exponential delay with jitter.
+// Retry-After if it sent one (honoured: Stream gives up instead when it is
+// too long), else an exponential delay with jitter.
 func (r Retry) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	if retryAfter > 0 {
-		return min(retryAfter, r.MaxRetryAfter)
+		return retryAfter
 	}
 	d := r.BaseDelay << min(attempt-1, 20)
 	d = min(d, r.MaxDelay)

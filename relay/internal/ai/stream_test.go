@@ -59,8 +59,18 @@ func TestStreamScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "429 until attempts run out, Retry-After capped", fake: openaitest.Options{Scenario: openaitest.RateLimited, RetryAfter: 10 * time.Second},
+			name: "429 until attempts run out", fake: openaitest.Options{Scenario: openaitest.RateLimited, RetryAfter: 20 * time.Millisecond},
 			wantErr: []error{ErrUpstream}, wantAttempts: 3,
+		},
+		{
+			name: "429 with a Retry-After past the first-token budget: no retry", fake: openaitest.Options{Scenario: openaitest.RateLimitedLong},
+			wantErr: []error{ErrUpstream}, wantAttempts: 1,
+			check: func(t *testing.T, _ Result, err error, _ *openaitest.Server) {
+				var ue *UpstreamError
+				if !errors.As(err, &ue) || !ue.GaveUp || ue.RetryAfter != time.Minute {
+					t.Errorf("got %#v, want a 429 given up on with its 60s Retry-After", err)
+				}
+			},
 		},
 		{
 			name: "429 once then success", queue: []openaitest.Scenario{openaitest.RateLimited},
@@ -255,7 +265,7 @@ func assertNoKey(t *testing.T, s, key string) {
 	}
 }
 
-func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
+func TestRetryAfterIsHonoured(t *testing.T) {
 	tests := []struct {
 		name       string
 		retryAfter time.Duration
@@ -265,8 +275,10 @@ func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
 	}{
 		// Two retries, each waiting the upstream's 100ms.
 		{name: "honoured", retryAfter: 100 * time.Millisecond, maxRA: time.Second, wantMin: 200 * time.Millisecond, wantMax: 1500 * time.Millisecond},
-		// Two retries, each capped at 30ms instead of 10s.
-		{name: "capped", retryAfter: 10 * time.Second, maxRA: 30 * time.Millisecond, wantMin: 60 * time.Millisecond, wantMax: 1500 * time.Millisecond},
+		// Longer than the cap: no retry, hand off at once.
+		{name: "over the cap", retryAfter: 10 * time.Second, maxRA: 30 * time.Millisecond, wantMin: 0, wantMax: 500 * time.Millisecond},
+		// No cap: longer than the first-token budget (2s): hand off at once.
+		{name: "past the first-token budget", retryAfter: 30 * time.Second, wantMin: 0, wantMax: 500 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

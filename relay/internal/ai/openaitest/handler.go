@@ -51,6 +51,9 @@ type Options struct {
 	KeepAliveEvery time.Duration // KeepAlive's pace; DefaultKeepAliveEvery if 0
 	HugeLineBytes  int           // HugeLine's line size; DefaultHugeLineBytes if 0
 	RetryAfter     time.Duration // RateLimited's Retry-After; DefaultRetryAfter if 0
+	// RejectTools answers 400 to a request that offers tools, as some
+	// OpenAI-compatible servers do.
+	RejectTools bool
 	// Words cuts the text as OpenAI's tokenizer does, one word per chunk
 	// with its leading space (" word"), punctuation on its own, instead
 	// of ChunkRunes runes per chunk.
@@ -243,6 +246,10 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 	scenario, lastUser := h.pick(req)
 	h.record(r, body, req, scenario)
 
+	if h.opts.RejectTools && len(req.Tools) > 0 {
+		writeError(w, http.StatusBadRequest, "tools is not supported by this model", "invalid_request_error", "unsupported_parameter")
+		return
+	}
 	if h.opts.RequireKey != "" && r.Header.Get("Authorization") != "Bearer "+h.opts.RequireKey {
 		scenario = Unauthorized
 	}
