@@ -528,12 +528,21 @@ textarea::placeholder{color:var(--mu)}
   function showTyping(f) {
     if (f.from === 'visitor') return;
     if (!f.on) return hideTyping();
-    typing.textContent = fill(T.typing, { name: f.author || (f.from === 'agent' ? T.agent : T.ai) });
+    // "working": an answer paused mid-way; the relay takes it back with the
+    // next piece, so it may stay longer than a typing pause.
+    const working = f.status === 'working';
+    typing.textContent = working ? T.working : fill(T.typing, { name: f.author || (f.from === 'agent' ? T.agent : T.ai) });
+    typing.classList.toggle('wk', working);
+    if (working) typing.removeAttribute('aria-hidden'); // worth announcing, once
     typing.hidden = false;
     clearTimeout(typingTimer);
-    typingTimer = setTimeout(hideTyping, 6000); // a lost "off" must not leave it stuck
+    typingTimer = setTimeout(hideTyping, working ? 60000 : 6000); // a lost "off" must not leave it stuck
   }
-  function hideTyping() { typing.hidden = true; clearTimeout(typingTimer); }
+  function hideTyping() {
+    typing.hidden = true;
+    typing.setAttribute('aria-hidden', 'true');
+    clearTimeout(typingTimer);
+  }
 
   function setHandler(f) {
     if (f.handler) state.handler = f.handler;

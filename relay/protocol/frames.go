@@ -126,7 +126,13 @@ type TypingOut struct {
 	Author         string `json:"author,omitempty"`
 	AuthorID       string `json:"author_id,omitempty"`
 	On             bool   `json:"on"`
+	// Status, with from "bot", is TypingWorking when an answer paused
+	// mid-way: clients show that the assistant is still working.
+	Status string `json:"status,omitempty"`
 }
+
+// TypingWorking is the typing status of an AI answer that paused mid-way.
+const TypingWorking = "working"
 
 // Delta is a piece of an answer still being streamed.
 type Delta struct {

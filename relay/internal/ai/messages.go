@@ -46,7 +46,7 @@ type Grounding struct {
 	Name   string // the intent's name or the article's title
 	Answer string // the answer or the passage
 	// URL is where the visitor can read the article ("" for FAQ answers);
-	// the relay links the answer to it (see bot.Sources).
+	// the relay links the answer to it (see bot.sources).
 	URL string
 }
 

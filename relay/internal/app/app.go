@@ -211,7 +211,9 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		return err
 	}
 	aiSettings := aip.Settings
-	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, aip.Budget, a.log, a.metrics, bot.Options{})
+	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, aip.Budget, a.log, a.metrics, bot.Options{
+		AbandonAfter: cfg.AIAbandonAfter, PollGrace: cfg.AIPollGrace, StillWorkingAfter: cfg.AIStillWorking,
+	})
 	a.privacy = privacy.New(a.store, privacy.Options{Log: a.log, Erasers: []privacy.Eraser{
 		// Answers keyed by the visitor's words, or scoped to their session.
 		privacy.EraserFunc{ID: "ai-cache", Fn: func(_ context.Context, s privacy.Subject) error {
@@ -257,6 +259,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		return err
 	}
 	a.flow.OnQueued = a.router.Queued
+	a.flow.Available = func() bot.Availability { return bot.Availability{Online: a.router.Online()} }
 	a.fan.Extra = a.router.OnAppend
 	ah := agent.New(agent.Options{
 		MaxMessageBytes: cfg.MaxMessageBytes,

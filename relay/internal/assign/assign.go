@@ -171,6 +171,20 @@ func infoOf(a *agent) protocol.AgentInfo {
 		Status: a.status(), Load: a.load, Capacity: a.acct.Capacity}
 }
 
+// Online counts the agents online and taking chats now (connected, not
+// away): what a visitor handed off is told depends on it.
+func (r *Router) Online() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, a := range r.agents {
+		if a.status() == protocol.StatusOnline {
+			n++
+		}
+	}
+	return n
+}
+
 // Info is one agent's view (for their own welcome).
 func (r *Router) Info(agentID string) protocol.AgentInfo {
 	r.mu.Lock()

@@ -53,6 +53,10 @@ type Flow struct {
 	// OnQueued runs after a conversation joined the human queue, with the
 	// question that sent it there and the skill it needs (routing).
 	OnQueued func(ctx context.Context, conv store.Conversation, question, skill string)
+	// Available reports how many agents are online now, for what a
+	// visitor is told on a hand-off (Notice); set beside OnQueued by the
+	// router. Nil counts as someone online.
+	Available func() Availability
 
 	ctx    context.Context // ends at Close: every AI answer stops
 	cancel context.CancelFunc
@@ -73,6 +77,24 @@ type Options struct {
 	// has no agents): a hand-off then keeps the conversation with the bot
 	// and tells the visitor so, instead of queueing them for nobody.
 	NoPeople bool
+	// PollGrace is how long a client that sent or polled over plain HTTP
+	// counts as listening after its last request (a socket or an SSE
+	// stream counts while it is open). Default 60s: longer than a polling
+	// interval, and than most answers.
+	PollGrace time.Duration
+	// StillWorkingAfter is the silence in the middle of an answer after
+	// which the visitor is shown that the assistant is still working.
+	// Default 4s.
+	StillWorkingAfter time.Duration
+	// Knowledge finds the knowledge-base passages that ground an answer;
+	// nil for none.
+	Knowledge Knowledge
+}
+
+// Knowledge finds the passages of the business's articles that best match
+// a question, best first (GroundArticle entries with their URL).
+type Knowledge interface {
+	Passages(question string, k int) []ai.Grounding
 }
 
 // New builds the flow. budget may be nil (no daily limit).
@@ -82,6 +104,12 @@ func New(st Store, h *hub.Hub, in *intents.Service, client *ai.Client, settings 
 	}
 	if opts.AbandonAfter <= 0 {
 		opts.AbandonAfter = 10 * time.Second
+	}
+	if opts.PollGrace <= 0 {
+		opts.PollGrace = 60 * time.Second
+	}
+	if opts.StillWorkingAfter <= 0 {
+		opts.StillWorkingAfter = 4 * time.Second
 	}
 	f := &Flow{store: st, hub: h, intents: in, ai: client, settings: settings, budget: budget,
 		log: log, metrics: m, opts: opts, active: map[string]*stream{}}
@@ -129,7 +157,7 @@ func (f *Flow) OnVisitorMessage(ctx context.Context, s *visitor.Session, a store
 	case res.Matched && (res.Action == router.ActionAnswer || res.Action == "") && res.Answer != "":
 		f.answerFromIntent(ctx, q, res)
 	default:
-		f.startAI(a.Conversation.ID, s.VisitorID, s.Fingerprint, q.Text)
+		f.StartAI(a.Conversation.ID, s.VisitorID, s.Fingerprint, nil)
 	}
 }
 
@@ -148,11 +176,20 @@ func (f *Flow) answerFromIntent(ctx context.Context, q store.Message, res router
 }
 
 // Handoff moves a conversation from the bot to the human queue and tells
-// the visitor so in plain words. A conversation already queued or with an
-// agent is left alone.
+// the visitor so in plain words (Notice: why, and what happens next given
+// who is available). A conversation already queued or with an agent is
+// left alone. Where nobody can take over (Options.NoPeople) the bot keeps
+// the conversation and says so.
 func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, skill string) {
-	if f.opts.NoPeople {
-		f.nobodyToHandOffTo(ctx, convID, r, question)
+	av := f.availability()
+	text := Notice(r, f.lang(convID, question), av)
+	if av.NoPeople {
+		if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: text}); err != nil {
+			f.log.Error("bot: store no-people message", "conversation", convID, "err", err)
+			return
+		}
+		f.metrics.Handoffs.WithLabelValues(r.String(), "nobody").Inc()
+		f.log.Info("bot: hand-off asked, but nobody takes chats here", "conversation", convID, "reason", r.String())
 		return
 	}
 	conv, err := f.store.UpdateConversation(ctx, convID, store.HandOff)
@@ -163,24 +200,24 @@ func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, s
 		f.log.Error("bot: hand off", "conversation", convID, "err", err)
 		return
 	}
-	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: handoffText(r, f.lang(convID, question))}); err != nil {
+	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: text}); err != nil {
 		f.log.Error("bot: store hand-off message", "conversation", convID, "err", err)
 	}
 	f.hub.Publish(chat.Topic(convID), chat.ConversationFrame(conv, ""))
-	f.metrics.HandoffsQueued.Inc()
-	f.log.Info("bot: handed off", "conversation", convID, "reason", r.String())
+	f.metrics.Handoffs.WithLabelValues(r.String(), "queue").Inc()
+	f.log.Info("bot: handed off", "conversation", convID, "reason", r.String(), "online", av.Online)
 	if f.OnQueued != nil {
 		f.OnQueued(ctx, conv, question, skill)
 	}
 }
 
-// nobodyToHandOffTo answers a hand-off where there are no people: the bot
-// keeps the conversation (the visitor can go on asking) and says plainly
-// that nobody will reply here (decisions.md, "Edge deployment").
-func (f *Flow) nobodyToHandOffTo(ctx context.Context, convID string, r reason, question string) {
-	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: noPeopleText(r, f.lang(convID, question))}); err != nil {
-		f.log.Error("bot: store no-people message", "conversation", convID, "err", err)
-		return
+// availability is the team's, as Notice needs it.
+func (f *Flow) availability() Availability {
+	if f.opts.NoPeople {
+		return Availability{NoPeople: true}
 	}
-	f.log.Info("bot: hand-off asked, but nobody takes chats here", "conversation", convID, "reason", r.String())
+	if f.Available == nil {
+		return Availability{Online: 1}
+	}
+	return f.Available()
 }

@@ -23,6 +23,7 @@ type visitor struct {
 	c  *client.Client
 	mu sync.Mutex
 	ev []event
+	at []time.Time // when each event arrived
 	ch chan struct{}
 }
 
@@ -52,6 +53,7 @@ func dial(t *testing.T, r *apptest.Relay, opts client.Options) *visitor {
 func (v *visitor) add(e event) {
 	v.mu.Lock()
 	v.ev = append(v.ev, e)
+	v.at = append(v.at, time.Now())
 	v.mu.Unlock()
 	select {
 	case v.ch <- struct{}{}:
@@ -81,6 +83,18 @@ func (v *visitor) waitMessage(ok func(protocol.Message) bool) protocol.Message {
 			v.t.Fatalf("no such message; got %v", v.messages())
 		}
 	}
+}
+
+// arrival is when the stored message seq arrived.
+func (v *visitor) arrival(seq uint64) time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for i, e := range v.ev {
+		if e.typ == protocol.TypeMessage && e.msg.Seq == seq {
+			return v.at[i]
+		}
+	}
+	return time.Time{}
 }
 
 func (v *visitor) messages() []string {
@@ -305,7 +319,7 @@ func TestVisitorAskingForAPersonSkipsTheAI(t *testing.T) {
 		v := dial(t, r, client.Options{})
 		v.send(q)
 		m := v.waitMessage(isSystem)
-		if q == "转人工" && !strings.Contains(m.Text, "人工") {
+		if q == "转人工" && !strings.Contains(m.Text, "客服") {
 			t.Errorf("Chinese visitor got %q", m.Text)
 		}
 	}

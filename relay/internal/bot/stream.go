@@ -13,6 +13,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/visitor"
 	"github.com/kefuhq/kefu/relay/protocol"
+	"github.com/kefuhq/kefu/router"
 )
 
 // typingEvery re-sends the bot's typing indicator while it waits for the
@@ -24,6 +25,7 @@ type stream struct {
 	conv        string
 	visitor     string
 	fingerprint string
+	candidates  []ai.Grounding // guarded by Flow.mu
 
 	cancel context.CancelFunc
 
@@ -41,20 +43,24 @@ type stream struct {
 	settled   chan struct{} // closed once the current answer is stored
 }
 
-// startAI answers the conversation with the AI, unless an answer is
+// StartAI answers the conversation with the AI, unless an answer is
 // already streaming there: then that one finishes and the AI answers again
-// with the newer messages in view.
-func (f *Flow) startAI(convID, visitorID, fingerprint, question string) {
+// with the newer messages in view. candidates are FAQ answers the question
+// may mean (ai.GroundCandidate: the intent router was unsure between
+// them); they ground the answer first, before the best FAQ answers and
+// knowledge-base passages (Grounding). nil for none.
+func (f *Flow) StartAI(convID, visitorID, fingerprint string, candidates []ai.Grounding) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if st := f.active[convID]; st != nil {
 		st.pending = true
+		st.candidates = candidates
 		return
 	}
 	if f.ctx.Err() != nil {
 		return
 	}
-	st := &stream{conv: convID, visitor: visitorID, fingerprint: fingerprint}
+	st := &stream{conv: convID, visitor: visitorID, fingerprint: fingerprint, candidates: candidates}
 	f.active[convID] = st
 	f.wg.Add(1)
 	go f.run(st)
@@ -147,11 +153,21 @@ func (f *Flow) run(st *stream) {
 // may answer again (false after a hand-off).
 func (f *Flow) answerOnce(ctx context.Context, st *stream) bool {
 	topic := chat.Topic(st.conv)
-	history, question, err := f.history(st.conv)
+	set := f.settings.Get()
+	history, question, used, err := f.history(st.conv, set)
 	if err != nil {
 		f.log.Error("bot: read history", "conversation", st.conv, "err", err)
 		return false
 	}
+	storeCtx := context.WithoutCancel(ctx)
+	if over(set.AnswersPerVisitorHour, used.hour) || over(set.AnswersPerConversation, used.day) {
+		f.log.Info("bot: AI answer cap reached; handing off", "conversation", st.conv, "last_hour", used.hour, "last_day", used.day)
+		f.Handoff(storeCtx, st.conv, reasonLimit, question, "")
+		return false
+	}
+	f.mu.Lock()
+	candidates := st.candidates
+	f.mu.Unlock()
 	st.mu.Lock()
 	st.id, st.index = store.NewID(), 0
 	st.text.Reset()
@@ -160,16 +176,12 @@ func (f *Flow) answerOnce(ctx context.Context, st *stream) bool {
 	stopWatch := f.watchListeners(ctx, st)
 	defer stopWatch()
 	stopTyping := f.keepTyping(ctx, topic, st.conv)
+	silence := f.watchSilence(ctx, topic, st.conv)
 
 	_, _, modelHash := f.intents.Model()
-	var grounding []ai.Grounding
-	if m, _, _ := f.intents.Model(); m != nil {
-		for _, in := range m.Grounding(question, 3) {
-			grounding = append(grounding, ai.Grounding{Name: in.Name, Answer: in.Answer})
-		}
-	}
+	grounding := f.Grounding(question, candidates)
 	req := ai.Request{
-		Settings: f.settings.Get(), Grounding: grounding, GroundingVersion: modelHash,
+		Settings: set, Grounding: grounding, GroundingVersion: modelHash + f.knowledgeVersion(),
 		History: history, Visitor: st.visitor, Scope: st.fingerprint,
 	}
 	first := true
@@ -178,14 +190,12 @@ func (f *Flow) answerOnce(ctx context.Context, st *stream) bool {
 			first = false
 			stopTyping()
 		}
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		st.index++
-		st.text.WriteString(text)
-		f.hub.Publish(topic, hub.DeltaFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: st.conv, StreamID: st.id, Index: st.index, Text: text}))
+		silence.delta()
+		f.publishDelta(st, text)
 		return nil
 	})
 	stopTyping()
+	silence.stop()
 	f.saveBudget()
 
 	f.mu.Lock()
@@ -199,11 +209,18 @@ func (f *Flow) answerOnce(ctx context.Context, st *stream) bool {
 		said = st.text.String()
 		st.mu.Unlock()
 	}
-	storeCtx := context.WithoutCancel(ctx)
+	if err == nil {
+		if links := sources(grounding, said); len(links) > 0 {
+			line := sourceLine(f.lang(st.conv, question), links)
+			f.publishDelta(st, line)
+			said += line
+		}
+	}
+	asked := errors.Is(err, ai.ErrHandoff)
 	if err == nil || strings.TrimSpace(said) != "" {
 		_, serr := f.store.Append(storeCtx, st.conv, store.NewMessage{
 			From: protocol.FromBot, Author: AuthorAI, Text: orEllipsis(said), Via: "ai",
-			Incomplete: err != nil, StreamID: st.id,
+			Incomplete: err != nil && !asked, StreamID: st.id,
 		})
 		if serr != nil {
 			f.log.Error("bot: store AI answer", "conversation", st.conv, "err", serr)
@@ -231,6 +248,61 @@ func (f *Flow) answerOnce(ctx context.Context, st *stream) bool {
 	return false
 }
 
+// publishDelta sends the next piece of the answer to every connection of
+// the conversation and keeps it for connections that join later.
+func (f *Flow) publishDelta(st *stream, text string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.index++
+	st.text.WriteString(text)
+	f.hub.Publish(chat.Topic(st.conv), hub.DeltaFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: st.conv, StreamID: st.id, Index: st.index, Text: text}))
+}
+
+// over reports whether used reached a cap (0: no cap).
+func over(limit, used int) bool { return limit > 0 && used >= limit }
+
+// Grounding is what an answer to question is grounded on, best first: the
+// candidate answers (ai.GroundCandidate) the caller passes, then the best
+// matching FAQ answers, then the best knowledge-base passages. Never a
+// hand-off intent's text: it is what the relay says when it hands off,
+// not business information.
+func (f *Flow) Grounding(question string, candidates []ai.Grounding) []ai.Grounding {
+	const faqs, passages = 3, 3
+	out := append([]ai.Grounding(nil), candidates...)
+	if m, _, _ := f.intents.Model(); m != nil {
+		n := 0
+		for _, in := range m.Grounding(question, faqs+2) {
+			if n == faqs || in.Action == router.ActionHandoff || strings.TrimSpace(in.Answer) == "" || has(candidates, in.Name) {
+				continue
+			}
+			out = append(out, ai.Grounding{Kind: ai.GroundFAQ, Name: in.Name, Answer: in.Answer})
+			n++
+		}
+	}
+	if f.opts.Knowledge != nil {
+		out = append(out, f.opts.Knowledge.Passages(question, passages)...)
+	}
+	return out
+}
+
+func has(gs []ai.Grounding, name string) bool {
+	for _, g := range gs {
+		if g.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// knowledgeVersion is part of the answer cache key: an article edited
+// must not be answered from the old text.
+func (f *Flow) knowledgeVersion() string {
+	if v, ok := f.opts.Knowledge.(interface{ Version() string }); ok {
+		return "/" + v.Version()
+	}
+	return ""
+}
+
 func orEllipsis(s string) string {
 	if strings.TrimSpace(s) == "" {
 		return "…"
@@ -238,20 +310,47 @@ func orEllipsis(s string) string {
 	return s
 }
 
+// used counts the AI answers of a conversation over the caps' windows.
+type used struct{ hour, day int }
+
+// capWindow bounds the messages read to count answers for the caps: more
+// than any conversation holds in a day.
+const capWindow = 1000
+
 // history turns the conversation's recent messages into AI turns and
-// returns the newest visitor text (the question).
-func (f *Flow) history(convID string) ([]ai.Turn, string, error) {
+// returns the newest visitor text (the question), and counts the AI
+// answers of the last hour and day when set caps them.
+func (f *Flow) history(convID string, set ai.Settings) ([]ai.Turn, string, used, error) {
 	conv, err := f.store.Conversation(convID)
 	if err != nil {
-		return nil, "", err
+		return nil, "", used{}, err
+	}
+	window := uint64(f.opts.HistoryMessages)
+	if set.AnswersPerVisitorHour > 0 || set.AnswersPerConversation > 0 {
+		window = max(window, capWindow)
 	}
 	from := uint64(0)
-	if conv.LastSeq > uint64(f.opts.HistoryMessages) {
-		from = conv.LastSeq - uint64(f.opts.HistoryMessages)
+	if conv.LastSeq > window {
+		from = conv.LastSeq - window
 	}
 	msgs, err := f.store.Messages(convID, from, 0)
 	if err != nil {
-		return nil, "", err
+		return nil, "", used{}, err
+	}
+	var u used
+	now := time.Now()
+	for _, m := range msgs {
+		if m.From == protocol.FromBot && m.Via == "ai" {
+			if now.Sub(m.Time) < time.Hour {
+				u.hour++
+			}
+			if now.Sub(m.Time) < 24*time.Hour {
+				u.day++
+			}
+		}
+	}
+	if len(msgs) > f.opts.HistoryMessages {
+		msgs = msgs[len(msgs)-f.opts.HistoryMessages:]
 	}
 	var turns []ai.Turn
 	question := ""
@@ -266,7 +365,7 @@ func (f *Flow) history(convID string) ([]ai.Turn, string, error) {
 			turns = append(turns, ai.Turn{Role: ai.RoleAgent, Text: m.Text})
 		}
 	}
-	return turns, question, nil
+	return turns, question, u, nil
 }
 
 // keepTyping shows the bot typing until the returned stop is called.
@@ -295,8 +394,9 @@ func (f *Flow) keepTyping(ctx context.Context, topic, convID string) (stop func(
 	return func() { once.Do(func() { close(done) }) }
 }
 
-// watchListeners cancels the answer once nobody has been connected to the
-// conversation for AbandonAfter: the answer can no longer reach anyone and
+// watchListeners cancels the answer once nobody has been listening to the
+// conversation for AbandonAfter: no socket, no SSE stream, and no plain
+// HTTP client within PollGrace. The answer can no longer reach anyone and
 // was not asked for again (policy in docs/ai.md).
 func (f *Flow) watchListeners(ctx context.Context, st *stream) (stop func()) {
 	done := make(chan struct{})
@@ -313,7 +413,7 @@ func (f *Flow) watchListeners(ctx context.Context, st *stream) (stop func()) {
 				return
 			case <-t.C:
 			}
-			if f.hub.Subscribers(chat.Topic(st.conv)) > 0 {
+			if f.hub.Listening(chat.Topic(st.conv), f.opts.PollGrace) {
 				alone = 0
 				continue
 			}

@@ -1,9 +1,10 @@
 package bot
 
 import (
-	"github.com/kefuhq/kefu/relay/internal/i18n"
 	"strings"
 	"testing"
+
+	"github.com/kefuhq/kefu/relay/internal/i18n"
 )
 
 func TestWantsPerson(t *testing.T) {
@@ -29,28 +30,35 @@ func TestWantsPerson(t *testing.T) {
 	}
 }
 
-// Where nobody can take over, the visitor must not be told someone will.
-func TestNoPeopleTextPromisesNoPerson(t *testing.T) {
-	promises := []string{"Connecting you", "will reply", "passing you to a person", "转接", "おつなぎ",
-		"antwortet Ihnen", "gebe Sie an", "vous répondra", "vous transmets", "te responderá", "Te paso", "vai responder", "Vou passar",
-		"답해 드립니다", "연결해", "سيرد عليك", "سأحوّلك"}
+// Where nobody can take over, or nobody is online, the visitor must not be
+// told someone will reply shortly; every notice exists in every language.
+func TestNoticePromisesOnlyWhatHappens(t *testing.T) {
+	shortly := []string{"Connecting you", "shortly", "passing you to a person", "尽快", "まもなく", "곧 ", "قريبًا", "in Kürze", "sous peu", "en breve", "em breve"}
 	langs := i18n.Builtin().Langs()
 	if len(langs) < 9 {
 		t.Fatalf("languages %v", langs)
 	}
-	for _, lang := range append(langs, "tlh") {
-		for r := reasonAsked; r <= reasonBusy; r++ {
+	for _, lang := range langs {
+		for r := reasonAsked; r < reasonCount; r++ {
 			t.Run(lang+"/"+r.String(), func(t *testing.T) {
-				got := noPeopleText(r, lang)
-				if got == "" || got == handoffText(r, lang) {
-					t.Fatalf("noPeopleText = %q, want its own text", got)
+				online := Notice(r, lang, Availability{Online: 2})
+				offline := Notice(r, lang, Availability{})
+				nobody := Notice(r, lang, Availability{NoPeople: true})
+				if online == "" || offline == online || nobody == online || nobody == offline {
+					t.Fatalf("notices not distinct: %q / %q / %q", online, offline, nobody)
 				}
-				for _, p := range promises {
-					if strings.Contains(got, p) {
-						t.Errorf("%q promises a person (%q)", got, p)
+				if lang != "en" && online == Notice(r, "en", Availability{Online: 2}) {
+					t.Errorf("%s falls back to English: %q", lang, online)
+				}
+				for _, p := range shortly {
+					if strings.Contains(offline, p) || strings.Contains(nobody, p) {
+						t.Errorf("%q / %q promise a quick reply (%q)", offline, nobody, p)
 					}
 				}
 			})
 		}
+	}
+	if got := Notice(reasonAsked, "tlh", Availability{Online: 1}); got != Notice(reasonAsked, "en", Availability{Online: 1}) {
+		t.Errorf("unknown language: got %q", got)
 	}
 }

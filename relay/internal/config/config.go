@@ -47,6 +47,9 @@ type Config struct {
 	AIFirstToken     time.Duration
 	AIChunkGap       time.Duration
 	AIAnswerTimeout  time.Duration
+	AIStillWorking   time.Duration // mid-answer silence before "still working"
+	AIAbandonAfter   time.Duration // cancel an answer nobody listens to
+	AIPollGrace      time.Duration // a plain-HTTP client listens this long
 	AIMaxConcurrent  int
 	AIDailyTokens    int
 	DemoIntents      bool

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -36,11 +37,47 @@ type Hub struct {
 	conns  map[Subscriber]struct{}
 	wg     sync.WaitGroup
 	closed bool
+
+	seenMu sync.Mutex
+	seen   map[string]time.Time // topic → last plain-HTTP request (Seen)
 }
 
 // New returns an empty hub.
 func New() *Hub {
-	return &Hub{topics: map[string][]Subscriber{}, conns: map[Subscriber]struct{}{}}
+	return &Hub{topics: map[string][]Subscriber{}, conns: map[Subscriber]struct{}{}, seen: map[string]time.Time{}}
+}
+
+// seenMemory bounds how long Seen remembers a topic; SeenWithin asks for
+// less.
+const seenMemory = 10 * time.Minute
+
+// Seen records that a client without a subscription (one that sends and
+// polls over plain HTTP) was just served on topic: it is listening, even
+// though it holds no connection.
+func (h *Hub) Seen(topic string) {
+	now := time.Now()
+	h.seenMu.Lock()
+	defer h.seenMu.Unlock()
+	h.seen[topic] = now
+	if len(h.seen) > 4096 { // forget the long gone, now and then
+		for t, at := range h.seen {
+			if now.Sub(at) > seenMemory {
+				delete(h.seen, t)
+			}
+		}
+	}
+}
+
+// Listening reports whether anyone may be reading topic: a subscriber
+// (socket, SSE stream), or a plain-HTTP client Seen within grace.
+func (h *Hub) Listening(topic string, grace time.Duration) bool {
+	if h.Subscribers(topic) > 0 {
+		return true
+	}
+	h.seenMu.Lock()
+	defer h.seenMu.Unlock()
+	at, ok := h.seen[topic]
+	return ok && time.Since(at) < grace
 }
 
 // Register tracks c until Deregister; false means the hub is shutting down

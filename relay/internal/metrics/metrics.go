@@ -29,7 +29,7 @@ type Metrics struct {
 	CommitBatch    prometheus.Histogram
 	CommitErrors   prometheus.Counter
 	InstantAnswers prometheus.Counter
-	HandoffsQueued prometheus.Counter
+	Handoffs       *prometheus.CounterVec // reason, to (queue, nobody)
 }
 
 // New registers every collector, plus the Go runtime and process ones, on a
@@ -49,10 +49,12 @@ func New() *Metrics {
 		CommitBatch:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kefu_store_commit_batch_size", Help: "Writes committed together in one transaction.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
 		CommitErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_store_commit_errors_total", Help: "Transactions that failed to commit (disk full, I/O error)."}),
 		InstantAnswers: prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_instant_answers_total", Help: "Visitor questions answered by an FAQ intent."}),
-		HandoffsQueued: prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_handoffs_total", Help: "Conversations handed to the human queue."}),
+		Handoffs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_handoffs_total",
+			Help: "Hand-offs from the bot, by reason (asked, model, ai_off, ai_failed, rate_limited, budget, busy, limit) and where to: queue, or nobody (no people here: the bot keeps the chat)."},
+			[]string{"reason", "to"}),
 	}
 	r.MustRegister(m.Connections, m.ConnectsTotal, m.Closes, m.Refused, m.Messages, m.Acks, m.FrameErrors,
-		m.CommitSeconds, m.CommitBatch, m.CommitErrors, m.InstantAnswers, m.HandoffsQueued,
+		m.CommitSeconds, m.CommitBatch, m.CommitErrors, m.InstantAnswers, m.Handoffs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -123,6 +123,9 @@ func (h *Handler) listHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// A polling client is listening: an answer streaming meanwhile is not
+	// cut for want of a socket (bot's PollGrace).
+	h.hub.Seen(chat.Topic(s.ConversationID))
 	conv, err := h.store.Conversation(s.ConversationID)
 	var msgs []store.Message
 	if err == nil {
@@ -188,6 +191,7 @@ func (h *Handler) sendHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		h.hub.Seen(chat.Topic(s.ConversationID)) // it will poll for the answer
 		a, perr := h.store1(r.Context(), s, f)
 		if perr != nil {
 			writeProtocolError(w, perr)

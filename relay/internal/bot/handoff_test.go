@@ -1,0 +1,187 @@
+package bot_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/client"
+	"github.com/kefuhq/kefu/relay/internal/ai/openaitest"
+	"github.com/kefuhq/kefu/relay/internal/app/apptest"
+	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/protocol"
+)
+
+// lastDeltaAt returns when the visitor got the last text delta before the
+// hand-off notice (the moment the model's call or marker followed it), or
+// the zero time if none came.
+func (v *visitor) lastDeltaAt() time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var at time.Time
+	for i, e := range v.ev {
+		if e.typ == protocol.TypeDelta && !strings.Contains(string(e.raw), `"done":true`) {
+			at = v.at[i]
+		}
+	}
+	return at
+}
+
+// TestModelAndUpstreamHandOffInTheVisitorsLanguage: the fake upstream
+// answers with a tool call, a text marker, a long Retry-After, a stall in
+// the middle of an answer; each time the conversation is handed off with a
+// notice in the visitor's language, within a second of the call or the
+// decision. The bounds are generous for a loaded box and still far below
+// what the old behaviour took: the chunk-gap timeout (30 s here) for a call
+// or a marker nobody acted on, 5 s retries for a long Retry-After.
+func TestModelAndUpstreamHandOffInTheVisitorsLanguage(t *testing.T) {
+	tests := []struct {
+		name     string
+		lang     string // what the visitor's widget says in hello ("": nothing, a guess from the script)
+		scenario openaitest.Scenario
+		question string
+		want     string // part of the notice, in the visitor's language
+		gap      time.Duration
+		working  bool // a "still working" typing frame comes first
+	}{
+		{"tool call (de)", "de", openaitest.ToolStall, "Ich möchte eine Rückerstattung für meine Bestellung", "Gerade ist niemand aus unserem Team online", 30 * time.Second, false},
+		{"tool call, arguments streamed (ko, from the script)", "", openaitest.Tool, "환불을 받고 싶어요", "지금은 온라인 상태인 상담원이 없습니다", 30 * time.Second, false},
+		{"text marker (fr)", "fr", openaitest.Marker, "Bonjour, je veux un remboursement pour ma commande", "Personne de notre équipe n'est en ligne", 30 * time.Second, false},
+		{"Retry-After past the budget (es)", "es", openaitest.RateLimitedLong, "Hola, ¿dónde está mi pedido?", "Lo siento, no he podido responder", 30 * time.Second, false},
+		{"stall mid-answer (ja)", "ja", openaitest.Stall, "注文した商品はいつ届きますか", "ただいま対応できる担当者がおりません", 3 * time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			up := openaitest.New(t, openaitest.Options{Text: "Einen Moment bitte, ich sehe nach.", Words: true, Delay: 20 * time.Millisecond, CutAfter: 3})
+			up.SetScenario(tt.scenario)
+			r := apptest.Start(t, func(c *config.Config) {
+				withAI(up)(c)
+				c.AIFirstToken, c.AIChunkGap, c.AIAnswerTimeout = 20*time.Second, tt.gap, 60*time.Second
+				c.AIStillWorking = time.Second
+			})
+			v := dial(t, r, client.Options{Lang: tt.lang})
+			sent := time.Now()
+			v.send(tt.question)
+			sys := v.waitMessage(isSystem)
+			got := v.arrival(sys.Seq)
+			if !strings.Contains(sys.Text, tt.want) {
+				t.Errorf("notice %q, want it to contain %q", sys.Text, tt.want)
+			}
+			// From the call, the marker, the refusal, or (stall) the
+			// chunk-gap decision.
+			from := v.lastDeltaAt()
+			if from.IsZero() {
+				from = sent
+			}
+			if tt.working {
+				from = from.Add(tt.gap)
+			}
+			if d := got.Sub(from); d > 2*time.Second {
+				t.Errorf("hand-off %v after the call or decision", d)
+			}
+			if conv := waitFrame(t, v, protocol.TypeConversation); conv["handler"] != "queue" {
+				t.Errorf("conversation frame %v", conv)
+			}
+			sawWorking := false
+			for _, e := range v.events() {
+				if e.typ == protocol.TypeTyping && strings.Contains(string(e.raw), `"status":"working"`) {
+					sawWorking = true
+				}
+			}
+			if sawWorking != tt.working {
+				t.Errorf("still-working frame: got %v, want %v", sawWorking, tt.working)
+			}
+			// What the model said before asking is kept, not marked
+			// incomplete (it asked; nothing broke).
+			for _, e := range v.events() {
+				if e.typ == protocol.TypeMessage && e.msg.From == protocol.FromBot {
+					if wantInc := tt.scenario == openaitest.Stall; e.msg.Incomplete != wantInc {
+						t.Errorf("answer %q incomplete=%v, want %v", e.msg.Text, e.msg.Incomplete, wantInc)
+					}
+				}
+			}
+			metrics := get(t, r.URL+"/metrics")
+			wantReason := map[openaitest.Scenario]string{openaitest.ToolStall: "model", openaitest.Tool: "model", openaitest.Marker: "model",
+				openaitest.RateLimitedLong: "rate_limited", openaitest.Stall: "ai_failed"}[tt.scenario]
+			if !strings.Contains(metrics, `kefu_handoffs_total{reason="`+wantReason+`",to="queue"} 1`) {
+				t.Errorf("metrics lack the hand-off reason %s", wantReason)
+			}
+		})
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestPollingClientGetsTheWholeAnswer: a client that posts over HTTP and
+// polls holds no socket, yet its answer is streamed to the end and stored
+// complete, although it outlasts --ai-abandon-after many times over.
+func TestPollingClientGetsTheWholeAnswer(t *testing.T) {
+	text := strings.Repeat("Our shop ships within two days. ", 12)
+	up := openaitest.New(t, openaitest.Options{Text: text, Words: true, Delay: 25 * time.Millisecond})
+	r := apptest.Start(t, func(c *config.Config) {
+		withAI(up)(c)
+		c.AIChunkGap, c.AIAnswerTimeout = 5*time.Second, 60*time.Second
+		c.AIAbandonAfter = 300 * time.Millisecond
+	})
+	post := func(path, token string, body any) []byte {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", r.URL+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	var w protocol.Welcome
+	json.Unmarshal(post("/v1/conversations", "", map[string]any{}), &w)
+	post("/v1/conversations/"+w.ConversationID+"/messages", w.Token, map[string]string{"id": "m1", "text": "tell me the story of your company"})
+	started := time.Now()
+	// Poll rarely: the answer takes ~2.5 s, --ai-abandon-after is 0.3 s.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", r.URL+"/v1/conversations/"+w.ConversationID+"/messages", nil)
+		req.Header.Set("Authorization", "Bearer "+w.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list struct{ Messages []protocol.Message }
+		json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		for _, m := range list.Messages {
+			if m.From == protocol.FromBot {
+				if m.Incomplete || m.Text != text {
+					t.Fatalf("answer after %v: incomplete=%v text %q", time.Since(started), m.Incomplete, m.Text)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no answer stored")
+		}
+		time.Sleep(time.Second)
+	}
+}
