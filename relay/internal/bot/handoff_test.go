@@ -63,6 +63,7 @@ func TestModelAndUpstreamHandOffInTheVisitorsLanguage(t *testing.T) {
 				withAI(up)(c)
 				c.AIFirstToken, c.AIChunkGap, c.AIAnswerTimeout = 20*time.Second, tt.gap, 60*time.Second
 				c.AIStillWorking = time.Second
+				c.MetricsToken = metricsToken
 			})
 			v := dial(t, r, client.Options{Lang: tt.lang})
 			sent := time.Now()
@@ -105,7 +106,7 @@ func TestModelAndUpstreamHandOffInTheVisitorsLanguage(t *testing.T) {
 					}
 				}
 			}
-			metrics := get(t, r.URL+"/metrics")
+			metrics := get(t, r.URL+"/metrics", metricsToken)
 			wantReason := map[openaitest.Scenario]string{openaitest.ToolStall: "model", openaitest.Tool: "model", openaitest.Marker: "model",
 				openaitest.RateLimitedLong: "rate_limited", openaitest.Stall: "ai_failed"}[tt.scenario]
 			if !strings.Contains(metrics, `kefu_handoffs_total{reason="`+wantReason+`",to="queue"} 1`) {
@@ -115,9 +116,14 @@ func TestModelAndUpstreamHandOffInTheVisitorsLanguage(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url string) string {
+const metricsToken = "metrics-token-for-bot-tests"
+
+// get fetches url with a bearer token, and returns the body.
+func get(t *testing.T, url, token string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
