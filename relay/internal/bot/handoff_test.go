@@ -35,9 +35,10 @@ func (v *visitor) lastDeltaAt() time.Time {
 // answers with a tool call, a text marker, a long Retry-After, a stall in
 // the middle of an answer; each time the conversation is handed off with a
 // notice in the visitor's language, within a second of the call or the
-// decision. The bounds are generous for a loaded box and still far below
-// what the old behaviour took: the chunk-gap timeout (30 s here) for a call
-// or a marker nobody acted on, 5 s retries for a long Retry-After.
+// decision. The bound (5 s) is generous for a loaded box and still far
+// below what the old behaviour took: the chunk-gap timeout (30 s here) for
+// a call or a marker nobody acted on, two 5 s retries for a long
+// Retry-After; the stall is told by its "still working" frame.
 func TestModelAndUpstreamHandOffInTheVisitorsLanguage(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -82,7 +83,9 @@ func TestModelAndUpstreamHandOffInTheVisitorsLanguage(t *testing.T) {
 			if tt.working {
 				from = from.Add(tt.gap)
 			}
-			if d := got.Sub(from); d > 2*time.Second {
+			d := got.Sub(from)
+			t.Logf("hand-off notice %v after the call or decision", d)
+			if d > 5*time.Second {
 				t.Errorf("hand-off %v after the call or decision", d)
 			}
 			if conv := waitFrame(t, v, protocol.TypeConversation); conv["handler"] != "queue" {
