@@ -27,7 +27,7 @@ func TestSystemMessagesInTheVisitorsLanguage(t *testing.T) {
 		t.Run(tc.hello+"/"+tc.want, func(t *testing.T) {
 			v := newVisitorIn(t, r, tc.hello)
 			v.send(tc.say)
-			want := set.Relay(tc.want, "handoff")
+			want := set.Relay(tc.want, "handoffOnline") // Mei is online
 			v.waitMsg(func(m protocol.Message) bool { return m.From == "system" && m.Text == want })
 			joined := set.Relay(tc.want, "joined", "name", "Mei")
 			v.waitMsg(func(m protocol.Message) bool { return m.From == "system" && m.Text == joined })
