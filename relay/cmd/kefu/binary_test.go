@@ -83,7 +83,9 @@ func startKefu(t *testing.T, addr, data string, extra ...string) *proc {
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
-	deadline := time.Now().Add(10 * time.Second)
+	// Generous: on a loaded 2-core box a cold start (argon2id for the first
+	// admin, the demo intents' fit) can take several seconds.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
