@@ -22,10 +22,13 @@ func TestThousandConcurrentStreams(t *testing.T) {
 	}
 	const streams = 1000
 	text := strings.Repeat("abcd", 10) // 10 chunks of 4 runes
-	s := New(t, Options{Text: text, Delay: 20 * time.Millisecond, Stamp: true, MaxLog: -1})
+	// 10 chunks 100 ms apart: each stream lasts a second, long enough for
+	// all of them to be open at once even when a loaded box is slow to start
+	// a thousand goroutines and connections.
+	s := New(t, Options{Text: text, Delay: 100 * time.Millisecond, Stamp: true, MaxLog: -1})
 	tr := &http.Transport{MaxIdleConnsPerHost: streams, MaxConnsPerHost: 0}
 	t.Cleanup(tr.CloseIdleConnections)
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	client := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 
 	var (
 		mu         sync.Mutex
