@@ -102,7 +102,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		case errors.Is(err, store.ErrCorrupt):
 			fmt.Fprintf(stderr, "kefu: %v\n", err)
 			fmt.Fprintf(stderr, "kefu: the database in %s is damaged. `kefu check --data %[1]s` lists what is wrong;\n"+
-				"      `kefu repair --data %[1]s` sets damaged records aside and keeps the damaged file (or start with --repair).\n", cfg.DataDir)
+				"      `kefu repair --data %[1]s` sets damaged records aside and keeps the damaged file (or start with --repair=true).\n", cfg.DataDir)
 		default:
 			fmt.Fprintf(stderr, "kefu: %v\n", err)
 		}

@@ -323,3 +323,36 @@ func TestBackupAfterKill(t *testing.T) {
 		t.Errorf("backup from the restarted relay: exit %d\n%s", code, errs)
 	}
 }
+
+// A damaged conversation record stops the start (the relay reads them all
+// then), naming check and repair; serve --repair sets it aside, rebuilds
+// it from its visitor and messages, logs it with its key, and serves.
+func TestServeRepair(t *testing.T) {
+	data := t.TempDir()
+	convs := chatted(t, data, 2)
+	path := filepath.Join(data, boltdb.FileName)
+	raw, _ := os.ReadFile(path)
+	n := 0
+	for i := 0; ; {
+		j := bytes.Index(raw[i:], []byte(`{"id":"`+convs[1]+`"`))
+		if j < 0 {
+			break
+		}
+		raw[i+j] = '[' // not a JSON object any more
+		i += j + 1
+		n++
+	}
+	if n == 0 {
+		t.Fatal("conversation record not found in the file")
+	}
+	os.WriteFile(path, raw, 0o600)
+	if _, errs, code := kefu(t, "", nil, "serve", "--addr", freePort(t), "--data", data); code != 1 || !strings.Contains(errs, "kefu repair --data") {
+		t.Fatalf("serve on a damaged record: exit %d, want 1 naming kefu repair\n%s", code, errs)
+	}
+	p := startKefu(t, freePort(t), data, "--repair=true")
+	for _, want := range []string{"repaired the database", "key=" + convs[1]} {
+		if !strings.Contains(p.log(), want) {
+			t.Errorf("log lacks %q:\n%s", want, p.log())
+		}
+	}
+}
