@@ -2,7 +2,10 @@
 SHELL   := /bin/bash
 GO      ?= go
 GOROOT  := $(shell $(GO) env GOROOT)
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Computed once: every binary and file name of one make run carries the same.
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+endif
 BIN     := bin/kefu
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # make run: loopback by default (a demo, not a deployment); the environment

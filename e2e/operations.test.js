@@ -1,7 +1,8 @@
 // The operator's way back in, in a real browser against the real relay:
 // kefu admin reset-password refuses while the relay runs, works on the
 // stopped relay's data directory, and the password it prints signs in to
-// the admin page where the old one no longer does.
+// the admin page where the old one no longer does; the page's backup link
+// downloads a database that checks clean.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -40,6 +41,15 @@ suite('operations', () => {
     assert.equal(await signIn(page, relay, 'admin', pw), '', 'the new password opens the admin page');
     assert.ok(await page.locator('#app').isVisible());
     await screenshot(page, 'admin-after-reset-password');
+
+    // The dashboard's backup link downloads the database, which checks clean.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#dash-backup')]);
+    assert.match(download.suggestedFilename(), /^kefu-backup-\d{8}T\d{6}Z\.db$/);
+    const file = path.join(relay.data, '..', download.suggestedFilename());
+    await download.saveAs(file);
+    const checked = kefu('check', '--file', file);
+    assert.equal(checked.status, 0, checked.stdout + checked.stderr);
+    assert.match(checked.stdout, /no problems/);
     await page.close();
   });
 });
