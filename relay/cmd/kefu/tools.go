@@ -18,10 +18,8 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 )
 
-// The operator's commands work on a data directory, as serve does. What
-// they ask of the storage backend is small — check a file, repair a
-// directory, copy the database — so that a second backend can offer the
-// same commands; today they call the bbolt backend directly.
+// The operator's commands work on a data directory, as serve does; what
+// they ask of the storage backend is in backend.go.
 
 const toolsUsage = `
 Operator commands (each takes --data DIR, default KEFU_DATA or ./data):
@@ -86,16 +84,21 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 	if _, code := parseTool(fs, args, 0, "kefu check [--data DIR | --file FILE] [--json]", stdout, stderr); code >= 0 {
 		return code
 	}
+	tools, err := toolsFor(*data)
+	if err != nil {
+		fmt.Fprintf(stderr, "kefu: %v\n", err)
+		return 1
+	}
 	path, what := *file, *file
 	if path == "" {
-		path, what = filepath.Join(*data, boltdb.FileName), filepath.Join(*data, boltdb.FileName)
+		path, what = tools.File(*data), tools.File(*data)
 	}
-	rep, err := boltdb.CheckFile(ctx, path, lockWait)
+	rep, err := tools.Check(ctx, path)
 	if errors.Is(err, boltdb.ErrLocked) && *file == "" {
 		// The relay is running: check a copy of it, taken through its
 		// control socket, beside the database (where there is room for it).
 		what = "a backup of the running relay's " + path
-		rep, err = checkLive(ctx, *data)
+		rep, err = checkLive(ctx, tools, *data)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kefu: check: %v\n", err)
@@ -120,7 +123,7 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 	return 0
 }
 
-func checkLive(ctx context.Context, dataDir string) (store.CheckReport, error) {
+func checkLive(ctx context.Context, tools storeTools, dataDir string) (store.CheckReport, error) {
 	tmp, err := os.CreateTemp(dataDir, ".kefu-check-*.db")
 	if err != nil {
 		return store.CheckReport{}, err
@@ -136,7 +139,7 @@ func checkLive(ctx context.Context, dataDir string) (store.CheckReport, error) {
 	if err != nil {
 		return store.CheckReport{}, err
 	}
-	return boltdb.CheckFile(ctx, tmp.Name(), lockWait)
+	return tools.Check(ctx, tmp.Name())
 }
 
 func printReport(w io.Writer, what string, rep store.CheckReport) {
@@ -164,7 +167,12 @@ func repair(ctx context.Context, args []string, getenv func(string) string, stdo
 	if _, code := parseTool(fs, args, 0, "kefu repair [--data DIR]", stdout, stderr); code >= 0 {
 		return code
 	}
-	rep, err := boltdb.Repair(ctx, *data, boltdb.RepairOptions{LockTimeout: lockWait}) // the report below lists what it did
+	tools, err := toolsFor(*data)
+	if err != nil {
+		fmt.Fprintf(stderr, "kefu: %v\n", err)
+		return 1
+	}
+	rep, err := tools.Repair(ctx, *data)
 	if errors.Is(err, boltdb.ErrLocked) {
 		fmt.Fprintf(stderr, "kefu: %s is in use by a running relay; stop it first (repair rewrites the file)\n", *data)
 		return 1
@@ -202,6 +210,11 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stde
 		return code
 	}
 	dest := pos[0]
+	tools, err := toolsFor(*data)
+	if err != nil {
+		fmt.Fprintf(stderr, "kefu: %v\n", err)
+		return 1
+	}
 	var out io.Writer = os.Stdout
 	var tmp *os.File
 	if dest != "-" {
@@ -221,7 +234,7 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stde
 	n, err := ops.FetchBackup(ctx, *data, out)
 	if errors.Is(err, ops.ErrNoRelay) {
 		source = "the data directory (no relay running)"
-		n, err = boltdb.BackupFile(ctx, filepath.Join(*data, boltdb.FileName), lockWait, out)
+		n, err = tools.Backup(ctx, *data, out)
 		if errors.Is(err, boltdb.ErrLocked) {
 			err = fmt.Errorf("%s is in use by a relay that does not answer on %s; use GET /v1/admin/backup, or stop it", *data, ops.SocketPath(*data))
 		}
@@ -243,7 +256,7 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stde
 		return 0
 	}
 	// A backup is only as good as its restore: check the copy.
-	rep, err := boltdb.CheckFile(ctx, dest, lockWait)
+	rep, err := tools.Check(ctx, dest)
 	if err != nil || !rep.OK() {
 		fmt.Fprintf(stderr, "kefu: backup: the copy in %s does not check clean: %v %s\n", dest, err, problems(rep))
 		return 1

@@ -356,3 +356,19 @@ func TestServeRepair(t *testing.T) {
 		}
 	}
 }
+
+// On a cluster node's data directory the bbolt tools say what it is
+// instead of creating or reading a bbolt file there.
+func TestToolsOnClusterData(t *testing.T) {
+	data := t.TempDir()
+	os.Mkdir(filepath.Join(data, "nats"), 0o700)
+	for _, args := range [][]string{{"check"}, {"repair"}, {"backup", filepath.Join(t.TempDir(), "b.db")}} {
+		_, errs, code := kefu(t, "", nil, append(args, "--data", data)...)
+		if code != 1 || !strings.Contains(errs, "cluster node's JetStream data") {
+			t.Errorf("kefu %s on cluster data: exit %d\n%s", args[0], code, errs)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, boltdb.FileName)); err == nil {
+		t.Error("a bbolt file was created in a cluster node's directory")
+	}
+}
