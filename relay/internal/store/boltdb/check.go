@@ -120,13 +120,18 @@ func (c *checker) run(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-		if !known[string(name)] {
-			c.rep.Notes = append(c.rep.Notes, fmt.Sprintf("bucket %q is not known to this version of kefu; not checked", name))
-		}
-		return nil
+	err := guard("file", func() error {
+		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			if !known[string(name)] {
+				c.rep.Notes = append(c.rep.Notes, fmt.Sprintf("bucket %q is not known to this version of kefu; not checked", name))
+			}
+			return nil
+		})
 	})
-	if err != nil {
+	if errors.Is(err, store.ErrCorrupt) {
+		c.faulted = true
+		c.add(finding{area: "file", Problem: store.Problem{Err: "the list of buckets is unreadable: " + err.Error()}})
+	} else if err != nil {
 		return err
 	}
 	c.cross()
@@ -146,7 +151,12 @@ func (c *checker) run(tx *bolt.Tx) error {
 func (c *checker) walk(tx *bolt.Tx, sp recordSpec) error {
 	area := string(sp.name)
 	c.rep.Records[area] += 0 // listed even when empty
-	b := tx.Bucket(sp.name)
+	var b *bolt.Bucket
+	if err := guard(area, func() error { b = tx.Bucket(sp.name); return nil }); err != nil {
+		c.faulted = true
+		c.add(finding{area: area, Problem: store.Problem{Err: "unreadable (the page naming the bucket is damaged): " + err.Error()}})
+		return nil
+	}
 	if b == nil {
 		c.add(finding{area: area, Problem: store.Problem{Err: "bucket missing"}})
 		return nil
@@ -384,7 +394,12 @@ func withReadOnly(path string, lockTimeout time.Duration, fn func(tx *bolt.Tx, c
 			return openError(path, err)
 		}
 		return db.View(func(tx *bolt.Tx) error {
-			if err := schemaCheck(tx); err != nil {
+			err := guard("store: "+path, func() error { return schemaCheck(tx) })
+			if cut != nil && errors.Is(err, store.ErrCorrupt) {
+				// The root of every bucket was in the part cut off.
+				return fmt.Errorf("%w; nothing can be read from it (its root page is gone): restore a backup", cut)
+			}
+			if err != nil {
 				return err
 			}
 			return fn(tx, cut)

@@ -3,8 +3,10 @@ package boltdb
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,4 +219,30 @@ func TestRepairSalvagesFileCutShort(t *testing.T) {
 		t.Fatalf("nothing repaired: %+v", rep)
 	}
 	f.reopen(t)
+}
+
+// A file cut before its root page has nothing left to read: check and
+// repair say so and to restore a backup, and change nothing.
+func TestRootCutOff(t *testing.T) {
+	f := newFixture(t)
+	var root, used int64
+	withReadOnly(f.path, time.Second, func(tx *bolt.Tx, _ error) error {
+		root, used = int64(tx.Cursor().Bucket().Root())*int64(tx.DB().Info().PageSize), tx.Size()
+		return nil
+	})
+	if root < 2*4096 || root >= used {
+		t.Fatalf("root page at byte %d of %d", root, used)
+	}
+	data, _ := os.ReadFile(f.path)
+	os.WriteFile(f.path, data[:root], 0o600)
+	_, err := CheckFile(context.Background(), f.path, time.Second)
+	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "restore a backup") {
+		t.Errorf("check: %v", err)
+	}
+	if _, err := Repair(context.Background(), f.dir, RepairOptions{}); err == nil || !strings.Contains(err.Error(), "restore a backup") {
+		t.Errorf("repair: %v", err)
+	}
+	if after, _ := os.ReadFile(f.path); len(after) != int(root) {
+		t.Error("the file was changed")
+	}
 }
