@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/store/jetstream/natstest"
@@ -18,6 +19,9 @@ func openOn(t *testing.T, c *natstest.Cluster, server int, prefix string, onAppe
 	t.Helper()
 	s, err := Open(context.Background(), c.Connect(server), Options{
 		Prefix: prefix, OnAppend: onAppend,
+		// Creating three-replica streams while other suites load the box's
+		// two cores took over the default 10 s once; nothing here is timed.
+		Timeout: 45 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
