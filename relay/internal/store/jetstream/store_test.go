@@ -22,7 +22,7 @@ func openOn(t *testing.T, c *natstest.Cluster, server int, prefix string, onAppe
 		// Creating three-replica streams while other suites load the box's
 		// two cores took over the default 10 s once; nothing here is timed.
 		Timeout: 45 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatalf("Open on server %d: %v", server, err)
