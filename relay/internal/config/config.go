@@ -89,6 +89,11 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	for _, o := range opts {
 		v := new(string)
 		raw[o.name] = v
+		if o.def == "true" || o.def == "false" {
+			// A switch: --repair alone means --repair=true, as people type it.
+			fs.Var(boolFlag{v}, o.name, o.usage)
+			continue
+		}
 		fs.StringVar(v, o.name, "", o.usage)
 	}
 	if err := fs.Parse(args); err != nil {
@@ -197,3 +202,16 @@ func maskIf(secret bool, v string) string {
 	}
 	return "******"
 }
+
+// boolFlag keeps a switch's raw text, validated later like every option,
+// and lets it be given without a value.
+type boolFlag struct{ v *string }
+
+func (b boolFlag) String() string {
+	if b.v == nil {
+		return ""
+	}
+	return *b.v
+}
+func (b boolFlag) Set(s string) error { *b.v = s; return nil }
+func (b boolFlag) IsBoolFlag() bool   { return true }

@@ -55,6 +55,12 @@ func TestParse(t *testing.T) {
 				t.Errorf("got %q %q", c.OpenAIAPIKey, c.OpenAIBaseURL)
 			}
 		}},
+		{name: "switch without a value", args: []string{"--behind-proxy", "--demo=false"}, check: func(t *testing.T, c Config) {
+			if !c.BehindProxy || c.DemoIntents {
+				t.Errorf("behind-proxy %v demo %v, want true false", c.BehindProxy, c.DemoIntents)
+			}
+		}},
+		{name: "bad switch", args: []string{"--behind-proxy=maybe"}, wantErr: `config: invalid --behind-proxy "maybe": must be true or false`},
 		{name: "bad int", args: []string{"--max-message-bytes", "lots"}, wantErr: `config: invalid --max-message-bytes "lots": must be a whole number`},
 		{name: "int out of range from env", env: map[string]string{"KEFU_SEND_QUEUE": "1"}, wantErr: `config: invalid KEFU_SEND_QUEUE "1": must be between 8 and 65536`},
 		{name: "bad duration", args: []string{"--write-timeout=soon"}, wantErr: "must be a duration"},
