@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-// Binary model format, version 1 (docs/intents.md has the table):
+// Binary model format (docs/intents.md has the table of version 4):
 //
 //	"KFIM" | version byte | body | CRC-32 (IEEE, little-endian) of all before
 //
@@ -23,7 +23,10 @@ import (
 // one float32 scale each. Integers are uvarints, floats little-endian.
 const (
 	modelMagic   = "KFIM"
-	modelVersion = 3
+	modelVersion = 4
+	// minVersion is the oldest version Load reads: version 3 lacks only
+	// the intents' sample questions ("did you mean", model.go).
+	minVersion = 3
 
 	// maxFeatures bounds the vocabulary a loaded model may declare, so a
 	// corrupt count cannot make Load allocate gigabytes.
@@ -51,8 +54,10 @@ type fitted struct {
 	// vocabulary (vocab).
 	unseenIDF, stopUnseenIDF float64
 	bias                     []float64 // by intent
-	linear                   [][]entry // by feature id
-	proto                    [][]entry // by feature id
+	// questions are each intent's sample question per script (fit.go).
+	questions [][2]string
+	linear    [][]entry // by feature id
+	proto     [][]entry // by feature id
 }
 
 // entry is one (intent, weight) pair of a feature's postings.
@@ -74,7 +79,10 @@ func actionCode(a Action) byte {
 
 // encode serialises f. Features are written in sorted order so the same
 // intents always give the same bytes, and so the same ETag.
-func encode(f *fitted) []byte {
+func encode(f *fitted) []byte { return encodeVersion(f, modelVersion) }
+
+// encodeVersion writes f in an older version too, for tests of Load.
+func encodeVersion(f *fitted, version byte) []byte {
 	order := make([]int, len(f.feats))
 	for i := range order {
 		order[i] = i
@@ -82,18 +90,22 @@ func encode(f *fitted) []byte {
 	sort.Slice(order, func(a, b int) bool { return f.feats[order[a]] < f.feats[order[b]] })
 
 	b := []byte(modelMagic)
-	b = append(b, modelVersion)
+	b = append(b, version)
 	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f.opts.Threshold)))
 	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f.opts.Margin)))
 	for _, x := range []float64{f.cal.latin.a, f.cal.latin.b, f.cal.cjk.a, f.cal.cjk.b} {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(x)))
 	}
 	b = binary.AppendUvarint(b, uint64(len(f.intents)))
-	for _, in := range f.intents {
+	for i, in := range f.intents {
 		b = appendString(b, in.Name)
 		b = append(b, actionCode(in.Action))
 		b = appendString(b, in.Answer)
 		b = appendString(b, in.Skill)
+		if version >= 4 {
+			b = appendString(b, f.questions[i][0])
+			b = appendString(b, f.questions[i][1])
+		}
 	}
 
 	b = binary.AppendUvarint(b, uint64(len(order)))
@@ -225,8 +237,9 @@ func decode(data []byte) (*Model, error) {
 	if string(data[:len(modelMagic)]) != modelMagic {
 		return nil, errors.New("not a kefu model (wrong magic)")
 	}
-	if v := data[len(modelMagic)]; v != modelVersion {
-		return nil, fmt.Errorf("model version %d, this build reads version %d", v, modelVersion)
+	version := data[len(modelMagic)]
+	if version < minVersion || version > modelVersion {
+		return nil, fmt.Errorf("model version %d, this build reads versions %d to %d", version, minVersion, modelVersion)
 	}
 	// The model keeps views of its bytes (postings): its own copy.
 	data = append([]byte(nil), data...)
@@ -253,6 +266,7 @@ func decode(data []byte) (*Model, error) {
 	}
 	r.need(4 * nIntents) // each intent takes at least 4 bytes
 	m.intents = make([]Intent, 0, nIntents)
+	m.questions = make([][2]string, nIntents)
 	for i := 0; i < nIntents && r.err == nil; i++ {
 		var in Intent
 		in.Name = r.str(MaxNameLen)
@@ -264,6 +278,9 @@ func decode(data []byte) (*Model, error) {
 		}
 		in.Answer = r.str(MaxAnswerLen)
 		in.Skill = r.str(MaxSkillLen)
+		if version >= 4 {
+			m.questions[i] = [2]string{r.str(MaxExampleLen), r.str(MaxExampleLen)}
+		}
 		m.intents = append(m.intents, in)
 	}
 

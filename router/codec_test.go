@@ -56,7 +56,7 @@ func TestLoadRejects(t *testing.T) {
 	flipped := append([]byte(nil), good...)
 	flipped[len(flipped)/2] ^= 0x40
 	older := append([]byte(nil), good...)
-	older[4] = modelVersion - 1 // version 1 had no unseen-feature IDF
+	older[4] = minVersion - 1 // version 2 had no calibration curves
 	newer := append([]byte(nil), good...)
 	newer[4] = modelVersion + 1
 	tests := []struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 )
 
 // Training settings for the linear head, chosen on CLINC150 train with a
@@ -103,6 +104,7 @@ func fitModel(intents []Intent, opts Options, cfg fitConfig, cal calib) (*Model,
 	}
 	f.bias, f.linear = trainLinear(rows, labels, len(intents), len(f.feats), cfg)
 	f.proto = centroids(rows, labels, len(intents), f.feats)
+	f.questions = sampleQuestions(docs, rows, labels, len(intents), f.feats)
 	// Going through the bytes means a fitted model and a loaded one are
 	// the same thing, quantisation included.
 	return Load(encode(f))
@@ -208,4 +210,62 @@ func centroids(rows []vec, labels []int, nClass int, feats []string) [][]entry {
 		}
 	}
 	return post
+}
+
+// sampleQuestions picks, per intent and writing system (non-CJK, CJK),
+// the example most typical of the intent and least of the others: the
+// highest dot with the intent's mean example in that script minus the dot
+// with the mean of every intent's examples in it (an example two intents
+// share says nothing about either). It is what a visitor offered "did you
+// mean …?" sees. An example belongs to the script holding most of its
+// feature weight.
+func sampleQuestions(docs []string, rows []vec, labels []int, nClass int, feats []string) [][2]string {
+	script := func(r vec) int {
+		var cjk, all float64
+		for i, id := range r.idx {
+			w := float64(r.val[i]) * float64(r.val[i])
+			all += w
+			if isCJKFeature(feats[id]) {
+				cjk += w
+			}
+		}
+		if all > 0 && cjk/all >= 0.5 {
+			return 1
+		}
+		return 0
+	}
+	scripts := make([]int, len(rows))
+	mean := make([][2]map[int32]float64, nClass)
+	count := make([][2]float64, nClass)
+	var all [2]map[int32]float64
+	var total [2]float64
+	for k, r := range rows {
+		c, s := labels[k], script(r)
+		scripts[k] = s
+		if mean[c][s] == nil {
+			mean[c][s] = map[int32]float64{}
+		}
+		if all[s] == nil {
+			all[s] = map[int32]float64{}
+		}
+		count[c][s]++
+		total[s]++
+		for i, id := range r.idx {
+			mean[c][s][id] += float64(r.val[i])
+			all[s][id] += float64(r.val[i])
+		}
+	}
+	out := make([][2]string, nClass)
+	best := make([][2]float64, nClass)
+	for k, r := range rows {
+		c, s := labels[k], scripts[k]
+		var d float64
+		for i, id := range r.idx {
+			d += float64(r.val[i]) * (mean[c][s][id]/count[c][s] - all[s][id]/total[s])
+		}
+		if out[c][s] == "" || d > best[c][s] {
+			out[c][s], best[c][s] = strings.Join(strings.Fields(docs[k]), " "), d
+		}
+	}
+	return out
 }

@@ -44,6 +44,21 @@ type Result struct {
 	Answer     string  `json:"answer"`
 	Skill      string  `json:"skill"`
 	Ranked     []Match `json:"ranked"` // best first, at most RankedLen, scores > 0
+	// Choices, when not Matched, are the two intents the question is
+	// between ("did you mean …?"): the pair is confident where neither
+	// is alone. Empty otherwise.
+	Choices []Choice `json:"choices,omitempty"`
+}
+
+// Choice is an intent offered to the visitor as "did you mean …?".
+type Choice struct {
+	Intent string `json:"intent"`
+	// Question is one of the intent's own examples, in the question's
+	// writing system where it has one: the most typical (nearest its
+	// prototype), so the visitor recognises what the answer is about.
+	Question string `json:"question"`
+	// Answer is the intent's answer, shown if the visitor picks it.
+	Answer string `json:"answer"`
 }
 
 // RankedLen is how many intents Result.Ranked lists.
@@ -56,6 +71,9 @@ type Model struct {
 	vocab   vocab
 	opts    Options
 	cal     calib
+	// questions holds each intent's sample question, non-CJK then CJK
+	// ("" where the intent has no example in that script).
+	questions [][2]string
 
 	// Both heads are stored per feature (postings), so classifying costs
 	// only the features present in the question.
@@ -123,7 +141,11 @@ func (m *Model) Options() Options { return m.opts }
 // Classify scores text against every intent and decides whether the best
 // one is a confident match.
 func (m *Model) Classify(text string) Result {
-	scores, cjk := m.scoresCJK(text)
+	p, cos, cjk := m.heads(text)
+	scores := make([]float64, len(m.intents))
+	for c := range p {
+		scores[c] = math.Sqrt(p[c] * cos[c])
+	}
 	var r Result
 	order := rank(scores)
 	for _, i := range order {
@@ -150,8 +172,70 @@ func (m *Model) Classify(text string) Result {
 		in := m.intents[best]
 		r.Matched = true
 		r.Intent, r.Action, r.Answer, r.Skill = in.Name, in.Action, in.Answer, in.Skill
+		return r
+	}
+	if m.opts.Threshold == 0 && len(order) > 1 {
+		r.Choices = m.choices(order, scores, p, cos, cjk, pairClose)
 	}
 	return r
+}
+
+// Did-you-mean: the pair rule.
+const (
+	// pairClose is how close the runner-up must be to the best score for
+	// the two to be offered together (second ≥ pairClose × best): farther
+	// apart, the runner-up is not what held the best one back.
+	pairClose = 0.6
+)
+
+// choices returns the top two intents when the question is between them:
+// both answer with text, the runner-up is close, and the pair taken as one
+// intent is as confident as a match must be: its score is what one intent
+// holding both would get (their softmax probabilities added, the nearer
+// prototype), its runner-up the third intent, and it must clear the same
+// curve and floor. A question far from everything, or between an answer
+// and a hand-off, gets none: it goes to the AI or a person.
+func (m *Model) choices(order []int, scores, p, cos []float64, cjk, close float64) []Choice {
+	a, b := order[0], order[1]
+	s3 := 0.0
+	if len(order) > 2 {
+		s3 = scores[order[2]]
+	}
+	if scores[b] < close*scores[a] || !m.answers(a) || !m.answers(b) {
+		return nil
+	}
+	pair := math.Sqrt(math.Min(p[a]+p[b], 1) * math.Max(cos[a], cos[b]))
+	if pair < scoreFloor(len(m.intents)) || m.cal.p(pair-confMargin*s3, cjk) < AnswerTarget {
+		return nil
+	}
+	return []Choice{m.choice(a, cjk), m.choice(b, cjk)}
+}
+
+// answers reports whether intent i answers with a text of its own.
+func (m *Model) answers(i int) bool {
+	in := m.intents[i]
+	return (in.Action == ActionAnswer || in.Action == "") && in.Answer != ""
+}
+
+// choice names intent i for a question whose feature weight is a share
+// cjk Chinese or Japanese: its sample question in that script, else in
+// the other, else its name.
+func (m *Model) choice(i int, cjk float64) Choice {
+	c := Choice{Intent: m.intents[i].Name, Answer: m.intents[i].Answer}
+	if i < len(m.questions) {
+		q := m.questions[i]
+		if cjk >= 0.5 {
+			q[0], q[1] = q[1], q[0]
+		}
+		c.Question = q[0]
+		if c.Question == "" {
+			c.Question = q[1]
+		}
+	}
+	if c.Question == "" {
+		c.Question = c.Intent
+	}
+	return c
 }
 
 // confidence returns the best intent (-1: none), the calibration input

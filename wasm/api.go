@@ -80,7 +80,9 @@ func (a *api) modelHash(args []js.Value) any {
 	return a.model.Hash()
 }
 
-// classify(text) → {intent, score, matched, answer, action, skill, ranked}
+// classify(text) → {intent, score, matched, confidence, answer, action,
+// skill, ranked, choices}; choices ([{intent, question, answer}], "did you mean
+// …?") is empty unless the question is between two intents.
 func (a *api) classify(args []js.Value) any {
 	if a.model == nil {
 		return errResult("classify: no model loaded")
@@ -93,10 +95,14 @@ func (a *api) classify(args []js.Value) any {
 	for _, m := range r.Ranked {
 		ranked = append(ranked, map[string]any{"intent": m.Intent, "score": m.Score})
 	}
+	choices := make([]any, 0, len(r.Choices))
+	for _, c := range r.Choices {
+		choices = append(choices, map[string]any{"intent": c.Intent, "question": c.Question, "answer": c.Answer})
+	}
 	return map[string]any{
 		"intent": r.Intent, "score": r.Score, "matched": r.Matched, "confidence": r.Confidence,
 		"answer": r.Answer, "action": string(r.Action), "skill": r.Skill,
-		"ranked": ranked,
+		"ranked": ranked, "choices": choices,
 	}
 }
 

@@ -96,6 +96,10 @@ textarea::placeholder{color:var(--mu)}
 .pv a,.pf a,.pf button{color:inherit;text-decoration:underline;font-size:inherit}
 .pf{flex:none;display:flex;flex-wrap:wrap;gap:4px 12px;align-items:center;padding:0 10px 8px;font-size:12px;color:var(--mu);background:var(--bg)}
 .pf[hidden],.pf [hidden]{display:none}
+.dm{display:flex;flex-direction:column;align-items:flex-start;gap:6px;max-width:85%}
+.dl{font-size:13px;color:var(--mu);margin:0 4px}
+.dc{padding:6px 12px;border:1px solid var(--c);border-radius:14px;text-align:start;overflow-wrap:anywhere}
+.dn{border-color:var(--bd);color:var(--mu)}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (prefers-color-scheme:dark){.p{--bg:#111827;--tx:#f3f4f6;--mu:#9ca3af;--bb:#1f2937;--bd:#374151}}
 @media (max-width:480px){.p,.left .p{inset:0;width:auto;height:auto;border-radius:0}.open .l{display:none}}
@@ -585,10 +589,63 @@ textarea::placeholder{color:var(--mu)}
   const enc = new TextEncoder();
   const maxBytes = 4096;
 
-  function send(text) {
+  // "Did you mean …?": a question the model finds between two intents is
+  // held (shown, not sent) under two buttons naming them and "neither".
+  // A pick sends it with that intent's answer, as an instant answer; anything
+  // else sends it on to the AI or a person. Held in memory only: nothing is
+  // acknowledged until it is sent.
+  let asking = null; // {text, node}
+  function ask(text, choices) {
+    const g = bubble({ from: 'visitor', text }, '');
+    const box = el('div', 'dm');
+    box.setAttribute('role', 'group');
+    const label = say(el('div', 'dl'), 'didYouMean');
+    label.id = 'kefu-dym-' + newId();
+    box.setAttribute('aria-labelledby', label.id);
+    box.append(label);
+    const pick = (forced) => {
+      if (!asking || asking.text !== text) return;
+      asking.node.remove();
+      box.remove();
+      asking = null;
+      send(text, forced);
+      input.focus();
+    };
+    for (const c of choices) {
+      const b = el('button', 'dc', c.question);
+      b.type = 'button';
+      b.dir = 'auto';
+      b.dataset.intent = c.intent;
+      b.addEventListener('click', () => pick({ intent: c.intent, answer: c.answer }));
+      box.append(b);
+    }
+    const no = say(el('button', 'dc dn'), 'neither');
+    no.type = 'button';
+    no.addEventListener('click', () => pick({ plain: true }));
+    box.append(no);
+    asking = { text, node: g, box };
+    keepBottom(() => pend.append(g, box));
+    toBottom();
+    emit('choices', { text, choices: choices.map((c) => ({ intent: c.intent, question: c.question })) });
+  }
+  // sendHeld sends a held question on as it is (the visitor wrote again).
+  function sendHeld() {
+    if (!asking) return;
+    const { text, node, box } = asking;
+    node.remove();
+    box.remove();
+    asking = null;
+    send(text, { plain: true });
+  }
+
+  // send stores text in the outbox and sends it. forced: {intent, answer}
+  // (a "did you mean" pick) answers with that intent; {plain} skips the
+  // classifier (the visitor said "neither").
+  function send(text, forced) {
     text = String(text).trim();
     if (!text) return;
     interacted();
+    if (!forced) sendHeld();
     const t0 = performance.now();
     const id = newId();
     if (enc.encode(text).length > maxBytes) {
@@ -600,8 +657,14 @@ textarea::placeholder{color:var(--mu)}
     }
     // An instant answer only while the bot handles the conversation: once a
     // person is on it, the FAQ must not talk over them.
-    const r = state.handler === 'bot' && state.status !== 'closed' ? classifier.classify(text) : null;
-    const hit = r && r.matched && r.action === 'answer' && r.answer ? r : null;
+    const bot = state.handler === 'bot' && state.status !== 'closed';
+    const r = bot && !forced ? classifier.classify(text) : null;
+    let hit = r && r.matched && r.action === 'answer' && r.answer ? r : null;
+    if (bot && forced && forced.intent && forced.answer) hit = forced;
+    if (!hit && r && Array.isArray(r.choices) && r.choices.length === 2) {
+      ask(text, r.choices);
+      return;
+    }
     const item = { id, text, ts: Date.now() };
     if (hit) item.intent = hit.intent;
     setOutbox([...readOutbox(), item]);
