@@ -77,6 +77,7 @@ type Store interface {
 	Messages(convID string, after uint64, limit int) ([]store.Message, error)
 	Visitor(id string) (store.Visitor, error)
 	DeleteAccount(ctx context.Context, id string) (bool, error)
+	store.Settings // the "learn" setting (learn.go)
 }
 
 // Deps is what the admin API works with. All fields but Now, PublicURL
@@ -125,6 +126,8 @@ type Admin struct {
 	// to five fits (intentQuality).
 	qualityMu sync.Mutex
 	quality   qualityReport
+	// learnMu serialises changes of the "learn" setting.
+	learnMu sync.Mutex
 }
 
 // New builds the admin API; it does no I/O.
@@ -152,6 +155,11 @@ func (a *Admin) Routes(mux httpx.Mux) {
 	admin("POST /v1/admin/intents/import", a.importIntents)
 	admin("POST /v1/admin/intents/try", a.tryIntents)
 	admin("GET /v1/admin/intents/quality", a.intentQuality)
+	admin("GET /v1/admin/intents/suggestions", a.suggestions)
+	admin("POST /v1/admin/intents/suggestions/dismiss", a.dismiss)
+	admin("POST /v1/admin/intents/{name}/examples", a.postExamples)
+	admin("GET /v1/admin/learn", a.getLearn)
+	admin("PUT /v1/admin/learn", a.putLearn)
 	admin("PUT /v1/admin/intents/{name}", a.editIntent)
 	admin("DELETE /v1/admin/intents/{name}", a.deleteIntent)
 
@@ -178,6 +186,9 @@ func (a *Admin) Routes(mux httpx.Mux) {
 	}
 
 	mux.Handle("GET /v1/canned", a.d.Auth.Require(store.RoleAgent, a.canned))
+	mux.Handle("GET /v1/learn/conversations/{id}", a.d.Auth.Require(store.RoleAgent, a.learnConversation))
+	mux.Handle("POST /v1/learn/example", a.d.Auth.Require(store.RoleAgent, a.learnExample))
+	mux.Handle("POST /v1/learn/intent", a.d.Auth.Require(store.RoleAgent, a.learnIntent))
 }
 
 // backup sends a copy of the database; the log says who took it.

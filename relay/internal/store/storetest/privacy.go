@@ -29,6 +29,7 @@ func Privacy[S EraseStore](t *testing.T, b Backend[S]) {
 	t.Run("ExportThenErase", func(t *testing.T) { testErase(t, b) })
 	t.Run("DeleteIdempotent", func(t *testing.T) { testDeleteIdempotent(t, b) })
 	t.Run("RetentionSweep", func(t *testing.T) { testSweep(t, b) })
+	t.Run("MissedQuestions", func(t *testing.T) { testMissed(t, b) })
 }
 
 // person is a visitor made for these tests: their token, traits, and the
