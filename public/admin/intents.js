@@ -3,6 +3,7 @@
 import * as api from '../shared/api.js';
 import { $, clear, clip, h, toast } from '../shared/dom.js';
 import { dialog, field } from './ui.js';
+import * as suggestions from './suggestions.js';
 
 let intents = [];
 
@@ -35,12 +36,20 @@ export async function show() {
   intents = r.intents;
   modelLine(r.model);
   render();
+  onShow.forEach((fn) => fn(intents));
 }
 
-// edit opens the editor for an intent (none: a new one).
-function edit(it) {
+// onShow: functions told the intents each time they are (re)loaded.
+export const onShow = [];
+
+// newIntent opens the editor for a new intent with these examples
+// (suggestions.js: "create intent from these"); resolves when saved.
+export const newIntent = (examples) => edit(null, examples);
+
+// edit opens the editor for an intent (none: a new one, with examples).
+function edit(it, examples = []) {
   const isNew = !it;
-  it = it || { name: '', examples: [], answer: '', action: 'answer', skill: '' };
+  it = it || { name: '', examples, answer: '', action: 'answer', skill: '' };
   const skill = field({ label: 'Skill the person needs (routing)', name: 'skill', value: it.skill || '', maxlength: 200 });
   const action = field({ label: 'When it matches', name: 'action', value: it.action || 'answer', options: ACTIONS });
   const sync = () => { skill.hidden = action.querySelector('select').value !== 'handoff'; };
@@ -180,6 +189,7 @@ async function showQuality() {
 }
 
 export function init() {
+  suggestions.init();
   $('#quality-check').addEventListener('click', () => showQuality().catch((err) => toast(err.message, 'error')));
   $('#intent-new').addEventListener('click', () => edit(null));
   $('#intent-import').addEventListener('change', (e) => {

@@ -4,6 +4,7 @@
 
 import { $, h, clear, richText, when, fullTime, clip } from '../shared/dom.js';
 import { handlerLabel, visitorLabel } from './inbox.js';
+import { Teach } from './teach.js';
 
 const TYPING_EVERY_MS = 2500; // resend typing:on at most this often while typing
 const TYPING_IDLE_MS = 4000; // no keystroke this long: typing:off
@@ -19,6 +20,7 @@ export class Thread {
     this.typingSentAt = 0;
     this.typingIdle = 0;
     this.typingConv = '';
+    this.teach = new Teach(this);
     this.el = {
       conv: $('#conv'), placeholder: $('#placeholder'), title: $('#conv-title'), handler: $('#conv-handler'),
       take: $('#take'), transferTo: $('#transfer-to'), transfer: $('#transfer'), close: $('#close'),
@@ -65,8 +67,9 @@ export class Thread {
     this.el.conv.hidden = !c;
     // Which of the two a narrow screen shows (console.css).
     document.querySelector('#app').dataset.view = c ? 'thread' : 'list';
-    if (!c) return;
+    if (!c) { this.teach.load(null); return; }
     this.rebuild();
+    this.teach.load(c);
     this.header();
     this.traits();
     this.typing();
@@ -86,6 +89,7 @@ export class Thread {
       frag.append(n);
     }
     stored.append(frag);
+    this.teach.draw();
     for (const [id, s] of this.c.streams) this.stream(id, s);
     this.older();
     this.pending();
@@ -143,6 +147,7 @@ export class Thread {
     this.nodes.set(m.seq, n);
     this.older();
     this.typing();
+    this.teach.changed(m);
   }
 
   stream(id, s) {
