@@ -103,8 +103,12 @@ func encodeVersion(f *fitted, version byte) []byte {
 		b = appendString(b, in.Answer)
 		b = appendString(b, in.Skill)
 		if version >= 4 {
-			b = appendString(b, f.questions[i][0])
-			b = appendString(b, f.questions[i][1])
+			var q [2]string
+			if i < len(f.questions) {
+				q = f.questions[i]
+			}
+			b = appendString(b, q[0])
+			b = appendString(b, q[1])
 		}
 	}
 
@@ -203,6 +207,12 @@ func maxAbs(xs []float64) float64 {
 		hi = math.Max(hi, math.Abs(x))
 	}
 	return hi
+}
+
+// Current reports whether the model is in the format this build writes:
+// an older one loads, but lacks what was added since (the relay refits).
+func (m *Model) Current() bool {
+	return len(m.raw) > len(modelMagic) && m.raw[len(modelMagic)] == modelVersion
 }
 
 // MarshalBinary returns the serialised model (a copy; see Load).

@@ -162,3 +162,58 @@ func didYouMeanIntents() []Intent {
 		{Name: "human", Action: ActionHandoff, Examples: []string{"talk to a person", "i want a human", "real agent please", "转人工"}},
 	}
 }
+
+// TestLoadVersion3: a model stored before the sample questions (version 3)
+// still loads and classifies the same; its choices are named by intent.
+func TestLoadVersion3(t *testing.T) {
+	m, err := Fit(didYouMeanIntents(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r4 := m.Classify("礼品卡")
+	// Re-encode the loaded model's bytes as version 3: drop the questions.
+	raw, _ := m.MarshalBinary()
+	old, err := Load(withCRC(stripQuestions(t, raw, len(m.intents))))
+	if err != nil {
+		t.Fatalf("version 3: %v", err)
+	}
+	if old.Current() || !m.Current() {
+		t.Errorf("Current: version 3 %v, version 4 %v", old.Current(), m.Current())
+	}
+	r3 := old.Classify("礼品卡")
+	if r3.Matched != r4.Matched || len(r3.Choices) != len(r4.Choices) || r3.Score != r4.Score {
+		t.Fatalf("version 3 classifies %+v, version 4 %+v", r3, r4)
+	}
+	for _, c := range r3.Choices {
+		if c.Question != c.Intent {
+			t.Errorf("version 3 choice %+v: want it named by the intent", c)
+		}
+	}
+}
+
+// stripQuestions rewrites a version 4 model as version 3: the two
+// question strings after each intent's skill are cut out.
+func stripQuestions(t *testing.T, raw []byte, nIntents int) []byte {
+	t.Helper()
+	r := &reader{b: raw[:len(raw)-4], off: len(modelMagic) + 1}
+	for range 6 {
+		r.f32()
+	}
+	r.count(MaxIntents, "intents")
+	out := append([]byte(nil), raw[:r.off]...)
+	out[len(modelMagic)] = 3
+	for range nIntents {
+		start := r.off
+		r.str(MaxNameLen)
+		r.byte()
+		r.str(MaxAnswerLen)
+		r.str(MaxSkillLen)
+		out = append(out, raw[start:r.off]...)
+		r.str(MaxExampleLen)
+		r.str(MaxExampleLen)
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return append(out, raw[r.off:]...)
+}

@@ -93,6 +93,9 @@ func (s *Service) loadModel(version uint64) (*router.Model, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("intents: load model: %w", err)
 	}
+	if !m.Current() {
+		return nil, nil, nil // an older format: refit, so widgets get what it lacks
+	}
 	return m, raw[8:], nil
 }
 
