@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -51,6 +52,14 @@ func RecentMissed(st MissedReader, since time.Time, maxConversations int) ([]Mes
 	if err != nil {
 		return nil, 0, err
 	}
+	// A scan may list a conversation twice (a JetStream KV scan on a
+	// cluster can, before the fix on the cluster branch): read each once.
+	seen := map[string]bool{}
+	convs = slices.DeleteFunc(convs, func(c Conversation) bool {
+		dup := seen[c.ID]
+		seen[c.ID] = true
+		return dup
+	})
 	sort.Slice(convs, func(i, j int) bool { return convs[i].UpdatedAt.After(convs[j].UpdatedAt) })
 	convs = convs[:min(len(convs), maxConversations)]
 	var out []Message
