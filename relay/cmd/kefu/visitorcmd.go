@@ -18,11 +18,13 @@ import (
 )
 
 const visitorUsage = `Usage:
-  kefu visitor find   [--data DIR] --id ID | --email ADDRESS | --trait KEY=VALUE
+  kefu visitor find   [--data DIR] --id ID | --email ADDRESS | --trait KEY=VALUE | --hash H[,H…]
   kefu visitor export [--data DIR] VISITOR_ID...      (JSON on standard output)
   kefu visitor erase  [--data DIR] VISITOR_ID...
 A single node's data directory, its relay stopped (the admin page does the
-same while it runs; on a cluster, use the admin page or its API).
+same while it runs; on a cluster, use the admin page or its API). --hash
+finds visitors by the hashes the audit and the log name erased visitors
+with: after restoring a backup, erase them again.
 docs/privacy.md says what each finds, exports and erases.
 `
 
@@ -47,6 +49,7 @@ func visitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 		fs.StringVar(&q.ID, "id", "", "a visitor or conversation id")
 		fs.StringVar(&q.Email, "email", "", "the email the page told (identify)")
 		fs.StringVar(&trait, "trait", "", "KEY=VALUE of a trait the page told")
+		fs.StringVar(&q.Hash, "hash", "", "comma-separated visitor hashes from the audit or the log")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -106,7 +109,7 @@ func visitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 	case "find":
 		found, err := svc.Find(q)
 		if errors.Is(err, privacy.ErrBadQuery) {
-			fmt.Fprintf(stderr, "kefu visitor find: %v (--id, --email or --trait)\n", err)
+			fmt.Fprintf(stderr, "kefu visitor find: %v (--id, --email, --trait or --hash)\n", err)
 			return 2
 		}
 		if err != nil {

@@ -49,6 +49,11 @@ func TestVisitorCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "phrase-of-ann@example.com") {
 		t.Fatalf("export = %d %s", code, out)
 	}
+	// The audit's hashes find them too (after a restore, say).
+	code, out, _ = kefu("find", "--data", data, "--hash", privacy.HashID(ids[0])+", "+privacy.HashID(ids[1]))
+	if code != 0 || json.Unmarshal([]byte(out), &found) != nil || len(found) != 2 {
+		t.Fatalf("find by hash = %d %s", code, out)
+	}
 	code, out, stderr = kefu("erase", "--data", data, ids[0], ids[1])
 	if code != 0 || !strings.Contains(stderr, "2 visitors") {
 		t.Fatalf("erase = %d %s %s", code, out, stderr)
@@ -70,7 +75,7 @@ func TestVisitorCommands(t *testing.T) {
 	}{
 		{nil, 2, "Usage"},
 		{[]string{"purge"}, 2, "unknown command"},
-		{[]string{"find", "--data", data}, 2, "--id, --email or --trait"},
+		{[]string{"find", "--data", data}, 2, "--id, --email, --trait or --hash"},
 		{[]string{"find", "--data", data, "--trait", "novalue"}, 2, "KEY=VALUE"},
 		{[]string{"erase", "--data", data}, 2, "at least one visitor id"},
 		{[]string{"erase", "--data", data, "nosuchvisitor00"}, 1, "no such visitor"},

@@ -45,10 +45,10 @@ func (a *Admin) privacyRoutes(admin func(string, http.HandlerFunc)) {
 	admin("DELETE /v1/admin/agents/{id}", a.deleteAgent)
 }
 
-// findVisitors is GET /v1/admin/visitors?id=… | email=… | trait=…&value=….
+// findVisitors is GET /v1/admin/visitors?id=… | email=… | trait=…&value=… | hash=….
 func (a *Admin) findVisitors(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	found, err := a.d.Privacy.Find(privacy.Query{ID: q.Get("id"), Email: q.Get("email"), Trait: q.Get("trait"), Value: q.Get("value")})
+	found, err := a.d.Privacy.Find(privacy.Query{ID: q.Get("id"), Email: q.Get("email"), Trait: q.Get("trait"), Value: q.Get("value"), Hash: q.Get("hash")})
 	if errors.Is(err, privacy.ErrBadQuery) {
 		badField(w, err.Error())
 		return

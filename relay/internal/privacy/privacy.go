@@ -120,10 +120,13 @@ type Query struct {
 	Email string
 	// Trait and Value match a trait exactly (the value ignoring case).
 	Trait, Value string
+	// Hash matches visitors by HashID, as the audit and the log name them:
+	// after a restore, what was erased since the backup is found again.
+	Hash string
 }
 
 // ErrBadQuery means a Query names nothing, or more than one thing.
-var ErrBadQuery = errors.New("give one of a visitor or conversation id, an email, or a trait and its value")
+var ErrBadQuery = errors.New("give one of a visitor or conversation id, an email, a trait and its value, or audit hashes")
 
 // Found is a visitor and their conversation.
 type Found struct {
@@ -135,7 +138,7 @@ type Found struct {
 // first. It reads every visitor record for an email or a trait.
 func (s *Service) Find(q Query) ([]Found, error) {
 	set := 0
-	for _, v := range []string{q.ID, q.Email, q.Trait} {
+	for _, v := range []string{q.ID, q.Email, q.Trait, q.Hash} {
 		if strings.TrimSpace(v) != "" {
 			set++
 		}
@@ -165,6 +168,16 @@ func (s *Service) Find(q Query) ([]Found, error) {
 			return nil, fmt.Errorf("privacy: find: %w", err)
 		}
 		vs = []store.Visitor{v}
+	case q.Hash != "":
+		want := map[string]bool{}
+		for _, h := range strings.Split(q.Hash, ",") {
+			want[strings.ToLower(strings.TrimSpace(h))] = true
+		}
+		var err error
+		vs, err = s.st.Visitors(func(v *store.Visitor) bool { return want[HashID(v.ID)] })
+		if err != nil {
+			return nil, fmt.Errorf("privacy: find: %w", err)
+		}
 	case q.Email != "":
 		want := strings.ToLower(strings.TrimSpace(q.Email))
 		var err error

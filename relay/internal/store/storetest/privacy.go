@@ -87,6 +87,7 @@ func testFind[S EraseStore](t *testing.T, b Backend[S]) {
 		{"trait", privacy.Query{Trait: "plan", Value: "PRO"}, []person{ann}},
 		{"visitor id", privacy.Query{ID: bob.v.ID}, []person{bob}},
 		{"conversation id", privacy.Query{ID: annPhone.v.ConversationID}, []person{annPhone}},
+		{"audit hashes", privacy.Query{Hash: privacy.HashID(bob.v.ID) + "," + privacy.HashID(ann.v.ID)}, []person{ann, bob}},
 		{"unknown email", privacy.Query{Email: "nobody@example.com"}, nil},
 		{"unknown id", privacy.Query{ID: "nosuchvisitor00"}, nil},
 	} {
@@ -114,7 +115,7 @@ func testFind[S EraseStore](t *testing.T, b Backend[S]) {
 			}
 		})
 	}
-	for _, q := range []privacy.Query{{}, {ID: "x", Email: "y"}, {Value: "pro"}} {
+	for _, q := range []privacy.Query{{}, {ID: "x", Email: "y"}, {Value: "pro"}, {ID: "x", Hash: "y"}} {
 		if _, err := svc.Find(q); !errors.Is(err, privacy.ErrBadQuery) {
 			t.Errorf("Find(%+v) error = %v, want ErrBadQuery", q, err)
 		}
