@@ -3,6 +3,8 @@ package jetstream
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -124,4 +126,70 @@ func TestTrimmerKeepsOneRevision(t *testing.T) {
 	if info.State.Msgs != 1 {
 		t.Errorf("the conversations bucket stores %d messages for one conversation after 20 appends; want 1", info.State.Msgs)
 	}
+}
+
+// TestEraseOnEveryReplica erases on a three-server R3 cluster: every
+// server's stream files lose the data at once (the erase goes through
+// Raft). The Raft logs keep the original entries until JetStream snapshots
+// the stream, every two to three minutes; KEFU_TEST_RAFT_COMPACTION=1 waits
+// for that too (measured: 2 min 55 s; docs/privacy.md).
+func TestEraseOnEveryReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-server cluster: not in -short")
+	}
+	c := natstest.RunCluster(t, 3, natstest.Options{})
+	s := openOn(t, c, 0, "kefu", nil)
+	ctx := context.Background()
+	const email, phrase = "replica.erasure@example.com", "phrase-on-three-servers-5521"
+	v, conv, err := s.CreateVisitor(ctx, storetest.TokenHash("r3"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateVisitor(ctx, v.ID, func(v *store.Visitor) error { v.Traits = map[string]string{"email": email}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := s.Append(ctx, conv.ID, store.NewMessage{From: "visitor", Text: phrase}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// streams holds a server's stream files; the Raft logs are under $SYS.
+	streams := func(i int) string { return filepath.Join(c.Servers[i].JetStreamConfig().StoreDir, "$G", "streams") }
+	deadline := time.Now().Add(30 * time.Second)
+	for i := range c.Servers {
+		for len(storetest.FilesHolding(t, streams(i), email, phrase)) != 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d's stream files never held the data", i)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if _, err := privacy.New(s, privacy.Options{}).Erase(ctx, []string{v.ID}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitTrimmed(t, s)
+	// A follower applies the erase when Raft delivers it: poll briefly.
+	deadline = time.Now().Add(30 * time.Second)
+	for i := range c.Servers {
+		for got := storetest.FilesHolding(t, streams(i), email, phrase); len(got) != 0; got = storetest.FilesHolding(t, streams(i), email, phrase) {
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d's stream files still hold %v after the erasure", i, got)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if os.Getenv("KEFU_TEST_RAFT_COMPACTION") != "1" {
+		return
+	}
+	start := time.Now()
+	for i := range c.Servers {
+		dir := c.Servers[i].JetStreamConfig().StoreDir
+		for got := storetest.FilesHolding(t, dir, email, phrase); len(got) != 0; got = storetest.FilesHolding(t, dir, email, phrase) {
+			if time.Since(start) > 6*time.Minute {
+				t.Fatalf("server %d still holds %v six minutes after the erasure", i, got)
+			}
+			time.Sleep(5 * time.Second)
+		}
+	}
+	t.Logf("gone from every server's files, Raft logs included, %v after the erasure", time.Since(start))
 }
