@@ -221,7 +221,8 @@ func (r *Router) drain(ctx context.Context) {
 		}
 		r.queue = r.queue[1:]
 		r.mu.Unlock()
-		if _, err := r.assign(ctx, q.conv, id, store.HandlerQueue, ""); err != nil && !errors.Is(err, ErrAlreadyTaken) && !errors.Is(err, ErrNotOpen) {
+		// A conversation erased (privacy) while it waited is simply gone.
+		if _, err := r.assign(ctx, q.conv, id, store.HandlerQueue, ""); err != nil && !errors.Is(err, ErrAlreadyTaken) && !errors.Is(err, ErrNotOpen) && !errors.Is(err, store.ErrNotFound) {
 			r.log.Error("assign: routing", "conversation", q.conv, "err", err)
 			return
 		}
