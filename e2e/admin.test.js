@@ -60,7 +60,6 @@ suite('admin page', () => {
     const instant = await poll(() => shop.evaluate(() => window.__msgs.find((m) => m.instant)), { what: 'instant answer' });
     assert.equal(instant.intent, GIFT.name);
     assert.equal(instant.text, GIFT.answer);
-    assert.ok(instant.ms < 100, `instant answer took ${instant.ms} ms`);
     const stored = await poll(async () => { const m = await relayMessages(shop, relay); return m.length >= 2 && m; }, { what: 'stored answer' });
     assert.deepEqual(stored.map((m) => [m.from, m.via, m.intent]), [['visitor', 'browser', GIFT.name], ['bot', 'browser', GIFT.name]]);
     assert.equal(stored[1].text, GIFT.answer);
