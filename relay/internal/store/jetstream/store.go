@@ -193,6 +193,38 @@ func (s *Store) setup(ctx context.Context) error {
 		return err
 	}
 	s.blobs = obj
+	return s.waitLeaders(ctx)
+}
+
+// waitLeaders returns once every stream the store writes to has a leader.
+// Streams made a moment ago (a new cluster, or the first node of one)
+// elect theirs now, and a write before that fails with "no response from
+// stream": Open returns a store that can be written at once.
+func (s *Store) waitLeaders(ctx context.Context) error {
+	if s.opts.Replicas <= 1 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	names := []string{s.msgs.CachedInfo().Config.Name, "OBJ_" + s.opts.Prefix + "_blobs"}
+	for _, kv := range []jetstream.KeyValue{s.convs, s.clientID, s.seqIdx, s.visitors, s.tokens, s.accounts, s.users, s.sessions, s.settings} {
+		names = append(names, "KV_"+kv.Bucket())
+	}
+	for _, name := range names {
+		for {
+			st, err := s.js.Stream(ctx, name)
+			if err == nil {
+				if c := st.CachedInfo().Cluster; c == nil || c.Leader != "" {
+					break
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("store: jetstream: stream %s has no leader after %s (last error: %v)", name, s.opts.Timeout, err)
+			case <-time.After(100 * time.Millisecond): // polling the election
+			}
+		}
+	}
 	return nil
 }
 
