@@ -7,5 +7,6 @@ import "time"
 type CompactStats struct {
 	BytesBefore int64         `json:"bytes_before"`
 	BytesAfter  int64         `json:"bytes_after"`
+	PagesWiped  int           `json:"pages_wiped"`
 	Took        time.Duration `json:"took_ns"`
 }

@@ -2,104 +2,160 @@ package boltdb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
 	bolt "go.etcd.io/bbolt"
 )
 
-// compactSuffix names the new file while Compact writes it.
+// compactSuffix named the copy an older Compact wrote; Open still removes
+// one a crash left behind.
 const compactSuffix = ".compact"
 
-// compactTxBytes bounds one transaction of the copy: memory, not speed.
-const compactTxBytes = 64 << 20
+// wipeStepPages bounds the pages one step of Compact overwrites while
+// writes (and reads) wait: 8 MiB at bbolt's 4 KiB pages, a few tens of
+// milliseconds, like one large group commit.
+const wipeStepPages = 2048
 
-// Compact copies every live record into a new file and puts it in the
-// old one's place, so that the bytes of deleted records leave the
-// database file. bbolt frees a deleted record's page but keeps its old
-// bytes until the page is reused, which may be never; erasure and
-// retention call Compact after deleting (docs/privacy.md).
+// Compact makes the bytes of deleted records leave the database file: it
+// overwrites every page that is free when it starts with zeros, in place,
+// and fsyncs. bbolt frees a deleted record's page but keeps its old bytes
+// until the page is reused, which may be never; erasure and retention call
+// Compact after deleting (docs/privacy.md).
 //
-// Writes wait while the copy is made (they queue behind it on the writer
-// goroutine, as behind a long commit); reads go on, except for the moment
-// the files are swapped. The cost grows with the size of the live data
-// (docs/benchmarks.md). A crash during the copy leaves the old file whole
-// and a partial copy that the next Open removes; the rename is atomic.
+// The cost is the free pages, not the file: the live data is not copied.
+// The pages are wiped in steps of wipeStepPages, each on the writer
+// goroutine with readers held off (nothing may read a page while it is
+// zeroed); between steps writes and reads go on, so a chat stalls for one
+// step at most, not for the whole file. A page reused by a write between
+// two steps was overwritten by it and is skipped. A crash mid-way leaves a
+// sound file: only pages no committed tree points at were touched.
 func (s *Store) Compact(ctx context.Context) (store.CompactStats, error) {
-	var st store.CompactStats
-	o := &op{exclusive: func() error {
-		var err error
-		st, err = s.compact()
-		return err
-	}, done: make(chan error, 1)}
-	if err := s.submit(ctx, o); err != nil {
-		return st, fmt.Errorf("store: compact: %w", err)
-	}
-	return st, nil
-}
-
-// compact runs on the writer goroutine, so no write is in flight.
-func (s *Store) compact() (store.CompactStats, error) {
 	start := time.Now()
 	var st store.CompactStats
-	path := s.db.Path()
-	tmp := path + compactSuffix
-	if fi, err := os.Stat(path); err == nil {
-		st.BytesBefore = fi.Size()
-	}
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return st, err
-	}
-	// The copy's transactions are not fsynced one by one: nothing is
-	// acknowledged from it until the rename, so one fsync at the end makes
-	// it whole on disk before it takes the old file's place.
-	opts := boltOptions(s.opts)
-	opts.NoSync, opts.NoFreelistSync = true, true
-	dst, err := bolt.Open(tmp, 0o600, opts)
+	var free []int
+	err := s.exclusive(ctx, func() error {
+		if fi, err := os.Stat(s.db.Path()); err == nil {
+			st.BytesBefore = fi.Size()
+		}
+		var err error
+		free, err = s.freePages()
+		return err
+	})
 	if err != nil {
-		return st, fmt.Errorf("open %s: %w", tmp, err)
+		return st, fmt.Errorf("store: compact: list free pages: %w", err)
 	}
-	err = bolt.Compact(dst, s.db, compactTxBytes)
-	if err == nil {
-		err = dst.Sync()
+	for len(free) > 0 {
+		if s.wipeStep != nil {
+			s.wipeStep()
+		}
+		n := wipeStepPages
+		if s.wipeStepPages > 0 {
+			n = s.wipeStepPages
+		}
+		step := free[:min(len(free), n)]
+		free = free[len(step):]
+		var wiped int
+		err := s.exclusive(ctx, func() error {
+			var err error
+			wiped, err = s.wipe(step)
+			return err
+		})
+		if err != nil {
+			return st, fmt.Errorf("store: compact: wipe free pages: %w", err)
+		}
+		st.PagesWiped += wiped
 	}
-	if err != nil {
-		dst.Close()
-		os.Remove(tmp)
-		return st, fmt.Errorf("copy: %w", err)
-	}
-	if err := dst.Close(); err != nil {
-		os.Remove(tmp)
-		return st, fmt.Errorf("close copy: %w", err)
-	}
-
-	s.dbMu.Lock()
-	defer s.dbMu.Unlock()
-	if err := s.db.Close(); err != nil {
-		return st, fmt.Errorf("close: %w", err)
-	}
-	renameErr := os.Rename(tmp, path)
-	if renameErr == nil {
-		renameErr = syncDir(filepath.Dir(path))
-	}
-	// Open again whatever happened: on a failed rename, the old file.
-	db, err := bolt.Open(path, 0o600, boltOptions(s.opts))
-	if err != nil {
-		return st, fmt.Errorf("reopen %s: %w", path, errors.Join(renameErr, err))
-	}
-	s.db = db
-	if renameErr != nil {
-		os.Remove(tmp)
-		return st, fmt.Errorf("rename: %w", renameErr)
-	}
-	if fi, err := os.Stat(path); err == nil {
+	if fi, err := os.Stat(s.Path()); err == nil {
 		st.BytesAfter = fi.Size()
 	}
 	st.Took = time.Since(start)
-	s.opts.Logger.Info("store: compacted", "before", st.BytesBefore, "after", st.BytesAfter, "took", st.Took)
+	s.opts.Logger.Info("store: compacted", "bytes", st.BytesAfter, "pages_wiped", st.PagesWiped, "took", st.Took)
 	return st, nil
+}
+
+// exclusive runs fn on the writer goroutine, between two commits, with
+// readers held off.
+func (s *Store) exclusive(ctx context.Context, fn func() error) error {
+	return s.submit(ctx, &op{exclusive: func() error {
+		s.dbMu.Lock()
+		defer s.dbMu.Unlock()
+		return fn()
+	}, done: make(chan error, 1)})
+}
+
+// freePages lists the pages on bbolt's free list, those that later
+// transactions may still reuse and those waiting for readers to finish.
+// No transaction is open: the caller holds dbMu and is the writer.
+func (s *Store) freePages() ([]int, error) {
+	var free []int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for id := 2; ; id++ { // pages 0 and 1 are the meta pages
+			p, err := tx.Page(id)
+			if err != nil {
+				return err
+			}
+			if p == nil { // past the high-water mark
+				return nil
+			}
+			if p.Type == "free" {
+				free = append(free, id)
+			}
+		}
+	})
+	return free, err
+}
+
+// wipe zeroes the pages of ids that are still free, then fsyncs. Same
+// conditions as freePages.
+func (s *Store) wipe(ids []int) (int, error) {
+	size := s.db.Info().PageSize
+	f, err := os.OpenFile(s.db.Path(), os.O_WRONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	const run = 64 // pages per write
+	zero := make([]byte, run*size)
+	wiped := 0
+	err = s.db.View(func(tx *bolt.Tx) error {
+		first, n := 0, 0 // the run of adjacent free pages to write
+		flush := func() error {
+			if n == 0 {
+				return nil
+			}
+			_, err := f.WriteAt(zero[:n*size], int64(first)*int64(size))
+			wiped += n
+			n = 0
+			return err
+		}
+		for _, id := range ids {
+			p, err := tx.Page(id)
+			if err != nil {
+				return err
+			}
+			if p == nil || p.Type != "free" {
+				continue // reused since the list was made
+			}
+			if n > 0 && (id != first+n || n == run) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			if n == 0 {
+				first = id
+			}
+			n++
+		}
+		return flush()
+	})
+	if err != nil {
+		return wiped, err
+	}
+	if err := f.Sync(); err != nil {
+		return wiped, err
+	}
+	return wiped, f.Close()
 }

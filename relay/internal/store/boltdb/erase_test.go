@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/kefuhq/kefu/relay/internal/privacy"
@@ -128,5 +129,53 @@ func TestOpenRemovesUnfinishedCompaction(t *testing.T) {
 	defer s.Close()
 	if _, err := os.Stat(dir + "/" + FileName + compactSuffix); !os.IsNotExist(err) {
 		t.Errorf("the unfinished copy is still there: %v", err)
+	}
+}
+
+// TestCompactLetsWritesThrough: the wipe after an erasure goes in steps,
+// and a chat write submitted between two steps is committed and answered
+// before the wipe finishes (it used to wait for a copy of the whole file).
+func TestCompactLetsWritesThrough(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	const phrase = "wiped-while-chatting-5521"
+	var gone []string
+	for i := range 30 {
+		fill(t, s, nil, "an ordinary question")
+		v := fill(t, s, nil, fmt.Sprintf("%s %d %s", phrase, i, strings.Repeat("x", 3000)))
+		gone = append(gone, v.ID, v.ConversationID)
+	}
+	stay := fill(t, s, nil, "stays")
+	if _, err := s.DeleteConversations(context.Background(), gone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteVisitors(context.Background(), gone); err != nil {
+		t.Fatal(err)
+	}
+	s.wipeStepPages = 2
+	steps, written := 0, 0
+	s.wipeStep = func() {
+		steps++
+		if steps%2 == 0 {
+			// The writer is free between steps: this returns only once
+			// the message is committed.
+			if _, err := s.Append(context.Background(), stay.ConversationID, store.NewMessage{From: "visitor", Text: fmt.Sprintf("during the wipe %d", steps)}); err != nil {
+				t.Errorf("append during the wipe: %v", err)
+			}
+			written++
+		}
+	}
+	st, err := s.Compact(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if steps < 3 || written == 0 || st.PagesWiped < 4 {
+		t.Fatalf("wipe took %d steps, %d writes between them, stats %+v: want several of each", steps, written, st)
+	}
+	if got := storetest.FilesHolding(t, s.Path(), phrase); len(got) != 0 {
+		t.Fatalf("after Compact the file still holds the phrase (%+v)", st)
+	}
+	msgs, err := s.Messages(stay.ConversationID, 0, 0)
+	if err != nil || len(msgs) != 2+written {
+		t.Fatalf("the conversation written during the wipe holds %d messages (%v), want %d", len(msgs), err, 2+written)
 	}
 }

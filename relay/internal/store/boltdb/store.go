@@ -66,7 +66,7 @@ type Store struct {
 	closeMu  sync.RWMutex // held for reading while submitting, for writing by Close
 	isClosed bool
 	// dbMu is held for reading around every transaction and for writing
-	// by Compact while it swaps the file under db.
+	// by Compact while it overwrites free pages.
 	dbMu sync.RWMutex
 
 	// Writer goroutine only: the batch being committed and the committed
@@ -75,11 +75,16 @@ type Store struct {
 	cache map[string]store.Conversation
 
 	health health
+
+	// Tests only: wipeStep runs before each step of Compact's wipe, on
+	// Compact's goroutine; wipeStepPages overrides the step's size.
+	wipeStep      func()
+	wipeStepPages int
 }
 
 type op struct {
 	// exclusive, when set, runs alone on the writer goroutine instead of
-	// in a transaction (Compact).
+	// in a transaction (a step of Compact).
 	exclusive func() error
 	fn        func(tx *bolt.Tx) error
 	after     func()
