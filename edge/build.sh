@@ -5,7 +5,7 @@
 #   build/static/                                Workers static assets: the
 #     widget's classifier (kefu.wasm, wasm_exec.js) at the content-hashed
 #     URLs the relay uses, served beside the Worker, not inside it
-# then prints the bundle's sizes against Workers' limits.
+# then prints the bundle's sizes and checks them against Workers' size limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -40,14 +40,22 @@ HEADERS
 
 GOOS=js GOARCH=wasm $GO build -trimpath -ldflags "$ldflags" -o "$out/app.wasm" ./relay/cmd/kefu-edge
 
-# Workers limit the Worker's compressed size (gzip): 3 MB on the free
-# plan, 10 MB paid. Static assets do not count.
+# Workers limit a Worker's size UNCOMPRESSED: 64 MiB on every plan, app.wasm
+# and the JS glue together (checked 2026-12-06: the compressed limits, 3 MB
+# free / 10 MB paid, were removed in September 2026, cloudflare-docs PR
+# #33241, workers-sdk PR #14001). Static assets (the classifier) do not
+# count. gzip and brotli are printed to compare with wrangler's own report
+# (it prints gzip too); no limit applies to them any more.
+limit=$((64 * 1024 * 1024))
+warn=$((limit * 3 / 4))
 raw=$(cat "$out"/app.wasm "$out"/*.mjs "$out"/wasm_exec.js | wc -c)
 gz=$(cat "$out"/app.wasm "$out"/*.mjs "$out"/wasm_exec.js | gzip -9 | wc -c)
 br=n/a
 if command -v brotli >/dev/null; then br=$(cat "$out"/app.wasm "$out"/*.mjs "$out"/wasm_exec.js | brotli -q 11 -c | wc -c); fi
 mb() { awk -v b="$1" 'BEGIN { if (b == "n/a") print b; else printf "%.2f MB", b / 1e6 }'; }
-echo "edge: Worker bundle (app.wasm + JS glue): raw $(mb "$raw"), gzip $(mb "$gz"), brotli $(mb "$br")"
-echo "edge: Workers limits on the gzip size: 3 MB free plan, 10 MB paid; static assets (classifier) not counted"
-if [ "$gz" -gt 3000000 ]; then echo "edge: over the free plan's 3 MB: deploy needs the paid plan" >&2; fi
-if [ "$gz" -gt 10000000 ]; then echo "edge: over the 10 MB limit: this will not deploy" >&2; exit 1; fi
+mib() { awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'; }
+echo "edge: Worker bundle (app.wasm + JS glue): raw $(mb "$raw") ($(mib "$raw") of the 64 MiB limit, $((raw * 100 / limit)) %), gzip $(mb "$gz"), brotli $(mb "$br")"
+echo "edge: Workers limit the uncompressed size to 64 MiB on every plan (checked 2026-12-06); static assets (classifier) not counted"
+echo "edge: CPU is the limit that decides the plan: 10 ms per request on Workers Free, 30 s by default on Workers Paid (docs/edge.md, Limits)"
+if [ "$raw" -gt "$limit" ]; then echo "edge: over the 64 MiB limit: this will not deploy" >&2; exit 1; fi
+if [ "$raw" -gt "$warn" ]; then echo "edge: over 3/4 of the 64 MiB limit" >&2; fi
