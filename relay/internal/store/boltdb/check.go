@@ -384,7 +384,7 @@ func withReadOnly(path string, lockTimeout time.Duration, fn func(tx *bolt.Tx, c
 			db.Close()
 		}
 	}()
-	return guard("store: "+path, func() error {
+	err = guard("store: "+path, func() error {
 		var err error
 		// The free list is loaded here, under guard, rather than later by
 		// bbolt's page check on a goroutine of its own; a file cut short
@@ -405,6 +405,12 @@ func withReadOnly(path string, lockTimeout time.Duration, fn func(tx *bolt.Tx, c
 			return fn(tx, cut)
 		})
 	})
+	if err != nil && cut != nil && errors.Is(err, store.ErrCorrupt) {
+		// A page past the end (the root's, the meta bucket's) faulted
+		// before the check could say why: the cut is the reason.
+		return fmt.Errorf("%w; %v", err, cut)
+	}
+	return err
 }
 
 // schemaCheck refuses files of another schema: the check knows this one.

@@ -20,6 +20,7 @@ type batchState struct {
 	convs   map[string]*store.Conversation
 	dirty   map[string]bool
 	deleted map[string]bool // removed earlier in this batch
+	events  int             // events put in the log (events.go)
 }
 
 // conv returns the conversation as the batch sees it: as changed earlier

@@ -43,6 +43,7 @@ func (s *Store) DeleteConversations(ctx context.Context, ids []string) (int, err
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		n = 0
 		cb, mb := tx.Bucket(bucketConversations), tx.Bucket(bucketMessages)
+		gone := make(map[string]bool, len(ids))
 		for _, id := range ids {
 			if id == "" {
 				continue
@@ -65,11 +66,12 @@ func (s *Store) DeleteConversations(ctx context.Context, ids []string) (int, err
 				return err
 			}
 			s.dropConv(id)
+			gone[id] = true
 			if existed || len(keys) > 0 {
 				n++
 			}
 		}
-		return nil
+		return deleteEventsOf(tx, gone)
 	}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: delete conversations: %w", err)

@@ -71,8 +71,14 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...store.NewMess
 					return err
 				}
 			}
+			if err := s.addEvent(tx, store.MessageEvent(m)); err != nil {
+				return err
+			}
 			if store.ApplyMessage(&conv, m) {
 				out.Reopened = true
+				if err := s.addEvent(tx, store.ConversationEvent(store.EventReopened, conv, now)); err != nil {
+					return err
+				}
 			}
 			out.Messages = append(out.Messages, m)
 			out.Duplicate = append(out.Duplicate, false)

@@ -45,6 +45,8 @@ func specs() []recordSpec {
 		{bucketConversations, (*checker).conversation},
 		{bucketMessages, (*checker).message},
 		{bucketSettings, func(*checker, []byte, []byte) {}}, // documents are checked by their owners when loaded
+		{bucketEvents, (*checker).event},
+		{bucketDocs, (*checker).doc},
 	}
 }
 
@@ -271,5 +273,28 @@ func sortedMap[V any](m map[string]V) func(yield func(string, V) bool) {
 				return
 			}
 		}
+	}
+}
+
+func (c *checker) event(k, v []byte) {
+	var r eventRecord
+	if len(k) != 8 {
+		c.bad("events", k, "key is %d bytes, want 8", len(k))
+		return
+	}
+	if err := decode(v, &r); err != nil {
+		c.bad("events", k, "%v", err)
+		return
+	}
+	if r.Type == "" || r.Conv == "" {
+		c.bad("events", k, "an event without a type or conversation")
+	}
+}
+
+func (c *checker) doc(k, v []byte) {
+	// The data is the notifiers' (they skip what they cannot decode); the
+	// frame is the store's.
+	if i := bytes.IndexByte(k, 0); i <= 0 || i == len(k)-1 || len(v) < 8 {
+		c.bad("docs", k, "not a kind ‖ 0 ‖ key → revision ‖ document record")
 	}
 }

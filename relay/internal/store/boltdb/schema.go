@@ -20,6 +20,8 @@ var (
 	bucketAccounts      = []byte("accounts")      // account id → store.Account
 	bucketUsernames     = []byte("usernames")     // lower-cased username → account id
 	bucketSessions      = []byte("sessions")      // sha256(session id) → store.Session
+	bucketEvents        = []byte("events")        // position (big-endian) → event (events.go)
+	bucketDocs          = []byte("docs")          // kind ‖ 0 ‖ key → revision ‖ document (docs.go)
 	// bucketQuarantine holds what kefu repair set aside: one nested bucket
 	// per bucket of origin, under the original key, the damaged value (or
 	// nothing for a message seq that was lost). Made by a repair only.
@@ -29,7 +31,7 @@ var (
 var keySchema = []byte("schema")
 
 func buckets() [][]byte {
-	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketSettings, bucketAccounts, bucketUsernames, bucketSessions}
+	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketSettings, bucketAccounts, bucketUsernames, bucketSessions, bucketEvents, bucketDocs}
 }
 
 // migrations[i] moves a database from schema i to i+1. Never edit a released
@@ -84,6 +86,9 @@ func migrate(db *bolt.DB) error {
 			if err := migrations()[v](tx); err != nil {
 				return fmt.Errorf("schema %d to %d: %w", v, v+1, err)
 			}
+		}
+		if err := fixSequences(tx); err != nil {
+			return fmt.Errorf("sequences: %w", err)
 		}
 		return meta.Put(keySchema, binary.BigEndian.AppendUint64(nil, want))
 	})

@@ -52,6 +52,10 @@ type Options struct {
 	// successful Append that stored new messages, in commit order. It must
 	// not block: it is how messages reach live connections in seq order.
 	OnAppend func(store.Appended)
+	// OnEvents is called by the writer goroutine after a commit that put
+	// events in the log (store.Event), so their readers look at once
+	// instead of at their next poll. It must not block.
+	OnEvents func()
 	// OpenFile replaces os.OpenFile, for tests that inject write failures.
 	OpenFile func(string, int, os.FileMode) (*os.File, error)
 }
@@ -285,8 +289,10 @@ func (s *Store) commit(batch []*op) {
 			return s.flushConvs(tx)
 		})
 		s.dbMu.RUnlock()
+		events := 0
 		if err == nil {
 			s.promote()
+			events = s.batch.events
 		}
 		s.batch = nil
 		if s.opts.OnCommit != nil {
@@ -310,6 +316,9 @@ func (s *Store) commit(batch []*op) {
 				o.after()
 			}
 			o.done <- err
+		}
+		if events > 0 && s.opts.OnEvents != nil {
+			s.opts.OnEvents()
 		}
 		return
 	}

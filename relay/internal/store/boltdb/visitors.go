@@ -28,7 +28,7 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 			return err
 		}
 		s.putConv(c)
-		return nil
+		return s.addEvent(tx, store.ConversationEvent(store.EventConversationCreated, c, now))
 	}, nil)
 	if err != nil {
 		return store.Visitor{}, store.Conversation{}, fmt.Errorf("store: create visitor: %w", err)
@@ -86,12 +86,19 @@ func (s *Store) UpdateConversation(ctx context.Context, id string, fn func(*stor
 		if err != nil {
 			return err
 		}
+		before := c
 		if err := fn(&c); err != nil {
 			return err
 		}
-		c.UpdatedAt = s.opts.Now()
+		now := s.opts.Now()
+		c.UpdatedAt = now
 		out = c
 		s.putConv(c)
+		for _, ev := range store.EventsFor(before, c, now) {
+			if err := s.addEvent(tx, ev); err != nil {
+				return err
+			}
+		}
 		return nil
 	}, nil)
 	if err != nil {

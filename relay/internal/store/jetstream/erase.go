@@ -175,6 +175,12 @@ func (s *Store) deleteConversation(ctx context.Context, id string) (bool, error)
 	if _, err := s.eraseAll(ctx, s.msgs, s.convSubject(id)); err != nil {
 		return false, fmt.Errorf("messages: %w", err)
 	}
+	if _, err := s.eraseAll(ctx, s.msgs, s.evtSubject(id)); err != nil {
+		return false, fmt.Errorf("events: %w", err)
+	}
+	if _, err := s.eraseKey(ctx, s.pending, id); err != nil {
+		return false, err
+	}
 	for _, kv := range []jetstream.KeyValue{s.clientID, s.seqIdx} {
 		if _, err := s.eraseKey(ctx, kv, id+".>"); err != nil {
 			return false, err

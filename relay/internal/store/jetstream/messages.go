@@ -46,6 +46,9 @@ import (
 type record struct {
 	store.Conversation
 	StreamSeq uint64 `json:"stream_seq"`
+	// Pending are events written with the record and not yet moved into
+	// the stream (events.go).
+	Pending []store.Event `json:"pending,omitempty"`
 }
 
 // seqBlock is how many seqs one entry of the seq index covers: a resume
@@ -122,6 +125,9 @@ func (s *Store) catchUp(ctx context.Context, r *record) ([]found, error) {
 			return out, err
 		}
 		reopened := store.ApplyMessage(&r.Conversation, m)
+		if reopened {
+			r.Pending = append(r.Pending, store.ConversationEvent(store.EventReopened, r.Conversation, m.Time))
+		}
 		r.StreamSeq = raw.Sequence
 		out = append(out, found{msg: m, msgID: raw.Header.Get(jetstream.MsgIDHeader), reopened: reopened})
 	}
@@ -264,6 +270,14 @@ func (s *Store) appendLoop(ctx context.Context, convID string, msgs []store.NewM
 			pending = append(pending, i)
 		}
 
+		if len(pending) > 0 && len(r.Pending) > 0 {
+			// Events the record holds go into the stream before our
+			// messages, which come after them in the record's history.
+			if err := s.publishEvents(ctx, r.Pending); err != nil {
+				return store.Appended{}, err
+			}
+			r.Pending = nil
+		}
 		lost := false
 		now := s.opts.Now()
 		for _, i := range pending {
@@ -295,6 +309,9 @@ func (s *Store) appendLoop(ctx context.Context, convID string, msgs []store.NewM
 				return store.Appended{}, err
 			}
 			reopen[i] = store.ApplyMessage(&r.Conversation, m)
+			if reopen[i] {
+				r.Pending = append(r.Pending, store.ConversationEvent(store.EventReopened, r.Conversation, now))
+			}
 			r.StreamSeq = ack.Sequence
 			ours[i] = m
 		}
@@ -313,10 +330,23 @@ func (s *Store) appendLoop(ctx context.Context, convID string, msgs []store.NewM
 			out.Conversation = r.Conversation
 			return out, nil
 		}
+		var mark uint64
+		if len(r.Pending) > 0 {
+			if mark, err = s.markPending(ctx, convID); err != nil {
+				return store.Appended{}, err
+			}
+		}
 		if err := s.putRecord(ctx, r, rev); conflict(err) {
 			continue // the record moved; the next round re-applies ours on top
 		} else if err != nil {
 			return store.Appended{}, err
+		}
+		if mark != 0 {
+			if err := s.flush(ctx, convID); err != nil {
+				s.opts.Logger.Warn("jetstream: events left pending for FlushEvents", "conversation", convID, "err", err)
+			} else {
+				s.unmark(ctx, convID, mark)
+			}
 		}
 		out.Conversation = r.Conversation
 		for i := range ours {

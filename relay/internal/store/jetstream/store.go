@@ -75,6 +75,8 @@ type Store struct {
 	users    jetstream.KeyValue
 	sessions jetstream.KeyValue
 	settings jetstream.KeyValue
+	pending  jetstream.KeyValue // conversations whose records may hold events (events.go)
+	docs     jetstream.KeyValue // the notifiers' documents (docs.go)
 	blobs    jetstream.ObjectStore
 
 	// erasable maps the buckets that hold personal data to their streams,
@@ -144,11 +146,12 @@ func (s *Store) setup(ctx context.Context) error {
 	msgs, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        StreamName(p),
 		Description: "Kefu: every conversation's messages, one subject per conversation",
-		Subjects:    []string{s.subject + ">"},
-		Storage:     jetstream.FileStorage,
-		Replicas:    r,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
+		// Messages, and the other events of the log (events.go).
+		Subjects:  []string{s.subject + ">", p + ".evt.>"},
+		Storage:   jetstream.FileStorage,
+		Replicas:  r,
+		Retention: jetstream.LimitsPolicy,
+		Discard:   jetstream.DiscardOld,
 		// Messages are kept for good; the duplicate window only helps a
 		// publish retried after a lost ack (the stream's own checks keep
 		// seqs and client ids right for a conversation's whole life).
@@ -176,6 +179,8 @@ func (s *Store) setup(ctx context.Context) error {
 		{&s.users, "usernames", true},
 		{&s.sessions, "sessions", false},
 		{&s.settings, "settings", false},
+		{&s.pending, "pending", false},
+		{&s.docs, "docs", true},
 	} {
 		kv, err := s.bucket(ctx, p+"_"+b.name, b.erasable)
 		if err != nil {

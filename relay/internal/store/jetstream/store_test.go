@@ -48,6 +48,7 @@ func TestConformanceSingle(t *testing.T) {
 	}
 	storetest.Desk(t, b)
 	storetest.Privacy(t, b)
+	storetest.Outbox(t, b)
 }
 
 // TestConformanceCluster runs the suite on three servers with three
@@ -57,6 +58,9 @@ func TestConformanceCluster(t *testing.T) {
 		t.Skip("a three-server cluster: not in -short")
 	}
 	c := natstest.RunCluster(t, 3, natstest.Options{})
+	// Servers accept connections before JetStream counts every peer; a
+	// stream made then fails placement ("peer offline") on a loaded box.
+	c.WaitForLeader()
 	n, peers := 0, 0
 	b := storetest.Backend[*Store]{
 		Open: func(t *testing.T, onAppend func(store.Appended)) *Store {
@@ -75,6 +79,7 @@ func TestConformanceCluster(t *testing.T) {
 	}
 	storetest.Desk(t, b)
 	storetest.Privacy(t, b)
+	storetest.Outbox(t, b)
 }
 
 func prefixN(n int) string { return "t" + string(rune('a'+n/26)) + string(rune('a'+n%26)) }

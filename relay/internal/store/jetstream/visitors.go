@@ -28,8 +28,18 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 	v := store.Visitor{ID: store.NewID(), ConversationID: store.NewID(), Fingerprint: fingerprint, CreatedAt: now}
 	c := store.NewConversation(v.ConversationID, v.ID, now)
 	err = func() error {
-		if err := createJSON(ctx, s.convs, c.ID, record{Conversation: c}); err != nil {
+		mark, err := s.markPending(ctx, c.ID)
+		if err != nil {
 			return err
+		}
+		created := store.ConversationEvent(store.EventConversationCreated, c, now)
+		if err := createJSON(ctx, s.convs, c.ID, record{Conversation: c, Pending: []store.Event{created}}); err != nil {
+			return err
+		}
+		if err := s.flush(ctx, c.ID); err != nil {
+			s.opts.Logger.Warn("jetstream: events left pending for FlushEvents", "conversation", c.ID, "err", err)
+		} else {
+			s.unmark(ctx, c.ID, mark)
 		}
 		if err := createJSON(ctx, s.visitors, v.ID, v); err != nil {
 			return err
@@ -117,27 +127,23 @@ var errReadOnlyField = errors.New("an update may change a conversation's status,
 // update and is returned. What appends keep (seqs, preview, intent) is
 // theirs: changing it is an error.
 func (s *Store) UpdateConversation(ctx context.Context, id string, fn func(*store.Conversation) error) (store.Conversation, error) {
-	var out store.Conversation
-	err := s.update(ctx, s.convs, id, func(data []byte) ([]byte, error) {
-		var r record
-		if err := json.Unmarshal(data, &r); err != nil {
-			return nil, fmt.Errorf("decode conversation: %w", err)
-		}
+	out, err := s.changeRecord(ctx, id, func(r *record) error {
 		c := r.Conversation
 		if err := fn(&c); err != nil {
-			return nil, err
+			return err
 		}
 		before := r.Conversation
 		before.Status, before.Handler, before.AgentID = c.Status, c.Handler, c.AgentID
 		if before != c {
-			return nil, errReadOnlyField
+			return errReadOnlyField
 		}
-		if now := s.opts.Now(); now.After(c.UpdatedAt) {
+		now := s.opts.Now()
+		if now.After(c.UpdatedAt) {
 			c.UpdatedAt = now
 		}
+		r.Pending = append(r.Pending, store.EventsFor(r.Conversation, c, now)...)
 		r.Conversation = c
-		out = c
-		return json.Marshal(r)
+		return nil
 	})
 	if err != nil {
 		return store.Conversation{}, fmt.Errorf("store: update conversation %s: %w", id, err)

@@ -1,0 +1,206 @@
+package boltdb
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/store"
+	bolt "go.etcd.io/bbolt"
+)
+
+// The event log (store.Event) lives in its own bucket, keyed by position
+// (big-endian, from the bucket's sequence), and every event is put by the
+// write that caused it, inside the same transaction: committed together or
+// not at all. A message's event keeps only its conversation and seq; the
+// text is read from the message when the log is read, so an erased
+// conversation takes its text with it.
+
+// eventRecord is an event as stored.
+type eventRecord struct {
+	ID           string              `json:"id"`
+	Type         string              `json:"type"`
+	Conv         string              `json:"conv"`
+	Time         time.Time           `json:"time"`
+	Seq          uint64              `json:"seq,omitempty"` // message.created: the message
+	Conversation *store.Conversation `json:"conversation,omitempty"`
+	Data         json.RawMessage     `json:"data,omitempty"`
+}
+
+// addEvent puts ev into the log in tx and counts it for OnEvents.
+func (s *Store) addEvent(tx *bolt.Tx, ev store.Event) error {
+	b := tx.Bucket(bucketEvents)
+	pos, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	r := eventRecord{ID: ev.ID, Type: ev.Type, Conv: ev.ConversationID, Time: ev.Time, Conversation: ev.Conversation, Data: ev.Data}
+	if ev.Message != nil {
+		r.Seq = ev.Message.Seq
+	}
+	if err := putJSON(b, binary.BigEndian.AppendUint64(nil, pos), r); err != nil {
+		return err
+	}
+	s.batch.events++
+	return nil
+}
+
+// Events returns up to limit events after position after, in commit
+// order, and the position of the last one read: events of messages erased
+// since are read and skipped, so a reader resumes after last, not after
+// the last event returned. limit <= 0 means 1000.
+func (s *Store) Events(_ context.Context, after uint64, limit int) ([]store.Event, uint64, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var out []store.Event
+	last := after
+	err := s.view(func(tx *bolt.Tx) error {
+		mb := tx.Bucket(bucketMessages)
+		c := tx.Bucket(bucketEvents).Cursor()
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
+			pos := binary.BigEndian.Uint64(k)
+			var r eventRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode event %d: %w: %w", pos, store.ErrCorrupt, err)
+			}
+			last = pos
+			ev := store.Event{Pos: pos, ID: r.ID, Type: r.Type, ConversationID: r.Conv, Time: r.Time, Conversation: r.Conversation, Data: r.Data}
+			if r.Type == store.EventMessageCreated {
+				m, err := getMessage(mb, r.Conv, r.Seq)
+				if errors.Is(err, store.ErrNotFound) {
+					continue // erased since
+				}
+				if err != nil {
+					return err
+				}
+				ev.Message = &m
+			}
+			out = append(out, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, after, fmt.Errorf("store: events after %d: %w", after, err)
+	}
+	return out, last, nil
+}
+
+// Emit stores an event about a conversation in a transaction of its own:
+// for what no other write records (a rating given through its own
+// endpoint). typ must be one of store.EventTypes; data, when not nil, is
+// encoded as JSON (at most store.MaxEventData bytes).
+func (s *Store) Emit(ctx context.Context, convID, typ string, data any) error {
+	ev, err := store.EmittedEvent(convID, typ, data, s.opts.Now())
+	if err != nil {
+		return fmt.Errorf("store: emit %s: %w", typ, err)
+	}
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		c, err := s.conv(tx, convID)
+		if err != nil {
+			return err
+		}
+		c.Preview = ""
+		ev.Conversation = &c
+		return s.addEvent(tx, ev)
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("store: emit %s: %w", typ, err)
+	}
+	return nil
+}
+
+// FlushEvents has nothing to do on one node: events are written in the
+// transaction of their cause. (The JetStream backend moves events a dead
+// node left behind.)
+func (s *Store) FlushEvents(context.Context) (int, error) { return 0, nil }
+
+// PruneEvents deletes the events at positions up to upTo (those every
+// reader has passed), at most 10 000 per call, and reports how many. The
+// newest event is always kept, so positions never repeat after a repair
+// (which copies records, not the bucket's sequence).
+func (s *Store) PruneEvents(ctx context.Context, upTo uint64) (int, error) {
+	n := 0
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		n = 0
+		c := tx.Bucket(bucketEvents).Cursor()
+		lastK, _ := c.Last()
+		var keys [][]byte
+		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upTo && len(keys) < 10000; k, _ = c.Next() {
+			if bytes.Equal(k, lastK) {
+				break
+			}
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		b := tx.Bucket(bucketEvents)
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return nil
+	}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune events: %w", err)
+	}
+	return n, nil
+}
+
+// deleteEventsOf removes the events of conversations being deleted (a
+// scan of the log, which readers keep short by pruning).
+func deleteEventsOf(tx *bolt.Tx, ids map[string]bool) error {
+	b := tx.Bucket(bucketEvents)
+	var keys [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var r struct {
+			Conv string `json:"conv"`
+		}
+		if json.Unmarshal(v, &r) == nil && ids[r.Conv] {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fixSequences makes the event log's and the documents' sequences at
+// least the largest position and revision stored: a repair copies records
+// into a new file without the buckets' sequences, and a position or a
+// revision handed out twice would make readers skip events or a
+// compare-and-set succeed on a stale document.
+func fixSequences(tx *bolt.Tx) error {
+	eb := tx.Bucket(bucketEvents)
+	if k, _ := eb.Cursor().Last(); k != nil && len(k) == 8 && eb.Sequence() < binary.BigEndian.Uint64(k) {
+		if err := eb.SetSequence(binary.BigEndian.Uint64(k)); err != nil {
+			return err
+		}
+	}
+	db := tx.Bucket(bucketDocs)
+	var maxRev uint64
+	err := db.ForEach(func(_, v []byte) error {
+		if len(v) >= 8 {
+			maxRev = max(maxRev, binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if db.Sequence() < maxRev {
+		return db.SetSequence(maxRev)
+	}
+	return nil
+}
