@@ -40,6 +40,16 @@ type Hub struct {
 
 	seenMu sync.Mutex
 	seen   map[string]time.Time // topic → last plain-HTTP request (Seen)
+	remote Remote               // nil on one node
+}
+
+// Remote carries published frames to the hubs of a cluster's other nodes,
+// which publish them to their own subscribers (PublishLocal). Stored
+// messages (frames with a Seq) are not forwarded: every node delivers
+// those from the replicated stream, in seq order.
+type Remote interface {
+	// Forward sends f to the other nodes. It must not block.
+	Forward(topic string, f Frame)
 }
 
 // New returns an empty hub.
@@ -78,6 +88,14 @@ func (h *Hub) Listening(topic string, grace time.Duration) bool {
 	defer h.seenMu.Unlock()
 	at, ok := h.seen[topic]
 	return ok && time.Since(at) < grace
+}
+
+// NewLinked returns an empty hub whose publishes also reach the other
+// nodes of a cluster through r.
+func NewLinked(r Remote) *Hub {
+	h := New()
+	h.remote = r
+	return h
 }
 
 // Register tracks c until Deregister; false means the hub is shutting down
@@ -157,6 +175,16 @@ func (h *Hub) Publish(topic string, f Frame) int { return h.PublishExcept(topic,
 // PublishExcept is Publish to everyone but except (the sender of a typing
 // indicator, who does not need it back).
 func (h *Hub) PublishExcept(topic string, f Frame, except Subscriber) int {
+	if h.remote != nil && f.Seq == 0 && f.ctl == nil {
+		h.remote.Forward(topic, f)
+	}
+	return h.PublishLocal(topic, f, except)
+}
+
+// PublishLocal queues f on this node's subscribers of topic but except,
+// without forwarding it: for frames that came from another node, and for
+// stored messages each node reads from the stream.
+func (h *Hub) PublishLocal(topic string, f Frame, except Subscriber) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	n := 0
