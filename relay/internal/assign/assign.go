@@ -37,16 +37,19 @@ var (
 // agent is one account's live state.
 type agent struct {
 	acct         store.Account
-	conns        int
-	away         bool
-	offlineSince time.Time // zero while connected
+	conns        int       // consoles connected to this node
+	elsewhere    int       // consoles connected to the cluster's other nodes
+	away         bool      // keeps their chats, gets no new ones
+	awayAt       time.Time // when away last changed: the newest change wins across nodes
+	offlineSince time.Time // zero while connected anywhere
 	lastAssigned time.Time
-	load         int // open conversations assigned
 }
+
+func (a *agent) online() bool { return a.conns+a.elsewhere > 0 }
 
 func (a *agent) status() string {
 	switch {
-	case a.conns == 0:
+	case !a.online():
 		return protocol.StatusOffline
 	case a.away:
 		return protocol.StatusAway
@@ -66,6 +69,7 @@ type StopAI func(convID string)
 
 // Store is what routing needs from the store.
 type Store interface {
+	Account(id string) (store.Account, error)
 	Accounts() ([]store.Account, error)
 	Conversation(id string) (store.Conversation, error)
 	Visitor(id string) (store.Visitor, error)
@@ -89,31 +93,37 @@ type Router struct {
 	// consoles start watching it).
 	OnAssigned func(agentID, convID string)
 
+	peers Peers // nil on one node
+
 	mu     sync.Mutex
 	agents map[string]*agent
 	queue  []queued
+	owner  map[string]string    // open conversation with an agent → the agent
+	load   map[string]int       // agent → open conversations they have
+	stamps map[string]time.Time // newest change applied per conversation
+	nodes  map[string]*presence // the other nodes' consoles (cluster.go)
+	synced time.Time            // last Reload from the store
 
 	dirtyMu sync.Mutex
 	dirty   map[string]store.Conversation // changed since the last inbox flush
 }
 
-// New builds a router; Load fills it from the store.
-func New(st Store, h *hub.Hub, in *intents.Service, log *slog.Logger, stopAI StopAI, grace time.Duration, now func() time.Time) *Router {
+// New builds a router; Load fills it from the store. peers connects it to
+// the routers of a cluster's other nodes (nil on one node).
+func New(st Store, h *hub.Hub, in *intents.Service, log *slog.Logger, stopAI StopAI, grace time.Duration, now func() time.Time, peers Peers) *Router {
 	if now == nil {
 		now = time.Now
 	}
-	return &Router{store: st, hub: h, intents: in, log: log, stopAI: stopAI, grace: grace, now: now, agents: map[string]*agent{}}
+	return &Router{store: st, hub: h, intents: in, log: log, stopAI: stopAI, grace: grace, now: now, peers: peers,
+		agents: map[string]*agent{}, owner: map[string]string{}, load: map[string]int{},
+		stamps: map[string]time.Time{}, nodes: map[string]*presence{}}
 }
 
 // Load rebuilds agents, loads and the queue from the store (at start).
 func (r *Router) Load() error {
-	accts, err := r.store.Accounts()
+	accts, open, err := r.read()
 	if err != nil {
-		return fmt.Errorf("assign: load: %w", err)
-	}
-	open, err := r.store.Conversations(func(c *store.Conversation) bool { return c.Status == store.StatusOpen })
-	if err != nil {
-		return fmt.Errorf("assign: load: %w", err)
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -125,20 +135,75 @@ func (r *Router) Load() error {
 			r.agents[a.ID] = &agent{acct: a, offlineSince: now}
 		}
 	}
-	// Oldest first, so the queue keeps arrival order.
-	sort.Slice(open, func(i, j int) bool { return open[i].UpdatedAt.Before(open[j].UpdatedAt) })
 	for _, c := range open {
-		switch c.Handler {
-		case store.HandlerAgent:
-			if ag := r.agents[c.AgentID]; ag != nil {
-				ag.load++
-			}
-		case store.HandlerQueue:
-			r.queue = append(r.queue, queued{conv: c.ID, question: c.Preview})
-		}
+		r.applyLocked(c, c.Preview, "")
 	}
+	r.synced = now
 	return nil
 }
+
+// read loads the accounts and the open conversations, oldest first so the
+// queue keeps arrival order.
+func (r *Router) read() ([]store.Account, []store.Conversation, error) {
+	accts, err := r.store.Accounts()
+	if err != nil {
+		return nil, nil, fmt.Errorf("assign: load: %w", err)
+	}
+	open, err := r.store.Conversations(func(c *store.Conversation) bool { return c.Status == store.StatusOpen })
+	if err != nil {
+		return nil, nil, fmt.Errorf("assign: load: %w", err)
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].UpdatedAt.Before(open[j].UpdatedAt) })
+	return accts, open, nil
+}
+
+// applyLocked makes the router's view of one conversation what c says:
+// who has it (load), whether it waits in the queue (keeping its place if
+// it already did). question and skill describe a queued conversation for
+// routing. It reports whether c newly belongs to an agent.
+func (r *Router) applyLocked(c store.Conversation, question, skill string) (newOwner bool) {
+	prev, had := r.owner[c.ID]
+	if had {
+		if r.load[prev]--; r.load[prev] <= 0 {
+			delete(r.load, prev)
+		}
+		delete(r.owner, c.ID)
+	}
+	if c.UpdatedAt.After(r.stamps[c.ID]) {
+		r.stamps[c.ID] = c.UpdatedAt
+	}
+	open := c.Status == store.StatusOpen
+	if !open || c.Handler != store.HandlerQueue {
+		r.queue = removeQueued(r.queue, c.ID)
+	}
+	if !open {
+		return false
+	}
+	switch c.Handler {
+	case store.HandlerAgent:
+		r.owner[c.ID] = c.AgentID
+		r.load[c.AgentID]++
+		return !had || prev != c.AgentID
+	case store.HandlerQueue:
+		if question == "" {
+			question = c.Preview
+		}
+		for i := range r.queue {
+			if r.queue[i].conv == c.ID {
+				if skill != "" {
+					r.queue[i].skill = skill
+				}
+				return false
+			}
+		}
+		r.queue = append(r.queue, queued{conv: c.ID, question: question, skill: skill})
+	}
+	return false
+}
+
+// routing reports whether this node routes the queue: always on one node;
+// in a cluster, the node holding the router's lease.
+func (r *Router) routing() bool { return r.peers == nil || r.peers.Routing() }
 
 // Name is an agent's display name ("" if unknown).
 func (r *Router) Name(agentID string) string {
@@ -160,15 +225,15 @@ func (r *Router) Agents() []protocol.AgentInfo {
 func (r *Router) agentsLocked() []protocol.AgentInfo {
 	out := make([]protocol.AgentInfo, 0, len(r.agents))
 	for _, a := range r.agents {
-		out = append(out, infoOf(a))
+		out = append(out, r.infoLocked(a))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-func infoOf(a *agent) protocol.AgentInfo {
+func (r *Router) infoLocked(a *agent) protocol.AgentInfo {
 	return protocol.AgentInfo{ID: a.acct.ID, Username: a.acct.Username, Name: a.acct.Name, Role: a.acct.Role,
-		Status: a.status(), Load: a.load, Capacity: a.acct.Capacity}
+		Status: a.status(), Load: r.load[a.acct.ID], Capacity: a.acct.Capacity}
 }
 
 // Online counts the agents online and taking chats now (connected, not
@@ -190,7 +255,7 @@ func (r *Router) Info(agentID string) protocol.AgentInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if a := r.agents[agentID]; a != nil {
-		return infoOf(a)
+		return r.infoLocked(a)
 	}
 	return protocol.AgentInfo{ID: agentID, Status: protocol.StatusOffline}
 }
@@ -198,15 +263,21 @@ func (r *Router) Info(agentID string) protocol.AgentInfo {
 // Queued is bot.Flow's OnQueued: a conversation joined the queue.
 func (r *Router) Queued(ctx context.Context, conv store.Conversation, question, skill string) {
 	r.mu.Lock()
-	r.queue = append(r.queue, queued{conv: conv.ID, question: question, skill: skill})
+	r.applyLocked(conv, question, skill)
 	r.mu.Unlock()
+	r.announce(conv, question, skill)
 	r.publishInbox(conv)
 	r.drain(ctx)
 }
 
 // drain assigns queued conversations, oldest first, while someone can
-// take them.
+// take them. In a cluster only the node holding the router's lease does;
+// the store's compare-and-set keeps even two routers from assigning one
+// conversation twice.
 func (r *Router) drain(ctx context.Context) {
+	if !r.routing() {
+		return
+	}
 	for {
 		r.mu.Lock()
 		if len(r.queue) == 0 {
@@ -221,8 +292,15 @@ func (r *Router) drain(ctx context.Context) {
 		}
 		r.queue = r.queue[1:]
 		r.mu.Unlock()
-		// A conversation erased (privacy) while it waited is simply gone.
-		if _, err := r.assign(ctx, q.conv, id, store.HandlerQueue, ""); err != nil && !errors.Is(err, ErrAlreadyTaken) && !errors.Is(err, ErrNotOpen) && !errors.Is(err, store.ErrNotFound) {
+		_, err := r.assign(ctx, q.conv, id, store.HandlerQueue, "")
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// A conversation erased (privacy) while it waited is simply gone.
+		case errors.Is(err, ErrAlreadyTaken), errors.Is(err, ErrNotOpen):
+			// Changed elsewhere (another node, a person): take the truth
+			// from the store.
+			r.refresh(q.conv)
+		case err != nil:
 			r.log.Error("assign: routing", "conversation", q.conv, "err", err)
 			return
 		}
@@ -233,8 +311,8 @@ func (r *Router) drain(ctx context.Context) {
 func (r *Router) pickLocked(question string) (string, bool) {
 	var cands []router.Agent
 	for _, a := range r.agents {
-		if a.status() == protocol.StatusOnline && a.load < a.acct.Capacity {
-			cands = append(cands, router.Agent{ID: a.acct.ID, Skills: a.acct.Skills, Load: a.load, Capacity: a.acct.Capacity, LastAssigned: a.lastAssigned})
+		if load := r.load[a.acct.ID]; a.status() == protocol.StatusOnline && load < a.acct.Capacity {
+			cands = append(cands, router.Agent{ID: a.acct.ID, Skills: a.acct.Skills, Load: load, Capacity: a.acct.Capacity, LastAssigned: a.lastAssigned})
 		}
 	}
 	if len(cands) == 0 {
@@ -269,19 +347,14 @@ func (r *Router) assign(ctx context.Context, convID, agentID, from, by string) (
 		return store.Conversation{}, err
 	}
 	r.mu.Lock()
-	if prev.Handler == store.HandlerAgent {
-		if old := r.agents[prev.AgentID]; old != nil {
-			old.load--
-		}
-	}
+	r.applyLocked(conv, "", "")
 	name := ""
 	if a := r.agents[agentID]; a != nil {
-		a.load++
 		a.lastAssigned = r.now()
 		name = a.acct.Name
 	}
-	r.queue = removeQueued(r.queue, convID)
 	r.mu.Unlock()
+	r.announce(conv, "", "")
 	if prev.Handler == store.HandlerBot && r.stopAI != nil {
 		r.stopAI(convID)
 	}
@@ -342,13 +415,9 @@ func (r *Router) Close(ctx context.Context, convID string, by store.Account) err
 		return err
 	}
 	r.mu.Lock()
-	if prev.Handler == store.HandlerAgent {
-		if a := r.agents[prev.AgentID]; a != nil {
-			a.load--
-		}
-	}
-	r.queue = removeQueued(r.queue, convID)
+	r.applyLocked(conv, "", "")
 	r.mu.Unlock()
+	r.announce(conv, "", "")
 	if prev.Handler == store.HandlerBot && r.stopAI != nil {
 		r.stopAI(convID)
 	}
@@ -371,13 +440,11 @@ func (r *Router) requeue(ctx context.Context, convID, text string) error {
 		return err
 	}
 	r.mu.Lock()
-	if prev.Handler == store.HandlerAgent {
-		if a := r.agents[prev.AgentID]; a != nil {
-			a.load--
-		}
-	}
-	r.queue = append(removeQueued(r.queue, convID), queued{conv: convID, question: conv.Preview})
+	// To the back of the queue, like a new arrival.
+	r.queue = removeQueued(r.queue, convID)
+	r.applyLocked(conv, conv.Preview, "")
 	r.mu.Unlock()
+	r.announce(conv, conv.Preview, "")
 	if prev.Handler == store.HandlerBot && r.stopAI != nil {
 		r.stopAI(convID)
 	}

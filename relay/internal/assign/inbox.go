@@ -25,12 +25,13 @@ func (r *Router) publishInbox(c store.Conversation) {
 	r.hub.Publish(InboxTopic, f)
 }
 
-// publishAgents tells every console the agents' presence and load.
+// publishAgents tells this node's consoles the agents' presence and load.
+// Each node of a cluster tells its own, from its own (replicated) view.
 func (r *Router) publishAgents() {
 	r.mu.Lock()
 	list := r.agentsLocked()
 	r.mu.Unlock()
-	r.hub.Publish(InboxTopic, hub.NewFrame(protocol.Agents{Type: protocol.TypeAgents, Agents: list}))
+	r.hub.PublishLocal(InboxTopic, hub.NewFrame(protocol.Agents{Type: protocol.TypeAgents, Agents: list}), nil)
 }
 
 // OnAppend keeps consoles' inboxes current on every stored message. It is

@@ -17,6 +17,7 @@ func (r *Router) Upsert(ctx context.Context, acct store.Account) {
 	case acct.Disabled && a != nil:
 		delete(r.agents, acct.ID)
 		r.mu.Unlock()
+		r.announceAccount(acct.ID)
 		r.release(ctx, acct.ID, acct.Name)
 		r.publishAgents()
 		return
@@ -29,6 +30,7 @@ func (r *Router) Upsert(ctx context.Context, acct store.Account) {
 		a.acct = acct
 	}
 	r.mu.Unlock()
+	r.announceAccount(acct.ID)
 	r.publishAgents()
 	r.drain(ctx)
 }
@@ -45,9 +47,10 @@ func (r *Router) Connected(ctx context.Context, acct store.Account, status strin
 	a.conns++
 	a.offlineSince = time.Time{}
 	if status != "" {
-		a.away = status == protocol.StatusAway
+		a.away, a.awayAt = status == protocol.StatusAway, r.now()
 	}
 	r.mu.Unlock()
+	r.announcePresence()
 	r.publishAgents()
 	r.drain(ctx)
 }
@@ -59,10 +62,13 @@ func (r *Router) Disconnected(agentID string) {
 		a.conns--
 		if a.conns <= 0 {
 			a.conns = 0
-			a.offlineSince = r.now()
+			if !a.online() {
+				a.offlineSince = r.now()
+			}
 		}
 	}
 	r.mu.Unlock()
+	r.announcePresence()
 	r.publishAgents()
 }
 
@@ -70,9 +76,10 @@ func (r *Router) Disconnected(agentID string) {
 func (r *Router) SetStatus(ctx context.Context, agentID, status string) {
 	r.mu.Lock()
 	if a := r.agents[agentID]; a != nil {
-		a.away = status == protocol.StatusAway
+		a.away, a.awayAt = status == protocol.StatusAway, r.now()
 	}
 	r.mu.Unlock()
+	r.announcePresence()
 	r.publishAgents()
 	r.drain(ctx)
 }
@@ -94,14 +101,20 @@ func (r *Router) release(ctx context.Context, agentID, name string) {
 }
 
 // Tick reassigns the chats of agents offline longer than the grace period
-// and retries the queue; the relay calls it every few seconds.
+// and retries the queue; the relay calls it every few seconds. In a
+// cluster it also sends this node's presence, forgets nodes gone silent,
+// and (on the routing node) rereads the store now and then.
 func (r *Router) Tick(ctx context.Context) {
+	r.tickCluster(ctx)
+	if !r.routing() {
+		return
+	}
 	now := r.now()
 	type gone struct{ id, name string }
 	var late []gone
 	r.mu.Lock()
 	for _, a := range r.agents {
-		if a.conns == 0 && a.load > 0 && !a.offlineSince.IsZero() && now.Sub(a.offlineSince) >= r.grace {
+		if !a.online() && r.load[a.acct.ID] > 0 && !a.offlineSince.IsZero() && now.Sub(a.offlineSince) >= r.grace {
 			late = append(late, gone{a.acct.ID, a.acct.Name})
 		}
 	}
