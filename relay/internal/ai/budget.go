@@ -20,6 +20,7 @@ type Budget struct {
 	day      string
 	used     int64
 	reserved int64
+	spent    int64 // committed by this Budget's own answers, ever (Spent)
 }
 
 // BudgetSnapshot is the persistent state of a Budget.
@@ -82,7 +83,29 @@ func (r *Reservation) Commit(used int) {
 		b.roll()
 		b.reserved -= r.n
 		b.used += int64(max(used, 0))
+		b.spent += int64(max(used, 0))
 	})
+}
+
+// Spent returns the tokens this budget's own answers have used since it
+// was made (not reset by the day): in a cluster, each node tells the
+// others what it spent since it last said (Add).
+func (b *Budget) Spent() (day string, tokens int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.roll()
+	return b.day, b.spent
+}
+
+// Add counts tokens spent elsewhere (another node of a cluster) on day;
+// another day's are ignored.
+func (b *Budget) Add(day string, tokens int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.roll()
+	if day == b.day && tokens > 0 {
+		b.used += tokens
+	}
 }
 
 // Remaining returns the tokens left today (reservations count as spent);

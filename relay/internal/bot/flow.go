@@ -58,11 +58,13 @@ type Flow struct {
 	// router. Nil counts as someone online.
 	Available func() Availability
 
-	ctx    context.Context // ends at Close: every AI answer stops
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	active map[string]*stream // conversation id → the answer streaming now
+	ctx       context.Context // ends at Close: every AI answer stops
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	active    map[string]*stream      // conversation id → the answer streaming now
+	remote    map[string]remoteStream // conversation id → another node streaming there
+	spentSaid int64                   // this node's spend last told to the others
 }
 
 // Options tune the flow.
@@ -89,6 +91,9 @@ type Options struct {
 	// Knowledge finds the knowledge-base passages that ground an answer;
 	// nil for none.
 	Knowledge Knowledge
+	// Peers are the flows on a cluster's other nodes (cluster.go); nil on
+	// one node.
+	Peers Peers
 }
 
 // Knowledge finds the passages of the business's articles that best match
@@ -112,7 +117,7 @@ func New(st Store, h *hub.Hub, in *intents.Service, client *ai.Client, settings 
 		opts.StillWorkingAfter = 4 * time.Second
 	}
 	f := &Flow{store: st, hub: h, intents: in, ai: client, settings: settings, budget: budget,
-		log: log, metrics: m, opts: opts, active: map[string]*stream{}}
+		log: log, metrics: m, opts: opts, active: map[string]*stream{}, remote: map[string]remoteStream{}}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	return f
 }

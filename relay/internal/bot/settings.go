@@ -13,8 +13,8 @@ import (
 
 // Store names of the AI's persisted state.
 const (
-	settingAI     = "ai"        // ai.Settings in its stored form (key sealed)
-	settingBudget = "ai.budget" // today's token use
+	SettingAI     = "ai"        // ai.Settings in its stored form (key sealed)
+	SettingBudget = "ai.budget" // today's token use
 )
 
 // AISettings holds the AI configuration: the environment's defaults until
@@ -47,7 +47,7 @@ func LoadAISettings(ctx context.Context, st store.Settings, defaults ai.Settings
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &AISettings{store: st, sealer: o.Sealer, cur: defaults}
-	raw, err := st.SettingBytes(settingAI)
+	raw, err := st.SettingBytes(SettingAI)
 	if err != nil {
 		return nil, fmt.Errorf("bot: load ai settings: %w", err)
 	}
@@ -81,7 +81,7 @@ func (a *AISettings) put(ctx context.Context, s ai.Settings) error {
 	if err != nil {
 		return fmt.Errorf("encode ai settings: %w", err)
 	}
-	if err := a.store.PutSettingBytes(ctx, settingAI, raw); err != nil {
+	if err := a.store.PutSettingBytes(ctx, SettingAI, raw); err != nil {
 		return fmt.Errorf("store ai settings: %w", err)
 	}
 	return nil
@@ -92,6 +92,24 @@ func (a *AISettings) Get() ai.Settings {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.cur
+}
+
+// Reload rereads the stored settings (another node of a cluster saved
+// them; every node has the same secret key); with none stored, the
+// current ones stay.
+func (a *AISettings) Reload() error {
+	raw, err := a.store.SettingBytes(SettingAI)
+	if err != nil || raw == nil {
+		return err
+	}
+	s, _, err := ai.UnmarshalStored(raw, a.sealer)
+	if err != nil {
+		return fmt.Errorf("bot: reload ai settings: %w", err)
+	}
+	a.mu.Lock()
+	a.cur = s
+	a.mu.Unlock()
+	return nil
 }
 
 // Update applies an admin's patch, validates it and stores the result,
@@ -113,7 +131,7 @@ func (a *AISettings) Update(ctx context.Context, p ai.SettingsPatch) (ai.Setting
 // LoadBudget restores today's token use into b.
 func LoadBudget(st store.Settings, b *ai.Budget) error {
 	var snap ai.BudgetSnapshot
-	if _, err := st.Setting(settingBudget, &snap); err != nil {
+	if _, err := st.Setting(SettingBudget, &snap); err != nil {
 		return fmt.Errorf("bot: load budget: %w", err)
 	}
 	b.Restore(snap)

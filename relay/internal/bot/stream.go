@@ -51,7 +51,32 @@ type stream struct {
 // knowledge-base passages (Grounding). nil for none.
 func (f *Flow) StartAI(convID, visitorID, fingerprint string, candidates []ai.Grounding) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	node := ""
+	if f.opts.Peers != nil {
+		node = f.elsewhereLocked(convID)
+	}
+	if node == "" || f.active[convID] != nil || f.ctx.Err() != nil {
+		f.startLocked(convID, visitorID, fingerprint, candidates)
+		f.mu.Unlock()
+		return
+	}
+	// Another node streams an answer here (the visitor's other tab): it
+	// answers again after it, as this node would (with the history, not
+	// this message's candidates).
+	f.wg.Add(1)
+	f.mu.Unlock()
+	go func() {
+		defer f.wg.Done()
+		if f.askAgain(node, convID) {
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.startLocked(convID, visitorID, fingerprint, candidates)
+	}()
+}
+
+func (f *Flow) startLocked(convID, visitorID, fingerprint string, candidates []ai.Grounding) {
 	if st := f.active[convID]; st != nil {
 		st.pending = true
 		st.candidates = candidates
@@ -63,6 +88,7 @@ func (f *Flow) StartAI(convID, visitorID, fingerprint string, candidates []ai.Gr
 	st := &stream{conv: convID, visitor: visitorID, fingerprint: fingerprint, candidates: candidates}
 	f.active[convID] = st
 	f.wg.Add(1)
+	f.announceStreaming(convID, true)
 	go f.run(st)
 }
 
@@ -72,8 +98,16 @@ const stopWait = 3 * time.Second
 // StopAI ends the answer streaming in a conversation because a person took
 // over; what was said is kept, marked incomplete. It returns once that is
 // stored, so the transcript shows the cut answer before whatever the
-// caller stores next ("Mei joined the chat").
+// caller stores next ("Mei joined the chat"). In a cluster it stops the
+// answer on whichever node streams it.
 func (f *Flow) StopAI(convID string) {
+	if !f.stopLocal(convID) {
+		f.stopElsewhere(convID)
+	}
+}
+
+// stopLocal stops an answer streaming on this node; false if there is none.
+func (f *Flow) stopLocal(convID string) bool {
 	f.mu.Lock()
 	st := f.active[convID]
 	var settled chan struct{}
@@ -92,13 +126,15 @@ func (f *Flow) StopAI(convID string) {
 		case <-time.After(stopWait):
 		}
 	}
+	return st != nil
 }
 
-// Streaming reports whether an AI answer is streaming in a conversation.
+// Streaming reports whether an AI answer is streaming in a conversation
+// (on any node).
 func (f *Flow) Streaming(convID string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.active[convID] != nil
+	return f.active[convID] != nil || (f.opts.Peers != nil && f.elsewhereLocked(convID) != "")
 }
 
 // Joined is the visitor hook for a connection that just joined: if an
@@ -114,6 +150,7 @@ func (f *Flow) SendSnapshot(sub hub.Subscriber, convID string) {
 	st := f.active[convID]
 	f.mu.Unlock()
 	if st == nil {
+		f.snapshotElsewhere(sub, convID)
 		return
 	}
 	st.mu.Lock()
@@ -142,6 +179,7 @@ func (f *Flow) run(st *stream) {
 		if !again || !st.pending || st.stopped || f.ctx.Err() != nil {
 			delete(f.active, st.conv)
 			f.mu.Unlock()
+			f.announceStreaming(st.conv, false)
 			return
 		}
 		st.pending = false
@@ -413,7 +451,7 @@ func (f *Flow) watchListeners(ctx context.Context, st *stream) (stop func()) {
 				return
 			case <-t.C:
 			}
-			if f.hub.Listening(chat.Topic(st.conv), f.opts.PollGrace) {
+			if f.hub.Listening(chat.Topic(st.conv), f.opts.PollGrace) || f.listenedElsewhere(ctx, st.conv) {
 				alone = 0
 				continue
 			}
@@ -435,7 +473,8 @@ func (f *Flow) saveBudget() {
 	if f.budget == nil {
 		return
 	}
-	if err := f.store.PutSetting(context.Background(), settingBudget, f.budget.Snapshot()); err != nil && !errors.Is(err, store.ErrClosed) {
+	if err := f.store.PutSetting(context.Background(), SettingBudget, f.budget.Snapshot()); err != nil && !errors.Is(err, store.ErrClosed) {
 		f.log.Error("bot: save budget", "err", err)
 	}
+	f.tellSpent()
 }
