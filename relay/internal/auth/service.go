@@ -71,6 +71,10 @@ type Options struct {
 	// 0); past it the request is refused with ErrBusy.
 	HashWait time.Duration
 	Now      func() time.Time
+	// Peers are the other nodes of a cluster (nil on one node): sessions
+	// live in the shared store, so they are valid on every node; an ended
+	// session is announced so every node closes its sockets at once.
+	Peers Peers
 }
 
 // Store is what accounts and sessions need from the store.
@@ -158,6 +162,13 @@ func (s *Service) OnSessionsEnded(fn func(hashes [][]byte, accountID string)) {
 }
 
 func (s *Service) notifyEnded(hashes [][]byte, accountID string) {
+	s.runEnded(hashes, accountID)
+	if s.opts.Peers != nil && (len(hashes) > 0 || accountID != "") {
+		s.opts.Peers.Publish(kindEnded, endedMsg{Hashes: hashes, Account: accountID})
+	}
+}
+
+func (s *Service) runEnded(hashes [][]byte, accountID string) {
 	s.mu.Lock()
 	fns := append([]func([][]byte, string){}, s.ended...)
 	for _, h := range hashes {
@@ -184,7 +195,13 @@ func (s *Service) Bootstrap(ctx context.Context, password string) (string, error
 	if generated {
 		password = RandomPassword()
 	}
-	if _, err := s.CreateAccount(ctx, NewAccount{Username: "admin", Name: "Admin", Role: store.RoleAdmin, Password: password, Capacity: 5}); err != nil {
+	_, err = s.CreateAccount(ctx, NewAccount{Username: "admin", Name: "Admin", Role: store.RoleAdmin, Password: password, Capacity: 5})
+	if errors.Is(err, store.ErrExists) {
+		// Another node of a new cluster made it first (and printed its
+		// password if it chose one).
+		return "", nil
+	}
+	if err != nil {
 		return "", fmt.Errorf("auth: first admin: %w", err)
 	}
 	if generated {
