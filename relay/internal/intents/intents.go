@@ -17,9 +17,10 @@ import (
 	"github.com/kefuhq/kefu/router"
 )
 
-// Setting names in the store.
+// Setting names in the store (SettingIntents is written last: a change
+// announced under it finds its model stored).
 const (
-	settingIntents = "intents"       // doc: version and the intents
+	SettingIntents = "intents"       // doc: version and the intents
 	settingModel   = "intents.model" // version (8 bytes, big-endian) ‖ serialised model
 )
 
@@ -57,13 +58,13 @@ type Service struct {
 func Open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool) (*Service, error) {
 	s := &Service{store: st, log: log}
 	var d doc
-	found, err := st.Setting(settingIntents, &d)
+	found, err := st.Setting(SettingIntents, &d)
 	if err != nil {
 		return nil, fmt.Errorf("intents: load: %w", err)
 	}
 	if !found && seed {
 		d = doc{Version: 1, Intents: router.DefaultIntents()}
-		if err := st.PutSetting(ctx, settingIntents, d); err != nil {
+		if err := st.PutSetting(ctx, SettingIntents, d); err != nil {
 			return nil, fmt.Errorf("intents: seed defaults: %w", err)
 		}
 		log.Info("intents: seeded the default FAQ intents", "count", len(d.Intents))
@@ -82,6 +83,38 @@ func Open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool) (
 	}
 	s.cur.Store(c)
 	return s, nil
+}
+
+// Reload rereads the intents and their model from the store, when another
+// node of a cluster changed them: the model stored with them is used
+// (refitted only if it is missing or older). Nothing changes when the
+// stored version is the one in use.
+func (s *Service) Reload(ctx context.Context) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var d doc
+	if _, err := s.store.Setting(SettingIntents, &d); err != nil {
+		return fmt.Errorf("intents: reload: %w", err)
+	}
+	if d.Version == s.cur.Load().version {
+		return nil
+	}
+	c := &current{version: d.Version, intents: d.Intents}
+	if len(d.Intents) > 0 {
+		var err error
+		if c.model, c.data, err = s.loadModel(d.Version); err != nil || c.model == nil {
+			if c.model, c.data, err = s.fit(ctx, d); err != nil {
+				return err
+			}
+		}
+		c.hash = c.model.Hash()
+	}
+	s.cur.Store(c)
+	s.log.Info("intents: reloaded after a change on another node", "version", d.Version, "intents", len(d.Intents))
+	if s.OnChange != nil {
+		s.OnChange(c.hash)
+	}
+	return nil
 }
 
 func (s *Service) loadModel(version uint64) (*router.Model, []byte, error) {
@@ -168,7 +201,7 @@ func (s *Service) replaceLocked(ctx context.Context, intents []router.Intent) er
 		}
 		c.hash = c.model.Hash()
 	}
-	if err := s.store.PutSetting(ctx, settingIntents, doc{Version: c.version, Intents: intents}); err != nil {
+	if err := s.store.PutSetting(ctx, SettingIntents, doc{Version: c.version, Intents: intents}); err != nil {
 		return fmt.Errorf("intents: store: %w", err)
 	}
 	s.cur.Store(c)

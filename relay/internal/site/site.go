@@ -22,8 +22,8 @@ import (
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
-// settingWidget is the store's name for the widget settings.
-const settingWidget = "widget"
+// SettingWidget is the store's name for the widget settings.
+const SettingWidget = "widget"
 
 // Settings are what the business configures for its widget.
 type Settings struct {
@@ -149,7 +149,7 @@ type Site struct {
 func New(assets *web.Assets, st store.Settings, origins *origin.Policy, model ModelInfo, opts Options) (*Site, error) {
 	s := &Site{assets: assets, store: st, origins: origins, model: model, opts: opts}
 	set := DefaultSettings()
-	if _, err := st.Setting(settingWidget, &set); err != nil {
+	if _, err := st.Setting(SettingWidget, &set); err != nil {
 		return nil, fmt.Errorf("site: %w", err)
 	}
 	s.settings.Store(&set)
@@ -177,6 +177,18 @@ func (s *Site) RelaySites() []string { return s.origins.FlagPatterns() }
 // would be (origin.Policy.Refused), for the admin page's warning.
 func (s *Site) Refused() []origin.Refusal { return s.origins.Refused() }
 
+// Reload rereads the stored widget settings (another node of a cluster
+// saved them).
+func (s *Site) Reload() error {
+	set := DefaultSettings()
+	if _, err := s.store.Setting(SettingWidget, &set); err != nil {
+		return fmt.Errorf("site: reload: %w", err)
+	}
+	s.settings.Store(&set)
+	s.applySites(set)
+	return nil
+}
+
 // Settings returns the current widget settings.
 func (s *Site) Settings() Settings { return *s.settings.Load() }
 
@@ -185,7 +197,7 @@ func (s *Site) SetSettings(ctx context.Context, set Settings) error {
 	if err := set.Validate(); err != nil {
 		return err
 	}
-	if err := s.store.PutSetting(ctx, settingWidget, set); err != nil {
+	if err := s.store.PutSetting(ctx, SettingWidget, set); err != nil {
 		return fmt.Errorf("site: %w", err)
 	}
 	s.settings.Store(&set)
