@@ -95,7 +95,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("kefu: starting", append([]any{"version", version}, cfg.ChangedAttrs()...)...)
 	log.Debug("kefu: configuration", cfg.LogAttrs()...)
 	a := app.New(cfg, log, version)
-	if err := a.Open(); err != nil {
+	if err := a.Open(ctx); err != nil {
 		switch {
 		case errors.Is(err, boltdb.ErrLocked):
 			fmt.Fprintf(stderr, "kefu: %s is in use by another kefu process; stop it or choose another --data\n", cfg.DataDir)

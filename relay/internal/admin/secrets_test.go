@@ -96,7 +96,7 @@ func open(t *testing.T, dir string, mutate func(*config.Config)) (*app.App, erro
 		mutate(&cfg)
 	}
 	a := app.New(cfg, slog.New(slog.DiscardHandler), "test")
-	return a, a.Open()
+	return a, a.Open(context.Background())
 }
 
 func TestWrongSecretKeyIsAClearErrorAndForgetGetsPastIt(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/auth"
 	"github.com/kefuhq/kefu/relay/internal/bot"
 	"github.com/kefuhq/kefu/relay/internal/chat"
+	"github.com/kefuhq/kefu/relay/internal/cluster"
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/datadir"
 	"github.com/kefuhq/kefu/relay/internal/egress"
@@ -65,24 +66,28 @@ type App struct {
 	log     *slog.Logger
 	version string
 
-	metrics *metrics.Metrics
-	hub     *hub.Hub
-	store   Store
-	flow    *bot.Flow
-	aic     *ai.Client
-	aiTest  *ai.Client // the admin's AI test: stricter about destinations
-	fan     *chat.Fanout
-	authSvc *auth.Service
-	router  *assign.Router
-	privacy *privacy.Service
-	bgStop  context.CancelFunc
-	bg      sync.WaitGroup
-	server  *http.Server
-	ln      net.Listener
-	pprof   *http.Server
-	routes  *httpx.Routes
-	assets  *web.Assets
-	ready   atomic.Bool
+	metrics    *metrics.Metrics
+	hub        *hub.Hub
+	store      Store
+	cluster    *clusterParts // nil on one node
+	flow       *bot.Flow
+	aic        *ai.Client
+	aiTest     *ai.Client // the admin's AI test: stricter about destinations
+	fan        *chat.Fanout
+	authSvc    *auth.Service
+	router     *assign.Router
+	privacy    *privacy.Service
+	intents    *intents.Service
+	aiSettings *bot.AISettings
+	site       *site.Site
+	bgStop     context.CancelFunc
+	bg         sync.WaitGroup
+	server     *http.Server
+	ln         net.Listener
+	pprof      *http.Server
+	routes     *httpx.Routes
+	assets     *web.Assets
+	ready      atomic.Bool
 
 	metricsSrv *http.Server
 	metricsLn  net.Listener
@@ -94,42 +99,33 @@ type App struct {
 
 // New returns an unopened relay; it does no I/O.
 func New(cfg config.Config, log *slog.Logger, version string) *App {
-	return &App{cfg: cfg, log: log, version: version, metrics: metrics.New(), hub: hub.New()}
+	return &App{cfg: cfg, log: log, version: version, metrics: metrics.New()}
 }
 
 // Open opens the database and the listeners and builds the routes.
-func (a *App) Open() error {
-	a.fan = &chat.Fanout{Hub: a.hub, Metrics: a.metrics}
-	if err := datadir.Check(a.cfg.DataDir, datadir.Single); err != nil {
-		return err
-	}
-	if a.cfg.Repair {
-		if err := a.repair(); err != nil {
+func (a *App) Open(ctx context.Context) error {
+	if a.cfg.Mode() == config.ModeSingle {
+		if err := a.openSingle(); err != nil {
 			return err
 		}
-	}
-	st, err := boltdb.Open(a.cfg.DataDir, boltdb.Options{
-		LockTimeout: a.cfg.DBLockTimeout,
-		MaxBatch:    a.cfg.MaxBatch,
-		Logger:      a.log,
-		OnCommit:    a.metrics.ObserveCommit,
-		OnAppend:    a.fan.OnAppend,
-	})
-	if err != nil {
+	} else if err := a.openCluster(ctx); err != nil {
+		a.Close()
 		return err
 	}
-	a.store = st
 
 	a.routes = httpx.NewRoutes()
-	err = a.build(context.Background(), a.routes)
+	err := a.build(ctx, a.routes)
+	if err == nil && a.cluster != nil {
+		err = a.linkCluster(ctx)
+	}
 	if err != nil {
-		st.Close()
+		a.Close()
 		return err
 	}
 
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
-		st.Close()
+		a.Close()
 		return fmt.Errorf("app: listen on %s: %w", a.cfg.Addr, err)
 	}
 	a.ln = ln
@@ -153,6 +149,32 @@ func (a *App) Open() error {
 	if a.control, err = ops.ListenControl(a.cfg.DataDir, a.store, a.log); err != nil {
 		a.log.Warn("kefu: no control socket; kefu backup will need the relay stopped (GET /v1/admin/backup works)", "err", err)
 	}
+	return nil
+}
+
+// openSingle opens one node's bbolt store.
+func (a *App) openSingle() error {
+	a.hub = hub.New()
+	a.fan = &chat.Fanout{Hub: a.hub, Metrics: a.metrics}
+	if err := datadir.Check(a.cfg.DataDir, datadir.Single); err != nil {
+		return err
+	}
+	if a.cfg.Repair {
+		if err := a.repair(); err != nil {
+			return err
+		}
+	}
+	st, err := boltdb.Open(a.cfg.DataDir, boltdb.Options{
+		LockTimeout: a.cfg.DBLockTimeout,
+		MaxBatch:    a.cfg.MaxBatch,
+		Logger:      a.log,
+		OnCommit:    a.metrics.ObserveCommit,
+		OnAppend:    a.fan.OnAppend,
+	})
+	if err != nil {
+		return err
+	}
+	a.store = st
 	return nil
 }
 
@@ -191,6 +213,11 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	if err != nil {
 		return err
 	}
+	if a.cluster != nil {
+		if err := a.checkSharedKey(ctx, key, keySource); err != nil {
+			return err
+		}
+	}
 	aiCache := ai.NewCache(4096, time.Hour, time.Now)
 	aip, err := bot.NewAI(ctx, a.store, cfg, bot.AIOptions{
 		Cache: aiCache, Logger: a.log, Registerer: a.metrics.Registry, Secrets: key,
@@ -211,8 +238,10 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		return err
 	}
 	aiSettings := aip.Settings
+	a.intents, a.aiSettings = in, aiSettings
 	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, aip.Budget, a.log, a.metrics, bot.Options{
 		AbandonAfter: cfg.AIAbandonAfter, PollGrace: cfg.AIPollGrace, StillWorkingAfter: cfg.AIStillWorking,
+		Peers: a.flowPeers(),
 	})
 	a.privacy = privacy.New(a.store, privacy.Options{Log: a.log, Erasers: []privacy.Eraser{
 		// Answers keyed by the visitor's words, or scoped to their session.
@@ -237,9 +266,11 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		return err
 	}
 	site.Routes(mux, cors)
+	a.site = site
 
 	a.authSvc = auth.New(a.store, a.log, auth.Options{
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, HashMemory: int64(cfg.LoginMemoryMiB) << 20,
+		Peers: a.authPeers(),
 	})
 	accounts, err := a.store.Accounts()
 	if err != nil {
@@ -254,7 +285,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	}
 	authn := &auth.HTTP{Svc: a.authSvc, BehindProxy: cfg.BehindProxy}
 	authn.Routes(mux)
-	a.router = assign.New(a.store, a.hub, in, a.log, a.flow.StopAI, cfg.AgentOfflineDrop, time.Now)
+	a.router = assign.New(a.store, a.hub, in, a.log, a.flow.StopAI, cfg.AgentOfflineDrop, time.Now, a.routerPeers())
 	if err := a.router.Load(); err != nil {
 		return err
 	}
@@ -353,6 +384,13 @@ func (a *App) Assets() *web.Assets { return a.assets }
 // Privacy is the relay's data rights and retention service, for tests.
 func (a *App) Privacy() *privacy.Service { return a.privacy }
 
+// Intents is the relay's intent service, for tests and tools in this module.
+func (a *App) Intents() *intents.Service { return a.intents }
+
+// Routing reports whether this node routes the queue (always on one node;
+// the holder of the router's lease in a cluster).
+func (a *App) Routing() bool { return a.cluster == nil || a.cluster.lease.Held() }
+
 // Router is the relay's chat router, for tests and tools in this module.
 func (a *App) Router() *assign.Router { return a.router }
 
@@ -382,7 +420,11 @@ func (a *App) readyErr() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.store.Ready(ctx); err != nil {
-		return boltdb.ErrCannotCommit // the details are in the log, not on a public page
+		// The details are in the log, not on a public page.
+		if a.cluster != nil {
+			return cluster.ErrNoQuorum
+		}
+		return boltdb.ErrCannotCommit
 	}
 	return nil
 }
@@ -396,6 +438,9 @@ func (a *App) Run(ctx context.Context) error {
 	bgCtx, stop := context.WithCancel(context.Background())
 	a.bgStop = stop
 	a.background(bgCtx)
+	if a.cluster != nil {
+		a.runCluster(bgCtx)
+	}
 	if a.cfg.PprofAddr != "" {
 		a.pprof = pprofServer(a.cfg.PprofAddr)
 		go func() {
@@ -421,7 +466,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.ready.Store(true)
 	u := a.URL()
-	attrs := []any{"addr", a.Addr(), "version", a.version, "data", a.cfg.DataDir}
+	attrs := []any{"addr", a.Addr(), "version", a.version, "data", a.cfg.DataDir, "storage", a.cfg.Mode()}
 	if a.cfg.DemoIntents {
 		attrs = append(attrs, "demo", u+"/demo")
 	}
@@ -475,6 +520,9 @@ func (a *App) shutdown() error {
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	if a.cluster != nil {
+		a.cluster.close()
+	}
 	a.log.Info("kefu: stopped")
 	return errors.Join(errs...)
 }
@@ -498,6 +546,9 @@ func (a *App) Close() error {
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
+	}
+	if a.cluster != nil {
+		a.cluster.close()
 	}
 	return errors.Join(errs...)
 }

@@ -13,6 +13,11 @@ type Fanout struct {
 	Metrics *metrics.Metrics
 	// Extra, when set, also receives every new message (agent inboxes).
 	Extra func(a store.Appended)
+	// Followed means stored messages reach the hub through Deliver, from
+	// the stream every node of a cluster reads in order, not from
+	// OnAppend, which sees only this node's appends: publishing those
+	// early would put them ahead of other nodes' messages with lower seqs.
+	Followed bool
 }
 
 // OnAppend publishes the new messages of an append. It never blocks.
@@ -22,9 +27,18 @@ func (f *Fanout) OnAppend(a store.Appended) {
 			continue
 		}
 		f.Metrics.Messages.WithLabelValues(m.From).Inc()
-		f.Hub.Publish(Topic(m.ConversationID), MessageFrame(m))
+		if !f.Followed {
+			f.Hub.Publish(Topic(m.ConversationID), MessageFrame(m))
+		}
 	}
 	if f.Extra != nil {
 		f.Extra(a)
 	}
+}
+
+// Deliver publishes a stored message read from the cluster's stream to
+// this node's connections. Messages come in stream order, which is seq
+// order within each conversation.
+func (f *Fanout) Deliver(m store.Message) {
+	f.Hub.PublishLocal(Topic(m.ConversationID), MessageFrame(m), nil)
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/datadir"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -78,7 +79,7 @@ func (n *Node) rejoined() {
 // Start runs the embedded server (embedded mode) or connects to the
 // operator's cluster (external mode), then waits until JetStream answers.
 // dataDir is --data; the embedded server keeps JetStream under
-// dataDir/jetstream.
+// dataDir/nats (datadir.NATSDir).
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error) {
 	cl := cfg.Cluster
 	n := &Node{Name: cl.NodeName, ID: cl.NodeName + "-" + strings.ToLower(rand.Text()[:6]), log: log}
@@ -212,7 +213,7 @@ func startServer(cfg config.Config, log *slog.Logger) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: cl.NodeName,
 		JetStream:  true,
-		StoreDir:   filepath.Join(cfg.DataDir, "jetstream"),
+		StoreDir:   filepath.Join(cfg.DataDir, datadir.NATSDir),
 		SyncAlways: cl.SyncAlways,
 		NoSigs:     true,
 		// The server's routes start only once its client listener is up

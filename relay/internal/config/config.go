@@ -71,6 +71,8 @@ type Config struct {
 	SecretKey     string
 	// ForgetSecrets drops stored secrets the key cannot open.
 	ForgetSecrets bool
+
+	Cluster Cluster // NATS JetStream instead of bbolt (cluster.go)
 }
 
 // ErrHelp is returned by Parse when -h or --help was asked for; the usage has
@@ -116,7 +118,11 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 			v, src = e, o.env
 		}
 		if err := o.set(&c, strings.TrimSpace(v)); err != nil {
-			return c, fmt.Errorf("config: invalid %s %q: %w", src, maskIf(o.secret, v), err)
+			shown := maskIf(o.secret, v)
+			if o.redact != nil {
+				shown = o.redact(v)
+			}
+			return c, fmt.Errorf("config: invalid %s %q: %w", src, shown, err)
 		}
 	}
 	if c.PingInterval*2 > 60*time.Second {
@@ -124,6 +130,9 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	}
 	if c.SecretKey != "" && c.SecretKeyFile != "" {
 		return c, errors.New("config: set --secret-key (KEFU_SECRET_KEY) or --secret-key-file (KEFU_SECRET_KEY_FILE), not both")
+	}
+	if err := checkCluster(&c); err != nil {
+		return c, err
 	}
 	if c.MaxMessageBytes+512 > c.MaxFrameBytes {
 		return c, fmt.Errorf("config: --max-frame-bytes (%d) must exceed --max-message-bytes (%d) by at least 512 for the frame envelope", c.MaxFrameBytes, c.MaxMessageBytes)

@@ -22,11 +22,16 @@ type option struct {
 	def    string
 	usage  string
 	secret bool
+	redact func(v string) string // shows a value with its secret parts hidden (secret hides it all)
 	set    func(c *Config, v string) error
 	get    func(c *Config) string
 }
 
 func options() []option {
+	return append(relayOptions(), clusterOptions()...)
+}
+
+func relayOptions() []option {
 	return []option{
 		{name: "addr", env: "KEFU_ADDR", def: ":8020", usage: "address to listen on",
 			set: func(c *Config, v string) error { c.Addr = v; return checkAddr(v) },

@@ -49,7 +49,7 @@ func Start(t testing.TB, mutate func(*config.Config)) *Relay {
 	}
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a := app.New(cfg, log, "test")
-	if err := a.Open(); err != nil {
+	if err := a.Open(context.Background()); err != nil {
 		t.Fatalf("open relay: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
