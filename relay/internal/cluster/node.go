@@ -232,6 +232,18 @@ func startServer(cfg config.Config, log *slog.Logger) (*server.Server, error) {
 			return nil, fmt.Errorf("cluster: --nats-listen %q: %w", cl.NATSListen, err)
 		}
 	}
+	// The server would wait for a port in use and then only log it: try it
+	// first, for a clear error at once.
+	for _, addr := range []string{cl.Listen, cl.NATSListen} {
+		if addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: cannot listen on %s (in use by another process?): %w", addr, err)
+		}
+		ln.Close()
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: NATS server: %w", err)
