@@ -101,7 +101,20 @@ func (h *Handler) Assigned(agentID, convID string) {
 	}
 	h.mu.Unlock()
 	for _, c := range conns {
-		h.watch(c, convID, 0)
+		// A replay that failed (a slow store) leaves the console without
+		// the conversation's start; watching again replays it (the
+		// connection drops the seqs it already has).
+		for try := 1; ; try++ {
+			err := h.watch(c, convID, 0)
+			if err == nil {
+				break
+			}
+			if try == 3 {
+				h.log.Error("agent: watch an assigned conversation", "agent", agentID, "conversation", convID, "err", err)
+				break
+			}
+			h.log.Warn("agent: watch an assigned conversation; trying again", "agent", agentID, "conversation", convID, "err", err)
+		}
 	}
 }
 

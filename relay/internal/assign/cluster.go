@@ -191,9 +191,30 @@ func (r *Router) refreshAccount(id string) {
 	r.drain(context.Background())
 }
 
-// applyPresence takes another node's consoles.
+// applyPresence takes another node's consoles. An agent this node does not
+// know yet (an account made on another node) is read from the store.
 func (r *Router) applyPresence(p *presence) {
 	p.seen = r.now()
+	r.mu.Lock()
+	var unknown []string
+	for _, ap := range p.Agents {
+		if r.agents[ap.ID] == nil {
+			unknown = append(unknown, ap.ID)
+		}
+	}
+	r.mu.Unlock()
+	for _, id := range unknown {
+		acct, err := r.store.Account(id)
+		if err != nil {
+			r.log.Warn("assign: read an agent present on another node", "agent", id, "err", err)
+			continue
+		}
+		r.mu.Lock()
+		if r.agents[id] == nil && !acct.Disabled {
+			r.agents[id] = &agent{acct: acct, offlineSince: r.now()}
+		}
+		r.mu.Unlock()
+	}
 	r.mu.Lock()
 	r.nodes[p.Node] = p
 	changed := r.mergePresenceLocked()

@@ -1,15 +1,18 @@
 // Package apptest starts a whole relay (the same wiring as kefu serve) on a
-// free loopback port over a temporary bbolt file, for tests of behaviour
-// that crosses packages.
+// free loopback port over a temporary bbolt file — or several as one
+// cluster on embedded NATS — for tests of behaviour that crosses packages.
 package apptest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +37,70 @@ type Relay struct {
 // stops when the test ends.
 func Start(t testing.TB, mutate func(*config.Config)) *Relay {
 	t.Helper()
+	cfg := testConfig(t)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	a := app.New(cfg, testLogger(t), "test")
+	if err := a.Open(context.Background()); err != nil {
+		t.Fatalf("open relay: %v", err)
+	}
+	return run(t, a, cfg)
+}
+
+// StartCluster runs n relays as one cluster, each with its NATS server
+// embedded and JetStream data in its own directory, joined by routes on
+// free loopback ports and started at once as an operator would. mutate
+// adjusts node i's config. They stop when the test ends.
+func StartCluster(t testing.TB, n int, mutate func(i int, c *config.Config)) []*Relay {
+	t.Helper()
+	peers := make([]string, n)
+	for i := range peers {
+		peers[i] = FreeAddr(t)
+	}
+	apps := make([]*app.App, n)
+	cfgs := make([]config.Config, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		cfgs[i] = testConfig(t)
+		cfgs[i].Cluster.Name, cfgs[i].Cluster.NodeName = "test", fmt.Sprintf("n%d", i)
+		cfgs[i].Cluster.Listen, cfgs[i].Cluster.Peers = peers[i], peers
+		if mutate != nil {
+			mutate(i, &cfgs[i])
+		}
+		apps[i] = app.New(cfgs[i], testLogger(t).With("node", i), "test")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			errs[i] = apps[i].Open(ctx)
+		}()
+	}
+	wg.Wait()
+	relays := make([]*Relay, n)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open node %d: %v", i, err)
+		}
+		relays[i] = run(t, apps[i], cfgs[i])
+	}
+	return relays
+}
+
+// FreeAddr returns a loopback address with a port free right now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func testConfig(t testing.TB) config.Config {
 	cfg, err := config.Parse(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -44,14 +111,15 @@ func Start(t testing.TB, mutate func(*config.Config)) *Relay {
 	cfg.ShutdownTimeout = 5 * time.Second
 	// Every test upstream is on 127.0.0.1.
 	cfg.AllowPrivateDestinations = true
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := app.New(cfg, log, "test")
-	if err := a.Open(context.Background()); err != nil {
-		t.Fatalf("open relay: %v", err)
-	}
+	return cfg
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// run serves an opened relay until the test ends.
+func run(t testing.TB, a *app.App, cfg config.Config) *Relay {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Relay{App: a, Store: a.Store(), Config: cfg, stop: cancel, done: make(chan error, 1)}
 	r.URL = "http://" + a.Addr()

@@ -1,0 +1,113 @@
+package assign
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/intents"
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
+	"github.com/kefuhq/kefu/relay/protocol"
+)
+
+// splitBrain is what two nodes that both believe they hold the router's
+// lease see (a frozen holder waking up before it notices it lost it): both
+// route, and their announcements are lost. It stands in for the bus only to
+// make that moment happen on purpose; the store and routers are real.
+type splitBrain struct{ id string }
+
+func (p splitBrain) Publish(string, any) {}
+func (p splitBrain) ID() string          { return p.id }
+func (p splitBrain) Routing() bool       { return true }
+
+// Two routers draining one queue at once never give a conversation twice:
+// the assignment is a compare-and-set on the conversation record.
+func TestTwoRoutersNeverAssignOneConversationTwice(t *testing.T) {
+	st, err := boltdb.Open(t.TempDir(), boltdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	in, err := intents.Open(ctx, st, log, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var agents []store.Account
+	for _, name := range []string{"mei", "bo"} {
+		a := store.Account{ID: store.NewID(), Username: name, Name: name, Role: store.RoleAgent, Capacity: 100, CreatedAt: time.Now()}
+		if err := st.CreateAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		agents = append(agents, a)
+	}
+	routers := make([]*Router, 2)
+	for i := range routers {
+		routers[i] = New(st, hub.New(), in, log, nil, time.Minute, nil, splitBrain{id: fmt.Sprint("n", i)})
+		if err := routers[i].Load(); err != nil {
+			t.Fatal(err)
+		}
+		// Each sees a different agent online, so a conversation routed by
+		// both would go to two people.
+		routers[i].Connected(ctx, agents[i], protocol.StatusOnline)
+	}
+	const n = 40
+	var convs []store.Conversation
+	for i := range n {
+		_, c, err := st.CreateVisitor(ctx, []byte(fmt.Sprint("token", i)), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err = st.UpdateConversation(ctx, c.ID, store.HandOff); err != nil {
+			t.Fatal(err)
+		}
+		convs = append(convs, c)
+	}
+	var wg sync.WaitGroup
+	for _, r := range routers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, c := range convs {
+				r.Queued(ctx, c, "help", "")
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range convs {
+		got, err := st.Conversation(c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := st.Messages(c.ID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := 0
+		for _, m := range msgs {
+			if m.From == protocol.FromSystem && strings.Contains(m.Text, "joined") {
+				joined++
+			}
+		}
+		if got.Handler != store.HandlerAgent || joined != 1 {
+			t.Errorf("conversation %s: handler %s, %d joins; want one assignment", c.ID, got.Handler, joined)
+		}
+	}
+	// Each router's view may lag (announcements were lost), but the one
+	// that rereads the store counts every assignment once.
+	routers[0].Reconcile(ctx)
+	sum := 0
+	for _, a := range routers[0].Agents() {
+		sum += a.Load
+	}
+	if sum != n {
+		t.Errorf("after a reread, loads add up to %d, want %d", sum, n)
+	}
+}
