@@ -201,7 +201,9 @@ type visitor struct {
 	ch     chan struct{}
 }
 
-func newVisitor(t *testing.T, r *apptest.Relay) *visitor { return resumeVisitor(t, r, client.Options{}) }
+func newVisitor(t *testing.T, r *apptest.Relay) *visitor {
+	return resumeVisitor(t, r, client.Options{})
+}
 
 // resumeVisitor connects with earlier state (a tab, or a reconnect).
 func resumeVisitor(t *testing.T, r *apptest.Relay, opts client.Options) *visitor {
