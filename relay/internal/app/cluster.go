@@ -89,7 +89,7 @@ func (a *App) openCluster(ctx context.Context) error {
 		a.log.Warn("cluster: fewer than three copies of each record: losing a node can lose data", "replicas", st.Replicas())
 	}
 	stream := jetstream.StreamName(cl.Prefix)
-	if c.from, err = lastSeq(ctx, node, stream); err != nil {
+	if c.from, err = st.LastSeq(ctx); err != nil {
 		return err
 	}
 	if c.health, err = cluster.NewHealth(node, stream, a.metrics.Registry, a.log); err != nil {
@@ -190,18 +190,6 @@ func (a *App) checkSharedKey(ctx context.Context, k *secret.Key, source string) 
 	return nil
 }
 
-// lastSeq is the messages stream's newest sequence.
-func lastSeq(ctx context.Context, n *cluster.Node, stream string) (uint64, error) {
-	js, err := natsjs.New(n.Conn)
-	if err != nil {
-		return 0, fmt.Errorf("app: jetstream: %w", err)
-	}
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		return 0, fmt.Errorf("app: stream %s: %w", stream, err)
-	}
-	return s.CachedInfo().State.LastSeq, nil
-}
 
 // linkCluster subscribes the parts that listen to other nodes (once they
 // are built, before the relay serves).

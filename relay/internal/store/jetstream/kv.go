@@ -119,6 +119,12 @@ func (s *Store) scan(ctx context.Context, kv jetstream.KeyValue, fn func(key str
 		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
 	}
 	defer w.Stop()
+	// A watcher behind the leader starts from older values and then sees
+	// the changes since: the same key can come more than once, or be
+	// deleted after it came. Newest wins, in the order keys first came.
+	var order []string
+	values := map[string][]byte{}
+	live := map[string]bool{}
 	for {
 		select {
 		case e, ok := <-w.Updates():
@@ -128,14 +134,22 @@ func (s *Store) scan(ctx context.Context, kv jetstream.KeyValue, fn func(key str
 			if e == nil {
 				continue // the watcher's own "caught up" may come early on a follower
 			}
-			if e.Operation() == jetstream.KeyValuePut {
-				if err := fn(e.Key(), e.Value()); err != nil {
-					return err
+			if _, seen := live[e.Key()]; !seen {
+				order = append(order, e.Key())
+			}
+			values[e.Key()] = e.Value()
+			live[e.Key()] = e.Operation() == jetstream.KeyValuePut
+			if e.Revision() < last {
+				continue
+			}
+			for _, k := range order {
+				if live[k] {
+					if err := fn(k, values[k]); err != nil {
+						return err
+					}
 				}
 			}
-			if e.Revision() >= last {
-				return nil
-			}
+			return nil
 		case <-ctx.Done():
 			return fmt.Errorf("scan %s: %w", kv.Bucket(), ctx.Err())
 		}

@@ -114,8 +114,15 @@ func TestAppendRepairsARecordBehindTheStream(t *testing.T) {
 	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: s.convSubject(conv.ID), Data: data}, jetstream.WithExpectLastSequencePerSubject(r.StreamSeq)); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Conversation(conv.ID); got.LastSeq != 1 {
-		t.Fatalf("set-up: record at %d, want 1 (behind the stream)", got.LastSeq)
+	if r, _, _ := s.getRecord(ctx, conv.ID); r.LastSeq != 1 {
+		t.Fatalf("set-up: record at %d, want 1 (behind the stream)", r.LastSeq)
+	}
+	// Reads see the stored message already, as every node's Follow does.
+	if got, _ := s.Conversation(conv.ID); got.LastSeq != 2 || got.Preview != "two" {
+		t.Errorf("conversation read with its record behind = %+v, want up to seq 2", got)
+	}
+	if msgs, err := s.Messages(conv.ID, 1, 0); err != nil || len(msgs) != 1 || msgs[0].ClientID != "b" {
+		t.Errorf("messages after seq 1 with the record behind = %v, %v; want the stored seq 2", msgs, err)
 	}
 
 	other := openOn(t, c, 0, "repair", nil) // another node

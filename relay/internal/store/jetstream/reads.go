@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,14 +16,17 @@ import (
 // in seq order; limit <= 0 means all. It reads the conversation's subject
 // only, starting from the seq index entry of the block holding after+1 (at
 // most seqBlock-1 messages early), never scanning other conversations, and
-// stops at the newest message acknowledged to its writer. Each message is
-// one request to the stream leader (readSubject says why).
+// stops at the newest stored message (see ahead). Each message is one
+// request to the stream leader (readSubject says why).
 func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Message, error) {
 	ctx, cancel := s.readCtx()
 	defer cancel()
 	r, _, err := s.getRecord(ctx, convID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
+	}
+	if err == nil {
+		err = s.ahead(ctx, &r)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: messages of %s: %w", convID, err)
@@ -49,6 +53,34 @@ func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Messag
 		return nil, fmt.Errorf("store: messages of %s: %w", convID, err)
 	}
 	return out, nil
+}
+
+// ahead applies to r, in memory only, the messages of its subject past
+// r.StreamSeq: stored at a quorum — so every node's Follow already
+// delivers them to its sockets — but not yet in the record, because their
+// writer is between publishing and updating it, or died there (its next
+// append repairs the record). Reads include them: a client that saw seq n
+// live and resumes on another node must find seq n there, not a
+// conversation that seems to end before it.
+func (s *Store) ahead(ctx context.Context, r *record) error {
+	for {
+		raw, err := s.msgs.GetMsg(ctx, r.StreamSeq+1, jetstream.WithGetMsgSubject(s.convSubject(r.ID)))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read ahead of %s: %w", r.ID, err)
+		}
+		var m store.Message
+		if err := json.Unmarshal(raw.Data, &m); err != nil {
+			return fmt.Errorf("read ahead of %s: decode message %d: %w", r.ID, raw.Sequence, err)
+		}
+		if m.Seq != r.LastSeq+1 {
+			return fmt.Errorf("read ahead of %s: stream message %d has seq %d after %d", r.ID, raw.Sequence, m.Seq, r.LastSeq)
+		}
+		store.ApplyMessage(&r.Conversation, m)
+		r.StreamSeq = raw.Sequence
+	}
 }
 
 // startOf is the stream sequence to read a conversation from to meet seq:
@@ -80,7 +112,7 @@ func (s *Store) startOf(ctx context.Context, convID string, seq uint64) (uint64,
 // each next message of the subject (the stream's per-subject index finds
 // it without scanning other conversations). Not a consumer: JetStream may
 // place a consumer on a follower that is a moment behind, and a resume
-// read must see every message acknowledged to its writer.
+// read must see every stored message.
 func (s *Store) readSubject(ctx context.Context, subject string, start uint64, fn func(store.Message, uint64) bool) error {
 	for seq := start; ; {
 		raw, err := s.msgs.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
@@ -115,23 +147,37 @@ func (s *Store) dropConsumer(cons jetstream.Consumer) {
 	}
 }
 
-// Follow calls fn with every message any node stores from now on (after
-// is 0) or after stream sequence after, in stream order — which is seq
-// order within each conversation — until ctx ends. It is how a node learns
+// LastSeq is the messages stream's newest stream sequence: Follow from it
+// to learn of what is stored from now on.
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := s.msgs.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: stream info: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// Follow calls fn with every message any node stored after stream
+// sequence after (0: from the first), in stream order — which is seq
+// order within each conversation — until ctx ends. To follow from now on,
+// pass the stream's last sequence (LastSeq). It is how a node learns
 // of messages other nodes stored (the multi-node fan-out). fn gets the
 // message and its stream sequence, to resume from after a restart; it must
 // not block for long. Follow returns ctx's error, or why it could not go on.
 func (s *Store) Follow(ctx context.Context, after uint64, fn func(m store.Message, streamSeq uint64)) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{s.subject + ">"}, DeliverPolicy: jetstream.DeliverNewPolicy}
-	if after > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
-	}
+	// Always from a position, never "new": a consumer created a moment
+	// after a message was stored would start past it.
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{s.subject + ">"},
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: after + 1}
 	cons, err := s.msgs.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("store: follow: %w", err)
 	}
 	defer s.dropConsumer(cons)
-	it, err := cons.Messages()
+	// A consumer that stops delivering (its server died, or it was placed
+	// where its first pull was lost) is made again after two missed
+	// heartbeats: a second, not the library's default ten.
+	it, err := cons.Messages(jetstream.PullHeartbeat(500*time.Millisecond), jetstream.PullExpiry(5*time.Second))
 	if err != nil {
 		return fmt.Errorf("store: follow: %w", err)
 	}

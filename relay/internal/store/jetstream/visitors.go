@@ -105,12 +105,15 @@ func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Vis
 	return out, nil
 }
 
-// Conversation returns a conversation by id, as of its newest message
-// acknowledged to its writer.
+// Conversation returns a conversation by id, as of its newest stored
+// message (see ahead).
 func (s *Store) Conversation(id string) (store.Conversation, error) {
 	ctx, cancel := s.readCtx()
 	defer cancel()
 	r, _, err := s.getRecord(ctx, id)
+	if err == nil {
+		err = s.ahead(ctx, &r)
+	}
 	if err != nil {
 		return store.Conversation{}, fmt.Errorf("store: %w", err)
 	}
