@@ -99,6 +99,9 @@ func (a *App) openCluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.waitWritable(ctx, st); err != nil {
+		return err
+	}
 	a.store = clusterStore{Store: st, c: c}
 	return nil
 }
@@ -163,6 +166,31 @@ func isTemporary(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, natsjs.ErrNoStreamResponse) ||
 		errors.Is(err, natsjs.ErrStreamNotFound) || errors.Is(err, natsjs.ErrBucketNotFound)
+}
+
+// waitWritable waits until the store's stream and the buckets the relay
+// reads as it starts answer through their leaders: on a new cluster they
+// were made a moment ago and elect their leaders now.
+func (a *App) waitWritable(ctx context.Context, st *jetstream.Store) error {
+	ctx, cancel := context.WithTimeout(ctx, cluster.StartTimeout)
+	defer cancel()
+	var err error
+	for {
+		a.cluster.health.Check(ctx)
+		if err = a.cluster.health.Ready(); err == nil {
+			if _, err = st.Accounts(); err == nil {
+				_, err = st.Setting(intents.SettingIntents, new(json.RawMessage))
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("app: the store's leaders did not answer within %s: %w", cluster.StartTimeout, err)
+		case <-time.After(200 * time.Millisecond): // polling the cluster's state
+		}
+	}
 }
 
 // settingKeyID names the secret key the cluster's stored secrets are

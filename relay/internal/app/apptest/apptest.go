@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/kefuhq/kefu/relay/internal/app"
 	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/secret"
 )
 
 // Relay is a running relay.
@@ -58,6 +59,8 @@ func StartCluster(t testing.TB, n int, mutate func(i int, c *config.Config)) []*
 	for i := range peers {
 		peers[i] = FreeAddr(t)
 	}
+	// Every node of a cluster needs the same secret key.
+	_, key := secret.Generate()
 	apps := make([]*app.App, n)
 	cfgs := make([]config.Config, n)
 	errs := make([]error, n)
@@ -66,6 +69,7 @@ func StartCluster(t testing.TB, n int, mutate func(i int, c *config.Config)) []*
 		cfgs[i] = testConfig(t)
 		cfgs[i].Cluster.Name, cfgs[i].Cluster.NodeName = "test", fmt.Sprintf("n%d", i)
 		cfgs[i].Cluster.Listen, cfgs[i].Cluster.Peers = peers[i], peers
+		cfgs[i].SecretKey = key
 		if mutate != nil {
 			mutate(i, &cfgs[i])
 		}
