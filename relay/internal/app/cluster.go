@@ -156,12 +156,17 @@ func waitSetUp(ctx context.Context, node *cluster.Node, bucket string, max time.
 	}
 }
 
+// errCodeNoPeers is JetStream's "no suitable peers for placement": a
+// server of a starting cluster is not known to be up yet.
+const errCodeNoPeers natsjs.ErrorCode = 10005
+
 // isTemporary reports a JetStream error that goes away once leaders are
 // elected and parallel creations applied.
 func isTemporary(err error) bool {
 	var apiErr *natsjs.APIError
 	if errors.As(err, &apiErr) {
-		return apiErr.Code == 503 || apiErr.Code == 404 || apiErr.ErrorCode == natsjs.JSErrCodeStreamNameInUse
+		return apiErr.Code == 503 || apiErr.Code == 404 || apiErr.ErrorCode == natsjs.JSErrCodeStreamNameInUse ||
+			apiErr.ErrorCode == errCodeNoPeers
 	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, natsjs.ErrNoStreamResponse) ||
