@@ -150,10 +150,15 @@ func (n *Node) waitJetStream(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
 	start, said := time.Now(), time.Now()
+	// A request made before the node knows the meta leader goes
+	// unanswered: ask again soon, waiting longer each time (a loaded
+	// cluster answers slowly).
+	wait := 250 * time.Millisecond
 	for {
-		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		actx, acancel := context.WithTimeout(ctx, wait)
 		_, err := js.AccountInfo(actx)
 		acancel()
+		wait = min(2*wait, 2*time.Second)
 		if err == nil {
 			n.log.Info("cluster: JetStream is up", "node", n.Name, "waited", time.Since(start).Round(time.Millisecond))
 			return nil

@@ -27,7 +27,7 @@ func TestThroughTheLoadBalancer(t *testing.T) {
 
 	var mu sync.Mutex
 	var got []protocol.Message
-	ctx, cancel := ctxFor(30 * time.Second)
+	ctx, cancel := ctxFor(3 * time.Minute)
 	defer cancel()
 	v, err := client.Dial(ctx, client.Options{URL: lb.ws(), OnMessage: func(m protocol.Message) { mu.Lock(); got = append(got, m); mu.Unlock() }})
 	if err != nil {
@@ -112,23 +112,25 @@ func TestThroughTheLoadBalancer(t *testing.T) {
 		}
 	}
 	write(`{"type":"hello"}`)
-	var agentSeqs []float64
+	// Every frame the agent got, in order; await looks at all of them.
+	var history []map[string]any
 	await := func(ok func(map[string]any) bool) map[string]any {
 		t.Helper()
-		for {
+		for i := 0; ; i++ {
+			for ; i < len(history); i++ {
+				if ok(history[i]) {
+					return history[i]
+				}
+			}
 			select {
 			case m, open := <-frames:
 				if !open {
 					t.Fatal("agent socket closed")
 				}
-				if m["type"] == "message" && m["conversation_id"] == conv {
-					agentSeqs = append(agentSeqs, m["seq"].(float64))
-				}
-				if ok(m) {
-					return m
-				}
-			case <-ctx.Done():
-				t.Fatal("timed out waiting on the agent socket")
+				history = append(history, m)
+				i--
+			case <-time.After(30 * time.Second):
+				t.Fatalf("timed out waiting on the agent socket after %d frames\n%s", len(history), c.logs())
 			}
 		}
 	}
@@ -158,9 +160,15 @@ func TestThroughTheLoadBalancer(t *testing.T) {
 	}
 	mu.Unlock()
 	await(func(m map[string]any) bool { return m["type"] == "message" && m["seq"] == float64(last) })
-	for i := 1; i < len(agentSeqs); i++ {
-		if agentSeqs[i] <= agentSeqs[i-1] {
-			t.Fatalf("the agent got seqs out of order: %v", agentSeqs)
+	var seqs []float64
+	for _, m := range history {
+		if m["type"] == "message" && m["conversation_id"] == conv {
+			seqs = append(seqs, m["seq"].(float64))
+		}
+	}
+	for i, seq := range seqs {
+		if seq != float64(i+1) {
+			t.Fatalf("the agent got seqs %v: want each once, in order", seqs)
 		}
 	}
 }
