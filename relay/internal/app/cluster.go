@@ -223,7 +223,6 @@ func (a *App) checkSharedKey(ctx context.Context, k *secret.Key, source string) 
 	return nil
 }
 
-
 // linkCluster subscribes the parts that listen to other nodes (once they
 // are built, before the relay serves).
 func (a *App) linkCluster(ctx context.Context) error {
