@@ -25,13 +25,16 @@ ifneq ($(and $(findstring podman,$(ENGINE)),$(shell command -v runc 2>/dev/null)
 ENGINE  += --runtime runc
 endif
 
-.PHONY: help run build wasm test lint lint-js test-go test-wasm test-browser test-edge edge docker docker-multiarch release clean
+.PHONY: help run cluster build wasm test lint lint-js test-go test-wasm test-browser test-edge edge docker docker-multiarch release clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 run: build ## the relay on http://localhost:8020 (loopback) with the demo page, data in ./data; KEFU_ADDR, KEFU_DATA override
 	./$(BIN) serve --addr $(KEFU_ADDR) --data $(KEFU_DATA) --allow-private-destinations=true
+
+cluster: build ## three local nodes (NATS JetStream embedded) behind HAProxy: http://localhost:8020 → :8021-8023, data in ./data/cluster (docs/cluster.md)
+	./docs/deploy/cluster/local.sh
 
 build: wasm ## the static kefu binary in bin/, version stamped
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./relay/cmd/kefu

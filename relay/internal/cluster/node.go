@@ -166,8 +166,11 @@ func (n *Node) waitJetStream(ctx context.Context) error {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			return fmt.Errorf("cluster: the NATS servers do not run JetStream (or not for this account): %w", err)
 		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return fmt.Errorf("cluster: stopped while waiting for JetStream: %w", ctx.Err())
+		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("cluster: JetStream did not answer within %s (are a majority of the nodes up and reachable?): %w", StartTimeout, err)
+			return fmt.Errorf("cluster: JetStream did not answer in time (are a majority of the nodes up and reachable?): %w", err)
 		}
 		if time.Since(said) > 10*time.Second {
 			said = time.Now()
