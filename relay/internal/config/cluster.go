@@ -123,7 +123,7 @@ func clusterOptions() []option {
 				return checkAddr(v)
 			},
 			get: str(func(c *Config) *string { return &c.Cluster.NATSListen })},
-		{name: "sync-always", env: "KEFU_SYNC_ALWAYS", def: "false", usage: "embedded cluster: JetStream writes every message to disk (fsync) before acknowledging it; false: acknowledged once a majority of nodes hold it in memory, written to disk within 2 minutes (docs/cluster.md)",
+		{name: "sync-always", env: "KEFU_SYNC_ALWAYS", def: "false", usage: "embedded cluster: every node fsyncs a write before it counts towards the quorum that acknowledges it; false: acknowledged once a majority of nodes wrote it to the operating system (it survives killed processes, and reaches the disk within 2 minutes; docs/cluster.md)",
 			set: boolSetter(func(c *Config) *bool { return &c.Cluster.SyncAlways }),
 			get: func(c *Config) string { return strconv.FormatBool(c.Cluster.SyncAlways) }},
 		{name: "nats-url", env: "KEFU_NATS_URL", def: "", usage: "use the NATS JetStream cluster at these comma-separated URLs (`nats://n1:4222,nats://n2:4222`) instead of bbolt or an embedded server",
