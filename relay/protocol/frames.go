@@ -26,6 +26,9 @@ const (
 	FromAgent   = "agent"
 	FromBot     = "bot"
 	FromSystem  = "system"
+	// FromRating is a visitor's rating of a closed conversation: the
+	// message carries it in "rating" (and its comment as text).
+	FromRating = "rating"
 )
 
 // Resume outcomes in a welcome frame.
@@ -107,6 +110,30 @@ type Message struct {
 	Via            string `json:"via,omitempty"`
 	Incomplete     bool   `json:"incomplete,omitempty"`
 	StreamID       string `json:"stream_id,omitempty"`
+	// Attachment is the file the message carries (its text is the file's
+	// name); Rating the visitor's rating when From is "rating".
+	Attachment *Attachment `json:"attachment,omitempty"`
+	Rating     *Rating     `json:"rating,omitempty"`
+}
+
+// Attachment is a stored file as a message shows it. Its bytes are at
+// /v1/conversations/{conversation}/attachments/{id} for the visitor
+// (bearer token) and /v1/agent/conversations/{conversation}/attachments/{id}
+// for agents; ?thumb=1 gives the thumbnail when Thumb is set.
+type Attachment struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Size   int64  `json:"size"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+	Thumb  bool   `json:"thumb,omitempty"`
+}
+
+// Rating is a visitor's rating of a closed conversation.
+type Rating struct {
+	Score   int    `json:"score"`
+	Comment string `json:"comment,omitempty"`
 }
 
 // Ack confirms a client message is durably stored as Seq.

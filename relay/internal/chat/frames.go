@@ -11,11 +11,18 @@ import (
 
 // MessageOf is the wire form of a stored message.
 func MessageOf(m store.Message) protocol.Message {
-	return protocol.Message{
+	out := protocol.Message{
 		Type: protocol.TypeMessage, ConversationID: m.ConversationID, Seq: m.Seq, ID: m.ClientID,
 		From: m.From, Author: m.Author, Text: m.Text, TS: m.Time.UnixMilli(),
 		Intent: m.Intent, Via: m.Via, Incomplete: m.Incomplete, StreamID: m.StreamID,
 	}
+	if a := m.Attachment; a != nil {
+		out.Attachment = &protocol.Attachment{ID: a.ID, Name: a.Name, Type: a.Type, Size: a.Size, Width: a.Width, Height: a.Height, Thumb: a.ThumbType != ""}
+	}
+	if r := m.Rating; r != nil {
+		out.Rating = &protocol.Rating{Score: r.Score, Comment: r.Comment}
+	}
+	return out
 }
 
 // MessageFrame is the frame for a stored message.

@@ -1,7 +1,7 @@
 // Package migrate moves a single-node store (bbolt) into the cluster's
 // store (JetStream) without losing a message: visitors with their tokens,
-// conversations with every message at its seq, accounts, sessions and
-// settings. Running it again finishes an interrupted run and changes
+// conversations with every message at its seq, their attachments and
+// internal notes, accounts, sessions and settings. Running it again finishes an interrupted run and changes
 // nothing after a complete one.
 package migrate
 
@@ -17,12 +17,12 @@ import (
 
 // Counts says what a run moved (or found already there).
 type Counts struct {
-	Visitors, Conversations, Messages, Accounts, Sessions, Settings int
+	Visitors, Conversations, Messages, Attachments, Notes, Accounts, Sessions, Settings int
 }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("%d visitors, %d conversations, %d messages, %d accounts, %d sessions, %d settings",
-		c.Visitors, c.Conversations, c.Messages, c.Accounts, c.Sessions, c.Settings)
+	return fmt.Sprintf("%d visitors, %d conversations, %d messages, %d attachments, %d notes, %d accounts, %d sessions, %d settings",
+		c.Visitors, c.Conversations, c.Messages, c.Attachments, c.Notes, c.Accounts, c.Sessions, c.Settings)
 }
 
 // pageSize bounds the messages held in memory at once.
@@ -56,6 +56,12 @@ func BoltToJetStream(ctx context.Context, src *boltdb.Store, dst *jetstream.Stor
 		}
 		n.Conversations++
 		n.Messages += int(c.LastSeq)
+		files, notes, err := importFiles(ctx, src, dst, c.ID)
+		if err != nil {
+			return n, err
+		}
+		n.Attachments += files
+		n.Notes += notes
 		if (i+1)%1000 == 0 {
 			log.Info("migrate: conversations", "done", i+1, "of", len(convs))
 		}
@@ -78,4 +84,37 @@ func BoltToJetStream(ctx context.Context, src *boltdb.Store, dst *jetstream.Stor
 		return n, err
 	}
 	return n, nil
+}
+
+// importFiles copies a conversation's finished files (unfinished uploads
+// stay behind: their uploaders send them again) and its notes.
+func importFiles(ctx context.Context, src *boltdb.Store, dst *jetstream.Store, convID string) (files, notes int, err error) {
+	as, err := src.Attachments(convID)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, a := range as {
+		_, data, err := src.Attachment(convID, a.ID, false)
+		if err != nil {
+			return files, 0, err
+		}
+		var thumb []byte
+		if a.ThumbType != "" {
+			if _, thumb, err = src.Attachment(convID, a.ID, true); err != nil {
+				return files, 0, err
+			}
+		}
+		if err := dst.PutAttachment(ctx, a, data, thumb); err != nil {
+			return files, 0, err
+		}
+		files++
+	}
+	ns, err := src.Notes(convID)
+	if err != nil {
+		return files, 0, err
+	}
+	if err := dst.ImportNotes(ctx, convID, ns); err != nil {
+		return files, 0, err
+	}
+	return files, len(ns), nil
 }

@@ -54,6 +54,25 @@ func dataSet(t *testing.T, src *boltdb.Store) (tokens []string) {
 		if _, err := src.UpdateVisitor(bg, c.VisitorID, func(v *store.Visitor) error { v.Traits = map[string]string{"n": fmt.Sprint(i)}; return nil }); err != nil {
 			t.Fatal(err)
 		}
+		if i == 1 { // a photo over several chunks with its thumbnail, a text file, notes
+			photo := store.Attachment{ID: store.NewID(), ConversationID: c.ID, Name: "cup.png", Type: "image/png", ThumbType: "image/png", From: "visitor", CreatedAt: time.Now().UTC()}
+			body := make([]byte, store.FileChunk*2+9)
+			for k := range body {
+				body[k] = byte(k % 253)
+			}
+			if err := src.PutAttachment(bg, photo, body, []byte("thumb")); err != nil {
+				t.Fatal(err)
+			}
+			log := store.Attachment{ID: store.NewID(), ConversationID: c.ID, Name: "log.txt", Type: "text/plain; charset=utf-8", From: "agent", CreatedAt: time.Now().UTC()}
+			if err := src.PutAttachment(bg, log, []byte("a log"), nil); err != nil {
+				t.Fatal(err)
+			}
+			for _, text := range []string{"refund approved", "called the courier"} {
+				if _, _, err := src.AddNote(bg, c.ID, store.NewNote{ClientID: text, AuthorID: "agent1", Author: "Mei", Text: text}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
 	now := time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC)
 	for i, name := range []string{"admin", "Ann"} {
@@ -94,6 +113,31 @@ func same(t *testing.T, src *boltdb.Store, dst *jetstream.Store, tokens []string
 		got.UpdatedAt, got.CreatedAt, c.UpdatedAt, c.CreatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 		if got != c || !gt.Equal(ct) {
 			t.Errorf("conversation\n got %+v\nwant %+v", got, c)
+		}
+		wantFiles, _ := src.Attachments(c.ID)
+		haveFiles, err := dst.Attachments(c.ID)
+		if err != nil || len(haveFiles) != len(wantFiles) {
+			t.Fatalf("conversation %s: %d attachments, %v; want %d", c.ID, len(haveFiles), err, len(wantFiles))
+		}
+		for _, a := range wantFiles {
+			for _, thumb := range []bool{false, true} {
+				_, w, werr := src.Attachment(c.ID, a.ID, thumb)
+				_, h, herr := dst.Attachment(c.ID, a.ID, thumb)
+				if (werr == nil) != (herr == nil) || string(w) != string(h) {
+					t.Errorf("attachment %s (thumb %v): %d bytes, %v; want %d, %v", a.Name, thumb, len(h), herr, len(w), werr)
+				}
+			}
+		}
+		wantNotes, _ := src.Notes(c.ID)
+		haveNotes, err := dst.Notes(c.ID)
+		if err != nil || len(haveNotes) != len(wantNotes) {
+			t.Fatalf("conversation %s: %d notes, %v; want %d", c.ID, len(haveNotes), err, len(wantNotes))
+		}
+		for i := range wantNotes {
+			w, h := wantNotes[i], haveNotes[i]
+			if !w.Time.Equal(h.Time) || w.ID != h.ID || w.Text != h.Text || w.AfterSeq != h.AfterSeq || w.Author != h.Author {
+				t.Errorf("note %d = %+v, want %+v", i, h, w)
+			}
 		}
 		want, _ := src.Messages(c.ID, 0, 0)
 		have, err := dst.Messages(c.ID, 0, 0)
@@ -156,7 +200,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	if want := (Counts{Visitors: 3, Conversations: 3, Messages: 158, Accounts: 2, Sessions: 2, Settings: 2}); n != want {
+	if want := (Counts{Visitors: 3, Conversations: 3, Messages: 158, Attachments: 2, Notes: 2, Accounts: 2, Sessions: 2, Settings: 2}); n != want {
 		t.Errorf("counts = %v, want %v", n, want)
 	}
 	same(t, src, dst, tokens)

@@ -90,9 +90,10 @@ func Close(c *Conversation) error {
 
 // ApplyMessage applies a newly stored message to its conversation: the newest
 // seq and activity time, the preview a list shows (what people said, not
-// system lines), the last matched intent, and a visitor's message
-// reopening a closed conversation for the bot. It reports whether it
-// reopened the conversation.
+// system lines or ratings), the last matched intent, and a visitor's
+// message reopening a closed conversation for the bot (a rating, which a
+// closed conversation asks for, does not). It reports whether it reopened
+// the conversation.
 func ApplyMessage(c *Conversation, m Message) (reopened bool) {
 	c.LastSeq = m.Seq
 	if m.Time.After(c.UpdatedAt) {
@@ -105,7 +106,7 @@ func ApplyMessage(c *Conversation, m Message) (reopened bool) {
 	if m.Intent != "" {
 		c.Intent = m.Intent
 	}
-	if m.From != protocol.FromSystem {
+	if m.From != protocol.FromSystem && m.From != protocol.FromRating {
 		c.Preview = ClipText(m.Text, PreviewLen)
 	}
 	return reopened

@@ -52,6 +52,8 @@ func TestLifecycle(t *testing.T) {
 			moved(conv("open", "bot", ""), func(c *Conversation) { c.LastSeq, c.UpdatedAt, c.Preview = 5, t1, "again" }), nil},
 		{"agent message leaves a closed one closed", conv("closed", "agent", "a1"), msg("agent", "bye", ""),
 			moved(conv("closed", "agent", "a1"), func(c *Conversation) { c.LastSeq, c.UpdatedAt, c.Preview = 5, t1, "bye" }), nil},
+		{"a rating leaves a closed one closed, and is no preview", conv("closed", "agent", "a1"), msg("rating", "great help", ""),
+			moved(conv("closed", "agent", "a1"), func(c *Conversation) { c.LastSeq, c.UpdatedAt = 5, t1 }), nil},
 		{"system lines are not a preview", conv("open", "bot", ""), msg("system", "Connecting you…", ""),
 			moved(conv("open", "bot", ""), func(c *Conversation) { c.LastSeq, c.UpdatedAt = 5, t1 }), nil},
 		{"a matched intent is kept", conv("open", "bot", ""), msg("bot", "We open at 9.", "hours-2"),

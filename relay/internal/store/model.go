@@ -76,6 +76,11 @@ type Message struct {
 	Via            string    `json:"via,omitempty"`
 	Incomplete     bool      `json:"incomplete,omitempty"`
 	StreamID       string    `json:"stream_id,omitempty"`
+	// Attachment is the file a message carries (files.go); Rating a
+	// visitor's rating (From protocol.FromRating). Pointers keep Message
+	// comparable.
+	Attachment *Attachment `json:"attachment,omitempty"`
+	Rating     *Rating     `json:"rating,omitempty"`
 }
 
 // NewMessage is a message to append. ClientID, when set, makes the append
@@ -90,6 +95,8 @@ type NewMessage struct {
 	Via        string
 	Incomplete bool
 	StreamID   string
+	Attachment *Attachment
+	Rating     *Rating
 }
 
 // Appended is the outcome of an Append: the conversation after it, and for
@@ -116,6 +123,6 @@ func (nm NewMessage) Stored(convID string, seq uint64, at time.Time) Message {
 	return Message{
 		ConversationID: convID, Seq: seq, ClientID: nm.ClientID, From: nm.From, AuthorID: nm.AuthorID,
 		Author: nm.Author, Text: nm.Text, Time: at, Intent: nm.Intent, Via: nm.Via,
-		Incomplete: nm.Incomplete, StreamID: nm.StreamID,
+		Incomplete: nm.Incomplete, StreamID: nm.StreamID, Attachment: nm.Attachment, Rating: nm.Rating,
 	}
 }

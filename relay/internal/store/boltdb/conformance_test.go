@@ -18,4 +18,5 @@ func TestConformance(t *testing.T) {
 	storetest.Desk(t, b)
 	storetest.Privacy(t, b)
 	storetest.Outbox(t, b)
+	storetest.Files(t, b)
 }

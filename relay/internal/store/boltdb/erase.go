@@ -33,8 +33,9 @@ func (s *Store) Visitors(keep func(*store.Visitor) bool) ([]store.Visitor, error
 	return out, nil
 }
 
-// DeleteConversations removes conversations with every message and
-// client id of theirs, in one transaction, and returns how many existed.
+// DeleteConversations removes conversations with every message, client
+// id, note, upload and attachment of theirs, in one transaction, and
+// returns how many existed.
 // Ids that do not exist are skipped, so a repeated call (after a crash)
 // is harmless. The freed pages keep the old bytes until bbolt reuses them:
 // Compact is what takes them out of the file.
@@ -61,6 +62,12 @@ func (s *Store) DeleteConversations(ctx context.Context, ids []string) (int, err
 				if err := mb.Delete(k); err != nil {
 					return err
 				}
+			}
+			if _, err := deleteFiles(tx, id); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketNotes).Delete([]byte(id)); err != nil {
+				return err
 			}
 			if err := cb.Delete([]byte(id)); err != nil {
 				return err

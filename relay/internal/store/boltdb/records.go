@@ -47,6 +47,40 @@ func specs() []recordSpec {
 		{bucketSettings, func(*checker, []byte, []byte) {}}, // documents are checked by their owners when loaded
 		{bucketEvents, (*checker).event},
 		{bucketDocs, (*checker).doc},
+		{bucketUploads, (*checker).upload},
+		{bucketUploadParts, func(*checker, []byte, []byte) {}}, // bytes; an upload's reader checks they add up
+		{bucketAttachments, (*checker).attachment},
+		{bucketFiles, func(*checker, []byte, []byte) {}}, // bytes; a file's reader checks they add up
+		{bucketNotes, (*checker).notes},
+	}
+}
+
+func (c *checker) upload(k, v []byte) {
+	var u store.Upload
+	if err := decode(v, &u); err != nil {
+		c.bad("uploads", k, "%v", err)
+		return
+	}
+	if string(k) != u.ConversationID+u.ID {
+		c.bad("uploads", k, "record is upload %q of conversation %q: not this key's upload", u.ID, u.ConversationID)
+	}
+}
+
+func (c *checker) attachment(k, v []byte) {
+	var a store.Attachment
+	if err := decode(v, &a); err != nil {
+		c.bad("attachments", k, "%v", err)
+		return
+	}
+	if string(k) != a.ConversationID+a.ID || a.Type == "" {
+		c.bad("attachments", k, "record is attachment %q of conversation %q: not this key's attachment", a.ID, a.ConversationID)
+	}
+}
+
+func (c *checker) notes(k, v []byte) {
+	var notes []store.Note
+	if err := decode(v, &notes); err != nil {
+		c.bad("notes", k, "%v", err)
 	}
 }
 

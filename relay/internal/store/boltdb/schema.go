@@ -22,6 +22,13 @@ var (
 	bucketSessions      = []byte("sessions")      // sha256(session id) → store.Session
 	bucketEvents        = []byte("events")        // position (big-endian) → event (events.go)
 	bucketDocs          = []byte("docs")          // kind ‖ 0 ‖ key → revision ‖ document (docs.go)
+	// Uploads, attachments and notes, keyed by their conversation first
+	// (files.go).
+	bucketUploads     = []byte("uploads")      // conversation id ‖ upload id → store.Upload
+	bucketUploadParts = []byte("upload_parts") // conversation id ‖ upload id ‖ 0 ‖ offset → bytes
+	bucketAttachments = []byte("attachments")  // conversation id ‖ attachment id → store.Attachment
+	bucketFiles       = []byte("files")        // conversation id ‖ attachment id ‖ kind ‖ chunk → bytes
+	bucketNotes       = []byte("notes")        // conversation id → []store.Note
 	// bucketQuarantine holds what kefu repair set aside: one nested bucket
 	// per bucket of origin, under the original key, the damaged value (or
 	// nothing for a message seq that was lost). Made by a repair only.
@@ -31,7 +38,8 @@ var (
 var keySchema = []byte("schema")
 
 func buckets() [][]byte {
-	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketSettings, bucketAccounts, bucketUsernames, bucketSessions, bucketEvents, bucketDocs}
+	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketSettings, bucketAccounts, bucketUsernames, bucketSessions, bucketEvents, bucketDocs,
+		bucketUploads, bucketUploadParts, bucketAttachments, bucketFiles, bucketNotes}
 }
 
 // migrations[i] moves a database from schema i to i+1. Never edit a released

@@ -186,6 +186,12 @@ func (s *Store) deleteConversation(ctx context.Context, id string) (bool, error)
 			return false, err
 		}
 	}
+	if _, err := s.deleteFiles(ctx, []string{id}); err != nil {
+		return false, fmt.Errorf("files: %w", err)
+	}
+	if _, err := s.eraseKey(ctx, s.notes, id); err != nil {
+		return false, fmt.Errorf("notes: %w", err)
+	}
 	return s.eraseKey(ctx, s.convs, id)
 }
 

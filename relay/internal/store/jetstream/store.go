@@ -79,6 +79,14 @@ type Store struct {
 	docs     jetstream.KeyValue // the notifiers' documents (docs.go)
 	blobs    jetstream.ObjectStore
 
+	// Uploads, attachments and notes (files.go).
+	uploads     jetstream.KeyValue
+	uploadParts jetstream.KeyValue
+	attachments jetstream.KeyValue
+	notes       jetstream.KeyValue
+	files       jetstream.ObjectStore
+	filesStream jetstream.Stream // the object store's stream, for erasure
+
 	// erasable maps the buckets that hold personal data to their streams,
 	// made so their messages can be erased (erase.go); trims carries the
 	// superseded revisions of their entries to the trimmer.
@@ -181,6 +189,10 @@ func (s *Store) setup(ctx context.Context) error {
 		{&s.settings, "settings", false},
 		{&s.pending, "pending", false},
 		{&s.docs, "docs", true},
+		{&s.uploads, "uploads", true},
+		{&s.uploadParts, "uploadparts", true},
+		{&s.attachments, "attachments", true},
+		{&s.notes, "notes", true},
 	} {
 		kv, err := s.bucket(ctx, p+"_"+b.name, b.erasable)
 		if err != nil {
@@ -193,11 +205,17 @@ func (s *Store) setup(ctx context.Context) error {
 			}
 		}
 	}
-	obj, err := s.objectStore(ctx, p+"_blobs")
+	obj, err := s.objectStore(ctx, p+"_blobs", "Kefu: settings documents too large for a key-value entry")
 	if err != nil {
 		return err
 	}
 	s.blobs = obj
+	if s.files, err = s.objectStore(ctx, p+"_files", "Kefu: attachments of conversations"); err != nil {
+		return err
+	}
+	if s.filesStream, err = s.js.Stream(ctx, "OBJ_"+p+"_files"); err != nil {
+		return fmt.Errorf("store: jetstream: object store %s: %w", p+"_files", err)
+	}
 	return s.waitLeaders(ctx)
 }
 
@@ -211,8 +229,8 @@ func (s *Store) waitLeaders(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	names := []string{s.msgs.CachedInfo().Config.Name, "OBJ_" + s.opts.Prefix + "_blobs"}
-	for _, kv := range []jetstream.KeyValue{s.convs, s.clientID, s.seqIdx, s.visitors, s.tokens, s.accounts, s.users, s.sessions, s.settings} {
+	names := []string{s.msgs.CachedInfo().Config.Name, "OBJ_" + s.opts.Prefix + "_blobs", "OBJ_" + s.opts.Prefix + "_files"}
+	for _, kv := range []jetstream.KeyValue{s.convs, s.clientID, s.seqIdx, s.visitors, s.tokens, s.accounts, s.users, s.sessions, s.settings, s.pending, s.docs, s.uploads, s.uploadParts, s.attachments, s.notes} {
 		names = append(names, "KV_"+kv.Bucket())
 	}
 	for _, name := range names {
@@ -266,11 +284,11 @@ func (s *Store) bucket(ctx context.Context, name string, erasable bool) (jetstre
 	return kv, nil
 }
 
-func (s *Store) objectStore(ctx context.Context, name string) (jetstream.ObjectStore, error) {
+func (s *Store) objectStore(ctx context.Context, name, description string) (jetstream.ObjectStore, error) {
 	_, err := s.js.ObjectStore(ctx, name)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		_, err = s.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
-			Bucket: name, Description: "Kefu: settings documents too large for a key-value entry",
+			Bucket: name, Description: description,
 			Storage: jetstream.FileStorage, Replicas: s.opts.Replicas,
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {

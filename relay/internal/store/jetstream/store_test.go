@@ -49,6 +49,7 @@ func TestConformanceSingle(t *testing.T) {
 	storetest.Desk(t, b)
 	storetest.Privacy(t, b)
 	storetest.Outbox(t, b)
+	storetest.Files(t, b)
 }
 
 // TestConformanceCluster runs the suite on three servers with three
@@ -80,6 +81,7 @@ func TestConformanceCluster(t *testing.T) {
 	storetest.Desk(t, b)
 	storetest.Privacy(t, b)
 	storetest.Outbox(t, b)
+	storetest.Files(t, b)
 }
 
 func prefixN(n int) string { return "t" + string(rune('a'+n/26)) + string(rune('a'+n%26)) }
