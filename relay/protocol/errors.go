@@ -30,6 +30,11 @@ const (
 	CodeConflict           Code = "conflict"
 	CodeNotSupported       Code = "not_supported"
 	CodeInternal           Code = "internal"
+	// Attachments (docs/protocol.md, "Attachments").
+	CodeFileType       Code = "file_type"
+	CodeFileUnreadable Code = "file_unreadable"
+	CodeFileTooBig     Code = "file_too_big"
+	CodeQuotaExceeded  Code = "quota_exceeded"
 )
 
 var defaultMessages = map[Code]string{
@@ -55,6 +60,10 @@ var defaultMessages = map[Code]string{
 	CodeConflict:           "conflict",
 	CodeNotSupported:       "not available on this deployment",
 	CodeInternal:           "internal error",
+	CodeFileType:           "only images (PNG, JPEG, GIF, WebP), PDF and plain text can be sent",
+	CodeFileUnreadable:     "the file is damaged or not what it claims to be",
+	CodeFileTooBig:         "the file is too big",
+	CodeQuotaExceeded:      "no room for more files here",
 }
 
 // Error is a protocol error with a stable code and a plain message.

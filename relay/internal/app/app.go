@@ -27,6 +27,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/datadir"
 	"github.com/kefuhq/kefu/relay/internal/egress"
+	"github.com/kefuhq/kefu/relay/internal/files"
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
@@ -53,6 +54,7 @@ type Store interface {
 	agent.Store
 	admin.Store
 	privacy.Store
+	files.Store
 	// The operator's needs: a consistent copy of everything (kefu backup,
 	// GET /v1/admin/backup), and whether it can commit now (/readyz).
 	ops.Backuper
@@ -77,6 +79,7 @@ type App struct {
 	authSvc    *auth.Service
 	router     *assign.Router
 	privacy    *privacy.Service
+	files      *files.Service
 	intents    *intents.Service
 	aiSettings *bot.AISettings
 	site       *site.Site
@@ -243,12 +246,14 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		AbandonAfter: cfg.AIAbandonAfter, PollGrace: cfg.AIPollGrace, StillWorkingAfter: cfg.AIStillWorking,
 		Peers: a.flowPeers(),
 	})
+	a.files = files.New(files.Options{MaxBytes: int64(cfg.MaxFileBytes), VisitorQuota: int64(cfg.VisitorFileQuota), BehindProxy: cfg.BehindProxy}, a.store, a.log)
 	a.privacy = privacy.New(a.store, privacy.Options{Log: a.log, Erasers: []privacy.Eraser{
 		// Answers keyed by the visitor's words, or scoped to their session.
 		privacy.EraserFunc{ID: "ai-cache", Fn: func(_ context.Context, s privacy.Subject) error {
 			aiCache.Forget(s.Texts, s.Fingerprints)
 			return nil
 		}},
+		a.files.Eraser(),
 	}})
 
 	origins := origin.NewPolicy(cfg.AllowedOrigins)
@@ -261,7 +266,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		return limits.PerAddress(limits.NewPerAddress(cfg.RatePerIP), cfg.BehindProxy, h)
 	}
 	in.Routes(mux, cors, perAddress)
-	site, err := site.New(assets, a.store, origins, func() string { _, _, h := in.Model(); return h }, site.Options{})
+	site, err := site.New(assets, a.store, origins, func() string { _, _, h := in.Model(); return h }, site.Options{FileBytes: a.files.MaxBytes()})
 	if err != nil {
 		return err
 	}
@@ -285,6 +290,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	}
 	authn := &auth.HTTP{Svc: a.authSvc, BehindProxy: cfg.BehindProxy}
 	authn.Routes(mux)
+	files.NewHTTP(a.files, authn, origins).Routes(mux, cors)
 	a.router = assign.New(a.store, a.hub, in, a.log, a.flow.StopAI, cfg.AgentOfflineDrop, time.Now, a.routerPeers())
 	if err := a.router.Load(); err != nil {
 		return err
@@ -342,7 +348,8 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 // background runs the relay's periodic work: routing retries and offline
 // reassignment, purging expired sessions, and the retention sweep.
 func (a *App) background(ctx context.Context) {
-	a.bg.Add(3)
+	a.bg.Add(4)
+	go func() { defer a.bg.Done(); a.files.Run(ctx, 10*time.Minute) }()
 	go func() {
 		defer a.bg.Done()
 		(&privacy.Sweeper{Svc: a.privacy, Every: a.cfg.RetentionEvery, Batch: a.cfg.RetentionBatch}).Run(ctx)

@@ -26,6 +26,8 @@ type Config struct {
 
 	MaxFrameBytes    int
 	MaxMessageBytes  int
+	MaxFileBytes     int // largest attachment; 0: attachments off
+	VisitorFileQuota int // bytes of attachments per visitor
 	RatePerConn      float64
 	RatePerVisitor   float64
 	MaxConnsPerIP    int

@@ -166,14 +166,19 @@ func (h *harness) send(t *testing.T, w welcome, id, text string) []event {
 func TestNoSocketHere(t *testing.T) {
 	h := start(t, "")
 	for _, tc := range []struct {
-		name, path string
+		name, method, path string
 	}{
-		{"visitor socket", "/v1/ws"},
-		{"agent socket", "/v1/agent/ws"},
-		{"admin API", "/v1/admin/intents"},
+		{"visitor socket", "GET", "/v1/ws"},
+		{"agent socket", "GET", "/v1/agent/ws"},
+		{"admin API", "GET", "/v1/admin/intents"},
+		{"an upload", "POST", "/v1/conversations/abc/uploads"},
+		{"a part", "POST", "/v1/conversations/abc/uploads/u1"},
+		{"an attachment", "GET", "/v1/conversations/abc/attachments/a1"},
+		{"a rating", "POST", "/v1/conversations/abc/rating"},
+		{"an agent's attachment", "GET", "/v1/agent/conversations/abc/attachments/a1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := h.do(t, "GET", tc.path, "", "", "")
+			resp := h.do(t, tc.method, tc.path, "", "", "")
 			body := decode[struct {
 				Error struct{ Code, Message string }
 			}](t, resp)
@@ -185,6 +190,10 @@ func TestNoSocketHere(t *testing.T) {
 	cfg := decode[map[string]any](t, h.do(t, "GET", "/v1/widget/config", "", "", ""))
 	if ws, ok := cfg["ws"]; !ok || ws != nil {
 		t.Errorf(`config "ws" = %#v (present %v), want null`, ws, ok)
+	}
+	// No attachments offered: the widget shows no button for them.
+	if f, ok := cfg["files"]; !ok || f != nil {
+		t.Errorf(`config "files" = %#v (present %v), want null`, f, ok)
 	}
 }
 

@@ -126,6 +126,9 @@ type Options struct {
 	// (the edge build serves it as a static file, outside its own code)
 	// instead of the one in assets.
 	Wasm *WasmFiles
+	// FileBytes is the largest attachment the relay takes; 0 (the edge
+	// build, or attachments turned off) tells widgets to offer none.
+	FileBytes int64
 }
 
 // WasmFiles are the URLs of the widget's WebAssembly classifier.
@@ -223,7 +226,23 @@ type Config struct {
 	Panel    string  `json:"panel"`
 	WS       *string `json:"ws"` // null: no socket here, use SSE
 	SSE      string  `json:"sse"`
+	// Extra is the panel's lazily loaded part: attachments and the
+	// rating of a closed conversation.
+	Extra string `json:"extra,omitempty"`
+	// Files is what the widget needs to send attachments; null where the
+	// relay takes none (turned off, or the edge build).
+	Files *Files `json:"files"`
 }
+
+// Files tells the widget about attachments.
+type Files struct {
+	MaxBytes int64 `json:"max_bytes"`
+	// Accept is the file picker's filter: the types the relay takes.
+	Accept string `json:"accept"`
+}
+
+// FilesAccept is the picker filter for what the relay takes.
+const FilesAccept = "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,.txt,.log,.csv,.pdf"
 
 // Asset is a versioned, immutable URL.
 type Asset struct {
@@ -274,6 +293,10 @@ func (s *Site) serveConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	if h := s.model(); h != "" {
 		c.Model = &Asset{URL: "/v1/model/" + h, Hash: h}
+	}
+	c.Extra = s.assets.URL("extra.js")
+	if s.opts.FileBytes > 0 && c.Extra != "" {
+		c.Files = &Files{MaxBytes: s.opts.FileBytes, Accept: FilesAccept}
 	}
 	switch {
 	case s.opts.Wasm != nil:
