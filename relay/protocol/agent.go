@@ -10,6 +10,8 @@ const (
 	TypePresence = "presence"
 	TypeAgents   = "agents"
 	TypeInbox    = "inbox"
+	// TypeNote is an internal note: sent by an agent, to agents only.
+	TypeNote = "note"
 )
 
 // Presence statuses.
@@ -52,6 +54,30 @@ type AgentSend struct {
 	ConversationID string `json:"conversation_id"`
 	ID             string `json:"id"`
 	Text           string `json:"text"`
+}
+
+// AgentNote is an internal note an agent writes on a conversation: kept
+// for agents, never sent to the visitor. ID is the client's id for it.
+type AgentNote struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	ID             string `json:"id"`
+	Text           string `json:"text"`
+}
+
+// Note is a stored internal note as agents receive it: on the
+// conversation's notes when they watch it, and live to every console
+// watching. AfterSeq places it after that message.
+type Note struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	ID             string `json:"id"`
+	ClientID       string `json:"client_id,omitempty"`
+	AuthorID       string `json:"author_id,omitempty"`
+	Author         string `json:"author,omitempty"`
+	Text           string `json:"text"`
+	TS             int64  `json:"ts"`
+	AfterSeq       uint64 `json:"after_seq"`
 }
 
 // AgentTyping says whether the agent is typing in a conversation.

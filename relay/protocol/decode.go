@@ -36,6 +36,7 @@ var agentFrames = map[string]frameSpec{
 	TypeTransfer: {keys: []string{"type", "conversation_id", "to"}, new: func() any { return new(Transfer) }},
 	TypeClose:    {keys: []string{"type", "conversation_id"}, new: func() any { return new(ConvRef) }},
 	TypePresence: {keys: []string{"type", "status"}, new: func() any { return new(Presence) }},
+	TypeNote:     {keys: []string{"type", "conversation_id", "id", "text"}, new: func() any { return new(AgentNote) }},
 }
 
 // Limits on fields every client frame shares. Message text length is a
@@ -58,7 +59,7 @@ func Decode(data []byte) (any, error) { return decodeWith(clientFrames, data) }
 
 // DecodeAgent parses one agent-socket frame as strictly as Decode: it
 // returns *AgentHello, *Watch, *ConvRef (unwatch, take, close), *AgentSend,
-// *AgentTyping, *Transfer or *Presence.
+// *AgentTyping, *Transfer, *Presence or *AgentNote.
 func DecodeAgent(data []byte) (any, error) { return decodeWith(agentFrames, data) }
 
 // decodeWith walks the frame once (shape, duplicates, depth, its type and

@@ -143,6 +143,9 @@ type Ack struct {
 	Seq            uint64 `json:"seq"`
 	Duplicate      bool   `json:"duplicate,omitempty"`
 	ConversationID string `json:"conversation_id,omitempty"`
+	// Note is set on the agent socket when the id was an internal note's
+	// (stored apart from the messages: no seq).
+	Note bool `json:"note,omitempty"`
 }
 
 // TypingOut tells the other side of a conversation who is typing.

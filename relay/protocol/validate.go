@@ -58,6 +58,11 @@ func Validate(v any) error {
 			return err
 		}
 		return checkIDText(f.ID, f.Text)
+	case *AgentNote:
+		if err := checkConv(f.ConversationID); err != nil {
+			return err
+		}
+		return checkIDText(f.ID, f.Text)
 	case *Watch:
 		return checkConv(f.ConversationID)
 	case *ConvRef:

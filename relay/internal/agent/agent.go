@@ -51,6 +51,8 @@ type Store interface {
 	Messages(convID string, after uint64, limit int) ([]store.Message, error)
 	Visitor(id string) (store.Visitor, error)
 	Append(ctx context.Context, convID string, msgs ...store.NewMessage) (store.Appended, error)
+	AddNote(ctx context.Context, convID string, n store.NewNote) (store.Note, bool, error)
+	Notes(convID string) ([]store.Note, error)
 }
 
 // Handler serves GET /v1/agent/ws.
@@ -209,6 +211,9 @@ func (h *Handler) watch(c *hub.Conn, convID string, lastSeq uint64) error {
 	})
 	if err != nil {
 		return fmt.Errorf("agent: watch %s: %w", convID, err)
+	}
+	if err := h.watchNotes(c, convID); err != nil {
+		return err
 	}
 	if h.opts.Snapshot != nil {
 		h.opts.Snapshot(c, convID)

@@ -145,7 +145,7 @@ func (c *console) wait(ok func(map[string]any) bool) map[string]any {
 		case <-c.done:
 			c.t.Fatalf("console closed (%d) while waiting", c.code)
 		case <-deadline:
-			c.t.Fatalf("timed out; console saw %d frames", len(c.ev))
+			c.t.Fatalf("timed out; console saw %d frames: %v", len(c.ev), c.ev)
 		}
 	}
 }

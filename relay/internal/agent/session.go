@@ -47,6 +47,7 @@ func frameRates() map[string]limits.Rate {
 		protocol.TypeTransfer: {PerSecond: 2, Burst: 10},
 		protocol.TypeClose:    {PerSecond: 2, Burst: 10},
 		protocol.TypePresence: {PerSecond: 1, Burst: 5},
+		protocol.TypeNote:     {PerSecond: 10, Burst: 20},
 		limits.AnyFrame:       {PerSecond: 40, Burst: 100},
 	}
 }
@@ -220,12 +221,17 @@ func frameType(v any) string {
 		return f.Type
 	case *protocol.Presence:
 		return f.Type
+	case *protocol.AgentNote:
+		return f.Type
 	}
 	return ""
 }
 
 func idOf(v any) string {
-	if m, ok := v.(*protocol.AgentSend); ok {
+	switch m := v.(type) {
+	case *protocol.AgentSend:
+		return m.ID
+	case *protocol.AgentNote:
 		return m.ID
 	}
 	return ""
@@ -257,6 +263,8 @@ func (s *session) handle(ctx context.Context, v any) error {
 		return actionError(s.h.router.Transfer(ctx, f.ConversationID, f.To, s.acct))
 	case *protocol.Presence:
 		s.h.router.SetStatus(ctx, s.acct.ID, f.Status)
+	case *protocol.AgentNote:
+		return s.note(ctx, f)
 	}
 	return nil
 }
@@ -265,6 +273,7 @@ func (s *session) convAction(ctx context.Context, f *protocol.ConvRef) error {
 	switch f.Type {
 	case protocol.TypeUnwatch:
 		s.h.hub.Unsubscribe(chat.Topic(f.ConversationID), s.c)
+		s.h.hub.Unsubscribe(NotesTopic(f.ConversationID), s.c)
 		delete(s.watched, f.ConversationID)
 		return nil
 	case protocol.TypeTake:
@@ -355,6 +364,8 @@ func errorFrame(err error, id string, v any) hub.Frame {
 		e.ConversationID, e.Action = f.ConversationID, f.Type
 	case *protocol.Presence:
 		e.Action = f.Type
+	case *protocol.AgentNote:
+		e.ConversationID, e.Action = f.ConversationID, f.Type
 	}
 	return hub.NewFrame(e)
 }
