@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kefuhq/kefu/relay/internal/csat"
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -30,6 +31,7 @@ type Dashboard struct {
 	Queue         int           `json:"queue"`         // waiting for a person now
 	Open          int           `json:"open"`          // open now
 	AgentsOnline  int           `json:"agents_online"` // online now
+	CSAT          CSAT          `json:"csat"`          // visitors' ratings given in the window
 	TookMS        int64         `json:"took_ms"`       // time to compute this
 }
 
@@ -149,6 +151,7 @@ func (a *Admin) Compute(days, tzOffset int) (Dashboard, error) {
 	if err != nil {
 		return Dashboard{}, err
 	}
+	tally := newCSATTally(first, now, a.agentNames())
 	var waits []time.Duration
 	for _, c := range convs {
 		if c.Status == store.StatusOpen {
@@ -158,12 +161,21 @@ func (a *Admin) Compute(days, tzOffset int) (Dashboard, error) {
 			}
 		}
 		i, ok := index[c.CreatedAt.In(loc).Format("2006-01-02")]
-		if !ok || c.LastSeq == 0 || c.CreatedAt.Before(first) {
+		started := ok && c.LastSeq > 0 && !c.CreatedAt.Before(first)
+		// Ratings come at a closing, in a conversation perhaps started long
+		// before: any conversation active in the window is read for them.
+		if !started && (c.LastSeq == 0 || c.UpdatedAt.Before(first)) {
 			continue
 		}
 		msgs, err := a.d.Store.Messages(c.ID, 0, 0)
 		if err != nil {
 			return Dashboard{}, err
+		}
+		for _, r := range csat.Collect(msgs, first, now.Add(time.Minute)) {
+			tally.add(r)
+		}
+		if !started {
+			continue
 		}
 		s := statsOf(msgs)
 		d.Days[i].Conversations++
@@ -178,6 +190,7 @@ func (a *Admin) Compute(days, tzOffset int) (Dashboard, error) {
 		}
 	}
 	d.FirstResponse = FirstResponse{MedianMS: median(waits), Count: len(waits)}
+	d.CSAT = tally.result()
 	for _, ag := range a.d.Router.Agents() {
 		if ag.Status == protocol.StatusOnline {
 			d.AgentsOnline++

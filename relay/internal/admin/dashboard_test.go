@@ -195,3 +195,55 @@ func TestDashboardEndpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestDashboardCSAT(t *testing.T) {
+	now := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC) // a Sunday
+	ago := func(days int) time.Time { return now.AddDate(0, 0, -days) }
+	h := newHistory(t)
+	ctx := context.Background()
+	for _, a := range []store.Account{{ID: "agent-mei-00001", Username: "mei", Name: "Mei", Role: "agent", PasswordHash: "x"}, {ID: "agent-bo-000001", Username: "bo", Name: "Bo", Role: "agent", PasswordHash: "x"}} {
+		if err := h.st.CreateAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rate := func(conv string, at time.Time, agent string, score int, comment string) {
+		t.Helper()
+		h.now = at
+		if _, err := h.st.Append(ctx, conv, store.NewMessage{From: "rating", Text: comment, Rating: &store.Rating{Score: score, Comment: comment, AgentID: agent}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := h.conv(ago(40), line{from: "visitor"}) // started long before the window
+	rate(old, ago(3), "agent-mei-00001", 5, "")   // rated in it: counts
+	q := h.conv(ago(2), line{from: "visitor"})    //
+	rate(q, ago(2).Add(time.Minute), "agent-bo-000001", 2, "")
+	rate(q, ago(2).Add(2*time.Minute), "agent-bo-000001", 4, "kind") // replaces the 2
+	first := h.conv(ago(13), line{from: "visitor"})
+	rate(first, ago(12), "agent-mei-00001", 1, "slow")
+	gone := h.conv(ago(1), line{from: "visitor"})
+	rate(gone, ago(1), "agent-deleted-0", 3, "")
+
+	a := admin.New(admin.Deps{Store: h.st, Now: func() time.Time { return now }, Router: fakeRouter{}})
+	d, err := a.Compute(14, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := d.CSAT
+	if c.Count != 4 || c.Average != 3.25 || c.Satisfied != 2 {
+		t.Errorf("CSAT = %+v; want 4 ratings averaging 3.25, 2 satisfied", c.Scores)
+	}
+	got := map[string]string{}
+	for _, s := range c.ByAgent {
+		got[s.Name] = fmt.Sprintf("%d/%.2f/%d", s.Count, s.Average, s.Satisfied)
+	}
+	if want := map[string]string{"Mei": "2/3.00/1", "Bo": "1/4.00/1", "(deleted agent)": "1/3.00/0"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("by agent = %v, want %v", got, want)
+	}
+	weeks := map[string]int{}
+	for _, w := range c.ByWeek {
+		weeks[w.Week] = w.Count
+	}
+	if want := map[string]int{"2026-03-02": 1, "2026-03-09": 3}; fmt.Sprint(weeks) != fmt.Sprint(want) || len(c.ByWeek) != 2 {
+		t.Errorf("by week = %v, want %v", weeks, want)
+	}
+}

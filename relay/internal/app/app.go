@@ -25,6 +25,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/cluster"
 	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/csat"
 	"github.com/kefuhq/kefu/relay/internal/datadir"
 	"github.com/kefuhq/kefu/relay/internal/egress"
 	"github.com/kefuhq/kefu/relay/internal/files"
@@ -291,6 +292,9 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	authn := &auth.HTTP{Svc: a.authSvc, BehindProxy: cfg.BehindProxy}
 	authn.Routes(mux)
 	files.NewHTTP(a.files, authn, origins).Routes(mux, cors)
+	// Ratings reach webhooks (event "rating") once issue 12's emitter is
+	// wired here in place of csat.NoEvents.
+	csat.New(a.store, origins, csat.NoEvents{}, a.log).Routes(mux, cors)
 	a.router = assign.New(a.store, a.hub, in, a.log, a.flow.StopAI, cfg.AgentOfflineDrop, time.Now, a.routerPeers())
 	if err := a.router.Load(); err != nil {
 		return err
