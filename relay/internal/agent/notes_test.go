@@ -162,9 +162,13 @@ func TestNoteNeverReachesTheVisitor(t *testing.T) {
 	bo.wait(func(m map[string]any) bool { return m["type"] == "note" && m["text"] == secret && m["author"] == "Mei" })
 	// Refusals.
 	bo.send(`{"type":"note","conversation_id":"nosuchconversat","id":"n2","text":"x"}`)
-	bo.wait(func(m map[string]any) bool { return m["type"] == "error" && m["code"] == "not_found" && m["action"] == "note" })
+	bo.wait(func(m map[string]any) bool {
+		return m["type"] == "error" && m["code"] == "not_found" && m["action"] == "note"
+	})
 	bo.send(`{"type":"note","conversation_id":"` + v.conv + `","id":"n3","text":"` + strings.Repeat("x", 5000) + `"}`)
-	bo.wait(func(m map[string]any) bool { return m["type"] == "error" && m["code"] == "message_too_long" && m["id"] == "n3" })
+	bo.wait(func(m map[string]any) bool {
+		return m["type"] == "error" && m["code"] == "message_too_long" && m["id"] == "n3"
+	})
 	bo.send(`{"type":"note","conversation_id":"` + v.conv + `","id":"n4","text":"  "}`)
 	bo.wait(func(m map[string]any) bool {
 		return m["type"] == "error" && m["code"] == "bad_field" && strings.Contains(m["message"].(string), "text")

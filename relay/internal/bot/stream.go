@@ -393,6 +393,17 @@ func (f *Flow) history(convID string, set ai.Settings) ([]ai.Turn, string, used,
 	var turns []ai.Turn
 	question := ""
 	for _, m := range msgs {
+		switch {
+		case m.Attachment != nil:
+			// The model sees that a file was sent, not the file, and never
+			// takes a file name for the question.
+			role := ai.RoleVisitor
+			if m.From == protocol.FromAgent {
+				role = ai.RoleAgent
+			}
+			turns = append(turns, ai.Turn{Role: role, Text: "[sent a file: " + m.Attachment.Name + "]"})
+			continue
+		}
 		switch m.From {
 		case protocol.FromVisitor:
 			turns = append(turns, ai.Turn{Role: ai.RoleVisitor, Text: m.Text})

@@ -21,7 +21,11 @@ type recorder struct {
 	ev []Event
 }
 
-func (r *recorder) Rated(_ context.Context, e Event) { r.mu.Lock(); r.ev = append(r.ev, e); r.mu.Unlock() }
+func (r *recorder) Rated(_ context.Context, e Event) {
+	r.mu.Lock()
+	r.ev = append(r.ev, e)
+	r.mu.Unlock()
+}
 
 func TestRating(t *testing.T) {
 	st, err := boltdb.Open(t.TempDir(), boltdb.Options{})
