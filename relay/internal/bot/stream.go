@@ -393,8 +393,7 @@ func (f *Flow) history(convID string, set ai.Settings) ([]ai.Turn, string, used,
 	var turns []ai.Turn
 	question := ""
 	for _, m := range msgs {
-		switch {
-		case m.Attachment != nil:
+		if m.Attachment != nil {
 			// The model sees that a file was sent, not the file, and never
 			// takes a file name for the question.
 			role := ai.RoleVisitor
