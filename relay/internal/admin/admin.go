@@ -78,6 +78,7 @@ type Store interface {
 	Visitor(id string) (store.Visitor, error)
 	DeleteAccount(ctx context.Context, id string) (bool, error)
 	store.Settings // the "learn" setting (learn.go)
+	Notes(convID string) ([]store.Note, error)
 }
 
 // Deps is what the admin API works with. All fields but Now, PublicURL

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/protocol"
 )
 
 // Paging of the conversation list.
@@ -45,6 +47,10 @@ type messageView struct {
 	Intent     string `json:"intent,omitempty"`
 	Via        string `json:"via,omitempty"`
 	Incomplete bool   `json:"incomplete,omitempty"`
+	// The file a message carries (served to admins at the agents' path)
+	// and a visitor's rating.
+	Attachment *protocol.Attachment `json:"attachment,omitempty"`
+	Rating     *protocol.Rating     `json:"rating,omitempty"`
 }
 
 // convFilter is the list's query string.
@@ -187,8 +193,20 @@ func (a *Admin) getConversation(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]messageView, 0, len(msgs))
 	for _, m := range msgs {
+		wire := chat.MessageOf(m)
 		out = append(out, messageView{Seq: m.Seq, From: m.From, Author: m.Author, Text: m.Text, TS: m.Time.UnixMilli(),
-			Intent: m.Intent, Via: m.Via, Incomplete: m.Incomplete})
+			Intent: m.Intent, Via: m.Via, Incomplete: m.Incomplete, Attachment: wire.Attachment, Rating: wire.Rating})
+	}
+	// Agents' internal notes, with the transcript they annotate.
+	stored, err := a.d.Store.Notes(c.ID)
+	if err != nil {
+		a.fail(w, r, "notes", err)
+		return
+	}
+	notes := make([]protocol.Note, 0, len(stored))
+	for _, n := range stored {
+		notes = append(notes, protocol.Note{Type: protocol.TypeNote, ConversationID: c.ID, ID: n.ID, AuthorID: n.AuthorID,
+			Author: n.Author, Text: n.Text, TS: n.Time.UnixMilli(), AfterSeq: n.AfterSeq})
 	}
 	visitor := map[string]any{"id": c.VisitorID, "traits": map[string]string{}}
 	if vis, err := a.d.Store.Visitor(c.VisitorID); err == nil {
@@ -197,7 +215,7 @@ func (a *Admin) getConversation(w http.ResponseWriter, r *http.Request) {
 			visitor["traits"] = vis.Traits
 		}
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"conversation": a.convView(c, a.accountNames()), "visitor": visitor, "messages": out})
+	httpx.JSON(w, http.StatusOK, map[string]any{"conversation": a.convView(c, a.accountNames()), "visitor": visitor, "messages": out, "notes": notes})
 }
 
 // clip shortens s to at most n bytes on a rune boundary.

@@ -239,10 +239,18 @@ type VisitorExport struct {
 	Conversations []ConversationExport `json:"conversations"`
 }
 
-// ConversationExport is a conversation with its whole transcript.
+// ConversationExport is a conversation with its whole transcript, and
+// the agents' internal notes on it where the store keeps notes. Files are
+// listed in their messages (name, type, size), not inlined.
 type ConversationExport struct {
 	store.Conversation
 	Messages []store.Message `json:"messages"`
+	Notes    []store.Note    `json:"notes,omitempty"`
+}
+
+// noteStore is a store that keeps internal notes (the relay's backends).
+type noteStore interface {
+	Notes(convID string) ([]store.Note, error)
 }
 
 // ErrNoVisitor means none of the visitor ids given exists.
@@ -278,7 +286,13 @@ func (s *Service) ExportConversation(c store.Conversation) (ConversationExport, 
 	if msgs == nil {
 		msgs = []store.Message{}
 	}
-	return ConversationExport{Conversation: c, Messages: msgs}, nil
+	out := ConversationExport{Conversation: c, Messages: msgs}
+	if ns, ok := s.st.(noteStore); ok {
+		if out.Notes, err = ns.Notes(c.ID); err != nil {
+			return ConversationExport{}, fmt.Errorf("privacy: export %s: %w", c.ID, err)
+		}
+	}
+	return out, nil
 }
 
 // visitors loads the visitors with these ids (unknown ones are skipped)

@@ -332,6 +332,11 @@ func testEraseFiles[S FileStore](t *testing.T, b Backend[S]) {
 			t.Fatal(err)
 		}
 	}
+	// The export lists the agents' notes with the transcript.
+	exp, err := svc.Export([]string{ann.v.ID})
+	if err != nil || len(exp.Visitors) != 1 || len(exp.Visitors[0].Conversations[0].Notes) != 1 {
+		t.Fatalf("export = %+v, %v; want the one note", exp, err)
+	}
 	r, err := svc.Erase(bg, []string{ann.v.ID}, "admin")
 	if err != nil {
 		t.Fatal(err)
