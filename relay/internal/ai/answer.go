@@ -38,7 +38,7 @@ type Request struct {
 // stored marked incomplete.
 func (c *Client) Answer(ctx context.Context, r Request, onDelta DeltaFunc) (Result, error) {
 	res, err := c.answer(ctx, r, onDelta)
-	c.metrics.answers.WithLabelValues(outcome(res, err)).Inc()
+	c.metrics.Answer(outcome(res, err))
 	return res, err
 }
 
@@ -89,9 +89,8 @@ func (c *Client) answer(ctx context.Context, r Request, onDelta DeltaFunc) (Resu
 	if reservation != nil {
 		reservation.Commit(res.Usage.Total())
 	}
-	c.metrics.tokens.WithLabelValues("prompt").Add(float64(res.Usage.PromptTokens))
-	c.metrics.tokens.WithLabelValues("completion").Add(float64(res.Usage.CompletionTokens))
-	c.metrics.redactions.Add(float64(res.Redactions))
+	c.metrics.Tokens(res.Usage.PromptTokens, res.Usage.CompletionTokens)
+	c.metrics.Redactions(res.Redactions)
 	if err == nil && cacheable && res.FinishReason == "stop" {
 		c.opts.Cache.Put(key, res.Text)
 	}

@@ -1,14 +1,12 @@
 package ai
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/egress"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults for Options, each with the reason for its value.
@@ -98,8 +96,8 @@ type Options struct {
 	Cache       *Cache
 	AcquireWait time.Duration
 
-	// Registerer receives the kefu_ai_* metrics; none if nil.
-	Registerer prometheus.Registerer
+	// Metrics records what the client does; nil records nothing.
+	Metrics Metrics
 }
 
 func (o Options) withDefaults() Options {
@@ -112,6 +110,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = noMetrics{}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -142,19 +143,15 @@ func (o Options) withDefaults() Options {
 type Client struct {
 	opts    Options
 	log     *slog.Logger
-	http    *http.Client
-	metrics *metrics
+	http    doer
+	metrics Metrics
 }
 
-// New builds a Client. It does no I/O; it fails only if the metrics cannot
-// be registered (e.g. registered twice on one Registerer).
+// New builds a Client. It does no I/O and cannot fail today; the error
+// is kept for options that may.
 func New(opts Options) (*Client, error) {
 	opts = opts.withDefaults()
-	m, err := newMetrics(opts.Registerer, opts.Cache, opts.Budget, opts.Limiter)
-	if err != nil {
-		return nil, fmt.Errorf("ai: new client: %w", err)
-	}
-	return &Client{opts: opts, log: opts.Logger, http: newHTTPClient(opts), metrics: m}, nil
+	return &Client{opts: opts, log: opts.Logger, http: newDoer(opts), metrics: opts.Metrics}, nil
 }
 
 // Close releases idle upstream connections.

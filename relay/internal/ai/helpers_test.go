@@ -98,3 +98,29 @@ func fakeServer(t testing.TB, o openaitest.Options) *openaitest.Server {
 }
 
 func ctxT(t testing.TB) context.Context { return t.Context() }
+
+// recorder is an ai.Metrics that counts what it is told, by name
+// ("answer cached", "response 2xx", "tokens prompt", …).
+type recorder struct {
+	mu sync.Mutex
+	n  map[string]float64
+}
+
+func newRecorder() *recorder { return &recorder{n: map[string]float64{}} }
+
+func (r *recorder) add(k string, v float64) { r.mu.Lock(); r.n[k] += v; r.mu.Unlock() }
+
+func (r *recorder) get(k string) float64 { r.mu.Lock(); defer r.mu.Unlock(); return r.n[k] }
+
+func (r *recorder) StreamStarted()             { r.add("inflight", 1) }
+func (r *recorder) StreamEnded()               { r.add("inflight", -1) }
+func (r *recorder) UpstreamRequest()           { r.add("upstream request", 1) }
+func (r *recorder) Retry()                     { r.add("retry", 1) }
+func (r *recorder) Response(class string)      { r.add("response "+class, 1) }
+func (r *recorder) FirstToken(d time.Duration) { r.add("first token", 1) }
+func (r *recorder) Answer(outcome string)      { r.add("answer "+outcome, 1) }
+func (r *recorder) Tokens(prompt, completion int) {
+	r.add("tokens prompt", float64(prompt))
+	r.add("tokens completion", float64(completion))
+}
+func (r *recorder) Redactions(n int) { r.add("redactions", float64(n)) }

@@ -63,11 +63,7 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 		return Result{}, fmt.Errorf("%s: %w: %w", op, ErrDisabled, err)
 	}
 	key, withheld := s.UsableKey()
-	cfg := openai.DefaultConfig(key)
-	cfg.BaseURL = strings.TrimRight(strings.TrimSpace(s.BaseURL), "/")
-	cfg.HTTPClient = c.http
-	cfg.EmptyMessagesLimit = emptyMessagesLimit
-	oc := openai.NewClientWithConfig(cfg)
+	oc := newOpenAI(strings.TrimRight(strings.TrimSpace(s.BaseURL), "/"), c.http)
 	keyHost := ""
 	if key != "" {
 		keyHost = s.KeyHost
@@ -78,8 +74,8 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 	wd := newWatchdog(c.opts.Timeouts, cancel)
 	defer wd.stop()
 
-	c.metrics.inflight.Inc()
-	defer c.metrics.inflight.Dec()
+	c.metrics.StreamStarted()
+	defer c.metrics.StreamEnded()
 
 	st := &streamState{wd: wd, onDelta: onDelta, start: time.Now()}
 	tools := s.Handoff != HandoffMarkerMode
@@ -87,7 +83,7 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 	var err error
 	for attempt := 1; ; attempt++ {
 		st.res.Attempts = attempt
-		c.metrics.attempts.Inc()
+		c.metrics.UpstreamRequest()
 		err = c.attempt(ctx, oc, req, key, keyHost, st)
 		if err == nil {
 			break
@@ -118,7 +114,7 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 			break // the visitor would wait past the first-token deadline
 		}
 		c.log.Info("ai upstream retry", "attempt", attempt, "status", ue.Status, "delay", delay)
-		c.metrics.retries.Inc()
+		c.metrics.Retry()
 		if sleep(ctx, delay) != nil {
 			break
 		}
@@ -216,15 +212,15 @@ var errCut = errors.New("stream ended without [DONE] and a finish reason")
 
 // attempt makes one upstream request and reads its stream to the end.
 func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.ChatCompletionRequest, key, keyHost string, st *streamState) error {
-	cl := &call{keyHost: keyHost}
+	cl := &call{key: key, keyHost: keyHost}
 	stream, err := oc.CreateChatCompletionStream(withCall(ctx, cl), req)
 	if err != nil {
 		ue := upstreamError(err, cl, key)
-		c.metrics.responses.WithLabelValues(statusClass(ue.Status)).Inc()
+		c.metrics.Response(statusClass(ue.Status))
 		return ue
 	}
 	defer stream.Close()
-	c.metrics.responses.WithLabelValues(statusClass(200)).Inc()
+	c.metrics.Response(statusClass(200))
 	st.opened++
 	var tc toolCall
 	var grace *time.Timer // bounds the wait for the tool's arguments
@@ -272,7 +268,7 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 		st.wd.chunk(content != "" || called)
 		if (content != "" || called) && st.res.FirstToken == 0 {
 			st.res.FirstToken = time.Since(st.start)
-			c.metrics.firstToken.Observe(st.res.FirstToken.Seconds())
+			c.metrics.FirstToken(st.res.FirstToken)
 		}
 		if content != "" {
 			content = strings.ToValidUTF8(content, "\uFFFD")

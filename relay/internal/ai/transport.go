@@ -5,22 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/sashabaranov/go-openai"
 )
 
 // The relay's own HTTP client for the upstream. go-openai is handed this
-// client; the RoundTripper below is where the key's host binding, the error
-// body limit, the [DONE] detection and the Retry-After capture happen, since
-// go-openai exposes none of them.
+// client (never its own: see newOpenAI); the RoundTripper below is where the
+// key is added, bound to its host, and where the error body limit, the
+// [DONE] detection and the Retry-After capture happen, since go-openai
+// exposes none of them.
 
 // call is the state of one upstream attempt, shared between Stream and the
 // RoundTripper through the request's context.
 type call struct {
+	key        string // the API key, sent as Authorization to keyHost only
 	keyHost    string // the only host Authorization may go to
 	status     atomic.Int32
 	retryAfter atomic.Int64 // nanoseconds
@@ -54,11 +57,16 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("%w: scheme %q", errBaseURL, req.URL.Scheme)
 	}
 	c, _ := req.Context().Value(callKey{}).(*call)
-	if req.Header.Get("Authorization") != "" && (c == nil || c.keyHost == "" || hostKey(req.URL) != c.keyHost) {
-		// The key was entered for another host: it does not go here.
-		// (A RoundTripper must not change the caller's request: clone.)
+	withKey := c != nil && c.key != "" && c.keyHost != "" && hostKey(req.URL) == c.keyHost
+	if withKey || req.Header.Get("Authorization") != "" {
+		// The key goes only to the host it was entered for; no other
+		// Authorization goes anywhere. (A RoundTripper must not change
+		// the caller's request: clone.)
 		req = req.Clone(req.Context())
 		req.Header.Del("Authorization")
+		if withKey {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
@@ -123,39 +131,30 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// newHTTPClient builds the upstream client around o.Transport, or the
-// relay's own transport. The http.Client timeout is a backstop only:
-// Stream's own deadlines end a slow answer first.
-func newHTTPClient(o Options) *http.Client {
+// doer sends the upstream requests: go-openai's HTTPDoer, and Close's.
+type doer interface {
+	Do(*http.Request) (*http.Response, error)
+	CloseIdleConnections()
+}
+
+// newTransportFor wraps o.Transport, or the relay's own transport.
+func newTransportFor(o Options) *transport {
 	base := o.Transport
 	if base == nil {
 		base = newTransport(o)
 	}
-	return &http.Client{
-		Transport:     &transport{base: base, maxLine: o.MaxLineBytes, maxErrBody: o.MaxErrorBodyBytes, now: o.Now},
-		CheckRedirect: checkRedirect,
-		Timeout:       o.Timeouts.Answer + 10*time.Second,
-	}
+	return &transport{base: base, maxLine: o.MaxLineBytes, maxErrBody: o.MaxErrorBodyBytes, now: o.Now}
 }
 
-// newTransport dials the upstream itself, checking every address it dials.
-func newTransport(o Options) *http.Transport {
-	dialer := &net.Dialer{
-		Timeout: o.DialTimeout,
-		// TCP keepalive: carriers cut idle-looking streams without it.
-		KeepAlive: 30 * time.Second,
-		// Every address dialled, after DNS.
-		Control: o.Egress.Control,
-	}
-	return &http.Transport{
-		Proxy:                 o.Proxy,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		TLSHandshakeTimeout:   o.DialTimeout,
-		ResponseHeaderTimeout: o.Timeouts.FirstToken,
-		ExpectContinueTimeout: time.Second,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-	}
+// newOpenAI makes the go-openai client for one answer. Not through
+// openai.DefaultConfig: that builds an http.Client of its own, which alone
+// links Go's whole TLS client into the js/wasm build (the edge). The key
+// is not go-openai's either: the transport adds it, for its host only.
+func newOpenAI(baseURL string, d doer) *openai.Client {
+	return openai.NewClientWithConfig(openai.ClientConfig{
+		BaseURL:            baseURL,
+		APIType:            openai.APITypeOpenAI,
+		HTTPClient:         d,
+		EmptyMessagesLimit: emptyMessagesLimit,
+	})
 }

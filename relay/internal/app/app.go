@@ -224,7 +224,10 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	}
 	aiCache := ai.NewCache(4096, time.Hour, time.Now)
 	aip, err := bot.NewAI(ctx, a.store, cfg, bot.AIOptions{
-		Cache: aiCache, Logger: a.log, Registerer: a.metrics.Registry, Secrets: key,
+		Cache: aiCache, Logger: a.log, Secrets: key,
+		NewMetrics: func(c *ai.Cache, b *ai.Budget, l *ai.Limiter) (ai.Metrics, error) {
+			return metrics.NewAI(a.metrics.Registry, c, b, l)
+		},
 	})
 	if err != nil {
 		return explainUnreadable(err, keySource)

@@ -14,7 +14,6 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
-	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/visitor"
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -38,6 +37,14 @@ type Store interface {
 	UpdateConversation(ctx context.Context, id string, fn func(*store.Conversation) error) (store.Conversation, error)
 }
 
+// Metrics counts instant answers and hand-offs (the relay's Prometheus
+// metrics; nothing on the edge).
+type Metrics interface {
+	InstantAnswer()
+	// Handoff: reason (asked, model, ai_off, …), to queue or nobody.
+	Handoff(reason, to string)
+}
+
 // Flow decides what answers each visitor message.
 type Flow struct {
 	store    Store
@@ -47,7 +54,7 @@ type Flow struct {
 	settings *AISettings
 	budget   *ai.Budget
 	log      *slog.Logger
-	metrics  *metrics.Metrics
+	metrics  Metrics
 	opts     Options
 
 	// OnQueued runs after a conversation joined the human queue, with the
@@ -103,7 +110,7 @@ type Knowledge interface {
 }
 
 // New builds the flow. budget may be nil (no daily limit).
-func New(st Store, h *hub.Hub, in *intents.Service, client *ai.Client, settings *AISettings, budget *ai.Budget, log *slog.Logger, m *metrics.Metrics, opts Options) *Flow {
+func New(st Store, h *hub.Hub, in *intents.Service, client *ai.Client, settings *AISettings, budget *ai.Budget, log *slog.Logger, m Metrics, opts Options) *Flow {
 	if opts.HistoryMessages <= 0 {
 		opts.HistoryMessages = 40
 	}
@@ -148,7 +155,7 @@ func (f *Flow) OnVisitorMessage(ctx context.Context, s *visitor.Session, a store
 	q := a.Messages[0]
 	if len(a.Messages) > 1 {
 		// The browser answered from an FAQ intent; both are stored.
-		f.metrics.InstantAnswers.Inc()
+		f.metrics.InstantAnswer()
 		return
 	}
 	if a.Conversation.Handler != store.HandlerBot {
@@ -177,7 +184,7 @@ func (f *Flow) answerFromIntent(ctx context.Context, q store.Message, res router
 		f.log.Error("bot: store intent answer", "conversation", q.ConversationID, "err", err)
 		return
 	}
-	f.metrics.InstantAnswers.Inc()
+	f.metrics.InstantAnswer()
 }
 
 // Handoff moves a conversation from the bot to the human queue and tells
@@ -193,7 +200,7 @@ func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, s
 			f.log.Error("bot: store no-people message", "conversation", convID, "err", err)
 			return
 		}
-		f.metrics.Handoffs.WithLabelValues(r.String(), "nobody").Inc()
+		f.metrics.Handoff(r.String(), "nobody")
 		f.log.Info("bot: hand-off asked, but nobody takes chats here", "conversation", convID, "reason", r.String())
 		return
 	}
@@ -209,7 +216,7 @@ func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, s
 		f.log.Error("bot: store hand-off message", "conversation", convID, "err", err)
 	}
 	f.hub.Publish(chat.Topic(convID), chat.ConversationFrame(conv, ""))
-	f.metrics.Handoffs.WithLabelValues(r.String(), "queue").Inc()
+	f.metrics.Handoff(r.String(), "queue")
 	f.log.Info("bot: handed off", "conversation", convID, "reason", r.String(), "online", av.Online)
 	if f.OnQueued != nil {
 		f.OnQueued(ctx, conv, question, skill)

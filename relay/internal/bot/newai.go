@@ -10,7 +10,6 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/ai"
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/store"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // AIParts are what NewAI builds beside the client.
@@ -27,9 +26,12 @@ type AIOptions struct {
 	Transport http.RoundTripper
 	// Cache serves repeated context-free questions; nil for none (an edge
 	// instance lives for one request, so a cache there would never hit).
-	Cache      *ai.Cache
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	Cache  *ai.Cache
+	Logger *slog.Logger
+	// NewMetrics builds the client's metrics from the parts NewAI makes
+	// (the relay's register their gauges in Prometheus); nil records
+	// nothing, as on the edge.
+	NewMetrics func(cache *ai.Cache, budget *ai.Budget, limiter *ai.Limiter) (ai.Metrics, error)
 	// Secrets seals the stored API key (*secret.Key): the key file's on
 	// the relay, KEFU_SECRET_KEY's on the edge (a nil *secret.Key there
 	// without one).
@@ -63,14 +65,21 @@ func NewAI(ctx context.Context, st store.Settings, cfg config.Config, o AIOption
 			return AIParts{}, err
 		}
 	}
+	limiter := ai.NewLimiter(cfg.AIMaxConcurrent, 1)
+	var m ai.Metrics
+	if o.NewMetrics != nil {
+		if m, err = o.NewMetrics(o.Cache, p.Budget, limiter); err != nil {
+			return AIParts{}, fmt.Errorf("bot: %w", err)
+		}
+	}
 	p.Client, err = ai.New(ai.Options{
-		Logger:     o.Logger,
-		Timeouts:   ai.Timeouts{FirstToken: cfg.AIFirstToken, ChunkGap: cfg.AIChunkGap, Answer: cfg.AIAnswerTimeout},
-		Limiter:    ai.NewLimiter(cfg.AIMaxConcurrent, 1),
-		Budget:     p.Budget,
-		Cache:      o.Cache,
-		Transport:  o.Transport,
-		Registerer: o.Registerer,
+		Logger:    o.Logger,
+		Timeouts:  ai.Timeouts{FirstToken: cfg.AIFirstToken, ChunkGap: cfg.AIChunkGap, Answer: cfg.AIAnswerTimeout},
+		Limiter:   limiter,
+		Budget:    p.Budget,
+		Cache:     o.Cache,
+		Transport: o.Transport,
+		Metrics:   m,
 	})
 	if err != nil {
 		return AIParts{}, fmt.Errorf("bot: %w", err)

@@ -2,15 +2,20 @@ package chat
 
 import (
 	"github.com/kefuhq/kefu/relay/internal/hub"
-	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/store"
 )
+
+// Metrics counts the messages stored, by author kind (the relay's
+// Prometheus metrics; nothing on the edge).
+type Metrics interface {
+	MessageStored(from string)
+}
 
 // Fanout publishes stored messages. Its OnAppend is the store's commit hook,
 // so publishes happen in commit (and so seq) order.
 type Fanout struct {
 	Hub     *hub.Hub
-	Metrics *metrics.Metrics
+	Metrics Metrics
 	// Extra, when set, also receives every new message (agent inboxes).
 	Extra func(a store.Appended)
 	// Followed means stored messages reach the hub through Deliver, from
@@ -26,7 +31,7 @@ func (f *Fanout) OnAppend(a store.Appended) {
 		if a.Duplicate[i] {
 			continue
 		}
-		f.Metrics.Messages.WithLabelValues(m.From).Inc()
+		f.Metrics.MessageStored(m.From)
 		if !f.Followed {
 			f.Hub.Publish(Topic(m.ConversationID), MessageFrame(m))
 		}

@@ -21,7 +21,6 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
-	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/secret"
 	"github.com/kefuhq/kefu/relay/internal/site"
@@ -42,11 +41,26 @@ type Store interface {
 const DefaultDrain = 25 * time.Second
 
 // NewFanout returns the live side of the edge: the hub that event streams
-// subscribe to and the metrics. Open the store with its OnAppend (so what
-// is stored reaches the streams, in seq order), then pass both to New.
+// subscribe to. Open the store with its OnAppend (so what is stored
+// reaches the streams, in seq order), then pass both to New.
 func NewFanout() *chat.Fanout {
-	return &chat.Fanout{Hub: hub.New(), Metrics: metrics.New()}
+	return &chat.Fanout{Hub: hub.New(), Metrics: noMetrics{}}
 }
+
+// noMetrics records nothing: a Worker's counters would cover one request
+// and nothing could scrape them (/metrics is not served here), and
+// Prometheus' registry, with protobuf beneath it, was a fifth of the
+// Worker and part of every request's start (docs/edge.md).
+type noMetrics struct{}
+
+func (noMetrics) MessageStored(string)   {}
+func (noMetrics) InstantAnswer()         {}
+func (noMetrics) Handoff(string, string) {}
+func (noMetrics) Opened(string)          {}
+func (noMetrics) Closed(string, int)     {}
+func (noMetrics) Refuse(string)          {}
+func (noMetrics) FrameError(string)      {}
+func (noMetrics) Ack(bool)               {}
 
 // DefaultPoll is how often a visitor's event stream reads D1 for messages
 // other requests stored (their own question, another tab's): each request
@@ -99,7 +113,7 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
 	}
-	h, m := o.Fanout.Hub, o.Fanout.Metrics
+	h, m := o.Fanout.Hub, noMetrics{}
 	// Each request restores the day's token use and saves it after an
 	// answer: concurrent requests may overwrite each other's count, so the
 	// daily limit holds only roughly here (docs/edge.md).
@@ -113,7 +127,7 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 			return nil, fmt.Errorf("edge: KEFU_SECRET_KEY: %w", err)
 		}
 	}
-	aip, err := bot.NewAI(ctx, st, cfg, bot.AIOptions{Transport: o.Transport, Logger: log, Registerer: m.Registry, Secrets: key})
+	aip, err := bot.NewAI(ctx, st, cfg, bot.AIOptions{Transport: o.Transport, Logger: log, Secrets: key})
 	if errors.Is(err, ai.ErrKeyUnreadable) {
 		return nil, fmt.Errorf("edge: %w; set the Worker secret KEFU_SECRET_KEY to the relay's secret key file (npx wrangler secret put KEFU_SECRET_KEY < secret.key)", err)
 	}

@@ -69,6 +69,30 @@ func (m *Metrics) ObserveCommit(writes int, took time.Duration, err error) {
 	m.CommitBatch.Observe(float64(writes))
 }
 
+// Opened records a connection accepted.
+func (m *Metrics) Opened(kind string) {
+	m.Connections.WithLabelValues(kind).Inc()
+	m.ConnectsTotal.WithLabelValues(kind).Inc()
+}
+
+// Refuse records a connection or request refused, by reason.
+func (m *Metrics) Refuse(reason string) { m.Refused.WithLabelValues(reason).Inc() }
+
+// FrameError records a client frame refused, by error code.
+func (m *Metrics) FrameError(code string) { m.FrameErrors.WithLabelValues(code).Inc() }
+
+// Ack records an ack sent; duplicate for a resent message already stored.
+func (m *Metrics) Ack(duplicate bool) { m.Acks.WithLabelValues(strconv.FormatBool(duplicate)).Inc() }
+
+// MessageStored records a message durably stored, by author kind.
+func (m *Metrics) MessageStored(from string) { m.Messages.WithLabelValues(from).Inc() }
+
+// InstantAnswer records a visitor question answered by an FAQ intent.
+func (m *Metrics) InstantAnswer() { m.InstantAnswers.Inc() }
+
+// Handoff records a hand-off from the bot, by reason and where to.
+func (m *Metrics) Handoff(reason, to string) { m.Handoffs.WithLabelValues(reason, to).Inc() }
+
 // Closed records a connection's end.
 func (m *Metrics) Closed(kind string, code int) {
 	m.Connections.WithLabelValues(kind).Dec()

@@ -15,7 +15,6 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/limits"
-	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -77,13 +76,24 @@ type Store interface {
 	Messages(convID string, after uint64, limit int) ([]store.Message, error)
 }
 
+// Metrics counts connections, refusals, frame errors and acks (the
+// relay's Prometheus metrics; nothing on the edge).
+type Metrics interface {
+	Opened(kind string)
+	Closed(kind string, code int)
+	// Refuse: origin, per_ip, shutting_down.
+	Refuse(reason string)
+	FrameError(code string)
+	Ack(duplicate bool)
+}
+
 // Handler serves GET /v1/ws.
 type Handler struct {
 	opts     Options
 	store    Store
 	hub      *hub.Hub
 	log      *slog.Logger
-	metrics  *metrics.Metrics
+	metrics  Metrics
 	perIP    *limits.Counter
 	newPerIP *limits.Keyed // nil: no limit
 	visitors *limits.Keyed
@@ -91,7 +101,7 @@ type Handler struct {
 }
 
 // New builds the handler; it does no I/O.
-func New(opts Options, st Store, h *hub.Hub, log *slog.Logger, m *metrics.Metrics, hooks Hooks) *Handler {
+func New(opts Options, st Store, h *hub.Hub, log *slog.Logger, m Metrics, hooks Hooks) *Handler {
 	if opts.AnswerTimeout <= 0 {
 		opts.AnswerTimeout = 2 * time.Minute
 	}
@@ -110,13 +120,13 @@ func New(opts Options, st Store, h *hub.Hub, log *slog.Logger, m *metrics.Metric
 // upgrade answer with a JSON error body carrying a protocol error code.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); !h.opts.Origins.Admit(o, r.Host) {
-		h.metrics.Refused.WithLabelValues("origin").Inc()
+		h.metrics.Refuse("origin")
 		httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
 		return
 	}
 	ip := limits.ClientIP(r, h.opts.BehindProxy)
 	if !h.perIP.Acquire(ip) {
-		h.metrics.Refused.WithLabelValues("per_ip").Inc()
+		h.metrics.Refuse("per_ip")
 		httpx.Error(w, http.StatusTooManyRequests, protocol.CodeTooManyConnections, "")
 		return
 	}
@@ -132,12 +142,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := hub.NewConn(ws, "visitor", h.opts.Conn)
 	if !h.hub.Register(c) {
-		h.metrics.Refused.WithLabelValues("shutting_down").Inc()
+		h.metrics.Refuse("shutting_down")
 		ws.Close(protocol.CloseRestart, "server restarting")
 		return
 	}
-	h.metrics.Connections.WithLabelValues("visitor").Inc()
-	h.metrics.ConnectsTotal.WithLabelValues("visitor").Inc()
+	h.metrics.Opened("visitor")
 	s := &Session{h: h, c: c, ip: ip, log: h.log}
 	code := s.run(context.WithoutCancel(r.Context()))
 	h.hub.Deregister(c)

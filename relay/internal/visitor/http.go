@@ -43,7 +43,7 @@ func (h *Handler) HTTPRoutes(mux httpx.Mux, wrap func(http.Handler) http.Handler
 func (h *Handler) guard(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.opts.Origins.Admit(r.Header.Get("Origin"), r.Host) {
-			h.metrics.Refused.WithLabelValues("origin").Inc()
+			h.metrics.Refuse("origin")
 			httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
 			return
 		}
@@ -186,7 +186,7 @@ func (h *Handler) sendHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Fingerprint = req.Fingerprint
 	if !h.visitors.Allow(s.VisitorID) {
-		h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeRateLimited)).Inc()
+		h.metrics.FrameError(string(protocol.CodeRateLimited))
 		httpx.Error(w, http.StatusTooManyRequests, protocol.CodeRateLimited, "")
 		return
 	}
@@ -270,7 +270,7 @@ func (h *Handler) eventsHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.perIP.Acquire(s.ip) {
-		h.metrics.Refused.WithLabelValues("per_ip").Inc()
+		h.metrics.Refuse("per_ip")
 		httpx.Error(w, http.StatusTooManyRequests, protocol.CodeTooManyConnections, "")
 		return
 	}

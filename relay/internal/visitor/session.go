@@ -182,7 +182,7 @@ func (h *Handler) resolve(ctx context.Context, ip string, hello *protocol.Hello)
 			r.resume = protocol.ResumeNew
 		}
 		if !h.newPerIP.AllowAddress(ip) {
-			h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeRateLimited)).Inc()
+			h.metrics.FrameError(string(protocol.CodeRateLimited))
 			return r, protocol.Errorf(protocol.CodeRateLimited, "too many new conversations from your address; try again in a minute")
 		}
 		var hash []byte
@@ -302,7 +302,7 @@ func idOf(v any) string {
 // stored; resend the same id later). It reports false, after closing with
 // 4029, once the client keeps going regardless.
 func (s *Session) limited(id string) bool {
-	s.h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeRateLimited)).Inc()
+	s.h.metrics.FrameError(string(protocol.CodeRateLimited))
 	if s.frames.Refused() {
 		s.c.Close(protocol.CloseFlood, "far over the rate after repeated rate_limited errors")
 		return false
@@ -353,10 +353,10 @@ func (h *Handler) store1(ctx context.Context, s *Session, f *protocol.Send) (sto
 	a, err := h.store.Append(ctx, s.ConversationID, msgs...)
 	if err != nil {
 		h.log.Error("visitor: store message", "conversation", s.ConversationID, "err", err)
-		h.metrics.FrameErrors.WithLabelValues(string(protocol.CodeStorage)).Inc()
+		h.metrics.FrameError(string(protocol.CodeStorage))
 		return a, protocol.Errorf(protocol.CodeStorage, "")
 	}
-	h.metrics.Acks.WithLabelValues(fmt.Sprint(a.Duplicate[0])).Inc()
+	h.metrics.Ack(a.Duplicate[0])
 	return a, nil
 }
 
@@ -386,7 +386,7 @@ func (s *Session) onTyping(f *protocol.Typing) {
 // false (after closing with 1008) once the client has sent too many.
 func (s *Session) refuse(err error, id string) bool {
 	pe := asProtocolError(err)
-	s.h.metrics.FrameErrors.WithLabelValues(string(pe.Code)).Inc()
+	s.h.metrics.FrameError(string(pe.Code))
 	s.rejects++
 	if s.rejects > maxRejects {
 		s.c.Close(protocol.ClosePolicy, "too many invalid frames")
@@ -399,7 +399,7 @@ func (s *Session) refuse(err error, id string) bool {
 // refuseNow is refuse before the writer runs.
 func (s *Session) refuseNow(ctx context.Context, err error) bool {
 	pe := asProtocolError(err)
-	s.h.metrics.FrameErrors.WithLabelValues(string(pe.Code)).Inc()
+	s.h.metrics.FrameError(string(pe.Code))
 	s.rejects++
 	if s.rejects > maxRejects {
 		s.c.CloseBeforeStart(protocol.ClosePolicy, "too many invalid frames")
