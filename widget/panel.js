@@ -35,7 +35,7 @@
   // each other's changes (storage events). Nothing is written before the
   // visitor first interacts (opens the chat or sends) — see docs/widget.md.
   const prefix = 'kefu:' + new URL(ctx.src).host + ':';
-  const K = { session: prefix + 'session', log: prefix + 'log', outbox: prefix + 'outbox', vid: prefix + 'vid' };
+  const K = { session: prefix + 'session', log: prefix + 'log', outbox: prefix + 'outbox', vid: prefix + 'vid', contact: prefix + 'contact' };
   const LOG_MAX = 100; // messages kept for an instant redraw on reload
   const LOG_BYTES = 200_000; // the host's storage quota is shared with the host
   let mayStore = false;
@@ -60,10 +60,11 @@
 .p{position:fixed;bottom:88px;right:20px;width:370px;height:min(600px,calc(100vh - 110px));display:flex;flex-direction:column;background:var(--bg);color:var(--tx);border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);overflow:hidden;--bg:#fff;--tx:#111827;--mu:#6b7280;--bb:#f3f4f6;--bd:#e5e7eb}
 .p[hidden]{display:none}
 .left .p{right:auto;left:20px}
-.h{flex:none;height:64px;display:flex;align-items:center;gap:8px;padding-inline:16px 8px;background:var(--c);color:var(--fg)}
+.h{flex:none;min-height:64px;display:flex;align-items:center;gap:8px;padding-inline:16px 8px;background:var(--c);color:var(--fg)}
 .hd{flex:1;min-width:0}
 .ti{font-weight:600;font-size:16px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.st{font-size:12px;opacity:.9;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.st,.av{font-size:12px;line-height:16px;opacity:.9;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.av[hidden]{display:none}
 button{font:inherit;color:inherit;background:none;border:0;cursor:pointer}
 button:focus-visible,textarea:focus-visible{outline:3px solid var(--c);outline-offset:2px}
 .h button:focus-visible{outline-color:var(--fg)}
@@ -100,6 +101,11 @@ textarea::placeholder{color:var(--mu)}
 .dl{font-size:13px;color:var(--mu);margin:0 4px}
 .dc{padding:6px 12px;border:1px solid var(--c);border-radius:14px;text-align:start;overflow-wrap:anywhere}
 .dn{border-color:var(--bd);color:var(--mu)}
+.ct{align-self:stretch;display:flex;flex-direction:column;gap:6px;padding:10px;border:1px solid var(--bd);border-radius:10px;font-size:13px}
+.ct p{margin:0}.ct input:not([type=checkbox]){font:inherit;color:var(--tx);background:var(--bg);border:1px solid var(--bd);border-radius:8px;padding:6px 8px}
+.ct label{display:flex;gap:6px;align-items:center;color:var(--mu)}
+.cs{align-self:flex-start;padding:6px 14px;border-radius:8px;background:var(--c);color:var(--fg)}
+.cm{color:var(--mu)}.cm:empty{display:none}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (prefers-color-scheme:dark){.p{--bg:#111827;--tx:#f3f4f6;--mu:#9ca3af;--bb:#1f2937;--bd:#374151}}
 @media (max-width:480px){.p,.left .p{inset:0;width:auto;height:auto;border-radius:0}.open .l{display:none}}
@@ -134,7 +140,9 @@ textarea::placeholder{color:var(--mu)}
   const title = el('div', 'ti', cfg.title);
   title.id = 'kefu-title';
   const sub = el('div', 'st');
-  hd.append(title, sub);
+  const availLine = el('div', 'av');
+  availLine.hidden = true;
+  hd.append(title, sub, availLine);
   const closeBtn = el('button', 'cx');
   closeBtn.type = 'button';
   sayLabel(closeBtn, 'close');
@@ -261,6 +269,7 @@ textarea::placeholder{color:var(--mu)}
     input.focus({ preventScroll: true });
     markRead();
     emit('open');
+    refreshAvail();
     refreshModel();
     classifier.load();
   }
@@ -494,6 +503,7 @@ textarea::placeholder{color:var(--mu)}
       }
     });
     state.nodes.set(m.seq, node);
+    if (m.from === 'system' && m.via === 'contact' && m.seq >= state.maxSeq) keepBottom(() => contactFor(node));
     // lastSeq: the highest seq with nothing missing below it, what hello resumes from.
     while (state.msgs.has(state.lastSeq + 1)) state.lastSeq++;
     if (m.from !== 'visitor') hideTyping();
@@ -552,10 +562,119 @@ textarea::placeholder{color:var(--mu)}
     if (f.handler) state.handler = f.handler;
     if (f.status) state.status = f.status;
     state.handlerName = f.handler_name || '';
+    statusLine();
+  }
+  function statusLine() {
     if (state.handler === 'agent' && state.status !== 'closed' && state.handlerName) {
       delete sub.dataset.t;
       sub.textContent = state.handlerName;
     } else say(sub, state.status === 'closed' ? 'closed' : state.handler === 'agent' ? 'agent' : state.handler === 'queue' ? 'queue' : 'bot');
+    // The team's availability, under it, until a person has the chat.
+    const text = state.status !== 'closed' && state.handler !== 'agent' ? availText() : '';
+    availLine.textContent = text;
+    availLine.hidden = !text;
+    ui.dataset.avail = avail.state || '';
+  }
+
+  // --- availability -----------------------------------------------------------------
+  // The team's, from the relay (online / replies within / away until),
+  // shown in the header before the visitor writes; the shop's own wording
+  // (texts) over the catalogue's. Times are shown in the visitor's zone.
+  let avail = (ctx.config && ctx.config.availability) || {};
+  const availWord = (k) => (avail.texts && avail.texts[k]) || T[k] || '';
+  function availText() {
+    const lang = ctx.lang;
+    if (avail.state === 'online') return availWord('availOnline');
+    if (avail.state === 'soon') {
+      const m = Number(avail.reply_minutes) || 60;
+      let time;
+      try {
+        time = m < 120 ? new Intl.NumberFormat(lang, { style: 'unit', unit: 'minute', unitDisplay: 'long' }).format(m)
+          : new Intl.NumberFormat(lang, { style: 'unit', unit: 'hour', unitDisplay: 'long' }).format(Math.ceil(m / 60));
+      } catch { time = m + ' min'; }
+      return fill(availWord('availSoon'), { time });
+    }
+    if (avail.state === 'away') {
+      const until = avail.until ? new Date(avail.until) : null;
+      if (!until || isNaN(until)) return availWord('availAway');
+      const soon = until - Date.now() < 6 * 86_400_000;
+      let time;
+      try { time = until.toLocaleString(lang, soon ? { weekday: 'long', hour: 'numeric', minute: '2-digit' } : { dateStyle: 'medium', timeStyle: 'short' }); } catch { time = until.toISOString(); }
+      return fill(availWord('availAwayUntil'), { time });
+    }
+    return '';
+  }
+  let availAt = 0;
+  function refreshAvail() {
+    if (Date.now() - availAt < 30_000) return;
+    availAt = Date.now();
+    fetch(url('/v1/widget/availability?lang=' + encodeURIComponent(ctx.lang)), { credentials: 'omit', cache: 'no-store' })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((a) => { if (a && typeof a.state === 'string') { avail = a; statusLine(); } }, () => {});
+  }
+
+  // --- contact (email when nobody can answer) -------------------------------------
+  // Under the hand-off that asks for it (a system message with via
+  // "contact"): email, an optional name, and whether to get the
+  // conversation by email when it closes. Kept on the visitor by the relay.
+  let contactForm = null;
+  function contactFor(node) {
+    if (read(K.contact, null) || state.contactSent) return;
+    if (contactForm) contactForm.remove();
+    const f = el('form', 'ct');
+    f.noValidate = true; // our message, in the visitor's language, not the browser's bubble
+    const ask = say(el('p', ''), 'contactAsk');
+    const email = el('input');
+    email.type = 'email';
+    email.required = true;
+    email.autocomplete = 'email';
+    email.maxLength = 254;
+    email.dataset.tp = 'contactEmail';
+    email.placeholder = T.contactEmail;
+    sayLabel(email, 'contactEmail');
+    const name = el('input');
+    name.autocomplete = 'name';
+    name.maxLength = 100;
+    name.dataset.tp = 'contactName';
+    name.placeholder = T.contactName;
+    sayLabel(name, 'contactName');
+    const lab = el('label', '');
+    const tx = el('input');
+    tx.type = 'checkbox';
+    lab.append(tx, say(el('span', ''), 'contactTranscript'));
+    const btn = say(el('button', 'cs'), 'contactSave');
+    btn.type = 'submit';
+    const msg = el('p', 'cm');
+    msg.setAttribute('role', 'status');
+    f.append(ask, email, name, lab, btn, msg);
+    if (avail.texts && avail.texts.contactAsk) { delete ask.dataset.t; ask.textContent = avail.texts.contactAsk; }
+    f.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (!email.checkValidity()) { say(msg, 'contactBad'); return; }
+      btn.disabled = true;
+      try {
+        const res = await fetch(url('/v1/conversations/' + encodeURIComponent(state.conv) + '/contact'), {
+          method: 'POST', credentials: 'omit',
+          headers: { Authorization: 'Bearer ' + state.token, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ email: email.value.trim(), name: name.value.trim(), transcript: tx.checked, page: location.href }),
+        });
+        if (res.status === 400) { say(msg, 'contactBad'); return; }
+        if (!res.ok) throw new Error('kefu: contact ' + res.status);
+        const saved = await res.json();
+        state.contactSent = true;
+        write(K.contact, { email: saved.email });
+        const done = el('p', 'cm', fill(T.contactSaved, { email: saved.email }));
+        done.setAttribute('role', 'status');
+        f.replaceChildren(done);
+        emit('contact', { email: saved.email });
+      } catch {
+        say(msg, 'contactFailed');
+      } finally {
+        btn.disabled = false;
+      }
+    });
+    node.after(f);
+    contactForm = f;
   }
 
   // Pending visitor messages: from the outbox (this tab's and other tabs').
@@ -1049,6 +1168,9 @@ textarea::placeholder{color:var(--mu)}
     for (const e of panel.querySelectorAll('[data-t]')) e.textContent = tr(e.dataset.t);
     for (const e of panel.querySelectorAll('[data-tl]')) e.setAttribute('aria-label', tr(e.dataset.tl));
     input.placeholder = T.placeholder;
+    for (const e of panel.querySelectorAll('[data-tp]')) e.placeholder = T[e.dataset.tp] || '';
+    avail = (ctx.config && ctx.config.availability) || avail;
+    statusLine();
     title.textContent = cfg.title;
     greeting();
     showBadge();
@@ -1063,6 +1185,7 @@ textarea::placeholder{color:var(--mu)}
     },
     shutdown() { shutdownLocal(); forget(); },
   });
+  statusLine();
   emit('ready', { conversationId: state.conv || null });
   // A returning visitor reconnects at once (replies may have come); the
   // classifier follows, since it is in the browser cache by now.

@@ -10,8 +10,9 @@ import * as agents from './agents.js';
 import * as aiView from './ai.js';
 import * as widget from './widget.js';
 import * as privacy from './privacy.js';
+import * as hours from './hours.js';
 
-const views = { dashboard, conversations, intents, agents, ai: aiView, widget, privacy };
+const views = { dashboard, conversations, intents, agents, ai: aiView, widget, hours, privacy };
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 let user = null;
 const started = new Set();

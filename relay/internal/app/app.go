@@ -21,6 +21,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/ai"
 	"github.com/kefuhq/kefu/relay/internal/assign"
 	"github.com/kefuhq/kefu/relay/internal/auth"
+	"github.com/kefuhq/kefu/relay/internal/avail"
 	"github.com/kefuhq/kefu/relay/internal/bot"
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/cluster"
@@ -84,6 +85,7 @@ type App struct {
 	intents    *intents.Service
 	aiSettings *bot.AISettings
 	site       *site.Site
+	avail      *avail.Service
 	bgStop     context.CancelFunc
 	bg         sync.WaitGroup
 	server     *http.Server
@@ -270,7 +272,19 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		return limits.PerAddress(limits.NewPerAddress(cfg.RatePerIP), cfg.BehindProxy, h)
 	}
 	in.Routes(mux, cors, perAddress)
-	site, err := site.New(assets, a.store, origins, func() string { _, _, h := in.Model(); return h }, site.Options{FileBytes: a.files.MaxBytes()})
+	a.router = assign.New(a.store, a.hub, in, a.log, a.flow.StopAI, cfg.AgentOfflineDrop, time.Now, a.routerPeers())
+	if err := a.router.Load(); err != nil {
+		return err
+	}
+	av, err := avail.New(a.store, a.router.Online, time.Now)
+	if err != nil {
+		return err
+	}
+	a.avail = av
+	site, err := site.New(assets, a.store, origins, func() string { _, _, h := in.Model(); return h }, site.Options{
+		FileBytes:    a.files.MaxBytes(),
+		Availability: func(lang string) any { return av.ForWidget(lang) },
+	})
 	if err != nil {
 		return err
 	}
@@ -298,12 +312,9 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	// Ratings reach webhooks (event "rating") once issue 12's emitter is
 	// wired here in place of csat.NoEvents.
 	csat.New(a.store, origins, csat.NoEvents{}, a.log).Routes(mux, cors)
-	a.router = assign.New(a.store, a.hub, in, a.log, a.flow.StopAI, cfg.AgentOfflineDrop, time.Now, a.routerPeers())
-	if err := a.router.Load(); err != nil {
-		return err
-	}
+	av.Routes(mux, authn, cors, a.log)
 	a.flow.OnQueued = a.router.Queued
-	a.flow.Available = func() bot.Availability { return bot.Availability{Online: a.router.Online()} }
+	a.flow.Available = func() bot.Availability { return botAvailability(av) }
 	a.fan.Extra = a.router.OnAppend
 	ah := agent.New(agent.Options{
 		MaxMessageBytes: cfg.MaxMessageBytes,

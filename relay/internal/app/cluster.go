@@ -11,6 +11,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/assign"
 	"github.com/kefuhq/kefu/relay/internal/auth"
+	"github.com/kefuhq/kefu/relay/internal/avail"
 	"github.com/kefuhq/kefu/relay/internal/bot"
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/cluster"
@@ -298,7 +299,7 @@ func (a *App) routerLease(held bool) {
 // cut off from them.
 func (a *App) rejoined(ctx context.Context) {
 	a.log.Info("cluster: back in touch with the cluster; rereading what others changed meanwhile")
-	for _, name := range []string{intents.SettingIntents, bot.SettingAI, site.SettingWidget} {
+	for _, name := range []string{intents.SettingIntents, bot.SettingAI, site.SettingWidget, avail.SettingName} {
 		a.reloadSetting(ctx, name)
 	}
 	a.router.Reconcile(ctx)
@@ -314,6 +315,8 @@ func (a *App) reloadSetting(ctx context.Context, name string) {
 		err = a.aiSettings.Reload()
 	case site.SettingWidget:
 		err = a.site.Reload()
+	case avail.SettingName:
+		err = a.avail.Reload()
 	default:
 		return
 	}

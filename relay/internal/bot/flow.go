@@ -60,9 +60,10 @@ type Flow struct {
 	// OnQueued runs after a conversation joined the human queue, with the
 	// question that sent it there and the skill it needs (routing).
 	OnQueued func(ctx context.Context, conv store.Conversation, question, skill string)
-	// Available reports how many agents are online now, for what a
-	// visitor is told on a hand-off (Notice); set beside OnQueued by the
-	// router. Nil counts as someone online.
+	// Available reports the team's availability now (agents online,
+	// business hours, the away switch), for what a visitor is told on a
+	// hand-off (Notice); set beside OnQueued by the router. Nil counts as
+	// someone online.
 	Available func() Availability
 
 	ctx       context.Context // ends at Close: every AI answer stops
@@ -212,7 +213,11 @@ func (f *Flow) Handoff(ctx context.Context, convID string, r reason, question, s
 		f.log.Error("bot: hand off", "conversation", convID, "err", err)
 		return
 	}
-	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: text}); err != nil {
+	via := ""
+	if av.AskContact() {
+		via = ViaContact
+	}
+	if _, err := f.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: text, Via: via}); err != nil {
 		f.log.Error("bot: store hand-off message", "conversation", convID, "err", err)
 	}
 	f.hub.Publish(chat.Topic(convID), chat.ConversationFrame(conv, ""))

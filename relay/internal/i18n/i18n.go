@@ -178,6 +178,10 @@ func (s *Set) text(lang, key string, part func(*Catalogue) map[string]string) st
 	return part(s.byLang[Fallback])[key]
 }
 
+// Fill replaces each {name} in t by the value after name in vars, as
+// Relay does (for texts from elsewhere: an admin's own wording).
+func Fill(t string, vars []string) string { return fill(t, vars) }
+
 // fill replaces the placeholders in one pass, so a value that itself
 // contains "{text}" (a visitor's name) stays as written.
 func fill(t string, vars []string) string {

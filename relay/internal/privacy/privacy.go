@@ -50,7 +50,8 @@ type Subject struct {
 	// Fingerprints are the visitors' session fingerprints (when the shop
 	// turned them on): what answers cached for one session are scoped by.
 	Fingerprints []string
-	// Emails are the visitors' "email" traits.
+	// Emails are the visitors' "email" traits and the emails they left
+	// (store.Contact).
 	Emails []string
 	// Texts are the messages the visitors wrote (empty for the retention
 	// sweep, which does not read messages it deletes).
@@ -116,7 +117,8 @@ func New(st Store, opts Options) *Service {
 type Query struct {
 	// ID is a visitor id, or a conversation id (its visitor is found).
 	ID string
-	// Email matches the "email" trait, ignoring case and spaces around.
+	// Email matches the "email" trait or the email the visitor left,
+	// ignoring case and spaces around.
 	Email string
 	// Trait and Value match a trait exactly (the value ignoring case).
 	Trait, Value string
@@ -182,7 +184,8 @@ func (s *Service) Find(q Query) ([]Found, error) {
 		want := strings.ToLower(strings.TrimSpace(q.Email))
 		var err error
 		vs, err = s.st.Visitors(func(v *store.Visitor) bool {
-			return strings.ToLower(strings.TrimSpace(v.Traits["email"])) == want
+			return strings.ToLower(strings.TrimSpace(v.Traits["email"])) == want ||
+				v.Contact != nil && strings.ToLower(v.Contact.Email) == want
 		})
 		if err != nil {
 			return nil, fmt.Errorf("privacy: find: %w", err)
@@ -347,6 +350,9 @@ func (s *Service) Erase(ctx context.Context, ids []string, by string) (Receipt, 
 		subj.VisitorIDs = append(subj.VisitorIDs, f.Visitor.ID)
 		if e := f.Visitor.Traits["email"]; e != "" {
 			subj.Emails = append(subj.Emails, e)
+		}
+		if c := f.Visitor.Contact; c != nil && c.Email != "" && !slices.Contains(subj.Emails, c.Email) {
+			subj.Emails = append(subj.Emails, c.Email)
 		}
 		if f.Visitor.Fingerprint != "" {
 			subj.Fingerprints = append(subj.Fingerprints, f.Visitor.Fingerprint)

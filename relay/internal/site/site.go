@@ -129,6 +129,10 @@ type Options struct {
 	// FileBytes is the largest attachment the relay takes; 0 (the edge
 	// build, or attachments turned off) tells widgets to offer none.
 	FileBytes int64
+	// Availability, when set, is the team's availability in a language
+	// (avail.Service.ForWidget), put in the config so the widget shows it
+	// before the visitor writes.
+	Availability func(lang string) any
 }
 
 // WasmFiles are the URLs of the widget's WebAssembly classifier.
@@ -232,6 +236,9 @@ type Config struct {
 	// Files is what the widget needs to send attachments; null where the
 	// relay takes none (turned off, or the edge build).
 	Files *Files `json:"files"`
+	// Availability is the team's (avail.Widget): online, replies within,
+	// away until; absent where the relay has no people (the edge).
+	Availability any `json:"availability,omitempty"`
 }
 
 // Files tells the widget about attachments.
@@ -285,6 +292,9 @@ func (s *Site) serveConfig(w http.ResponseWriter, r *http.Request) {
 	c.Lang = i18n.Builtin().MatchList(r.URL.Query().Get("lang"))
 	c.Dir = i18n.Builtin().Catalogue(c.Lang).Dir
 	c.Messages = s.assets.URL(i18n.Dir + "/" + c.Lang + ".json")
+	if s.opts.Availability != nil {
+		c.Availability = s.opts.Availability(c.Lang)
+	}
 	t := c.Settings.textsIn(c.Lang)
 	c.Title, c.Greeting = t.Title, t.Greeting
 	if !s.opts.NoSocket {

@@ -43,8 +43,26 @@ type Visitor struct {
 	Traits         map[string]string `json:"traits,omitempty"`
 	// Lang is the language the visitor's widget speaks (a catalogue's
 	// tag, "de"); the relay's own messages to them use it.
-	Lang      string    `json:"lang,omitempty"`
+	Lang string `json:"lang,omitempty"`
+	// Contact is how the visitor asked to be reached when nobody could
+	// answer in the chat (the widget's contact form); nil when they left
+	// none. Mail to the visitor goes only there.
+	Contact   *Contact  `json:"contact,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// Contact is what a visitor left to be reached by email.
+type Contact struct {
+	Email string `json:"email"`
+	Name  string `json:"name,omitempty"`
+	// Transcript: mail them the conversation when it closes.
+	Transcript bool `json:"transcript,omitempty"`
+	// Page is the address of the page the chat was on (mail links reopen
+	// the chat there).
+	Page string    `json:"page,omitempty"`
+	At   time.Time `json:"at"`
+	// Unsubscribed: they followed a mail's unsubscribe link; no more mail.
+	Unsubscribed bool `json:"unsubscribed,omitempty"`
 }
 
 // Conversation is one visitor's thread. LastSeq is the seq of its newest

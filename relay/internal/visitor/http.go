@@ -31,6 +31,7 @@ func (h *Handler) HTTPRoutes(mux httpx.Mux, wrap func(http.Handler) http.Handler
 	mux.Handle("POST /v1/conversations/{id}/messages", wrap(h.guard(h.sendHTTP)))
 	mux.Handle("GET /v1/conversations/{id}/events", wrap(h.guard(h.eventsHTTP)))
 	mux.Handle("POST /v1/conversations/{id}/erasure-request", wrap(h.guard(h.erasureHTTP)))
+	mux.Handle("POST /v1/conversations/{id}/contact", wrap(h.guard(h.contactHTTP)))
 	preflight := wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
 	}))

@@ -199,8 +199,9 @@ func TestHTTPStartInALanguage(t *testing.T) {
 	w := decode(t, do(t, "POST", r.URL+"/v1/conversations", "", `{"last_seq":0,"lang":"fr-CA"}`))
 	tok, conv := w["token"].(string), w["conversation_id"].(string)
 	resp := do(t, "POST", r.URL+"/v1/conversations/"+conv+"/messages", tok, `{"id":"q","text":"tell me about your company"}`, "Accept", "text/event-stream")
-	// Why, then what happens next: nobody is online in this relay.
-	want := i18n.Builtin().Relay("fr", "handoffWhyFailed") + " " + i18n.Builtin().Relay("fr", "handoffOffline")
+	// Why, then what happens next: nobody is online in this relay, and
+	// no schedule says when someone will be, so it asks for an email.
+	want := i18n.Builtin().Relay("fr", "handoffWhyFailed") + " " + i18n.Builtin().Relay("fr", "handoffOffline") + " " + i18n.Builtin().Relay("fr", "handoffContact")
 	var got []string
 	for _, e := range readSSE(t, resp, nil) {
 		if e.event == "message" && e.data["from"] == "system" {

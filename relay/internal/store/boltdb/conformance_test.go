@@ -19,4 +19,5 @@ func TestConformance(t *testing.T) {
 	storetest.Privacy(t, b)
 	storetest.Outbox(t, b)
 	storetest.Files(t, b)
+	storetest.Contact(t, b)
 }

@@ -50,6 +50,7 @@ func TestConformanceSingle(t *testing.T) {
 	storetest.Privacy(t, b)
 	storetest.Outbox(t, b)
 	storetest.Files(t, b)
+	storetest.Contact(t, b)
 }
 
 // TestConformanceCluster runs the suite on three servers with three
@@ -82,6 +83,7 @@ func TestConformanceCluster(t *testing.T) {
 	storetest.Privacy(t, b)
 	storetest.Outbox(t, b)
 	storetest.Files(t, b)
+	storetest.Contact(t, b)
 }
 
 func prefixN(n int) string { return "t" + string(rune('a'+n/26)) + string(rune('a'+n%26)) }
