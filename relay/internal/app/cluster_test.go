@@ -293,6 +293,20 @@ func settingsReachEveryNode(t *testing.T, n []*apptest.Relay, _ *openaitest.Serv
 		resp.Body.Close()
 		return cfg.Model.Hash == hash(n[0])
 	})
+	// Availability texts saved on node 0 are what widgets on node 2 show.
+	if resp := admin.do("PUT", "/v1/admin/availability", `{"time_zone":"UTC","reply_minutes":60,"texts":{"en":{"availOnline":"Here on every node"}}}`); resp.StatusCode != 200 {
+		t.Fatalf("availability: %s", resp.Status)
+	}
+	eventually(t, "node 2 has the new availability texts", func() bool {
+		resp, err := http.Get(n[2].URL + "/v1/widget/availability?lang=en")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var av struct{ Texts map[string]string }
+		json.NewDecoder(resp.Body).Decode(&av)
+		resp.Body.Close()
+		return av.Texts["availOnline"] == "Here on every node"
+	})
 }
 
 func resumeOnAnotherNode(t *testing.T, n []*apptest.Relay, _ *openaitest.Server) {
