@@ -154,17 +154,41 @@ func sum(s string) string {
 // visitor's session fingerprints), and returns how many it dropped: a
 // visitor's erasure takes the answers keyed by their words with it.
 func (c *Cache) Forget(questions, scopes []string) int {
-	drop := map[string]bool{}
+	return c.ForgetHashed(ForgetKeys(questions, scopes))
+}
+
+// Forgotten names the answers Forget drops by the hashes the cache keeps,
+// not the words: what an erasure tells the other nodes of a cluster.
+type Forgotten struct {
+	Questions []string `json:"questions,omitempty"`
+	Scopes    []string `json:"scopes,omitempty"`
+}
+
+// ForgetKeys hashes questions and scopes as Forget compares them.
+func ForgetKeys(questions, scopes []string) Forgotten {
+	var f Forgotten
 	for _, q := range questions {
 		if q = NormalizeQuestion(q); q != "" {
-			drop[sum(q)] = true
+			f.Questions = append(f.Questions, sum(q))
 		}
 	}
-	dropScope := map[string]bool{}
 	for _, sc := range scopes {
 		if sc != "" {
-			dropScope[sum(sc)] = true
+			f.Scopes = append(f.Scopes, sum(sc))
 		}
+	}
+	return f
+}
+
+// ForgetHashed is Forget given the hashes (ForgetKeys).
+func (c *Cache) ForgetHashed(f Forgotten) int {
+	drop := map[string]bool{}
+	for _, q := range f.Questions {
+		drop[q] = true
+	}
+	dropScope := map[string]bool{}
+	for _, sc := range f.Scopes {
+		dropScope[sc] = true
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -1,6 +1,10 @@
 package ai
 
-import "testing"
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
 
 func TestCacheForget(t *testing.T) {
 	c := NewCache(10, 0, nil)
@@ -26,5 +30,41 @@ func TestCacheForget(t *testing.T) {
 	}
 	if n := c.Forget(nil, []string{""}); n != 0 {
 		t.Errorf("an empty scope dropped %d shared answers", n)
+	}
+}
+
+// What an erasure sends to the other nodes of a cluster: hashes that drop
+// the same answers there after a trip through JSON, and not the words.
+func TestCacheForgetHashed(t *testing.T) {
+	c := NewCache(10, 0, nil)
+	s := Settings{Model: "m"}
+	shared := NewCacheKey(s, "g1", "Where is my parcel 7731?", "")
+	scoped := NewCacheKey(s, "g1", "and after that?", "fp-ann")
+	other := NewCacheKey(s, "g1", "Opening hours?", "")
+	for _, k := range []CacheKey{shared, scoped, other} {
+		c.Put(k, "answer")
+	}
+	f := ForgetKeys([]string{"where is MY  parcel 7731", ""}, []string{"fp-ann", ""})
+	data, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, word := range []string{"parcel", "7731", "fp-ann"} {
+		if strings.Contains(string(data), word) {
+			t.Errorf("the forget message %s carries %q", data, word)
+		}
+	}
+	var got Forgotten
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Questions) != 1 || len(got.Scopes) != 1 {
+		t.Errorf("forget message %s: want one question and one scope (empty ones left out)", data)
+	}
+	if n := c.ForgetHashed(got); n != 2 {
+		t.Fatalf("ForgetHashed dropped %d entries, want 2", n)
+	}
+	if _, ok := c.Get(other); !ok {
+		t.Error("someone else's answer was dropped")
 	}
 }

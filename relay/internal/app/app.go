@@ -76,6 +76,7 @@ type App struct {
 	cluster    *clusterParts // nil on one node
 	flow       *bot.Flow
 	aic        *ai.Client
+	aiCache    *ai.Cache
 	aiTest     *ai.Client // the admin's AI test: stricter about destinations
 	fan        *chat.Fanout
 	authSvc    *auth.Service
@@ -224,9 +225,9 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 			return err
 		}
 	}
-	aiCache := ai.NewCache(4096, time.Hour, time.Now)
+	a.aiCache = ai.NewCache(4096, time.Hour, time.Now)
 	aip, err := bot.NewAI(ctx, a.store, cfg, bot.AIOptions{
-		Cache: aiCache, Logger: a.log, Secrets: key,
+		Cache: a.aiCache, Logger: a.log, Secrets: key,
 		NewMetrics: func(c *ai.Cache, b *ai.Budget, l *ai.Limiter) (ai.Metrics, error) {
 			return metrics.NewAI(a.metrics.Registry, c, b, l)
 		},
@@ -256,7 +257,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	a.privacy = privacy.New(a.store, privacy.Options{Log: a.log, Erasers: []privacy.Eraser{
 		// Answers keyed by the visitor's words, or scoped to their session.
 		privacy.EraserFunc{ID: "ai-cache", Fn: func(_ context.Context, s privacy.Subject) error {
-			aiCache.Forget(s.Texts, s.Fingerprints)
+			a.forgetAnswers(ai.ForgetKeys(s.Texts, s.Fingerprints))
 			return nil
 		}},
 		a.files.Eraser(),

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/kefuhq/kefu/relay/internal/ai"
 	"github.com/kefuhq/kefu/relay/internal/assign"
 	"github.com/kefuhq/kefu/relay/internal/auth"
 	"github.com/kefuhq/kefu/relay/internal/avail"
@@ -43,6 +44,10 @@ const routerRole = "router"
 
 // kindSetting is the bus event of a setting saved on a node.
 const kindSetting = "settings.changed"
+
+// kindForgetAnswers is the bus event of an erasure on a node: every node
+// drops the cached answers to the erased visitors' words (by hash).
+const kindForgetAnswers = "ai.cache.forget"
 
 type settingMsg struct {
 	Name string `json:"name"`
@@ -240,6 +245,14 @@ func (a *App) linkCluster(ctx context.Context) error {
 			}
 			go a.reloadSetting(ctx, m.Name)
 		},
+		kindForgetAnswers: func(data []byte, _ func(any)) {
+			var f ai.Forgotten
+			if err := json.Unmarshal(data, &f); err != nil {
+				a.log.Warn("app: bad forget-answers event", "err", err)
+				return
+			}
+			a.aiCache.ForgetHashed(f)
+		},
 	}
 	for _, hs := range []map[string]func([]byte, func(any)){a.router.PeerHandlers(), a.flow.PeerHandlers(), a.authSvc.PeerHandlers()} {
 		for k, h := range hs {
@@ -299,10 +312,24 @@ func (a *App) routerLease(held bool) {
 // cut off from them.
 func (a *App) rejoined(ctx context.Context) {
 	a.log.Info("cluster: back in touch with the cluster; rereading what others changed meanwhile")
+	// An erasure elsewhere meanwhile could not reach this node's cache of
+	// answers: drop them all rather than keep an erased visitor's.
+	a.aiCache.Purge()
 	for _, name := range []string{intents.SettingIntents, bot.SettingAI, site.SettingWidget, avail.SettingName} {
 		a.reloadSetting(ctx, name)
 	}
 	a.router.Reconcile(ctx)
+}
+
+// forgetAnswers drops cached answers to an erased visitor's words here and,
+// in a cluster, on every other node: each keeps its own cache. A node cut
+// off meanwhile misses the event and empties its cache when it rejoins
+// (rejoined); one that was down starts with an empty one.
+func (a *App) forgetAnswers(f ai.Forgotten) {
+	a.aiCache.ForgetHashed(f)
+	if a.cluster != nil && (len(f.Questions) > 0 || len(f.Scopes) > 0) {
+		a.cluster.bus.Publish(kindForgetAnswers, f)
+	}
 }
 
 // reloadSetting rereads a setting another node saved.

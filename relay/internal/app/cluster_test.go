@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +27,10 @@ import (
 // start); each case uses its own people, visitors and counts.
 func TestCluster(t *testing.T) {
 	up := openaitest.New(t, openaitest.Options{Text: strings.Repeat("steady words ", 40), ChunkRunes: 8, Delay: 15 * time.Millisecond})
-	n := cluster(t, func(_ int, c *config.Config) { c.OpenAIBaseURL, c.OpenAIAPIKey = up.BaseURL, "sk-test" })
+	n := cluster(t, func(_ int, c *config.Config) {
+		c.OpenAIBaseURL, c.OpenAIAPIKey = up.BaseURL, "sk-test"
+		c.MetricsToken = metricsToken
+	})
 	for _, tc := range []struct {
 		name string
 		run  func(*testing.T, []*apptest.Relay, *openaitest.Server)
@@ -37,6 +42,7 @@ func TestCluster(t *testing.T) {
 		{"PresenceAndSessions", presenceAndSessions},
 		{"SettingsReachEveryNode", settingsReachEveryNode},
 		{"ResumeOnAnotherNode", resumeOnAnotherNode},
+		{"ErasureForgetsAnswersOnEveryNode", erasureForgetsAnswersOnEveryNode},
 		{"RouterMovesWhenItsNodeStops", routerMovesWhenItsNodeStops}, // last: it stops a node
 	} {
 		if !t.Run(tc.name, func(t *testing.T) { tc.run(t, n, up) }) {
@@ -331,6 +337,69 @@ func resumeOnAnotherNode(t *testing.T, n []*apptest.Relay, _ *openaitest.Server)
 		if m.Seq != last+1+uint64(i) {
 			t.Fatalf("seq %d at position %d after resuming from %d", m.Seq, i, last)
 		}
+	}
+}
+
+const metricsToken = "metrics-token-for-tests"
+
+// metric reads one sample of a node's /metrics (0 when absent).
+func metric(t *testing.T, r *apptest.Relay, name string) float64 {
+	t.Helper()
+	req, _ := http.NewRequest("GET", r.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %q", name, line)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+// An erasure on node 0 drops the answer node 1 cached for the erased
+// visitor's words: the next visitor asking them on node 1 gets a fresh
+// answer from the upstream, not the erased one's.
+func erasureForgetsAnswersOnEveryNode(t *testing.T, n []*apptest.Relay, up *openaitest.Server) {
+	const question = "can I bring my dog to the showroom on a sunday"
+	before := metric(t, n[1], "kefu_ai_cache_entries")
+	v := newVisitor(t, n[1])
+	v.send(question)
+	v.waitMsg(func(m protocol.Message) bool { return m.From == "bot" && !m.Incomplete })
+	eventually(t, "node 1 caches the answer", func() bool { return metric(t, n[1], "kefu_ai_cache_entries") == before+1 })
+	// Control: the cache is what answers the same words on node 1 now.
+	calls := up.Count()
+	w := newVisitor(t, n[1])
+	w.send(question)
+	w.waitMsg(func(m protocol.Message) bool { return m.From == "bot" })
+	if got := up.Count() - calls; got != 0 {
+		t.Fatalf("set-up: the upstream was asked %d times for a cached question", got)
+	}
+
+	conv, err := n[0].Store.Conversation(v.conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := n[0].App.Privacy().Erase(ctx, []string{conv.VisitorID}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node 1 drops the erased visitor's answer", func() bool { return metric(t, n[1], "kefu_ai_cache_entries") == before })
+	calls = up.Count()
+	x := newVisitor(t, n[1])
+	x.send(question)
+	x.waitMsg(func(m protocol.Message) bool { return m.From == "bot" && !m.Incomplete })
+	if got := up.Count() - calls; got != 1 {
+		t.Errorf("after the erasure the upstream was asked %d times for the erased visitor's question on node 1, want 1", got)
 	}
 }
 
