@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/nats-io/nats.go"
@@ -66,13 +67,34 @@ func (s *Store) publishEvents(ctx context.Context, evs []store.Event) error {
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
-		_, err = s.js.PublishMsg(ctx, &nats.Msg{Subject: s.evtSubject(ev.ConversationID), Data: data},
-			jetstream.WithMsgID("evt:"+ev.ID), jetstream.WithExpectStream(s.msgs.CachedInfo().Config.Name))
+		for {
+			_, err = s.js.PublishMsg(ctx, &nats.Msg{Subject: s.evtSubject(ev.ConversationID), Data: data},
+				jetstream.WithMsgID("evt:"+ev.ID), jetstream.WithExpectStream(s.msgs.CachedInfo().Config.Name))
+			if !msgIDInProcess(err) {
+				break
+			}
+			// Another node moves the same event this moment: once its
+			// publish is through, ours is acked as its duplicate.
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("publish event %s: %w", ev.Type, err)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("publish event %s: %w", ev.Type, err)
 		}
 	}
 	return nil
+}
+
+// errCodeMsgIDInProcess is JetStream's "duplicate message id is in
+// process": a publish with the same Nats-Msg-Id is being stored.
+const errCodeMsgIDInProcess jetstream.ErrorCode = 10158
+
+func msgIDInProcess(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeMsgIDInProcess
 }
 
 // flush moves a conversation's pending events into the stream and out of
