@@ -584,7 +584,7 @@ suite('agent console: untrusted text', () => {
     assert.deepEqual(hits, [], 'no request for a payload URL');
     assert.ok(!site.requests.some((u) => u.includes('xss-beacon')));
     const dom = await con.evaluate(() => {
-      const allowed = new Set(['ARTICLE', 'DIV', 'SPAN', 'TIME', 'A', 'BUTTON', 'P', 'DT', 'DD', 'LI', 'UL']);
+      const allowed = new Set(['ARTICLE', 'DIV', 'SPAN', 'TIME', 'A', 'BUTTON', 'P', 'DT', 'DD', 'LI', 'UL', 'OL', 'EM', 'STRONG', 'CODE', 'PRE']); // PRE…: the markdown renderer's
       const bad = [];
       for (const root of document.querySelectorAll('#history, #list, #traits')) {
         for (const e of root.querySelectorAll('*')) if (!allowed.has(e.tagName)) bad.push(e.tagName);
@@ -615,7 +615,7 @@ async function clean(page, p) {
   const found = await page.evaluate(() => ({
     xss: window.__xss,
     els: [...document.querySelectorAll('#history *, #list *, #traits *')].map((e) => e.tagName)
-      .filter((t) => !['ARTICLE', 'DIV', 'SPAN', 'TIME', 'A', 'BUTTON', 'P', 'DT', 'DD', 'LI', 'UL'].includes(t)),
+      .filter((t) => !['ARTICLE', 'DIV', 'SPAN', 'TIME', 'A', 'BUTTON', 'P', 'DT', 'DD', 'LI', 'UL', 'OL', 'EM', 'STRONG', 'CODE', 'PRE'].includes(t)), // OL…PRE: markdown's
   }));
   assert.deepEqual(found, { xss: undefined, els: [] }, `after ${JSON.stringify(p.slice(0, 80))}`);
 }

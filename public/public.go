@@ -8,10 +8,10 @@ import "embed"
 
 // FS is every embedded file, by path relative to this directory.
 //
-//go:embed *.html *.css *.js wasm admin console shared
+//go:embed *.html *.css *.js wasm admin console shared help
 var FS embed.FS
 
 // Bundle lists the folders whose ES modules and stylesheets load one
 // another by relative URLs (admin and console import ../shared/): they are
 // served under one content hash (web.Options.Bundle).
-func Bundle() []string { return []string{"admin", "console", "shared"} }
+func Bundle() []string { return []string{"admin", "console", "shared", "help"} }

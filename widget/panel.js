@@ -81,6 +81,9 @@ button:focus-visible,textarea:focus-visible{outline:3px solid var(--c);outline-o
 .t{padding:8px 12px;border-radius:14px;background:var(--bb);white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}
 .vi .t{background:var(--c);color:var(--fg)}
 .sy .t{background:none;color:var(--mu);font-size:13px;text-align:center;font-style:italic}
+.t p,.t ul,.t ol,.t pre{margin:0}.t>*+*{margin-top:.5em}.t ul,.t ol{padding-left:1.3em}
+.t pre{white-space:pre-wrap;background:rgba(0,0,0,.06);padding:6px 8px;border-radius:6px}.t code{font:12.5px ui-monospace,monospace}
+.t a{color:inherit;text-decoration:underline;overflow-wrap:anywhere}
 .me{font-size:11px;color:var(--mu);margin:2px 4px 0}
 .fail .me{color:#dc2626}
 .stream .t::after{content:"▍";opacity:.6}
@@ -214,6 +217,15 @@ textarea::placeholder{color:var(--mu)}
   panel.append(head, box, form, foot);
   ui.append(panel);
 
+  // setText fills a bubble's text: answers and agents' replies through the
+  // strict markdown renderer (DOM nodes, links to http(s)/mailto only,
+  // relative ones resolved against the relay), the rest as plain text.
+  const mdBase = url('/');
+  function setText(t, from, text) {
+    if (ctx.md && (from === 'bot' || from === 'agent')) ctx.md.renderInto(t, text, { base: mdBase });
+    else t.textContent = text == null ? '' : String(text);
+  }
+
   // A bubble for a message {from, author, text, ...}; meta is its status
   // line, as text keys ("failed tooLong").
   function bubble(m, meta) {
@@ -223,7 +235,8 @@ textarea::placeholder{color:var(--mu)}
       const key = !m.author ? (from === 'agent' ? 'agent' : 'ai') : from === 'bot' && authorKey[m.author];
       g.append(key ? say(el('div', 'au'), key) : el('div', 'au', m.author));
     } else if (from === 'visitor') g.append(say(el('div', 'sr'), 'you'));
-    const t = el('div', 't', m.text);
+    const t = el('div', 't');
+    setText(t, from, m.text);
     t.dir = 'auto'; // a message may be in another script than the widget
     g.append(t);
     g.append(el('div', 'me'));
@@ -534,7 +547,7 @@ textarea::placeholder{color:var(--mu)}
       hideTyping();
     }
     if (f.index === 0) { s.text = f.text || ''; s.last = 0; } else if (f.index > s.last) { s.text += f.text || ''; s.last = f.index; } else return;
-    keepBottom(() => { s.node.querySelector('.t').textContent = s.text; });
+    keepBottom(() => setText(s.node.querySelector('.t'), 'bot', s.text));
     if (f.done) s.node.classList.remove('stream');
   }
 

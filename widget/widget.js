@@ -231,7 +231,10 @@
   const load = () => {
     if (!loading) {
       loading = (config ? Promise.resolve(config) : fetchConfig())
-        .then((c) => loadScript(url(c.panel), ctx))
+        // The markdown renderer first (one module shared with the console
+        // and admin page); without it (a relay before it, a page whose
+        // policy refuses modules) answers show as plain text.
+        .then((c) => (c.markdown ? import(url(c.markdown)).then((m) => { ctx.md = m; }, () => {}) : null).then(() => loadScript(url(c.panel), ctx)))
         .then(() => { if (!panel) throw new Error('kefu: panel did not start'); })
         .catch((e) => { loading = null; launcher.removeAttribute('aria-busy'); throw e; });
     }

@@ -7,12 +7,13 @@ import * as dashboard from './dashboard.js';
 import * as conversations from './conversations.js';
 import * as intents from './intents.js';
 import * as agents from './agents.js';
+import * as kb from './kb.js';
 import * as aiView from './ai.js';
 import * as widget from './widget.js';
 import * as privacy from './privacy.js';
 import * as hours from './hours.js';
 
-const views = { dashboard, conversations, intents, agents, ai: aiView, widget, hours, privacy };
+const views = { dashboard, conversations, intents, kb, agents, ai: aiView, widget, hours, privacy };
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 let user = null;
 const started = new Set();

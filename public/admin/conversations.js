@@ -1,7 +1,9 @@
 // Conversations: filters, the list, and a conversation's full transcript.
-// Everything here was typed by visitors, agents or the model: text only.
+// Everything here was typed by visitors, agents or the model: text, or
+// the strict markdown renderer's DOM nodes for answers and replies.
 import * as api from '../shared/api.js';
 import { $, clear, dateTime, h } from '../shared/dom.js';
+import { renderMarkdown } from '../shared/markdown.js';
 
 const PAGE = 50;
 let offset = 0;
@@ -66,7 +68,9 @@ async function open(id) {
     const tags = [VIA[m.via], m.intent && `intent ${m.intent}`, m.incomplete && 'interrupted'].filter(Boolean).join(' · ');
     ol.append(h('li', { class: `line ${m.from}` },
       h('p', { class: 'line-meta' }, h('strong', { text: who }), ` ${dateTime(m.ts)}`, tags ? h('span', { class: 'tag', text: tags }) : null),
-      h('p', { class: 'line-text', text: m.text })));
+      m.from === 'bot' || m.from === 'agent'
+        ? h('div', { class: 'line-text md' }, renderMarkdown(m.text))
+        : h('p', { class: 'line-text', text: m.text })));
   }
   if (!r.messages.length) ol.append(h('li', { class: 'muted', text: 'No messages.' }));
   box.append(ol);

@@ -152,6 +152,17 @@ async function tryText(text) {
   }
   if (!r.ranked.length) ol.append(h('li', { class: 'muted', text: 'No intent shares a word with this sentence.' }));
   out.append(ol);
+  // What the knowledge base would give the AI for this sentence.
+  const passages = r.passages || [];
+  out.append(h('h4', { text: passages.length ? 'Knowledge-base passages the AI would be given' : 'No knowledge-base passage matches this sentence.' }));
+  const pl = h('ol', { class: 'passages' });
+  for (const p of passages) {
+    pl.append(h('li', {},
+      h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer', text: p.title }),
+      h('span', { class: 'score', text: ` ${p.score.toFixed(3)}` }),
+      h('blockquote', { class: 'quote', text: p.passage })));
+  }
+  if (passages.length) out.append(pl);
 }
 
 // showQuality renders the held-out report: per intent, what its examples

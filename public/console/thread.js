@@ -3,6 +3,7 @@
 // replies), visitor traits, typing, and the composer.
 
 import { $, h, clear, richText, when, fullTime, clip } from '../shared/dom.js';
+import { renderMarkdown, renderInto } from '../shared/markdown.js';
 import { handlerLabel, visitorLabel } from './inbox.js';
 import { Teach } from './teach.js';
 
@@ -128,7 +129,7 @@ export class Thread {
     if (from === 'bot' && m.via === 'browser') flags.push(h('span', { class: 'tag' }, 'instant'));
     return h('article', { class: `msg from-${from}${mine ? ' mine' : ''}`, dataset: { seq: m.seq, from, id: m.id || '' } },
       from === 'system' ? null : h('div', { class: 'who', dir: 'auto' }, this.who(m)),
-      h('div', { class: 'text', dir: 'auto' }, richText(m.text)),
+      h('div', { class: 'text', dir: 'auto' }, m.from === 'bot' || m.from === 'agent' ? renderMarkdown(m.text) : richText(m.text)),
       h('div', { class: 'meta' },
         m.ts ? h('time', { datetime: new Date(m.ts).toISOString(), title: fullTime(m.ts) }, when(m.ts)) : null,
         flags));
@@ -167,7 +168,7 @@ export class Thread {
       n.classList.remove('cut');
       n.querySelector('.meta .flag')?.remove();
     }
-    this.keepBottom(() => { n.querySelector('.text').textContent = s.text; });
+    this.keepBottom(() => renderInto(n.querySelector('.text'), s.text));
     if (s.done) {
       n.classList.remove('streaming');
       n.querySelector('.live')?.remove();

@@ -92,7 +92,9 @@ type Deps struct {
 	Widget  Widget
 	Router  Router
 	Privacy Privacy
-	Log     *slog.Logger
+	// Knowledge is the knowledge base; nil leaves its routes out.
+	Knowledge Knowledge
+	Log       *slog.Logger
 	// Now is the clock (dashboard days). Default time.Now.
 	Now func() time.Time
 	// PublicURL is the relay's address as customer sites reach it, for the
@@ -168,6 +170,10 @@ func (a *Admin) Routes(mux httpx.Mux) {
 	admin("POST /v1/admin/agents", a.createAgent)
 	admin("PATCH /v1/admin/agents/{id}", a.editAgent)
 	admin("POST /v1/admin/agents/{id}/password", a.resetPassword)
+
+	if a.d.Knowledge != nil {
+		a.kbRoutes(admin)
+	}
 
 	admin("GET /v1/admin/ai", a.getAI)
 	admin("PATCH /v1/admin/ai", a.patchAI)

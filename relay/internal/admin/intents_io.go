@@ -8,6 +8,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/intents"
+	"github.com/kefuhq/kefu/relay/internal/kb"
 	"github.com/kefuhq/kefu/router"
 )
 
@@ -83,6 +84,9 @@ type tryRequest struct {
 type tryResult struct {
 	Model string `json:"model"`
 	router.Result
+	// Passages are the knowledge-base passages that would ground an AI
+	// answer to the sentence, best first.
+	Passages []kb.Hit `json:"passages"`
 }
 
 // tryIntents classifies a sentence with the current model, the one
@@ -101,7 +105,11 @@ func (a *Admin) tryIntents(w http.ResponseWriter, r *http.Request) {
 	if res.Ranked == nil {
 		res.Ranked = []router.Match{}
 	}
-	httpx.JSON(w, http.StatusOK, tryResult{Model: a.modelInfo().Hash, Result: res})
+	passages := []kb.Hit{}
+	if a.d.Knowledge != nil {
+		passages = append(passages, a.d.Knowledge.Search(req.Text, 3)...)
+	}
+	httpx.JSON(w, http.StatusOK, tryResult{Model: a.modelInfo().Hash, Result: res, Passages: passages})
 }
 
 // qualityReport is router.Diagnose's report on the intents of one model.

@@ -33,6 +33,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
+	"github.com/kefuhq/kefu/relay/internal/kb"
 	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/ops"
@@ -216,6 +217,11 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	if err != nil {
 		return err
 	}
+	// The knowledge base grounds AI answers; stored beside the intents.
+	knowledge, err := kb.Open(a.store, a.log, time.Now)
+	if err != nil {
+		return err
+	}
 	key, keySource, err := a.secretKey()
 	if err != nil {
 		return err
@@ -252,6 +258,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, aip.Budget, a.log, a.metrics, bot.Options{
 		AbandonAfter: cfg.AIAbandonAfter, PollGrace: cfg.AIPollGrace, StillWorkingAfter: cfg.AIStillWorking,
 		Peers: a.flowPeers(),
+		Knowledge: knowledge,
 	})
 	a.files = files.New(files.Options{MaxBytes: int64(cfg.MaxFileBytes), VisitorQuota: int64(cfg.VisitorFileQuota), BehindProxy: cfg.BehindProxy}, a.store, a.log)
 	a.privacy = privacy.New(a.store, privacy.Options{Log: a.log, Erasers: []privacy.Eraser{
@@ -273,6 +280,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		return limits.PerAddress(limits.NewPerAddress(cfg.RatePerIP), cfg.BehindProxy, h)
 	}
 	in.Routes(mux, cors, perAddress)
+	knowledge.Routes(mux)
 	a.router = assign.New(a.store, a.hub, in, a.log, a.flow.StopAI, cfg.AgentOfflineDrop, time.Now, a.routerPeers())
 	if err := a.router.Load(); err != nil {
 		return err
@@ -358,7 +366,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 
 	admin.New(admin.Deps{
 		Store: a.store, Auth: authn, Intents: in, AI: aiSettings, Stream: a.aiTest, Widget: site,
-		Router: a.router, Privacy: a.privacy, Log: a.log, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
+		Router: a.router, Privacy: a.privacy, Knowledge: knowledge, Log: a.log, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
 		Backup: ops.BackupHandler{DB: a.store, SpoolDir: cfg.DataDir, Log: a.log},
 	}).Routes(mux)
 	return nil

@@ -21,6 +21,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
+	"github.com/kefuhq/kefu/relay/internal/kb"
 	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/secret"
 	"github.com/kefuhq/kefu/relay/internal/site"
@@ -113,6 +114,12 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
 	}
+	// The knowledge base a relay stored (its "kb" setting copied to D1)
+	// grounds answers here too.
+	knowledge, err := kb.Open(st, log, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
 	h, m := o.Fanout.Hub, noMetrics{}
 	// Each request restores the day's token use and saves it after an
 	// answer: concurrent requests may overwrite each other's count, so the
@@ -140,6 +147,7 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 		// Nobody listens to an answer started by a JSON request; give it
 		// the time the Worker has left after the response.
 		AbandonAfter: DefaultDrain - 5*time.Second,
+		Knowledge:    knowledge,
 	})
 
 	origins := origin.NewPolicy(cfg.AllowedOrigins)

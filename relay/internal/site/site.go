@@ -221,13 +221,16 @@ type Config struct {
 	// Lang is the language the widget speaks, chosen from ?lang= (the
 	// visitor's preferences, most wanted first); Dir its direction;
 	// Messages the URL of its catalogue.
-	Lang     string  `json:"lang"`
-	Dir      string  `json:"dir"`
-	Messages string  `json:"messages"`
-	Model    *Asset  `json:"model"` // null when no intents are configured
-	Wasm     *Asset  `json:"wasm"`  // null when the wasm was not built
-	WasmExec string  `json:"wasm_exec,omitempty"`
-	Panel    string  `json:"panel"`
+	Lang     string `json:"lang"`
+	Dir      string `json:"dir"`
+	Messages string `json:"messages"`
+	Model    *Asset `json:"model"` // null when no intents are configured
+	Wasm     *Asset `json:"wasm"`  // null when the wasm was not built
+	WasmExec string `json:"wasm_exec,omitempty"`
+	Panel    string `json:"panel"`
+	// Markdown is the shared renderer module (widget/shared/markdown.js)
+	// the panel renders answers and agents' replies with.
+	Markdown string  `json:"markdown"`
 	WS       *string `json:"ws"` // null: no socket here, use SSE
 	SSE      string  `json:"sse"`
 	// Extra is the panel's lazily loaded part: attachments and the
@@ -288,7 +291,7 @@ func (s *Site) serveConfig(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "this site is not in the relay's allowed sites")
 		return
 	}
-	c := Config{Settings: s.Settings(), Panel: s.assets.URL("panel.js"), SSE: "/v1/conversations/{id}/messages"}
+	c := Config{Settings: s.Settings(), Panel: s.assets.URL("panel.js"), Markdown: s.assets.URL("shared/markdown.js"), SSE: "/v1/conversations/{id}/messages"}
 	c.Lang = i18n.Builtin().MatchList(r.URL.Query().Get("lang"))
 	c.Dir = i18n.Builtin().Catalogue(c.Lang).Dir
 	c.Messages = s.assets.URL(i18n.Dir + "/" + c.Lang + ".json")

@@ -32,6 +32,8 @@ func (s *Server) Routes(mux httpx.Mux) {
 		s.Assets.ServeHashed(w, r)
 	})
 	mux.HandleFunc("GET /{$}", s.page("index.html"))
+	// A knowledge-base article, for visitors an AI answer linked here.
+	mux.HandleFunc("GET /help/{id}", s.page("help/index.html"))
 	for _, app := range []string{"admin", "console"} {
 		mux.HandleFunc("GET /"+app+"/{file...}", s.appFile(app))
 		mux.Handle("GET /"+app, http.RedirectHandler("/"+app+"/", http.StatusMovedPermanently))
