@@ -7,13 +7,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+	"unicode"
 
 	"github.com/kefuhq/kefu/bench/internal/hist"
 	"github.com/kefuhq/kefu/bench/internal/proc"
 )
 
-// aiText is the fake upstream's answer: 4 runes per chunk, 20 ms apart.
+// aiText is the fake upstream's answer, cut as OpenAI streams (one
+// " word" or punctuation mark per chunk, fakeopenai --words), 20 ms apart:
+// every chunk ends in a word, the case a relay's output filter must not
+// hold back.
 const aiText = "Thanks for asking! Orders ship within one business day and usually arrive in three to five days; the tracking link is in your email. " +
 	"If anything is missing or damaged, reply here with your order number and we will send a replacement or refund you, whichever you prefer."
 
@@ -30,7 +33,7 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 		return err
 	}
 	faddr := fmt.Sprintf("127.0.0.1:%d", port)
-	fargs := []string{"--addr", faddr, "--stamp", "--stamp-content", "--delay", "20ms", "--chunk", "4", "--max-log", "-1", "--text", aiText}
+	fargs := []string{"--addr", faddr, "--stamp", "--stamp-content", "--delay", "20ms", "--words", "--max-log", "-1", "--text", aiText}
 	fake, err := b.procs.Start(proc.Spec{Name: "fakeopenai", Path: b.path("fakeopenai"), Args: fargs, LogFile: filepath.Join(b.cfg.Work, "fakeopenai.log")})
 	if err != nil {
 		return err
@@ -44,7 +47,7 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 		return err
 	}
 	b.res.Commands = appendOnce(b.res.Commands, "fakeopenai "+joinQuoted(redactPorts(fargs)))
-	b.res.AI = AI{ChunkDelayMS: 20, ChunksPerAns: (utf8.RuneCountInString(aiText) + 3) / 4}
+	b.res.AI = AI{ChunkDelayMS: 20, ChunksPerAns: wordChunks(aiText)}
 
 	s, err := b.startKefu(ctx, "ai-kefu", []string{"--demo=false", "--ai-max-concurrent", "2000", "--ai-daily-tokens", "0"},
 		[]string{"OPENAI_BASE_URL=http://" + faddr + "/v1", "OPENAI_API_KEY=sk-bench"})
@@ -192,4 +195,24 @@ func joinQuoted(args []string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// wordChunks counts the chunks fakeopenai --words cuts text into: a word
+// with its leading spaces, or one other character.
+func wordChunks(text string) int {
+	n := 0
+	prevWord, prevSpace := false, false
+	for i, r := range text {
+		word := unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\''
+		space := unicode.IsSpace(r)
+		switch {
+		case i == 0:
+			n++
+		case word && (prevWord || prevSpace), space && prevSpace:
+		default:
+			n++
+		}
+		prevWord, prevSpace = word, space
+	}
+	return n
 }

@@ -18,7 +18,8 @@ import (
 // asks (so the answer cache cannot serve it), and the relay streams the
 // fake upstream's answer back as delta frames. The fake stamps each chunk's
 // send time into its text ([t=NS], --stamp-content), so the lag of every
-// chunk is its receive time here minus that stamp.
+// chunk is the time its whole text was received here minus that stamp
+// (pick.Chunks).
 type ai struct {
 	job Job
 	log *slog.Logger
@@ -32,6 +33,7 @@ type ai struct {
 
 // aiStream is one visitor's answer in the current round.
 type aiStream struct {
+	chunks  pick.Chunks // read by the stream's own reader only
 	sentNS  atomic.Int64
 	gotAck  atomic.Bool
 	first   atomic.Bool
@@ -164,14 +166,20 @@ func (m *ai) read(v *session, s *aiStream, st *aiStats) {
 				st.ack.Record(time.Duration(now - s.sentNS.Load()))
 			}
 		case "delta":
+			whole := func(sentNS, at int64) {
+				st.chunks.Add(1)
+				st.chunk.Record(time.Duration(at - sentNS))
+			}
 			if pick.Bool(b, "done") {
+				s.chunks.Finish(whole)
 				st.completes.Add(1)
 				s.done.Store(true)
 				continue
 			}
+			// A chunk's lag runs until its whole text arrived: a relay
+			// that held its last word back would show here.
+			s.chunks.Add(pick.Str(b, "text"), now, whole)
 			pick.Stamps(pick.Str(b, "text"), func(ns int64) {
-				st.chunks.Add(1)
-				st.chunk.Record(time.Duration(now - ns))
 				if !s.first.Swap(true) {
 					st.first.Record(time.Duration(now - ns))
 					st.ttft.Record(time.Duration(now - s.sentNS.Load()))

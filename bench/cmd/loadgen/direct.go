@@ -97,6 +97,11 @@ func (m *direct) stream(ctx context.Context, q string, st *aiStats) error {
 	}
 	br := bufio.NewReader(resp.Body)
 	first := true
+	var chunks pick.Chunks // a chunk's lag: until its whole text is read
+	whole := func(sentNS, at int64) {
+		st.chunks.Add(1)
+		st.chunk.Record(time.Duration(at - sentNS))
+	}
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
@@ -107,12 +112,12 @@ func (m *direct) stream(ctx context.Context, q string, st *aiStats) error {
 		}
 		now := time.Now().UnixNano()
 		if bytes.HasPrefix(line, []byte("data: [DONE]")) {
+			chunks.Finish(whole)
 			st.completes.Add(1)
 			return nil
 		}
+		chunks.Add(pick.Str(line, "content"), now, whole)
 		pick.Stamps(line, func(ns int64) {
-			st.chunks.Add(1)
-			st.chunk.Record(time.Duration(now - ns))
 			if first {
 				first = false
 				st.first.Record(time.Duration(now - ns))
