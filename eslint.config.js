@@ -29,6 +29,12 @@ export default [
     languageOptions: { sourceType: 'script', globals: { ...globals.browser } },
   },
   {
+    // The markdown renderer: an ES module the widget imports lazily and the
+    // admin page and console import from /assets/…/shared/.
+    files: ['widget/shared/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { ...globals.browser } },
+  },
+  {
     files: ['public/**/*.js'],
     languageOptions: { sourceType: 'module', globals: { ...globals.browser } },
   },

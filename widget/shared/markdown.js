@@ -21,6 +21,7 @@ export function safeURL(href, base) {
   const raw = String(href).trim();
   // Control characters and spaces inside a URL are how "java\tscript:" and
   // friends slip past naive checks: refuse them outright.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   if (!raw || /[\u0000-\u001f\u007f\s]/.test(raw)) return '';
   let u;
   try { u = new URL(raw, base || undefined); } catch { return ''; }
@@ -155,7 +156,7 @@ function inline(doc, parent, s, opts, depth) {
     if (!opts.noLinks && (c === 'h' || c === 'H') && (i === 0 || /[\s(<"']/.test(s[i - 1]))) {
       const m = /^https?:\/\/[^\s<>"'`]+/i.exec(s.slice(i));
       if (m) {
-        let url = m[0].replace(/[.,;:!?)\]]+$/, '');
+        const url = m[0].replace(/[.,;:!?)\]]+$/, '');
         const href = safeURL(url);
         if (href) {
           flush();
