@@ -47,8 +47,22 @@ suite('XSS payloads render as text', () => {
 
     assert.equal(await page.evaluate(() => window.__xss), undefined, 'no payload ran');
     // Only our own elements exist inside the message list.
-    const tags = await page.evaluate(() => [...new Set([...document.querySelector('kefu-widget').shadowRoot.querySelectorAll('.m *')].map((e) => e.tagName))].sort());
-    assert.deepEqual(tags, ['DIV']);
+    // Answers go through the strict markdown renderer: its elements, and
+    // links only to http(s)/mailto, in a new tab, without an opener.
+    const { tags, links } = await page.evaluate(() => {
+      const root = document.querySelector('kefu-widget').shadowRoot;
+      return {
+        tags: [...new Set([...root.querySelectorAll('.m *')].map((e) => e.tagName))].sort(),
+        links: [...root.querySelectorAll('.m a')].map((a) => ({ href: a.href, target: a.target, rel: a.rel })),
+      };
+    });
+    const allowed = new Set(['DIV', 'P', 'A', 'EM', 'STRONG', 'CODE', 'PRE', 'UL', 'OL', 'LI']);
+    assert.deepEqual(tags.filter((t) => !allowed.has(t)), [], `only the widget's and the renderer's elements: ${tags}`);
+    for (const l of links) {
+      assert.match(l.href, /^(https?|mailto):/, `link ${l.href}`);
+      assert.equal(l.target, '_blank');
+      assert.equal(l.rel, 'noopener noreferrer');
+    }
     assert.equal(await page.locator('img, iframe, svg image, details').count(), 0, 'no element made from a payload, in the page or the widget');
     await page.locator('kefu-widget .m .g .t').first().click(); // clicking a "link" does nothing
     assert.equal(await page.evaluate(() => window.__xss), undefined);

@@ -191,10 +191,13 @@ function run(s, i, c) {
 }
 
 // closer finds the closing delimiter for an opener ending at from: not
-// preceded by a space, not followed by another delimiter character.
+// preceded by a space, not followed by another delimiter character, and
+// for "_" not followed by a letter or digit either (CommonMark's rule:
+// "a __b c.__d" is text, or window.__xss in a pasted snippet turns bold).
 function closer(s, from, delim) {
   for (let k = s.indexOf(delim, from); k > 0; k = s.indexOf(delim, k + 1)) {
-    if (k > from && !/\s/.test(s[k - 1]) && s[k + delim.length] !== delim[0]) return k;
+    const after = s[k + delim.length] || '';
+    if (k > from && !/\s/.test(s[k - 1]) && after !== delim[0] && !(delim[0] === '_' && /\w/.test(after))) return k;
   }
   return -1;
 }
