@@ -257,7 +257,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	a.intents, a.aiSettings = in, aiSettings
 	a.flow = bot.New(a.store, a.hub, in, a.aic, aiSettings, aip.Budget, a.log, a.metrics, bot.Options{
 		AbandonAfter: cfg.AIAbandonAfter, PollGrace: cfg.AIPollGrace, StillWorkingAfter: cfg.AIStillWorking,
-		Peers: a.flowPeers(),
+		Peers:     a.flowPeers(),
 		Knowledge: knowledge,
 	})
 	a.files = files.New(files.Options{MaxBytes: int64(cfg.MaxFileBytes), VisitorQuota: int64(cfg.VisitorFileQuota), BehindProxy: cfg.BehindProxy}, a.store, a.log)
