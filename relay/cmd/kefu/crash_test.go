@@ -50,12 +50,27 @@ func (s *sender) loop(ctx context.Context, t *testing.T, prefix string) {
 // TestCrashLosesNothing runs the real binary under concurrent senders and
 // kills it with SIGKILL at random moments. After every restart each
 // acknowledged message must be stored exactly once, seqs contiguous, and the
-// messages the clients resent after the crash stored once.
+// messages the clients resent after the crash stored once. It runs with
+// the default message log, and with a log the writer moves into the
+// per-conversation tree every three messages, so that about every other
+// transaction is a move and kills land inside moves as well as appends.
 func TestCrashLosesNothing(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"default", nil},
+		{"moving", []string{"--log-compact-at", "3"}},
+	} {
+		t.Run(c.name, func(t *testing.T) { crashLosesNothing(t, c.args) })
+	}
+}
+
+func crashLosesNothing(t *testing.T, args []string) {
 	const cycles = 12
 	data := t.TempDir()
 	addr := freePort(t)
-	p := startKefu(t, addr, data)
+	p := startKefu(t, addr, data, args...)
 
 	const visitors = 6
 	senders := make([]*sender, visitors)
@@ -86,7 +101,7 @@ func TestCrashLosesNothing(t *testing.T) {
 			s.mu.Unlock()
 		}
 		t.Logf("cycle %d: killed with %d messages acked", cycle, acked)
-		p = startKefu(t, addr, data)
+		p = startKefu(t, addr, data, args...)
 	}
 	stopSending()
 	wg.Wait() // every sender finishes its in-flight message (acked by the last relay)

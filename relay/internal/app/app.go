@@ -173,11 +173,14 @@ func (a *App) openSingle() error {
 		}
 	}
 	st, err := boltdb.Open(a.cfg.DataDir, boltdb.Options{
-		LockTimeout: a.cfg.DBLockTimeout,
-		MaxBatch:    a.cfg.MaxBatch,
-		Logger:      a.log,
-		OnCommit:    a.metrics.ObserveCommit,
-		OnAppend:    a.fan.OnAppend,
+		LockTimeout:  a.cfg.DBLockTimeout,
+		MaxBatch:     a.cfg.MaxBatch,
+		LogCompactAt: a.cfg.LogCompactAt,
+		NoLog:        a.cfg.LogCompactAt == 0,
+		Logger:       a.log,
+		OnCommit:     a.metrics.ObserveCommit,
+		OnLogCompact: a.metrics.ObserveLogMove,
+		OnAppend:     a.fan.OnAppend,
 	})
 	if err != nil {
 		return err

@@ -39,6 +39,7 @@ type Config struct {
 	ShutdownTimeout  time.Duration
 	DBLockTimeout    time.Duration
 	MaxBatch         int
+	LogCompactAt     int
 	PprofAddr        string
 	MetricsAddr      string
 	MetricsToken     string

@@ -28,6 +28,8 @@ type Metrics struct {
 	CommitSeconds  prometheus.Histogram
 	CommitBatch    prometheus.Histogram
 	CommitErrors   prometheus.Counter
+	LogMoveSeconds prometheus.Histogram
+	LogMoved       prometheus.Counter
 	InstantAnswers prometheus.Counter
 	Handoffs       *prometheus.CounterVec // reason, to (queue, nobody)
 }
@@ -48,13 +50,15 @@ func New() *Metrics {
 		CommitSeconds:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kefu_store_commit_seconds", Help: "Time to commit one group of writes (including fsync).", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		CommitBatch:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kefu_store_commit_batch_size", Help: "Writes committed together in one transaction.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
 		CommitErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_store_commit_errors_total", Help: "Transactions that failed to commit (disk full, I/O error)."}),
+		LogMoveSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kefu_store_log_move_seconds", Help: "Time one step of moving the message log into the per-conversation tree took (including fsync).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		LogMoved:       prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_store_log_moved_total", Help: "Messages moved from the message log into the per-conversation tree."}),
 		InstantAnswers: prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_instant_answers_total", Help: "Visitor questions answered by an FAQ intent."}),
 		Handoffs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_handoffs_total",
 			Help: "Hand-offs from the bot, by reason (asked, model, ai_off, ai_failed, rate_limited, budget, busy, limit) and where to: queue, or nobody (no people here: the bot keeps the chat)."},
 			[]string{"reason", "to"}),
 	}
 	r.MustRegister(m.Connections, m.ConnectsTotal, m.Closes, m.Refused, m.Messages, m.Acks, m.FrameErrors,
-		m.CommitSeconds, m.CommitBatch, m.CommitErrors, m.InstantAnswers, m.Handoffs,
+		m.CommitSeconds, m.CommitBatch, m.CommitErrors, m.LogMoveSeconds, m.LogMoved, m.InstantAnswers, m.Handoffs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -92,6 +96,13 @@ func (m *Metrics) InstantAnswer() { m.InstantAnswers.Inc() }
 
 // Handoff records a hand-off from the bot, by reason and where to.
 func (m *Metrics) Handoff(reason, to string) { m.Handoffs.WithLabelValues(reason, to).Inc() }
+
+// ObserveLogMove records one step of the store's message log compaction;
+// it fits boltdb.Options.OnLogCompact.
+func (m *Metrics) ObserveLogMove(moved int, took time.Duration) {
+	m.LogMoveSeconds.Observe(took.Seconds())
+	m.LogMoved.Add(float64(moved))
+}
 
 // Closed records a connection's end.
 func (m *Metrics) Closed(kind string, code int) {

@@ -281,6 +281,9 @@ func printKey(area string, k []byte) string {
 			return conv + "/" + strconv.FormatUint(binary.BigEndian.Uint64(k[store.IDLen:]), 10)
 		}
 	}
+	if area == "log" && len(k) == 8 {
+		return "position " + strconv.FormatUint(binary.BigEndian.Uint64(k), 10)
+	}
 	return printKeyBytes(k)
 }
 

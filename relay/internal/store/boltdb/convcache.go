@@ -21,6 +21,10 @@ type batchState struct {
 	dirty   map[string]bool
 	deleted map[string]bool // removed earlier in this batch
 	events  int             // events put in the log (events.go)
+	// The message log's entries put, and the conversations whose entries
+	// were erased, by this batch (log.go).
+	logged     []logPending
+	logDropped map[string]bool
 }
 
 // conv returns the conversation as the batch sees it: as changed earlier
@@ -73,8 +77,10 @@ func (s *Store) flushConvs(tx *bolt.Tx) error {
 	return nil
 }
 
-// promote keeps the committed batch's conversations for later batches.
+// promote keeps the committed batch's conversations for later batches,
+// and indexes its log entries.
 func (s *Store) promote() {
+	s.log.apply(s.batch.logged, s.batch.logDropped)
 	for id, c := range s.batch.convs {
 		if _, ok := s.cache[id]; !ok && len(s.cache) >= cacheConversations {
 			for k := range s.cache { // evict an arbitrary entry

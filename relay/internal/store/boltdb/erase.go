@@ -69,12 +69,16 @@ func (s *Store) DeleteConversations(ctx context.Context, ids []string) (int, err
 			if err := tx.Bucket(bucketNotes).Delete([]byte(id)); err != nil {
 				return err
 			}
+			logged, err := s.deleteLogOf(tx, id)
+			if err != nil {
+				return err
+			}
 			if err := cb.Delete([]byte(id)); err != nil {
 				return err
 			}
 			s.dropConv(id)
 			gone[id] = true
-			if existed || len(keys) > 0 {
+			if existed || len(keys) > 0 || logged > 0 {
 				n++
 			}
 		}

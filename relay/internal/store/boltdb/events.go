@@ -60,7 +60,6 @@ func (s *Store) Events(_ context.Context, after uint64, limit int) ([]store.Even
 	var out []store.Event
 	last := after
 	err := s.view(func(tx *bolt.Tx) error {
-		mb := tx.Bucket(bucketMessages)
 		c := tx.Bucket(bucketEvents).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
 			pos := binary.BigEndian.Uint64(k)
@@ -71,7 +70,7 @@ func (s *Store) Events(_ context.Context, after uint64, limit int) ([]store.Even
 			last = pos
 			ev := store.Event{Pos: pos, ID: r.ID, Type: r.Type, ConversationID: r.Conv, Time: r.Time, Conversation: r.Conversation, Data: r.Data}
 			if r.Type == store.EventMessageCreated {
-				m, err := getMessage(mb, r.Conv, r.Seq)
+				m, err := s.readMessage(tx, r.Conv, r.Seq) // in the log or the messages tree
 				if errors.Is(err, store.ErrNotFound) {
 					continue // erased since
 				}

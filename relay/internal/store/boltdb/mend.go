@@ -123,6 +123,17 @@ func rebuildConversation(tx *bolt.Tx, conv, visitorID string, now time.Time) err
 			store.ApplyMessage(&c, m)
 		}
 	}
+	// Then its messages still in the log, which follow those.
+	err := tx.Bucket(bucketLog).ForEach(func(_, val []byte) error {
+		var m store.Message
+		if json.Unmarshal(val, &m) == nil && m.ConversationID == conv && m.Seq > c.LastSeq {
+			store.ApplyMessage(&c, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	// Seqs set aside count as used.
 	if q := tx.Bucket(bucketQuarantine); q != nil {
 		if qm := q.Bucket(bucketMessages); qm != nil {

@@ -1,7 +1,6 @@
 package boltdb
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -48,28 +47,22 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...store.NewMess
 		if err != nil {
 			return err
 		}
-		mb := tx.Bucket(bucketMessages)
 		stored := false
 		for _, nm := range msgs {
 			if nm.ClientID != "" {
-				if v := mb.Get(clientIDKey(convID, nm.ClientID)); v != nil {
-					m, err := getMessage(mb, convID, binary.BigEndian.Uint64(v))
-					if err != nil {
-						return err
-					}
+				m, found, err := s.byClientID(tx, convID, nm.ClientID)
+				if err != nil {
+					return err
+				}
+				if found {
 					out.Messages = append(out.Messages, m)
 					out.Duplicate = append(out.Duplicate, true)
 					continue
 				}
 			}
 			m := nm.Stored(convID, conv.LastSeq+1, now)
-			if err := putJSON(mb, messageKey(convID, m.Seq), m); err != nil {
+			if err := s.putMessage(tx, m); err != nil {
 				return err
-			}
-			if nm.ClientID != "" {
-				if err := mb.Put(clientIDKey(convID, nm.ClientID), binary.BigEndian.AppendUint64(nil, m.Seq)); err != nil {
-					return err
-				}
 			}
 			if err := s.addEvent(tx, store.MessageEvent(m)); err != nil {
 				return err
@@ -108,28 +101,35 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...store.NewMess
 }
 
 // Messages returns up to limit messages of a conversation with seq > after,
-// in seq order. limit <= 0 means all.
+// in seq order. limit <= 0 means all. Where they are stored (the log or
+// the messages tree) does not show.
 func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Message, error) {
 	var out []store.Message
 	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketMessages).Cursor()
-		prefix := []byte(convID)
-		for k, v := c.Seek(messageKey(convID, after+1)); k != nil && bytes.HasPrefix(k, prefix) && isMessageKey(k, convID); k, v = c.Next() {
-			var m store.Message
-			if err := json.Unmarshal(v, &m); err != nil {
-				return fmt.Errorf("decode message %s: %w: %w", printKey("messages", k), store.ErrCorrupt, err)
-			}
-			out = append(out, m)
-			if limit > 0 && len(out) >= limit {
-				break
-			}
-		}
-		return nil
+		var err error
+		out, err = s.readMessages(tx, convID, after, limit)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: messages of %s: %w", convID, err)
 	}
 	return out, nil
+}
+
+// putMessage stores a new message: at the log's end, or (NoLog) in the
+// messages tree with its client id.
+func (s *Store) putMessage(tx *bolt.Tx, m store.Message) error {
+	if !s.opts.NoLog {
+		return s.putLog(tx, m)
+	}
+	mb := tx.Bucket(bucketMessages)
+	if err := putJSON(mb, messageKey(m.ConversationID, m.Seq), m); err != nil {
+		return err
+	}
+	if m.ClientID != "" {
+		return mb.Put(clientIDKey(m.ConversationID, m.ClientID), binary.BigEndian.AppendUint64(nil, m.Seq))
+	}
+	return nil
 }
 
 func getMessage(b *bolt.Bucket, convID string, seq uint64) (store.Message, error) {

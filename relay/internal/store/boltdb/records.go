@@ -18,6 +18,10 @@ type convFacts struct {
 // msgFacts is what the check learnt of a conversation's messages.
 type msgFacts struct {
 	max uint64 // the newest seq stored, damaged or not
+	// The conversation's entries in the message log, which follow the
+	// messages tree's: seq → log key.
+	logged map[uint64][]byte
+	logMax uint64
 }
 
 // ref is a record that names another: its key, and the id it names.
@@ -44,6 +48,7 @@ func specs() []recordSpec {
 		{bucketVisitors, (*checker).visitor},
 		{bucketConversations, (*checker).conversation},
 		{bucketMessages, (*checker).message},
+		{bucketLog, (*checker).logEntry},
 		{bucketSettings, func(*checker, []byte, []byte) {}}, // documents are checked by their owners when loaded
 		{bucketEvents, (*checker).event},
 		{bucketDocs, (*checker).doc},
@@ -257,22 +262,30 @@ func (c *checker) cross() {
 				c.add(finding{area: "conversations", key: []byte(id), fix: fixVisitor, conv: id, id: cf.visitor, Problem: store.Problem{Err: "its visitor " + cf.visitor + " is missing"}})
 			}
 		}
-		newest := uint64(0)
+		var tree, newest uint64
+		var logged map[uint64][]byte
 		if f := c.msgs[id]; f != nil {
-			newest = f.max
+			tree, newest, logged = f.max, max(f.max, f.logMax), f.logged
 		}
 		switch {
 		case newest > cf.lastSeq, cf.lastSeq-newest > maxGapFill:
 			c.add(finding{area: "conversations", key: []byte(id), fix: fixLastSeq, conv: id, seq: newest, Problem: store.Problem{Err: fmt.Sprintf("last seq %d does not match its newest message %d", cf.lastSeq, newest)}})
 		default:
-			for seq := newest + 1; seq <= cf.lastSeq; seq++ {
-				c.gap(id, seq) // the newest messages are missing
+			for seq := tree + 1; seq <= cf.lastSeq; seq++ {
+				if logged[seq] == nil {
+					c.gap(id, seq) // the newest messages are missing
+				}
 			}
 		}
 	}
 	for conv, f := range sortedMap(c.msgs) {
 		if _, ok := c.convs[conv]; !ok && len(claimants[conv]) == 0 {
-			c.add(finding{area: "messages", key: []byte(conv), fix: fixOrphans, conv: conv, Problem: store.Problem{Err: fmt.Sprintf("messages up to seq %d of a conversation with neither a record nor a visitor", f.max)}})
+			if f.max > 0 {
+				c.add(finding{area: "messages", key: []byte(conv), fix: fixOrphans, conv: conv, Problem: store.Problem{Err: fmt.Sprintf("messages up to seq %d of a conversation with neither a record nor a visitor", f.max)}})
+			}
+			for _, k := range sortedLog(f.logged) {
+				c.bad("log", k, "a message of conversation %s, which has neither a record nor a visitor", conv)
+			}
 		}
 	}
 	for _, t := range c.tokens {
@@ -331,4 +344,53 @@ func (c *checker) doc(k, v []byte) {
 	if i := bytes.IndexByte(k, 0); i <= 0 || i == len(k)-1 || len(v) < 8 {
 		c.bad("docs", k, "not a kind ‖ 0 ‖ key → revision ‖ document record")
 	}
+}
+
+// logEntry reads the message log: position → message, each following its
+// conversation's messages in the messages tree (read before it).
+func (c *checker) logEntry(k, v []byte) {
+	if len(k) != 8 {
+		c.bad("log", k, "key is %d bytes, want 8", len(k))
+		return
+	}
+	var m store.Message
+	if err := decode(v, &m); err != nil {
+		c.bad("log", k, "%v", err)
+		return
+	}
+	if len(m.ConversationID) != store.IDLen || m.Seq == 0 || m.From == "" {
+		c.bad("log", k, "record is message %d of conversation %q: not a message", m.Seq, m.ConversationID)
+		return
+	}
+	f := c.msgs[m.ConversationID]
+	if f == nil {
+		f = &msgFacts{}
+		c.msgs[m.ConversationID] = f
+	}
+	switch {
+	case m.Seq <= f.max:
+		c.bad("log", k, "message %d of conversation %s is in the messages tree already", m.Seq, m.ConversationID)
+	case f.logged[m.Seq] != nil:
+		c.bad("log", k, "message %d of conversation %s is in the log twice", m.Seq, m.ConversationID)
+	default:
+		if f.logged == nil {
+			f.logged = map[uint64][]byte{}
+		}
+		f.logged[m.Seq] = bytes.Clone(k)
+		f.logMax = max(f.logMax, m.Seq)
+	}
+}
+
+// sortedLog lists a conversation's log keys in seq order.
+func sortedLog(logged map[uint64][]byte) [][]byte {
+	seqs := make([]uint64, 0, len(logged))
+	for seq := range logged {
+		seqs = append(seqs, seq)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	keys := make([][]byte, len(seqs))
+	for i, seq := range seqs {
+		keys[i] = logged[seq]
+	}
+	return keys
 }

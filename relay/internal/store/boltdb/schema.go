@@ -29,6 +29,7 @@ var (
 	bucketAttachments = []byte("attachments")  // conversation id ‖ attachment id → store.Attachment
 	bucketFiles       = []byte("files")        // conversation id ‖ attachment id ‖ kind ‖ chunk → bytes
 	bucketNotes       = []byte("notes")        // conversation id → []store.Note
+	bucketLog         = []byte("log")           // position (big-endian) → store.Message not yet moved into messages (log.go)
 	// bucketQuarantine holds what kefu repair set aside: one nested bucket
 	// per bucket of origin, under the original key, the damaged value (or
 	// nothing for a message seq that was lost). Made by a repair only.
@@ -39,7 +40,7 @@ var keySchema = []byte("schema")
 
 func buckets() [][]byte {
 	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketSettings, bucketAccounts, bucketUsernames, bucketSessions, bucketEvents, bucketDocs,
-		bucketUploads, bucketUploadParts, bucketAttachments, bucketFiles, bucketNotes}
+		bucketUploads, bucketUploadParts, bucketAttachments, bucketFiles, bucketNotes, bucketLog}
 }
 
 // migrations[i] moves a database from schema i to i+1. Never edit a released
@@ -68,6 +69,10 @@ func migrations() []func(tx *bolt.Tx) error {
 			}
 			return tx.DeleteBucket([]byte("client_ids"))
 		},
+		// 2 → 3: new messages go to the log bucket first (log.go). The
+		// messages bucket keeps its layout, so nothing moves; the version
+		// tells an older kefu, which would not read the log, to stop.
+		func(tx *bolt.Tx) error { return nil },
 	}
 }
 
@@ -97,6 +102,9 @@ func migrate(db *bolt.DB) error {
 		}
 		if err := fixSequences(tx); err != nil {
 			return fmt.Errorf("sequences: %w", err)
+		}
+		if err := fixLogSequence(tx); err != nil {
+			return fmt.Errorf("log sequence: %w", err)
 		}
 		return meta.Put(keySchema, binary.BigEndian.AppendUint64(nil, want))
 	})

@@ -56,6 +56,19 @@ type Options struct {
 	// events in the log (store.Event), so their readers look at once
 	// instead of at their next poll. It must not block.
 	OnEvents func()
+	// OnLogCompact observes every step that moved message log entries
+	// into the per-conversation tree: how many, and how long it took.
+	OnLogCompact func(moved int, took time.Duration)
+	// LogCompactAt is the message log's length that makes the writer move
+	// its oldest entries into the per-conversation tree right after a
+	// commit (log.go). Default 8192: a move then carries several messages
+	// per busy conversation, and its transaction stays a few megabytes.
+	LogCompactAt int
+	// NoLog writes messages straight into the per-conversation tree, as
+	// kefu did before the message log: for benchmarks that compare the
+	// two layouts in one run. Entries already in the log are still read
+	// and moved.
+	NoLog bool
 	// OpenFile replaces os.OpenFile, for tests that inject write failures.
 	OpenFile func(string, int, os.FileMode) (*os.File, error)
 }
@@ -77,6 +90,10 @@ type Store struct {
 	// conversations it may reuse.
 	batch *batchState
 	cache map[string]store.Conversation
+	// log indexes the message log (log.go); logRetry holds off compaction
+	// after a failed step.
+	log      *logIndex
+	logRetry time.Time
 
 	health health
 
@@ -104,6 +121,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1024
 	}
+	if opts.LogCompactAt <= 0 {
+		opts.LogCompactAt = logCompactAt
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +138,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	var db *bolt.DB
+	var log *logIndex
 	err := guard("store: open "+path, func() error {
 		var err error
 		db, err = bolt.Open(path, 0o600, boltOptions(opts))
@@ -131,7 +152,13 @@ func Open(dir string, opts Options) (*Store, error) {
 		if err := migrate(db); err != nil {
 			return fmt.Errorf("store: migrate %s: %w", path, err)
 		}
-		return nil
+		return db.View(func(tx *bolt.Tx) error {
+			var err error
+			if log, err = loadLog(tx); err != nil {
+				return fmt.Errorf("store: read the message log of %s: %w", path, err)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		if db != nil {
@@ -146,6 +173,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		cache:   map[string]store.Conversation{},
+		log:     log,
 	}
 	go s.writer()
 	return s, nil
@@ -222,17 +250,35 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 func (s *Store) writer() {
 	defer close(s.stopped)
 	batch := make([]*op, 0, s.opts.MaxBatch)
+	// idle fires when no write came for logIdle while the log had entries.
+	idle := time.NewTimer(logIdle)
+	defer idle.Stop()
 	for {
+		if s.logDue(false) {
+			s.compactLog() // logged; retried later
+		}
+		idle.Reset(logIdle)
 		var first *op
 		select {
 		case first = <-s.writes:
+		case <-idle.C:
+			if s.logDue(true) {
+				s.compactLog()
+			}
+			continue
 		case <-s.stop:
-			// Close holds closeMu, so nothing new arrives; drain what is queued.
+			// Close holds closeMu, so nothing new arrives; drain what is
+			// queued, then the log, so a clean stop leaves it empty.
 			for {
 				select {
 				case o := <-s.writes:
 					s.run(append(batch[:0], o))
 				default:
+					for s.logDue(true) {
+						if s.compactLog() != nil {
+							break // logged; the next Open reads the log
+						}
+					}
 					return
 				}
 			}
@@ -278,7 +324,7 @@ func (e *opFailed) Error() string { return e.err.Error() }
 func (s *Store) commit(batch []*op) {
 	for len(batch) > 0 {
 		start := time.Now()
-		s.batch = &batchState{convs: map[string]*store.Conversation{}, dirty: map[string]bool{}, deleted: map[string]bool{}}
+		s.batch = &batchState{convs: map[string]*store.Conversation{}, dirty: map[string]bool{}, deleted: map[string]bool{}, logDropped: map[string]bool{}}
 		s.dbMu.RLock()
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, o := range batch {

@@ -1,0 +1,407 @@
+package boltdb
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/store"
+	bolt "go.etcd.io/bbolt"
+)
+
+// The message log. Append puts each new message into one tree keyed by an
+// increasing position (the log bucket's sequence), in the transaction that
+// acknowledges it: a group commit of N messages to N conversations then
+// dirties the few pages at the log's end, instead of one leaf per
+// conversation for the message and another for its client id. The writer
+// moves the log's oldest entries into the per-conversation messages tree
+// in the background (compactLog), many messages per conversation at once,
+// so a page there is rewritten once per many messages.
+//
+// Readers never see the difference: a conversation's messages are the
+// range of the messages tree, followed by its entries still in the log,
+// found through an index in memory (logIndex: conversation → positions),
+// rebuilt from the log by Open. The position up to which the log was
+// moved (the watermark) is stored with the move, so a read transaction
+// knows where each entry is in its own snapshot; an entry is never in
+// both trees, and never in neither.
+
+// keyLogMoved, in the meta bucket, is the watermark: every log position up
+// to it was moved into the messages tree (or erased).
+var keyLogMoved = []byte("log_moved")
+
+const (
+	// logCompactAt is the default for Options.LogCompactAt.
+	logCompactAt = 8192
+	// logStep bounds the entries one compaction step moves: its
+	// transaction is the longest a write waits behind.
+	logStep = 16384
+	// logIdle is how long the writer waits without writes before it moves
+	// a shorter log: a quiet store ends up with an empty log.
+	logIdle = 2 * time.Second
+)
+
+// logRef is one log entry of a conversation.
+type logRef struct {
+	pos, seq uint64
+	clientID string
+}
+
+// logHeader is what the log's bookkeeping reads of a message.
+type logHeader struct {
+	ConversationID string `json:"conversation_id"`
+	Seq            uint64 `json:"seq"`
+	ClientID       string `json:"client_id"`
+}
+
+// logIndex lists, per conversation, its messages still in the log, in seq
+// order. The writer goroutine is its only writer (under mu); readers copy
+// what they need under mu.
+type logIndex struct {
+	mu    sync.RWMutex
+	convs map[string][]logRef
+	n     int
+	// horizon is the watermark when entries were last dropped: every log
+	// entry past it is in convs. A snapshot older than that reads the log
+	// itself (rare: a read racing a compaction step).
+	horizon uint64
+}
+
+func (x *logIndex) len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.n
+}
+
+// refs copies conv's entries with seq > after, and returns the horizon.
+func (x *logIndex) refs(conv string, after uint64) ([]logRef, uint64) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	rs := x.convs[conv]
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].seq > after })
+	return slices.Clone(rs[i:]), x.horizon
+}
+
+// logPending is an entry put by the batch being committed.
+type logPending struct {
+	conv string
+	ref  logRef
+}
+
+// addLogged indexes a committed batch's entries and forgets the
+// conversations it erased. Writer goroutine only.
+func (x *logIndex) apply(added []logPending, dropped map[string]bool) {
+	if len(added) == 0 && len(dropped) == 0 {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, p := range added {
+		x.convs[p.conv] = append(x.convs[p.conv], p.ref)
+		x.n++
+	}
+	for conv := range dropped {
+		x.n -= len(x.convs[conv])
+		delete(x.convs, conv)
+	}
+}
+
+// dropUpTo forgets the entries at positions up to pos (moved). Writer
+// goroutine only.
+func (x *logIndex) dropUpTo(pos uint64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for conv, rs := range x.convs {
+		i := sort.Search(len(rs), func(i int) bool { return rs[i].pos > pos })
+		if i == len(rs) {
+			delete(x.convs, conv)
+		} else if i > 0 {
+			x.convs[conv] = slices.Clone(rs[i:])
+		}
+		x.n -= i
+	}
+	x.horizon = max(x.horizon, pos)
+}
+
+func posKey(pos uint64) []byte { return binary.BigEndian.AppendUint64(nil, pos) }
+
+// logMoved reads the watermark of tx's snapshot.
+func logMoved(tx *bolt.Tx) uint64 {
+	if v := tx.Bucket(bucketMeta).Get(keyLogMoved); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// loadLog builds the index from the log (Open).
+func loadLog(tx *bolt.Tx) (*logIndex, error) {
+	x := &logIndex{convs: map[string][]logRef{}, horizon: logMoved(tx)}
+	err := tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
+		var h logHeader
+		if len(k) != 8 || json.Unmarshal(v, &h) != nil || h.ConversationID == "" {
+			return fmt.Errorf("log entry %x: %w", k, store.ErrCorrupt)
+		}
+		x.convs[h.ConversationID] = append(x.convs[h.ConversationID], logRef{pos: binary.BigEndian.Uint64(k), seq: h.Seq, clientID: h.ClientID})
+		x.n++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, rs := range x.convs {
+		slices.SortFunc(rs, func(a, b logRef) int { return compareU64(a.seq, b.seq) })
+	}
+	return x, nil
+}
+
+func compareU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// fixLogSequence makes the log's sequence at least its last position and
+// the watermark: a repair copies records, not sequences, and a position
+// handed out twice would overwrite a message.
+func fixLogSequence(tx *bolt.Tx) error {
+	lb := tx.Bucket(bucketLog)
+	want := logMoved(tx)
+	if k, _ := lb.Cursor().Last(); len(k) == 8 {
+		want = max(want, binary.BigEndian.Uint64(k))
+	}
+	if lb.Sequence() < want {
+		return lb.SetSequence(want)
+	}
+	return nil
+}
+
+// putLog puts m at the log's end in the batch's transaction.
+func (s *Store) putLog(tx *bolt.Tx, m store.Message) error {
+	lb := tx.Bucket(bucketLog)
+	lb.FillPercent = 1 // only ever appended to: full pages
+	pos, err := lb.NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := putJSON(lb, posKey(pos), m); err != nil {
+		return err
+	}
+	s.batch.logged = append(s.batch.logged, logPending{conv: m.ConversationID, ref: logRef{pos: pos, seq: m.Seq, clientID: m.ClientID}})
+	return nil
+}
+
+// byClientID finds a conversation's message by its client id: in this
+// batch, in the log, or in the messages tree. Writer goroutine only.
+func (s *Store) byClientID(tx *bolt.Tx, conv, clientID string) (store.Message, bool, error) {
+	lb := tx.Bucket(bucketLog)
+	for i := len(s.batch.logged) - 1; i >= 0; i-- {
+		if p := s.batch.logged[i]; p.conv == conv && p.ref.clientID == clientID {
+			m, err := decodeAt(lb, p.ref.pos)
+			return m, err == nil, err
+		}
+	}
+	for _, r := range s.log.convs[conv] {
+		if r.clientID == clientID {
+			m, err := decodeAt(lb, r.pos)
+			return m, err == nil, err
+		}
+	}
+	mb := tx.Bucket(bucketMessages)
+	if v := mb.Get(clientIDKey(conv, clientID)); v != nil {
+		m, err := getMessage(mb, conv, binary.BigEndian.Uint64(v))
+		return m, err == nil, err
+	}
+	return store.Message{}, false, nil
+}
+
+func decodeAt(lb *bolt.Bucket, pos uint64) (store.Message, error) {
+	var m store.Message
+	v := lb.Get(posKey(pos))
+	if v == nil {
+		return m, fmt.Errorf("log entry %d: %w", pos, store.ErrNotFound)
+	}
+	if err := json.Unmarshal(v, &m); err != nil {
+		return m, fmt.Errorf("decode log entry %d: %w: %w", pos, store.ErrCorrupt, err)
+	}
+	return m, nil
+}
+
+// logRefs lists conv's entries with seq > after that tx's snapshot may
+// hold in the log: from the index, or, when the snapshot is older than
+// the index, from the log itself.
+func (s *Store) logRefs(tx *bolt.Tx, conv string, after uint64) ([]logRef, error) {
+	moved := logMoved(tx)
+	refs, horizon := s.log.refs(conv, after)
+	if moved >= horizon {
+		return refs, nil
+	}
+	refs = refs[:0]
+	c := tx.Bucket(bucketLog).Cursor()
+	for k, v := c.Seek(posKey(moved + 1)); k != nil; k, v = c.Next() {
+		var h logHeader
+		if err := json.Unmarshal(v, &h); err != nil {
+			return nil, fmt.Errorf("decode log entry %x: %w: %w", k, store.ErrCorrupt, err)
+		}
+		if h.ConversationID == conv && h.Seq > after {
+			refs = append(refs, logRef{pos: binary.BigEndian.Uint64(k), seq: h.Seq, clientID: h.ClientID})
+		}
+	}
+	return refs, nil
+}
+
+// readMessages returns up to limit (<= 0: all) messages of conv with seq >
+// after, as tx sees them: the messages tree's range, then the log's.
+func (s *Store) readMessages(tx *bolt.Tx, conv string, after uint64, limit int) ([]store.Message, error) {
+	var out []store.Message
+	c := tx.Bucket(bucketMessages).Cursor()
+	prefix := []byte(conv)
+	last := after
+	for k, v := c.Seek(messageKey(conv, after+1)); k != nil && bytes.HasPrefix(k, prefix) && isMessageKey(k, conv); k, v = c.Next() {
+		var m store.Message
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil, fmt.Errorf("decode message %s: %w: %w", printKey("messages", k), store.ErrCorrupt, err)
+		}
+		out = append(out, m)
+		last = m.Seq
+		if limit > 0 && len(out) >= limit {
+			return out, nil
+		}
+	}
+	refs, err := s.logRefs(tx, conv, last)
+	if err != nil {
+		return nil, err
+	}
+	moved := logMoved(tx)
+	lb := tx.Bucket(bucketLog)
+	for _, r := range refs {
+		if r.pos <= moved {
+			continue // moved in this snapshot: read above
+		}
+		v := lb.Get(posKey(r.pos))
+		if v == nil {
+			continue // committed after this snapshot, or erased
+		}
+		var m store.Message
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil, fmt.Errorf("decode log entry %d: %w: %w", r.pos, store.ErrCorrupt, err)
+		}
+		out = append(out, m)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// readMessage returns one message of conv as tx sees it.
+func (s *Store) readMessage(tx *bolt.Tx, conv string, seq uint64) (store.Message, error) {
+	ms, err := s.readMessages(tx, conv, seq-1, 1)
+	if err != nil {
+		return store.Message{}, err
+	}
+	if len(ms) == 0 || ms[0].Seq != seq {
+		return store.Message{}, fmt.Errorf("message %s/%d: %w", conv, seq, store.ErrNotFound)
+	}
+	return ms[0], nil
+}
+
+// deleteLogOf removes conv's entries from the log in the batch's
+// transaction; the index forgets them once it commits.
+func (s *Store) deleteLogOf(tx *bolt.Tx, conv string) (int, error) {
+	lb := tx.Bucket(bucketLog)
+	n := 0
+	del := func(pos uint64) error {
+		k := posKey(pos)
+		if lb.Get(k) == nil {
+			return nil
+		}
+		n++
+		return lb.Delete(k)
+	}
+	for _, r := range s.log.convs[conv] {
+		if err := del(r.pos); err != nil {
+			return n, err
+		}
+	}
+	for _, p := range s.batch.logged {
+		if p.conv == conv {
+			if err := del(p.ref.pos); err != nil {
+				return n, err
+			}
+		}
+	}
+	s.batch.logDropped[conv] = true
+	return n, nil
+}
+
+// compactLog moves up to logStep of the log's oldest entries into the
+// messages tree in one transaction of its own, and moves the watermark
+// with them: a kill before its commit leaves them in the log, after it in
+// the messages tree, never in both. Writer goroutine only.
+func (s *Store) compactLog() error {
+	start := time.Now()
+	var upTo uint64
+	moved := 0
+	s.dbMu.RLock()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		lb, mb := tx.Bucket(bucketLog), tx.Bucket(bucketMessages)
+		var keys [][]byte
+		c := lb.Cursor()
+		for k, v := c.First(); k != nil && len(keys) < logStep; k, v = c.Next() {
+			var h logHeader
+			if err := json.Unmarshal(v, &h); err != nil || len(k) != 8 || len(h.ConversationID) != store.IDLen || h.Seq == 0 {
+				return fmt.Errorf("log entry %x: %w (kefu check, then kefu repair)", k, store.ErrCorrupt)
+			}
+			if err := mb.Put(messageKey(h.ConversationID, h.Seq), bytes.Clone(v)); err != nil {
+				return err
+			}
+			if h.ClientID != "" {
+				if err := mb.Put(clientIDKey(h.ConversationID, h.ClientID), binary.BigEndian.AppendUint64(nil, h.Seq)); err != nil {
+					return err
+				}
+			}
+			keys = append(keys, bytes.Clone(k))
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		for _, k := range keys {
+			if err := lb.Delete(k); err != nil {
+				return err
+			}
+		}
+		upTo, moved = binary.BigEndian.Uint64(keys[len(keys)-1]), len(keys)
+		return tx.Bucket(bucketMeta).Put(keyLogMoved, posKey(upTo))
+	})
+	s.dbMu.RUnlock()
+	if err != nil {
+		s.logRetry = time.Now().Add(time.Minute)
+		s.opts.Logger.Error("store: compact the message log", "err", err)
+		return fmt.Errorf("store: compact the message log: %w", err)
+	}
+	if moved > 0 {
+		s.log.dropUpTo(upTo)
+	}
+	if s.opts.OnLogCompact != nil {
+		s.opts.OnLogCompact(moved, time.Since(start))
+	}
+	return nil
+}
+
+// logDue says whether the writer should move some of the log now.
+func (s *Store) logDue(idle bool) bool {
+	n := s.log.len()
+	if n == 0 || time.Now().Before(s.logRetry) {
+		return false
+	}
+	return idle || n >= s.opts.LogCompactAt
+}
