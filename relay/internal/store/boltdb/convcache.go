@@ -24,6 +24,7 @@ type batchState struct {
 	// The message log's entries put, and the conversations whose entries
 	// were erased, by this batch (log.go).
 	logged     []logPending
+	loggedIDs  map[clientRef]uint64 // client id → position, of logged
 	logDropped map[string]bool
 }
 

@@ -93,6 +93,9 @@ type logPending struct {
 	ref  logRef
 }
 
+// clientRef names a message by its conversation and client id.
+type clientRef struct{ conv, clientID string }
+
 // addLogged indexes a committed batch's entries and forgets the
 // conversations it erased. Writer goroutine only.
 func (x *logIndex) apply(added []logPending, dropped map[string]bool) {
@@ -196,6 +199,12 @@ func (s *Store) putLog(tx *bolt.Tx, m store.Message) error {
 		return err
 	}
 	s.batch.logged = append(s.batch.logged, logPending{conv: m.ConversationID, ref: logRef{pos: pos, seq: m.Seq, clientID: m.ClientID}})
+	if m.ClientID != "" {
+		if s.batch.loggedIDs == nil {
+			s.batch.loggedIDs = map[clientRef]uint64{}
+		}
+		s.batch.loggedIDs[clientRef{m.ConversationID, m.ClientID}] = pos
+	}
 	return nil
 }
 
@@ -203,11 +212,9 @@ func (s *Store) putLog(tx *bolt.Tx, m store.Message) error {
 // batch, in the log, or in the messages tree. Writer goroutine only.
 func (s *Store) byClientID(tx *bolt.Tx, conv, clientID string) (store.Message, bool, error) {
 	lb := tx.Bucket(bucketLog)
-	for i := len(s.batch.logged) - 1; i >= 0; i-- {
-		if p := s.batch.logged[i]; p.conv == conv && p.ref.clientID == clientID {
-			m, err := decodeAt(lb, p.ref.pos)
-			return m, err == nil, err
-		}
+	if pos, ok := s.batch.loggedIDs[clientRef{conv, clientID}]; ok {
+		m, err := decodeAt(lb, pos)
+		return m, err == nil, err
 	}
 	for _, r := range s.log.convs[conv] {
 		if r.clientID == clientID {

@@ -29,7 +29,7 @@ var (
 	bucketAttachments = []byte("attachments")  // conversation id ‖ attachment id → store.Attachment
 	bucketFiles       = []byte("files")        // conversation id ‖ attachment id ‖ kind ‖ chunk → bytes
 	bucketNotes       = []byte("notes")        // conversation id → []store.Note
-	bucketLog         = []byte("log")           // position (big-endian) → store.Message not yet moved into messages (log.go)
+	bucketLog         = []byte("log")          // position (big-endian) → store.Message not yet moved into messages (log.go)
 	// bucketQuarantine holds what kefu repair set aside: one nested bucket
 	// per bucket of origin, under the original key, the damaged value (or
 	// nothing for a message seq that was lost). Made by a repair only.
