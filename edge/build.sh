@@ -28,6 +28,14 @@ else
   echo "edge: public/wasm/kefu.wasm not built (make wasm): widgets will classify through the edge" >&2
   mkdir -p "$out/static"
 fi
+# The widget's files are embedded in the Worker; their content hashes (web's
+# contentHash, with each file's size) are worked out here, not by the
+# Worker on every request.
+hashes=
+for f in widget/*.js widget/i18n/*.json; do
+  hashes+="${hashes:+,}${f#widget/}=$(hash12 "$f"):$(wc -c < "$f")"
+done
+ldflags+=" -X main.assetHashes=$hashes"
 # Static assets are served before the Worker runs; these headers make
 # them behave like the relay's /assets/ (immutable, readable cross-site).
 cat > "$out/static/_headers" <<'HEADERS'

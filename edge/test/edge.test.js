@@ -40,7 +40,8 @@ describe('edge build under wrangler dev', { timeout: 240_000 }, () => {
       'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--local',
       '--persist-to', state, '--show-interactive-dev-session=false', '--live-reload=false',
       '--var', `OPENAI_BASE_URL:${fakeURL}`, '--var', 'OPENAI_API_KEY:sk-edge-test',
-    ], { env: quiet, logFile: path.join(logs, 'wrangler-dev.log') });
+    // WRANGLER_LOG=log: the Worker's own log lines too (a check below reads them).
+    ], { env: { ...quiet, WRANGLER_LOG: 'log' }, logFile: path.join(logs, 'wrangler-dev.log') });
     await waitFor(`wrangler dev on ${base} (log: ${path.join(logs, 'wrangler-dev.log')})`, 90_000, async () => (await fetch(base + '/widget.js')).ok);
   });
 
@@ -233,9 +234,16 @@ describe('edge build under wrangler dev', { timeout: 240_000 }, () => {
   });
 
   // Last: it replaces the intents. The documented import path: an export
-  // file through kefu-edge-intents into D1, refitted by the next request.
+  // file through kefu-edge-intents into D1, with the model it fitted: the
+  // next request decodes it, and no request fits one.
   test('imported intents answer on the next request', { timeout: 120_000 }, async () => {
     const before = await (await fetch(base + '/v1/widget/config')).json();
+    const logFile = path.join(logs, 'wrangler-dev.log');
+    const logged = () => fs.readFileSync(logFile);
+    // The seeded defaults were fitted by the Worker (the first request):
+    // the log says so, which is what the check below relies on.
+    await waitFor('the seed fit in the log', 15_000, async () => /intents: model fitted/.test(logged().toString()));
+    const logStart = logged().length;
     const file = path.join(state, 'intents.json');
     fs.writeFileSync(file, JSON.stringify({ intents: [
       { name: 'gift_cards', examples: ['do you sell gift cards', 'can I buy a gift voucher', 'gift card for a friend'], answer: 'Gift cards from 10 euros, sent by email.' },
@@ -251,6 +259,7 @@ describe('edge build under wrangler dev', { timeout: 240_000 }, () => {
     assert.notEqual(after.model.hash, before.model.hash, 'a new model');
     const model = await fetch(base + after.model.url);
     assert.equal(model.status, 200, 'the new model is served at its hashed URL');
+    assert.doesNotMatch(logged().subarray(logStart).toString(), /intents: model fitted/, 'the Worker fitted a model kefu-edge-intents had fitted');
   });
 
   test('GET /v1/ws is refused with not_supported', timeout, async () => {

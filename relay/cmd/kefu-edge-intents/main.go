@@ -5,11 +5,14 @@
 //	cd edge && npx wrangler d1 execute kefu --remote --file ../intents.sql
 //
 // The intents are read and validated here as the admin page's import does;
-// problems are reported on stderr by line. The edge refits
-// the model from them on its next request (docs/edge.md).
+// problems are reported on stderr by line. The model is fitted here, natively,
+// and stored beside them: the Worker only decodes it (fitting costs CPU a
+// Worker is billed and limited for; docs/edge.md).
 package main
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -61,9 +64,12 @@ const chunkBytes = 60 << 10
 // intentsSQL reads an intents file as the admin page's import does
 // (whitespace normalised, problems reported by line, what is valid kept)
 // and returns statements that store it as the "intents" settings document
-// the relay's intents package reads, under a new version so the stored
-// model is refitted. A big document is written in pieces to a staging
-// row, then moved in one statement, so the edge never sees half of it.
+// the relay's intents package reads, under a new version, with the model
+// fitted from it under the same version (the intents package's
+// "intents.model": version ‖ model). A big document is written in pieces to
+// a staging row, then moved in one statement, so the edge never sees half
+// of it; the model first, so a request between the two sees the old
+// intents (and refits them at worst), never new intents without theirs.
 func intentsSQL(r io.Reader, version int64) (string, []intents.Problem, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -80,7 +86,28 @@ func intentsSQL(r io.Reader, version int64) (string, []intents.Problem, error) {
 	if err != nil {
 		return "", problems, fmt.Errorf("encode intents: %w", err)
 	}
+	m, err := router.Fit(list, router.Options{})
+	if err != nil {
+		return "", problems, fmt.Errorf("fit the model: %w", err)
+	}
+	model, err := m.MarshalBinary()
+	if err != nil {
+		return "", problems, fmt.Errorf("encode the model: %w", err)
+	}
+	model = append(binary.BigEndian.AppendUint64(nil, uint64(version)), model...)
 	var b strings.Builder
+	// Hex text in the staging row (text concatenates safely), bytes in the
+	// real one (unhex, SQLite 3.41+).
+	b.WriteString("DELETE FROM settings WHERE name = 'intents.model.import';\n")
+	for i, part := range split(hex.EncodeToString(model), chunkBytes) {
+		if i == 0 {
+			fmt.Fprintf(&b, "INSERT INTO settings (name, value) VALUES ('intents.model.import', '%s');\n", part)
+		} else {
+			fmt.Fprintf(&b, "UPDATE settings SET value = value || '%s' WHERE name = 'intents.model.import';\n", part)
+		}
+	}
+	b.WriteString("INSERT INTO settings (name, value) SELECT 'intents.model', unhex(value) FROM settings WHERE name = 'intents.model.import' ON CONFLICT (name) DO UPDATE SET value = excluded.value;\n")
+	b.WriteString("DELETE FROM settings WHERE name = 'intents.model.import';\n")
 	b.WriteString("DELETE FROM settings WHERE name = 'intents.import';\n")
 	for i, part := range split(string(doc), chunkBytes) {
 		if i == 0 {

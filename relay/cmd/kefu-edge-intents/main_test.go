@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/kefuhq/kefu/router"
 )
 
 // intentsFile is an export with n intents of 400 examples each.
@@ -56,7 +60,7 @@ func TestIntentsSQL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.Count(sql, "value = value ||"); got != tc.wantChunks {
+			if got := strings.Count(sql, "WHERE name = 'intents.import';\n") - 2; got != tc.wantChunks {
 				t.Errorf("%d appended pieces, want %d", got, tc.wantChunks)
 			}
 			for _, stmt := range strings.Split(strings.TrimSpace(sql), ";\n") {
@@ -102,5 +106,46 @@ func TestRunUsage(t *testing.T) {
 	file := "{\"intents\": [\n{\"name\": \"a\", \"examples\": [\"hi there\"], \"answer\": \"b\"},\n{\"name\": \"c\", \"examples\": [\"x\"]}]}"
 	if code := run(nil, strings.NewReader(file), &out, &errOut, now); code != 0 || !strings.Contains(errOut.String(), `stdin: line 3: intent "c" skipped: action answer needs an answer`) {
 		t.Errorf("a skipped intent: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// The model is fitted here and stored under the intents' version, so the
+// Worker decodes it instead of fitting it.
+func TestIntentsSQLCarriesTheModel(t *testing.T) {
+	const version = 1795500000123
+	sql, _, err := intentsSQL(strings.NewReader(intentsFile(t, "ok", 10)), version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hexModel strings.Builder
+	for _, stmt := range strings.Split(sql, ";\n") {
+		if !strings.Contains(stmt, "'intents.model.import'") {
+			continue
+		}
+		if _, v, ok := strings.Cut(stmt, "VALUES ('intents.model.import', '"); ok {
+			hexModel.WriteString(strings.TrimSuffix(v, "')"))
+		} else if _, v, ok := strings.Cut(stmt, "value = value || '"); ok {
+			hexModel.WriteString(strings.TrimSuffix(v, "' WHERE name = 'intents.model.import'"))
+		}
+	}
+	raw, err := hex.DecodeString(hexModel.String())
+	if err != nil {
+		t.Fatalf("model hex: %v", err)
+	}
+	if len(raw) < 8 || binary.BigEndian.Uint64(raw) != version {
+		t.Fatalf("the model is not stored under the intents' version (%d bytes)", len(raw))
+	}
+	m, err := router.Load(raw[8:])
+	if err != nil {
+		t.Fatalf("the stored model does not load: %v", err)
+	}
+	if !m.Current() {
+		t.Error("the stored model is of an older format: the Worker would refit it")
+	}
+	if !strings.Contains(sql, "SELECT 'intents.model', unhex(value)") {
+		t.Error("the model is not moved into place")
+	}
+	if strings.Index(sql, "'intents.model', unhex") > strings.Index(sql, "SELECT 'intents', CAST") {
+		t.Error("the intents land before their model")
 	}
 }

@@ -40,6 +40,10 @@ var (
 	wasmURL     string
 	wasmHash    string
 	wasmExecURL string
+	// assetHashes are the widget files' content hashes, worked out by make
+	// edge ("name=hash:size,…"): hashing them here would cost every
+	// request milliseconds of CPU.
+	assetHashes string
 )
 
 func main() {
@@ -91,12 +95,16 @@ func build(ctx context.Context) (http.Handler, func(context.Context), *slog.Logg
 	if err := st.LoadSettings(ctx); err != nil {
 		return broken(log, err)
 	}
+	hashes, err := edge.ParseAssetHashes(assetHashes)
+	if err != nil {
+		return broken(log, err)
+	}
 	var wasm *site.WasmFiles
 	if wasmURL != "" && wasmHash != "" && wasmExecURL != "" {
 		wasm = &site.WasmFiles{Module: site.Asset{URL: wasmURL, Hash: wasmHash}, Exec: wasmExecURL}
 	}
 	e, err := edge.New(ctx, edge.Options{
-		Config: cfg, Fanout: fan, Store: st, Log: log, Wasm: wasm,
+		Config: cfg, Fanout: fan, Store: st, Log: log, Wasm: wasm, AssetHashes: hashes,
 		// Workers open no sockets: upstream requests go through fetch.
 		// Manual redirects leave the AI client's own redirect checks in charge.
 		Transport: fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport,

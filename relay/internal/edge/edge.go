@@ -84,7 +84,10 @@ type Options struct {
 	// Wasm announces the widget's classifier module, served as static
 	// files beside the Worker; nil leaves classification to the edge.
 	Wasm *site.WasmFiles
-	Log  *slog.Logger
+	// AssetHashes are the widget files' content hashes, worked out at
+	// build time (ParseAssetHashes); files not in it are hashed here.
+	AssetHashes map[string]web.Precomputed
+	Log         *slog.Logger
 }
 
 // Edge serves the edge's routes.
@@ -105,8 +108,9 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 	// Only the widget's own files: the classifier module is too big to
 	// live inside the Worker (docs/edge.md) and the pages are the relay's.
 	// Not precompressed: that would cost every request ~4 ms of CPU, and
-	// Cloudflare compresses responses itself.
-	assets, err := web.LoadAssetsUncompressed(widget.FS)
+	// Cloudflare compresses responses itself. Hashed at build time, for
+	// the same reason.
+	assets, err := web.Load(web.Options{Hashes: o.AssetHashes}, widget.FS)
 	if err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
 	}

@@ -55,6 +55,18 @@ type Options struct {
 	// one URL and one instance, and any change to any of them changes the
 	// URLs of all.
 	Bundle []string
+	// Hashes are content hashes worked out ahead, by name (the edge
+	// build's, at build time: SHA-256 in WebAssembly costs a Worker
+	// milliseconds of CPU on every start). One is used only when the
+	// file still has the size it was hashed at; others are computed.
+	Hashes map[string]Precomputed
+}
+
+// Precomputed is a file's content hash (contentHash's, 12 hex digits) and
+// the size it had when hashed.
+type Precomputed struct {
+	Hash string
+	Size int
 }
 
 // LoadAssets reads every file of the given trees into memory, later trees
@@ -79,8 +91,14 @@ func Load(o Options, trees ...fs.FS) (*Assets, error) {
 		return nil, err
 	}
 	versions := make(map[string]string, len(raw))
+	hashes := make(map[string]string, len(raw))
 	for name, data := range raw {
-		versions[name] = contentHash(data)
+		if p, ok := o.Hashes[name]; ok && p.Size == len(data) && len(p.Hash) == hashLen {
+			hashes[name] = p.Hash
+		} else {
+			hashes[name] = contentHash(data)
+		}
+		versions[name] = hashes[name]
 	}
 	bundleVersion(raw, versions, o.Bundle)
 	a := &Assets{byName: map[string]*Asset{}, start: time.Now()}
@@ -88,7 +106,11 @@ func Load(o Options, trees ...fs.FS) (*Assets, error) {
 		if path.Ext(name) == ".html" {
 			data = linkHashed(name, data, versions)
 		}
-		as := newAsset(name, data, o.Compress)
+		h := hashes[name]
+		if path.Ext(name) == ".html" {
+			h = contentHash(data) // its links were rewritten
+		}
+		as := newAsset(name, data, h, o.Compress)
 		as.Version = versions[name]
 		if !inBundle(name, o.Bundle) {
 			as.Version = as.Hash // a page's own hash covers its rewritten links
@@ -192,8 +214,7 @@ func readTrees(trees []fs.FS) (raw, brotli map[string][]byte, err error) {
 	return raw, brotli, nil
 }
 
-func newAsset(name string, data []byte, compress bool) *Asset {
-	h := contentHash(data)
+func newAsset(name string, data []byte, h string, compress bool) *Asset {
 	ct := mime.TypeByExtension(path.Ext(name))
 	switch path.Ext(name) {
 	case ".wasm":

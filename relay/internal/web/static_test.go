@@ -119,3 +119,28 @@ func TestLoadBundle(t *testing.T) {
 		}
 	}
 }
+
+// Hashes worked out ahead (the edge's, at build time) are used when the
+// file still has the size they were worked out at; anything else is hashed.
+func TestLoadPrecomputedHashes(t *testing.T) {
+	js := []byte("console.log('kefu');\n")
+	tree := fstest.MapFS{"widget.js": {Data: js}, "panel.js": {Data: js}, "i18n/en.json": {Data: []byte(`{}`)}}
+	real := contentHash(js)
+	a, err := Load(Options{Hashes: map[string]Precomputed{
+		"widget.js": {Hash: "0123456789ab", Size: len(js)},     // taken as given: not re-hashed
+		"panel.js":  {Hash: "0123456789ab", Size: len(js) + 1}, // the file changed since: hashed
+		"gone.js":   {Hash: "0123456789ab", Size: 1},           // no such file: ignored
+	}}, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"widget.js": "0123456789ab", "panel.js": real, "i18n/en.json": contentHash([]byte(`{}`))} {
+		as := a.Get(name)
+		if as.Hash != want || as.Version != want || a.URL(name) != "/assets/"+want+"/"+name {
+			t.Errorf("%s: hash %s, version %s, URL %s; want %s", name, as.Hash, as.Version, a.URL(name), want)
+		}
+	}
+	if a.Get("gone.js") != nil {
+		t.Error("a hash for a file that is not there made an asset")
+	}
+}
