@@ -57,16 +57,17 @@
 
   // --- view -------------------------------------------------------------------
   ctx.addSheet(`
-.p{position:fixed;bottom:88px;right:20px;width:370px;height:min(600px,calc(100vh - 110px));display:flex;flex-direction:column;background:var(--bg);color:var(--tx);border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);overflow:hidden;--bg:#fff;--tx:#111827;--mu:#6b7280;--bb:#f3f4f6;--bd:#e5e7eb}
+.p{position:fixed;bottom:88px;right:20px;width:370px;height:min(600px,calc(100vh - 110px));display:flex;flex-direction:column;background:var(--bg);color:var(--tx);border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);overflow:hidden;--bg:#fff;--tx:#111827;--mu:#6b7280;--bb:#f3f4f6;--bd:#878e99;--ln:#e5e7eb;--er:#dc2626;--ring:var(--rl)}
 .p[hidden]{display:none}
 .left .p{right:auto;left:20px}
 .h{flex:none;min-height:64px;display:flex;align-items:center;gap:8px;padding-inline:16px 8px;background:var(--c);color:var(--fg)}
 .hd{flex:1;min-width:0}
 .ti{font-weight:600;font-size:16px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.st,.av{font-size:12px;line-height:16px;opacity:.9;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.st,.av{font-size:12px;line-height:16px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .av[hidden]{display:none}
 button{font:inherit;color:inherit;background:none;border:0;cursor:pointer}
-button:focus-visible,textarea:focus-visible{outline:3px solid var(--c);outline-offset:2px}
+button:focus-visible,textarea:focus-visible,.m:focus-visible{outline:3px solid var(--ring);outline-offset:2px}
+.m:focus-visible{outline-offset:-3px}
 .h button:focus-visible{outline-color:var(--fg)}
 .cx{width:40px;height:40px;border-radius:8px;display:flex;align-items:center;justify-content:center}
 .cx svg,.sd svg{width:22px;height:22px;fill:currentColor}
@@ -85,13 +86,13 @@ button:focus-visible,textarea:focus-visible{outline:3px solid var(--c);outline-o
 .t pre{white-space:pre-wrap;background:rgba(0,0,0,.06);padding:6px 8px;border-radius:6px}.t code{font:12.5px ui-monospace,monospace}
 .t a{color:inherit;text-decoration:underline;overflow-wrap:anywhere}
 .me{font-size:11px;color:var(--mu);margin:2px 4px 0}
-.fail .me{color:#dc2626}
+.fail .me{color:var(--er)}
 .stream .t::after{content:"▍";opacity:.6}
 .ty{position:absolute;inset-inline-start:12px;bottom:4px;font-size:12px;color:var(--mu);height:20px;line-height:20px}
 .ty[hidden]{display:none}
 .n{position:absolute;left:8px;right:8px;top:8px;z-index:1;padding:6px 10px;border-radius:8px;background:#fef3c7;color:#78350f;font-size:13px;box-shadow:0 2px 6px rgba(0,0,0,.12)}
 .n[hidden]{display:none}
-.f{flex:none;display:flex;gap:8px;align-items:flex-end;padding:10px;border-top:1px solid var(--bd);background:var(--bg)}
+.f{flex:none;display:flex;gap:8px;align-items:flex-end;padding:10px;border-top:1px solid var(--ln);background:var(--bg)}
 textarea{flex:1;height:44px;resize:none;font:inherit;color:var(--tx);background:var(--bg);border:1px solid var(--bd);border-radius:10px;padding:10px 12px;line-height:22px}
 textarea::placeholder{color:var(--mu)}
 .sd{flex:none;width:44px;height:44px;border-radius:10px;background:var(--c);color:var(--fg);display:flex;align-items:center;justify-content:center}
@@ -110,7 +111,7 @@ textarea::placeholder{color:var(--mu)}
 .cs{align-self:flex-start;padding:6px 14px;border-radius:8px;background:var(--c);color:var(--fg)}
 .cm{color:var(--mu)}.cm:empty{display:none}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-@media (prefers-color-scheme:dark){.p{--bg:#111827;--tx:#f3f4f6;--mu:#9ca3af;--bb:#1f2937;--bd:#374151}}
+@media (prefers-color-scheme:dark){.p{--bg:#111827;--tx:#f3f4f6;--mu:#9ca3af;--bb:#1f2937;--bd:#6b7280;--ln:#374151;--er:#f87171;--ring:var(--rd)}}
 @media (max-width:480px){.p,.left .p{inset:0;width:auto;height:auto;border-radius:0}.open .l{display:none}}
 `);
 

@@ -72,7 +72,7 @@
 .l{all:initial;position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;background:var(--c);color:var(--fg);cursor:pointer;display:flex;align-items:center;justify-content:center;box-shadow:0 4px 14px rgba(0,0,0,.25);transition:transform .15s}
 .left .l{right:auto;left:20px}
 .l:hover{transform:scale(1.06)}
-.l:focus-visible{outline:3px solid var(--c);outline-offset:3px;box-shadow:0 0 0 2px #fff}
+.l:focus-visible{outline:3px solid #000;outline-offset:3px;box-shadow:0 0 0 3px #fff}
 .l svg{width:28px;height:28px;fill:currentColor;pointer-events:none}
 .l .x{display:none}.open .l .x{display:block}.open .l .o{display:none}
 .b{all:initial;position:absolute;top:-4px;inset-inline-end:-4px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;background:#dc2626;color:#fff;font:600 12px/20px system-ui,sans-serif;text-align:center;box-shadow:0 0 0 2px #fff}
@@ -147,8 +147,26 @@
   };
   ui.lang = 'en';
   ui.dir = 'ltr';
+  // WCAG 2 contrast. Text and icons on the brand colour are black or
+  // white, whichever reads better (never below 4.58:1); where the brand
+  // colour must stand out against the panel itself (focus rings) a shade of
+  // it with at least 3:1 is used, one for the light panel and one for the
+  // dark (docs/widget.md, Contrast).
+  const rgb = (c) => { const h = c.length === 4 ? c.replace(/\w/g, '$&$&') : c; return [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)); };
+  const lum = (p) => p.reduce((s, v, i) => { v /= 255; return s + [0.2126, 0.7152, 0.0722][i] * (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4); }, 0);
+  const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+  const shade = (p, bg, to) => {
+    let q = p;
+    for (let k = 1; k <= 20 && ratio(q, bg) < 3; k++) q = p.map((v, i) => Math.round(v + (to[i] - v) * k / 20));
+    return 'rgb(' + q + ')';
+  };
+  const W = [255, 255, 255], B = [0, 0, 0];
   const style = () => {
+    const p = rgb(cfg.color);
     ui.style.setProperty('--c', cfg.color);
+    ui.style.setProperty('--fg', ratio(p, W) >= ratio(p, B) ? '#fff' : '#000');
+    ui.style.setProperty('--rl', shade(p, W, B));
+    ui.style.setProperty('--rd', shade(p, [17, 24, 39], W));
     ui.classList.toggle('left', cfg.position === 'left');
     label();
     applyHost();

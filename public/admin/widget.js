@@ -2,6 +2,7 @@
 // the form as you type, and the demo shop reloaded after each save.
 import * as api from '../shared/api.js';
 import { $, clear, dateTime, h, showMsg, toast } from '../shared/dom.js';
+import { fmt, ratio, textOn } from '../shared/contrast.js';
 
 const form = () => $('#widget-form');
 let zIndex = 0;
@@ -111,11 +112,32 @@ function fill(v) {
   sketch();
 }
 
+// contrast says how the brand colour reads, as the widget will draw it:
+// the text colour it picks (black or white) with its ratio, a warning
+// when white text would fall below WCAG's 4.5:1, and a note when the
+// colour is too light to stand out on the chat's background (3:1), where
+// the widget uses a darker shade for focus rings.
+function contrast(c) {
+  const fg = textOn(c);
+  const white = ratio(c, '#ffffff');
+  const lines = [h('p', { text: `Text on this colour: ${fg === '#ffffff' ? 'white' : 'black'}, ${fmt(ratio(c, fg))} (WCAG AA asks 4.5:1).` })];
+  if (white < 4.5) {
+    lines.push(h('p', { class: 'alert warn', text: `White text would be only ${fmt(white)}, below 4.5:1: the widget shows black text on this colour instead.` }));
+  }
+  if (white < 3) {
+    lines.push(h('p', { class: 'muted', text: `On the chat's white background this colour is ${fmt(white)}, below 3:1: focus rings use a darker shade of it.` }));
+  }
+  $('#w-contrast').replaceChildren(...lines);
+  return fg;
+}
+
 // sketch redraws the mock launcher and panel from the form.
 function sketch() {
   const f = form().elements;
   const mock = $('#w-mock');
-  mock.style.setProperty('--c', /^#[0-9a-f]{6}$/i.test(f.color.value) ? f.color.value : '#2563eb');
+  const c = /^#[0-9a-f]{6}$/i.test(f.color.value) ? f.color.value : '#2563eb';
+  mock.style.setProperty('--c', c);
+  mock.style.setProperty('--fg', contrast(c));
   mock.classList.toggle('left', f.position.value === 'left');
   $('.mock-head', mock).textContent = f.title.value;
   $('.mock-greet', mock).textContent = f.greeting.value;
