@@ -155,9 +155,11 @@ textarea::placeholder{color:var(--mu)}
 
   const box = el('div', 'bx');
   const list = el('div', 'm');
-  list.setAttribute('role', 'log'); // role=log is a polite live region; aria-live spelled out for older readers
-  list.setAttribute('aria-live', 'polite');
-  list.setAttribute('aria-relevant', 'additions');
+  // A log to read back, but not a live region: a message is drawn more
+  // than once (pending copy, then stored; instant answer, then stored;
+  // streamed, then stored), so what is spoken goes through announce, once.
+  list.setAttribute('role', 'log');
+  list.setAttribute('aria-live', 'off');
   sayLabel(list, 'messages');
   list.tabIndex = 0; // keyboard users can scroll the history
   const greet = el('div', 'gr'); // the business's greeting, in the widget's language
@@ -216,7 +218,20 @@ textarea::placeholder{color:var(--mu)}
   foot.append(eraseBtn, eraseMsg, ...confirmRow);
   for (const b of confirmRow) b.hidden = true;
   panel.append(head, box, form, foot);
-  ui.append(panel);
+  // The one live region: outside the panel, so a reply that comes while
+  // the panel is closed is announced too (politely).
+  const ann = el('div', 'sr');
+  ann.setAttribute('role', 'log');
+  ann.setAttribute('aria-live', 'polite');
+  ui.append(panel, ann);
+  // announce speaks one message: "{name}: {text}" while the chat is open,
+  // "New message from {name}: {text}" while it is closed.
+  function announce(name, text) {
+    const line = name ? fill(isOpen ? T.said : T.newMessage, { name, text }) : text;
+    ann.append(el('p', '', line));
+    while (ann.childElementCount > 5) ann.firstChild.remove();
+  }
+  const speaker = (m) => (m.from === 'system' ? '' : m.from === 'bot' && authorKey[m.author] ? T[authorKey[m.author]] : m.author || (m.from === 'agent' ? T.agent : T.ai));
 
   // setText fills a bubble's text: answers and agents' replies through the
   // strict markdown renderer (DOM nodes, links to http(s)/mailto only,
@@ -273,11 +288,27 @@ textarea::placeholder{color:var(--mu)}
     saveSession();
     showBadge();
   };
+  // At ≤ 480 px the panel fills the screen: it is then a modal dialog, and
+  // Tab cycles inside it instead of escaping into the page behind.
+  const fullScreen = w.matchMedia('(max-width:480px)');
+  const modal = () => panel.setAttribute('aria-modal', String(isOpen && fullScreen.matches));
+  if (fullScreen.addEventListener) fullScreen.addEventListener('change', modal);
+  panel.addEventListener('keydown', (e) => {
+    if (e.key !== 'Tab' || !fullScreen.matches) return;
+    const f = [...panel.querySelectorAll('button,textarea,a[href],[tabindex="0"]')].filter((x) => !x.disabled && x.getClientRects().length);
+    const at = root.activeElement;
+    if (!f.length) return;
+    if (e.shiftKey ? at === f[0] || !f.includes(at) : at === f[f.length - 1]) {
+      e.preventDefault();
+      f[e.shiftKey ? f.length - 1 : 0].focus();
+    }
+  });
   function open() {
     if (isOpen) return;
     interacted();
     isOpen = true;
     panel.hidden = false;
+    modal();
     ctx.setOpen(true);
     toBottom();
     input.focus({ preventScroll: true });
@@ -292,6 +323,7 @@ textarea::placeholder{color:var(--mu)}
     const hadFocus = root.activeElement && panel.contains(root.activeElement);
     isOpen = false;
     panel.hidden = true;
+    modal();
     ctx.setOpen(false);
     showBadge();
     if (hadFocus) launcher.focus();
@@ -497,6 +529,7 @@ textarea::placeholder{color:var(--mu)}
     let after = null; // usually none: messages come in seq order
     if (m.seq < state.maxSeq) for (const [seq, n] of state.nodes) if (seq > m.seq && (!after || seq < +after.dataset.seq)) after = n;
     state.maxSeq = Math.max(state.maxSeq, m.seq);
+    let spoken = m.from === 'visitor'; // the visitor's own words were announced as they sent them
     keepBottom(() => {
       stored.insertBefore(node, after);
       // What it replaces: our pending copy, an instant answer, a live stream.
@@ -504,7 +537,7 @@ textarea::placeholder{color:var(--mu)}
         const base = m.id.endsWith('#answer') ? m.id.slice(0, -7) : m.id;
         const p = state.pending.get(base);
         if (p) {
-          if (m.id === base) { p.node.remove(); p.node = null; dropOutbox(base); } else if (p.answer) { p.answer.remove(); p.answer = null; }
+          if (m.id === base) { p.node.remove(); p.node = null; dropOutbox(base); } else if (p.answer) { p.answer.remove(); p.answer = null; spoken = true; }
           if (!p.node && !p.answer) state.pending.delete(base);
         }
         const f = state.failed.get(m.id);
@@ -522,6 +555,7 @@ textarea::placeholder{color:var(--mu)}
     while (state.msgs.has(state.lastSeq + 1)) state.lastSeq++;
     if (m.from !== 'visitor') hideTyping();
     if (!replay) {
+      if (!spoken) announce(speaker(m), m.text);
       if (m.from !== 'visitor' && m.seq > lastRead) unread++;
       markRead();
       showBadge();
@@ -786,6 +820,7 @@ textarea::placeholder{color:var(--mu)}
       node.classList.add('fail');
       keepBottom(() => pend.append(node));
       state.failed.set(id, node);
+      announce('', tr('failed tooLong'));
       return;
     }
     // An instant answer only while the bot handles the conversation: once a
@@ -803,12 +838,14 @@ textarea::placeholder{color:var(--mu)}
     setOutbox([...readOutbox(), item]);
     renderPending();
     toBottom();
+    announce(T.you, text);
     if (hit) {
       const p = state.pending.get(id);
       p.answer = bubble({ from: 'bot', author: 'FAQ', text: hit.answer }, 'instant');
       p.answer.dataset.id = id + '#answer';
       pend.append(p.answer);
       toBottom();
+      announce(T.faq, hit.answer);
       const ms = performance.now() - t0;
       try { performance.measure('kefu:instant-answer', { start: t0, duration: ms, detail: { intent: hit.intent } }); } catch { /* old API */ }
       emit('message', { id: id + '#answer', from: 'bot', author: 'FAQ', text: hit.answer, intent: hit.intent, via: 'browser', instant: true, ms, replay: false });
@@ -876,6 +913,7 @@ textarea::placeholder{color:var(--mu)}
     const p = state.pending.get(f.id);
     if (p && p.node) {
       setMeta(p.node, 'failed' + (f.code === 'message_too_long' ? ' tooLong' : ''), true);
+      announce('', tr(p.node.lastChild.dataset.t) + ': ' + p.item.text);
       state.failed.set(f.id, p.node);
       state.pending.delete(f.id);
     }

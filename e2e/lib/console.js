@@ -38,7 +38,7 @@ export const C = {
     name: e.querySelector('.e-name').textContent,
     preview: e.querySelector('.e-preview').textContent,
     handler: e.querySelector('.e-handler').textContent,
-    unread: e.querySelector('.e-unread').hidden ? 0 : Number(e.querySelector('.e-unread').textContent),
+    unread: e.querySelector('.e-unread').hidden ? 0 : parseInt(e.querySelector('.e-unread').textContent.replace(/\D+/, ''), 10),
   }))),
   async select(page, conv, tab = 'all') {
     await C.showTab(page, tab);

@@ -3,7 +3,7 @@
 // (thread.js). docs/console.md is the contract with the relay.
 
 import * as api from '../shared/api.js';
-import { $, clip, showMsg, toast } from '../shared/dom.js';
+import { $, announce, clip, showMsg, toast } from '../shared/dom.js';
 import { AgentSocket, CLOSE_SIGNED_OUT } from './socket.js';
 import { Model, ReadStore } from './model.js';
 import { Outbox } from './outbox.js';
@@ -254,7 +254,7 @@ model.on((kind, id, d) => {
       const c = model.conv(id);
       if (d.m.id) outbox.stored(d.m.id);
       if (sel) {
-        thread.message(d.m);
+        thread.message(d.m, d.live);
         if (visible()) model.markRead(c);
       }
       if (d.live) onLiveMessage(c, d.m);
@@ -345,6 +345,8 @@ function refreshAlerts() {
 }
 
 function attention(title, body, conv) {
+  // Read out too: a new chat, or a message in one that is not open.
+  announce(`${title}: ${clip(body, 140)}`);
   if (prefs.sound && (!visible() || thread.c?.id !== conv)) alerts.beep();
   if (prefs.notify && !visible()) alerts.show(title, clip(body, 180), 'kefu-' + conv, () => select(conv, true));
 }

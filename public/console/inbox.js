@@ -107,9 +107,12 @@ export class Inbox {
         status: h('span', { class: 'e-status' }),
         unread: h('span', { class: 'e-unread' }),
       };
+      // The button's name is what it shows, in reading order, with
+      // punctuation only a screen reader hears between the parts.
+      const pause = (t) => h('span', { class: 'sr-only' }, t);
       const btn = h('button', { type: 'button', class: 'entry', dataset: { conv: c.id } },
-        h('span', { class: 'e-top' }, parts.name, parts.time),
-        parts.preview,
+        h('span', { class: 'e-top' }, parts.name, pause(', '), parts.time),
+        pause('. '), parts.preview, pause('. '),
         h('span', { class: 'e-bottom' }, parts.handler, parts.status, parts.unread));
       btn.addEventListener('click', () => this.onSelect(c.id, true));
       const li = h('li', null, btn);
@@ -133,13 +136,11 @@ export class Inbox {
     p.handler.textContent = handler;
     p.handler.className = 'e-handler h-' + (c.status === 'closed' ? 'closed' : c.handler);
     p.status.textContent = c.status === 'closed' ? '' : c.handler === 'queue' ? 'waiting' : '';
-    p.unread.textContent = unread ? String(unread) : '';
+    p.unread.replaceChildren(...(unread ? [h('span', { class: 'sr-only' }, ', '), String(unread), h('span', { class: 'sr-only' }, ' unread')] : []));
     p.unread.hidden = !unread;
     e.btn.classList.toggle('unread', unread > 0);
     e.btn.classList.toggle('closed', c.status === 'closed');
     if (c.id === this.selected) e.btn.setAttribute('aria-current', 'true'); else e.btn.removeAttribute('aria-current');
-    // One accessible name that reads well: who, status, unread, preview.
-    e.btn.setAttribute('aria-label', `${name}. ${handler}${unread ? `, ${unread} unread` : ''}. ${preview}`);
     return e;
   }
 

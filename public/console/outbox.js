@@ -3,6 +3,8 @@
 // the relay acks it, which it does once however often it is sent. Kept in
 // sessionStorage: a reload of this tab resends too, other tabs don't.
 
+import { announce } from '../shared/dom.js';
+
 const RESEND_MS = 10_000; // no ack this long on an open socket: send again
 const RETRY_MS = 2_000; // after rate_limited / storage_unavailable
 
@@ -101,6 +103,7 @@ export class Outbox {
       it.state = 'failed';
       it.error = message || code;
       this.save();
+      announce(`Not sent: ${it.error}`);
     }
     this.changed(it.conv);
     return true;

@@ -2,7 +2,7 @@
 // messages in seq order, then AI streams, then our unacknowledged
 // replies), visitor traits, typing, and the composer.
 
-import { $, h, clear, richText, when, fullTime, clip } from '../shared/dom.js';
+import { $, h, clear, richText, when, fullTime, clip, announce } from '../shared/dom.js';
 import { renderMarkdown, renderInto } from '../shared/markdown.js';
 import { handlerLabel, visitorLabel } from './inbox.js';
 import { Teach } from './teach.js';
@@ -135,8 +135,12 @@ export class Thread {
         flags));
   }
 
-  message(m) {
+  // message adds a stored message; live ones are announced once (our own
+  // replies were announced as we sent them).
+  message(m, live) {
     if (!this.c || m.conversation_id !== this.c.id || this.nodes.has(m.seq)) return;
+    const mine = m.from === 'agent' && this.model.me && m.author === this.model.me.name;
+    if (live && !mine) announce(m.from === 'system' ? m.text : `${this.who(m)}: ${m.text}`);
     const n = this.msgNode(m);
     // Usually the newest; a replay filling a gap goes in seq order.
     let after = null;
@@ -315,6 +319,7 @@ export class Thread {
     this.el.reply.value = '';
     this.drafts?.delete(this.c.id);
     this.outbox.add(this.c.id, text);
+    announce(`${this.model.me?.name || 'You'}: ${text}`);
     this.el.history.scrollTop = this.el.history.scrollHeight;
   }
 }

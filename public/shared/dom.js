@@ -99,3 +99,13 @@ export function richText(text) {
   if (last < s.length) frag.append(document.createTextNode(s.slice(last)));
   return frag;
 }
+
+// announce speaks text to screen readers through the page's #announce
+// region (role=log, polite), once: the lists that show messages are not
+// live regions themselves, since they redraw.
+export function announce(text) {
+  const region = $('#announce');
+  if (!region || !text) return;
+  region.append(h('p', { text }));
+  while (region.childElementCount > 5) region.firstChild.remove();
+}
