@@ -103,7 +103,7 @@ textarea::placeholder{color:var(--mu)}
 .pf[hidden],.pf [hidden]{display:none}
 .dm{display:flex;flex-direction:column;align-items:flex-start;gap:6px;max-width:85%}
 .dl{font-size:13px;color:var(--mu);margin:0 4px}
-.dc{padding:6px 12px;border:1px solid var(--c);border-radius:14px;text-align:start;overflow-wrap:anywhere}
+.dc{padding:6px 12px;border:1px solid var(--ring);border-radius:14px;text-align:start;overflow-wrap:anywhere}
 .dn{border-color:var(--bd);color:var(--mu)}
 .ct{align-self:stretch;display:flex;flex-direction:column;gap:6px;padding:10px;border:1px solid var(--bd);border-radius:10px;font-size:13px}
 .ct p{margin:0}.ct input:not([type=checkbox]){font:inherit;color:var(--tx);background:var(--bg);border:1px solid var(--bd);border-radius:8px;padding:6px 8px}
@@ -595,14 +595,15 @@ textarea::placeholder{color:var(--mu)}
     const working = f.status === 'working';
     typing.textContent = working ? T.working : fill(T.typing, { name: f.author || (f.from === 'agent' ? T.agent : T.ai) });
     typing.classList.toggle('wk', working);
-    if (working) typing.removeAttribute('aria-hidden'); // worth announcing, once
+    if (working && !typing.classList.contains('said')) announce('', T.working); // worth announcing, once
+    typing.classList.toggle('said', working);
     typing.hidden = false;
     clearTimeout(typingTimer);
     typingTimer = setTimeout(hideTyping, working ? 60000 : 6000); // a lost "off" must not leave it stuck
   }
   function hideTyping() {
     typing.hidden = true;
-    typing.setAttribute('aria-hidden', 'true');
+    typing.classList.remove('said');
     clearTimeout(typingTimer);
   }
 
@@ -792,6 +793,7 @@ textarea::placeholder{color:var(--mu)}
     box.append(no);
     asking = { text, node: g, box };
     keepBottom(() => pend.append(g, box));
+    announce('', [T.didYouMean, ...choices.map((c) => c.question), T.neither].join(' · '));
     toBottom();
     emit('choices', { text, choices: choices.map((c) => ({ intent: c.intent, question: c.question })) });
   }
