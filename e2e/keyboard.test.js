@@ -9,6 +9,8 @@ import { suite, it, startRelay, startSite, startFakeOpenAI, launch, screenshot, 
 import { assertAccessible } from './lib/axe.js';
 import { C, ADMIN, visitorConversation } from './lib/console.js';
 
+// The model answers in markdown; the widget shows, and says, its words.
+const AI_MD = 'Our lanterns are made of **paper** and *bamboo*.';
 const AI = 'Our lanterns are made of paper and bamboo.';
 
 // record starts keeping what the widget's live region says (the panel,
@@ -31,7 +33,7 @@ const focused = (page) => page.evaluate(() => {
 suite('screen readers and keyboard', () => {
   let relay, site;
   before(async () => {
-    const fake = await startFakeOpenAI({ scenario: 'normal', text: AI, delay: '30ms' });
+    const fake = await startFakeOpenAI({ scenario: 'normal', text: AI_MD, delay: '30ms' });
     relay = await startRelay({ args: ['--agent-offline-grace', '1h'], env: { OPENAI_BASE_URL: fake.baseURL, OPENAI_API_KEY: 'sk-test' } });
     site = await startSite(relay);
   });
@@ -70,6 +72,7 @@ suite('screen readers and keyboard', () => {
     assert.ok(spoken.every((s) => !s.startsWith('Our lanterns') || s === AI || s.endsWith(AI)), 'no partial stream announced');
     assert.match(spoken.at(-1), /^New message from AI: /, `while closed: ${spoken.at(-1)}`);
     assert.equal(new Set(spoken).size, spoken.length, `nothing said twice: ${JSON.stringify(spoken)}`);
+    assert.ok(spoken.every((s) => !s.includes('**')), `markdown said as words, not marks: ${JSON.stringify(spoken)}`);
     await context.close();
   });
 

@@ -242,6 +242,16 @@ textarea::placeholder{color:var(--mu)}
     else t.textContent = text == null ? '' : String(text);
   }
 
+  // spokenText is what a screen reader hears of a message: answers and
+  // replies as the renderer's words, block by block (no asterisks, no
+  // link addresses read out), the rest as typed.
+  function spokenText(from, text) {
+    if (!ctx.md || (from !== 'bot' && from !== 'agent')) return text == null ? '' : String(text);
+    const f = ctx.md.renderMarkdown(text);
+    const parts = [...f.querySelectorAll('p,li,pre')].map((e) => e.textContent);
+    return parts.length ? parts.join(' ') : f.textContent;
+  }
+
   // A bubble for a message {from, author, text, ...}; meta is its status
   // line, as text keys ("failed tooLong").
   function bubble(m, meta) {
@@ -295,7 +305,7 @@ textarea::placeholder{color:var(--mu)}
   if (fullScreen.addEventListener) fullScreen.addEventListener('change', modal);
   panel.addEventListener('keydown', (e) => {
     if (e.key !== 'Tab' || !fullScreen.matches) return;
-    const f = [...panel.querySelectorAll('button,textarea,a[href],[tabindex="0"]')].filter((x) => !x.disabled && x.getClientRects().length);
+    const f = [...panel.querySelectorAll('button,textarea,input:not([type=hidden]),select,a[href],[tabindex="0"]')].filter((x) => !x.disabled && x.getClientRects().length);
     const at = root.activeElement;
     if (!f.length) return;
     if (e.shiftKey ? at === f[0] || !f.includes(at) : at === f[f.length - 1]) {
@@ -555,7 +565,7 @@ textarea::placeholder{color:var(--mu)}
     while (state.msgs.has(state.lastSeq + 1)) state.lastSeq++;
     if (m.from !== 'visitor') hideTyping();
     if (!replay) {
-      if (!spoken) announce(speaker(m), m.text);
+      if (!spoken) announce(speaker(m), spokenText(m.from, m.text));
       if (m.from !== 'visitor' && m.seq > lastRead) unread++;
       markRead();
       showBadge();
@@ -847,7 +857,7 @@ textarea::placeholder{color:var(--mu)}
       p.answer.dataset.id = id + '#answer';
       pend.append(p.answer);
       toBottom();
-      announce(T.faq, hit.answer);
+      announce(T.faq, spokenText('bot', hit.answer));
       const ms = performance.now() - t0;
       try { performance.measure('kefu:instant-answer', { start: t0, duration: ms, detail: { intent: hit.intent } }); } catch { /* old API */ }
       emit('message', { id: id + '#answer', from: 'bot', author: 'FAQ', text: hit.answer, intent: hit.intent, via: 'browser', instant: true, ms, replay: false });
