@@ -83,3 +83,50 @@ func benchAppend(b *testing.B, s appender) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkResume measures a long replay — a console opening a
+// conversation of 3000 messages, read on another server than the stream
+// leader's of a three-server R3 cluster — by one get per message and by
+// one consumer (what Messages does from consumerReadMin on). Run:
+//
+//	go test ./relay/internal/store/jetstream -run '^$' -bench Resume -benchtime 5x
+func BenchmarkResume(b *testing.B) {
+	c := natstest.RunCluster(b, 3, natstest.Options{})
+	w, err := Open(context.Background(), c.Connect(0), Options{Prefix: "resume"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	_, conv := storetest.NewVisitor(b, w)
+	const total = 3000
+	for i := 0; i < total; i += 50 {
+		var batch []store.NewMessage
+		for j := range 50 {
+			batch = append(batch, store.NewMessage{ClientID: fmt.Sprint("m", i+j), From: "visitor", Text: "How long does delivery to Lyon take?"})
+		}
+		if _, err := w.Append(context.Background(), conv.ID, batch...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name       string
+		consumerAt int
+	}{{"gets", 0}, {"consumer", consumerReadMin}} {
+		b.Run(tc.name, func(b *testing.B) {
+			r, err := Open(context.Background(), c.Connect(2), Options{Prefix: "resume"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			r.consumerReadMin = tc.consumerAt
+			b.ResetTimer()
+			for range b.N {
+				msgs, err := r.Messages(conv.ID, 0, 0)
+				if err != nil || len(msgs) != total {
+					b.Fatalf("replay: %d messages, %v", len(msgs), err)
+				}
+			}
+			b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}

@@ -16,8 +16,10 @@ import (
 // in seq order; limit <= 0 means all. It reads the conversation's subject
 // only, starting from the seq index entry of the block holding after+1 (at
 // most seqBlock-1 messages early), never scanning other conversations, and
-// stops at the newest stored message (see ahead). Each message is one
-// request to the stream leader (readSubject says why).
+// stops at the newest stored message (see ahead). A short read (the usual
+// resume after a reconnect) is one request to the stream leader per
+// message (readSubject says why); a long one goes through one ordered
+// consumer bounded by the leader's last seq (readByConsumer).
 func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Message, error) {
 	ctx, cancel := s.readCtx()
 	defer cancel()
@@ -43,7 +45,17 @@ func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Messag
 		return nil, fmt.Errorf("store: messages of %s: %w", convID, err)
 	}
 	out := make([]store.Message, 0, last-after)
-	err = s.readSubject(ctx, s.convSubject(convID), start, func(m store.Message, _ uint64) bool {
+	subject := s.convSubject(convID)
+	if s.consumerReadMin > 0 && last-after >= uint64(s.consumerReadMin) {
+		got, next, err := s.readByConsumer(ctx, subject, start, after, last, func(m store.Message) { out = append(out, m) })
+		if err == nil {
+			return out, nil
+		}
+		// The gets below go on from where the consumer stopped.
+		s.opts.Logger.Debug("jetstream: a long read goes on by gets", "conversation", convID, "at", got, "err", err)
+		after, start = got, next
+	}
+	err = s.readSubject(ctx, subject, start, func(m store.Message, _ uint64) bool {
 		if m.Seq > after {
 			out = append(out, m)
 		}
@@ -53,6 +65,65 @@ func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Messag
 		return nil, fmt.Errorf("store: messages of %s: %w", convID, err)
 	}
 	return out, nil
+}
+
+// consumerReadMin is the length of read from which Messages uses one
+// consumer instead of one get per message: creating a consumer is a few
+// requests (one goes through JetStream's meta group), so short reads are
+// cheaper by gets, and a replay of a long history is a handful of
+// requests instead of one per message (docs/benchmarks.md).
+const consumerReadMin = 64
+
+// readByConsumer delivers the messages of subject with seqs after+1..last
+// in order, through an ordered consumer from stream sequence start. A
+// consumer may be served by a replica a moment behind the leader, which
+// gets avoid (readSubject); here the range is known — last came from the
+// leader — so it waits for each seq instead of stopping short, and checks
+// that every message is the next seq. It returns the last seq it
+// delivered and the stream sequence after it (start if none), so a caller
+// can go on by gets after an error.
+func (s *Store) readByConsumer(ctx context.Context, subject string, start, after, last uint64, fn func(store.Message)) (got, next uint64, err error) {
+	got, next = after, start
+	cons, err := s.msgs.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject},
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: start})
+	if err != nil {
+		return got, next, fmt.Errorf("read %s: %w", subject, err)
+	}
+	defer s.dropConsumer(cons)
+	it, err := cons.Messages(jetstream.PullMaxMessages(int(min(last-after+seqBlock, 512))))
+	if err != nil {
+		return got, next, fmt.Errorf("read %s: %w", subject, err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for got < last {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return got, next, fmt.Errorf("read %s: %w", subject, err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return got, next, fmt.Errorf("read %s: %w", subject, err)
+		}
+		var m store.Message
+		if err := json.Unmarshal(msg.Data(), &m); err != nil {
+			return got, next, fmt.Errorf("read %s: decode message %d: %w", subject, meta.Sequence.Stream, err)
+		}
+		if m.Seq <= got {
+			continue // before after: the index's block starts early
+		}
+		if m.Seq != got+1 {
+			return got, next, fmt.Errorf("read %s: stream message %d has seq %d after %d", subject, meta.Sequence.Stream, m.Seq, got)
+		}
+		fn(m)
+		got, next = m.Seq, meta.Sequence.Stream+1
+	}
+	s.consumerReads.Add(1)
+	return got, next, nil
 }
 
 // ahead applies to r, in memory only, the messages of its subject past

@@ -78,6 +78,10 @@ type Store struct {
 	pending  jetstream.KeyValue // conversations whose records may hold events (events.go)
 	docs     jetstream.KeyValue // the notifiers' documents (docs.go)
 	blobs    jetstream.ObjectStore
+	// consumerReadMin is consumerReadMin; 0 reads by gets only (the
+	// benchmark compares both).
+	consumerReadMin int
+	consumerReads   atomic.Int64 // reads done by readByConsumer, for tests
 
 	// Uploads, attachments and notes (files.go).
 	uploads     jetstream.KeyValue
@@ -128,7 +132,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: jetstream: %w", err)
 	}
-	s := &Store{nc: nc, js: js, opts: opts, subject: opts.Prefix + ".msg.", trims: make(chan trim, trimQueue), trimDone: make(chan struct{})}
+	s := &Store{nc: nc, js: js, opts: opts, subject: opts.Prefix + ".msg.", consumerReadMin: consumerReadMin, trims: make(chan trim, trimQueue), trimDone: make(chan struct{})}
 	if err := s.setup(ctx); err != nil {
 		return nil, err
 	}
