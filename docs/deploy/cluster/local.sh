@@ -89,4 +89,6 @@ cat <<MSG
     pids      ${pids[*]:0:3} (n1 n2 n3), haproxy ${pids[3]}
 
 MSG
-wait -n "${pids[@]}"
+# Not wait -n: a node killed to try a loss must leave the others serving.
+# Ctrl-C (the trap) stops everything.
+wait "${pids[@]}"
