@@ -36,10 +36,10 @@ func cluster(t *testing.T, mutate func(i int, c *config.Config)) []*apptest.Rela
 // eventually polls cond until it holds, or fails the test.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20s", what)
+			t.Fatalf("%s: not within a minute", what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -160,7 +160,7 @@ func (c *console) send(s string) {
 
 func (c *console) wait(ok func(map[string]any) bool) map[string]any {
 	c.t.Helper()
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(time.Minute)
 	for {
 		c.mu.Lock()
 		for _, m := range c.ev {
@@ -219,7 +219,7 @@ func resumeVisitor(t *testing.T, r *apptest.Relay, opts client.Options) *visitor
 		v.mu.Unlock()
 		v.poke()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := client.Dial(ctx, opts)
 	if err != nil {
@@ -246,7 +246,7 @@ func (v *visitor) poke() {
 
 func (v *visitor) send(text string) protocol.Ack {
 	v.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ack, err := v.c.Send(ctx, text)
 	if err != nil {
@@ -257,7 +257,7 @@ func (v *visitor) send(text string) protocol.Ack {
 
 func (v *visitor) waitMsg(ok func(protocol.Message) bool) protocol.Message {
 	v.t.Helper()
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(time.Minute)
 	for {
 		v.mu.Lock()
 		for _, m := range v.msgs {
@@ -279,7 +279,7 @@ func (v *visitor) waitMsg(ok func(protocol.Message) bool) protocol.Message {
 
 func (v *visitor) waitFrame(ok func(map[string]any) bool) map[string]any {
 	v.t.Helper()
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(time.Minute)
 	for {
 		v.mu.Lock()
 		for _, m := range v.frames {

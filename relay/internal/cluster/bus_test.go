@@ -59,7 +59,7 @@ func TestBusCarriesEventsToEveryOtherNodeInOrder(t *testing.T) {
 	// Interest travels between servers in a moment: core NATS drops what
 	// is published before it arrives (live events are best effort; what
 	// matters is repeated or repaired from the store).
-	eventually(t, "interest on the other nodes", 10*time.Second, func() bool {
+	eventually(t, "interest on the other nodes", 30*time.Second, func() bool {
 		buses[0].Publish("test.ping", ping{N: -1})
 		return boxes[1].warm.Load() && boxes[2].warm.Load()
 	})
@@ -67,7 +67,7 @@ func TestBusCarriesEventsToEveryOtherNodeInOrder(t *testing.T) {
 		buses[0].Publish("test.ping", ping{N: i})
 	}
 	for _, i := range []int{1, 2} {
-		eventually(t, "events on the other nodes", 10*time.Second, func() bool { return len(boxes[i].list()) == 100 })
+		eventually(t, "events on the other nodes", 30*time.Second, func() bool { return len(boxes[i].list()) == 100 })
 		for k, n := range boxes[i].list() {
 			if n != k {
 				t.Fatalf("node %d got event %d at position %d: out of order", i, n, k)
@@ -75,7 +75,7 @@ func TestBusCarriesEventsToEveryOtherNodeInOrder(t *testing.T) {
 		}
 	}
 	buses[1].Send(buses[2].ID(), "test.ping", ping{N: 1000})
-	eventually(t, "a direct event", 10*time.Second, func() bool { l := boxes[2].list(); return l[len(l)-1] == 1000 })
+	eventually(t, "a direct event", 30*time.Second, func() bool { l := boxes[2].list(); return l[len(l)-1] == 1000 })
 	if l := boxes[0].list(); len(l) != 0 {
 		t.Errorf("the sender heard itself or a message to another node: %v", l)
 	}
@@ -164,7 +164,7 @@ func TestHubLinkCarriesLiveFramesNotStoredOnes(t *testing.T) {
 	hubs[1].Register(s)
 	hubs[1].Subscribe("c:abc", s)
 	warm := hub.NewFrame(map[string]string{"type": "warm-up"})
-	eventually(t, "interest on the other node", 10*time.Second, func() bool {
+	eventually(t, "interest on the other node", 30*time.Second, func() bool {
 		hubs[0].Publish("c:abc", warm)
 		return len(s.got()) > 0
 	})
@@ -178,7 +178,7 @@ func TestHubLinkCarriesLiveFramesNotStoredOnes(t *testing.T) {
 	hubs[0].Publish("c:abc", hub.DeltaFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: "abc", StreamID: "s1", Index: 1, Text: "Hel"}))
 	hubs[0].Publish("c:other", typing) // nobody on node 1 listens
 
-	eventually(t, "live frames on the other node", 10*time.Second, func() bool { return len(s.got()) >= 3 })
+	eventually(t, "live frames on the other node", 30*time.Second, func() bool { return len(s.got()) >= 3 })
 	got := s.got()[1:] // after the warm-up
 	if len(got) != 2 {
 		t.Fatalf("node 1 got %d frames, want typing and delta only", len(got))

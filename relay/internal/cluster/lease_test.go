@@ -59,7 +59,7 @@ func TestLeaseElectsOneHolderAndMovesWhenItGoes(t *testing.T) {
 	// A holder that stops gives the lease up at once.
 	cancels[first]()
 	<-done[first]
-	eventually(t, "a new holder after a release", 10*time.Second, func() bool { h := holders(); return len(h) == 1 && h[0] != first })
+	eventually(t, "a new holder after a release", 30*time.Second, func() bool { h := holders(); return len(h) == 1 && h[0] != first })
 	second := holders()[0]
 	if gained[second].Load() != 1 {
 		t.Errorf("node %d was told it gained the lease %d times", second, gained[second].Load())

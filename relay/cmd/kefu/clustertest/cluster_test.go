@@ -65,7 +65,7 @@ func TestThroughTheLoadBalancer(t *testing.T) {
 			t.Fatalf("agent socket through the balancer: %v", err)
 		}
 		agentOn := ""
-		waitFor(t, "the agent socket counted", 10*time.Second, func() bool {
+		waitFor(t, "the agent socket counted", 30*time.Second, func() bool {
 			for _, n := range c.nodes {
 				if n.metrics()[`kefu_connections{kind="agent"}`] == 1 {
 					agentOn = n.name
@@ -82,7 +82,7 @@ func TestThroughTheLoadBalancer(t *testing.T) {
 			t.Fatal("the balancer keeps putting the agent on the visitor's node")
 		}
 		con.CloseNow()
-		waitFor(t, "the agent socket gone", 10*time.Second, func() bool {
+		waitFor(t, "the agent socket gone", 30*time.Second, func() bool {
 			for _, n := range c.nodes {
 				if n.metrics()[`kefu_connections{kind="agent"}`] != 0 {
 					return false
@@ -266,10 +266,10 @@ func TestSplit(t *testing.T) {
 	at := tr.acks.Load()
 	t.Logf("froze %s (stream leader) with %d acked", frozen.name, at)
 	// The majority elects a leader and goes on.
-	tr.progress("acks from the majority while one node is frozen", 20, 30*time.Second)
+	tr.progress("acks from the majority while one node is frozen", 20, 90*time.Second)
 	for _, n := range c.nodes {
 		if n != node {
-			waitFor(t, n.name+" ready without the frozen node", 30*time.Second, n.ready)
+			waitFor(t, n.name+" ready without the frozen node", 90*time.Second, n.ready)
 		}
 	}
 	if rest := 30*time.Second - time.Since(start); rest > 0 {
@@ -289,7 +289,7 @@ func TestSplit(t *testing.T) {
 // resumed visitor (within 3 s of its start on a quiet box: logged).
 func TestJoin(t *testing.T) {
 	c := embedded(t, 3)
-	ctx, cancel := ctxFor(30 * time.Second)
+	ctx, cancel := ctxFor(5 * time.Minute)
 	defer cancel()
 	v, err := client.Dial(ctx, client.Options{URL: "ws://" + c.nodes[0].addr + "/v1/ws"})
 	if err != nil {

@@ -292,7 +292,7 @@ func startHAProxy(t *testing.T, nodes []*kefuNode) *haproxy {
 	}
 	h := &haproxy{proc: newProc(t, "haproxy", bin, "-db", "-f", cfg), addr: addr}
 	h.start()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		c := http.Client{Timeout: time.Second}
 		resp, err := c.Get("http://" + addr + "/readyz")
