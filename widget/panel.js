@@ -96,6 +96,11 @@ button:focus-visible,textarea:focus-visible,.m:focus-visible{outline:3px solid v
 textarea{flex:1;height:44px;resize:none;font:inherit;color:var(--tx);background:var(--bg);border:1px solid var(--bd);border-radius:10px;padding:10px 12px;line-height:22px}
 textarea::placeholder{color:var(--mu)}
 .sd{flex:none;width:44px;height:44px;border-radius:10px;background:var(--c);color:var(--fg);display:flex;align-items:center;justify-content:center}
+.ak{flex:none;width:36px;height:44px;border-radius:10px;color:var(--mu);display:flex;align-items:center;justify-content:center}
+.ak[hidden]{display:none}.ak svg{width:22px;height:22px;fill:currentColor}
+.p.dz .bx{outline:3px dashed var(--c);outline-offset:-6px}
+.g.ra{align-self:center;max-width:90%;align-items:center}.ra .t{background:none;color:var(--mu);font-size:13px;text-align:center}
+.ra.old{display:none}
 .pv{align-self:stretch;font-size:13px;color:var(--mu);padding:8px 10px;border:1px solid var(--bd);border-radius:10px}
 .m:has(.vi) .pv{display:none}
 .pv a,.pf a,.pf button{color:inherit;text-decoration:underline;font-size:inherit}
@@ -203,7 +208,20 @@ textarea::placeholder{color:var(--mu)}
   sendBtn.type = 'submit';
   sayLabel(sendBtn, 'send');
   sendBtn.append(icon('M3 20.5 21 12 3 3.5 3 10l12 2-12 2z'));
-  form.append(input, sendBtn);
+  // Files: the picker, paste and drop hand them to the panel's extra part
+  // (extra.js, loaded when first needed), where the relay takes files.
+  const attachBtn = el('button', 'ak');
+  attachBtn.type = 'button';
+  sayLabel(attachBtn, 'attach');
+  attachBtn.append(icon('M16.5 6.5v10.1a4.5 4.5 0 0 1-9 0V5.5a3 3 0 0 1 6 0v10a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0v-10a4.5 4.5 0 0 0-9 0v11.1a6 6 0 0 0 12 0V6.5z'));
+  const picker = el('input');
+  picker.type = 'file';
+  picker.multiple = true;
+  picker.hidden = true;
+  picker.tabIndex = -1;
+  const filesOn = () => !!(ctx.config && ctx.config.files && ctx.config.extra);
+  attachBtn.hidden = !filesOn();
+  form.append(picker, attachBtn, input, sendBtn);
   // The visitor's data rights: the notice's link, and "delete my data",
   // which asks the shop (an admin erases; docs/privacy.md).
   const foot = el('div', 'pf');
@@ -255,6 +273,7 @@ textarea::placeholder{color:var(--mu)}
   // A bubble for a message {from, author, text, ...}; meta is its status
   // line, as text keys ("failed tooLong").
   function bubble(m, meta) {
+    if (m.from === 'rating' && m.rating) return ratingRow(m);
     const from = ['visitor', 'agent', 'bot', 'system'].includes(m.from) ? m.from : 'bot';
     const g = el('div', 'g ' + { visitor: 'vi', agent: 'ag', bot: 'bo', system: 'sy' }[from]);
     if (from !== 'visitor' && from !== 'system') {
@@ -268,6 +287,18 @@ textarea::placeholder{color:var(--mu)}
     g.append(el('div', 'me'));
     setMeta(g, meta);
     if (m.ts) g.title = new Date(m.ts).toLocaleString(ctx.lang);
+    // A file: its name now, the thumbnail or link once extra.js is here.
+    if (m.attachment) extra().then((x) => x.render(t, m), () => {});
+    return g;
+  }
+  // A visitor's rating of a closed conversation: a quiet line.
+  function ratingRow(m) {
+    const g = el('div', 'g ra');
+    const n = Math.max(1, Math.min(5, m.rating.score | 0));
+    const t = el('div', 't', fill(T.rated, { n }) + ' ' + '★'.repeat(n) + '☆'.repeat(5 - n) + (m.rating.comment ? ' — ' + m.rating.comment : ''));
+    t.dir = 'auto';
+    g.append(t, el('div', 'me'));
+    g.lastChild.hidden = true;
     return g;
   }
   function setMeta(g, meta, fail) {
@@ -561,6 +592,11 @@ textarea::placeholder{color:var(--mu)}
     });
     state.nodes.set(m.seq, node);
     if (m.from === 'system' && m.via === 'contact' && m.seq >= state.maxSeq) keepBottom(() => contactFor(node));
+    if (extraAPI && m.id && m.id.startsWith('upload:')) extraAPI.shown(m);
+    if (m.from === 'rating') {
+      // A later rating of the same closing (a comment added) replaces it.
+      for (const [seq, n] of state.nodes) if (seq < m.seq && n.classList.contains('ra') && seq > lastVisitorSeq(m.seq)) n.classList.add('old');
+    }
     // lastSeq: the highest seq with nothing missing below it, what hello resumes from.
     while (state.msgs.has(state.lastSeq + 1)) state.lastSeq++;
     if (m.from !== 'visitor') hideTyping();
@@ -572,6 +608,21 @@ textarea::placeholder{color:var(--mu)}
       emit('message', { ...pick(m), replay: false });
     }
     saveLog();
+    askRating();
+  }
+  // lastVisitorSeq is the seq of the visitor's newest message before seq.
+  function lastVisitorSeq(before) {
+    let top = 0;
+    for (const [seq, m] of state.msgs) if (seq < before && seq > top && m.from === 'visitor') top = seq;
+    return top;
+  }
+  // A closed conversation asks for a rating, until the visitor gives one
+  // (or writes again, which reopens it).
+  function askRating() {
+    const rated = [...state.msgs.values()].some((m) => m.from === 'rating' && m.seq > lastVisitorSeq(Infinity));
+    const want = state.status === 'closed' && !!state.token && !rated && !!(ctx.config && ctx.config.extra);
+    if (want) extra().then((x) => x.askRating(), () => {});
+    else if (extraAPI) extraAPI.askRating(false, state.status === 'closed');
   }
   const pick = (m) => ({ id: m.id, seq: m.seq, from: m.from, author: m.author, text: m.text, ts: m.ts, intent: m.intent, via: m.via, incomplete: !!m.incomplete, stream_id: m.stream_id });
 
@@ -633,6 +684,7 @@ textarea::placeholder{color:var(--mu)}
     availLine.textContent = text;
     availLine.hidden = !text;
     ui.dataset.avail = avail.state || '';
+    askRating();
   }
 
   // --- availability -----------------------------------------------------------------
@@ -883,10 +935,64 @@ textarea::placeholder{color:var(--mu)}
   });
   function stopTyping() { if (typingSent && transport) transport.typing(false); typingSent = 0; }
 
+  // --- the extra part: files and ratings (extra.js) -------------------------------------
+  // Loaded the first time a file is sent or shown, or a rating asked for.
+  // It gets what it needs through hooks, never through globals.
+  const waiters = []; // resolved at the next welcome
+  let extraAPI = null, extraLoad = null;
+  const hooks = {
+    root, panel, list, pend, url, el, icon, say, sayLabel, fill, keepBottom, emit,
+    addSheet: ctx.addSheet,
+    get T() { return T; },
+    get lang() { return ctx.lang; },
+    get config() { return ctx.config || {}; },
+    session: () => ({ token: state.token, conv: state.conv }),
+    // started resolves once the visitor has a conversation (a file sent
+    // before any message starts one).
+    started() {
+      if (state.token && state.conv && state.connected) return Promise.resolve();
+      interacted();
+      return new Promise((resolve) => { waiters.push(resolve); connect(); });
+    },
+    show: (m) => show(m, false),
+    attach(api) { extraAPI = api; },
+  };
+  function extra() {
+    if (!extraLoad) {
+      const src = (ctx.config || {}).extra;
+      extraLoad = !src ? Promise.reject(new Error('kefu: no extra part')) : ctx.loadScript(url(src), hooks).then(() => {
+        if (!extraAPI) throw new Error('kefu: extra part did not start');
+        return extraAPI;
+      });
+      extraLoad.catch((e) => { console.warn(e.message); extraLoad = null; });
+    }
+    return extraLoad;
+  }
+  const sendFiles = (list) => {
+    const files = [...(list || [])];
+    if (!files.length || !filesOn()) return;
+    interacted();
+    extra().then((x) => x.send(files), () => {});
+  };
+  attachBtn.addEventListener('click', () => picker.click());
+  picker.addEventListener('change', () => { sendFiles(picker.files); picker.value = ''; });
+  input.addEventListener('paste', (e) => {
+    const files = e.clipboardData && e.clipboardData.files;
+    if (files && files.length && filesOn()) { e.preventDefault(); sendFiles(files); }
+  });
+  const dragging = (e) => filesOn() && e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+  panel.addEventListener('dragover', (e) => { if (dragging(e)) { e.preventDefault(); panel.classList.add('dz'); } });
+  panel.addEventListener('dragleave', (e) => { if (!panel.contains(e.relatedTarget)) panel.classList.remove('dz'); });
+  panel.addEventListener('drop', (e) => {
+    panel.classList.remove('dz');
+    if (dragging(e)) { e.preventDefault(); sendFiles(e.dataTransfer.files); }
+  });
+
   // --- frames, from any transport ----------------------------------------------------
   let replayUpTo = 0;
   function onWelcome(f) {
     if (f.token) { state.token = f.token; interacted(); }
+    for (const fn of waiters.splice(0)) setTimeout(fn);
     if (f.resume !== 'ok' || (state.conv && f.conversation_id !== state.conv)) {
       clearShown();
       try { localStorage.removeItem(K.log); } catch { /* blocked */ }
@@ -975,7 +1081,7 @@ textarea::placeholder{color:var(--mu)}
   // something to send; page views alone create nothing on the relay.
   function connect() {
     if (dead || transport || !online()) return;
-    if (!state.token && !readOutbox().length) return;
+    if (!state.token && !readOutbox().length && !waiters.length) return;
     const c = ctx.config || {};
     transport = c.ws && wsFailures < 3 && typeof WebSocket === 'function' ? wsTransport(c) : httpTransport(c);
     status();
@@ -1207,6 +1313,7 @@ textarea::placeholder{color:var(--mu)}
     w.removeEventListener('online', onOnline);
     w.removeEventListener('offline', onOffline);
     d.removeEventListener('visibilitychange', onVisible);
+    if (extraAPI) extraAPI.shutdown();
   }
 
   // --- start --------------------------------------------------------------------------
@@ -1236,6 +1343,8 @@ textarea::placeholder{color:var(--mu)}
     avail = (ctx.config && ctx.config.availability) || avail;
     statusLine();
     title.textContent = cfg.title;
+    attachBtn.hidden = !filesOn();
+    if (extraAPI) extraAPI.relabel();
     greeting();
     showBadge();
     // The relay learns the language at the next hello.

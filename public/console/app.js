@@ -265,6 +265,10 @@ model.on((kind, id, d) => {
     case 'delta':
       thread.delta(id, d.id, d.s);
       return;
+    case 'note':
+      if (d.client_id) outbox.stored(d.client_id);
+      thread.note(id, d);
+      return;
     case 'typing':
       if (sel) thread.typing();
       return;

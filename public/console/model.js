@@ -15,6 +15,7 @@ export function newConv(id) {
     replayTo: 0, // messages up to this seq came from a replay (no alerts)
     streams: new Map(), // stream_id → {text, last, done}
     finished: new Set(), // stream ids whose stored message arrived
+    notes: new Map(), // note id → note frame (internal: agents only)
     traits: null, watched: false,
     typing: null, // {who, until}
     read: 0, // seq the agent has read up to
@@ -163,6 +164,14 @@ export class Model {
         return;
       }
       case 'message': return this.message(f);
+      case 'note': {
+        if (!f.conversation_id || !f.id) return;
+        const c = this.conv(f.conversation_id);
+        if (c.notes.has(f.id)) return; // sent again on a new watch
+        c.notes.set(f.id, f);
+        this.emit('note', c.id, f);
+        return;
+      }
       case 'delta': return this.delta(f);
       case 'typing': {
         if (!f.conversation_id) return;

@@ -1,4 +1,5 @@
-// Replies not yet acknowledged. Each has a client id; it is sent again
+// Replies and internal notes not yet acknowledged. Each has a client id;
+// it is sent again
 // with the same id after a reconnect (or when no ack came in time) until
 // the relay acks it, which it does once however often it is sent. Kept in
 // sessionStorage: a reload of this tab resends too, other tabs don't.
@@ -25,7 +26,7 @@ export class Outbox {
     this.items = new Map(); // id → {id, conv, text, ts, state: pending|failed, error, sentAt}
     try {
       for (const it of JSON.parse(sessionStorage.getItem(this.key) || '[]')) {
-        if (it && it.id && it.conv && typeof it.text === 'string') this.items.set(it.id, { ...it, state: 'pending', sentAt: 0 });
+        if (it && it.id && it.conv && typeof it.text === 'string') this.items.set(it.id, { ...it, kind: it.kind === 'note' ? 'note' : 'message', state: 'pending', sentAt: 0 });
       }
     } catch { /* nothing kept */ }
     this.timer = setInterval(() => this.tick(), 1000);
@@ -34,14 +35,15 @@ export class Outbox {
   close() { clearInterval(this.timer); }
 
   save() {
-    const keep = [...this.items.values()].filter((i) => i.state === 'pending').map(({ id, conv, text, ts }) => ({ id, conv, text, ts }));
+    const keep = [...this.items.values()].filter((i) => i.state === 'pending').map(({ id, conv, text, ts, kind }) => ({ id, conv, text, ts, kind }));
     try { sessionStorage.setItem(this.key, JSON.stringify(keep)); } catch { /* full */ }
   }
 
   forConv(conv) { return [...this.items.values()].filter((i) => i.conv === conv).sort((a, b) => a.ts - b.ts); }
 
-  add(conv, text) {
-    const it = { id: newID(), conv, text, ts: Date.now(), state: 'pending', sentAt: 0 };
+  // add sends a reply, or (kind "note") an internal note for agents only.
+  add(conv, text, kind = 'message') {
+    const it = { id: newID(), conv, text, kind, ts: Date.now(), state: 'pending', sentAt: 0 };
     this.items.set(it.id, it);
     this.save();
     this.push(it);
@@ -51,7 +53,7 @@ export class Outbox {
 
   push(it) {
     if (it.state !== 'pending') return;
-    if (this.sendFrame({ type: 'message', conversation_id: it.conv, id: it.id, text: it.text })) it.sentAt = Date.now();
+    if (this.sendFrame({ type: it.kind === 'note' ? 'note' : 'message', conversation_id: it.conv, id: it.id, text: it.text })) it.sentAt = Date.now();
   }
 
   // flush sends everything pending, oldest first (after a (re)connect).

@@ -1,11 +1,13 @@
 // The selected conversation: header and actions, history (stored
-// messages in seq order, then AI streams, then our unacknowledged
-// replies), visitor traits, typing, and the composer.
+// messages in seq order with agents' internal notes among them, then AI
+// streams, then our unacknowledged replies and files on their way),
+// visitor traits, typing, and the composer (a reply or a note).
 
 import { $, h, clear, richText, when, fullTime, clip, announce } from '../shared/dom.js';
 import { renderMarkdown, renderInto } from '../shared/markdown.js';
 import { handlerLabel, visitorLabel } from './inbox.js';
 import { Teach } from './teach.js';
+import { attachmentNode, Uploads } from './files.js';
 
 const TYPING_EVERY_MS = 2500; // resend typing:on at most this often while typing
 const TYPING_IDLE_MS = 4000; // no keystroke this long: typing:off
@@ -16,6 +18,8 @@ export class Thread {
     Object.assign(this, ctx);
     this.c = null;
     this.nodes = new Map(); // seq → element
+    this.noteNodes = new Map(); // note id → element
+    this.mode = 'reply'; // the composer writes a reply, or an internal note
     this.streamNodes = new Map(); // stream id → element
     this.typingTimer = 0;
     this.typingSentAt = 0;
@@ -28,8 +32,25 @@ export class Thread {
       history: $('#history'), stored: $('#stored'), streams: $('#streams'), pending: $('#pending'), older: $('#older'),
       typing: $('#typing'), traits: $('#traits'), noTraits: $('#no-traits'),
       composer: $('#composer'), reply: $('#reply'), hint: $('#compose-hint'), canned: $('#canned'),
+      uploads: $('#uploads'), attach: $('#attach'), picker: $('#attach-input'), modes: document.querySelectorAll('[data-mode]'),
     };
     const el = this.el;
+    this.uploads = new Uploads({ el: el.uploads, toast: this.toast, onMessage: (m) => this.model.apply(m) });
+    // Files by picker, paste into the reply box, or drop on the history.
+    const sendFiles = (files) => { if (this.c && files?.length) this.uploads.send(this.c.id, [...files]); };
+    el.attach.addEventListener('click', () => el.picker.click());
+    el.picker.addEventListener('change', () => { sendFiles(el.picker.files); el.picker.value = ''; });
+    el.reply.addEventListener('paste', (e) => {
+      if (e.clipboardData?.files?.length) { e.preventDefault(); sendFiles(e.clipboardData.files); }
+    });
+    const hasFiles = (e) => [...(e.dataTransfer?.types || [])].includes('Files');
+    el.history.addEventListener('dragover', (e) => { if (hasFiles(e)) { e.preventDefault(); el.history.classList.add('drop'); } });
+    el.history.addEventListener('dragleave', () => el.history.classList.remove('drop'));
+    el.history.addEventListener('drop', (e) => {
+      el.history.classList.remove('drop');
+      if (hasFiles(e)) { e.preventDefault(); sendFiles(e.dataTransfer.files); }
+    });
+    for (const b of el.modes) b.addEventListener('click', () => this.setMode(b.dataset.mode));
     el.take.addEventListener('click', () => this.c && this.act('take', this.c.id));
     el.close.addEventListener('click', () => this.c && this.act('close', this.c.id));
     el.transfer.addEventListener('click', () => {
@@ -64,6 +85,7 @@ export class Thread {
       this.el.reply.value = this.drafts?.get(c?.id) || '';
     }
     this.c = c;
+    this.uploads.show(c?.id);
     this.el.placeholder.hidden = !!c;
     this.el.conv.hidden = !c;
     // Which of the two a narrow screen shows (console.css).
@@ -82,6 +104,7 @@ export class Thread {
     clear(stored);
     clear(streams);
     this.nodes.clear();
+    this.noteNodes.clear();
     this.streamNodes.clear();
     const frag = document.createDocumentFragment();
     for (const m of this.model.sorted(this.c)) {
@@ -91,6 +114,7 @@ export class Thread {
     }
     stored.append(frag);
     this.teach.draw();
+    for (const n of [...this.c.notes.values()].sort((a, b) => a.ts - b.ts)) this.placeNote(n);
     for (const [id, s] of this.c.streams) this.stream(id, s);
     this.older();
     this.pending();
@@ -121,6 +145,7 @@ export class Thread {
   }
 
   msgNode(m) {
+    if (m.from === 'rating' && m.rating) return this.ratingNode(m);
     const from = ['visitor', 'agent', 'bot', 'system'].includes(m.from) ? m.from : 'bot';
     const mine = from === 'agent' && this.model.me && m.author === this.model.me.name;
     const flags = [];
@@ -129,10 +154,44 @@ export class Thread {
     if (from === 'bot' && m.via === 'browser') flags.push(h('span', { class: 'tag' }, 'instant'));
     return h('article', { class: `msg from-${from}${mine ? ' mine' : ''}`, dataset: { seq: m.seq, from, id: m.id || '' } },
       from === 'system' ? null : h('div', { class: 'who', dir: 'auto' }, this.who(m)),
-      h('div', { class: 'text', dir: 'auto' }, m.from === 'bot' || m.from === 'agent' ? renderMarkdown(m.text) : richText(m.text)),
+      h('div', { class: 'text', dir: 'auto' }, m.attachment ? attachmentNode(m) : m.from === 'bot' || m.from === 'agent' ? renderMarkdown(m.text) : richText(m.text)),
       h('div', { class: 'meta' },
         m.ts ? h('time', { datetime: new Date(m.ts).toISOString(), title: fullTime(m.ts) }, when(m.ts)) : null,
         flags));
+  }
+
+  // ratingNode is a visitor's rating of the closed conversation.
+  ratingNode(m) {
+    const n = Math.max(1, Math.min(5, m.rating.score | 0));
+    return h('article', { class: 'msg from-rating', dataset: { seq: m.seq, from: 'rating', id: m.id || '' } },
+      h('div', { class: 'who' }, `${visitorLabel(this.c)} rated this conversation`),
+      h('div', { class: 'text', dir: 'auto' }, h('span', { class: 'stars', 'aria-label': `${n} out of 5` }, '★'.repeat(n) + '☆'.repeat(5 - n)),
+        ` ${n}/5`, m.rating.comment ? [' — ', richText(m.rating.comment)] : null),
+      h('div', { class: 'meta' }, m.ts ? h('time', { datetime: new Date(m.ts).toISOString(), title: fullTime(m.ts) }, when(m.ts)) : null));
+  }
+
+  // noteNode is an agent's internal note: for agents only, and looks it.
+  noteNode(n) {
+    return h('article', { class: 'msg note', dataset: { note: n.id, from: 'note' } },
+      h('div', { class: 'who', dir: 'auto' }, `${n.author || 'Agent'} · internal note`),
+      h('div', { class: 'text', dir: 'auto' }, richText(n.text)),
+      h('div', { class: 'meta' },
+        n.ts ? h('time', { datetime: new Date(n.ts).toISOString(), title: fullTime(n.ts) }, when(n.ts)) : null,
+        h('span', { class: 'tag' }, 'only agents see this')));
+  }
+
+  // placeNote puts a note after the message it was written after.
+  placeNote(n) {
+    if (this.noteNodes.has(n.id)) return;
+    const node = this.noteNode(n);
+    let before = null;
+    for (const [seq, el] of this.nodes) if (seq > n.after_seq && (!before || seq < +before.dataset.seq)) before = el;
+    this.keepBottom(() => this.el.stored.insertBefore(node, before));
+    this.noteNodes.set(n.id, node);
+  }
+
+  note(convId, n) {
+    if (this.c?.id === convId) this.placeNote(n);
   }
 
   // message adds a stored message; live ones are announced once (our own
@@ -190,10 +249,10 @@ export class Thread {
     const me = this.model.me?.name || 'You';
     this.keepBottom(() => {
       this.el.pending.replaceChildren(...items.map((it) => h('article', {
-        class: `msg from-agent mine pending${it.state === 'failed' ? ' failed' : ''}`,
+        class: `msg ${it.kind === 'note' ? 'note' : 'from-agent'} mine pending${it.state === 'failed' ? ' failed' : ''}`,
         dataset: { pending: it.id, state: it.state },
       },
-      h('div', { class: 'who' }, me),
+      h('div', { class: 'who' }, it.kind === 'note' ? `${me} · internal note` : me),
       h('div', { class: 'text', dir: 'auto' }, it.text),
       h('div', { class: 'meta' },
         it.state === 'failed'
@@ -284,9 +343,24 @@ export class Thread {
 
   // --- composing ------------------------------------------------------------
 
+  // setMode switches the composer between a reply to the visitor and an
+  // internal note for agents (the visitor never sees a note, nor that one
+  // is being typed).
+  setMode(mode) {
+    this.mode = mode === 'note' ? 'note' : 'reply';
+    if (this.mode === 'note') this.stopTyping();
+    const note = this.mode === 'note';
+    this.el.composer.classList.toggle('note-mode', note);
+    for (const b of this.el.modes) b.setAttribute('aria-pressed', String(b.dataset.mode === this.mode));
+    this.el.reply.placeholder = note ? 'Write an internal note: only agents see it — Enter saves it'
+      : 'Write a reply — Enter sends, Shift+Enter for a new line';
+    this.el.reply.focus();
+  }
+
   typed() {
     if (!this.c) return;
     this.drafts?.set(this.c.id, this.el.reply.value);
+    if (this.mode === 'note') return;
     const now = Date.now();
     if (!this.el.reply.value.trim()) { this.stopTyping(); return; }
     if (now - this.typingSentAt > TYPING_EVERY_MS || this.typingConv !== this.c.id) {
@@ -318,8 +392,8 @@ export class Thread {
     this.stopTyping();
     this.el.reply.value = '';
     this.drafts?.delete(this.c.id);
-    this.outbox.add(this.c.id, text);
-    announce(`${this.model.me?.name || 'You'}: ${text}`);
+    this.outbox.add(this.c.id, text, this.mode === 'note' ? 'note' : 'message');
+    announce(`${this.model.me?.name || 'You'}${this.mode === 'note' ? ' (internal note)' : ''}: ${text}`);
     this.el.history.scrollTop = this.el.history.scrollHeight;
   }
 }

@@ -40,6 +40,10 @@ async function call(method, path, body, { quiet401 = false, raw = false } = {}) 
   return data;
 }
 
+// csrfToken is the session's CSRF token, for requests made without
+// call (a file sent with XMLHttpRequest, for its upload progress).
+export const csrfToken = () => csrf;
+
 export const get = (path) => call('GET', path);
 export const post = (path, body) => call('POST', path, body);
 // postJSONText sends text that already is JSON (a file), byte for byte.

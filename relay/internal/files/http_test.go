@@ -409,11 +409,12 @@ func TestAttachmentsOff(t *testing.T) {
 	}
 	cfg := v.do("GET", "/v1/widget/config", "", nil)
 	var c struct {
-		Files any `json:"files"`
+		Files any    `json:"files"`
+		Extra string `json:"extra"`
 	}
 	json.Unmarshal(cfg.body, &c)
-	if c.Files != nil {
-		t.Errorf("config with attachments off: files %v; want null", c.Files)
+	if c.Files != nil || c.Extra == "" {
+		t.Errorf("config with attachments off: files %v, extra %q; want null and the script (ratings)", c.Files, c.Extra)
 	}
 }
 
