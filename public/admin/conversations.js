@@ -10,7 +10,7 @@ let offset = 0;
 let total = 0;
 let current = '';
 
-const FROM = { visitor: 'Visitor', agent: 'Agent', bot: 'Bot', system: 'System' };
+const FROM = { visitor: 'Visitor', agent: 'Agent', bot: 'Bot', system: 'System', rating: 'Rating' };
 const VIA = { browser: 'instant FAQ (browser)', relay: 'FAQ (relay)', ai: 'AI' };
 const HANDLER = { bot: 'bot', queue: 'waiting in the queue', agent: 'a person' };
 
@@ -63,17 +63,42 @@ async function open(id) {
     box.append(h('dl', { class: 'traits' }, traits.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })])));
   }
   const ol = h('ol', { class: 'lines', 'aria-label': 'Transcript' });
+  // Agents' internal notes go after the message they were written after.
+  const notes = [...(r.notes || [])].sort((a, b) => a.after_seq - b.after_seq || a.ts - b.ts);
+  const noteLine = (n) => h('li', { class: 'line note' },
+    h('p', { class: 'line-meta' }, h('strong', { text: `${n.author || 'Agent'} · internal note` }), ` ${dateTime(n.ts)}`),
+    h('p', { class: 'line-text', text: n.text }));
+  while (notes.length && notes[0].after_seq === 0) ol.append(noteLine(notes.shift()));
   for (const m of r.messages) {
     const who = m.author || FROM[m.from] || m.from;
     const tags = [VIA[m.via], m.intent && `intent ${m.intent}`, m.incomplete && 'interrupted'].filter(Boolean).join(' · ');
     ol.append(h('li', { class: `line ${m.from}` },
       h('p', { class: 'line-meta' }, h('strong', { text: who }), ` ${dateTime(m.ts)}`, tags ? h('span', { class: 'tag', text: tags }) : null),
-      m.from === 'bot' || m.from === 'agent'
-        ? h('div', { class: 'line-text md' }, renderMarkdown(m.text))
-        : h('p', { class: 'line-text', text: m.text })));
+      lineBody(id, m)));
+    while (notes.length && notes[0].after_seq <= m.seq) ol.append(noteLine(notes.shift()));
   }
+  for (const n of notes) ol.append(noteLine(n));
   if (!r.messages.length) ol.append(h('li', { class: 'muted', text: 'No messages.' }));
   box.append(ol);
+}
+
+// lineBody is a message's text, its file (a thumbnail or a link, served
+// at the agents' path), or a visitor's rating.
+function lineBody(conv, m) {
+  const a = m.attachment;
+  if (a) {
+    const href = `/v1/agent/conversations/${encodeURIComponent(conv)}/attachments/${encodeURIComponent(a.id)}`;
+    const label = `${a.name} (${a.type}, ${Math.max(1, Math.round(a.size / 1024))} KB)`;
+    return h('p', { class: 'line-text line-file' }, /^image\//.test(a.type)
+      ? h('a', { href, target: '_blank', rel: 'noopener noreferrer', title: label }, h('img', { src: a.thumb ? `${href}?thumb=1` : href, alt: a.name, loading: 'lazy' }))
+      : h('a', { href, download: a.name, text: label }));
+  }
+  if (m.rating) {
+    const n = Math.max(1, Math.min(5, m.rating.score | 0));
+    return h('p', { class: 'line-text', text: `${'★'.repeat(n)}${'☆'.repeat(5 - n)} ${n}/5${m.rating.comment ? ` — ${m.rating.comment}` : ''}` });
+  }
+  if (m.from === 'bot' || m.from === 'agent') return h('div', { class: 'line-text md' }, renderMarkdown(m.text));
+  return h('p', { class: 'line-text', text: m.text });
 }
 
 async function fillSelect(sel, items) {

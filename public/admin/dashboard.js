@@ -57,8 +57,29 @@ function render(d) {
     }
     legend.append(h('li', {}, h('span', { class: `dot ${cls}` }), `${label}: ${n} (${pct(n, d.conversations)} %)`));
   }
+  csat(d.csat);
   const a = d.answers;
   $('#dash-note').textContent = `Answers sent: ${a.browser} instant FAQ, ${a.relay} FAQ on the relay, ${a.ai} by the AI, ${a.agent} by people. Computed in ${d.took_ms} ms.`;
+}
+
+// csat shows the visitors' ratings: all, by agent, by week.
+function csat(c) {
+  if (!c) return;
+  const avg = (s) => (s.count ? s.average.toFixed(2) : '—');
+  const sat = (s) => (s.count ? `${pct(s.satisfied, s.count)} %` : '—');
+  clear($('#dash-csat-cards'));
+  $('#dash-csat-cards').append(
+    card('Average rating (1–5)', avg(c), c.count ? `over ${c.count} ratings` : 'no rating yet'),
+    card('Satisfied visitors', sat(c), c.count ? `${c.satisfied} of ${c.count} gave 4 or 5` : ''),
+  );
+  const row = (label, s) => h('tr', {}, h('td', { text: label }), h('td', { text: String(s.count) }), h('td', { text: avg(s) }), h('td', { text: sat(s) }));
+  const agents = $('#dash-csat-agents tbody');
+  clear(agents);
+  for (const s of c.by_agent || []) agents.append(row(s.name, s));
+  if (!c.by_agent?.length) agents.append(h('tr', {}, h('td', { colspan: '4', class: 'muted', text: 'No rating in these days.' })));
+  const weeks = $('#dash-csat-weeks tbody');
+  clear(weeks);
+  for (const s of c.by_week || []) weeks.append(row(s.week, s));
 }
 
 export async function show() {
