@@ -349,7 +349,7 @@ func (s *Store) Attachment(convID, id string, thumb bool) (store.Attachment, []b
 		}
 		size = a.ThumbSize
 	}
-	data, err := s.files.GetBytes(ctx, objectName(convID, id, thumb))
+	data, err := getObject(ctx, s.files, objectName(convID, id, thumb)) // retried while a follower is behind (objects.go)
 	if err != nil {
 		return store.Attachment{}, nil, fmt.Errorf("store: attachment %s/%s: %w", convID, id, err)
 	}
