@@ -58,6 +58,7 @@ type Store interface {
 	admin.Store
 	privacy.Store
 	files.Store
+	csat.Emitter // ratings into the event log
 	// The operator's needs: a consistent copy of everything (kefu backup,
 	// GET /v1/admin/backup), and whether it can commit now (/readyz).
 	ops.Backuper
@@ -321,9 +322,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	authn := &auth.HTTP{Svc: a.authSvc, BehindProxy: cfg.BehindProxy}
 	authn.Routes(mux)
 	files.NewHTTP(a.files, authn, origins).Routes(mux, cors)
-	// Ratings reach webhooks (event "rating") once issue 12's emitter is
-	// wired here in place of csat.NoEvents.
-	csat.New(a.store, origins, csat.NoEvents{}, a.log).Routes(mux, cors)
+	csat.New(a.store, origins, csat.LogEvents{Store: a.store, Log: a.log}, a.log).Routes(mux, cors)
 	av.Routes(mux, authn, cors, a.log)
 	a.flow.OnQueued = a.router.Queued
 	a.flow.Available = func() bot.Availability { return botAvailability(av) }

@@ -3,7 +3,8 @@
 // /v1/conversations/{id}/rating), the rating is stored as a message of its
 // own (store.Rating, from "rating") so every closing keeps its rating, and
 // Collect reads them back for the dashboard. Each stored rating is handed
-// to Events: the webhook event "rating" (docs/protocol.md, "Ratings").
+// to Events: the store's event log ("conversation.rated"), which the
+// webhooks read (docs/protocol.md, "Ratings").
 package csat
 
 import (
@@ -51,11 +52,39 @@ type Events interface {
 	Rated(ctx context.Context, e Event)
 }
 
-// NoEvents drops every event: no webhooks are wired yet.
+// NoEvents drops every event.
 type NoEvents struct{}
 
 // Rated implements Events.
 func (NoEvents) Rated(context.Context, Event) {}
+
+// Emitter is the store's event log (store.EventRated and the rest).
+type Emitter interface {
+	Emit(ctx context.Context, convID, typ string, data any) error
+}
+
+// LogEvents puts each rating into the store's event log as
+// "conversation.rated", where webhooks and the other notifiers read it.
+// The rating's message is already stored (and its own message.created
+// event with it): an emit that fails is logged, the rating stays.
+type LogEvents struct {
+	Store Emitter
+	Log   *slog.Logger
+}
+
+// Rated implements Events.
+func (l LogEvents) Rated(ctx context.Context, e Event) {
+	data := map[string]any{"score": e.Score, "seq": e.Seq, "visitor_id": e.VisitorID}
+	if e.Comment != "" {
+		data["comment"] = e.Comment
+	}
+	if e.AgentID != "" {
+		data["agent_id"] = e.AgentID
+	}
+	if err := l.Store.Emit(ctx, e.ConversationID, store.EventRated, data); err != nil && l.Log != nil {
+		l.Log.Error("csat: the rating's event was not logged (no webhook for it)", "conversation", e.ConversationID, "err", err)
+	}
+}
 
 // Request is the body of POST /v1/conversations/{id}/rating.
 type Request struct {

@@ -3,6 +3,7 @@ package csat
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -141,5 +142,48 @@ func TestCollect(t *testing.T) {
 	}
 	if got := Collect(msgs[:2], at(0), at(60)); len(got) != 0 {
 		t.Errorf("Collect without ratings = %+v", got)
+	}
+}
+
+// TestLogEvents: a rating reaches the store's event log as
+// conversation.rated, with the score, the comment and the agent; one for
+// a conversation that is gone is logged and dropped, never a panic.
+func TestLogEvents(t *testing.T) {
+	st, err := boltdb.Open(t.TempDir(), boltdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	_, c, err := st.CreateVisitor(ctx, visitor.TokenHash("tok-ann"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, err := st.Events(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	ev := LogEvents{Store: st, Log: slog.New(slog.NewTextHandler(&logged, nil))}
+	ev.Rated(ctx, Event{ConversationID: c.ID, VisitorID: "v1", AgentID: "agent-mei", Score: 2, Comment: "slow", Seq: 3})
+	ev.Rated(ctx, Event{ConversationID: "nosuchconversat", Score: 5})
+	evs, _, err := st.Events(ctx, after, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Type != store.EventRated || evs[0].ConversationID != c.ID {
+		t.Fatalf("events = %+v; want one conversation.rated", evs)
+	}
+	var data struct {
+		Score   int    `json:"score"`
+		Comment string `json:"comment"`
+		AgentID string `json:"agent_id"`
+		Seq     uint64 `json:"seq"`
+	}
+	if err := json.Unmarshal(evs[0].Data, &data); err != nil || data.Score != 2 || data.Comment != "slow" || data.AgentID != "agent-mei" || data.Seq != 3 {
+		t.Errorf("data = %s (%v)", evs[0].Data, err)
+	}
+	if !strings.Contains(logged.String(), "nosuchconversat") {
+		t.Errorf("the failed emit was not logged: %q", logged.String())
 	}
 }
