@@ -342,7 +342,9 @@
   // conversation is open again; once rated it stays for the comment.
   function askRating(want = true, closed = want) {
     if (!want) {
-      if (card && (!closed || !card.rated)) { card.node.remove(); card = null; }
+      // A rating on its way (its message may come before the answer)
+      // or given keeps the card while the conversation stays closed.
+      if (card && (!closed || !(card.rated || card.sending))) { card.node.remove(); card = null; }
       return;
     }
     if (card || dead) return;
@@ -376,10 +378,11 @@
     const msg = el('p', 'rm');
     msg.setAttribute('role', 'status');
     node.append(title, stars, comment, sendBtn, msg);
-    card = { node, rated: false, score: 0 };
+    card = { node, rated: false, sending: false, score: 0 };
     const mine = card;
     const rate = async (body) => {
       for (const b of [...buttons, sendBtn]) b.disabled = true;
+      mine.sending = true;
       try {
         await call('POST', '/rating', body);
         mine.rated = true;
@@ -388,6 +391,7 @@
         say(msg, 'rateFailed');
         return false;
       } finally {
+        mine.sending = false;
         for (const b of [...buttons, sendBtn]) b.disabled = false;
       }
     };
