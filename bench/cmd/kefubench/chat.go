@@ -49,9 +49,9 @@ func (b *bench) chatAndDurable(ctx context.Context) error {
 	b.res.Chat = Chat{Convs: p.convs, PerAgent: p.perAgent, Generators: p.gens, StepS: p.step.Seconds(), WarmS: p.warm.Seconds(), TextBytes: 200}
 	// Kefu a second time with visitor sockets receiving: the same store and
 	// fan-out path without the agent inbox updates, to tell them apart.
-	kinds := []string{kindKefu, kindBare, kindKefuVisitors, kindBareDurable}
+	kinds := []string{kindKefu, kindBare, kindKefuVisitors, kindBareDurable, kindKefuNoLog}
 	if b.cfg.Quick {
-		kinds = []string{kindKefu, kindBare, kindBareDurable}
+		kinds = []string{kindKefu, kindBare, kindBareDurable, kindKefuNoLog}
 	}
 	var runs []*chatRun
 	defer func() {
@@ -71,8 +71,9 @@ func (b *bench) chatAndDurable(ctx context.Context) error {
 	step := 0
 	for _, rate := range p.rates {
 		for _, r := range runs {
-			// bare+bbolt is only the comparison point at the target rate.
-			if !r.active || (r.cs.Server == kindBareDurable && rate != p.profileRate) || ctx.Err() != nil {
+			// bare+bbolt and Kefu without the log are only comparison
+			// points at the target rate.
+			if !r.active || (oneStep(r.cs.Server) && rate != p.profileRate) || ctx.Err() != nil {
 				continue
 			}
 			// A failing step is run once more before the ramp stops: the
@@ -94,12 +95,12 @@ func (b *bench) chatAndDurable(ctx context.Context) error {
 					r.cs.Knee = max(r.cs.Knee, rate)
 					break
 				}
-				if attempt == 1 || r.cs.Server == kindBareDurable || b.cfg.Quick {
+				if attempt == 1 || oneStep(r.cs.Server) || b.cfg.Quick {
 					r.active = false
 					break
 				}
 			}
-			if r.cs.Server == kindBareDurable {
+			if oneStep(r.cs.Server) {
 				r.active = false
 			}
 		}
@@ -177,6 +178,8 @@ func (b *bench) chatSetup(ctx context.Context, kind string, p chatParams) (*chat
 		s, err = b.startBare(ctx, "chat-bare-durable", true)
 	case kindKefuVisitors:
 		s, err = b.startKefu(ctx, "chat-kefu-visitors", []string{"--demo=false"}, nil)
+	case kindKefuNoLog:
+		s, err = b.startKefu(ctx, "chat-kefu-nolog", []string{"--demo=false", "--log-compact-at", "0"}, nil)
 	}
 	if err != nil {
 		return nil, err

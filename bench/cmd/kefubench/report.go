@@ -519,6 +519,13 @@ func (b *bench) mdDurable(m *strings.Builder) {
 		}
 		p("\n")
 	}
+	if kd, nd := b.durOf(kindKefu), b.durOf(kindKefuNoLog); kd != nil && nd != nil {
+		p("\nThe message log (issue 16): Kefu / Kefu without it (`--log-compact-at 0`, the layout before): %s acked msg/s", ratio(kd.MsgsPerS, nd.MsgsPerS))
+		if kd.RelayCPU > 0 && nd.RelayCPU > 0 {
+			p("; relay CPU per 1 000 acked messages %.1f ms against %.1f ms", 1e6*kd.RelayCPU/max(kd.MsgsPerS, 1), 1e6*nd.RelayCPU/max(nd.MsgsPerS, 1))
+		}
+		p(".\n")
+	}
 	p("\nGroup commit at each open-loop step of the chat ramp (Kefu):\n\n| offered msg/s | acked msg/s | fsyncs/s | msgs per fsync | ms per commit | share of the writer's time in commits |\n|---|---|---|---|---|---|\n")
 	if kc := b.chatOf(kindKefu); kc != nil {
 		for _, st := range kc.Steps {

@@ -25,7 +25,15 @@ const (
 	// kindKefuVisitors is Kefu with chat traffic received by a second
 	// visitor socket per conversation instead of agent sockets.
 	kindKefuVisitors = "kefu, visitor sockets receive"
+	// kindKefuNoLog is Kefu writing messages straight into the
+	// per-conversation tree, the store's layout before the message log
+	// (issue 16): new layout against old in one run.
+	kindKefuNoLog = "kefu --log-compact-at 0 (no log)"
 )
+
+// oneStep says whether a server runs only the target rate of the chat
+// ramp: the comparison points, not the servers under test.
+func oneStep(kind string) bool { return kind == kindBareDurable || kind == kindKefuNoLog }
 
 // server is a relay under test: kefu or the bare baseline.
 type server struct {

@@ -134,7 +134,7 @@ func relayOptions() []option {
 		{name: "max-batch", env: "KEFU_MAX_BATCH", def: "1024", usage: "most writes committed together in one fsync (group commit)",
 			set: intSetter(1, 1<<16, func(c *Config) *int { return &c.MaxBatch }),
 			get: func(c *Config) string { return strconv.Itoa(c.MaxBatch) }},
-		{name: "log-compact-at", env: "KEFU_LOG_COMPACT_AT", def: "8192", usage: "new messages kept in the single-node store's append-only log before they are moved into the per-conversation tree; 0: no log, every message written into the tree in its own commit (the layout before the log, for comparisons)",
+		{name: "log-compact-at", env: "KEFU_LOG_COMPACT_AT", def: "8192", usage: "new messages kept in the single-node store's append-only log before they are moved into the per-conversation tree; 0: no log, messages written straight into the tree (the layout before the log, for comparisons)",
 			set: intSetter(0, 1<<20, func(c *Config) *int { return &c.LogCompactAt }),
 			get: func(c *Config) string { return strconv.Itoa(c.LogCompactAt) }},
 		{name: "pprof-addr", env: "KEFU_PPROF_ADDR", def: "", usage: "serve Go's /debug/pprof/ on this separate address (keep it on loopback, e.g. `127.0.0.1:6060`); empty: off",
