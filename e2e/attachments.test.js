@@ -6,8 +6,10 @@
 // in the middle of an upload, which leaves no half file anywhere and the
 // widget finishing the upload where the relay stood.
 import { before } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
 import assert from 'node:assert/strict';
-import { suite, it, startRelay, startSite, poll, screenshot, watch, W, relayMessages } from './lib/harness.js';
+import { suite, it, startRelay, startSite, poll, screenshot, watch, W, relayMessages, repo } from './lib/harness.js';
 import { C, ADMIN, browser, createAgent, visitorConversation } from './lib/console.js';
 import { png, scriptPNG, SVG, HTML, zipBomb, sizeOf } from './lib/files.js';
 
@@ -54,7 +56,9 @@ const failures = (page) => page.evaluate(() => [...document.querySelector('kefu-
 suite('attachments', () => {
   let relay, site, mei;
   before(async () => {
-    relay = await startRelay({ args: ['--agent-offline-grace', '1h'] });
+    // A 4 MB quota per visitor: room for every test's files, and the
+    // quota test's second big photo goes over it.
+    relay = await startRelay({ args: ['--agent-offline-grace', '1h', '--visitor-file-quota', String(4 << 20)] });
     site = await startSite(relay);
     mei = (await createAgent(relay, { username: 'mei', name: 'Mei' })) || ADMIN;
   });
@@ -67,7 +71,8 @@ suite('attachments', () => {
     await W.open(shop);
     // The first thing this visitor does is send a photo: the widget
     // starts the conversation for it.
-    const photo = png(900, 600, { noise: true });
+    // Where it was taken, as a phone writes it: the relay must drop it.
+    const photo = png(900, 600, { noise: true, extraChunks: [['tEXt', 'Location\0GPS 48.85837 N 2.29448 E'], ['eXIf', 'MM\0*GPS-SECRET-EXIF']] });
     assert.ok(await root(shop).locator('button.ak').isVisible(), 'the attach button is there');
     await picker(shop).setInputFiles({ name: 'broken cup.png', mimeType: 'image/png', buffer: photo });
     // Progress is shown while it goes.
@@ -112,6 +117,9 @@ suite('attachments', () => {
     assert.equal(hd['x-content-type-options'], 'nosniff');
     assert.match(hd['content-security-policy'], /sandbox/);
     assert.match(hd['content-disposition'], /^inline; filename="broken cup.png"/);
+    const served = await res.body();
+    assert.deepEqual(sizeOf(served), { w: 900, h: 600 }, 'the whole photo');
+    assert.ok(!served.includes('GPS') && !served.includes('tEXt') && !served.includes('eXIf'), 'the photo\'s metadata is gone');
     assert.equal(await con.locator('#stored .att-file .att-name').textContent(), 'order-4471.txt');
     await screenshot(con, 'attachments-console');
     await con.locator('#attach-input').setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n') });
@@ -119,6 +127,24 @@ suite('attachments', () => {
     const download = shop.waitForEvent('download');
     await root(shop).locator('.ms .dl', { hasText: 'invoice.pdf' }).click();
     assert.equal((await download).suggestedFilename(), 'invoice.pdf');
+    // The agent pastes a screenshot into the reply box and drops a note
+    // file on the conversation: both reach the visitor, in that order.
+    await con.evaluate(({ b64 }) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'screenshot.png', { type: 'image/png' }));
+      document.querySelector('#reply').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+      const dt2 = new DataTransfer();
+      dt2.items.add(new File(['Tracking number: 4471-XY\n'], 'tracking.txt', { type: 'text/plain' }));
+      const hist = document.querySelector('#history');
+      hist.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt2, bubbles: true, cancelable: true }));
+      hist.dispatchEvent(new DragEvent('drop', { dataTransfer: dt2, bubbles: true, cancelable: true }));
+    }, { b64: png(200, 120).toString('base64') });
+    const fromAgent = await poll(async () => {
+      const x = (await shown(shop)).filter((f) => !f.mine);
+      return x.length === 3 && x.every((f) => !f.img || f.loaded) && x;
+    }, { timeout: 20_000, what: 'the pasted and the dropped file at the visitor' });
+    assert.deepEqual(fromAgent.map((f) => f.name), ['invoice.pdf', 'screenshot.png', 'tracking.txt']);
+    assert.equal(await con.locator('#uploads .msg').count(), 0, 'no upload left pending in the console');
     assert.deepEqual(errors, [], 'no console errors on the shop page');
   });
 
@@ -230,5 +256,31 @@ suite('attachments', () => {
     assert.equal(stored.length, 1, 'one file, stored once');
     const img = await fetch(`${relay.url}/v1/conversations/${conv}/attachments/${stored[0].attachment.id}`, { headers: { Authorization: `Bearer ${token}` } });
     assert.deepEqual(sizeOf(Buffer.from(await img.arrayBuffer())), { w: 1000, h: 700 }, 'the whole photo');
+  });
+
+  it('refusals are in the visitor\'s language', async (t) => {
+    const ctx = await browser(t);
+    const shop = await ctx.newPage();
+    await shop.goto(site.add('files-de', { lang: 'de' }));
+    await W.open(shop);
+    await giveFiles(shop, 'paste', [{ name: 'film.png', type: 'image/png', size: 11 << 20 }]);
+    await giveFiles(shop, 'drop', [{ name: 'archiv.zip', type: 'application/zip', b64: zipBomb().subarray(0, 64).toString('base64') }]);
+    const refused = await poll(async () => { const f = await failures(shop); return f.length === 2 && f; }, { what: 'two refusals' });
+    const de = JSON.parse(fs.readFileSync(path.join(repo, 'widget/i18n/de.json'), 'utf8')).widget;
+    assert.deepEqual(refused, [
+      de.fileTooBig.replace('{name}', 'film.png').replace('{max}', '10 MB'),
+      de.fileType.replace('{name}', 'archiv.zip'),
+    ]);
+    assert.equal(await shop.locator('kefu-widget .pd .g.up.fail [role=alert]').count(), 2, 'read out by screen readers');
+    assert.equal(await visitorConversation(shop), '', 'refused files start no conversation');
+    // Over the quota: the relay refuses the second big photo before a byte
+    // of it goes, and the widget says so in German.
+    const photo = png(1000, 700, { noise: true }); // about 2 MB; two are over 4 MB
+    await picker(shop).setInputFiles({ name: 'erstes.png', mimeType: 'image/png', buffer: photo });
+    await poll(async () => { const s = await shown(shop); return s.length === 1 && s[0].loaded; }, { timeout: 30_000, what: 'the first photo stored' });
+    await picker(shop).setInputFiles({ name: 'zweites.png', mimeType: 'image/png', buffer: photo });
+    const all = await poll(async () => { const f = await failures(shop); return f.length === 3 && f; }, { timeout: 30_000, what: 'the quota refusal' });
+    assert.equal(all[2], de.fileQuota.replace('{name}', 'zweites.png'));
+    assert.equal((await relayMessages(shop, relay)).filter((m) => m.attachment).length, 1, 'one photo stored');
   });
 });
