@@ -23,8 +23,22 @@ type Intent struct {
 	Name     string   `json:"name"`
 	Examples []string `json:"examples"`
 	Answer   string   `json:"answer"`
-	Action   Action   `json:"action"`
-	Skill    string   `json:"skill"` // only meaningful for ActionHandoff
+	// Answers are the answer in other languages, by language tag ("de",
+	// "zh"): a visitor whose widget speaks one of them gets it, anyone
+	// else Answer. They stay out of the model (the widget fetches its own
+	// language's only).
+	Answers map[string]string `json:"answers,omitempty"`
+	Action  Action            `json:"action"`
+	Skill   string            `json:"skill"` // only meaningful for ActionHandoff
+}
+
+// AnswerIn is the intent's answer for a visitor speaking lang: its
+// translation when there is one, else Answer.
+func (in Intent) AnswerIn(lang string) string {
+	if t, ok := in.Answers[lang]; ok && t != "" {
+		return t
+	}
+	return in.Answer
 }
 
 // Limits on what Fit accepts. They keep a fit under a few seconds on the
@@ -37,6 +51,7 @@ const (
 	MaxExampleLen        = 500   // bytes
 	MaxAnswerLen         = 4000  // bytes
 	MaxSkillLen          = 200   // bytes
+	MaxAnswerLangs       = 40    // translations of one answer
 	minExamplesPerIntent = 1
 )
 
@@ -106,9 +121,56 @@ func validateOne(in Intent) error {
 	if !utf8.ValidString(in.Answer) {
 		return errors.New("answer is not valid UTF-8")
 	}
+	if err := validateAnswers(in.Answers); err != nil {
+		return err
+	}
 	if in.Skill != "" {
 		if err := checkText("skill", in.Skill, MaxSkillLen); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// isLangTag reports a lower-case language tag: "de", "pt-br",
+// "zh-hant" (2–3 letters, then subtags of 1–8 letters or digits). No
+// regexp: the widget's wasm links this package.
+func isLangTag(s string) bool {
+	if len(s) > 35 {
+		return false
+	}
+	for i, part := range strings.Split(s, "-") {
+		if (i == 0 && (len(part) < 2 || len(part) > 3)) || len(part) < 1 || len(part) > 8 {
+			return false
+		}
+		for _, c := range part {
+			if !(c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validateAnswers checks an answer's translations: a language tag each,
+// and an answer's own limits. Which languages a shop may use is the
+// relay's business (its catalogues).
+func validateAnswers(as map[string]string) error {
+	if len(as) > MaxAnswerLangs {
+		return fmt.Errorf("%d translated answers, at most %d", len(as), MaxAnswerLangs)
+	}
+	for lang, text := range as {
+		if !isLangTag(lang) {
+			return fmt.Errorf("answer language %q is not a lower-case language tag such as \"de\"", lang)
+		}
+		if strings.TrimSpace(text) == "" {
+			return fmt.Errorf("answer in %q is empty", lang)
+		}
+		if len(text) > MaxAnswerLen {
+			return fmt.Errorf("answer in %q is %d bytes, at most %d", lang, len(text), MaxAnswerLen)
+		}
+		if !utf8.ValidString(text) {
+			return fmt.Errorf("answer in %q is not valid UTF-8", lang)
 		}
 	}
 	return nil

@@ -379,6 +379,9 @@ textarea::placeholder{color:var(--mu)}
   // 'wasm-unsafe-eval') the relay classifies instead; nothing else changes.
   const classifier = (() => {
     let kefu = null, loading = null, modelHash = '';
+    // The shop's answers in the widget's language (config.answers), shown
+    // in place of the model's default answer; {} when it has none there.
+    let answers = {}, answersHash = '';
     const canCompile = () => {
       try { return !!new WebAssembly.Module(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0)); } catch { return false; }
     };
@@ -405,8 +408,21 @@ textarea::placeholder{color:var(--mu)}
         }
       }
       await loadModel(c.model);
+      await loadAnswers(c.answers);
       mark('wasm-ready');
     }
+    async function loadAnswers(a) {
+      if (!a) { answers = {}; answersHash = ''; return; }
+      if (a.hash === answersHash) return;
+      const res = await fetch(url(a.url), { credentials: 'omit' });
+      if (!res.ok) throw new Error('answers ' + res.status);
+      const j = await res.json();
+      answers = j && typeof j === 'object' ? j : {};
+      answersHash = a.hash;
+    }
+    // Answers wait for their language's texts: an instant answer in the
+    // default language while the relay stores the visitor's would flip.
+    const answersReady = () => { const a = (ctx.config || {}).answers; return !a || a.hash === answersHash; };
     async function loadModel(m) {
       if (!kefu || !m || m.hash === modelHash) return;
       const res = await fetch(url(m.url), { credentials: 'omit' });
@@ -426,13 +442,17 @@ textarea::placeholder{color:var(--mu)}
         }
         return loading;
       },
-      get ready() { return !!kefu && !!modelHash; },
+      get ready() { return !!kefu && !!modelHash && answersReady(); },
+      get started() { return !!kefu; },
       get loading() { return !!loading && !kefu; },
       loadModel: (m) => loadModel(m).catch((e) => console.warn('kefu:', e.message)),
+      loadAnswers: (a) => loadAnswers(a).catch((e) => console.warn('kefu:', e.message)),
       classify(text) {
-        if (!kefu || !modelHash) return null;
+        if (!kefu || !modelHash || !answersReady()) return null;
         const r = kefu.classify(text);
-        return r && r.error === undefined ? r : null;
+        if (!r || r.error !== undefined) return null;
+        if (r.intent && typeof answers[r.intent] === 'string') r.answer = answers[r.intent];
+        return r;
       },
       fingerprint(signals) {
         if (!kefu) return '';
@@ -445,9 +465,9 @@ textarea::placeholder{color:var(--mu)}
   // The model can change while the page is open: look again when the chat opens.
   let lastModelCheck = 0;
   function refreshModel() {
-    if (!classifier.ready || Date.now() - lastModelCheck < 30_000) return;
+    if (!classifier.started || Date.now() - lastModelCheck < 30_000) return;
     lastModelCheck = Date.now();
-    ctx.fetchConfig().then((c) => c.model && classifier.loadModel(c.model), () => {});
+    ctx.fetchConfig().then((c) => { if (c.model) classifier.loadModel(c.model); classifier.loadAnswers(c.answers); }, () => {});
   }
 
   // --- state ----------------------------------------------------------------------
@@ -1347,6 +1367,8 @@ textarea::placeholder{color:var(--mu)}
     if (extraAPI) extraAPI.relabel();
     greeting();
     showBadge();
+    // FAQ answers in the new language, when the shop wrote them.
+    if (classifier.started) classifier.loadAnswers((ctx.config || {}).answers);
     // The relay learns the language at the next hello.
     if (transport) { const t = transport; lost(t, true); t.close(); }
   }

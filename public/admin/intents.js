@@ -6,6 +6,7 @@ import { dialog, field } from './ui.js';
 import * as suggestions from './suggestions.js';
 
 let intents = [];
+let languages = []; // the widget's: an answer may be written in each
 
 const ACTIONS = [['answer', 'Answer at once'], ['ai', 'Let the AI answer'], ['handoff', 'Hand off to a person']];
 const actionLabel = (a) => ACTIONS.find(([v]) => v === (a || 'answer'))?.[1] ?? a;
@@ -23,7 +24,7 @@ function render() {
       h('th', { scope: 'row', class: 'name', text: it.name }),
       h('td', { text: actionLabel(it.action) + (it.action === 'handoff' && it.skill ? ` (${it.skill})` : '') }),
       h('td', { title: it.examples.join('\n'), text: `${it.examples.length}: ${clip(it.examples.slice(0, 3).join(' · '), 80)}` }),
-      h('td', { class: 'answer', title: it.answer, text: clip(it.answer, 140) }),
+      h('td', { class: 'answer', title: it.answer, text: clip(it.answer, 140) + (it.answers && Object.keys(it.answers).length ? ` (+ ${Object.keys(it.answers).length} languages)` : '') }),
       h('td', { class: 'row-actions' },
         h('button', { type: 'button', text: 'Edit', 'aria-label': `Edit ${it.name}`, onclick: () => edit(it) }),
         h('button', { type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete ${it.name}`, onclick: () => remove(it) }))));
@@ -34,6 +35,7 @@ function render() {
 export async function show() {
   const r = await api.get('/v1/admin/intents');
   intents = r.intents;
+  languages = r.languages || [];
   modelLine(r.model);
   render();
   onShow.forEach((fn) => fn(intents));
@@ -63,6 +65,7 @@ function edit(it, examples = []) {
       field({ label: 'Examples, one per line (how visitors ask)', name: 'examples', rows: 8, value: it.examples.join('\n'), required: true }),
       action,
       field({ label: 'Answer', name: 'answer', rows: 4, value: it.answer, maxlength: 4000 }),
+      translated(it.answers || {}),
       skill,
     ],
     async onOK(form) {
@@ -74,12 +77,35 @@ function edit(it, examples = []) {
         action: f.action,
         skill: f.action === 'handoff' ? f.skill.trim() : '',
       };
+      const answers = {};
+      for (const l of languages) {
+        const v = (f[`answer-${l.lang}`] || '').trim();
+        if (v) answers[l.lang] = v;
+      }
+      if (Object.keys(answers).length) body.answers = answers;
       const r = isNew ? await api.post('/v1/admin/intents', body) : await api.put(path(it.name), body);
       modelLine(r.model);
       toast(`Saved "${body.name}". Widgets pick up the new model at their next chat.`);
       await show();
     },
   });
+}
+
+// translated is the answer in each language the widget speaks: a visitor
+// whose widget speaks one gets it, everyone else the answer above.
+function translated(answers) {
+  const n = Object.keys(answers).length;
+  const d = h('details', { class: 'answers', open: n > 0 },
+    h('summary', { text: `Answer in other languages${n ? ` (${n} written)` : ''}` }),
+    h('p', { class: 'muted', text: 'Visitors whose chat speaks a language get its answer; an empty one shows the answer above.' }));
+  for (const l of languages) {
+    const f = field({ label: `${l.name} (${l.lang})`, name: `answer-${l.lang}`, rows: 2, value: answers[l.lang] || '', maxlength: 4000 });
+    const ta = f.querySelector('textarea');
+    ta.lang = l.lang;
+    ta.dir = l.dir === 'rtl' ? 'rtl' : 'auto';
+    d.append(f);
+  }
+  return d;
 }
 
 function remove(it) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/intents"
+	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/router"
 )
 
@@ -14,6 +15,8 @@ import (
 type intentList struct {
 	Intents []router.Intent `json:"intents"`
 	Model   modelInfo       `json:"model"`
+	// Languages are those an answer may be written in: the widget's.
+	Languages []site.Language `json:"languages"`
 }
 
 // modelInfo names the model widgets download now ("" with no intents).
@@ -36,7 +39,7 @@ func (a *Admin) listIntents(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []router.Intent{}
 	}
-	httpx.JSON(w, http.StatusOK, intentList{Intents: list, Model: a.modelInfo()})
+	httpx.JSON(w, http.StatusOK, intentList{Intents: list, Model: a.modelInfo(), Languages: site.Languages()})
 }
 
 // exists reports whether an intent has this name; call with intentsMu held.

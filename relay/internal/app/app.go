@@ -297,6 +297,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	site, err := site.New(assets, a.store, origins, func() string { _, _, h := in.Model(); return h }, site.Options{
 		FileBytes:    a.files.MaxBytes(),
 		Availability: func(lang string) any { return av.ForWidget(lang) },
+		Answers:      in.AnswersHash,
 	})
 	if err != nil {
 		return err

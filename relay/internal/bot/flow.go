@@ -168,18 +168,27 @@ func (f *Flow) OnVisitorMessage(ctx context.Context, s *visitor.Session, a store
 	case res.Matched && res.Action == router.ActionHandoff, WantsPerson(q.Text):
 		f.Handoff(ctx, a.Conversation.ID, reasonAsked, q.Text, res.Skill)
 	case res.Matched && (res.Action == router.ActionAnswer || res.Action == "") && res.Answer != "":
-		f.answerFromIntent(ctx, q, res)
+		lang := s.Lang
+		if lang == "" {
+			lang = f.lang(a.Conversation.ID, q.Text)
+		}
+		f.answerFromIntent(ctx, q, res, lang)
 	default:
 		f.StartAI(a.Conversation.ID, s.VisitorID, s.Fingerprint, nil)
 	}
 }
 
-// answerFromIntent stores the intent's answer: the browser could not
-// classify (no wasm, or a CSP that blocks it), so the relay did.
-func (f *Flow) answerFromIntent(ctx context.Context, q store.Message, res router.Result) {
+// answerFromIntent stores the intent's answer in the visitor's language
+// lang: the browser could not classify (no wasm, or a CSP that blocks
+// it), so the relay did.
+func (f *Flow) answerFromIntent(ctx context.Context, q store.Message, res router.Result, lang string) {
+	text := res.Answer
+	if t, ok := f.intents.Answer(res.Intent, lang); ok {
+		text = t
+	}
 	_, err := f.store.Append(ctx, q.ConversationID, store.NewMessage{
 		ClientID: q.ClientID + "#answer", From: protocol.FromBot, Author: AuthorFAQ,
-		Text: res.Answer, Intent: res.Intent, Via: "relay",
+		Text: text, Intent: res.Intent, Via: "relay",
 	})
 	if err != nil {
 		f.log.Error("bot: store intent answer", "conversation", q.ConversationID, "err", err)

@@ -162,7 +162,7 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 	// every request (docs/edge.md: use Cloudflare's rate limiting rules).
 	in.Routes(mux, cors, func(h http.Handler) http.Handler { return h })
 	modelHash := func() string { _, _, hash := in.Model(); return hash }
-	s, err := site.New(assets, st, origins, modelHash, site.Options{NoSocket: true, Wasm: o.Wasm})
+	s, err := site.New(assets, st, origins, modelHash, site.Options{NoSocket: true, Wasm: o.Wasm, Answers: in.AnswersHash})
 	if err != nil {
 		flow.Close()
 		return nil, fmt.Errorf("edge: %w", err)

@@ -365,3 +365,24 @@ func TestSealedAIKeyNeedsTheRelaysSecretKey(t *testing.T) {
 		t.Errorf("AI answer %q with a key in clear", text)
 	}
 }
+
+// TestAnswersInTheVisitorsLanguage: the edge names a language's answers in
+// the widget config and answers a visitor whose widget speaks it in it
+// (the default intents are written in every widget language).
+func TestAnswersInTheVisitorsLanguage(t *testing.T) {
+	h := start(t, "")
+	cfg := decode[map[string]any](t, h.do(t, "GET", "/v1/widget/config?lang=ja", "", "", ""))
+	ans, _ := cfg["answers"].(map[string]any)
+	if ans == nil || !strings.HasPrefix(ans["url"].(string), "/v1/answers/ja/") {
+		t.Fatalf("config answers %v", cfg["answers"])
+	}
+	byIntent := decode[map[string]string](t, h.do(t, "GET", ans["url"].(string), "", "", ""))
+	if !strings.Contains(byIntent["shipping"], "発送") {
+		t.Errorf("Japanese answers %v", byIntent)
+	}
+	w := decode[welcome](t, h.do(t, "POST", "/v1/conversations", "", `{"lang":"ja"}`, ""))
+	faq := h.send(t, w, "q1", "how long does shipping take?")
+	if len(faq) < 2 || faq[1].name != "message" || !strings.Contains(faq[1].data["text"].(string), "発送") {
+		t.Fatalf("FAQ reply %v, want the Japanese shipping answer", faq)
+	}
+}

@@ -20,6 +20,7 @@ const maxClassifyBytes = 8 << 10
 func (s *Service) Routes(mux httpx.Mux, wrap, limit func(http.Handler) http.Handler) {
 	mux.Handle("GET /v1/model", wrap(http.HandlerFunc(s.serveModel)))
 	mux.Handle("GET /v1/model/{hash}", wrap(http.HandlerFunc(s.serveModel)))
+	mux.Handle("GET /v1/answers/{lang}/{hash}", wrap(http.HandlerFunc(s.serveAnswers)))
 	mux.Handle("POST /v1/classify", wrap(limit(http.HandlerFunc(s.serveClassify))))
 	mux.Handle("OPTIONS /v1/classify", wrap(http.NotFoundHandler()))
 }

@@ -38,11 +38,12 @@ func (p Problem) String() string {
 
 // rawIntent is an intent as a file spells it; examples keep their offsets.
 type rawIntent struct {
-	Name     string          `json:"name"`
-	Examples json.RawMessage `json:"examples"`
-	Answer   string          `json:"answer"`
-	Action   router.Action   `json:"action"`
-	Skill    string          `json:"skill"`
+	Name     string            `json:"name"`
+	Examples json.RawMessage   `json:"examples"`
+	Answer   string            `json:"answer"`
+	Answers  map[string]string `json:"answers"`
+	Action   router.Action     `json:"action"`
+	Skill    string            `json:"skill"`
 }
 
 // ReadFile reads an intents file ({"intents":[…]}, as the admin page
@@ -73,6 +74,12 @@ func ReadFile(data []byte) ([]router.Intent, []Problem, error) {
 			continue
 		}
 		in := router.Intent{Name: oneLine(raw.Name), Answer: normaliseAnswer(raw.Answer), Action: raw.Action, Skill: oneLine(raw.Skill)}
+		for lang, text := range raw.Answers {
+			if in.Answers == nil {
+				in.Answers = map[string]string{}
+			}
+			in.Answers[lang] = normaliseAnswer(text)
+		}
 		skip := func(msg string) {
 			problems = append(problems, Problem{Line: line, Intent: in.Name, Message: msg, Skipped: true})
 		}

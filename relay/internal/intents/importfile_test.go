@@ -111,3 +111,19 @@ func FuzzReadFile(f *testing.F) {
 		}
 	})
 }
+
+func TestReadFileAnswersPerLanguage(t *testing.T) {
+	got, problems, err := ReadFile([]byte(`[{"name":"shipping","examples":["how long is shipping"],"answer":"Two days.",
+  "answers":{"de":"Zwei Tage.\r\nHöchstens drei.","zh":"两天。"}},
+ {"name":"hours","examples":["when are you open"],"answer":"9-5","answers":{"DE":"9-17"}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"de": "Zwei Tage.\nHöchstens drei.", "zh": "两天。"}
+	if len(got) != 1 || !reflect.DeepEqual(got[0].Answers, want) {
+		t.Errorf("imported %+v, want shipping with answers %v", got, want)
+	}
+	if len(problems) != 1 || problems[0].Intent != "hours" || !strings.Contains(problems[0].Message, "language tag") {
+		t.Errorf("problems %+v, want hours skipped for its answer language", problems)
+	}
+}

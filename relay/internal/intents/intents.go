@@ -32,13 +32,15 @@ type doc struct {
 	Intents []router.Intent `json:"intents"`
 }
 
-// current is one immutable generation: intents, their model, its bytes.
+// current is one immutable generation: intents, their model, its bytes,
+// and each language's translated answers (answers.go).
 type current struct {
 	version uint64
 	intents []router.Intent
 	model   *router.Model // nil when there are no intents
 	data    []byte
 	hash    string
+	answers map[string]langAnswers
 }
 
 // Service holds the current intents and model. Reads are lock-free; writes
@@ -81,6 +83,7 @@ func Open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool) (
 		}
 		c.hash = c.model.Hash()
 	}
+	c.answers = answersByLang(c.intents)
 	s.cur.Store(c)
 	return s, nil
 }
@@ -170,11 +173,12 @@ func (s *Service) Classify(text string) router.Result {
 	return m.Classify(text)
 }
 
-// Answer returns the stored answer of an intent whose action is answer.
-func (s *Service) Answer(name string) (string, bool) {
+// Answer returns the stored answer of an intent whose action is answer, in
+// the visitor's language lang when the intent has it, else its default.
+func (s *Service) Answer(name, lang string) (string, bool) {
 	for _, in := range s.cur.Load().intents {
 		if in.Name == name && (in.Action == router.ActionAnswer || in.Action == "") && in.Answer != "" {
-			return in.Answer, true
+			return in.AnswerIn(lang), true
 		}
 	}
 	return "", false
@@ -190,9 +194,12 @@ func (s *Service) Replace(ctx context.Context, intents []router.Intent) error {
 
 func (s *Service) replaceLocked(ctx context.Context, intents []router.Intent) error {
 	old := s.cur.Load()
-	c := &current{version: old.version + 1, intents: intents}
+	c := &current{version: old.version + 1, intents: intents, answers: answersByLang(intents)}
 	if len(intents) > 0 {
 		if err := router.Validate(intents); err != nil {
+			return err
+		}
+		if err := checkAnswerLangs(intents); err != nil {
 			return err
 		}
 		var err error

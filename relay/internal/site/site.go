@@ -133,6 +133,10 @@ type Options struct {
 	// (avail.Service.ForWidget), put in the config so the widget shows it
 	// before the visitor writes.
 	Availability func(lang string) any
+	// Answers is the hash of the FAQ answers translated into a language
+	// (intents.Service.AnswersHash), "" when there are none: the config
+	// names them so the widget shows its visitor's language.
+	Answers func(lang string) string
 }
 
 // WasmFiles are the URLs of the widget's WebAssembly classifier.
@@ -225,7 +229,11 @@ type Config struct {
 	Dir      string `json:"dir"`
 	Messages string `json:"messages"`
 	Model    *Asset `json:"model"` // null when no intents are configured
-	Wasm     *Asset `json:"wasm"`  // null when the wasm was not built
+	// Answers are the FAQ answers in Lang (intent → text) where the shop
+	// translated them; the model's own answer is shown otherwise. Absent
+	// when there are none.
+	Answers  *Asset `json:"answers,omitempty"`
+	Wasm     *Asset `json:"wasm"` // null when the wasm was not built
 	WasmExec string `json:"wasm_exec,omitempty"`
 	Panel    string `json:"panel"`
 	// Markdown is the shared renderer module (widget/shared/markdown.js)
@@ -306,6 +314,11 @@ func (s *Site) serveConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	if h := s.model(); h != "" {
 		c.Model = &Asset{URL: "/v1/model/" + h, Hash: h}
+		if s.opts.Answers != nil {
+			if ah := s.opts.Answers(c.Lang); ah != "" {
+				c.Answers = &Asset{URL: "/v1/answers/" + c.Lang + "/" + ah, Hash: ah}
+			}
+		}
 	}
 	c.Extra = s.assets.URL("extra.js")
 	if s.opts.FileBytes > 0 && c.Extra != "" {

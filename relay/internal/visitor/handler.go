@@ -55,8 +55,9 @@ type Hooks struct {
 	// may queue frames on sub (an AI answer still streaming, say).
 	Joined func(sub hub.Subscriber, s *Session)
 	// Answer returns the stored answer of an FAQ intent the browser says it
-	// answered, so the relay stores its own text, not the client's.
-	Answer func(intent string) (text string, ok bool)
+	// answered, in the visitor's language lang (the one the widget showed),
+	// so the relay stores its own text, not the client's.
+	Answer func(intent, lang string) (text string, ok bool)
 	// Streaming reports whether an answer is still streaming into a
 	// conversation (the HTTP API keeps its response open until it is done).
 	Streaming func(convID string) bool

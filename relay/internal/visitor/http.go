@@ -84,7 +84,7 @@ func (h *Handler) sessionFor(w http.ResponseWriter, r *http.Request) (*Session, 
 		httpx.Error(w, http.StatusNotFound, protocol.CodeNotFound, "no such conversation")
 		return nil, false
 	}
-	return &Session{h: h, log: h.log, ip: limits.ClientIP(r, h.opts.BehindProxy), VisitorID: v.ID, ConversationID: v.ConversationID}, true
+	return &Session{h: h, log: h.log, ip: limits.ClientIP(r, h.opts.BehindProxy), VisitorID: v.ID, ConversationID: v.ConversationID, Lang: v.Lang}, true
 }
 
 // startHTTP is POST /v1/conversations: the HTTP form of hello.

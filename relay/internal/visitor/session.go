@@ -52,6 +52,9 @@ type Session struct {
 	VisitorID      string
 	ConversationID string
 	Fingerprint    string
+	// Lang is the language the visitor's widget speaks (a catalogue's
+	// tag; "" when it never said): FAQ answers are stored in it.
+	Lang string
 
 	frames     *limits.Frames
 	traits     *traits
@@ -128,7 +131,7 @@ func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
 	if err != nil {
 		return err
 	}
-	s.VisitorID, s.ConversationID, s.Fingerprint = r.visitor.ID, r.conv.ID, hello.Fingerprint
+	s.VisitorID, s.ConversationID, s.Fingerprint, s.Lang = r.visitor.ID, r.conv.ID, hello.Fingerprint, r.visitor.Lang
 	s.frames = limits.NewFrames(frameRates(s.h.opts.RatePerConn), nil)
 	s.traits = &traits{h: s.h, visitorID: r.visitor.ID, report: func(f hub.Frame) { s.c.Send(f) }}
 
@@ -345,7 +348,7 @@ func (h *Handler) store1(ctx context.Context, s *Session, f *protocol.Send) (sto
 	if f.Intent != "" && h.hooks.Answer != nil {
 		// The browser already showed this FAQ answer; store the question and
 		// the relay's own copy of the answer together.
-		if text, ok := h.hooks.Answer(f.Intent); ok {
+		if text, ok := h.hooks.Answer(f.Intent, s.Lang); ok {
 			msgs[0].Intent, msgs[0].Via = f.Intent, "browser"
 			msgs = append(msgs, store.NewMessage{ClientID: f.ID + "#answer", From: protocol.FromBot, Author: "FAQ", Text: text, Intent: f.Intent, Via: "browser"})
 		}
