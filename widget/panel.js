@@ -452,6 +452,8 @@ textarea::placeholder{color:var(--mu)}
         const r = kefu.classify(text);
         if (!r || r.error !== undefined) return null;
         if (r.intent && typeof answers[r.intent] === 'string') r.answer = answers[r.intent];
+        // A did-you-mean pick shows its intent's answer in this language too.
+        for (const c of r.choices || []) if (typeof answers[c.intent] === 'string') c.answer = answers[c.intent];
         return r;
       },
       fingerprint(signals) {
