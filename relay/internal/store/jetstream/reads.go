@@ -74,6 +74,12 @@ func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Messag
 // requests instead of one per message (docs/benchmarks.md).
 const consumerReadMin = 64
 
+// consumerIdle is how long a long read waits for the consumer's next
+// message before gets take over: a replica far behind (a node catching up
+// after a restart) must not hold the read until its deadline, which the
+// gets need.
+const consumerIdle = 3 * time.Second
+
 // readByConsumer delivers the messages of subject with seqs after+1..last
 // in order, through an ordered consumer from stream sequence start. A
 // consumer may be served by a replica a moment behind the leader, which
@@ -98,7 +104,7 @@ func (s *Store) readByConsumer(ctx context.Context, subject string, start, after
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	for got < last {
-		msg, err := it.Next()
+		msg, err := it.Next(jetstream.NextMaxWait(s.consumerIdle))
 		if err != nil {
 			if ctx.Err() != nil {
 				err = ctx.Err()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/store/jetstream/natstest"
@@ -38,6 +39,10 @@ func TestLongReadsByConsumer(t *testing.T) {
 		}
 	}
 	r := openOn(t, c, 2, "long", nil)
+	// Every long read here must go through its consumer; on a box at load
+	// 25 one run handed a read over to gets (the idle time, most likely),
+	// which is right but not what this test counts.
+	r.consumerIdle = time.Minute
 	gets := openOn(t, c, 1, "long", nil)
 	gets.consumerReadMin = 0
 	for _, tc := range []struct{ after, limit uint64 }{
@@ -74,5 +79,39 @@ func TestLongReadsByConsumer(t *testing.T) {
 	}
 	if n := gets.consumerReads.Load(); n != 0 {
 		t.Errorf("the gets-only reader used a consumer %d times", n)
+	}
+}
+
+// A consumer that stops delivering before the seq asked for (a replica
+// far behind, here a range past the conversation's end) gives up after
+// its idle time and says how far it got, so gets can go on from there.
+func TestLongReadHandsOverToGets(t *testing.T) {
+	c := natstest.Run(t, natstest.Options{})
+	s := openOn(t, c, 0, "handover", nil)
+	s.consumerIdle = 300 * time.Millisecond
+	_, conv := storetest.NewVisitor(t, s)
+	var batch []store.NewMessage
+	for i := range 70 {
+		batch = append(batch, store.NewMessage{From: "visitor", Text: fmt.Sprint(i)})
+	}
+	if _, err := s.Append(context.Background(), conv.ID, batch...); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := s.getRecord(context.Background(), conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var seen []uint64
+	got, next, err := s.readByConsumer(ctx, s.convSubject(conv.ID), 1, 10, 80, func(m store.Message) { seen = append(seen, m.Seq) })
+	if err == nil {
+		t.Fatal("a read past the end returned no error")
+	}
+	if got != 70 || next != r.StreamSeq+1 || len(seen) != 60 || seen[0] != 11 {
+		t.Errorf("stopped at seq %d, next stream seq %d (want 70, %d), delivered %d from %v", got, next, r.StreamSeq+1, len(seen), seen[:1])
+	}
+	if ctx.Err() != nil {
+		t.Error("the consumer held the read until its deadline")
 	}
 }

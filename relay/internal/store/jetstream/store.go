@@ -82,6 +82,7 @@ type Store struct {
 	// benchmark compares both).
 	consumerReadMin int
 	consumerReads   atomic.Int64 // reads done by readByConsumer, for tests
+	consumerIdle    time.Duration
 
 	// Uploads, attachments and notes (files.go).
 	uploads     jetstream.KeyValue
@@ -132,7 +133,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: jetstream: %w", err)
 	}
-	s := &Store{nc: nc, js: js, opts: opts, subject: opts.Prefix + ".msg.", consumerReadMin: consumerReadMin, trims: make(chan trim, trimQueue), trimDone: make(chan struct{})}
+	s := &Store{nc: nc, js: js, opts: opts, subject: opts.Prefix + ".msg.", consumerReadMin: consumerReadMin, consumerIdle: consumerIdle, trims: make(chan trim, trimQueue), trimDone: make(chan struct{})}
 	if err := s.setup(ctx); err != nil {
 		return nil, err
 	}
