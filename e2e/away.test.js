@@ -1,19 +1,29 @@
 // Honest availability in a real browser against the real relay: outside
 // business hours the widget says the team is away and until when, before
 // the visitor writes; asking for a person says when the team is back and
-// asks for an email, which the relay keeps on the visitor.
+// asks for an email, which the relay keeps on the visitor; the agent's
+// later reply reaches that address by mail (a real SMTP conversation with
+// a server the test runs), and the mail's link reopens the chat.
 import { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { suite, it, startRelay, startSite, launch, screenshot, poll, watch, W } from './lib/harness.js';
 import { adminFetch } from './lib/admin.js';
+import { C, createAgent, visitorConversation } from './lib/console.js';
+import { startSMTP, textOf } from './lib/smtp.js';
 
 const day = (d) => d.toISOString().slice(0, 10);
 
 suite('away hours', () => {
-  let relay, site, back;
+  let relay, site, back, smtp;
   before(async () => {
     relay = await startRelay();
     site = await startSite(relay);
+    smtp = await startSMTP();
+    const mail = await adminFetch(relay, 'PUT', '/v1/admin/mail', {
+      enabled: true, host: '127.0.0.1', port: smtp.port, security: 'none', username: smtp.user, password: smtp.password,
+      from: 'support@shop.test', from_name: 'Tea Shop', agent_to: [], base_url: relay.url, batch_seconds: 5, visitor_delay_seconds: 0,
+    });
+    assert.equal(mail.status, 200, `PUT mail: ${JSON.stringify(mail.data)}`);
     // Open every day all day, but today and tomorrow are holidays: away
     // until the day after tomorrow, 00:00 UTC, whatever the time now.
     const now = new Date();
@@ -25,7 +35,7 @@ suite('away hours', () => {
     back = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 2));
   });
 
-  it('a visitor outside business hours sees the away state, asks for a person and leaves an email', async () => {
+  it('a visitor outside business hours sees the away state, leaves an email, and the agent\'s later reply reaches it', async (t) => {
     const context = await launch({ locale: 'en-US', timezoneId: 'UTC' });
     const page = await context.newPage();
     const errors = watch(page);
@@ -56,5 +66,32 @@ suite('away hours', () => {
     await poll(async () => /ann@example\.com/.test(await form.textContent()), { what: 'the form thanks the visitor' });
     assert.equal(await page.locator('kefu-widget b').count(), 0, 'nothing the visitor typed became HTML');
     assert.deepEqual(errors, [], 'console errors');
+    const conv = await visitorConversation(page);
+    const pageURL = page.url();
+    await page.close(); // the visitor leaves
+
+    // Later an agent signs in, gets the waiting conversation and replies.
+    const mei = await createAgent(relay, { username: 'mei', name: 'Mei', capacity: 5 });
+    const con = await C.open(context, relay);
+    await C.signIn(con, mei);
+    await C.select(con, conv);
+    const reply = 'Hi Ann, your order <42> ships today & arrives Monday.';
+    await C.reply(con, reply);
+    const mail = await poll(() => smtp.messages.find((m) => m.to.includes('ann@example.com')), { timeout: 60_000, what: 'the reply by mail' });
+    const text = textOf(mail.data);
+    t.diagnostic(`mail to ${mail.to} from ${mail.from}`);
+    assert.ok(text.includes(reply), `the mail carries the reply as written: ${text}`);
+    assert.match(mail.data, /^Subject: .*$/m);
+    assert.match(mail.data, /^List-Unsubscribe: <http:\/\/127\.0\.0\.1:\d+\/v1\/mail\/unsubscribe\?/m);
+    const link = `${pageURL}#kefu-open`;
+    assert.ok(text.includes(link), `the mail links back to the chat's page (${link})`);
+    await con.close();
+
+    // The link reopens the chat where it was, with the reply in it.
+    const back2 = await context.newPage();
+    await back2.goto(link);
+    await W.panel(back2).waitFor({ state: 'visible', timeout: 20_000 });
+    await poll(async () => (await W.texts(back2)).includes(reply), { timeout: 20_000, what: 'the reply in the reopened chat' });
+    await screenshot(back2, 'away-reopened-from-mail');
   });
 });

@@ -321,6 +321,10 @@
   // Nothing heavy before the page has loaded and gone idle.
   const idle = (fn) => (w.requestIdleCallback ? w.requestIdleCallback(fn, { timeout: 3000 }) : setTimeout(fn, 300));
   const later = () => idle(() => { if (!dead) load().catch((e) => console.warn(e.message)); });
-  if (d.readyState === 'complete') later();
+  // A link from the shop's mail (…#kefu-open) reopens the chat at once.
+  if (location.hash === '#kefu-open') {
+    history.replaceState(null, '', location.pathname + location.search);
+    openNow();
+  } else if (d.readyState === 'complete') later();
   else w.addEventListener('load', later, { once: true });
 })();

@@ -12,8 +12,9 @@ import * as aiView from './ai.js';
 import * as widget from './widget.js';
 import * as privacy from './privacy.js';
 import * as hours from './hours.js';
+import * as mailView from './mail.js';
 
-const views = { dashboard, conversations, intents, kb, agents, ai: aiView, widget, hours, privacy };
+const views = { dashboard, conversations, intents, kb, agents, ai: aiView, widget, hours, mail: mailView, privacy };
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 let user = null;
 const started = new Set();

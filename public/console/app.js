@@ -204,6 +204,16 @@ function afterWelcome() {
   inbox.render();
   if (sel) thread.show(model.conv(sel.id));
   refreshAlerts();
+  openFromLink();
+}
+
+// openFromLink opens the conversation a mail's link names (#c=<id>),
+// once the inbox knows it.
+function openFromLink() {
+  const m = /^#c=([a-z2-7]{16})$/.exec(location.hash);
+  if (!m || !model.convs.has(m[1])) return;
+  history.replaceState(null, '', location.pathname + location.search);
+  select(m[1], true);
 }
 
 function onError(f) {

@@ -35,6 +35,8 @@ const (
 	CodeFileUnreadable Code = "file_unreadable"
 	CodeFileTooBig     Code = "file_too_big"
 	CodeQuotaExceeded  Code = "quota_exceeded"
+	// Mail (docs/notifications.md): the SMTP server did not take a mail.
+	CodeSMTP Code = "smtp_failed"
 )
 
 var defaultMessages = map[Code]string{
@@ -64,6 +66,7 @@ var defaultMessages = map[Code]string{
 	CodeFileUnreadable:     "the file is damaged or not what it claims to be",
 	CodeFileTooBig:         "the file is too big",
 	CodeQuotaExceeded:      "no room for more files here",
+	CodeSMTP:               "the mail server did not take the mail",
 }
 
 // Error is a protocol error with a stable code and a plain message.

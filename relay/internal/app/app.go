@@ -35,6 +35,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/kb"
 	"github.com/kefuhq/kefu/relay/internal/limits"
+	"github.com/kefuhq/kefu/relay/internal/mail"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
 	"github.com/kefuhq/kefu/relay/internal/ops"
 	"github.com/kefuhq/kefu/relay/internal/origin"
@@ -59,6 +60,7 @@ type Store interface {
 	privacy.Store
 	files.Store
 	csat.Emitter // ratings into the event log
+	mail.Store
 	// The operator's needs: a consistent copy of everything (kefu backup,
 	// GET /v1/admin/backup), and whether it can commit now (/readyz).
 	ops.Backuper
@@ -89,6 +91,7 @@ type App struct {
 	aiSettings *bot.AISettings
 	site       *site.Site
 	avail      *avail.Service
+	mail       *mail.Service
 	bgStop     context.CancelFunc
 	bg         sync.WaitGroup
 	server     *http.Server
@@ -325,6 +328,14 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	files.NewHTTP(a.files, authn, origins).Routes(mux, cors)
 	csat.New(a.store, origins, csat.LogEvents{Store: a.store, Log: a.log}, a.log).Routes(mux, cors)
 	av.Routes(mux, authn, cors, a.log)
+	a.mail, err = mail.New(ctx, a.store, mail.Options{
+		Presence: presence{router: a.router, hub: a.hub}, Sealer: key,
+		Egress: egress.Policy{AllowPrivate: cfg.AllowPrivateDestinations}, Log: a.log,
+	})
+	if err != nil {
+		return explainUnreadable(err, keySource)
+	}
+	a.mail.Routes(mux, authn)
 	a.flow.OnQueued = a.router.Queued
 	a.flow.Available = func() bot.Availability { return botAvailability(av) }
 	a.fan.Extra = a.router.OnAppend
@@ -378,8 +389,9 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 // background runs the relay's periodic work: routing retries and offline
 // reassignment, purging expired sessions, and the retention sweep.
 func (a *App) background(ctx context.Context) {
-	a.bg.Add(4)
+	a.bg.Add(5)
 	go func() { defer a.bg.Done(); a.files.Run(ctx, 10*time.Minute) }()
+	go func() { defer a.bg.Done(); a.mail.Run(ctx) }()
 	go func() {
 		defer a.bg.Done()
 		(&privacy.Sweeper{Svc: a.privacy, Every: a.cfg.RetentionEvery, Batch: a.cfg.RetentionBatch}).Run(ctx)

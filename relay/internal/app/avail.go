@@ -1,8 +1,14 @@
 package app
 
 import (
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/assign"
 	"github.com/kefuhq/kefu/relay/internal/avail"
 	"github.com/kefuhq/kefu/relay/internal/bot"
+	"github.com/kefuhq/kefu/relay/internal/chat"
+	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/protocol"
 )
 
 // botAvailability is the team's availability as the bot's hand-off needs
@@ -17,4 +23,22 @@ func botAvailability(av *avail.Service) bot.Availability {
 		out.ReplyMinutes = st.ReplyMinutes
 	}
 	return out
+}
+
+// presence is who is there now, as mail needs it.
+type presence struct {
+	router *assign.Router
+	hub    *hub.Hub
+}
+
+func (p presence) Online() int { return p.router.Online() }
+
+func (p presence) AgentOnline(id string) bool {
+	return p.router.Info(id).Status == protocol.StatusOnline
+}
+
+// VisitorHere: a visitor's socket or event stream on this node, or a poll
+// within the last minute.
+func (p presence) VisitorHere(convID string) bool {
+	return p.hub.Listening(chat.VisitorTopic(convID), time.Minute)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/datadir"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
+	"github.com/kefuhq/kefu/relay/internal/mail"
 	"github.com/kefuhq/kefu/relay/internal/secret"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/store"
@@ -315,7 +316,7 @@ func (a *App) rejoined(ctx context.Context) {
 	// An erasure elsewhere meanwhile could not reach this node's cache of
 	// answers: drop them all rather than keep an erased visitor's.
 	a.aiCache.Purge()
-	for _, name := range []string{intents.SettingIntents, bot.SettingAI, site.SettingWidget, avail.SettingName} {
+	for _, name := range []string{intents.SettingIntents, bot.SettingAI, site.SettingWidget, avail.SettingName, mail.SettingName} {
 		a.reloadSetting(ctx, name)
 	}
 	a.router.Reconcile(ctx)
@@ -344,6 +345,8 @@ func (a *App) reloadSetting(ctx context.Context, name string) {
 		err = a.site.Reload()
 	case avail.SettingName:
 		err = a.avail.Reload()
+	case mail.SettingName:
+		err = a.mail.Reload()
 	default:
 		return
 	}

@@ -42,3 +42,8 @@ func ConversationFrame(c store.Conversation, handlerName string) hub.Frame {
 
 // Topic is the hub topic of a conversation.
 func Topic(convID string) string { return "c:" + convID }
+
+// VisitorTopic is where the visitor's own connections to a conversation
+// also subscribe (nothing is published on it): whether they have it open
+// now, which agents watching Topic would hide.
+func VisitorTopic(convID string) string { return "v:" + convID }

@@ -127,6 +127,7 @@ func (h *Handler) listHTTP(w http.ResponseWriter, r *http.Request) {
 	// A polling client is listening: an answer streaming meanwhile is not
 	// cut for want of a socket (bot's PollGrace).
 	h.hub.Seen(chat.Topic(s.ConversationID))
+	h.hub.Seen(chat.VisitorTopic(s.ConversationID))
 	conv, err := h.store.Conversation(s.ConversationID)
 	var msgs []store.Message
 	if err == nil {
@@ -193,6 +194,7 @@ func (h *Handler) sendHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 		h.hub.Seen(chat.Topic(s.ConversationID)) // it will poll for the answer
+		h.hub.Seen(chat.VisitorTopic(s.ConversationID))
 		a, perr := h.store1(r.Context(), s, f)
 		if perr != nil {
 			writeProtocolError(w, perr)
@@ -210,6 +212,7 @@ func (h *Handler) sendHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.hub.Deregister(sink)
 	h.hub.Subscribe(chat.Topic(s.ConversationID), sink)
+	h.hub.Subscribe(chat.VisitorTopic(s.ConversationID), sink)
 	a, perr := h.store1(r.Context(), s, f)
 	if perr != nil {
 		writeProtocolError(w, perr)
@@ -283,6 +286,7 @@ func (h *Handler) eventsHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.hub.Deregister(sink)
 	h.hub.Subscribe(chat.Topic(s.ConversationID), sink)
+	h.hub.Subscribe(chat.VisitorTopic(s.ConversationID), sink)
 	sw := newSSEWriter(w, h.opts.Conn.WriteTimeout)
 	sw.seqs[s.ConversationID] = after // the client has these
 	if err := h.replay(s.ConversationID, after, sw.frame); err != nil {
