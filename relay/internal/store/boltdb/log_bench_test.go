@@ -46,6 +46,7 @@ func BenchmarkAppendLayout(b *testing.B) {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			type total struct {
 				took, cpu, moveTime time.Duration
+				moveMax             time.Duration
 				pages, commits      int64
 			}
 			totals := make([]total, len(layouts))
@@ -58,7 +59,7 @@ func BenchmarkAppendLayout(b *testing.B) {
 					t := &totals[li]
 					opts := l.opts
 					opts.OnCommit = func(int, time.Duration, error) { t.commits++ }
-					opts.OnLogCompact = func(_ int, took time.Duration) { t.moveTime += took }
+					opts.OnLogCompact = func(_ int, took time.Duration) { t.moveTime += took; t.moveMax = max(t.moveMax, took) }
 					took, cpu, pages := appendRun(b, dir, opts, ids, writers, msgs)
 					t.took += took
 					t.cpu += cpu
@@ -75,6 +76,7 @@ func BenchmarkAppendLayout(b *testing.B) {
 				if li > 0 {
 					b.ReportMetric(totals[0].took.Seconds()/t.took.Seconds(), l.name+"-speedup")
 					b.ReportMetric(float64(t.moveTime)/float64(t.took), l.name+"-move-share")
+					b.ReportMetric(float64(t.moveMax.Microseconds())/1000, l.name+"-move-max-ms")
 				}
 			}
 		})
