@@ -1381,6 +1381,13 @@ textarea::placeholder{color:var(--mu)}
       if (transport && state.traits) transport.identify();
     },
     shutdown() { shutdownLocal(); forget(); },
+    // compose puts text in the message box (Kefu.open({message})), or
+    // sends it as if typed (send: true).
+    compose(text, now) {
+      if (now) { send(String(text)); return; }
+      input.value = String(text);
+      input.focus({ preventScroll: true });
+    },
   });
   statusLine();
   emit('ready', { conversationId: state.conv || null });

@@ -28,6 +28,10 @@
     zIndex: zIndex(data.zIndex),
     fingerprint: data.fingerprint !== 'off',
     lang: data.lang || '', // Kefu.setLanguage() changes it
+    // The page's own launcher: clicks on elements matching this selector
+    // open and close the chat, and ours stays hidden.
+    customLauncher: validSelector(data.customLauncher),
+    hideLauncher: data.launcher === 'hidden',
   };
   const cfg = { title: opts.title, color: opts.color || '#2563eb', position: opts.position || 'right', z_index: opts.zIndex || 2147483000 };
   // The languages the visitor may want, most wanted first: the shop's
@@ -43,13 +47,17 @@
     unavailable: 'Chat is unavailable right now. Please try again later.',
     notAllowed: 'Chat is not available on this site yet.', notAllowedOwner: 'Site owner: add {site} to Allowed sites in the Kefu admin (Widget tab).',
   };
+  function validSelector(sel) {
+    if (!sel) return '';
+    try { d.querySelector(sel); return sel; } catch { console.warn('kefu: data-custom-launcher is not a CSS selector:', sel); return ''; }
+  }
   const fill = (s, v) => String(s).replace(/\{(\w+)\}/g, (m, k) => (v && k in v ? v[k] : m));
 
   // --- events -------------------------------------------------------------
   const listeners = new Map();
   const sticky = new Map(); // "ready" is delivered to late subscribers too
   const emit = (ev, detail) => {
-    if (ev === 'ready') sticky.set(ev, detail);
+    if (ev === 'ready' || ev === 'unread') sticky.set(ev, detail);
     for (const fn of [...(listeners.get(ev) || [])]) {
       try { fn(detail); } catch (e) { setTimeout(() => { throw e; }); } // a host bug must not break us
     }
@@ -74,6 +82,7 @@
 .l:hover{transform:scale(1.06)}
 .l:focus-visible{outline:3px solid #000;outline-offset:3px;box-shadow:0 0 0 3px #fff}
 .l svg{width:28px;height:28px;fill:currentColor;pointer-events:none}
+.nol .l{display:none}
 .l .x{display:none}.open .l .x{display:block}.open .l .o{display:none}
 .b{all:initial;position:absolute;top:-4px;inset-inline-end:-4px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;background:#dc2626;color:#fff;font:600 12px/20px system-ui,sans-serif;text-align:center;box-shadow:0 0 0 2px #fff}
 .b[hidden]{display:none}
@@ -242,8 +251,19 @@
     fetchConfig,
     get identity() { return identity; },
     attach(p) { panel = p; },
-    setOpen(o) { open = o; ui.classList.toggle('open', o); launcher.setAttribute('aria-expanded', String(o)); label(); },
-    setUnread(n) { unread = n; label(); },
+    setOpen(o) {
+      open = o;
+      ui.classList.toggle('open', o);
+      launcher.setAttribute('aria-expanded', String(o));
+      if (opts.customLauncher) for (const e of d.querySelectorAll(opts.customLauncher)) e.setAttribute('aria-expanded', String(o));
+      label();
+    },
+    setUnread(n) {
+      const changed = n !== unread;
+      unread = n;
+      label();
+      if (changed) emit('unread', { count: n });
+    },
   };
 
   const load = () => {
@@ -272,21 +292,41 @@
     note.hidden = false;
     emit('unavailable', { code: blocked ? e.code : 'unreachable' });
   };
-  const openNow = () => {
+  // openNow opens the panel; o.message (Kefu.open({message, send})) is put
+  // in the message box, or sent at once with send: true.
+  const openNow = (o) => {
     if (dead) return;
     note.hidden = true;
     wantOpen = true;
-    if (panel) return panel.open();
+    const compose = () => { if (o && typeof o.message === 'string') panel.compose(o.message, o.send === true); };
+    if (panel) { panel.open(); compose(); return; }
     launcher.setAttribute('aria-busy', 'true');
-    load().then(() => { launcher.removeAttribute('aria-busy'); if (wantOpen) panel.open(); }, (e) => { console.warn(e.message); if (wantOpen) unavailable(e); });
+    load().then(() => { launcher.removeAttribute('aria-busy'); if (wantOpen) { panel.open(); compose(); } }, (e) => { console.warn(e.message); if (wantOpen) unavailable(e); });
   };
-  launcher.addEventListener('click', () => (!note.hidden || (panel && panel.isOpen()) ? api.close() : openNow()));
+  const toggleByClick = () => (!note.hidden || (panel && panel.isOpen()) ? api.close() : openNow());
+  launcher.addEventListener('click', toggleByClick);
+  const showLauncher = (on) => ui.classList.toggle('nol', !on || !!opts.customLauncher);
+  showLauncher(!opts.hideLauncher);
+  if (opts.customLauncher) {
+    // Delegated, so a launcher the page draws later (a SPA) works too; in
+    // the bubbling phase, after the page's own handlers.
+    d.addEventListener('click', (e) => {
+      const t = e.target instanceof Element ? e.target.closest(opts.customLauncher) : null;
+      if (!t || dead) return;
+      e.preventDefault();
+      toggleByClick();
+    });
+  }
 
   const api = {
     version: 1,
     open: openNow,
     close() { wantOpen = false; note.hidden = true; if (panel) panel.close(); },
     toggle() { if (panel && panel.isOpen()) api.close(); else openNow(); },
+    // Our round launcher off or back on (the panel still opens by API or a
+    // custom launcher); with data-custom-launcher it stays off.
+    hideLauncher() { showLauncher(false); },
+    showLauncher() { showLauncher(true); },
     // Speak another language from now on (a tag such as "de" or "pt-BR";
     // "" goes back to the page's and the browser's).
     setLanguage(l) {
@@ -295,6 +335,8 @@
     },
     // Kept in memory and handed to the panel; see docs/widget.md.
     identify(info) { if (info && typeof info === 'object') { identity = { ...identity, ...info }; if (panel) panel.identify(identity); } },
+    // Intercom's name for changing some traits: merged like identify.
+    update(info) { api.identify(info); },
     on(ev, fn) {
       if (typeof fn !== 'function') return () => {};
       if (!listeners.has(ev)) listeners.set(ev, new Set());
