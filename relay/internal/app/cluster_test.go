@@ -43,6 +43,7 @@ func TestCluster(t *testing.T) {
 		{"SettingsReachEveryNode", settingsReachEveryNode},
 		{"ResumeOnAnotherNode", resumeOnAnotherNode},
 		{"ErasureForgetsAnswersOnEveryNode", erasureForgetsAnswersOnEveryNode},
+		{"FilesAndNotesAcrossNodes", filesAndNotesAcrossNodes},
 		{"RouterMovesWhenItsNodeStops", routerMovesWhenItsNodeStops}, // last: it stops a node
 	} {
 		if !t.Run(tc.name, func(t *testing.T) { tc.run(t, n, up) }) {
