@@ -25,7 +25,7 @@ ifneq ($(and $(findstring podman,$(ENGINE)),$(shell command -v runc 2>/dev/null)
 ENGINE  += --runtime runc
 endif
 
-.PHONY: help run cluster build wasm test lint lint-js test-go test-wasm test-browser test-edge edge docker docker-multiarch release clean
+.PHONY: help run cluster build wasm test lint lint-js test-go test-wasm test-browser test-edge bench-edge edge docker docker-multiarch release clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -87,6 +87,10 @@ test-edge: edge ## the edge build under wrangler dev (workerd, local D1, offline
 			"########################################################################"; exit 0; fi; \
 	$(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai && \
 	cd edge && npm ci --no-audit --no-fund --silent && FAKEOPENAI=../bin/fakeopenai node --test test/edge.test.js
+
+bench-edge: edge ## CPU per request of the edge build under wrangler dev, as ratios against Go and JS hello-worlds (a few minutes; docs/edge.md)
+	$(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai && \
+	cd edge && npm ci --no-audit --no-fund --silent && FAKEOPENAI=../bin/fakeopenai node bench/cpu.js
 
 # build-for PREFIX PLATFORM...: the static relay for each platform
 # (os/arch[/armversion]) as PREFIX-os-arch[vN][.exe].
