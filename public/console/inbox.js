@@ -15,7 +15,7 @@ export function handlerLabel(model, c) {
 
 export function visitorLabel(c) {
   const t = c.traits || {};
-  return t.name || t.email || (c.visitorId ? `Visitor ${c.visitorId.slice(0, 6)}` : 'Visitor');
+  return t.name || t.email || c.contact?.name || c.contact?.email || (c.visitorId ? `Visitor ${c.visitorId.slice(0, 6)}` : 'Visitor');
 }
 
 export class Inbox {

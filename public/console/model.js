@@ -150,6 +150,7 @@ export class Model {
         const c = this.conv(f.conversation_id);
         c.watched = true;
         c.traits = f.traits || {};
+        c.contact = f.contact || null;
         c.lang = f.lang || '';
         if (f.visitor_id) c.visitorId = f.visitor_id;
         c.replayTo = Math.max(c.replayTo, f.seq || 0);

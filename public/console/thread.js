@@ -311,9 +311,14 @@ export class Thread {
     if (c.visitorId) rows.push(h('dt', null, 'visitor id'), h('dd', { dir: 'auto' }, c.visitorId));
     // The language the visitor's chat speaks: worth answering in.
     if (c.lang) rows.push(h('dt', null, 'language'), h('dd', null, languageName(c.lang)));
+    // The email the visitor left when nobody could answer: replies reach it.
+    if (c.contact) {
+      rows.push(h('dt', null, 'email (left in the chat)'), h('dd', { dir: 'auto' }, c.contact.email));
+      if (c.contact.name) rows.push(h('dt', null, 'name (left in the chat)'), h('dd', { dir: 'auto' }, c.contact.name));
+    }
     for (const k of keys) rows.push(h('dt', null, k), h('dd', { dir: 'auto' }, richText(t[k])));
     this.el.traits.replaceChildren(...rows);
-    this.el.noTraits.hidden = keys.length > 0 || !c.watched;
+    this.el.noTraits.hidden = keys.length > 0 || !!c.contact || !c.watched;
   }
 
   typing() {

@@ -144,4 +144,13 @@ type Watching struct {
 	VisitorID      string            `json:"visitor_id"`
 	Traits         map[string]string `json:"traits,omitempty"` // what the page told about the visitor (identify)
 	Lang           string            `json:"lang,omitempty"`   // the language the visitor's widget speaks ("de")
+	// Contact is the email (and name) the visitor left to be reached when
+	// nobody could answer; absent when none (or they unsubscribed).
+	Contact *Contact `json:"contact,omitempty"`
+}
+
+// Contact is how a visitor asked to be reached.
+type Contact struct {
+	Email string `json:"email"`
+	Name  string `json:"name,omitempty"`
 }

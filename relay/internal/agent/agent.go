@@ -203,7 +203,11 @@ func (h *Handler) watch(c *hub.Conn, convID string, lastSeq uint64) error {
 			last = msgs[len(msgs)-1].Seq
 		}
 		vis, _ := h.store.Visitor(conv.VisitorID) // traits are a nicety; a missing record shows none
-		out := []hub.Frame{hub.NewFrame(protocol.Watching{Type: "watching", ConversationID: convID, FromSeq: from, Seq: last, VisitorID: conv.VisitorID, Traits: vis.Traits, Lang: vis.Lang})}
+		w := protocol.Watching{Type: "watching", ConversationID: convID, FromSeq: from, Seq: last, VisitorID: conv.VisitorID, Traits: vis.Traits, Lang: vis.Lang}
+		if c := vis.Contact; c != nil && !c.Unsubscribed {
+			w.Contact = &protocol.Contact{Email: c.Email, Name: c.Name}
+		}
+		out := []hub.Frame{hub.NewFrame(w)}
 		for _, m := range msgs {
 			out = append(out, chat.MessageFrame(m))
 		}
