@@ -329,7 +329,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	csat.New(a.store, origins, csat.LogEvents{Store: a.store, Log: a.log}, a.log).Routes(mux, cors)
 	av.Routes(mux, authn, cors, a.log)
 	a.mail, err = mail.New(ctx, a.store, mail.Options{
-		Presence: presence{router: a.router, hub: a.hub}, Sealer: key,
+		Presence: presence{router: a.router, hub: a.hub, elsewhere: a.visitorElsewhere}, Sealer: key,
 		Egress: egress.Policy{AllowPrivate: cfg.AllowPrivateDestinations}, Log: a.log,
 	})
 	if err != nil {

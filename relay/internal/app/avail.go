@@ -29,6 +29,8 @@ func botAvailability(av *avail.Service) bot.Availability {
 type presence struct {
 	router *assign.Router
 	hub    *hub.Hub
+	// elsewhere asks the other nodes of a cluster (App.visitorElsewhere).
+	elsewhere func(convID string) bool
 }
 
 func (p presence) Online() int { return p.router.Online() }
@@ -37,8 +39,14 @@ func (p presence) AgentOnline(id string) bool {
 	return p.router.Info(id).Status == protocol.StatusOnline
 }
 
-// VisitorHere: a visitor's socket or event stream on this node, or a poll
-// within the last minute.
+// VisitorHere: a visitor's socket or event stream, or a poll within the
+// last minute, on this node or (asked) another of the cluster.
 func (p presence) VisitorHere(convID string) bool {
-	return p.hub.Listening(chat.VisitorTopic(convID), time.Minute)
+	return p.hub.Listening(chat.VisitorTopic(convID), time.Minute) || p.elsewhere != nil && p.elsewhere(convID)
+}
+
+// VisitorHere reports whether the visitor of convID has it open on any
+// node, as mail decides it; for tests.
+func (a *App) VisitorHere(convID string) bool {
+	return presence{router: a.router, hub: a.hub, elsewhere: a.visitorElsewhere}.VisitorHere(convID)
 }

@@ -50,6 +50,22 @@ const kindSetting = "settings.changed"
 // drops the cached answers to the erased visitors' words (by hash).
 const kindForgetAnswers = "ai.cache.forget"
 
+// kindVisitorHere asks the other nodes whether a conversation's visitor
+// has it open there (mail to a visitor waits while they do).
+const kindVisitorHere = "mail.visitor_here"
+
+// visitorElsewhere reports whether another node has the visitor of convID
+// connected (or polling); false on one node, or when nobody answers in 2 s.
+func (a *App) visitorElsewhere(convID string) bool {
+	if a.cluster == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ok, _ := a.cluster.bus.Request(ctx, kindVisitorHere, settingMsg{Name: convID}, nil)
+	return ok
+}
+
 type settingMsg struct {
 	Name string `json:"name"`
 }
@@ -245,6 +261,12 @@ func (a *App) linkCluster(ctx context.Context) error {
 				return
 			}
 			go a.reloadSetting(ctx, m.Name)
+		},
+		kindVisitorHere: func(data []byte, reply func(any)) {
+			var m settingMsg
+			if json.Unmarshal(data, &m) == nil && a.hub.Listening(chat.VisitorTopic(m.Name), time.Minute) {
+				reply(struct{}{})
+			}
 		},
 		kindForgetAnswers: func(data []byte, _ func(any)) {
 			var f ai.Forgotten

@@ -42,6 +42,7 @@ func TestCluster(t *testing.T) {
 		{"PresenceAndSessions", presenceAndSessions},
 		{"SettingsReachEveryNode", settingsReachEveryNode},
 		{"ResumeOnAnotherNode", resumeOnAnotherNode},
+		{"VisitorPresenceAcrossNodes", visitorPresenceAcrossNodes},
 		{"ErasureForgetsAnswersOnEveryNode", erasureForgetsAnswersOnEveryNode},
 		{"FilesAndNotesAcrossNodes", filesAndNotesAcrossNodes},
 		{"RouterMovesWhenItsNodeStops", routerMovesWhenItsNodeStops}, // last: it stops a node
@@ -314,6 +315,15 @@ func settingsReachEveryNode(t *testing.T, n []*apptest.Relay, _ *openaitest.Serv
 		resp.Body.Close()
 		return av.Texts["availOnline"] == "Here on every node"
 	})
+}
+
+// Mail to a visitor waits while they have the chat open on any node: a
+// node asks the others.
+func visitorPresenceAcrossNodes(t *testing.T, n []*apptest.Relay, _ *openaitest.Server) {
+	v := newVisitor(t, n[1])
+	eventually(t, "node 0 knows the visitor is on node 1", func() bool { return n[0].App.VisitorHere(v.conv) })
+	v.c.Close()
+	eventually(t, "node 0 knows the visitor left", func() bool { return !n[0].App.VisitorHere(v.conv) })
 }
 
 func resumeOnAnotherNode(t *testing.T, n []*apptest.Relay, _ *openaitest.Server) {
