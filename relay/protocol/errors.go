@@ -37,6 +37,9 @@ const (
 	CodeQuotaExceeded  Code = "quota_exceeded"
 	// Mail (docs/notifications.md): the SMTP server did not take a mail.
 	CodeSMTP Code = "smtp_failed"
+	// Signed identity (docs/widget.md): an identify frame without a valid
+	// user_hash where the relay requires one.
+	CodeIdentityRefused Code = "identity_refused"
 )
 
 var defaultMessages = map[Code]string{
@@ -66,6 +69,7 @@ var defaultMessages = map[Code]string{
 	CodeFileUnreadable:     "the file is damaged or not what it claims to be",
 	CodeFileTooBig:         "the file is too big",
 	CodeQuotaExceeded:      "no room for more files here",
+	CodeIdentityRefused:    "identity not signed",
 	CodeSMTP:               "the mail server did not take the mail",
 }
 

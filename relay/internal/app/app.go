@@ -355,15 +355,17 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	mux.Handle("GET /v1/agent/ws", ah)
 
 	vh := visitor.New(visitor.Options{
-		Origins:         origins,
-		BehindProxy:     cfg.BehindProxy,
-		MaxMessageBytes: cfg.MaxMessageBytes,
-		RatePerConn:     cfg.RatePerConn,
-		RatePerVisitor:  cfg.RatePerVisitor,
-		MaxConnsPerIP:   cfg.MaxConnsPerIP,
-		RatePerIP:       cfg.RatePerIP,
-		HelloTimeout:    cfg.HelloTimeout,
-		AnswerTimeout:   cfg.AIAnswerTimeout,
+		Origins:               origins,
+		BehindProxy:           cfg.BehindProxy,
+		MaxMessageBytes:       cfg.MaxMessageBytes,
+		RatePerConn:           cfg.RatePerConn,
+		RatePerVisitor:        cfg.RatePerVisitor,
+		MaxConnsPerIP:         cfg.MaxConnsPerIP,
+		IdentitySecret:        cfg.IdentitySecret,
+		RequireSignedIdentity: cfg.RequireSignedIdentity,
+		RatePerIP:             cfg.RatePerIP,
+		HelloTimeout:          cfg.HelloTimeout,
+		AnswerTimeout:         cfg.AIAnswerTimeout,
 		Conn: hub.ConnOptions{
 			Queue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout,
 			PingInterval: cfg.PingInterval, ReadLimit: int64(cfg.MaxFrameBytes),

@@ -43,25 +43,29 @@ type Config struct {
 	PprofAddr        string
 	MetricsAddr      string
 	MetricsToken     string
-	Repair           bool
-	AdminPassword    string
-	OpenAIAPIKey     string
-	OpenAIBaseURL    string
-	AIFirstToken     time.Duration
-	AIChunkGap       time.Duration
-	AIAnswerTimeout  time.Duration
-	AIStillWorking   time.Duration // mid-answer silence before "still working"
-	AIAbandonAfter   time.Duration // cancel an answer nobody listens to
-	AIPollGrace      time.Duration // a plain-HTTP client listens this long
-	AIMaxConcurrent  int
-	AIDailyTokens    int
-	DemoIntents      bool
-	SessionIdle      time.Duration
-	SessionAbsolute  time.Duration
-	LoginMemoryMiB   int
-	AgentOfflineDrop time.Duration
-	RetentionEvery   time.Duration
-	RetentionBatch   int
+	// IdentitySecret signs Kefu.identify's user ids (user_hash); with
+	// RequireSignedIdentity unsigned identities are refused.
+	IdentitySecret        string
+	RequireSignedIdentity bool
+	Repair                bool
+	AdminPassword         string
+	OpenAIAPIKey          string
+	OpenAIBaseURL         string
+	AIFirstToken          time.Duration
+	AIChunkGap            time.Duration
+	AIAnswerTimeout       time.Duration
+	AIStillWorking        time.Duration // mid-answer silence before "still working"
+	AIAbandonAfter        time.Duration // cancel an answer nobody listens to
+	AIPollGrace           time.Duration // a plain-HTTP client listens this long
+	AIMaxConcurrent       int
+	AIDailyTokens         int
+	DemoIntents           bool
+	SessionIdle           time.Duration
+	SessionAbsolute       time.Duration
+	LoginMemoryMiB        int
+	AgentOfflineDrop      time.Duration
+	RetentionEvery        time.Duration
+	RetentionBatch        int
 
 	// AllowPrivateDestinations lets admin-chosen destinations whose
 	// answers the relay reads back (the AI test) be on loopback or a
@@ -133,6 +137,9 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	}
 	if c.SecretKey != "" && c.SecretKeyFile != "" {
 		return c, errors.New("config: set --secret-key (KEFU_SECRET_KEY) or --secret-key-file (KEFU_SECRET_KEY_FILE), not both")
+	}
+	if c.RequireSignedIdentity && c.IdentitySecret == "" {
+		return c, errors.New("config: --require-signed-identity needs --identity-secret (KEFU_IDENTITY_SECRET): without it no identity could be verified")
 	}
 	if err := checkCluster(&c); err != nil {
 		return c, err

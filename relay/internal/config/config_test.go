@@ -55,6 +55,13 @@ func TestParse(t *testing.T) {
 				t.Errorf("got %q %q", c.OpenAIAPIKey, c.OpenAIBaseURL)
 			}
 		}},
+		{name: "signed identity", args: []string{"--require-signed-identity"}, env: map[string]string{"KEFU_IDENTITY_SECRET": strings.Repeat("s", 32)}, check: func(t *testing.T, c Config) {
+			if !c.RequireSignedIdentity || c.IdentitySecret != strings.Repeat("s", 32) {
+				t.Errorf("require %v secret %q", c.RequireSignedIdentity, c.IdentitySecret)
+			}
+		}},
+		{name: "signed identity required without a secret", args: []string{"--require-signed-identity"}, wantErr: "needs --identity-secret"},
+		{name: "identity secret too short", args: []string{"--identity-secret", "short"}, wantErr: "at least 32 characters"},
 		{name: "switch without a value", args: []string{"--behind-proxy", "--demo=false"}, check: func(t *testing.T, c Config) {
 			if !c.BehindProxy || c.DemoIntents {
 				t.Errorf("behind-proxy %v demo %v, want true false", c.BehindProxy, c.DemoIntents)

@@ -164,6 +164,18 @@ func relayOptions() []option {
 				return nil
 			},
 			get: func(c *Config) string { return c.MetricsToken }},
+		{name: "identity-secret", env: "KEFU_IDENTITY_SECRET", def: "", secret: true, usage: "verifies the user_hash a page gives Kefu.identify: hex(HMAC-SHA256(this secret, user_id)), computed on the shop's server; a verified visitor shows identity_verified=true to agents. At least 32 characters (`openssl rand -hex 32`); every node of a cluster needs the same",
+			set: func(c *Config, v string) error {
+				c.IdentitySecret = v
+				if v != "" && len(v) < 32 {
+					return errors.New("must be at least 32 characters")
+				}
+				return nil
+			},
+			get: func(c *Config) string { return c.IdentitySecret }},
+		{name: "require-signed-identity", env: "KEFU_REQUIRE_SIGNED_IDENTITY", def: "false", usage: "refuse identify frames without a valid user_hash (error identity_refused, nothing stored); needs --identity-secret",
+			set: boolSetter(func(c *Config) *bool { return &c.RequireSignedIdentity }),
+			get: func(c *Config) string { return strconv.FormatBool(c.RequireSignedIdentity) }},
 		{name: "repair", env: "KEFU_REPAIR", def: "false", usage: "before serving, check every record and set damaged ones aside (as `kefu repair` does) instead of refusing to start; slow on big databases",
 			set: boolSetter(func(c *Config) *bool { return &c.Repair }),
 			get: func(c *Config) string { return strconv.FormatBool(c.Repair) }},

@@ -43,6 +43,12 @@ type Options struct {
 	// hub sees every message; the edge build needs it, since each of its
 	// requests runs apart with a hub of its own.
 	PollEvery time.Duration
+	// IdentitySecret verifies Kefu.identify's user_hash (signed.go); empty
+	// verifies nothing.
+	IdentitySecret string
+	// RequireSignedIdentity refuses identify frames without a valid
+	// user_hash.
+	RequireSignedIdentity bool
 }
 
 // Hooks let other parts of the relay act on visitor activity. Nil hooks are

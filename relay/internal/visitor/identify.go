@@ -36,6 +36,10 @@ type traits struct {
 // add merges what an identify frame says; it commits at once when no
 // commit happened within traitsEvery, else it schedules one.
 func (t *traits) add(ctx context.Context, in map[string]string) error {
+	in, err := t.h.signedTraits(in)
+	if err != nil {
+		return err
+	}
 	t.mu.Lock()
 	if t.pending == nil {
 		t.pending = make(map[string]string, len(in))
