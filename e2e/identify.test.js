@@ -1,6 +1,7 @@
 // Kefu.identify(): what the page knows about the visitor reaches the
 // relay (and so the agents), on this socket and after every reconnect.
 import { before } from 'node:test';
+import { createHmac } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { suite, it, startRelay, startSite, launch, poll, W } from './lib/harness.js';
 
@@ -45,3 +46,56 @@ suite('identify', () => {
     assert.equal(got.visitor.traits.nested, undefined);
   });
 });
+
+// Signed identity: the shop's server signs the user id; the relay, run
+// with --require-signed-identity, keeps a signed identity (marked
+// verified, the hash dropped) and refuses a forged one whole.
+suite('signed identity', () => {
+  const SECRET = 'e2e-identity-secret-0123456789abcdef';
+  const sign = (id, secret = SECRET) => createHmac('sha256', secret).update(id).digest('hex');
+  let relay, site, context;
+  before(async () => {
+    relay = await startRelay({ args: ['--identity-secret', SECRET, '--require-signed-identity'] });
+    site = await startSite(relay);
+    context = await launch();
+  });
+
+  async function visitorOf(page) {
+    const conv = await page.evaluate(() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith(':session')))).conv);
+    const login = await fetch(`${relay.url}/v1/auth/login`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: 'e2e-admin-password' }),
+    });
+    const cookie = login.headers.get('set-cookie').split(';')[0];
+    const res = await fetch(`${relay.url}/v1/admin/conversations/${conv}`, { headers: { Cookie: cookie } });
+    assert.equal(res.status, 200);
+    return (await res.json()).visitor;
+  }
+
+  it('a signed identity is stored verified, without its hash; a forged one is refused and nothing of it stored', async () => {
+    const page = await context.newPage();
+    await page.goto(site.add('signed', {}));
+    await page.evaluate((h) => window.Kefu.identify({ user_id: 'u-42', user_hash: h, name: 'Ann Lee' }), sign('u-42'));
+    await W.open(page);
+    await W.send(page, 'hello, signed');
+    const v = await poll(async () => { const x = await visitorOf(page); return x && x.traits && x.traits.user_id && x; }, { what: 'the signed traits on the relay' });
+    assert.deepEqual(v.traits, { user_id: 'u-42', identity_verified: 'true', name: 'Ann Lee' });
+
+    // Another browser: another visitor (a page in the same one shares its token).
+    const other = await launch();
+    const forged = await other.newPage();
+    const warnings = [];
+    forged.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()); });
+    await forged.goto(site.add('forged', {}));
+    await forged.evaluate((h) => window.Kefu.identify({ user_id: 'u-42', user_hash: h, name: 'Mallory' }), sign('u-42', 'a-guessed-secret-a-guessed-secret'));
+    await W.open(forged);
+    await W.send(forged, 'hello, forged');
+    await poll(() => warnings.some((w) => w.includes('identity_refused')), { what: 'the refusal reported in the page' });
+    await poll(async () => (await W.stored(forged)).some((m) => m.cls.includes('vi')), { what: 'the message still stored' });
+    const fv = await visitorOf(forged);
+    assert.ok(!fv.traits || Object.keys(fv.traits).length === 0, `nothing of a forged identity stored: ${JSON.stringify(fv.traits)}`);
+    await page.close();
+    await other.close();
+  });
+});
+
