@@ -113,6 +113,24 @@ func (s *Store) Emit(ctx context.Context, convID, typ string, data any) error {
 	return nil
 }
 
+// LastEventPos is the position of the newest event ever stored (0 for
+// none): where a new reader starts.
+func (s *Store) LastEventPos(context.Context) (uint64, error) {
+	var pos uint64
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEvents)
+		pos = b.Sequence()
+		if k, _ := b.Cursor().Last(); len(k) == 8 {
+			pos = max(pos, binary.BigEndian.Uint64(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: last event: %w", err)
+	}
+	return pos, nil
+}
+
 // FlushEvents has nothing to do on one node: events are written in the
 // transaction of their cause. (The JetStream backend moves events a dead
 // node left behind.)

@@ -273,6 +273,17 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]store.Ev
 	return out, last, nil
 }
 
+// LastEventPos is the stream's last sequence: where a new reader starts.
+func (s *Store) LastEventPos(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	info, err := s.msgs.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: last event: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
 // decodeEntry reads one entry of the messages stream as an event.
 func (s *Store) decodeEntry(subject string, data []byte) (store.Event, error) {
 	if strings.HasPrefix(subject, s.subject) {

@@ -18,6 +18,7 @@ import (
 type OutboxStore interface {
 	EraseStore
 	Events(ctx context.Context, after uint64, limit int) ([]store.Event, uint64, error)
+	LastEventPos(ctx context.Context) (uint64, error)
 	Emit(ctx context.Context, convID, typ string, data any) error
 	PruneEvents(ctx context.Context, upTo uint64) (int, error)
 	FlushEvents(ctx context.Context) (int, error)
@@ -292,6 +293,9 @@ func testEventsPaged[S OutboxStore](t *testing.T, b Backend[S]) {
 	}
 	if none, last, err := s.Events(bg, newer[0].Pos, 10); err != nil || len(none) != 0 || last != newer[0].Pos {
 		t.Errorf("Events at the end = %d events, last %d, %v; want none, %d", len(none), last, err, newer[0].Pos)
+	}
+	if end, err := s.LastEventPos(bg); err != nil || end != newer[0].Pos {
+		t.Errorf("LastEventPos = %d, %v; want %d", end, err, newer[0].Pos)
 	}
 	if n, err := s.FlushEvents(bg); err != nil || n != 0 {
 		t.Errorf("FlushEvents with nothing left behind = %d, %v", n, err)
