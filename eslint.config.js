@@ -39,6 +39,11 @@ export default [
     languageOptions: { sourceType: 'module', globals: { ...globals.browser } },
   },
   {
+    // Examples for receivers (webhook signature checks), run by Go tests.
+    files: ['relay/**/*.mjs'],
+    languageOptions: { sourceType: 'module', globals: { ...globals.node } },
+  },
+  {
     // Node test files whose page.evaluate callbacks run in the browser.
     files: ['e2e/**/*.js', 'eslint.config.js'],
     languageOptions: { sourceType: 'module', globals: { ...globals.node, ...globals.browser } },

@@ -13,8 +13,9 @@ import * as widget from './widget.js';
 import * as privacy from './privacy.js';
 import * as hours from './hours.js';
 import * as mailView from './mail.js';
+import * as notify from './notify.js';
 
-const views = { dashboard, conversations, intents, kb, agents, ai: aiView, widget, hours, mail: mailView, privacy };
+const views = { dashboard, conversations, intents, kb, agents, ai: aiView, widget, hours, mail: mailView, privacy, notify };
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 let user = null;
 const started = new Set();

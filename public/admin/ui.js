@@ -32,8 +32,9 @@ export function field({ label, name, type = 'text', value = '', rows, options, h
 // dialog shows the page's one <dialog> with a title, a body (nodes) and
 // an OK label. onOK(form) may throw to keep it open with the error shown;
 // the promise resolves true after a successful OK, false on cancel.
-export function dialog({ title, body = [], ok = 'OK', danger = false, onOK = async () => {} }) {
+export function dialog({ title, body = [], ok = 'OK', danger = false, wide = false, onOK = async () => {} }) {
   const dlg = $('#dlg');
+  dlg.classList.toggle('wide', wide);
   const form = $('#dlg-form');
   const okBtn = $('#dlg-ok');
   $('#dlg-title').textContent = title;

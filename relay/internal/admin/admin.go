@@ -94,7 +94,9 @@ type Deps struct {
 	Privacy Privacy
 	// Knowledge is the knowledge base; nil leaves its routes out.
 	Knowledge Knowledge
-	Log       *slog.Logger
+	// Webhooks manages the webhook URLs; nil leaves their routes out.
+	Webhooks Webhooks
+	Log      *slog.Logger
 	// Now is the clock (dashboard days). Default time.Now.
 	Now func() time.Time
 	// PublicURL is the relay's address as customer sites reach it, for the
@@ -187,6 +189,7 @@ func (a *Admin) Routes(mux httpx.Mux) {
 
 	admin("GET /v1/admin/dashboard", a.dashboard)
 	a.privacyRoutes(admin)
+	a.webhookRoutes(admin)
 
 	if a.d.Backup != nil {
 		admin("GET /v1/admin/backup", a.backup)

@@ -36,11 +36,15 @@ func (e errConflict) Error() string { return e.msg }
 func (a *Admin) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
 	var pe *protocol.Error
 	var conflict errConflict
+	var refused interface{ Conflict() bool }
 	switch {
 	case errors.As(err, &pe):
 		httpx.Error(w, http.StatusBadRequest, pe.Code, pe.Message)
 	case errors.As(err, &conflict):
 		httpx.Error(w, http.StatusConflict, protocol.CodeConflict, conflict.msg)
+	case errors.As(err, &refused) && refused.Conflict():
+		// An action that does not apply now (webhook: skip when not paused).
+		httpx.Error(w, http.StatusConflict, protocol.CodeConflict, err.Error())
 	case errors.Is(err, ai.ErrInvalidSettings):
 		// "ai: apply settings: invalid ai settings: base_url: …" → "base_url: …"
 		msg := err.Error()

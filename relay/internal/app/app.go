@@ -37,6 +37,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/mail"
 	"github.com/kefuhq/kefu/relay/internal/metrics"
+	"github.com/kefuhq/kefu/relay/internal/notify"
 	"github.com/kefuhq/kefu/relay/internal/ops"
 	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/privacy"
@@ -61,6 +62,7 @@ type Store interface {
 	files.Store
 	csat.Emitter // ratings into the event log
 	mail.Store
+	notify.Log
 	// The operator's needs: a consistent copy of everything (kefu backup,
 	// GET /v1/admin/backup), and whether it can commit now (/readyz).
 	ops.Backuper
@@ -87,6 +89,7 @@ type App struct {
 	router     *assign.Router
 	privacy    *privacy.Service
 	files      *files.Service
+	notify     notifiers
 	intents    *intents.Service
 	aiSettings *bot.AISettings
 	site       *site.Site
@@ -111,7 +114,7 @@ type App struct {
 
 // New returns an unopened relay; it does no I/O.
 func New(cfg config.Config, log *slog.Logger, version string) *App {
-	return &App{cfg: cfg, log: log, version: version, metrics: metrics.New()}
+	return &App{cfg: cfg, log: log, version: version, metrics: metrics.New(), notify: notifiers{wake: &notify.Waker{}}}
 }
 
 // Open opens the database and the listeners and builds the routes.
@@ -185,6 +188,7 @@ func (a *App) openSingle() error {
 		OnCommit:     a.metrics.ObserveCommit,
 		OnLogCompact: a.metrics.ObserveLogMove,
 		OnAppend:     a.fan.OnAppend,
+		OnEvents:     a.notify.wake.Kick,
 	})
 	if err != nil {
 		return err
@@ -268,6 +272,9 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		Knowledge: knowledge,
 	})
 	a.files = files.New(files.Options{MaxBytes: int64(cfg.MaxFileBytes), VisitorQuota: int64(cfg.VisitorFileQuota), BehindProxy: cfg.BehindProxy}, a.store, a.log)
+	if err := a.buildNotifiers(key, keySource); err != nil {
+		return err
+	}
 	a.privacy = privacy.New(a.store, privacy.Options{Log: a.log, Erasers: []privacy.Eraser{
 		// Answers keyed by the visitor's words, or scoped to their session.
 		privacy.EraserFunc{ID: "ai-cache", Fn: func(_ context.Context, s privacy.Subject) error {
@@ -275,6 +282,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 			return nil
 		}},
 		a.files.Eraser(),
+		a.notify.webhooks,
 	}})
 
 	origins := origin.NewPolicy(cfg.AllowedOrigins)
@@ -382,7 +390,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 
 	admin.New(admin.Deps{
 		Store: a.store, Auth: authn, Intents: in, AI: aiSettings, Stream: a.aiTest, Widget: site,
-		Router: a.router, Privacy: a.privacy, Knowledge: knowledge, Log: a.log, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
+		Router: a.router, Privacy: a.privacy, Knowledge: knowledge, Webhooks: a.notify.webhooks, Log: a.log, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
 		Backup: ops.BackupHandler{DB: a.store, SpoolDir: cfg.DataDir, Log: a.log},
 	}).Routes(mux)
 	return nil
@@ -391,6 +399,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 // background runs the relay's periodic work: routing retries and offline
 // reassignment, purging expired sessions, and the retention sweep.
 func (a *App) background(ctx context.Context) {
+	a.runNotifiers(ctx)
 	a.bg.Add(5)
 	go func() { defer a.bg.Done(); a.files.Run(ctx, 10*time.Minute) }()
 	go func() { defer a.bg.Done(); a.mail.Run(ctx) }()
@@ -441,6 +450,10 @@ func (a *App) Intents() *intents.Service { return a.intents }
 // Routing reports whether this node routes the queue (always on one node;
 // the holder of the router's lease in a cluster).
 func (a *App) Routing() bool { return a.cluster == nil || a.cluster.lease.Held() }
+
+// Notifying reports whether this node delivers webhooks now (on a
+// cluster, one node at a time).
+func (a *App) Notifying() bool { return a.cluster == nil || a.cluster.notifyLease.Held() }
 
 // Router is the relay's chat router, for tests and tools in this module.
 func (a *App) Router() *assign.Router { return a.router }

@@ -36,8 +36,10 @@ type clusterParts struct {
 	link   *cluster.HubLink
 	health *cluster.Health
 	lease  *cluster.Lease
-	js     *jetstream.Store
-	from   uint64 // the messages stream's last sequence at start: Follow from there
+	// notifyLease elects the node that delivers webhooks (notify.go).
+	notifyLease *cluster.Lease
+	js          *jetstream.Store
+	from        uint64 // the messages stream's last sequence at start: Follow from there
 }
 
 // routerRole names the lease of the node that routes the queue.
@@ -119,6 +121,10 @@ func (a *App) openCluster(ctx context.Context) error {
 		return err
 	}
 	c.lease, err = cluster.NewLease(ctx, node, cl.Prefix, st.Replicas(), routerRole, a.routerLease, a.log)
+	if err != nil {
+		return err
+	}
+	c.notifyLease, err = cluster.NewLease(ctx, node, cl.Prefix, st.Replicas(), notifierRole, a.notifierLease, a.log)
 	if err != nil {
 		return err
 	}
@@ -297,10 +303,11 @@ func (a *App) linkCluster(ctx context.Context) error {
 func (a *App) runCluster(ctx context.Context) {
 	c := a.cluster
 	c.health.Check(ctx)
-	a.bg.Add(3)
+	a.bg.Add(4)
 	go func() { defer a.bg.Done(); a.follow(ctx) }()
 	go func() { defer a.bg.Done(); c.health.Run(ctx) }()
 	go func() { defer a.bg.Done(); c.lease.Run(ctx) }()
+	go func() { defer a.bg.Done(); c.notifyLease.Run(ctx) }()
 }
 
 // follow delivers every message any node stores, in stream order, to this

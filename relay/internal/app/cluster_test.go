@@ -30,6 +30,7 @@ func TestCluster(t *testing.T) {
 	n := cluster(t, func(_ int, c *config.Config) {
 		c.OpenAIBaseURL, c.OpenAIAPIKey = up.BaseURL, "sk-test"
 		c.MetricsToken = metricsToken
+		c.AllowPrivateDestinations = true // the webhook receiver is on loopback
 	})
 	for _, tc := range []struct {
 		name string
@@ -45,6 +46,7 @@ func TestCluster(t *testing.T) {
 		{"VisitorPresenceAcrossNodes", visitorPresenceAcrossNodes},
 		{"ErasureForgetsAnswersOnEveryNode", erasureForgetsAnswersOnEveryNode},
 		{"FilesAndNotesAcrossNodes", filesAndNotesAcrossNodes},
+		{"WebhooksOnceFromOneNode", webhooksOnceFromOneNode},
 		{"RouterMovesWhenItsNodeStops", routerMovesWhenItsNodeStops}, // last: it stops a node
 	} {
 		if !t.Run(tc.name, func(t *testing.T) { tc.run(t, n, up) }) {

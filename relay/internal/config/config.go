@@ -68,8 +68,8 @@ type Config struct {
 	RetentionBatch        int
 
 	// AllowPrivateDestinations lets admin-chosen destinations whose
-	// answers the relay reads back (the AI test) be on loopback or a
-	// private network.
+	// answers the relay reads back (the AI test, webhook URLs) be on
+	// loopback or a private network.
 	AllowPrivateDestinations bool
 
 	// SecretKeyFile holds the key that seals stored secrets; "" means

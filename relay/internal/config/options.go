@@ -215,7 +215,7 @@ func relayOptions() []option {
 				return nil
 			},
 			get: func(c *Config) string { return c.OpenAIBaseURL }},
-		{name: "allow-private-destinations", env: "KEFU_ALLOW_PRIVATE_DESTINATIONS", def: "false", usage: "let the admin page's AI test call loopback and private-network addresses (an upstream on your own network, a local fake); cloud metadata and link-local addresses stay refused. Answers to visitors may always come from a private address",
+		{name: "allow-private-destinations", env: "KEFU_ALLOW_PRIVATE_DESTINATIONS", def: "false", usage: "let the admin page's AI test and webhook URLs reach loopback and private-network addresses (an upstream or a receiver on your own network, a local fake); cloud metadata and link-local addresses stay refused. Answers to visitors may always come from a private address",
 			set: boolSetter(func(c *Config) *bool { return &c.AllowPrivateDestinations }),
 			get: func(c *Config) string { return strconv.FormatBool(c.AllowPrivateDestinations) }},
 		{name: "ai-first-token-timeout", env: "KEFU_AI_FIRST_TOKEN_TIMEOUT", def: "20s", usage: "hand off to a person when the AI has not started answering by then",

@@ -1,0 +1,206 @@
+// Package notify reads the store's event log (store.Event) for the parts
+// that tell people what happened: webhooks, mail and push. Each reader
+// keeps its position in the log as a document, advanced only after it
+// handled an event, so a crash between a commit and its delivery delays
+// the delivery and never loses it (at least once). One process reads at a
+// time (the only node, or the cluster's notifier); docs/notifications.md
+// is the user's view.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/store"
+)
+
+// Log is the store's event log and documents (boltdb and jetstream).
+type Log interface {
+	Events(ctx context.Context, after uint64, limit int) ([]store.Event, uint64, error)
+	LastEventPos(ctx context.Context) (uint64, error)
+	PruneEvents(ctx context.Context, upTo uint64) (int, error)
+	FlushEvents(ctx context.Context) (int, error)
+	Doc(kind, key string) (store.Doc, error)
+	PutDoc(ctx context.Context, kind, key string, data []byte, rev uint64) (uint64, error)
+	DeleteDoc(ctx context.Context, kind, key string, rev uint64) error
+	Docs(kind string) ([]store.Doc, error)
+}
+
+// KindCursor is the document kind of readers' positions.
+const KindCursor = "cursor"
+
+// PollEvery is how often an idle reader looks at the log when nothing woke
+// it: writes on this node wake it at once (Waker); another node's writes
+// are seen within this.
+const PollEvery = time.Second
+
+// Cursor is a reader's position, stored as a document.
+type Cursor struct {
+	// Pos is the last position handled.
+	Pos uint64 `json:"pos"`
+}
+
+// Waker wakes readers when this node stored events: Kick never blocks, and
+// every channel from C is closed by the next Kick.
+type Waker struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// Kick wakes everyone waiting.
+func (w *Waker) Kick() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch != nil {
+		close(w.ch)
+		w.ch = nil
+	}
+}
+
+// C returns a channel the next Kick closes.
+func (w *Waker) C() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch == nil {
+		w.ch = make(chan struct{})
+	}
+	return w.ch
+}
+
+// LoadCursor reads a reader's position. A reader without one starts at the
+// end of the log (it hears of what happens from now on) and stores that.
+func LoadCursor(ctx context.Context, log Log, name string) (Cursor, error) {
+	d, err := log.Doc(KindCursor, name)
+	if err == nil {
+		var c Cursor
+		if err := json.Unmarshal(d.Data, &c); err != nil {
+			return Cursor{}, fmt.Errorf("notify: cursor %s: %w", name, err)
+		}
+		return c, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return Cursor{}, fmt.Errorf("notify: cursor %s: %w", name, err)
+	}
+	end, err := log.LastEventPos(ctx)
+	if err != nil {
+		return Cursor{}, fmt.Errorf("notify: cursor %s: %w", name, err)
+	}
+	c := Cursor{Pos: end}
+	if err := SaveCursor(ctx, log, name, c); err != nil && !errors.Is(err, store.ErrExists) {
+		return Cursor{}, err
+	}
+	return c, nil
+}
+
+// SaveCursor stores a reader's position.
+func SaveCursor(ctx context.Context, log Log, name string, c Cursor) error {
+	data, _ := json.Marshal(c)
+	for range 10 {
+		d, err := log.Doc(KindCursor, name)
+		var rev uint64
+		switch {
+		case err == nil:
+			rev = d.Rev
+		case !errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("notify: cursor %s: %w", name, err)
+		}
+		_, err = log.PutDoc(ctx, KindCursor, name, data, rev)
+		if errors.Is(err, store.ErrConflict) || (rev == 0 && errors.Is(err, store.ErrExists)) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("notify: save cursor %s: %w", name, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("notify: save cursor %s: %w", name, store.ErrConflict)
+}
+
+// DeleteCursor forgets a reader (a webhook removed), so the log is no
+// longer kept for it.
+func DeleteCursor(ctx context.Context, log Log, name string) error {
+	if err := log.DeleteDoc(ctx, KindCursor, name, 0); err != nil {
+		return fmt.Errorf("notify: delete cursor %s: %w", name, err)
+	}
+	return nil
+}
+
+// Handler handles one event. An error stops the reader without moving
+// past the event: it is handled again when the reader runs next. Handlers
+// that retry (webhooks) do so inside, until ctx ends.
+type Handler func(ctx context.Context, ev store.Event) error
+
+// Feed reads the log for one named reader.
+type Feed struct {
+	Log   Log
+	Name  string
+	Wake  *Waker // nil: poll only
+	Poll  time.Duration
+	Batch int // events read at once; default 100
+	// Logger receives read failures. Default discards.
+	Logger *slog.Logger
+}
+
+// Run hands every event after the reader's position to h, in log order,
+// storing the position after each, until ctx ends or h fails.
+func (f *Feed) Run(ctx context.Context, h Handler) error {
+	if f.Poll <= 0 {
+		f.Poll = PollEvery
+	}
+	if f.Batch <= 0 {
+		f.Batch = 100
+	}
+	if f.Logger == nil {
+		f.Logger = slog.New(slog.DiscardHandler)
+	}
+	cur, err := LoadCursor(ctx, f.Log, f.Name)
+	if err != nil {
+		return err
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		var wake <-chan struct{}
+		if f.Wake != nil {
+			wake = f.Wake.C() // taken before reading, so no kick is missed
+		}
+		evs, last, err := f.Log.Events(ctx, cur.Pos, f.Batch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			f.Logger.Warn("notify: read the event log", "reader", f.Name, "err", err)
+		}
+		for _, ev := range evs {
+			if err := h(ctx, ev); err != nil {
+				return err
+			}
+			cur.Pos = ev.Pos
+			if err := SaveCursor(ctx, f.Log, f.Name, cur); err != nil {
+				return err
+			}
+		}
+		if last > cur.Pos && err == nil {
+			// Only skipped entries (erased messages) after the last event.
+			cur.Pos = last
+			if err := SaveCursor(ctx, f.Log, f.Name, cur); err != nil {
+				return err
+			}
+		}
+		if len(evs) == f.Batch {
+			continue
+		}
+		timer.Reset(f.Poll)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-timer.C:
+		}
+	}
+}

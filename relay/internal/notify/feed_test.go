@@ -1,0 +1,172 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
+	"github.com/kefuhq/kefu/relay/internal/store/jetstream"
+	"github.com/kefuhq/kefu/relay/internal/store/jetstream/natstest"
+	"github.com/kefuhq/kefu/relay/internal/store/storetest"
+)
+
+var bg = context.Background()
+
+type testStore interface {
+	storetest.OutboxStore
+	Log
+}
+
+// onBoth runs fn on a real bbolt file and on a JetStream server in the
+// test process.
+func onBoth(t *testing.T, fn func(t *testing.T, st testStore, wake *Waker)) {
+	t.Run("bbolt", func(t *testing.T) {
+		w := &Waker{}
+		st, err := boltdb.Open(t.TempDir(), boltdb.Options{OnEvents: w.Kick})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		fn(t, st, w)
+	})
+	t.Run("jetstream", func(t *testing.T) {
+		c := natstest.Run(t, natstest.Options{})
+		st, err := jetstream.Open(bg, c.Connect(0), jetstream.Options{Timeout: 45 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		fn(t, st, nil) // no waker: polling finds the events
+	})
+}
+
+// recorder is a handler that keeps what it was given and fails once on
+// the text "boom".
+type recorder struct {
+	mu     sync.Mutex
+	got    []string
+	failed bool
+}
+
+func (r *recorder) handle(_ context.Context, ev store.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	text := ""
+	if ev.Message != nil {
+		text = ev.Message.Text
+	}
+	if text == "boom" && !r.failed {
+		r.failed = true
+		return errors.New("receiver down")
+	}
+	r.got = append(r.got, ev.Type+":"+text)
+	return nil
+}
+
+func (r *recorder) seen() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.got, " ")
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !ok(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+}
+
+// A reader made now starts at the end of the log; it gets what is
+// committed after, in order; a failing handler stops it on the event, and
+// the next run resumes there; the housekeeper prunes what every reader
+// passed, and no more.
+func TestFeed(t *testing.T) {
+	onBoth(t, func(t *testing.T, st testStore, wake *Waker) {
+		_, old := storetest.NewVisitor(t, st)
+		if _, err := st.Append(bg, old.ID, store.NewMessage{From: "visitor", Text: "before the reader"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadCursor(bg, st, "r1"); err != nil {
+			t.Fatal(err)
+		}
+		_, c := storetest.NewVisitor(t, st)
+		for _, text := range []string{"one", "boom", "two"} {
+			if _, err := st.Append(bg, c.ID, store.NewMessage{From: "visitor", Text: text}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec := &recorder{}
+		f := &Feed{Log: st, Name: "r1", Wake: wake, Poll: 20 * time.Millisecond}
+		ctx, cancel := context.WithTimeout(bg, 30*time.Second)
+		defer cancel()
+		if err := f.Run(ctx, rec.handle); err == nil || !strings.Contains(err.Error(), "receiver down") {
+			t.Fatalf("Run = %v, want the handler's error", err)
+		}
+		if got := rec.seen(); got != "conversation.created: message.created:one" {
+			t.Fatalf("before the failure: %q", got)
+		}
+		// The housekeeper keeps everything from the failed event on.
+		h := &Housekeeper{Log: st}
+		if err := h.Once(bg); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx, rec.handle) }()
+		waitFor(t, "the rest", func() bool { return strings.HasSuffix(rec.seen(), "message.created:two") })
+		if _, err := st.Append(bg, c.ID, store.NewMessage{From: "agent", Text: "three"}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "a later event", func() bool { return strings.HasSuffix(rec.seen(), "message.created:three") })
+		cancel()
+		<-done
+		if got := rec.seen(); got != "conversation.created: message.created:one message.created:boom message.created:two message.created:three" {
+			t.Errorf("handled %q", got)
+		}
+		cur, err := LoadCursor(bg, st, "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Once(bg); err != nil {
+			t.Fatal(err)
+		}
+		left, _, err := st.Events(bg, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range left {
+			if ev.Pos < cur.Pos && ev.Type != store.EventMessageCreated {
+				// Messages are the conversation's own records (JetStream:
+				// its stream); the rest of the log is pruned.
+				t.Errorf("event %s at %d kept; the reader is at %d", ev.Type, ev.Pos, cur.Pos)
+			}
+		}
+	})
+}
+
+// Kick wakes every waiter and never blocks.
+func TestWaker(t *testing.T) {
+	w := &Waker{}
+	a, b := w.C(), w.C()
+	w.Kick()
+	w.Kick()
+	for _, ch := range []<-chan struct{}{a, b} {
+		select {
+		case <-ch:
+		default:
+			t.Fatal("a waiter was not woken")
+		}
+	}
+	select {
+	case <-w.C():
+		t.Fatal("a new waiter is woken before the next kick")
+	default:
+	}
+}
