@@ -334,7 +334,11 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	authn := &auth.HTTP{Svc: a.authSvc, BehindProxy: cfg.BehindProxy}
 	authn.Routes(mux)
 	files.NewHTTP(a.files, authn, origins).Routes(mux, cors)
-	csat.New(a.store, origins, csat.LogEvents{Store: a.store, Log: a.log}, a.log).Routes(mux, cors)
+	// Ratings reach webhooks as conversation.rated from the stored rating
+	// message itself, in the event log written in the rating's own commit:
+	// nothing is lost on a crash, where csat.LogEvents' second commit could
+	// lose it (and wiring both would send each rating twice).
+	csat.New(a.store, origins, csat.NoEvents{}, a.log).Routes(mux, cors)
 	av.Routes(mux, authn, cors, a.log)
 	a.mail, err = mail.New(ctx, a.store, mail.Options{
 		Presence: presence{router: a.router, hub: a.hub, elsewhere: a.visitorElsewhere}, Sealer: key,

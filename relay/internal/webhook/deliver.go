@@ -15,6 +15,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/egress"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/protocol"
 )
 
 // Body is what a delivery posts (docs/notifications.md has an example of
@@ -59,11 +60,50 @@ type Message struct {
 	Intent     string    `json:"intent,omitempty"`
 	Via        string    `json:"via,omitempty"`
 	Incomplete bool      `json:"incomplete,omitempty"`
+	// Attachment is the file the message carries (its bytes stay on the
+	// relay, served only to the conversation's people).
+	Attachment *Attachment `json:"attachment,omitempty"`
+}
+
+// Attachment describes a file sent in a conversation.
+type Attachment struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Size   int64  `json:"size"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+	SHA256 string `json:"sha256"`
+}
+
+// Rating is a visitor's rating of a closed conversation.
+type Rating struct {
+	Score   int       `json:"score"`
+	Comment string    `json:"comment,omitempty"`
+	AgentID string    `json:"agent_id,omitempty"`
+	Seq     uint64    `json:"seq"`
+	At      time.Time `json:"at"`
+}
+
+// typeOf is the type an event is delivered as: a stored rating is a
+// message of its conversation (written in the rating's own commit), and
+// is sent as conversation.rated.
+func typeOf(ev store.Event) string {
+	if ev.Type == store.EventMessageCreated && ev.Message != nil && ev.Message.Rating != nil && ev.Message.From == protocol.FromRating {
+		return store.EventRated
+	}
+	return ev.Type
 }
 
 // BodyOf is the body delivered for ev.
 func BodyOf(ev store.Event) Body {
-	b := Body{ID: ev.ID, Type: ev.Type, CreatedAt: ev.Time.UTC(), ConversationID: ev.ConversationID}
+	b := Body{ID: ev.ID, Type: typeOf(ev), CreatedAt: ev.Time.UTC(), ConversationID: ev.ConversationID}
+	if b.Type == store.EventRated && ev.Type == store.EventMessageCreated {
+		m := ev.Message
+		raw, _ := json.Marshal(Rating{Score: m.Rating.Score, Comment: m.Rating.Comment, AgentID: m.Rating.AgentID, Seq: m.Seq, At: m.Time.UTC()})
+		b.Data.Rating = raw
+		return b
+	}
 	if c := ev.Conversation; c != nil {
 		b.Data.Conversation = &Conversation{ID: c.ID, VisitorID: c.VisitorID, Status: c.Status, Handler: c.Handler, AgentID: c.AgentID,
 			CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), LastSeq: c.LastSeq, Intent: c.Intent}
@@ -71,6 +111,9 @@ func BodyOf(ev store.Event) Body {
 	if m := ev.Message; m != nil {
 		b.Data.Message = &Message{Seq: m.Seq, From: m.From, AuthorID: m.AuthorID, Author: m.Author, Text: m.Text,
 			Time: m.Time.UTC(), Intent: m.Intent, Via: m.Via, Incomplete: m.Incomplete}
+		if a := m.Attachment; a != nil {
+			b.Data.Message.Attachment = &Attachment{ID: a.ID, Name: a.Name, Type: a.Type, Size: a.Size, Width: a.Width, Height: a.Height, SHA256: a.SHA256}
+		}
 	}
 	if len(ev.Data) > 0 {
 		if ev.Type == store.EventRated {
@@ -229,7 +272,8 @@ type worker struct {
 // handle delivers ev if the endpoint takes its type, retrying until it is
 // delivered, ctx ends, or GiveUpAfter passed (then the endpoint pauses).
 func (w *worker) handle(ctx context.Context, ev store.Event) error {
-	if !w.ep.wants(ev.Type) {
+	typ := typeOf(ev)
+	if !w.ep.wants(typ) {
 		return nil
 	}
 	s := w.s
@@ -252,10 +296,10 @@ func (w *worker) handle(ctx context.Context, ev store.Event) error {
 		return err
 	}
 	f = *st.Failing
-	d := Delivery{Slot: f.Slot, Seq: f.Seq, EventID: ev.ID, Type: ev.Type, ConversationID: ev.ConversationID, Attempts: f.Attempts, FirstAt: f.Since, Body: body}
+	d := Delivery{Slot: f.Slot, Seq: f.Seq, EventID: ev.ID, Type: typ, ConversationID: ev.ConversationID, Attempts: f.Attempts, FirstAt: f.Since, Body: body}
 	for {
 		d.Attempts++
-		res := s.post(ctx, w.ep, body, ev.ID, ev.Type, d.Attempts)
+		res := s.post(ctx, w.ep, body, ev.ID, typ, d.Attempts)
 		now := s.opts.Now()
 		d.LastAt, d.Code, d.Error, d.Response = now, res.code, res.err, res.response
 		if res.ok {

@@ -23,6 +23,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/store/jetstream"
 	"github.com/kefuhq/kefu/relay/internal/store/jetstream/natstest"
 	"github.com/kefuhq/kefu/relay/internal/store/storetest"
+	"github.com/kefuhq/kefu/relay/protocol"
 )
 
 var bg = context.Background()
@@ -686,5 +687,36 @@ func TestDisabledMissesWhatHappensMeanwhile(t *testing.T) {
 			convs = append(convs, b.ConversationID)
 		}
 		t.Errorf("delivered conversations %v, want %s then %s", convs, first.ID, third.ID)
+	}
+}
+
+// A visitor's rating, stored as a message of its conversation, is sent as
+// conversation.rated to a URL that chose it, and not as a message.
+func TestRatingIsSentAsRated(t *testing.T) {
+	e := newEnv(t, nil)
+	r := newReceiver(t)
+	e.endpoint(r, store.EventRated, store.EventMessageCreated)
+	e.run()
+	_, c := storetest.NewVisitor(t, e.st)
+	if _, err := e.st.Append(bg, c.ID, store.NewMessage{From: "visitor", Text: "thanks"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.UpdateConversation(bg, c.ID, store.Close); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Append(bg, c.ID, store.NewMessage{From: protocol.FromRating, Text: "quick and kind",
+		Rating: &store.Rating{Score: 5, Comment: "quick and kind", AgentID: "a1"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "two deliveries", func() bool { got, _, _ := r.snapshot(); return len(got) >= 2 })
+	got, _, _ := r.snapshot()
+	rated := got[1]
+	var rating Rating
+	if err := json.Unmarshal(rated.Data.Rating, &rating); err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Type != store.EventMessageCreated || rated.Type != store.EventRated || rated.Data.Message != nil ||
+		rating.Score != 5 || rating.Comment != "quick and kind" || rating.AgentID != "a1" || rating.Seq != 2 || rated.ConversationID != c.ID {
+		t.Errorf("delivered %s then %s %+v", got[0].Type, rated.Type, rating)
 	}
 }
