@@ -190,8 +190,12 @@ type failing struct {
 	Attempts int       `json:"attempts"`
 }
 
-// errPaused stops a reader whose endpoint was paused.
-var errPaused = errors.New("webhook paused")
+// errPaused stops a reader whose endpoint was paused; errStopped one
+// whose endpoint was disabled, deleted or changed meanwhile.
+var (
+	errPaused  = errors.New("webhook paused")
+	errStopped = errors.New("webhook changed")
+)
 
 func (s *Service) readState(id string) (state, uint64, error) {
 	d, err := s.log.Doc(kindState, id)
@@ -272,11 +276,21 @@ type worker struct {
 // handle delivers ev if the endpoint takes its type, retrying until it is
 // delivered, ctx ends, or GiveUpAfter passed (then the endpoint pauses).
 func (w *worker) handle(ctx context.Context, ev store.Event) error {
+	s := w.s
+	// An admin's change on this node applies from the next event on, not
+	// when the runner gets to restart this reader.
+	if now, err := s.endpoint(w.ep.ID); err != nil || !sameEndpoints([]Endpoint{now}, []Endpoint{w.ep}) {
+		return errStopped
+	}
+	// Events committed before the URL was last enabled are not its own
+	// (a position left from before can be older).
+	if ev.Pos <= w.ep.from {
+		return nil
+	}
 	typ := typeOf(ev)
 	if !w.ep.wants(typ) {
 		return nil
 	}
-	s := w.s
 	body, err := json.Marshal(BodyOf(ev))
 	if err != nil {
 		return fmt.Errorf("webhook: encode %s: %w", ev.ID, err)

@@ -41,6 +41,9 @@ type Endpoint struct {
 	HasSecret bool      `json:"has_secret"`
 
 	secret string
+	// from is the event log's position when the URL was last enabled:
+	// only later events are its own.
+	from uint64
 }
 
 // storedEndpoint is an endpoint as the settings document holds it: the
@@ -48,6 +51,7 @@ type Endpoint struct {
 type storedEndpoint struct {
 	Endpoint
 	Secret string `json:"secret"`
+	From   uint64 `json:"from_pos,omitempty"`
 }
 
 // Patch changes an endpoint; nil fields stay as they are. Secret, when
@@ -139,6 +143,7 @@ func (s *Service) load() ([]Endpoint, error) {
 	out := make([]Endpoint, 0, len(doc.Endpoints))
 	for _, se := range doc.Endpoints {
 		e := se.Endpoint
+		e.from = se.From
 		if se.Secret != "" {
 			plain, err := s.opts.Key.Open(sealName(e.ID), se.Secret)
 			switch {
@@ -169,7 +174,7 @@ func (s *Service) save(ctx context.Context, eps []Endpoint) error {
 		Endpoints []storedEndpoint `json:"endpoints"`
 	}
 	for _, e := range eps {
-		se := storedEndpoint{Endpoint: e}
+		se := storedEndpoint{Endpoint: e, From: e.from}
 		if e.secret != "" {
 			sealed, err := s.opts.Key.Seal(sealName(e.ID), []byte(e.secret))
 			if err != nil {
@@ -238,6 +243,10 @@ func (s *Service) Create(ctx context.Context, p Patch) (Endpoint, string, error)
 		return Endpoint{}, "", err
 	}
 	e.HasSecret = true
+	var err error
+	if e.from, err = s.log.LastEventPos(ctx); err != nil {
+		return Endpoint{}, "", fmt.Errorf("webhook: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.fresh(); err != nil {
@@ -330,8 +339,14 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Endpoint, str
 	if e.Enabled && e.secret == "" {
 		return Endpoint{}, "", badField("secret: this URL has none (forgotten with the old key): set one to enable it")
 	}
+	was := s.endpoints[i].Enabled
+	if e.Enabled && !was {
+		var err error
+		if e.from, err = s.log.LastEventPos(ctx); err != nil {
+			return Endpoint{}, "", fmt.Errorf("webhook: %w", err)
+		}
+	}
 	eps := slices.Clone(s.endpoints)
-	was := eps[i].Enabled
 	eps[i] = e
 	if err := s.save(ctx, eps); err != nil {
 		return Endpoint{}, "", err

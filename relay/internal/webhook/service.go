@@ -198,12 +198,21 @@ func (s *Service) Run(ctx context.Context) {
 			r := &running{ep: e, cancel: cancel, done: make(chan struct{})}
 			workers[id] = r
 			go func() {
-				defer close(r.done)
+				var again bool
+				defer func() {
+					// Done before the runner is told, so it sees this
+					// reader ended (a signal sent earlier would be taken
+					// while it still seemed to run, and this one dropped).
+					close(r.done)
+					if again {
+						s.changed()
+					}
+				}()
 				err := (&notify.Feed{Log: s.log, Name: readerName(e.ID), Wake: s.opts.Wake, Poll: s.opts.Poll, Logger: s.opts.Logger}).
 					Run(wctx, (&worker{s: s, ep: e}).handle)
 				switch {
-				case err == errPaused:
-					s.changed()
+				case err == errPaused || err == errStopped:
+					again = true
 				case err != nil && wctx.Err() == nil:
 					// Restarted at the next reload tick, not at once: a
 					// failing store would otherwise spin.
