@@ -47,7 +47,10 @@ func (a *App) buildNotifiers(key *secret.Key, keySource string) error {
 	if err != nil {
 		return err
 	}
-	n.house = &notify.Housekeeper{Log: a.store, Logger: a.log}
+	n.house = &notify.Housekeeper{Log: a.store, Logger: a.log, Readers: []func() (uint64, bool, error){
+		// Mail keeps its own position; it is built later in build.
+		func() (uint64, bool, error) { return a.mail.Position() },
+	}}
 	return nil
 }
 

@@ -323,3 +323,20 @@ func (s *Service) retryNow(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Position is the event log position mail has read up to, false before
+// it first ran: the log's housekeeping (notify.Housekeeper) keeps every
+// event after it.
+func (s *Service) Position() (uint64, bool, error) {
+	d, err := s.st.Doc(kindState, keyCursor)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("mail: cursor: %w", err)
+	}
+	if len(d.Data) != 8 {
+		return 0, false, fmt.Errorf("mail: cursor: %d bytes, want 8", len(d.Data))
+	}
+	return binary.BigEndian.Uint64(d.Data), true, nil
+}

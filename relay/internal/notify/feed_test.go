@@ -170,3 +170,44 @@ func TestWaker(t *testing.T) {
 	default:
 	}
 }
+
+// A reader that keeps its position elsewhere (mail) keeps the events after
+// it; one that cannot say where it is keeps them all.
+func TestHousekeeperKeepsOtherReaders(t *testing.T) {
+	onBoth(t, func(t *testing.T, st testStore, _ *Waker) {
+		_, c := storetest.NewVisitor(t, st)
+		if _, err := st.UpdateConversation(bg, c.ID, store.HandOff); err != nil {
+			t.Fatal(err)
+		}
+		all, _, err := st.Events(bg, 0, 0)
+		if err != nil || len(all) < 2 {
+			t.Fatalf("events %d, %v", len(all), err)
+		}
+		count := func() int {
+			evs, _, err := st.Events(bg, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(evs)
+		}
+		broken := &Housekeeper{Log: st, Readers: []func() (uint64, bool, error){func() (uint64, bool, error) { return 0, false, errors.New("unreadable") }}}
+		if err := broken.Once(bg); err == nil || count() != len(all) {
+			t.Errorf("a reader that failed to say: %v, %d of %d events left", err, count(), len(all))
+		}
+		behind := &Housekeeper{Log: st, Readers: []func() (uint64, bool, error){func() (uint64, bool, error) { return all[0].Pos, true, nil }}}
+		if err := behind.Once(bg); err != nil {
+			t.Fatal(err)
+		}
+		left, _, _ := st.Events(bg, all[0].Pos, 0)
+		if len(left) != len(all)-1 {
+			t.Errorf("after a reader at the first event, %d events left after it, want %d", len(left), len(all)-1)
+		}
+		gone := &Housekeeper{Log: st}
+		if err := gone.Once(bg); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n >= len(all) {
+			t.Errorf("with no reader, %d of %d events kept", n, len(all))
+		}
+	})
+}

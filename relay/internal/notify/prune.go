@@ -14,9 +14,13 @@ const PruneEvery = time.Minute
 
 // Housekeeper keeps the event log short and complete.
 type Housekeeper struct {
-	Log    Log
-	Every  time.Duration
-	Logger *slog.Logger
+	Log   Log
+	Every time.Duration
+	// Readers are the positions of readers that keep theirs elsewhere than
+	// a KindCursor document (mail): each says its position, or false when
+	// it has none yet.
+	Readers []func() (uint64, bool, error)
+	Logger  *slog.Logger
 }
 
 // Run works every Every until ctx ends.
@@ -64,6 +68,15 @@ func (h *Housekeeper) Once(ctx context.Context) error {
 			return fmt.Errorf("notify: cursor %s: %w", d.Key, err)
 		}
 		upTo = min(upTo, c.Pos)
+	}
+	for _, r := range h.Readers {
+		pos, ok, err := r()
+		if err != nil {
+			return err // prune nothing rather than what a reader still needs
+		}
+		if ok {
+			upTo = min(upTo, pos)
+		}
 	}
 	if _, err := h.Log.PruneEvents(ctx, upTo); err != nil {
 		return err
