@@ -36,9 +36,9 @@ type Options struct {
 	// installations can share one NATS account. Default "kefu"; lower-case
 	// letters, digits, "-" and "_".
 	Prefix string
-	// Replicas of the stream and every bucket. Default 0: 3 when the
-	// connection sees a cluster of three or more servers, else 1. A value
-	// above the cluster's size fails Open.
+	// Replicas of the stream and every bucket. Default 0: what an existing
+	// store has, else 3 on a cluster that can place three copies, else 1.
+	// A value above the cluster's size fails Open.
 	Replicas int
 	// OnAppend is called after each Append on this Store that stored new
 	// messages, in seq order per conversation. It must not block. It sees
@@ -60,9 +60,10 @@ const DefaultTimeout = 10 * time.Second
 
 // Store is Kefu's data in JetStream.
 type Store struct {
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	opts Options
+	autoReplicas bool // Options.Replicas was 0: chosen by Open
+	nc           *nats.Conn
+	js           jetstream.JetStream
+	opts         Options
 
 	msgs     jetstream.Stream
 	subject  string // the messages stream's subject prefix, "kefu.msg."
@@ -126,14 +127,17 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	if opts.Replicas <= 0 {
-		opts.Replicas = autoReplicas(nc)
-	}
 	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(opts.Timeout))
 	if err != nil {
 		return nil, fmt.Errorf("store: jetstream: %w", err)
 	}
-	s := &Store{nc: nc, js: js, opts: opts, subject: opts.Prefix + ".msg.", consumerReadMin: consumerReadMin, consumerIdle: consumerIdle, trims: make(chan trim, trimQueue), trimDone: make(chan struct{})}
+	auto := opts.Replicas <= 0
+	if auto {
+		if opts.Replicas, err = chooseReplicas(ctx, js, nc, opts.Prefix); err != nil {
+			return nil, err
+		}
+	}
+	s := &Store{autoReplicas: auto, nc: nc, js: js, opts: opts, subject: opts.Prefix + ".msg.", consumerReadMin: consumerReadMin, consumerIdle: consumerIdle, trims: make(chan trim, trimQueue), trimDone: make(chan struct{})}
 	if err := s.setup(ctx); err != nil {
 		return nil, err
 	}
@@ -141,12 +145,29 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// autoReplicas is 3 on a cluster of at least three servers, else 1.
-func autoReplicas(nc *nats.Conn) int {
-	if nc.ConnectedClusterName() != "" && len(nc.Servers()) >= 3 {
-		return 3
+// chooseReplicas is the replica count when none was given: the messages
+// stream's when it exists, else 3 on a cluster (setup falls back to 1 when
+// the cluster cannot place three copies), else 1. The connection's list of
+// servers is not asked: right after connecting it may not name them all
+// yet, and a three-server cluster got one copy of everything.
+func chooseReplicas(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, prefix string) (int, error) {
+	st, err := js.Stream(ctx, StreamName(prefix))
+	switch {
+	case err == nil:
+		return st.CachedInfo().Config.Replicas, nil
+	case !errors.Is(err, jetstream.ErrStreamNotFound):
+		return 0, fmt.Errorf("store: jetstream: stream %s: %w", StreamName(prefix), err)
+	case nc.ConnectedClusterName() != "":
+		return 3, nil
 	}
-	return 1
+	return 1, nil
+}
+
+// tooFewServers reports JetStream refusing a stream for want of servers to
+// place its replicas on.
+func tooFewServers(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == 10005 || apiErr.ErrorCode == 10023) // no suitable peers; insufficient resources
 }
 
 // StreamName is the messages stream's name for a prefix.
@@ -155,6 +176,19 @@ func StreamName(prefix string) string {
 }
 
 func (s *Store) setup(ctx context.Context) error {
+	err := s.setupMessages(ctx)
+	if err != nil && s.autoReplicas && s.opts.Replicas > 1 && tooFewServers(err) {
+		s.opts.Logger.Info("jetstream: too few servers for three copies; one copy of each record", "err", err)
+		s.opts.Replicas = 1
+		err = s.setupMessages(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	return s.setupBuckets(ctx)
+}
+
+func (s *Store) setupMessages(ctx context.Context) error {
 	p, r := s.opts.Prefix, s.opts.Replicas
 	msgs, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        StreamName(p),
@@ -177,6 +211,11 @@ func (s *Store) setup(ctx context.Context) error {
 		return fmt.Errorf("store: jetstream: stream %s (replicas %d): %w", StreamName(p), r, err)
 	}
 	s.msgs = msgs
+	return nil
+}
+
+func (s *Store) setupBuckets(ctx context.Context) error {
+	p := s.opts.Prefix
 	s.erasable = map[string]jetstream.Stream{}
 	for _, b := range []struct {
 		kv       *jetstream.KeyValue
