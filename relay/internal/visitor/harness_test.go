@@ -123,7 +123,7 @@ func (r *recorder) get() []protocol.Message {
 // waitFor polls (with a deadline, never a bare sleep) until n messages arrived.
 func (r *recorder) waitFor(t *testing.T, n int) []protocol.Message {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for {
 		if got := r.get(); len(got) >= n {
 			return got
