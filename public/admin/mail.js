@@ -34,6 +34,7 @@ function fill(v) {
   f.batch_seconds.value = s.batch_seconds;
   f.visitor_delay_seconds.value = s.visitor_delay_seconds;
   $('#mail-outbox').textContent = outboxText(v.outbox);
+  $('#mail-inbound').textContent = v.inbound_url;
 }
 
 export async function show() {

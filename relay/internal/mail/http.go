@@ -20,6 +20,9 @@ type View struct {
 	Settings    Settings `json:"settings"`
 	HasPassword bool     `json:"has_password"`
 	Outbox      Outbox   `json:"outbox"`
+	// InboundURL is where the shop's mail server posts replies to
+	// notification mails (raw RFC 5322); secret, like a password.
+	InboundURL string `json:"inbound_url"`
 }
 
 // Outbox is the state of the mail outbox, for the admin page.
@@ -84,7 +87,7 @@ func (s *Service) status() (Outbox, error) {
 func (s *Service) view() (View, error) {
 	set, has := s.Settings()
 	o, err := s.status()
-	return View{Settings: set, HasPassword: has, Outbox: o}, err
+	return View{Settings: set, HasPassword: has, Outbox: o, InboundURL: set.BaseURL + "/v1/mail/inbound/" + string(s.inboundKey)}, err
 }
 
 // Routes registers the admin's GET and PUT /v1/admin/mail and POST
@@ -141,6 +144,7 @@ func (s *Service) Routes(mux httpx.Mux, authn *auth.HTTP) {
 			httpx.Error(w, http.StatusBadGateway, protocol.CodeSMTP, "the test mail was not sent: "+err.Error())
 		}
 	})
+	mux.HandleFunc("POST /v1/mail/inbound/{key}", s.inbound)
 	mux.HandleFunc("GET /v1/mail/unsubscribe", s.unsubscribe)
 	mux.HandleFunc("POST /v1/mail/unsubscribe", s.unsubscribe)
 }

@@ -366,3 +366,65 @@ func TestBadPasswordIsClearAndLosesNothing(t *testing.T) {
 		t.Fatalf("stored password: %v %v", raw["password_sealed"], err)
 	}
 }
+
+// A visitor's reply to the mail, posted raw by the shop's mail server,
+// lands in their conversation once, quote cut; another sender, a wrong
+// key or a mail answering nothing is refused with the reason.
+func TestReplyByEmail(t *testing.T) {
+	r, admin, _ := setup(t, map[string]any{"agent_to": []string{}})
+	tok, conv := newVisitor(t, r)
+	if st, m := call(t, "POST", r.URL+"/v1/conversations/"+conv+"/contact", tok, `{"email":"ann@example.com"}`); st != 200 {
+		t.Fatalf("contact: %d %v", st, m)
+	}
+	_, body := admin.Do("GET", "/v1/admin/mail", nil)
+	var v struct {
+		InboundURL string `json:"inbound_url"`
+	}
+	json.Unmarshal(body, &v)
+	if !strings.HasPrefix(v.InboundURL, r.URL+"/v1/mail/inbound/") {
+		t.Fatalf("inbound url %q", v.InboundURL)
+	}
+	raw := func(from string) string {
+		return "From: " + from + "\r\nMessage-ID: <reply-1@example.com>\r\nIn-Reply-To: <conversation." + conv + "@shop.test>\r\n" +
+			"Content-Type: text/plain; charset=utf-8\r\n\r\nYes, Monday is fine <b>.\r\n\r\nOn Mon, Shop wrote:\r\n> old text\r\n"
+	}
+	post := func(url, body string) (int, map[string]any) {
+		res, err := http.Post(url, "message/rfc822", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m)
+		return res.StatusCode, m
+	}
+	if st, m := post(v.InboundURL, raw("Mallory <mallory@example.com>")); st != 403 {
+		t.Fatalf("another sender: %d %v", st, m)
+	}
+	if st, _ := post(r.URL+"/v1/mail/inbound/wrong", raw("ann@example.com")); st != 404 {
+		t.Fatalf("a wrong key: %d", st)
+	}
+	if st, m := post(v.InboundURL, "From: ann@example.com\r\n\r\nhello"); st != 422 {
+		t.Fatalf("a mail answering nothing: %d %v", st, m)
+	}
+	st, m := post(v.InboundURL, raw("Ann <ANN@example.com>"))
+	if st != 200 || m["duplicate"] != false {
+		t.Fatalf("reply: %d %v", st, m)
+	}
+	if st, m := post(v.InboundURL, raw("ann@example.com")); st != 200 || m["duplicate"] != true {
+		t.Fatalf("the same mail again: %d %v", st, m)
+	}
+	msgs, err := r.Store.Messages(conv, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, msg := range msgs {
+		if msg.From == protocol.FromVisitor {
+			got = append(got, msg.Text+"|"+msg.Via)
+		}
+	}
+	if len(got) != 1 || got[0] != "Yes, Monday is fine <b>.|email" {
+		t.Fatalf("visitor messages %q", got)
+	}
+}

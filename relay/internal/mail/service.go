@@ -37,6 +37,8 @@ type Store interface {
 	Visitor(id string) (store.Visitor, error)
 	UpdateVisitor(ctx context.Context, id string, fn func(*store.Visitor) error) (store.Visitor, error)
 	Messages(convID string, after uint64, limit int) ([]store.Message, error)
+	// Append stores a visitor's reply by email.
+	Append(ctx context.Context, convID string, msgs ...store.NewMessage) (store.Appended, error)
 }
 
 // Presence is who is there now (the router and the hub).
@@ -87,6 +89,8 @@ type Service struct {
 	set      Settings
 	password string // in clear, in memory only
 	unsubKey []byte
+	// inboundKey is the secret part of the inbound mail URL.
+	inboundKey []byte
 
 	statMu  sync.Mutex
 	lastErr string
@@ -110,14 +114,16 @@ func New(ctx context.Context, st Store, o Options) (*Service, error) {
 		o.Every = 2 * time.Second
 	}
 	s := &Service{st: st, opts: o, wake: make(chan struct{}, 1)}
-	if err := s.Reload(); err != nil {
-		return nil, err
-	}
-	key, err := s.unsubscribeKey(ctx)
+	err := s.Reload()
 	if err != nil {
 		return nil, err
 	}
-	s.unsubKey = key
+	if s.unsubKey, err = s.stateKey(ctx, keyUnsub); err != nil {
+		return nil, err
+	}
+	if s.inboundKey, err = s.stateKey(ctx, keyInbound); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -143,21 +149,23 @@ func (s *Service) Reload() error {
 	return nil
 }
 
-func (s *Service) unsubscribeKey(ctx context.Context) ([]byte, error) {
+// stateKey reads a random key kept in the store (the same on every node
+// of a cluster), making it at the first start.
+func (s *Service) stateKey(ctx context.Context, name string) ([]byte, error) {
 	for range 3 {
-		d, err := s.st.Doc(kindState, keyUnsub)
+		d, err := s.st.Doc(kindState, name)
 		if err == nil {
 			return d.Data, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("mail: unsubscribe key: %w", err)
+			return nil, fmt.Errorf("mail: %s key: %w", name, err)
 		}
-		key := []byte(randomHex(32))
-		if _, err := s.st.PutDoc(ctx, kindState, keyUnsub, key, 0); err != nil && !errors.Is(err, store.ErrExists) {
-			return nil, fmt.Errorf("mail: unsubscribe key: %w", err)
+		key := []byte(randomHex(24))
+		if _, err := s.st.PutDoc(ctx, kindState, name, key, 0); err != nil && !errors.Is(err, store.ErrExists) {
+			return nil, fmt.Errorf("mail: %s key: %w", name, err)
 		}
 	}
-	return nil, errors.New("mail: unsubscribe key: could not be made")
+	return nil, fmt.Errorf("mail: %s key: could not be made", name)
 }
 
 // Settings returns the current settings and whether a password is set.
