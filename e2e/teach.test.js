@@ -67,8 +67,8 @@ suite('teach the bot', () => {
     await ask(sofa, shop);
 
     const con = await C.open(await browser(t), relay);
-    const errors = watch(con);
     await C.signIn(con);
+    const errors = watch(con); // signed in: the page's 401 before it is not an error
     await C.select(con, conv);
     // A teach row under each of the two missed questions.
     await poll(async () => (await con.locator('#stored .teach').count()) === 2, { timeout: 15_000, what: 'two "Teach the bot" rows' });
