@@ -329,6 +329,11 @@ func TestJoin(t *testing.T) {
 	// asserted: what must hold is that the node serves, which the waits
 	// above check.
 	t.Logf("fourth node: ready %s, resumed visitor served (%d messages) %s after its start (target: 3s)", ready.Round(time.Millisecond), want, served.Round(time.Millisecond))
+	if served > 3*time.Second {
+		// Its log goes with the test's temporary directory: keep where
+		// the time went.
+		t.Logf("slower than the 3 s target; the new node's log:\n%s", n.tail())
+	}
 }
 
 // External mode: three nats-server processes built from the module in
