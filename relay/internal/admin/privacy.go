@@ -196,6 +196,11 @@ func (a *Admin) exportConversations(w http.ResponseWriter, r *http.Request) {
 		badField(w, problem)
 		return
 	}
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		badField(w, `format must be "json" or "csv"`)
+		return
+	}
 	var since, until time.Time
 	for name, dst := range map[string]*time.Time{"since": &since, "until": &until} {
 		if v := r.URL.Query().Get(name); v != "" {
@@ -212,6 +217,15 @@ func (a *Admin) exportConversations(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		a.fail(w, r, "export conversations", err)
+		return
+	}
+	if format == "csv" {
+		n, err := a.writeCSV(w, convs)
+		if err != nil {
+			a.d.Log.Error("admin: export conversations (CSV)", "exported", n, "err", err)
+			return
+		}
+		a.d.Log.Info("admin: conversations exported", "count", n, "format", "csv", "by", who(r))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
