@@ -33,7 +33,7 @@ function tmp(prefix) {
 // not, and fails when it is not but CI=true.
 export function suite(name, fn) {
   if (fs.existsSync(CHROMIUM)) {
-    describe(name, { timeout: 180_000 }, fn);
+    describe(name, { timeout: 480_000 }, fn); // only a stuck suite waits it; a loaded box took 180 s for the console's
     after(stopAll);
     return;
   }
@@ -141,7 +141,7 @@ export async function startRelay({ args = [], env = {} } = {}) {
     await poll(async () => {
       if (proc.exitCode !== null) throw new Error(`kefu exited ${proc.exitCode}: ${relay.logs}`);
       return (await fetch(`${relay.url}/readyz`)).ok;
-    }, { timeout: 15_000, what: 'kefu /readyz' });
+    }, { timeout: 60_000, what: 'kefu /readyz' });
   };
   relay.stop = () => stopProc(relay.proc);
   relay.restart = async () => { await relay.stop(); await relay.start(); };

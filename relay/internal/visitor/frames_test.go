@@ -58,6 +58,12 @@ func TestTypingFloodCut(t *testing.T) {
 		t.Errorf("the other tab got %d typing frames in %v; the rate allows %d", typing, took, most)
 	}
 	t.Logf("%d typing frames sent before the cut, %d passed on", sent, typing)
+	// The close is counted as the relay's handler returns, which can be
+	// after the client saw it.
+	deadline := time.Now().Add(10 * time.Second)
+	for testutilCount(rl, "visitor", "4029") < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // polling a counter
+	}
 	if n := testutilCount(rl, "visitor", "4029"); n != 1 {
 		t.Errorf("4029 closes recorded: %v", n)
 	}
