@@ -95,6 +95,23 @@ suite('widget API', () => {
     await page.close();
   });
 
+  it('links in the visitor\'s own messages are clickable and safe; the text stays as typed', async () => {
+    const page = await context.newPage();
+    await page.goto(site.add('links', {}));
+    await W.open(page);
+    const text = 'My order: https://shop.example/orders/1234?x=1&y=2, and javascript:window.__xss=1 or <a href="https://evil.example">x</a>.';
+    await W.send(page, text);
+    await poll(async () => (await stored(page, 'vi')).includes(text), { what: 'the message stored, its text as typed' });
+    const links = await page.evaluate(() => [...document.querySelector('kefu-widget').shadowRoot.querySelectorAll('.ms .g.vi .t a')]
+      .map((a) => ({ href: a.href, text: a.textContent, target: a.target, rel: a.rel })));
+    assert.deepEqual(links, [
+      { href: 'https://shop.example/orders/1234?x=1&y=2', text: 'https://shop.example/orders/1234?x=1&y=2', target: '_blank', rel: 'noopener noreferrer' },
+      { href: 'https://evil.example/', text: 'https://evil.example', target: '_blank', rel: 'noopener noreferrer' },
+    ]);
+    assert.equal(await page.evaluate(() => window.__xss), undefined);
+    await page.close();
+  });
+
   it('a bad custom launcher selector is ignored: our launcher stays', async () => {
     const page = await context.newPage();
     const warnings = [];

@@ -253,11 +253,32 @@ textarea::placeholder{color:var(--mu)}
 
   // setText fills a bubble's text: answers and agents' replies through the
   // strict markdown renderer (DOM nodes, links to http(s)/mailto only,
-  // relative ones resolved against the relay), the rest as plain text.
+  // relative ones resolved against the relay); the visitor's own words as
+  // typed, with their web addresses clickable (as the console shows them);
+  // the rest as plain text.
   const mdBase = url('/');
   function setText(t, from, text) {
     if (ctx.md && (from === 'bot' || from === 'agent')) ctx.md.renderInto(t, text, { base: mdBase });
+    else if (ctx.md && from === 'visitor') linkify(t, text == null ? '' : String(text));
     else t.textContent = text == null ? '' : String(text);
+  }
+  // linkify shows s as text with each http(s) address a link (checked by
+  // the renderer's safeURL, new tab, no opener); nothing else is parsed.
+  function linkify(t, s) {
+    t.replaceChildren();
+    let last = 0;
+    for (const m of s.matchAll(/\bhttps?:\/\/[^\s<>"'`]+/gi)) {
+      const u = m[0].replace(/[.,;:!?)\]]+$/, '');
+      const href = ctx.md.safeURL(u);
+      if (!href) continue;
+      const a = el('a', '', u);
+      a.href = href;
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+      t.append(s.slice(last, m.index), a);
+      last = m.index + u.length;
+    }
+    t.append(s.slice(last));
   }
 
   // spokenText is what a screen reader hears of a message: answers and
