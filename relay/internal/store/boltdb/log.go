@@ -38,9 +38,13 @@ var keyLogMoved = []byte("log_moved")
 const (
 	// logCompactAt is the default for Options.LogCompactAt.
 	logCompactAt = 8192
-	// logStep bounds the entries one compaction step moves: its
-	// transaction is the longest a write waits behind.
-	logStep = 16384
+	// logChunk bounds the entries one compaction step (one bbolt write
+	// transaction) moves. bbolt has one writer, so a step is the longest
+	// an append waits behind: a whole move of 8192 entries took ~0.5 s on
+	// the loaded box, a chunk of 512 a few tens of milliseconds. Smaller
+	// chunks put fewer messages into each conversation's leaf per
+	// transaction, which costs pages (docs/benchmarks.md).
+	logChunk = 512
 	// logIdle is how long the writer waits without writes before it moves
 	// a shorter log: a quiet store ends up with an empty log.
 	logIdle = 2 * time.Second
@@ -350,7 +354,7 @@ func (s *Store) deleteLogOf(tx *bolt.Tx, conv string) (int, error) {
 	return n, nil
 }
 
-// compactLog moves up to logStep of the log's oldest entries into the
+// compactLog moves up to logChunk of the log's oldest entries into the
 // messages tree in one transaction of its own, and moves the watermark
 // with them: a kill before its commit leaves them in the log, after it in
 // the messages tree, never in both. Writer goroutine only.
@@ -363,7 +367,7 @@ func (s *Store) compactLog() error {
 		lb, mb := tx.Bucket(bucketLog), tx.Bucket(bucketMessages)
 		var keys [][]byte
 		c := lb.Cursor()
-		for k, v := c.First(); k != nil && len(keys) < logStep; k, v = c.Next() {
+		for k, v := c.First(); k != nil && len(keys) < logChunk; k, v = c.Next() {
 			var h logHeader
 			if err := json.Unmarshal(v, &h); err != nil || len(k) != 8 || len(h.ConversationID) != store.IDLen || h.Seq == 0 {
 				return fmt.Errorf("log entry %x: %w (kefu check, then kefu repair)", k, store.ErrCorrupt)

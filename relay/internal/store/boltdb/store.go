@@ -253,39 +253,52 @@ func (s *Store) writer() {
 	// idle fires when no write came for logIdle while the log had entries.
 	idle := time.NewTimer(logIdle)
 	defer idle.Stop()
+	// draining: the log reached LogCompactAt, or the store went idle, and
+	// the writer moves it, one chunk per turn, until it is empty.
+	draining := false
 	for {
-		if s.logDue(false) {
-			s.compactLog() // logged; retried later
+		// One chunk of the log per turn at most, then the writes that
+		// queued meanwhile: an acked write waits behind one chunk, not a
+		// whole move.
+		if !draining && s.logDue(false) {
+			draining = true
 		}
-		idle.Reset(logIdle)
-		var first *op
-		select {
-		case first = <-s.writes:
-		case <-idle.C:
-			if s.logDue(true) {
-				s.compactLog()
+		if draining {
+			if !s.logDue(true) || s.compactLog() != nil {
+				draining = false // empty, or failed (logged; retried after logRetry)
 			}
-			continue
-		case <-s.stop:
-			// Close holds closeMu, so nothing new arrives; drain what is
-			// queued, then the log, so a clean stop leaves it empty.
-			for {
-				select {
-				case o := <-s.writes:
-					s.run(append(batch[:0], o))
-				default:
-					for s.logDue(true) {
-						if s.compactLog() != nil {
-							break // logged; the next Open reads the log
-						}
-					}
-					return
-				}
+		}
+		limit := s.opts.MaxBatch
+		var first *op
+		if draining {
+			// While the log drains, a batch carries at most a chunk's worth
+			// of writes, so at saturation each turn moves at least what it
+			// adds and the log cannot outgrow the writer; with nothing
+			// queued, the next chunk follows at once.
+			limit = min(limit, logChunk)
+			select {
+			case first = <-s.writes:
+			case <-s.stop:
+				s.stopWriter(batch)
+				return
+			default:
+				continue
+			}
+		} else {
+			idle.Reset(logIdle)
+			select {
+			case first = <-s.writes:
+			case <-idle.C:
+				draining = s.logDue(true)
+				continue
+			case <-s.stop:
+				s.stopWriter(batch)
+				return
 			}
 		}
 		batch = append(batch[:0], first)
 	fill:
-		for len(batch) < s.opts.MaxBatch && first.exclusive == nil {
+		for len(batch) < limit && first.exclusive == nil {
 			select {
 			case o := <-s.writes:
 				if o.exclusive != nil {
@@ -300,6 +313,25 @@ func (s *Store) writer() {
 			}
 		}
 		s.run(batch)
+	}
+}
+
+// stopWriter finishes the writer: Close holds closeMu, so nothing new
+// arrives; it runs what is queued, then moves the log, so a clean stop
+// leaves it empty.
+func (s *Store) stopWriter(batch []*op) {
+	for {
+		select {
+		case o := <-s.writes:
+			s.run(append(batch[:0], o))
+		default:
+			for s.logDue(true) {
+				if s.compactLog() != nil {
+					return // logged; the next Open reads the log
+				}
+			}
+			return
+		}
 	}
 }
 
