@@ -20,8 +20,9 @@ import (
 // dirties the few pages at the log's end, instead of one leaf per
 // conversation for the message and another for its client id. The writer
 // moves the log's oldest entries into the per-conversation messages tree
-// in the background (compactLog), many messages per conversation at once,
-// so a page there is rewritten once per many messages.
+// in the background (compactLog), a chunk (logChunk) per transaction with
+// queued writes committed between chunks, so a page there is rewritten
+// once per the messages its conversation got in that chunk.
 //
 // Readers never see the difference: a conversation's messages are the
 // range of the messages tree, followed by its entries still in the log,

@@ -60,9 +60,10 @@ type Options struct {
 	// into the per-conversation tree: how many, and how long it took.
 	OnLogCompact func(moved int, took time.Duration)
 	// LogCompactAt is the message log's length that makes the writer move
-	// its oldest entries into the per-conversation tree right after a
-	// commit (log.go). Default 8192: a move then carries several messages
-	// per busy conversation, and its transaction stays a few megabytes.
+	// it into the per-conversation tree, a chunk of logChunk entries per
+	// turn between commits, until it is empty (log.go). Default 8192: the
+	// log then absorbs bursts, and moves run in busy stretches rather than
+	// after every commit.
 	LogCompactAt int
 	// NoLog writes messages straight into the per-conversation tree, as
 	// kefu did before the message log: for benchmarks that compare the
