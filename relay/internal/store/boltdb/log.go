@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,11 +30,13 @@ import (
 // found through an index in memory (logIndex: conversation → positions),
 // rebuilt from the log by Open. The position up to which the log was
 // moved (the watermark) is stored with the move, so a read transaction
-// knows where each entry is in its own snapshot; an entry is never in
-// both trees, and never in neither.
+// knows whether its snapshot is older than the index; an entry is never
+// in both trees, and never in neither.
 
-// keyLogMoved, in the meta bucket, is the watermark: every log position up
-// to it was moved into the messages tree (or erased).
+// keyLogMoved, in the meta bucket, is the watermark: it grows with every
+// move (to at least the highest position moved, so a repaired log's
+// sequence never hands a position out twice), and tells a reader whether
+// its snapshot predates the index's last drop.
 var keyLogMoved = []byte("log_moved")
 
 const (
@@ -71,9 +74,10 @@ type logIndex struct {
 	mu    sync.RWMutex
 	convs map[string][]logRef
 	n     int
-	// horizon is the watermark when entries were last dropped: every log
-	// entry past it is in convs. A snapshot older than that reads the log
-	// itself (rare: a read racing a compaction step).
+	// horizon is the watermark when entries were last dropped: a
+	// snapshot with that watermark or a later one finds its log entries
+	// in convs. An older one reads the log itself (rare: a read racing a
+	// compaction step).
 	horizon uint64
 }
 
@@ -119,21 +123,64 @@ func (x *logIndex) apply(added []logPending, dropped map[string]bool) {
 	}
 }
 
-// dropUpTo forgets the entries at positions up to pos (moved). Writer
-// goroutine only.
-func (x *logIndex) dropUpTo(pos uint64) {
+// logPick is a conversation's oldest entries chosen for one move.
+type logPick struct {
+	conv string
+	refs []logRef
+}
+
+// pick chooses up to n entries to move in one step: whole conversations,
+// those with the most entries in the log first, so each leaf of the
+// messages tree a step rewrites takes as many messages as possible. A
+// conversation with more than n takes its n oldest. Moving a
+// conversation's oldest entries keeps the tree a prefix of its seqs and
+// the log the rest. Writer goroutine only.
+func (x *logIndex) pick(n int) []logPick {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	all := make([]logPick, 0, len(x.convs))
+	for conv, rs := range x.convs {
+		all = append(all, logPick{conv, rs})
+	}
+	slices.SortFunc(all, func(a, b logPick) int {
+		if c := len(b.refs) - len(a.refs); c != 0 {
+			return c
+		}
+		return strings.Compare(a.conv, b.conv)
+	})
+	var out []logPick
+	for _, p := range all {
+		if n == 0 {
+			break
+		}
+		if len(p.refs) > n {
+			if len(out) > 0 {
+				continue // a smaller conversation may still fit
+			}
+			p.refs = p.refs[:n]
+		}
+		out = append(out, logPick{p.conv, slices.Clone(p.refs)})
+		n -= len(p.refs)
+	}
+	return out
+}
+
+// drop forgets the entries of a committed move, whose watermark was gen.
+// Writer goroutine only.
+func (x *logIndex) drop(picked []logPick, gen uint64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for conv, rs := range x.convs {
-		i := sort.Search(len(rs), func(i int) bool { return rs[i].pos > pos })
-		if i == len(rs) {
-			delete(x.convs, conv)
-		} else if i > 0 {
-			x.convs[conv] = slices.Clone(rs[i:])
+	for _, p := range picked {
+		rs := x.convs[p.conv]
+		k := min(len(p.refs), len(rs))
+		if k == len(rs) {
+			delete(x.convs, p.conv)
+		} else {
+			x.convs[p.conv] = slices.Clone(rs[k:])
 		}
-		x.n -= i
+		x.n -= k
 	}
-	x.horizon = max(x.horizon, pos)
+	x.horizon = max(x.horizon, gen)
 }
 
 func posKey(pos uint64) []byte { return binary.BigEndian.AppendUint64(nil, pos) }
@@ -258,7 +305,7 @@ func (s *Store) logRefs(tx *bolt.Tx, conv string, after uint64) ([]logRef, error
 	}
 	refs = refs[:0]
 	c := tx.Bucket(bucketLog).Cursor()
-	for k, v := c.Seek(posKey(moved + 1)); k != nil; k, v = c.Next() {
+	for k, v := c.First(); k != nil; k, v = c.Next() {
 		var h logHeader
 		if err := json.Unmarshal(v, &h); err != nil {
 			return nil, fmt.Errorf("decode log entry %x: %w: %w", k, store.ErrCorrupt, err)
@@ -292,15 +339,11 @@ func (s *Store) readMessages(tx *bolt.Tx, conv string, after uint64, limit int) 
 	if err != nil {
 		return nil, err
 	}
-	moved := logMoved(tx)
 	lb := tx.Bucket(bucketLog)
 	for _, r := range refs {
-		if r.pos <= moved {
-			continue // moved in this snapshot: read above
-		}
 		v := lb.Get(posKey(r.pos))
 		if v == nil {
-			continue // committed after this snapshot, or erased
+			continue // moved in this snapshot (read above), committed after it, or erased
 		}
 		var m store.Message
 		if err := json.Unmarshal(v, &m); err != nil {
@@ -355,44 +398,46 @@ func (s *Store) deleteLogOf(tx *bolt.Tx, conv string) (int, error) {
 	return n, nil
 }
 
-// compactLog moves up to logChunk of the log's oldest entries into the
+// compactLog moves up to logChunk log entries (logIndex.pick) into the
 // messages tree in one transaction of its own, and moves the watermark
 // with them: a kill before its commit leaves them in the log, after it in
 // the messages tree, never in both. Writer goroutine only.
 func (s *Store) compactLog() error {
 	start := time.Now()
-	var upTo uint64
+	picked := s.log.pick(logChunk)
+	var gen uint64
 	moved := 0
 	s.dbMu.RLock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		lb, mb := tx.Bucket(bucketLog), tx.Bucket(bucketMessages)
-		var keys [][]byte
-		c := lb.Cursor()
-		for k, v := c.First(); k != nil && len(keys) < logChunk; k, v = c.Next() {
-			var h logHeader
-			if err := json.Unmarshal(v, &h); err != nil || len(k) != 8 || len(h.ConversationID) != store.IDLen || h.Seq == 0 {
-				return fmt.Errorf("log entry %x: %w (kefu check, then kefu repair)", k, store.ErrCorrupt)
-			}
-			if err := mb.Put(messageKey(h.ConversationID, h.Seq), bytes.Clone(v)); err != nil {
-				return err
-			}
-			if h.ClientID != "" {
-				if err := mb.Put(clientIDKey(h.ConversationID, h.ClientID), binary.BigEndian.AppendUint64(nil, h.Seq)); err != nil {
+		gen = logMoved(tx) + 1
+		for _, p := range picked {
+			for _, r := range p.refs {
+				k := posKey(r.pos)
+				v := lb.Get(k)
+				var h logHeader
+				if v == nil || json.Unmarshal(v, &h) != nil || h.ConversationID != p.conv || h.Seq != r.seq || len(h.ConversationID) != store.IDLen || h.Seq == 0 {
+					return fmt.Errorf("log entry %x of conversation %s: %w (kefu check, then kefu repair)", k, p.conv, store.ErrCorrupt)
+				}
+				if err := mb.Put(messageKey(h.ConversationID, h.Seq), bytes.Clone(v)); err != nil {
 					return err
 				}
+				if h.ClientID != "" {
+					if err := mb.Put(clientIDKey(h.ConversationID, h.ClientID), binary.BigEndian.AppendUint64(nil, h.Seq)); err != nil {
+						return err
+					}
+				}
+				if err := lb.Delete(k); err != nil {
+					return err
+				}
+				gen = max(gen, r.pos)
+				moved++
 			}
-			keys = append(keys, bytes.Clone(k))
 		}
-		if len(keys) == 0 {
+		if moved == 0 {
 			return nil
 		}
-		for _, k := range keys {
-			if err := lb.Delete(k); err != nil {
-				return err
-			}
-		}
-		upTo, moved = binary.BigEndian.Uint64(keys[len(keys)-1]), len(keys)
-		return tx.Bucket(bucketMeta).Put(keyLogMoved, posKey(upTo))
+		return tx.Bucket(bucketMeta).Put(keyLogMoved, posKey(gen))
 	})
 	s.dbMu.RUnlock()
 	if err != nil {
@@ -401,7 +446,7 @@ func (s *Store) compactLog() error {
 		return fmt.Errorf("store: compact the message log: %w", err)
 	}
 	if moved > 0 {
-		s.log.dropUpTo(upTo)
+		s.log.drop(picked, gen)
 	}
 	if s.opts.OnLogCompact != nil {
 		s.opts.OnLogCompact(moved, time.Since(start))

@@ -3,6 +3,7 @@ package boltdb
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -125,9 +126,10 @@ func TestLogWriteAckedBetweenChunks(t *testing.T) {
 	if tooBig > 0 {
 		t.Errorf("a step moved %d entries, more than a chunk (%d)", tooBig, logChunk)
 	}
-	want := []string{"chunk", "probe", "chunk", "chunk", "chunk", "chunk"}
-	if fmt.Sprint(seq) != fmt.Sprint(want) {
-		t.Errorf("writer order %v, want %v: the probe's ack waited behind more than the chunk in progress", seq, want)
+	// The first chunk, the probe, then the rest of the backlog in
+	// several chunks (how many depends on how conversations fill them).
+	if len(seq) < 4 || seq[0] != "chunk" || seq[1] != "probe" || slices.Contains(seq[2:], "probe") {
+		t.Errorf("writer order %v, want chunk, probe, then chunks: the probe's ack waited behind more than the chunk in progress", seq)
 	}
 	if leftAt < 3*logChunk {
 		t.Errorf("when the probe was acked %d entries were left in the log, want the backlog (>= %d) still there", leftAt, 3*logChunk)
