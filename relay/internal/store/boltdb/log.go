@@ -132,9 +132,9 @@ type logPick struct {
 // pick chooses up to n entries to move in one step: whole conversations,
 // those with the most entries in the log first, so each leaf of the
 // messages tree a step rewrites takes as many messages as possible. A
-// conversation with more than n takes its n oldest. Moving a
-// conversation's oldest entries keeps the tree a prefix of its seqs and
-// the log the rest. Writer goroutine only.
+// conversation that does not fit gives its oldest entries, as many as
+// still fit. Moving a conversation's oldest entries keeps the tree a
+// prefix of its seqs and the log the rest. Writer goroutine only.
 func (x *logIndex) pick(n int) []logPick {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -154,10 +154,7 @@ func (x *logIndex) pick(n int) []logPick {
 			break
 		}
 		if len(p.refs) > n {
-			if len(out) > 0 {
-				continue // a smaller conversation may still fit
-			}
-			p.refs = p.refs[:n]
+			p.refs = p.refs[:n] // a step is full whenever the log holds n
 		}
 		out = append(out, logPick{p.conv, slices.Clone(p.refs)})
 		n -= len(p.refs)

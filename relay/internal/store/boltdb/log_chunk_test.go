@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -149,5 +150,45 @@ func TestLogWriteAckedBetweenChunks(t *testing.T) {
 		if len(ms) != want {
 			t.Errorf("conversation %d holds %d messages, want %d", i, len(ms), want)
 		}
+	}
+}
+
+// A step takes the conversations with the most log entries first, whole,
+// and fills up with the oldest entries of the next one: never more than
+// the chunk, and always the chunk when the log holds that many.
+func TestLogPick(t *testing.T) {
+	refs := func(n int) []logRef {
+		rs := make([]logRef, n)
+		for i := range rs {
+			rs[i] = logRef{pos: uint64(100*n + i), seq: uint64(i + 1)}
+		}
+		return rs
+	}
+	x := &logIndex{convs: map[string][]logRef{"a": refs(2), "b": refs(7), "c": refs(4), "d": refs(1)}, n: 14}
+	for _, c := range []struct {
+		n    int
+		want string
+	}{
+		{20, "b:7 c:4 a:2 d:1"},
+		{11, "b:7 c:4"},
+		{10, "b:7 c:3"},
+		{3, "b:3"},
+	} {
+		var got []string
+		for _, p := range x.pick(c.n) {
+			for i, r := range p.refs {
+				if r.seq != uint64(i+1) {
+					t.Fatalf("pick(%d): %s gives seq %d as its entry %d, want its oldest first", c.n, p.conv, r.seq, i)
+				}
+			}
+			got = append(got, fmt.Sprintf("%s:%d", p.conv, len(p.refs)))
+		}
+		if s := strings.Join(got, " "); s != c.want {
+			t.Errorf("pick(%d) = %s, want %s", c.n, s, c.want)
+		}
+	}
+	x.drop(x.pick(10), 5)
+	if x.n != 4 || len(x.convs["c"]) != 1 || x.convs["c"][0].seq != 4 || x.convs["b"] != nil || x.horizon != 5 {
+		t.Errorf("after dropping a step of 10: %d entries, c = %v, b = %v, horizon %d", x.n, x.convs["c"], x.convs["b"], x.horizon)
 	}
 }
