@@ -10,6 +10,7 @@ import { Outbox } from './outbox.js';
 import { Inbox, visitorLabel } from './inbox.js';
 import { Thread } from './thread.js';
 import * as alerts from './notify.js';
+import * as push from './push.js';
 
 const model = new Model();
 let user = null;
@@ -391,6 +392,22 @@ $('#opt-sound').addEventListener('change', (e) => {
   alerts.savePrefs(prefs);
 });
 
+$('#opt-push').addEventListener('change', async (e) => {
+  const on = e.target.checked;
+  e.target.disabled = true;
+  try {
+    if (on) await push.enable(); else await push.disable();
+    toast(on ? 'Push notifications on for this browser.' : 'Push notifications off for this browser.');
+  } catch (err) {
+    e.target.checked = !on;
+    toast(err.message);
+  } finally {
+    e.target.disabled = !push.supported();
+  }
+});
+
+window.addEventListener('hashchange', openFromLink);
+
 $('#opt-notify').addEventListener('change', async (e) => {
   if (e.target.checked) {
     const ok = await alerts.askNotify();
@@ -437,6 +454,8 @@ async function boot() {
   $('#opt-notify').checked = prefs.notify && alerts.notifySupported() && Notification.permission === 'granted';
   prefs.notify = $('#opt-notify').checked;
   if (!alerts.notifySupported()) $('#opt-notify').disabled = true;
+  $('#opt-push').disabled = !push.supported();
+  push.current().then((sub) => { $('#opt-push').checked = !!sub; }).catch(() => {});
   try {
     const u = await api.me();
     if (u) startSession(u); else showSignin('');

@@ -272,7 +272,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		Knowledge: knowledge,
 	})
 	a.files = files.New(files.Options{MaxBytes: int64(cfg.MaxFileBytes), VisitorQuota: int64(cfg.VisitorFileQuota), BehindProxy: cfg.BehindProxy}, a.store, a.log)
-	if err := a.buildNotifiers(key, keySource); err != nil {
+	if err := a.buildNotifiers(ctx, key, keySource); err != nil {
 		return err
 	}
 	a.privacy = privacy.New(a.store, privacy.Options{Log: a.log, Erasers: []privacy.Eraser{
@@ -348,6 +348,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		return explainUnreadable(err, keySource)
 	}
 	a.mail.Routes(mux, authn)
+	a.notify.push.Routes(mux, authn)
 	a.flow.OnQueued = a.router.Queued
 	a.flow.Available = func() bot.Availability { return botAvailability(av) }
 	a.fan.Extra = a.router.OnAppend

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/egress"
 	"github.com/kefuhq/kefu/relay/internal/notify"
+	"github.com/kefuhq/kefu/relay/internal/push"
 	"github.com/kefuhq/kefu/relay/internal/secret"
 	"github.com/kefuhq/kefu/relay/internal/webhook"
 )
@@ -17,13 +18,14 @@ import (
 const notifierRole = "notifier"
 
 // notifiers are the parts that tell people what happened, from the
-// store's event log: webhooks and the log's housekeeping. One process
+// store's event log: webhooks, Web Push and the log's housekeeping. One process
 // runs them at a time — the only node, or the cluster node holding the
 // notifier lease — so an event is not delivered by two nodes at once.
 // Every node serves their admin API (their state is in the store).
 type notifiers struct {
 	wake     *notify.Waker
 	webhooks *webhook.Service
+	push     *push.Service
 	house    *notify.Housekeeper
 
 	mu      sync.Mutex
@@ -34,7 +36,7 @@ type notifiers struct {
 }
 
 // buildNotifiers makes the notifiers from the stored settings.
-func (a *App) buildNotifiers(key *secret.Key, keySource string) error {
+func (a *App) buildNotifiers(ctx context.Context, key *secret.Key, keySource string) error {
 	n := &a.notify
 	var err error
 	n.webhooks, err = webhook.New(a.store, webhook.Options{
@@ -46,6 +48,16 @@ func (a *App) buildNotifiers(key *secret.Key, keySource string) error {
 	}
 	if err != nil {
 		return err
+	}
+	subject := a.cfg.PublicURL
+	if subject == "" {
+		subject = "mailto:kefu@localhost"
+	}
+	n.push, err = push.New(ctx, a.store, push.Options{
+		Egress: egress.Policy{AllowPrivate: a.cfg.AllowPrivateDestinations}, Key: key, Subject: subject, Wake: n.wake, Logger: a.log,
+	})
+	if err != nil {
+		return fmt.Errorf("%w (the key is from %s)", err, keySource)
 	}
 	n.house = &notify.Housekeeper{Log: a.store, Logger: a.log, Readers: []func() (uint64, bool, error){
 		// Mail keeps its own position; it is built later in build.
@@ -113,10 +125,11 @@ func (n *notifiers) converge(a *App) {
 			if ctx.Err() != nil {
 				return
 			}
-			a.log.Info("notify: delivering webhooks from this node")
+			a.log.Info("notify: delivering webhooks and push notifications from this node")
 			var wg sync.WaitGroup
-			wg.Add(2)
+			wg.Add(3)
 			go func() { defer wg.Done(); n.webhooks.Run(ctx) }()
+			go func() { defer wg.Done(); n.push.Run(ctx) }()
 			go func() { defer wg.Done(); n.house.Run(ctx) }()
 			wg.Wait()
 		}()

@@ -13,6 +13,9 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/ai/openaitest"
 	"github.com/kefuhq/kefu/relay/internal/app/apptest"
+	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/push"
+	"github.com/kefuhq/kefu/relay/internal/push/pushtest"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/webhook"
 )
@@ -125,5 +128,50 @@ func webhooksOnceFromOneNode(t *testing.T, n []*apptest.Relay, _ *openaitest.Ser
 	}
 	if notifying != 1 {
 		t.Errorf("%d nodes deliver webhooks, want 1", notifying)
+	}
+}
+
+// An agent who turned push on in the console (the same requests) is sent
+// a conversation handed to the queue: the push service's body, decrypted
+// with the browser's keys, names it. A bad subscription is refused.
+func TestPushThroughTheConsoleAPI(t *testing.T) {
+	r := apptest.Start(t, func(c *config.Config) {
+		c.AdminPassword = adminPassword
+		c.AllowPrivateDestinations = true // the push service is on loopback
+	})
+	var (
+		mu     sync.Mutex
+		bodies [][]byte
+	)
+	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		mu.Lock()
+		bodies = append(bodies, body)
+		mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(ps.Close)
+	mei := newAgent(t, r, "mei", 3)
+	br := pushtest.NewBrowser(t)
+	sub, _ := json.Marshal(map[string]any{"endpoint": ps.URL + "/send/mei", "keys": br.Keys()})
+	if resp := mei.do("POST", "/v1/agent/push/subscriptions", string(sub)); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("subscribe: %s", resp.Status)
+	}
+	if resp := mei.do("POST", "/v1/agent/push/subscriptions", `{"endpoint":"http://169.254.169.254/x","keys":{"p256dh":"x","auth":"y"}}`); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a metadata-address subscription: %s, want 400", resp.Status)
+	}
+	v := newVisitor(t, r)
+	v.send("I want to talk to a person")
+	_, conv, _ := v.c.State()
+	eventually(t, "the push", func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) > 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	plain, err := br.Decrypt(bodies[0])
+	if err != nil {
+		t.Fatalf("decrypt: %v", err)
+	}
+	var n push.Notification
+	if err := json.Unmarshal(plain, &n); err != nil || n.ConversationID != conv || !strings.HasSuffix(n.URL, conv) {
+		t.Errorf("notification %s (%v), want conversation %s", plain, err, conv)
 	}
 }
