@@ -2,7 +2,7 @@
 // in the admin page reach a receiver signed (checked with the docs'
 // verifier), the deliveries show in the page, and a delivery can be sent
 // again from there.
-import { before } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { suite, it, startRelay, launch, screenshot, poll, watch, freePort } from './lib/harness.js';
@@ -33,6 +33,8 @@ suite('notifications', () => {
     context = await launch();
     recv = await receiver();
   });
+  // A listening receiver keeps the test's process alive: node --test waited for it for ever.
+  after(() => recv?.close());
 
   it('a webhook added in the admin page gets signed events; its deliveries show and can be sent again', async () => {
     const page = await context.newPage();
