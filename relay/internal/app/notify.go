@@ -55,6 +55,7 @@ func (a *App) buildNotifiers(ctx context.Context, key *secret.Key, keySource str
 	}
 	n.push, err = push.New(ctx, a.store, push.Options{
 		Egress: egress.Policy{AllowPrivate: a.cfg.AllowPrivateDestinations}, Key: key, Subject: subject, Wake: n.wake, Logger: a.log,
+		ForgetSecrets: a.cfg.ForgetSecrets,
 	})
 	if err != nil {
 		return fmt.Errorf("%w (the key is from %s)", err, keySource)

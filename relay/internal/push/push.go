@@ -67,6 +67,11 @@ type Options struct {
 	// notification an hour late has lost its point).
 	Timeout, FirstRetry, GiveUp time.Duration
 	Now                         func() time.Time
+	// ForgetSecrets (--forget-secrets) makes a new VAPID key pair when the
+	// stored one cannot be opened with Key, and drops the subscriptions
+	// made with the old one (push services refuse them now): agents turn
+	// Push on again.
+	ForgetSecrets bool
 }
 
 // Service keeps the keys and subscriptions and sends notifications.
@@ -119,24 +124,19 @@ func New(ctx context.Context, st Store, opts Options) (*Service, error) {
 		return nil, fmt.Errorf("push: %w", err)
 	}
 	if !found || k.Public == "" {
-		priv, pub, err := webpush.GenerateVAPIDKeys()
-		if err != nil {
-			return nil, fmt.Errorf("push: make the VAPID keys: %w", err)
-		}
-		sealed, err := opts.Key.Seal(settingName, []byte(priv))
-		if err != nil {
-			return nil, fmt.Errorf("push: seal the VAPID key: %w", err)
-		}
-		k = storedKeys{Public: pub, Private: sealed}
-		if err := st.PutSetting(ctx, settingName, k); err != nil {
-			return nil, fmt.Errorf("push: store the VAPID keys: %w", err)
-		}
-		// Another node may have stored its pair first: use what is stored.
-		if _, err := st.Setting(settingName, &k); err != nil {
-			return nil, fmt.Errorf("push: %w", err)
+		if k, err = s.newKeys(ctx); err != nil {
+			return nil, err
 		}
 	}
 	plain, err := opts.Key.Open(settingName, k.Private)
+	if err != nil && opts.ForgetSecrets {
+		opts.Logger.Warn("push: the VAPID key cannot be opened with this secret key; a new pair is made and the browsers' subscriptions are dropped (--forget-secrets): agents turn Push on again", "err", err)
+		if err = s.dropSubscriptions(ctx); err == nil {
+			if k, err = s.newKeys(ctx); err == nil {
+				plain, err = opts.Key.Open(settingName, k.Private)
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("push: the VAPID key cannot be opened with this secret key: %w", err)
 	}
@@ -147,6 +147,41 @@ func New(ctx context.Context, st Store, opts Options) (*Service, error) {
 		return nil, fmt.Errorf("push: %w", err)
 	}
 	return s, nil
+}
+
+// newKeys makes, seals and stores a VAPID key pair, and returns the pair
+// stored: another node may have stored its own first.
+func (s *Service) newKeys(ctx context.Context) (storedKeys, error) {
+	priv, pub, err := webpush.GenerateVAPIDKeys()
+	if err != nil {
+		return storedKeys{}, fmt.Errorf("push: make the VAPID keys: %w", err)
+	}
+	sealed, err := s.opts.Key.Seal(settingName, []byte(priv))
+	if err != nil {
+		return storedKeys{}, fmt.Errorf("push: seal the VAPID key: %w", err)
+	}
+	k := storedKeys{Public: pub, Private: sealed}
+	if err := s.st.PutSetting(ctx, settingName, k); err != nil {
+		return storedKeys{}, fmt.Errorf("push: store the VAPID keys: %w", err)
+	}
+	if _, err := s.st.Setting(settingName, &k); err != nil {
+		return storedKeys{}, fmt.Errorf("push: %w", err)
+	}
+	return k, nil
+}
+
+// dropSubscriptions deletes every stored subscription.
+func (s *Service) dropSubscriptions(ctx context.Context) error {
+	docs, err := s.st.Docs(kindSub)
+	if err != nil {
+		return fmt.Errorf("push: drop the subscriptions: %w", err)
+	}
+	for _, d := range docs {
+		if err := s.st.DeleteDoc(ctx, kindSub, d.Key, 0); err != nil {
+			return fmt.Errorf("push: drop subscription %s: %w", d.Key, err)
+		}
+	}
+	return nil
 }
 
 // PublicKey is the VAPID public key the console subscribes with.

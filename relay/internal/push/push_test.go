@@ -240,3 +240,34 @@ func TestSubscriptions(t *testing.T) {
 		t.Errorf("the push service was asked %d times, want once (the deleted account's subscription is not sent to)", n)
 	}
 }
+
+// TestForgetSecretsMakesNewKeys: a VAPID key sealed with another secret
+// key stops the start with a clear error, unless --forget-secrets: then a
+// new pair is made and the old subscriptions (useless with it) are gone.
+func TestForgetSecretsMakesNewKeys(t *testing.T) {
+	onBoth(t, func(t *testing.T, st testStore, wake *notify.Waker) {
+		old, _ := secret.Generate()
+		svc := newService(t, st, wake, old)
+		agent(t, st, "a1")
+		ps := newPushService(t)
+		if err := svc.Subscribe(bg, "a1", Subscription{Endpoint: ps.srv.URL + "/send/x1", Keys: pushtest.NewBrowser(t).Keys()}); err != nil {
+			t.Fatal(err)
+		}
+		other, _ := secret.Generate()
+		opts := Options{Egress: egress.Policy{AllowPrivate: true}, Key: other, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+		if _, err := New(bg, st, opts); err == nil || !strings.Contains(err.Error(), "VAPID key cannot be opened") {
+			t.Fatalf("another secret key: %v, want the VAPID key refused", err)
+		}
+		opts.ForgetSecrets = true
+		again, err := New(bg, st, opts)
+		if err != nil {
+			t.Fatalf("with ForgetSecrets: %v", err)
+		}
+		if again.PublicKey() == svc.PublicKey() {
+			t.Error("the same VAPID key after forgetting it")
+		}
+		if subs, err := again.Subscriptions(""); err != nil || len(subs) != 0 {
+			t.Errorf("subscriptions after a new key = %v, %v; want none", subs, err)
+		}
+	})
+}
