@@ -522,9 +522,42 @@ func (s *Store) scanFiltered(ctx context.Context, kv jetstream.KeyValue, filter 
 // is already stored is not stored again: the stored one is returned with
 // dup set.
 func (s *Store) AddNote(ctx context.Context, convID string, nn store.NewNote) (store.Note, bool, error) {
+	var n store.Note
+	var dup bool
+	err := s.changeNotes(ctx, convID, func(notes []store.Note) ([]store.Note, error) {
+		if nn.ClientID != "" {
+			for _, have := range notes {
+				if have.ClientID == nn.ClientID {
+					n, dup = have, true
+					return nil, nil
+				}
+			}
+		}
+		if len(notes) >= store.MaxNotes {
+			return nil, store.ErrTooMany
+		}
+		conv, _, err := s.getRecord(ctx, convID)
+		if err != nil {
+			return nil, err
+		}
+		n = store.Note{ID: store.NewID(), ConversationID: convID, ClientID: nn.ClientID, AuthorID: nn.AuthorID,
+			Author: nn.Author, Text: nn.Text, Time: s.opts.Now(), AfterSeq: conv.LastSeq}
+		return append(notes, n), nil
+	})
+	if err != nil {
+		return store.Note{}, false, fmt.Errorf("store: add note to %s: %w", convID, err)
+	}
+	return n, dup, nil
+}
+
+// changeNotes reads a conversation's notes, lets change compute the new
+// list (nil: nothing to write), and writes it if nobody wrote the key
+// since; otherwise it tries again (update in kv.go, for a key that may
+// not exist yet).
+func (s *Store) changeNotes(ctx context.Context, convID string, change func([]store.Note) ([]store.Note, error)) error {
 	end, err := s.begin()
 	if err != nil {
-		return store.Note{}, false, fmt.Errorf("store: add note: %w", err)
+		return err
 	}
 	defer end()
 	ctx, cancel := s.writeCtx(ctx)
@@ -537,30 +570,18 @@ func (s *Store) AddNote(ctx context.Context, convID string, nn store.NewNote) (s
 		case err == nil:
 			rev = e.Revision()
 			if err := json.Unmarshal(e.Value(), &notes); err != nil {
-				return store.Note{}, false, fmt.Errorf("store: add note: decode notes of %s: %w", convID, err)
+				return fmt.Errorf("decode notes: %w", err)
 			}
 		case !errors.Is(err, jetstream.ErrKeyNotFound):
-			return store.Note{}, false, fmt.Errorf("store: add note: %w", err)
+			return err
 		}
-		if nn.ClientID != "" {
-			for _, n := range notes {
-				if n.ClientID == nn.ClientID {
-					return n, true, nil
-				}
-			}
+		next, err := change(notes)
+		if err != nil || next == nil {
+			return err
 		}
-		if len(notes) >= store.MaxNotes {
-			return store.Note{}, false, fmt.Errorf("store: add note to %s: %w", convID, store.ErrTooMany)
-		}
-		conv, _, err := s.getRecord(ctx, convID)
+		data, err := json.Marshal(next)
 		if err != nil {
-			return store.Note{}, false, fmt.Errorf("store: add note: %w", err)
-		}
-		n := store.Note{ID: store.NewID(), ConversationID: convID, ClientID: nn.ClientID, AuthorID: nn.AuthorID,
-			Author: nn.Author, Text: nn.Text, Time: s.opts.Now(), AfterSeq: conv.LastSeq}
-		data, err := json.Marshal(append(notes, n))
-		if err != nil {
-			return store.Note{}, false, err
+			return err
 		}
 		if rev == 0 {
 			_, err = s.notes.Create(ctx, convID, data)
@@ -571,14 +592,14 @@ func (s *Store) AddNote(ctx context.Context, convID string, nn store.NewNote) (s
 			continue
 		}
 		if err != nil {
-			return store.Note{}, false, fmt.Errorf("store: add note to %s: %w", convID, err)
+			return err
 		}
 		if rev != 0 {
 			s.superseded(s.notes, rev)
 		}
-		return n, false, nil
+		return nil
 	}
-	return store.Note{}, false, fmt.Errorf("store: add note to %s: gave up after %d concurrent changes", convID, maxUpdateRounds)
+	return fmt.Errorf("gave up after %d concurrent changes", maxUpdateRounds)
 }
 
 // Notes lists a conversation's notes, oldest first.
@@ -608,26 +629,7 @@ func (s *Store) ImportNotes(ctx context.Context, convID string, notes []store.No
 	if len(notes) == 0 {
 		return nil
 	}
-	end, err := s.begin()
-	if err != nil {
-		return fmt.Errorf("store: import notes: %w", err)
-	}
-	defer end()
-	ctx, cancel := s.writeCtx(ctx)
-	defer cancel()
-	for range maxUpdateRounds {
-		var have []store.Note
-		var rev uint64
-		e, err := s.notes.Get(ctx, convID)
-		switch {
-		case err == nil:
-			rev = e.Revision()
-			if err := json.Unmarshal(e.Value(), &have); err != nil {
-				return fmt.Errorf("store: import notes: decode notes of %s: %w", convID, err)
-			}
-		case !errors.Is(err, jetstream.ErrKeyNotFound):
-			return fmt.Errorf("store: import notes: %w", err)
-		}
+	err := s.changeNotes(ctx, convID, func(have []store.Note) ([]store.Note, error) {
 		ids := map[string]bool{}
 		for _, n := range have {
 			ids[n.ID] = true
@@ -639,27 +641,12 @@ func (s *Store) ImportNotes(ctx context.Context, convID string, notes []store.No
 			}
 		}
 		if len(merged) == len(have) {
-			return nil
+			return nil, nil
 		}
-		data, err := json.Marshal(merged)
-		if err != nil {
-			return err
-		}
-		if rev == 0 {
-			_, err = s.notes.Create(ctx, convID, data)
-		} else {
-			_, err = s.notes.Update(ctx, convID, data, rev)
-		}
-		if conflict(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("store: import notes of %s: %w", convID, err)
-		}
-		if rev != 0 {
-			s.superseded(s.notes, rev)
-		}
-		return nil
+		return merged, nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: import notes of %s: %w", convID, err)
 	}
-	return fmt.Errorf("store: import notes of %s: gave up after %d concurrent changes", convID, maxUpdateRounds)
+	return nil
 }
