@@ -104,7 +104,7 @@ func (s *Store) trimmer() {
 	defer close(s.trimDone)
 	for t := range s.trims {
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
-		if err := t.st.SecureDeleteMsg(ctx, t.seq); err != nil && !gone(err) {
+		if err := t.st.SecureDeleteMsg(ctx, t.seq); err != nil && !gone(ctx, t.st, t.seq, err) {
 			s.opts.Logger.Debug("jetstream: erase a superseded revision", "stream", t.st.CachedInfo().Config.Name, "seq", t.seq, "err", err)
 		}
 		cancel()
@@ -112,11 +112,19 @@ func (s *Store) trimmer() {
 	}
 }
 
-// gone reports an erase of a message that is no longer there.
-func gone(err error) bool {
+// gone reports an erase that failed because the message is no longer
+// there. The trimmer and an erasure can race for the same superseded
+// revision; the loser's delete fails with a generic "delete failed" code
+// (10043, "sequence N not found"), not "message not found", so when the
+// code does not say, the stream is asked whether seq is still stored.
+func gone(ctx context.Context, st jetstream.Stream, seq uint64, err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.Is(err, jetstream.ErrMsgNotFound) ||
-		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeMessageNotFound)
+	if errors.Is(err, jetstream.ErrMsgNotFound) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeMessageNotFound) {
+		return true
+	}
+	_, getErr := st.GetMsg(ctx, seq)
+	return errors.Is(getErr, jetstream.ErrMsgNotFound)
 }
 
 // Visitors returns the visitors keep accepts (all when keep is nil), read
@@ -289,7 +297,7 @@ func (s *Store) eraseAll(ctx context.Context, st jetstream.Stream, subject strin
 		if err != nil {
 			return n, fmt.Errorf("find %s: %w", subject, err)
 		}
-		if err := st.SecureDeleteMsg(ctx, raw.Sequence); err != nil && !gone(err) {
+		if err := st.SecureDeleteMsg(ctx, raw.Sequence); err != nil && !gone(ctx, st, raw.Sequence, err) {
 			return n, fmt.Errorf("erase %s #%d: %w", subject, raw.Sequence, err)
 		}
 		n++

@@ -12,6 +12,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/store/jetstream/natstest"
 	"github.com/kefuhq/kefu/relay/internal/store/storetest"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // waitTrimmed waits until the trimmer has erased every superseded revision
@@ -192,4 +193,45 @@ func TestEraseOnEveryReplica(t *testing.T) {
 		}
 	}
 	t.Logf("gone from every server's files, Raft logs included, %v after the erasure", time.Since(start))
+}
+
+// TestEraseRaceWithTrimmer: an erasure and the trimmer may both erase the
+// same superseded revision (CI saw it: "sequence 8 not found", code 10043,
+// failed the erasure). The loser must count it as gone, not fail.
+func TestEraseRaceWithTrimmer(t *testing.T) {
+	c := natstest.Run(t, natstest.Options{})
+	s := openOn(t, c, 0, "kefu", nil)
+	ctx := context.Background()
+	v, conv, err := s.CreateVisitor(ctx, storetest.TokenHash("race"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, conv.ID, store.NewMessage{From: "visitor", Text: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	waitTrimmed(t, s)
+	st := s.erasable[s.convs.Bucket()]
+	raw, err := st.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(kvSubject(s.convs, conv.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SecureDeleteMsg(ctx, raw.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	again := st.SecureDeleteMsg(ctx, raw.Sequence)
+	if again == nil {
+		t.Fatal("erasing an erased revision again succeeded; the race cannot happen and this test shows nothing")
+	}
+	if !gone(ctx, st, raw.Sequence, again) {
+		t.Errorf("erasing an already erased revision: %v not taken as gone", again)
+	}
+	t.Logf("the second erase failed with: %v", again)
+	vst := s.erasable[s.visitors.Bucket()]
+	stored, err := vst.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(kvSubject(s.visitors, v.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gone(ctx, vst, stored.Sequence, fmt.Errorf("some other failure")) {
+		t.Errorf("a stored revision (#%d) taken as gone after an unrelated error", stored.Sequence)
+	}
 }
