@@ -1,11 +1,15 @@
 package ai
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
+
+	openai "github.com/sashabaranov/go-openai"
 )
 
 // go-openai's stream reader returns io.EOF both after "data: [DONE]" and
@@ -92,3 +96,93 @@ func (b *sseBody) endLine() {
 }
 
 func (b *sseBody) Close() error { return b.rc.Close() }
+
+// events reads the data payloads of an event stream, as go-openai's
+// stream reader did (Stream used it until its cost per chunk showed: three
+// regular expressions and a copy of every line, then json.Unmarshal into
+// its full response type). It reads from the sseBody under it, which keeps
+// bounding lines and noise and noticing [DONE].
+type events struct {
+	r        *bufio.Reader
+	long     []byte       // a line longer than r's buffer, pieced together
+	noise    bytes.Buffer // non-data lines: a plain JSON error body, maybe
+	finished bool
+}
+
+// eventsBuffer holds a whole chunk line: OpenAI's are ~250 bytes, tool
+// calls and usage a little more. Longer lines are pieced together.
+const eventsBuffer = 4096
+
+func newEvents(r io.Reader) *events {
+	return &events{r: bufio.NewReaderSize(r, eventsBuffer)}
+}
+
+// errStreamError is an error event in the stream that did not parse.
+var errStreamError = errors.New("malformed error event in the stream")
+
+// next returns the next data payload, valid until the following call.
+// [DONE] and the end of the body are io.EOF; an error event (data:
+// {"error": …}), or an OpenAI error object as the body's only content,
+// is an *openai.APIError; more than emptyMessagesLimit non-data lines in
+// a row are openai.ErrTooManyEmptyStreamMessages.
+func (e *events) next() ([]byte, error) {
+	if e.finished {
+		return nil, io.EOF
+	}
+	for empty := 0; ; {
+		line, err := e.line()
+		if err != nil {
+			// A last line without its newline is not an event.
+			if apiErr := parseStreamError(e.noise.Bytes()); apiErr != nil {
+				return nil, fmt.Errorf("error, %w", apiErr)
+			}
+			return nil, err
+		}
+		line = bytes.TrimSpace(line)
+		payload, isData := bytes.CutPrefix(line, []byte("data:"))
+		if isData {
+			payload = bytes.TrimLeft(payload, " \t\n\f\r")
+			switch {
+			case bytes.HasPrefix(payload, []byte(`{"error":`)):
+				if apiErr := parseStreamError(payload); apiErr != nil {
+					return nil, fmt.Errorf("error, %w", apiErr)
+				}
+				return nil, errStreamError
+			case string(payload) == "[DONE]":
+				e.finished = true
+				return nil, io.EOF
+			}
+			return payload, nil
+		}
+		e.noise.Write(line) // bounded by sseBody (maxNoise)
+		if empty++; empty > emptyMessagesLimit {
+			return nil, openai.ErrTooManyEmptyStreamMessages
+		}
+	}
+}
+
+// line returns the next line with its newline, or an error.
+func (e *events) line() ([]byte, error) {
+	line, err := e.r.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return line, err
+	}
+	e.long = append(e.long[:0], line...)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		line, err = e.r.ReadSlice('\n')
+		e.long = append(e.long, line...)
+	}
+	return e.long, err
+}
+
+// parseStreamError reads an OpenAI error object; nil if b is not one.
+func parseStreamError(b []byte) *openai.APIError {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	var er openai.ErrorResponse
+	if json.Unmarshal(b, &er) != nil {
+		return nil
+	}
+	return er.Error
+}

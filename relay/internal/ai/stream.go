@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kefuhq/kefu/relay/internal/egress"
 	openai "github.com/sashabaranov/go-openai"
@@ -92,7 +93,7 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 		if !errors.As(err, &ue) || ctx.Err() != nil {
 			break
 		}
-		if tools && toolsUnsupported(ue) && st.res.Text == "" && attempt < c.opts.Retry.MaxAttempts {
+		if tools && toolsUnsupported(ue) && st.text.Len() == 0 && attempt < c.opts.Retry.MaxAttempts {
 			// An upstream without tools: ask again, with the text marker.
 			c.log.Info("ai upstream refused tools; asking again in marker mode", "status", ue.Status)
 			tools = false
@@ -126,6 +127,7 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 			err = derr
 		}
 	}
+	st.res.Text = st.text.String()
 	st.res.Redactions = st.filter.Redactions()
 	st.res.Usage = st.usage(msgs)
 	if err == nil {
@@ -137,7 +139,7 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 
 // classify turns an attempt's error into the one Stream returns.
 func (c *Client) classify(ctx context.Context, op string, err error, st *streamState, withheld bool) error {
-	emitted := st.res.Text != ""
+	emitted := st.text.Len() > 0
 	var he *HandoffError
 	if errors.As(err, &he) {
 		c.log.Info("ai asked for a person", "via", he.Via, "reason", he.Reason)
@@ -173,6 +175,7 @@ type streamState struct {
 	start          time.Time
 	filter         Filter
 	res            Result
+	text           strings.Builder // what was delivered: Result.Text
 	raw            strings.Builder // unfiltered text, for the token estimate
 	finish         string
 	upstreamUsage  *openai.Usage
@@ -182,7 +185,7 @@ type streamState struct {
 
 // deliver passes filtered text on, keeping Result.Text equal to what was sent.
 func (st *streamState) deliver(text string) error {
-	st.res.Text += text
+	st.text.WriteString(text)
 	if st.onDelta == nil {
 		return nil
 	}
@@ -222,6 +225,11 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 	defer stream.Close()
 	c.metrics.Response(statusClass(200))
 	st.opened++
+	if cl.body == nil {
+		return &UpstreamError{Failure: FailProtocol, Message: "no event stream in the reply"}
+	}
+	ev := newEvents(cl.body)
+	var dec chunkDecoder
 	var tc toolCall
 	var grace *time.Timer // bounds the wait for the tool's arguments
 	defer func() {
@@ -230,7 +238,11 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 		}
 	}()
 	for chunks := 0; ; chunks++ {
-		resp, err := stream.Recv()
+		data, err := ev.next()
+		var resp *streamChunk
+		if err == nil {
+			resp, err = dec.decode(data)
+		}
 		if err != nil && tc.called() {
 			// The call is known; the stream ended or the wait for the
 			// arguments did: hand off with what came.
@@ -251,14 +263,15 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 		}
 		content := ""
 		called := false
-		for _, ch := range resp.Choices {
+		for i := range resp.Choices {
+			ch := &resp.Choices[i]
 			if ch.Index != 0 {
 				continue // we ask for one choice; ignore any other
 			}
 			content += ch.Delta.Content
 			called = tc.add(ch.Delta) || called
-			if ch.FinishReason != "" && ch.FinishReason != openai.FinishReasonNull {
-				st.finish = string(ch.FinishReason)
+			if ch.FinishReason != "" && ch.FinishReason != string(openai.FinishReasonNull) {
+				st.finish = ch.FinishReason
 				st.res.FinishReason = st.finish
 			}
 		}
@@ -271,7 +284,9 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 			c.metrics.FirstToken(st.res.FirstToken)
 		}
 		if content != "" {
-			content = strings.ToValidUTF8(content, "\uFFFD")
+			if !utf8.ValidString(content) {
+				content = strings.ToValidUTF8(content, "\uFFFD")
+			}
 			st.raw.WriteString(content)
 			if out := st.filter.Write(content); out != "" {
 				if err := st.deliver(out); err != nil {

@@ -28,6 +28,9 @@ type call struct {
 	status     atomic.Int32
 	retryAfter atomic.Int64 // nanoseconds
 	done       atomic.Bool  // "data: [DONE]" seen
+	// body is the event stream of the response go-openai returned: Stream
+	// reads it itself (events) rather than through go-openai's reader.
+	body io.Reader
 }
 
 type callKey struct{}
@@ -81,7 +84,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// go-openai reads an error body whole: bound it.
 		resp.Body = limitedBody{io.LimitReader(resp.Body, t.maxErrBody), resp.Body}
 	case c != nil:
-		resp.Body = &sseBody{rc: resp.Body, maxLine: t.maxLine, done: &c.done}
+		sb := &sseBody{rc: resp.Body, maxLine: t.maxLine, done: &c.done}
+		resp.Body, c.body = sb, sb
 	}
 	return resp, nil
 }
