@@ -79,6 +79,11 @@ type logIndex struct {
 	// in convs. An older one reads the log itself (rare: a read racing a
 	// compaction step).
 	horizon uint64
+	// upTo is the newest log position taken in. A snapshot whose log
+	// goes further was committed before the writer took the batch in
+	// (promote runs after the commit): its newer entries are read from
+	// the log itself.
+	upTo uint64
 }
 
 func (x *logIndex) len() int {
@@ -87,13 +92,14 @@ func (x *logIndex) len() int {
 	return x.n
 }
 
-// refs copies conv's entries with seq > after, and returns the horizon.
-func (x *logIndex) refs(conv string, after uint64) ([]logRef, uint64) {
+// refs copies conv's entries with seq > after, and returns the horizon
+// and the newest position taken in.
+func (x *logIndex) refs(conv string, after uint64) ([]logRef, uint64, uint64) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	rs := x.convs[conv]
 	i := sort.Search(len(rs), func(i int) bool { return rs[i].seq > after })
-	return slices.Clone(rs[i:]), x.horizon
+	return slices.Clone(rs[i:]), x.horizon, x.upTo
 }
 
 // logPending is an entry put by the batch being committed.
@@ -116,6 +122,7 @@ func (x *logIndex) apply(added []logPending, dropped map[string]bool) {
 	for _, p := range added {
 		x.convs[p.conv] = append(x.convs[p.conv], p.ref)
 		x.n++
+		x.upTo = max(x.upTo, p.ref.pos)
 	}
 	for conv := range dropped {
 		x.n -= len(x.convs[conv])
@@ -198,8 +205,10 @@ func loadLog(tx *bolt.Tx) (*logIndex, error) {
 		if len(k) != 8 || json.Unmarshal(v, &h) != nil || h.ConversationID == "" {
 			return fmt.Errorf("log entry %x: %w", k, store.ErrCorrupt)
 		}
-		x.convs[h.ConversationID] = append(x.convs[h.ConversationID], logRef{pos: binary.BigEndian.Uint64(k), seq: h.Seq, clientID: h.ClientID})
+		pos := binary.BigEndian.Uint64(k)
+		x.convs[h.ConversationID] = append(x.convs[h.ConversationID], logRef{pos: pos, seq: h.Seq, clientID: h.ClientID})
 		x.n++
+		x.upTo = max(x.upTo, pos)
 		return nil
 	})
 	if err != nil {
@@ -292,17 +301,18 @@ func decodeAt(lb *bolt.Bucket, pos uint64) (store.Message, error) {
 }
 
 // logRefs lists conv's entries with seq > after that tx's snapshot may
-// hold in the log: from the index, or, when the snapshot is older than
-// the index, from the log itself.
+// hold in the log: from the index, plus those of batches committed but
+// not taken in yet, read from the log's end; or, when the snapshot is
+// older than the index's last move, from the whole log.
 func (s *Store) logRefs(tx *bolt.Tx, conv string, after uint64) ([]logRef, error) {
 	moved := logMoved(tx)
-	refs, horizon := s.log.refs(conv, after)
-	if moved >= horizon {
-		return refs, nil
+	refs, horizon, upTo := s.log.refs(conv, after)
+	from := upTo + 1 // entries not taken in yet
+	if moved < horizon {
+		refs, from = refs[:0], 1 // a snapshot older than a move: the whole log
 	}
-	refs = refs[:0]
 	c := tx.Bucket(bucketLog).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	for k, v := c.Seek(posKey(from)); k != nil; k, v = c.Next() {
 		var h logHeader
 		if err := json.Unmarshal(v, &h); err != nil {
 			return nil, fmt.Errorf("decode log entry %x: %w: %w", k, store.ErrCorrupt, err)
