@@ -28,8 +28,9 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	creds := fs.String("nats-creds", "", "NATS credentials file, if the cluster needs one")
 	prefix := fs.String("prefix", "kefu", "the names of the cluster's stream and buckets (as the cluster's nodes use)")
 	replicas := fs.Int("replicas", 0, "replicas of the stream and buckets; 0: 3 on a cluster of three or more servers, else 1")
+	dropPending := fs.Bool("drop-pending", false, "move even if the single node had not sent every webhook, mail or push notification yet (those are then never sent)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: kefu migrate --from DIR --nats-url URL [--nats-creds FILE] [--prefix kefu] [--replicas N]")
+		fmt.Fprintln(stderr, "Usage: kefu migrate --from DIR --nats-url URL [--nats-creds FILE] [--prefix kefu] [--replicas N] [--drop-pending]")
 		fmt.Fprintln(stderr, "Copies a single-node store into JetStream. Safe to run again: it finishes an interrupted run and stores nothing twice.")
 		fs.PrintDefaults()
 	}
@@ -80,7 +81,11 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	defer dst.Close()
 	start := time.Now()
-	n, err := migrate.BoltToJetStream(ctx, src, dst, log)
+	n, err := migrate.BoltToJetStream(ctx, src, dst, log, migrate.Options{DropPending: *dropPending})
+	if errors.Is(err, migrate.ErrPending) {
+		fmt.Fprintf(stderr, "kefu migrate: %v\nNothing was moved. Start the single node until they are sent (a failing webhook URL shows in the admin page), stop it, and run this again; or pass --drop-pending to move without them.\n", err)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kefu migrate: stopped after %v: %v\nNothing is lost: run the same command again to finish.\n", n, err)
 		return 1

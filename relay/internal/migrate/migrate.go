@@ -1,8 +1,9 @@
 // Package migrate moves a single-node store (bbolt) into the cluster's
 // store (JetStream) without losing a message: visitors with their tokens,
 // conversations with every message at its seq, their attachments and
-// internal notes, accounts, sessions and settings. Running it again finishes an interrupted run and changes
-// nothing after a complete one.
+// internal notes, accounts, sessions, settings, and what the
+// notifications keep (notify.go). Running it again finishes an
+// interrupted run and changes nothing after a complete one.
 package migrate
 
 import (
@@ -13,16 +14,28 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/internal/store/jetstream"
+	"github.com/kefuhq/kefu/relay/internal/webhook"
 )
 
 // Counts says what a run moved (or found already there).
 type Counts struct {
 	Visitors, Conversations, Messages, Attachments, Notes, Accounts, Sessions, Settings int
+	// Documents are outbox entries, keys, push subscriptions and webhook
+	// delivery logs; Readers the event log readers started in the cluster.
+	Documents, Readers int
+}
+
+// Options changes a run.
+type Options struct {
+	// DropPending moves even when the single node had not handled every
+	// event yet (a webhook URL retrying, a reader behind): those events
+	// are then never sent.
+	DropPending bool
 }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("%d visitors, %d conversations, %d messages, %d attachments, %d notes, %d accounts, %d sessions, %d settings",
-		c.Visitors, c.Conversations, c.Messages, c.Attachments, c.Notes, c.Accounts, c.Sessions, c.Settings)
+	return fmt.Sprintf("%d visitors, %d conversations, %d messages, %d attachments, %d notes, %d accounts, %d sessions, %d settings, %d documents, %d event readers",
+		c.Visitors, c.Conversations, c.Messages, c.Attachments, c.Notes, c.Accounts, c.Sessions, c.Settings, c.Documents, c.Readers)
 }
 
 // pageSize bounds the messages held in memory at once.
@@ -30,9 +43,25 @@ const pageSize = 500
 
 // BoltToJetStream copies everything in src into dst. src should not be
 // written meanwhile (the relay using it stopped): what it gains after the
-// run started may be missed, and a re-run picks it up.
-func BoltToJetStream(ctx context.Context, src *boltdb.Store, dst *jetstream.Store, log *slog.Logger) (Counts, error) {
+// run started may be missed, and a re-run picks it up. Events the single
+// node had not handled yet stop it before anything is written
+// (ErrPending), unless o.DropPending.
+func BoltToJetStream(ctx context.Context, src *boltdb.Store, dst *jetstream.Store, log *slog.Logger, o Options) (Counts, error) {
 	var n Counts
+	rs, err := readers(src)
+	if err != nil {
+		return n, err
+	}
+	left, err := pending(ctx, src, rs)
+	if err != nil {
+		return n, err
+	}
+	if left != "" && !o.DropPending {
+		return n, fmt.Errorf("migrate: %w: %s", ErrPending, left)
+	}
+	if left != "" {
+		log.Warn("migrate: dropping events the single node had not handled", "readers", left)
+	}
 	accts, err := src.Accounts()
 	if err != nil {
 		return n, err
@@ -77,12 +106,25 @@ func BoltToJetStream(ctx context.Context, src *boltdb.Store, dst *jetstream.Stor
 		},
 		Setting: func(name string, value []byte) error {
 			n.Settings++
+			if name == webhook.SettingName {
+				var err error
+				if value, err = webhook.EndpointsForNewLog(value); err != nil {
+					return fmt.Errorf("migrate: %w", err)
+				}
+			}
 			return dst.PutSettingBytes(ctx, name, value)
 		},
 	})
 	if err != nil {
 		return n, err
 	}
+	if n.Documents, err = carryDocs(ctx, src, dst); err != nil {
+		return n, err
+	}
+	if err := startReaders(ctx, dst, rs); err != nil {
+		return n, err
+	}
+	n.Readers = len(rs)
 	return n, nil
 }
 

@@ -196,7 +196,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	defer dst.Close()
 
-	n, err := BoltToJetStream(bg, src, dst, log)
+	n, err := BoltToJetStream(bg, src, dst, log, Options{})
 	if err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
@@ -213,11 +213,11 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := BoltToJetStream(bg, src, dst, log); err != nil {
+	if _, err := BoltToJetStream(bg, src, dst, log, Options{}); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
 	same(t, src, dst, tokens)
-	if _, err := BoltToJetStream(bg, src, dst, log); err != nil {
+	if _, err := BoltToJetStream(bg, src, dst, log, Options{}); err != nil {
 		t.Fatalf("third migrate: %v", err)
 	}
 	same(t, src, dst, tokens)
