@@ -94,4 +94,25 @@ suite('away hours', () => {
     await poll(async () => (await W.texts(back2)).includes(reply), { timeout: 20_000, what: 'the reply in the reopened chat' });
     await screenshot(back2, 'away-reopened-from-mail');
   });
+
+  it('an open widget follows the away switch live, without a reload', async () => {
+    const context = await launch({ locale: 'en-US', timezoneId: 'UTC' });
+    const page = await context.newPage();
+    const errors = watch(page);
+    await page.goto(site.add('away-live', {}));
+    await W.open(page);
+    const line = page.locator('kefu-widget .av');
+    await poll(async () => /^Away until /.test(await line.textContent()), { what: 'away until (the holidays)' });
+    // A visitor who wrote has a socket, which carries the changes.
+    await W.send(page, 'hello there');
+    await poll(async () => (await W.stored(page)).some((m) => m.cls.includes('vi')), { what: 'the message stored: the socket is up' });
+    const hours = [0, 1, 2, 3, 4, 5, 6].map((d) => ({ day: d, from: '00:00', to: '24:00' }));
+    const put = (away) => adminFetch(relay, 'PUT', '/v1/admin/availability', { time_zone: 'UTC', hours, holidays: [], reply_minutes: 30, away, texts: {} });
+    assert.equal((await put(false)).status, 200);
+    await poll(async () => /^Usually replies within 30 minutes/.test(await line.textContent()), { what: 'the header follows: within hours now' });
+    assert.equal((await put(true)).status, 200);
+    await poll(async () => /away/i.test(await line.textContent()), { what: 'the header follows the away switch' });
+    assert.deepEqual(errors, [], 'console errors');
+    await context.close();
+  });
 });

@@ -336,6 +336,7 @@ textarea::placeholder{color:var(--mu)}
 
   // --- open / close, unread -----------------------------------------------------
   let isOpen = false;
+  let availTimer = 0;
   let lastRead = 0;
   let unread = 0;
   const showBadge = () => {
@@ -377,6 +378,10 @@ textarea::placeholder{color:var(--mu)}
     markRead();
     emit('open');
     refreshAvail();
+    // Without a socket (nothing written yet: no visitor record per page
+    // view) nothing is pushed; the open panel asks now and then instead.
+    clearInterval(availTimer);
+    availTimer = setInterval(() => { if (!state.connected && !d.hidden) refreshAvail(); }, 30_000);
     refreshModel();
     classifier.load();
   }
@@ -384,6 +389,7 @@ textarea::placeholder{color:var(--mu)}
     if (!isOpen) return;
     const hadFocus = root.activeElement && panel.contains(root.activeElement);
     isOpen = false;
+    clearInterval(availTimer);
     panel.hidden = true;
     modal();
     ctx.setOpen(false);
@@ -759,6 +765,14 @@ textarea::placeholder{color:var(--mu)}
     return '';
   }
   let availAt = 0;
+  // The relay pushes the status when it changes (docs/protocol.md,
+  // "availability"); the shop's wording stays the config's.
+  function liveAvail(f) {
+    if (typeof f.state !== 'string') return;
+    avail = { texts: avail.texts, state: f.state, online: f.online, reply_minutes: f.reply_minutes, until: f.until, time_zone: f.time_zone };
+    availAt = Date.now();
+    statusLine();
+  }
   function refreshAvail() {
     if (Date.now() - availAt < 30_000) return;
     availAt = Date.now();
@@ -1061,6 +1075,7 @@ textarea::placeholder{color:var(--mu)}
       case 'delta': return delta(f);
       case 'typing': return showTyping(f);
       case 'conversation': return setHandler(f);
+      case 'availability': return liveAvail(f);
       case 'error': return onError(f);
       default: return undefined;
     }

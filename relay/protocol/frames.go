@@ -3,9 +3,12 @@
 // of error and close codes. docs/protocol.md describes every frame.
 package protocol
 
+import "time"
+
 // Frame types. Client frames: hello, message, typing, identify,
 // fingerprint. Server frames:
-// welcome, message, ack, typing, delta, error, conversation, ping.
+// welcome, message, ack, typing, delta, error, conversation, ping,
+// availability.
 const (
 	TypeHello        = "hello"
 	TypeWelcome      = "welcome"
@@ -18,6 +21,7 @@ const (
 	TypeIdentify     = "identify"
 	TypeFingerprint  = "fingerprint"
 	TypePing         = "ping" // the relay's heartbeat, {"type":"ping"}, every ping_ms
+	TypeAvailability = "availability"
 )
 
 // Who wrote a message.
@@ -94,6 +98,19 @@ type Welcome struct {
 	Handler        string `json:"handler"`
 	HandlerName    string `json:"handler_name,omitempty"`
 	PingMS         int64  `json:"ping_ms,omitempty"`
+}
+
+// Availability is the team's availability, pushed to open widgets when it
+// changes (an agent signs in or out or goes away, the admin's away switch,
+// business hours opening or closing). Its fields are the widget config's
+// "availability" without the texts, which only change with the config.
+type Availability struct {
+	Type         string     `json:"type"`
+	State        string     `json:"state"`
+	Online       int        `json:"online"`
+	ReplyMinutes int        `json:"reply_minutes,omitempty"`
+	Until        *time.Time `json:"until,omitempty"`
+	TimeZone     string     `json:"time_zone"`
 }
 
 // Message is a stored chat message as the relay sends it.

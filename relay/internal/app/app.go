@@ -305,6 +305,10 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		return err
 	}
 	a.avail = av
+	// The admin's away switch holds routing; presence changes reach open
+	// widgets (background: availabilityToWidgets).
+	a.router.Hold = av.SwitchedAway
+	a.router.OnPresence = av.Changed
 	site, err := site.New(assets, a.store, origins, func() string { _, _, h := in.Model(); return h }, site.Options{
 		FileBytes:    a.files.MaxBytes(),
 		Availability: func(lang string) any { return av.ForWidget(lang) },
@@ -405,8 +409,9 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 // reassignment, purging expired sessions, and the retention sweep.
 func (a *App) background(ctx context.Context) {
 	a.runNotifiers(ctx)
-	a.bg.Add(5)
+	a.bg.Add(6)
 	go func() { defer a.bg.Done(); a.files.Run(ctx, 10*time.Minute) }()
+	go func() { defer a.bg.Done(); a.avail.Watch(ctx, availabilityEvery, a.availabilityToWidgets) }()
 	go func() { defer a.bg.Done(); a.mail.Run(ctx) }()
 	go func() {
 		defer a.bg.Done()

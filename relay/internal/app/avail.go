@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/assign"
@@ -23,6 +24,24 @@ func botAvailability(av *avail.Service) bot.Availability {
 		out.ReplyMinutes = st.ReplyMinutes
 	}
 	return out
+}
+
+// availabilityEvery is how often the availability is recomputed for what
+// only time changes (hours opening, the away switch's end); presence and
+// settings changes go out at once.
+const availabilityEvery = 15 * time.Second
+
+// availabilityToWidgets pushes a new availability to this node's open
+// widgets (each node to its own; every node watches). When the away
+// switch has just gone off, routing need not wait for the next tick.
+func (a *App) availabilityToWidgets(st avail.Status) {
+	a.hub.PublishLocal(chat.AvailabilityTopic, hub.NewFrame(protocol.Availability{
+		Type: protocol.TypeAvailability, State: st.State, Online: st.Online,
+		ReplyMinutes: st.ReplyMinutes, Until: st.Until, TimeZone: st.TimeZone,
+	}), nil)
+	if !a.avail.SwitchedAway() {
+		go a.router.Route(context.Background())
+	}
 }
 
 // presence is who is there now, as mail needs it.

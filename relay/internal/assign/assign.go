@@ -92,6 +92,13 @@ type Router struct {
 	// OnAssigned runs after a conversation was assigned to an agent (their
 	// consoles start watching it).
 	OnAssigned func(agentID, convID string)
+	// Hold, when it reports true, keeps queued conversations in the queue
+	// (the admin's away switch: nobody answers now); Tick routes them once
+	// it reports false. People may still take them by hand.
+	Hold func() bool
+	// OnPresence runs after an agent's presence changed (signed in or out,
+	// away or back), on whichever node learnt of it.
+	OnPresence func()
 
 	peers Peers // nil on one node
 
@@ -270,6 +277,9 @@ func (r *Router) Queued(ctx context.Context, conv store.Conversation, question, 
 	r.drain(ctx)
 }
 
+// Route assigns queued conversations now: Hold has just let go.
+func (r *Router) Route(ctx context.Context) { r.drain(ctx) }
+
 // drain assigns queued conversations, oldest first, while someone can
 // take them. In a cluster only the node holding the router's lease does;
 // the store's compare-and-set keeps even two routers from assigning one
@@ -309,6 +319,9 @@ func (r *Router) drain(ctx context.Context) {
 
 // pickLocked chooses the agent for a question among those online with room.
 func (r *Router) pickLocked(question string) (string, bool) {
+	if r.Hold != nil && r.Hold() {
+		return "", false
+	}
 	var cands []router.Agent
 	for _, a := range r.agents {
 		if load := r.load[a.acct.ID]; a.status() == protocol.StatusOnline && load < a.acct.Capacity {

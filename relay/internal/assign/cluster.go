@@ -286,6 +286,13 @@ func (r *Router) tickCluster(ctx context.Context) {
 	}
 }
 
+// Waiting reports whether a conversation waits in this node's queue.
+func (r *Router) Waiting(convID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.queuedLocked(convID)
+}
+
 func (r *Router) queuedLocked(convID string) bool {
 	for _, q := range r.queue {
 		if q.conv == convID {

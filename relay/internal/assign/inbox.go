@@ -32,6 +32,9 @@ func (r *Router) publishAgents() {
 	list := r.agentsLocked()
 	r.mu.Unlock()
 	r.hub.PublishLocal(InboxTopic, hub.NewFrame(protocol.Agents{Type: protocol.TypeAgents, Agents: list}), nil)
+	if r.OnPresence != nil {
+		r.OnPresence()
+	}
 }
 
 // OnAppend keeps consoles' inboxes current on every stored message. It is

@@ -53,6 +53,9 @@ type Service struct {
 	mu  sync.RWMutex
 	cur Settings
 	loc *time.Location
+
+	// changed nudges Watch: something the status depends on changed.
+	changed chan struct{}
 }
 
 // New loads the stored settings (or the defaults). online counts the
@@ -61,7 +64,7 @@ func New(st store.Settings, online func() int, now func() time.Time) (*Service, 
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: st, online: online, now: now}
+	s := &Service{store: st, online: online, now: now, changed: make(chan struct{}, 1)}
 	set := DefaultSettings()
 	if _, err := st.Setting(SettingName, &set); err != nil {
 		return nil, fmt.Errorf("avail: load settings: %w", err)
@@ -88,6 +91,7 @@ func (s *Service) Reload() error {
 	s.mu.Lock()
 	s.cur, s.loc = set, loc
 	s.mu.Unlock()
+	s.Changed()
 	return nil
 }
 
@@ -114,7 +118,55 @@ func (s *Service) SetSettings(ctx context.Context, set Settings) error {
 		return fmt.Errorf("avail: store settings: %w", err)
 	}
 	s.cur, s.loc = set, loc
+	s.Changed()
 	return nil
+}
+
+// Changed tells Watch that something the status depends on changed (an
+// agent signed in or out or went away). It never blocks.
+func (s *Service) Changed() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Watch calls publish with the status whenever it differs from the last
+// one published, until ctx ends: at once after Changed, and every
+// interval for what only time changes (business hours opening, the away
+// switch's end). The first status is published too.
+func (s *Service) Watch(ctx context.Context, interval time.Duration, publish func(Status)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var last *Status
+	for {
+		if st := s.Status(); last == nil || !st.same(*last) {
+			publish(st)
+			last = &st
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.changed:
+		case <-t.C:
+		}
+	}
+}
+
+// same reports whether two statuses say the same to a visitor.
+func (st Status) same(o Status) bool {
+	return st.State == o.State && st.Online == o.Online && st.ReplyMinutes == o.ReplyMinutes &&
+		st.TimeZone == o.TimeZone && (st.Until == nil) == (o.Until == nil) && (st.Until == nil || st.Until.Equal(*o.Until))
+}
+
+// SwitchedAway reports whether the admin's away switch is on now: nobody
+// answers, so the router holds new conversations in the queue (agents
+// may still take them by hand).
+func (s *Service) SwitchedAway() bool {
+	s.mu.RLock()
+	set := s.cur
+	s.mu.RUnlock()
+	return set.Away && (set.AwayUntil == nil || s.now().Before(*set.AwayUntil))
 }
 
 // Status is the availability now.

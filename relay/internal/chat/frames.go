@@ -47,3 +47,8 @@ func Topic(convID string) string { return "c:" + convID }
 // also subscribe (nothing is published on it): whether they have it open
 // now, which agents watching Topic would hide.
 func VisitorTopic(convID string) string { return "v:" + convID }
+
+// AvailabilityTopic is where every visitor connection subscribes for the
+// team's availability (protocol.Availability), published on each node to
+// its own visitors.
+const AvailabilityTopic = "availability"

@@ -287,6 +287,7 @@ func (h *Handler) eventsHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.hub.Deregister(sink)
 	h.hub.Subscribe(chat.Topic(s.ConversationID), sink)
 	h.hub.Subscribe(chat.VisitorTopic(s.ConversationID), sink)
+	h.hub.Subscribe(chat.AvailabilityTopic, sink)
 	sw := newSSEWriter(w, h.opts.Conn.WriteTimeout)
 	sw.seqs[s.ConversationID] = after // the client has these
 	if err := h.replay(s.ConversationID, after, sw.frame); err != nil {

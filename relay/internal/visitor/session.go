@@ -140,6 +140,7 @@ func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
 	// wrote, so the replay has neither gaps nor duplicates.
 	s.h.hub.Subscribe(chat.Topic(r.conv.ID), s.c)
 	s.h.hub.Subscribe(chat.VisitorTopic(r.conv.ID), s.c)
+	s.h.hub.Subscribe(chat.AvailabilityTopic, s.c)
 	err = s.c.WriteNow(ctx, hub.NewFrame(protocol.Welcome{
 		Type: protocol.TypeWelcome, Token: r.token, ConversationID: r.conv.ID, Seq: r.conv.LastSeq,
 		Resume: r.resume, Status: r.conv.Status, Handler: r.conv.Handler,
