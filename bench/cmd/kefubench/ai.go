@@ -100,13 +100,16 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	defer stopGens(gs)
 	start := time.Now().Add(300 * time.Millisecond)
 	dur := spread + 20*time.Second
-	prof := make(chan error, 1)
+	prof := make(chan error, 2)
 	if path == "kefu" && n >= 100 {
-		go func() {
-			sleep(ctx, 300*time.Millisecond)
-			prof <- b.profile(ctx, s, "cpu", 2, fmt.Sprintf("ai-kefu-%d.cpu.pprof", n))
-		}()
+		for _, kind := range []string{"cpu", "allocs"} {
+			go func() {
+				sleep(ctx, 300*time.Millisecond)
+				prof <- b.profile(ctx, s, kind, 2, fmt.Sprintf("ai-kefu-%d.%s.pprof", n, kind))
+			}()
+		}
 	} else {
+		prof <- nil
 		prof <- nil
 	}
 	// CPU while every stream is open: after the last one started, for
@@ -143,8 +146,10 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	if path == "kefu" {
 		r.RelayCPU = c.relay
 	}
-	if perr := <-prof; perr != nil {
-		b.log.Warn("profile", "err", perr)
+	for range 2 {
+		if perr := <-prof; perr != nil {
+			b.log.Warn("profile", "err", perr)
+		}
 	}
 	rs, err := decode[struct {
 		Completes   int64       `json:"completes"`

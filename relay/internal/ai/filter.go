@@ -73,6 +73,18 @@ const markerStart = "<<handoff"
 
 var keyPrefixes = []string{"sk-", "sk_", "rk_", "ghp_", "gho_", "ghu_", "ghs_", "github_pat_", "xoxb-", "xoxp-", "xoxa-", "AKIA", "ASIA", "AIza"}
 
+// shortestPrefix is the length of the shortest key prefix.
+const shortestPrefix = 3
+
+// prefixEnd marks the bytes a key prefix ends with: safeHead compares
+// the prefixes only after one of them.
+var prefixEnd = func() (t [256]bool) {
+	for _, p := range keyPrefixes {
+		t[p[len(p)-1]] = true
+	}
+	return t
+}()
+
 // Write adds the next chunk and returns the text now final.
 func (f *Filter) Write(chunk string) string {
 	if f.handoff {
@@ -285,10 +297,12 @@ func (f *Filter) safeHead(tok []byte) int {
 		if changes > 1 {
 			return k
 		}
-		for _, p := range keyPrefixes {
-			q := k - len(p)
-			if q >= 0 && string(tok[q:k]) == p && (q == 0 || !isLetter(tok[q-1]) && !isDigit(tok[q-1])) {
-				return k // past a key prefix: the secret part
+		if k+1 < n && prefixEnd[c] {
+			for _, p := range keyPrefixes {
+				q := k + 1 - len(p)
+				if q >= 0 && string(tok[q:k+1]) == p && (q == 0 || !isLetter(tok[q-1]) && !isDigit(tok[q-1])) {
+					return k + 1 // past a key prefix: the secret part
+				}
 			}
 		}
 	}
@@ -330,6 +344,9 @@ func keyLike(run []byte) bool {
 		if letters && digits {
 			return true
 		}
+	}
+	if len(run) < shortestPrefix+minPrefixed {
+		return false // too short for rule (a): most words end here
 	}
 	s := string(run)
 	for _, p := range keyPrefixes {

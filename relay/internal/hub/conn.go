@@ -52,9 +52,8 @@ func NewFrame(v any) Frame {
 // DeltaFrame is the frame of a streamed answer's piece, tagged with its
 // conversation (a Watch replay holds it) and mergeable.
 func DeltaFrame(d protocol.Delta) Frame {
-	f := NewFrame(d)
-	f.Conv, f.Delta = d.ConversationID, &d
-	return f
+	size := 96 + len(d.ConversationID) + len(d.StreamID) + len(d.Text) + len(d.Text)/8
+	return Frame{Data: appendDelta(make([]byte, 0, size), &d), Conv: d.ConversationID, Delta: &d}
 }
 
 // ConnOptions are the per-connection limits.
@@ -265,6 +264,9 @@ func (c *Conn) drain() {
 // frame: a connection that fell behind catches up with one write instead
 // of one per piece. The merged frame carries the last piece's index.
 func merge(batch []Frame) []Frame {
+	if len(batch) == 1 {
+		return batch // the common case: nothing to merge, nothing to allocate
+	}
 	out := batch[:0:0]
 	for i := 0; i < len(batch); i++ {
 		f := batch[i]
