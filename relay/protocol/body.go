@@ -11,6 +11,9 @@ type StartBody struct {
 	LastSeq        uint64 `json:"last_seq"`
 	Fingerprint    string `json:"fingerprint,omitempty"`
 	Lang           string `json:"lang,omitempty"`
+	Locale         string `json:"locale,omitempty"`
+	TZ             string `json:"tz,omitempty"`
+	Referrer       string `json:"referrer,omitempty"`
 }
 
 // PostBody is the JSON body of POST /v1/conversations/{id}/messages: a
@@ -20,6 +23,8 @@ type PostBody struct {
 	Text        string `json:"text"`
 	Intent      string `json:"intent,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
+	PageURL     string `json:"page_url,omitempty"`
+	PageTitle   string `json:"page_title,omitempty"`
 }
 
 // DecodeBody decodes a request body into v (*StartBody or *PostBody) as

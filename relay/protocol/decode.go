@@ -18,8 +18,8 @@ type frameSpec struct {
 }
 
 var clientFrames = map[string]frameSpec{
-	TypeHello:       {keys: []string{"type", "token", "conversation_id", "last_seq", "fingerprint", "lang"}, new: func() any { return new(Hello) }},
-	TypeMessage:     {keys: []string{"type", "id", "text", "intent"}, new: func() any { return new(Send) }},
+	TypeHello:       {keys: []string{"type", "token", "conversation_id", "last_seq", "fingerprint", "lang", "locale", "tz", "referrer"}, new: func() any { return new(Hello) }},
+	TypeMessage:     {keys: []string{"type", "id", "text", "intent", "page_url", "page_title"}, new: func() any { return new(Send) }},
 	TypeTyping:      {keys: []string{"type", "on"}, new: func() any { return new(Typing) }},
 	TypeIdentify:    {keys: []string{"type", "traits"}, new: func() any { return new(Identify) }},
 	TypeFingerprint: {keys: []string{"type", "fingerprint"}, new: func() any { return new(Fingerprint) }},
@@ -49,7 +49,13 @@ const (
 	MaxTraits         = 20
 	MaxTraitKeyLen    = 32
 	MaxTraitValueLen  = 256
-	maxDepth          = 8
+	// Visitor context (docs/protocol.md): the widget cuts what it sends
+	// to these; a longer value is refused, not cut, so nothing is stored
+	// that the page did not say.
+	MaxURLLen   = 2048
+	MaxTitleLen = 512
+	MaxTZLen    = 64
+	maxDepth    = 8
 )
 
 // Decode parses one client frame strictly. It returns *Hello, *Send,

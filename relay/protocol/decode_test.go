@@ -62,6 +62,24 @@ func TestDecode(t *testing.T) {
 		{name: "lang starting with a digit", in: `{"type":"hello","last_seq":0,"lang":"1de"}`, code: CodeBadField},
 		{name: "lang with an empty part", in: `{"type":"hello","last_seq":0,"lang":"de--at"}`, code: CodeBadField},
 		{name: "lang too long", in: `{"type":"hello","last_seq":0,"lang":"` + strings.Repeat("ab-", 12) + `ab"}`, code: CodeBadField},
+		{name: "hello with context", in: `{"type":"hello","last_seq":0,"locale":"de-AT","tz":"America/Argentina/Buenos_Aires","referrer":"https://www.example.org/search?q=x"}`,
+			want: &Hello{Type: "hello", Locale: "de-AT", TZ: "America/Argentina/Buenos_Aires", Referrer: "https://www.example.org/search?q=x"}},
+		{name: "tz Etc", in: `{"type":"hello","last_seq":0,"tz":"Etc/GMT+3"}`, want: &Hello{Type: "hello", TZ: "Etc/GMT+3"}},
+		{name: "tz with markup", in: `{"type":"hello","last_seq":0,"tz":"<img src=x>"}`, code: CodeBadField},
+		{name: "tz with a dot path", in: `{"type":"hello","last_seq":0,"tz":"../etc/passwd"}`, code: CodeBadField},
+		{name: "tz empty part", in: `{"type":"hello","last_seq":0,"tz":"Europe//Berlin"}`, code: CodeBadField},
+		{name: "tz too long", in: `{"type":"hello","last_seq":0,"tz":"` + strings.Repeat("A", 65) + `"}`, code: CodeBadField},
+		{name: "tz not a string", in: `{"type":"hello","last_seq":0,"tz":-180}`, code: CodeBadField},
+		{name: "locale bad", in: `{"type":"hello","last_seq":0,"locale":"en_US.UTF-8"}`, code: CodeBadField},
+		{name: "referrer javascript", in: `{"type":"hello","last_seq":0,"referrer":"javascript:alert(1)"}`, code: CodeBadField},
+		{name: "referrer relative", in: `{"type":"hello","last_seq":0,"referrer":"/from/here"}`, code: CodeBadField},
+		{name: "referrer too long", in: `{"type":"hello","last_seq":0,"referrer":"https://a.example/` + strings.Repeat("p", MaxURLLen) + `"}`, code: CodeBadField},
+		{name: "message with page", in: `{"type":"message","id":"m-3","text":"hi","page_url":"https://shop.example/cart?token=s3cret#x","page_title":"Cart <b>2</b>"}`,
+			want: &Send{Type: "message", ID: "m-3", Text: "hi", PageURL: "https://shop.example/cart?token=s3cret#x", PageTitle: "Cart <b>2</b>"}},
+		{name: "page_url data", in: `{"type":"message","id":"m","text":"hi","page_url":"data:text/html,<script>alert(1)</script>"}`, code: CodeBadField},
+		{name: "page_url no host", in: `{"type":"message","id":"m","text":"hi","page_url":"https:///x"}`, code: CodeBadField},
+		{name: "page_url not a string", in: `{"type":"message","id":"m","text":"hi","page_url":["https://a.example/"]}`, code: CodeBadField},
+		{name: "page_title too long", in: `{"type":"message","id":"m","text":"hi","page_title":"` + strings.Repeat("t", MaxTitleLen+1) + `"}`, code: CodeBadField},
 		{name: "invalid utf8", in: "{\"type\":\"message\",\"id\":\"a\",\"text\":\"\xff\xfe\"}", code: CodeBadUTF8},
 		{name: "nested duplicate", in: `{"type":"typing","on":true,"x":{"a":1,"a":2}}`, code: CodeDuplicateKey},
 		{name: "deep nesting", in: `{"type":"typing","x":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}`, code: CodeBadFrame},
@@ -165,6 +183,9 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"hello","token":"t","conversation_id":"c","last_seq":3,"fingerprint":"ab"}`,
 		`{"type":"message","id":"m1","text":"hi"}`,
 		`{"type":"message","id":"m1","text":"hi","intent":"shipping"}`,
+		`{"type":"message","id":"m1","text":"hi","page_url":"https://a.example/p?q=1#f","page_title":"P"}`,
+		`{"type":"hello","last_seq":0,"locale":"fr-CA","tz":"Etc/GMT-14","referrer":"http://b.example/"}`,
+		`{"type":"hello","last_seq":0,"tz":"A/B/C_D-E+1","referrer":"https://[::1]:80/"}`,
 		`{"type":"typing","on":true}`,
 		`{"type":"message","id":"a","id":"b","text":"x"}`,
 		`{"type":"message","ID":"a","text":"x"}`,
@@ -186,6 +207,20 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("value and error both returned")
 			}
 			return
+		}
+		// Context fields that pass are within their caps and shapes.
+		switch f := v.(type) {
+		case *Hello:
+			if len(f.TZ) > MaxTZLen || len(f.Referrer) > MaxURLLen || len(f.Locale) > MaxLangLen {
+				t.Fatalf("hello context over its caps accepted: %#v", f)
+			}
+			if f.Referrer != "" && !strings.HasPrefix(f.Referrer, "http://") && !strings.HasPrefix(f.Referrer, "https://") && !strings.HasPrefix(strings.ToLower(f.Referrer), "http") {
+				t.Fatalf("referrer %q accepted", f.Referrer)
+			}
+		case *Send:
+			if len(f.PageURL) > MaxURLLen || len(f.PageTitle) > MaxTitleLen {
+				t.Fatalf("page over its caps accepted: %#v", f)
+			}
 		}
 		// Whatever is accepted must survive a round trip unchanged and be
 		// accepted again: the decoder never invents or drops fields.

@@ -52,6 +52,13 @@ type Hello struct {
 	// Lang is the language the widget speaks (the config's "lang"): the
 	// relay's own messages to this visitor use it.
 	Lang string `json:"lang,omitempty"`
+	// What the page tells agents about the visitor (visitor context,
+	// docs/protocol.md): the browser's own language (navigator.language),
+	// its IANA time zone, and the address of the other site that led to
+	// this page. Kept only once the visitor has a conversation.
+	Locale   string `json:"locale,omitempty"`
+	TZ       string `json:"tz,omitempty"`
+	Referrer string `json:"referrer,omitempty"`
 }
 
 // Send is a chat message from a client. ID is the client's own id for it,
@@ -62,6 +69,10 @@ type Send struct {
 	ID     string `json:"id"`
 	Text   string `json:"text"`
 	Intent string `json:"intent,omitempty"`
+	// PageURL and PageTitle are the page the message was written on
+	// (http or https; the relay keeps its origin and path only).
+	PageURL   string `json:"page_url,omitempty"`
+	PageTitle string `json:"page_title,omitempty"`
 }
 
 // Typing says whether the sender is typing.
@@ -131,6 +142,10 @@ type Message struct {
 	// name); Rating the visitor's rating when From is "rating".
 	Attachment *Attachment `json:"attachment,omitempty"`
 	Rating     *Rating     `json:"rating,omitempty"`
+	// PageURL and PageTitle: the page a visitor's message was written on
+	// (origin and path; never a query or fragment).
+	PageURL   string `json:"page_url,omitempty"`
+	PageTitle string `json:"page_title,omitempty"`
 }
 
 // Attachment is a stored file as a message shows it. Its bytes are at

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 )
@@ -23,10 +24,19 @@ func Validate(v any) error {
 		if len(f.Lang) > MaxLangLen || !langTag(f.Lang) {
 			return Errorf(CodeBadField, `field "lang" must be a language tag such as "de" or "pt-BR"`)
 		}
+		if len(f.Locale) > MaxLangLen || !langTag(f.Locale) {
+			return Errorf(CodeBadField, `field "locale" must be a language tag such as "de" or "pt-BR"`)
+		}
+		if !timeZone(f.TZ) {
+			return Errorf(CodeBadField, `field "tz" must be an IANA time zone such as "Europe/Berlin" (at most 64 characters)`)
+		}
+		if err := checkURL("referrer", f.Referrer); err != nil {
+			return err
+		}
 	case *StartBody:
-		return Validate(&Hello{Type: TypeHello, ConversationID: f.ConversationID, LastSeq: f.LastSeq, Fingerprint: f.Fingerprint, Lang: f.Lang})
+		return Validate(&Hello{Type: TypeHello, ConversationID: f.ConversationID, LastSeq: f.LastSeq, Fingerprint: f.Fingerprint, Lang: f.Lang, Locale: f.Locale, TZ: f.TZ, Referrer: f.Referrer})
 	case *PostBody:
-		if err := Validate(&Send{Type: TypeMessage, ID: f.ID, Text: f.Text, Intent: f.Intent}); err != nil {
+		if err := Validate(&Send{Type: TypeMessage, ID: f.ID, Text: f.Text, Intent: f.Intent, PageURL: f.PageURL, PageTitle: f.PageTitle}); err != nil {
 			return err
 		}
 		return Validate(&Hello{Type: TypeHello, Fingerprint: f.Fingerprint})
@@ -36,6 +46,12 @@ func Validate(v any) error {
 		}
 		if len(f.Intent) > MaxIDLen*2 {
 			return Errorf(CodeBadField, `field "intent" is too long`)
+		}
+		if err := checkURL("page_url", f.PageURL); err != nil {
+			return err
+		}
+		if len(f.PageTitle) > MaxTitleLen {
+			return Errorf(CodeBadField, fmt.Sprintf(`field "page_title" is longer than %d bytes`, MaxTitleLen))
 		}
 	case *Identify:
 		if len(f.Traits) > MaxTraits {
@@ -180,6 +196,48 @@ func langTag(s string) bool {
 		for _, r := range part {
 			letter := (r|0x20) >= 'a' && (r|0x20) <= 'z'
 			if !letter && (i == 0 || r < '0' || r > '9') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkURL accepts "" and absolute http or https addresses of at most
+// MaxURLLen bytes: what a page's location or referrer is. Anything else
+// (javascript:, data:, a relative path) is refused, never stored.
+func checkURL(field, s string) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) > MaxURLLen {
+		return Errorf(CodeBadField, fmt.Sprintf("field %q is longer than %d bytes", field, MaxURLLen))
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !printableASCII(u.Host) {
+		return Errorf(CodeBadField, fmt.Sprintf("field %q must be an http or https address", field))
+	}
+	return nil
+}
+
+// timeZone accepts "" and names shaped like IANA zones ("Europe/Berlin",
+// "America/Argentina/Buenos_Aires", "Etc/GMT+3", "UTC"). The relay does
+// not load zone data: the console's browser resolves the name.
+func timeZone(s string) bool {
+	if s == "" {
+		return true
+	}
+	if len(s) > MaxTZLen {
+		return false
+	}
+	for _, part := range strings.Split(s, "/") {
+		if part == "" {
+			return false
+		}
+		for j := 0; j < len(part); j++ {
+			c := part[j]
+			letter := (c|0x20) >= 'a' && (c|0x20) <= 'z'
+			if !letter && (j == 0 || !('0' <= c && c <= '9' || c == '_' || c == '-' || c == '+')) {
 				return false
 			}
 		}

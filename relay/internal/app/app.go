@@ -41,6 +41,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/ops"
 	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/privacy"
+	"github.com/kefuhq/kefu/relay/internal/profile"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/internal/visitor"
@@ -338,6 +339,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	authn := &auth.HTTP{Svc: a.authSvc, BehindProxy: cfg.BehindProxy}
 	authn.Routes(mux)
 	files.NewHTTP(a.files, authn, origins).Routes(mux, cors)
+	profile.Routes(mux, authn, a.store, a.log)
 	// Ratings reach webhooks as conversation.rated from the stored rating
 	// message itself, in the event log written in the rating's own commit:
 	// nothing is lost on a crash, where csat.LogEvents' second commit could

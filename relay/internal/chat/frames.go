@@ -22,6 +22,9 @@ func MessageOf(m store.Message) protocol.Message {
 	if r := m.Rating; r != nil {
 		out.Rating = &protocol.Rating{Score: r.Score, Comment: r.Comment}
 	}
+	if p := m.Page; p != nil {
+		out.PageURL, out.PageTitle = p.URL, p.Title
+	}
 	return out
 }
 

@@ -177,6 +177,7 @@ func New(ctx context.Context, o Options) (*Edge, error) {
 		MaxConnsPerIP:   cfg.MaxConnsPerIP,
 		AnswerTimeout:   cfg.AIAnswerTimeout,
 		PollEvery:       DefaultPoll,
+		NoContext:       true, // no agents here to show it to (docs/privacy.md)
 		Conn:            hub.ConnOptions{Queue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout, PingInterval: cfg.PingInterval, ReadLimit: int64(cfg.MaxFrameBytes)},
 	}, st, h, log, m, visitor.Hooks{
 		Message:   flow.OnVisitorMessage,

@@ -47,8 +47,11 @@ type Visitor struct {
 	// Contact is how the visitor asked to be reached when nobody could
 	// answer in the chat (the widget's contact form); nil when they left
 	// none. Mail to the visitor goes only there.
-	Contact   *Contact  `json:"contact,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	Contact *Contact `json:"contact,omitempty"`
+	// Context is their browser, time zone and visits (context.go); nil
+	// until the relay learnt any.
+	Context   *VisitorContext `json:"context,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
 }
 
 // Contact is what a visitor left to be reached by email.
@@ -99,6 +102,8 @@ type Message struct {
 	// comparable.
 	Attachment *Attachment `json:"attachment,omitempty"`
 	Rating     *Rating     `json:"rating,omitempty"`
+	// Page is where a visitor's message was written (context.go).
+	Page *Page `json:"page,omitempty"`
 }
 
 // NewMessage is a message to append. ClientID, when set, makes the append
@@ -115,6 +120,7 @@ type NewMessage struct {
 	StreamID   string
 	Attachment *Attachment
 	Rating     *Rating
+	Page       *Page
 }
 
 // Appended is the outcome of an Append: the conversation after it, and for
@@ -142,5 +148,6 @@ func (nm NewMessage) Stored(convID string, seq uint64, at time.Time) Message {
 		ConversationID: convID, Seq: seq, ClientID: nm.ClientID, From: nm.From, AuthorID: nm.AuthorID,
 		Author: nm.Author, Text: nm.Text, Time: at, Intent: nm.Intent, Via: nm.Via,
 		Incomplete: nm.Incomplete, StreamID: nm.StreamID, Attachment: nm.Attachment, Rating: nm.Rating,
+		Page: nm.Page,
 	}
 }

@@ -49,6 +49,9 @@ type Options struct {
 	// RequireSignedIdentity refuses identify frames without a valid
 	// user_hash.
 	RequireSignedIdentity bool
+	// NoContext keeps no visitor context (browser, time zone, visits):
+	// the edge, which has no agents to show it to, spends no writes on it.
+	NoContext bool
 }
 
 // Hooks let other parts of the relay act on visitor activity. Nil hooks are
@@ -154,7 +157,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.metrics.Opened("visitor")
-	s := &Session{h: h, c: c, ip: ip, log: h.log}
+	s := &Session{h: h, c: c, ip: ip, log: h.log, ua: r.Header.Get("User-Agent"), origin: r.Header.Get("Origin")}
 	code := s.run(context.WithoutCancel(r.Context()))
 	h.hub.Deregister(c)
 	h.metrics.Closed("visitor", int(code))

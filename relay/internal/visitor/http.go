@@ -14,6 +14,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/visitctx"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -84,7 +85,12 @@ func (h *Handler) sessionFor(w http.ResponseWriter, r *http.Request) (*Session, 
 		httpx.Error(w, http.StatusNotFound, protocol.CodeNotFound, "no such conversation")
 		return nil, false
 	}
-	return &Session{h: h, log: h.log, ip: limits.ClientIP(r, h.opts.BehindProxy), VisitorID: v.ID, ConversationID: v.ConversationID, Lang: v.Lang}, true
+	s := &Session{h: h, log: h.log, ip: limits.ClientIP(r, h.opts.BehindProxy), VisitorID: v.ID, ConversationID: v.ConversationID, Lang: v.Lang}
+	if v.Context != nil {
+		s.context = *v.Context
+	}
+	s.seen.Browser, s.seen.OS = visitctx.Browser(r.Header.Get("User-Agent"))
+	return s, true
 }
 
 // startHTTP is POST /v1/conversations: the HTTP form of hello.
@@ -97,12 +103,13 @@ func (h *Handler) startHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	hello := &protocol.Hello{Type: protocol.TypeHello, Token: bearer(r), ConversationID: req.ConversationID, LastSeq: req.LastSeq, Fingerprint: req.Fingerprint, Lang: req.Lang}
+	hello := &protocol.Hello{Type: protocol.TypeHello, Token: bearer(r), ConversationID: req.ConversationID, LastSeq: req.LastSeq, Fingerprint: req.Fingerprint, Lang: req.Lang,
+		Locale: req.Locale, TZ: req.TZ, Referrer: req.Referrer}
 	if err := protocol.Validate(hello); err != nil {
 		writeProtocolError(w, err)
 		return
 	}
-	res, err := h.resolve(r.Context(), limits.ClientIP(r, h.opts.BehindProxy), hello)
+	res, err := h.resolve(r.Context(), limits.ClientIP(r, h.opts.BehindProxy), hello, seenOf(r.Header.Get("User-Agent"), r.Header.Get("Origin"), hello))
 	if err != nil {
 		writeProtocolError(w, err)
 		return
@@ -181,7 +188,7 @@ func (h *Handler) sendHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProtocolError(w, err)
 		return
 	}
-	f := &protocol.Send{Type: protocol.TypeMessage, ID: req.ID, Text: req.Text, Intent: req.Intent}
+	f := &protocol.Send{Type: protocol.TypeMessage, ID: req.ID, Text: req.Text, Intent: req.Intent, PageURL: req.PageURL, PageTitle: req.PageTitle}
 	if len(f.Text) > h.opts.MaxMessageBytes {
 		writeProtocolError(w, tooLong(len(f.Text), h.opts.MaxMessageBytes))
 		return

@@ -12,6 +12,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/limits"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/visitctx"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -55,6 +56,13 @@ type Session struct {
 	// Lang is the language the visitor's widget speaks (a catalogue's
 	// tag; "" when it never said): FAQ answers are stored in it.
 	Lang string
+
+	// seen is what this connection told about the visitor (context.go);
+	// context the visitor's stored context as this session last wrote it.
+	seen    visitctx.Seen
+	context store.VisitorContext
+	// ua and origin are the upgrade request's headers, read at hello.
+	ua, origin string
 
 	frames     *limits.Frames
 	traits     *traits
@@ -127,9 +135,13 @@ func (s *Session) readHello(ctx context.Context) (*protocol.Hello, error) {
 
 // join resolves the visitor, subscribes, and writes welcome and the replay.
 func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
-	r, err := s.h.resolve(ctx, s.ip, hello)
+	s.seen = seenOf(s.ua, s.origin, hello)
+	r, err := s.h.resolve(ctx, s.ip, hello, s.seen)
 	if err != nil {
 		return err
+	}
+	if r.visitor.Context != nil {
+		s.context = *r.visitor.Context
 	}
 	s.VisitorID, s.ConversationID, s.Fingerprint, s.Lang = r.visitor.ID, r.conv.ID, hello.Fingerprint, r.visitor.Lang
 	s.frames = limits.NewFrames(frameRates(s.h.opts.RatePerConn), nil)
@@ -167,7 +179,7 @@ type resolved struct {
 // resolve finds the visitor for hello's token (or creates one), decides
 // how the client's position (conversation id, last seq) can be resumed,
 // and keeps the language its widget speaks.
-func (h *Handler) resolve(ctx context.Context, ip string, hello *protocol.Hello) (resolved, error) {
+func (h *Handler) resolve(ctx context.Context, ip string, hello *protocol.Hello, seen visitctx.Seen) (resolved, error) {
 	token, convID, lastSeq, fingerprint := hello.Token, hello.ConversationID, hello.LastSeq, hello.Fingerprint
 	r := resolved{resume: protocol.ResumeOK, from: lastSeq}
 	var err error
@@ -209,6 +221,7 @@ func (h *Handler) resolve(ctx context.Context, ip string, hello *protocol.Hello)
 		r.from = 0
 	}
 	h.keepLang(ctx, &r.visitor, hello.Lang)
+	h.keepContext(ctx, &r.visitor, seen)
 	return r, nil
 }
 
@@ -346,7 +359,11 @@ func tooLong(n, max int) *protocol.Error {
 
 // store1 stores one visitor message (with its browser-given answer).
 func (h *Handler) store1(ctx context.Context, s *Session, f *protocol.Send) (store.Appended, *protocol.Error) {
+	s.touch(ctx)
 	msgs := []store.NewMessage{{ClientID: f.ID, From: protocol.FromVisitor, Text: f.Text}}
+	if !h.opts.NoContext {
+		msgs[0].Page = visitctx.PageOf(f.PageURL, f.PageTitle)
+	}
 	if f.Intent != "" && h.hooks.Answer != nil {
 		// The browser already showed this FAQ answer; store the question and
 		// the relay's own copy of the answer together.

@@ -35,6 +35,7 @@ func TestConformance(t *testing.T) {
 			storetest.Outbox(t, b)
 			storetest.Files(t, b)
 			storetest.Contact(t, b)
+			storetest.Context(t, b)
 		})
 	}
 }

@@ -63,6 +63,7 @@ func TestConformanceSingle(t *testing.T) {
 	storetest.Outbox(t, b)
 	storetest.Files(t, b)
 	storetest.Contact(t, b)
+	storetest.Context(t, b)
 }
 
 // TestConformanceCluster runs the suite on three servers with three
@@ -96,6 +97,7 @@ func TestConformanceCluster(t *testing.T) {
 	storetest.Outbox(t, b)
 	storetest.Files(t, b)
 	storetest.Contact(t, b)
+	storetest.Context(t, b)
 }
 
 func prefixN(n int) string { return "t" + string(rune('a'+n/26)) + string(rune('a'+n%26)) }

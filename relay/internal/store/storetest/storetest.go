@@ -143,6 +143,10 @@ func checkContiguous(t *testing.T, msgs []store.Message) {
 
 // sameMessage compares what Append returned with what a read found.
 func sameMessage(a, b store.Message) bool {
+	if (a.Page == nil) != (b.Page == nil) || a.Page != nil && *a.Page != *b.Page {
+		return false
+	}
+	a.Page, b.Page = nil, nil
 	ta, tb := a.Time, b.Time
 	a.Time, b.Time = ta.UTC(), tb.UTC()
 	return a == b && ta.Equal(tb)
