@@ -49,7 +49,15 @@ type Filter struct {
 	handoff   bool   // the hand-off marker was seen: nothing more is shown
 	redacted  int
 	droppedIm int
+	out       outBuf // scan's output, reused
 }
+
+// outBuf collects scan's output.
+type outBuf []byte
+
+func (o *outBuf) put(b []byte)  { *o = append(*o, b...) }
+func (o *outBuf) puts(s string) { *o = append(*o, s...) }
+func (o *outBuf) putc(c byte)   { *o = append(*o, c) }
 
 const (
 	replacement = "[redacted]"
@@ -91,14 +99,18 @@ func (f *Filter) Write(chunk string) string {
 		return ""
 	}
 	f.buf = append(f.buf, chunk...)
-	return f.scan(false)
+	out := f.scan(false)
+	if string(out) == chunk {
+		return chunk // the common case: all of it, unchanged; no copy
+	}
+	return string(out)
 }
 
 // Flush ends the stream and returns everything still held back.
 func (f *Filter) Flush() string {
 	out := ""
 	if !f.handoff {
-		out = f.scan(true)
+		out = string(f.scan(true))
 	}
 	f.buf, f.head = f.buf[:0], f.head[:0]
 	f.swallow, f.bearer, f.bang = false, false, false
@@ -135,8 +147,8 @@ func isTokenByte(c byte) bool {
 }
 
 // scan decides as much of f.buf as it can. At eof nothing is undecided.
-func (f *Filter) scan(eof bool) string {
-	var out strings.Builder
+func (f *Filter) scan(eof bool) []byte {
+	out := f.out[:0]
 	b := f.buf
 	i := 0
 loop:
@@ -190,7 +202,7 @@ loop:
 			continue
 		}
 		// Any other byte, or a '[' or '<' that starts no pattern.
-		out.WriteByte(c)
+		out.putc(c)
 		f.bang = c == '!'
 		if c != ' ' && c != '\t' && c != ':' {
 			f.bearer = false
@@ -198,13 +210,14 @@ loop:
 		i++
 	}
 	f.buf = append(f.buf[:0], b[i:]...)
-	return out.String()
+	f.out = out
+	return out
 }
 
 // token handles the token (or the rest of one whose head was shown) at the
 // start of b: it writes what is decided and returns the bytes of b used,
 // and whether the token ended (false: the rest of b waits for more input).
-func (f *Filter) token(out *strings.Builder, b []byte, eof bool) (int, bool) {
+func (f *Filter) token(out *outBuf, b []byte, eof bool) (int, bool) {
 	f.bang = false
 	j := 0
 	for j < len(b) && len(f.head)+j < maxRun && isTokenByte(b[j]) {
@@ -215,24 +228,24 @@ func (f *Filter) token(out *strings.Builder, b []byte, eof bool) (int, bool) {
 	safe := f.safeHead(tok)
 	switch {
 	case len(tok) >= maxRun:
-		out.Write(tok[shown:max(safe, shown)])
-		out.WriteString(replacement)
+		out.put(tok[shown:max(safe, shown)])
+		out.puts(replacement)
 		f.redacted++
 		f.swallow, f.bearer = true, false
 	case j == len(b) && !eof:
 		// The token may go on in the next chunk: show its safe head now.
 		if safe > shown {
-			out.Write(tok[shown:safe])
+			out.put(tok[shown:safe])
 		}
 		f.head = tok[:max(safe, shown)]
 		return max(safe, shown) - shown, false
 	case f.bearer && len(tok) >= minBearer || keyLike(tok):
-		out.Write(tok[shown:max(safe, shown)])
-		out.WriteString(replacement)
+		out.put(tok[shown:max(safe, shown)])
+		out.puts(replacement)
 		f.redacted++
 		f.bearer = false
 	default:
-		out.Write(tok[shown:])
+		out.put(tok[shown:])
 		f.endToken(tok)
 		f.head = tok[:0]
 		return j, true
