@@ -30,6 +30,7 @@ type Metrics struct {
 	CommitErrors   prometheus.Counter
 	LogMoveSeconds prometheus.Histogram
 	LogMoved       prometheus.Counter
+	LogEntries     prometheus.Gauge
 	InstantAnswers prometheus.Counter
 	Handoffs       *prometheus.CounterVec // reason, to (queue, nobody)
 }
@@ -52,13 +53,14 @@ func New() *Metrics {
 		CommitErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_store_commit_errors_total", Help: "Transactions that failed to commit (disk full, I/O error)."}),
 		LogMoveSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kefu_store_log_move_seconds", Help: "Time one step of moving the message log into the per-conversation tree took (including fsync).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		LogMoved:       prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_store_log_moved_total", Help: "Messages moved from the message log into the per-conversation tree."}),
+		LogEntries:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "kefu_store_log_entries", Help: "Entries in the message log after its last compaction step, moved ones waiting for deletion included: bounded while moves keep up."}),
 		InstantAnswers: prometheus.NewCounter(prometheus.CounterOpts{Name: "kefu_instant_answers_total", Help: "Visitor questions answered by an FAQ intent."}),
 		Handoffs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_handoffs_total",
 			Help: "Hand-offs from the bot, by reason (asked, model, ai_off, ai_failed, rate_limited, budget, busy, limit) and where to: queue, or nobody (no people here: the bot keeps the chat)."},
 			[]string{"reason", "to"}),
 	}
 	r.MustRegister(m.Connections, m.ConnectsTotal, m.Closes, m.Refused, m.Messages, m.Acks, m.FrameErrors,
-		m.CommitSeconds, m.CommitBatch, m.CommitErrors, m.LogMoveSeconds, m.LogMoved, m.InstantAnswers, m.Handoffs,
+		m.CommitSeconds, m.CommitBatch, m.CommitErrors, m.LogMoveSeconds, m.LogMoved, m.LogEntries, m.InstantAnswers, m.Handoffs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -99,9 +101,10 @@ func (m *Metrics) Handoff(reason, to string) { m.Handoffs.WithLabelValues(reason
 
 // ObserveLogMove records one step of the store's message log compaction;
 // it fits boltdb.Options.OnLogCompact.
-func (m *Metrics) ObserveLogMove(moved int, took time.Duration) {
+func (m *Metrics) ObserveLogMove(moved, left int, took time.Duration) {
 	m.LogMoveSeconds.Observe(took.Seconds())
 	m.LogMoved.Add(float64(moved))
+	m.LogEntries.Set(float64(left))
 }
 
 // Closed records a connection's end.

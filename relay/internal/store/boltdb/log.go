@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,18 +19,30 @@ import (
 // acknowledges it: a group commit of N messages to N conversations then
 // dirties the few pages at the log's end, instead of one leaf per
 // conversation for the message and another for its client id. The writer
-// moves the log's oldest entries into the per-conversation messages tree
-// in the background (compactLog), a chunk (logChunk) per transaction with
-// queued writes committed between chunks, so a page there is rewritten
-// once per the messages its conversation got in that chunk.
+// copies the log's entries into the per-conversation messages tree in the
+// background (compactLog), a chunk (logChunk) of whole conversations per
+// transaction with queued writes committed between chunks, so a page
+// there is rewritten once per the messages its conversation got in that
+// chunk.
+//
+// A moved entry stays in the log until every position before it is moved
+// too: the step then deletes that prefix, a contiguous range of keys
+// whose pages are freed whole, instead of single entries from all over
+// the log (which dirtied nearly every page of it: docs/benchmarks.md).
+// Steps take the conversations with the oldest entries first, so the
+// prefix advances with every step and the log spans about one round of
+// moves.
 //
 // Readers never see the difference: a conversation's messages are the
-// range of the messages tree, followed by its entries still in the log,
-// found through an index in memory (logIndex: conversation → positions),
-// rebuilt from the log by Open. The position up to which the log was
-// moved (the watermark) is stored with the move, so a read transaction
-// knows whether its snapshot is older than the index; an entry is never
-// in both trees, and never in neither.
+// range of the messages tree, followed by its entries with higher seqs
+// still in the log, found through an index in memory (logIndex:
+// conversation → positions), rebuilt from the log by Open (an entry whose
+// message the tree holds is a moved one). The position up to which the
+// log was moved (the watermark) is stored with the move, so a read
+// transaction knows whether its snapshot is older than the index. An
+// entry is never in neither tree; a moved one still in the log is read
+// from the tree, as a reader skips log entries at or below the tree's
+// last seq.
 
 // keyLogMoved, in the meta bucket, is the watermark: it grows with every
 // move (to at least the highest position moved, so a repaired log's
@@ -49,6 +60,12 @@ const (
 	// chunks put fewer messages into each conversation's leaf per
 	// transaction, which costs pages (docs/benchmarks.md).
 	logChunk = 512
+	// logDeleteMax bounds the moved entries one step deletes: the prefix
+	// that goes when the last conversation holding it back moves can be
+	// the whole log (32768 entries took half a second in one step); the
+	// rest goes with the next steps. Contiguous deletes are cheap, so a
+	// step deletes more than it moves and the prefix keeps up.
+	logDeleteMax = 4 * logChunk
 	// logIdle is how long the writer waits without writes before it moves
 	// a shorter log: a quiet store ends up with an empty log.
 	logIdle = 2 * time.Second
@@ -74,6 +91,11 @@ type logIndex struct {
 	mu    sync.RWMutex
 	convs map[string][]logRef
 	n     int
+	// stale lists, per conversation, the positions of moved entries still
+	// in the log (below the next step's prefix or not: compactLog deletes
+	// them by range); staleN counts them. An erasure deletes them too.
+	stale  map[string][]uint64
+	staleN int
 	// horizon is the watermark when entries were last dropped: a
 	// snapshot with that watermark or a later one finds its log entries
 	// in convs. An older one reads the log itself (rare: a read racing a
@@ -90,6 +112,14 @@ func (x *logIndex) len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	return x.n
+}
+
+// size is the number of entries in the log: not yet moved, and moved but
+// not yet deleted.
+func (x *logIndex) size() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.n + x.staleN
 }
 
 // refs copies conv's entries with seq > after, and returns the horizon
@@ -127,6 +157,8 @@ func (x *logIndex) apply(added []logPending, dropped map[string]bool) {
 	for conv := range dropped {
 		x.n -= len(x.convs[conv])
 		delete(x.convs, conv)
+		x.staleN -= len(x.stale[conv])
+		delete(x.stale, conv)
 	}
 }
 
@@ -137,11 +169,14 @@ type logPick struct {
 }
 
 // pick chooses up to n entries to move in one step: whole conversations,
-// those with the most entries in the log first, so each leaf of the
-// messages tree a step rewrites takes as many messages as possible. A
-// conversation that does not fit gives its oldest entries, as many as
-// still fit. Moving a conversation's oldest entries keeps the tree a
-// prefix of its seqs and the log the rest. Writer goroutine only.
+// each leaf of the messages tree a step rewrites taking all the messages
+// its conversation has in the log, in the order of their oldest entries,
+// so the log's moved prefix grows with every step (a conversation with
+// the most entries first would leave a quiet one's entry, and the whole
+// log after it, in place for ever). A conversation that does not fit
+// gives its oldest entries, as many as still fit. Moving a conversation's
+// oldest entries keeps the tree a prefix of its seqs and the log the
+// rest. Writer goroutine only.
 func (x *logIndex) pick(n int) []logPick {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -149,12 +184,7 @@ func (x *logIndex) pick(n int) []logPick {
 	for conv, rs := range x.convs {
 		all = append(all, logPick{conv, rs})
 	}
-	slices.SortFunc(all, func(a, b logPick) int {
-		if c := len(b.refs) - len(a.refs); c != 0 {
-			return c
-		}
-		return strings.Compare(a.conv, b.conv)
-	})
+	slices.SortFunc(all, func(a, b logPick) int { return compareU64(a.refs[0].pos, b.refs[0].pos) })
 	var out []logPick
 	for _, p := range all {
 		if n == 0 {
@@ -169,20 +199,79 @@ func (x *logIndex) pick(n int) []logPick {
 	return out
 }
 
-// drop forgets the entries of a committed move, whose watermark was gen.
-// Writer goroutine only.
-func (x *logIndex) drop(picked []logPick, gen uint64) {
+// low is the log's first position that stays after a step moves picked:
+// the oldest entry not moved, or next (the log's next position) when the
+// step moves them all. Every entry before it is moved.
+func (x *logIndex) low(picked []logPick, next uint64) uint64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	taken := make(map[string]int, len(picked))
+	for _, p := range picked {
+		taken[p.conv] = len(p.refs)
+	}
+	low := next
+	for conv, rs := range x.convs {
+		if k := taken[conv]; k < len(rs) {
+			low = min(low, rs[k].pos)
+		}
+	}
+	return low
+}
+
+// below lists the positions before low that the log holds: the stale ones
+// and those picked.
+func (x *logIndex) below(picked []logPick, low uint64) map[uint64]bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := map[uint64]bool{}
+	for _, ps := range x.stale {
+		for _, pos := range ps {
+			if pos >= low {
+				break
+			}
+			out[pos] = true
+		}
+	}
+	for _, p := range picked {
+		for _, r := range p.refs {
+			if r.pos < low {
+				out[r.pos] = true
+			}
+		}
+	}
+	return out
+}
+
+// drop forgets the entries of a committed move, whose watermark was gen
+// and which deleted the log before low: the moved entries from low on
+// stay listed as stale. Writer goroutine only.
+func (x *logIndex) drop(picked []logPick, gen, low uint64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, p := range picked {
 		rs := x.convs[p.conv]
 		k := min(len(p.refs), len(rs))
+		for _, r := range rs[:k] {
+			if r.pos >= low {
+				x.stale[p.conv] = append(x.stale[p.conv], r.pos)
+				x.staleN++
+			}
+		}
 		if k == len(rs) {
 			delete(x.convs, p.conv)
 		} else {
 			x.convs[p.conv] = slices.Clone(rs[k:])
 		}
 		x.n -= k
+	}
+	for conv, ps := range x.stale {
+		i, _ := slices.BinarySearch(ps, low)
+		if i == len(ps) {
+			delete(x.stale, conv)
+		} else if i > 0 {
+			x.stale[conv] = slices.Clone(ps[i:])
+		}
+		x.staleN -= i
 	}
 	x.horizon = max(x.horizon, gen)
 }
@@ -197,15 +286,23 @@ func logMoved(tx *bolt.Tx) uint64 {
 	return 0
 }
 
-// loadLog builds the index from the log (Open).
+// loadLog builds the index from the log (Open): an entry whose message
+// the messages tree holds was moved, and waits for its prefix to go.
 func loadLog(tx *bolt.Tx) (*logIndex, error) {
-	x := &logIndex{convs: map[string][]logRef{}, horizon: logMoved(tx)}
+	x := &logIndex{convs: map[string][]logRef{}, stale: map[string][]uint64{}, horizon: logMoved(tx)}
+	mb := tx.Bucket(bucketMessages)
 	err := tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
 		var h logHeader
 		if len(k) != 8 || json.Unmarshal(v, &h) != nil || h.ConversationID == "" {
 			return fmt.Errorf("log entry %x: %w", k, store.ErrCorrupt)
 		}
 		pos := binary.BigEndian.Uint64(k)
+		if mb.Get(messageKey(h.ConversationID, h.Seq)) != nil {
+			x.stale[h.ConversationID] = append(x.stale[h.ConversationID], pos) // keys in order: sorted
+			x.staleN++
+			x.upTo = max(x.upTo, pos)
+			return nil
+		}
 		x.convs[h.ConversationID] = append(x.convs[h.ConversationID], logRef{pos: pos, seq: h.Seq, clientID: h.ClientID})
 		x.n++
 		x.upTo = max(x.upTo, pos)
@@ -394,6 +491,11 @@ func (s *Store) deleteLogOf(tx *bolt.Tx, conv string) (int, error) {
 			return n, err
 		}
 	}
+	for _, pos := range s.log.stale[conv] {
+		if err := del(pos); err != nil {
+			return n, err
+		}
+	}
 	for _, p := range s.batch.logged {
 		if p.conv == conv {
 			if err := del(p.ref.pos); err != nil {
@@ -405,15 +507,17 @@ func (s *Store) deleteLogOf(tx *bolt.Tx, conv string) (int, error) {
 	return n, nil
 }
 
-// compactLog moves up to logChunk log entries (logIndex.pick) into the
-// messages tree in one transaction of its own, and moves the watermark
-// with them: a kill before its commit leaves them in the log, after it in
-// the messages tree, never in both. Writer goroutine only.
+// compactLog copies up to logChunk log entries (logIndex.pick) into the
+// messages tree in one transaction of its own, deletes the log's prefix
+// that is all moved, and moves the watermark with them: a kill before its
+// commit leaves them in the log alone, after it in the messages tree (and
+// maybe in the log, where Open finds them moved), never in neither.
+// Writer goroutine only.
 func (s *Store) compactLog() error {
 	start := time.Now()
 	picked := s.log.pick(logChunk)
-	var gen uint64
-	moved := 0
+	var gen, low uint64
+	moved, deleted := 0, 0
 	s.dbMu.RLock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		lb, mb := tx.Bucket(bucketLog), tx.Bucket(bucketMessages)
@@ -434,12 +538,14 @@ func (s *Store) compactLog() error {
 						return err
 					}
 				}
-				if err := lb.Delete(k); err != nil {
-					return err
-				}
 				gen = max(gen, r.pos)
 				moved++
 			}
+		}
+		var err error
+		low = s.log.low(picked, lb.Sequence()+1)
+		if low, deleted, err = s.deleteMovedPrefix(lb, low, picked); err != nil {
+			return err
 		}
 		if moved == 0 {
 			return nil
@@ -447,25 +553,57 @@ func (s *Store) compactLog() error {
 		return tx.Bucket(bucketMeta).Put(keyLogMoved, posKey(gen))
 	})
 	s.dbMu.RUnlock()
+	if err == nil && moved == 0 && deleted == 0 && s.log.size() > 0 {
+		err = fmt.Errorf("nothing to move or delete among %d entries: %w (kefu check)", s.log.size(), store.ErrCorrupt)
+	}
 	if err != nil {
 		s.logRetry = time.Now().Add(time.Minute)
 		s.opts.Logger.Error("store: compact the message log", "err", err)
 		return fmt.Errorf("store: compact the message log: %w", err)
 	}
-	if moved > 0 {
-		s.log.drop(picked, gen)
-	}
+	s.log.drop(picked, gen, low)
 	if s.opts.OnLogCompact != nil {
-		s.opts.OnLogCompact(moved, time.Since(start))
+		s.opts.OnLogCompact(moved, s.log.size(), time.Since(start))
 	}
 	return nil
 }
 
+// deleteMovedPrefix deletes the log's entries before low, up to
+// logDeleteMax of them, and returns the position it deleted up to. They
+// must be exactly the moved ones (stale or picked): one range of keys, so
+// the pages it empties are freed whole and only the one it ends in is
+// rewritten.
+func (s *Store) deleteMovedPrefix(lb *bolt.Bucket, low uint64, picked []logPick) (uint64, int, error) {
+	var keys [][]byte
+	c := lb.Cursor()
+	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) < low; k, _ = c.Next() {
+		if len(keys) == logDeleteMax {
+			low = binary.BigEndian.Uint64(k)
+			break
+		}
+		keys = append(keys, bytes.Clone(k))
+	}
+	want := s.log.below(picked, low)
+	for _, k := range keys {
+		if !want[binary.BigEndian.Uint64(k)] {
+			return 0, 0, fmt.Errorf("log entry %x is neither moved nor to be moved: %w (kefu check, then kefu repair)", k, store.ErrCorrupt)
+		}
+	}
+	if len(keys) != len(want) {
+		return 0, 0, fmt.Errorf("the log holds %d of the %d moved entries before position %d: %w (kefu check, then kefu repair)", len(keys), len(want), low, store.ErrCorrupt)
+	}
+	for _, k := range keys {
+		if err := lb.Delete(k); err != nil {
+			return 0, 0, err
+		}
+	}
+	return low, len(keys), nil
+}
+
 // logDue says whether the writer should move some of the log now.
 func (s *Store) logDue(idle bool) bool {
-	n := s.log.len()
-	if n == 0 || time.Now().Before(s.logRetry) {
+	if s.log.size() == 0 || time.Now().Before(s.logRetry) {
 		return false
 	}
-	return idle || n >= s.opts.LogCompactAt
+	return idle || s.log.len() >= s.opts.LogCompactAt
 }

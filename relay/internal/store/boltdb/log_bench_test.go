@@ -59,7 +59,7 @@ func BenchmarkAppendLayout(b *testing.B) {
 					t := &totals[li]
 					opts := l.opts
 					opts.OnCommit = func(int, time.Duration, error) { t.commits++ }
-					opts.OnLogCompact = func(_ int, took time.Duration) { t.moveTime += took; t.moveMax = max(t.moveMax, took) }
+					opts.OnLogCompact = func(_, _ int, took time.Duration) { t.moveTime += took; t.moveMax = max(t.moveMax, took) }
 					took, cpu, pages := appendRun(b, dir, opts, ids, writers, msgs)
 					t.took += took
 					t.cpu += cpu
@@ -115,8 +115,9 @@ func appendRun(b *testing.B, dir string, opts Options, ids []string, writers, ms
 		}()
 	}
 	wg.Wait()
-	// The log's layout owes the moves of what is still in it: they count.
-	for s.log.len() > 0 {
+	// The log's layout owes the moves of what is still in it, and the
+	// deletion of what was moved: they count.
+	for s.log.size() > 0 {
 		if err := s.submit(context.Background(), &op{exclusive: s.compactLog, done: make(chan error, 1)}); err != nil {
 			b.Fatal(err)
 		}

@@ -157,7 +157,8 @@ func TestLogReadOlderThanMove(t *testing.T) {
 	}
 	var ms []store.Message
 	err := s.view(func(tx *bolt.Tx) error {
-		s.log.drop(s.log.pick(logChunk), logMoved(tx)+1) // as the writer does after a move's commit
+		p := s.log.pick(logChunk)
+		s.log.drop(p, logMoved(tx)+1, s.log.low(p, tx.Bucket(bucketLog).Sequence()+1)) // as the writer does after a move's commit
 		var err error
 		ms, err = s.readMessages(tx, c.ID, 0, 0)
 		return err

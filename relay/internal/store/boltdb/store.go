@@ -57,8 +57,10 @@ type Options struct {
 	// instead of at their next poll. It must not block.
 	OnEvents func()
 	// OnLogCompact observes every step that moved message log entries
-	// into the per-conversation tree: how many, and how long it took.
-	OnLogCompact func(moved int, took time.Duration)
+	// into the per-conversation tree or deleted moved ones: how many it
+	// moved, how many entries the log holds after it, and how long it
+	// took.
+	OnLogCompact func(moved, left int, took time.Duration)
 	// LogCompactAt is the message log's length that makes the writer move
 	// it into the per-conversation tree, a chunk of logChunk entries per
 	// turn between commits, until it is empty (log.go). Default 8192: the
