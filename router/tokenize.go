@@ -106,7 +106,10 @@ type word struct {
 // words; everything else separates them, except apostrophes inside a word,
 // which are dropped so "what's" and "whats" meet. A change between CJK and
 // other scripts also separates words ("iPhone手机" is two).
-func words(text string) []word {
+func words(text string) []word { return wordsUpTo(text, maxInputRunes) }
+
+// wordsUpTo is words looking at no more than limit runes of text.
+func wordsUpTo(text string, limit int) []word {
 	var out []word
 	var b strings.Builder
 	curCJK, curDigits := false, true
@@ -119,7 +122,7 @@ func words(text string) []word {
 	}
 	seen := 0
 	for _, r := range text {
-		if seen++; seen > maxInputRunes {
+		if seen++; seen > limit {
 			break
 		}
 		r = fold(r)

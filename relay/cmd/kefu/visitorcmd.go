@@ -14,6 +14,7 @@ import (
 
 	"github.com/kefuhq/kefu/relay/internal/datadir"
 	"github.com/kefuhq/kefu/relay/internal/privacy"
+	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 )
 
@@ -100,7 +101,12 @@ func visitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return 1
 	}
 	defer st.Close()
-	svc := privacy.New(st, privacy.Options{Log: log})
+	// The running relay's search eraser also drops its index; offline,
+	// there is only the stored tags to delete.
+	svc := privacy.New(st, privacy.Options{Log: log, Erasers: []privacy.Eraser{privacy.EraserFunc{ID: "tags",
+		Fn: func(ctx context.Context, sub privacy.Subject) error {
+			return store.EraseTags(ctx, st, sub.ConversationIDs)
+		}}}})
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 

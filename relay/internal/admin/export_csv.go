@@ -15,7 +15,7 @@ import (
 
 // csvHeader is the first row of a CSV export: one row per message or
 // internal note, in conversation order (docs/admin.md).
-var csvHeader = []string{"conversation_id", "visitor_id", "status", "handler", "agent_id", "seq", "time", "from", "author", "text", "intent", "attachment", "rating"}
+var csvHeader = []string{"conversation_id", "visitor_id", "status", "handler", "agent_id", "seq", "time", "from", "author", "text", "intent", "attachment", "rating", "tags"}
 
 // writeCSV writes the conversations as CSV, each as it is read; it
 // reports the first conversation it could not read (the rows so far are
@@ -54,7 +54,7 @@ func csvRows(ce privacy.ConversationExport) [][]string {
 	c := ce.Conversation
 	row := func(ts time.Time, from, author, text, intent, file, rating string, n uint64) []string {
 		return []string{c.ID, c.VisitorID, c.Status, c.Handler, c.AgentID, strconv.FormatUint(n, 10), ts.UTC().Format(time.RFC3339Nano),
-			from, cell(author), cell(text), intent, cell(file), rating}
+			from, cell(author), cell(text), intent, cell(file), rating, strings.Join(ce.Tags, " ")}
 	}
 	notes := slices.Clone(ce.Notes)
 	slices.SortStableFunc(notes, func(a, b store.Note) int { return cmp.Compare(a.AfterSeq, b.AfterSeq) })

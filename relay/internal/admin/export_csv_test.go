@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-var csvHeader = []string{"conversation_id", "visitor_id", "status", "handler", "agent_id", "seq", "time", "from", "author", "text", "intent", "attachment", "rating"}
+var csvHeader = []string{"conversation_id", "visitor_id", "status", "handler", "agent_id", "seq", "time", "from", "author", "text", "intent", "attachment", "rating", "tags"}
 
 // The CSV export: every message as a row, text as the visitor wrote it
 // (commas, quotes, newlines survive a CSV reader), formulas kept from
@@ -28,6 +28,7 @@ func TestExportConversationsCSV(t *testing.T) {
 	}
 	other := newVisitor(t, r)
 	other.send(t, "second chat")
+	admin.must(200, "POST", "/v1/agent/conversations/"+v.conv+"/tags", map[string]any{"add": []string{"vip", "refund"}})
 
 	res := admin.must(200, "GET", "/v1/admin/conversations/export?format=csv", nil)
 	if ct := res.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
@@ -48,6 +49,9 @@ func TestExportConversationsCSV(t *testing.T) {
 	for _, row := range rows[1:] {
 		if len(row) != len(csvHeader) {
 			t.Fatalf("row with %d cells: %v", len(row), row)
+		}
+		if tags := map[string]string{v.conv: "refund vip", other.conv: ""}[row[col("conversation_id")]]; row[col("tags")] != tags {
+			t.Errorf("tags %q on a row of %s, want %q", row[col("tags")], row[col("conversation_id")], tags)
 		}
 		if row[col("from")] == "visitor" {
 			got[row[col("conversation_id")]] = append(got[row[col("conversation_id")]], row[col("text")])

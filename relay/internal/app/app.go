@@ -42,7 +42,9 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/privacy"
 	"github.com/kefuhq/kefu/relay/internal/profile"
+	"github.com/kefuhq/kefu/relay/internal/search"
 	"github.com/kefuhq/kefu/relay/internal/site"
+	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
 	"github.com/kefuhq/kefu/relay/internal/visitor"
 	"github.com/kefuhq/kefu/relay/internal/web"
@@ -89,6 +91,7 @@ type App struct {
 	authSvc    *auth.Service
 	router     *assign.Router
 	privacy    *privacy.Service
+	search     *search.Service
 	files      *files.Service
 	notify     notifiers
 	intents    *intents.Service
@@ -272,6 +275,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		Peers:     a.flowPeers(),
 		Knowledge: knowledge,
 	})
+	a.search = search.New(a.store, search.Options{Log: a.log, Hub: a.hub, Topic: assign.InboxTopic, Peers: a.searchPeers()})
 	a.files = files.New(files.Options{MaxBytes: int64(cfg.MaxFileBytes), VisitorQuota: int64(cfg.VisitorFileQuota), BehindProxy: cfg.BehindProxy}, a.store, a.log)
 	if err := a.buildNotifiers(ctx, key, keySource); err != nil {
 		return err
@@ -283,6 +287,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 			return nil
 		}},
 		a.files.Eraser(),
+		a.search.Eraser(),
 		a.notify.webhooks,
 	}})
 
@@ -358,6 +363,12 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	a.flow.OnQueued = a.router.Queued
 	a.flow.Available = func() bot.Availability { return botAvailability(av) }
 	a.fan.Extra = a.router.OnAppend
+	if a.cluster == nil {
+		// One node: its appends are all there are. A cluster's nodes
+		// index every node's messages from the stream they follow.
+		a.fan.Extra = func(ap store.Appended) { a.router.OnAppend(ap); a.search.OnAppend(ap) }
+	}
+	a.search.Routes(mux, authn)
 	ah := agent.New(agent.Options{
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		HelloTimeout:    cfg.HelloTimeout,
@@ -411,7 +422,8 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 // reassignment, purging expired sessions, and the retention sweep.
 func (a *App) background(ctx context.Context) {
 	a.runNotifiers(ctx)
-	a.bg.Add(6)
+	a.bg.Add(7)
+	go func() { defer a.bg.Done(); a.search.Run(ctx) }()
 	go func() { defer a.bg.Done(); a.files.Run(ctx, 10*time.Minute) }()
 	go func() { defer a.bg.Done(); a.avail.Watch(ctx, availabilityEvery, a.availabilityToWidgets) }()
 	go func() { defer a.bg.Done(); a.mail.Run(ctx) }()
@@ -452,6 +464,9 @@ func (a *App) Routes() []string { return a.routes.Patterns() }
 
 // Assets are the relay's embedded files, for tests that walk them all.
 func (a *App) Assets() *web.Assets { return a.assets }
+
+// Search is the relay's conversation search and tags, for tests.
+func (a *App) Search() *search.Service { return a.search }
 
 // Privacy is the relay's data rights and retention service, for tests.
 func (a *App) Privacy() *privacy.Service { return a.privacy }

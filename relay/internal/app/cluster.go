@@ -21,6 +21,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/mail"
+	"github.com/kefuhq/kefu/relay/internal/search"
 	"github.com/kefuhq/kefu/relay/internal/secret"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/store"
@@ -283,7 +284,7 @@ func (a *App) linkCluster(ctx context.Context) error {
 			a.aiCache.ForgetHashed(f)
 		},
 	}
-	for _, hs := range []map[string]func([]byte, func(any)){a.router.PeerHandlers(), a.flow.PeerHandlers(), a.authSvc.PeerHandlers()} {
+	for _, hs := range []map[string]func([]byte, func(any)){a.router.PeerHandlers(), a.flow.PeerHandlers(), a.authSvc.PeerHandlers(), a.search.PeerHandlers()} {
 		for k, h := range hs {
 			handlers[k] = h
 		}
@@ -318,6 +319,7 @@ func (a *App) follow(ctx context.Context) {
 		err := a.cluster.js.Follow(ctx, after, func(m store.Message, seq uint64) {
 			after = seq
 			a.fan.Deliver(m)
+			a.search.Deliver(m)
 		})
 		if ctx.Err() != nil {
 			return
@@ -349,6 +351,7 @@ func (a *App) rejoined(ctx context.Context) {
 		a.reloadSetting(ctx, name)
 	}
 	a.router.Reconcile(ctx)
+	a.search.Rejoined()
 }
 
 // forgetAnswers drops cached answers to an erased visitor's words here and,
@@ -444,6 +447,13 @@ func (s clusterStore) Append(ctx context.Context, convID string, msgs ...store.N
 // The parts' views of the other nodes; nil on one node.
 
 func (a *App) flowPeers() bot.Peers {
+	if a.cluster == nil {
+		return nil
+	}
+	return a.cluster.bus
+}
+
+func (a *App) searchPeers() search.Peers {
 	if a.cluster == nil {
 		return nil
 	}

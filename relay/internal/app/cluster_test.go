@@ -47,6 +47,7 @@ func TestCluster(t *testing.T) {
 		{"ErasureForgetsAnswersOnEveryNode", erasureForgetsAnswersOnEveryNode},
 		{"FilesAndNotesAcrossNodes", filesAndNotesAcrossNodes},
 		{"WebhooksOnceFromOneNode", webhooksOnceFromOneNode},
+		{"SearchAndTagsAcrossNodes", searchAndTagsAcrossNodes},
 		{"RouterMovesWhenItsNodeStops", routerMovesWhenItsNodeStops}, // last: it stops a node
 	} {
 		if !t.Run(tc.name, func(t *testing.T) { tc.run(t, n, up) }) {

@@ -249,6 +249,8 @@ type ConversationExport struct {
 	store.Conversation
 	Messages []store.Message `json:"messages"`
 	Notes    []store.Note    `json:"notes,omitempty"`
+	// Tags are the labels agents put on it (store.DocTags).
+	Tags []string `json:"tags,omitempty"`
 }
 
 // noteStore is a store that keeps internal notes (the relay's backends).
@@ -292,6 +294,11 @@ func (s *Service) ExportConversation(c store.Conversation) (ConversationExport, 
 	out := ConversationExport{Conversation: c, Messages: msgs}
 	if ns, ok := s.st.(noteStore); ok {
 		if out.Notes, err = ns.Notes(c.ID); err != nil {
+			return ConversationExport{}, fmt.Errorf("privacy: export %s: %w", c.ID, err)
+		}
+	}
+	if ts, ok := s.st.(store.TagDocs); ok {
+		if out.Tags, err = store.ReadTags(ts, c.ID); err != nil {
 			return ConversationExport{}, fmt.Errorf("privacy: export %s: %w", c.ID, err)
 		}
 	}

@@ -22,12 +22,13 @@ const (
 	EventClosed              = "conversation.closed"
 	EventReopened            = "conversation.reopened" // a visitor wrote in a closed conversation
 	EventRated               = "conversation.rated"    // the visitor rated it (emitted by the ratings feature)
+	EventTagged              = "conversation.tagged"   // an agent added or removed tags (emitted by search)
 )
 
 // EventTypes lists every type, in the order docs and the admin page show them.
 var EventTypes = []string{
 	EventConversationCreated, EventMessageCreated, EventHandedOff, EventAssigned,
-	EventRequeued, EventClosed, EventReopened, EventRated,
+	EventRequeued, EventClosed, EventReopened, EventRated, EventTagged,
 }
 
 // ErrConflict means a compare-and-set lost: the document changed since it

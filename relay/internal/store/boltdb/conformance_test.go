@@ -36,6 +36,7 @@ func TestConformance(t *testing.T) {
 			storetest.Files(t, b)
 			storetest.Contact(t, b)
 			storetest.Context(t, b)
+			storetest.Tags(t, b)
 		})
 	}
 }

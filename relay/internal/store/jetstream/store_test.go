@@ -64,6 +64,7 @@ func TestConformanceSingle(t *testing.T) {
 	storetest.Files(t, b)
 	storetest.Contact(t, b)
 	storetest.Context(t, b)
+	storetest.Tags(t, b)
 }
 
 // TestConformanceCluster runs the suite on three servers with three
@@ -98,6 +99,7 @@ func TestConformanceCluster(t *testing.T) {
 	storetest.Files(t, b)
 	storetest.Contact(t, b)
 	storetest.Context(t, b)
+	storetest.Tags(t, b)
 }
 
 func prefixN(n int) string { return "t" + string(rune('a'+n/26)) + string(rune('a'+n%26)) }

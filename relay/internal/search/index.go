@@ -1,0 +1,485 @@
+package search
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/protocol"
+	"github.com/kefuhq/kefu/router"
+)
+
+// Index is an in-memory inverted index of conversations: for every term
+// of their messages (router.Terms: the intent model's normalisation, CJK
+// by characters and pairs), the conversations holding it and how often;
+// beside it each conversation's tags, agents and activity dates. It is
+// kept up to date message by message, so a query never reads the store.
+// Safe for concurrent use.
+type Index struct {
+	mu    sync.RWMutex
+	docs  []*doc // by number; nil once removed (numbers are not reused)
+	byID  map[string]int32
+	post  map[string][]posting // sorted by doc number
+	tags  map[string]int       // tag → conversations holding it
+	count int                  // live docs
+}
+
+type posting struct {
+	doc int32
+	tf  uint16
+}
+
+// doc is what the index knows of one conversation.
+type doc struct {
+	id      string
+	agents  []string // who had it or wrote in it
+	tags    []string
+	created time.Time
+	updated time.Time
+	lastSeq uint64 // messages up to here are indexed
+}
+
+// maxTermRunes bounds what one message adds to the index: a pasted log
+// should not grow it without end (what is past it is not searchable).
+const maxTermRunes = 4000
+
+// NewIndex returns an empty index.
+func NewIndex() *Index {
+	return &Index{byID: map[string]int32{}, post: map[string][]posting{}, tags: map[string]int{}}
+}
+
+// Len is the number of conversations indexed.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.count
+}
+
+// docLocked returns the doc of id, adding it when create is set.
+func (x *Index) docLocked(id string, create bool) (*doc, int32) {
+	if n, ok := x.byID[id]; ok {
+		return x.docs[n], n
+	}
+	if !create {
+		return nil, -1
+	}
+	n := int32(len(x.docs))
+	d := &doc{id: id}
+	x.docs = append(x.docs, d)
+	x.byID[id] = n
+	x.count++
+	return d, n
+}
+
+// AddConversation records a conversation's dates and agent (its messages
+// come through AddMessages).
+func (x *Index) AddConversation(c store.Conversation) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	d, _ := x.docLocked(c.ID, true)
+	if d.created.IsZero() || c.CreatedAt.Before(d.created) {
+		d.created = c.CreatedAt
+	}
+	if c.UpdatedAt.After(d.updated) {
+		d.updated = c.UpdatedAt
+	}
+	if c.AgentID != "" && !slices.Contains(d.agents, c.AgentID) {
+		d.agents = append(d.agents, c.AgentID)
+	}
+}
+
+// AddMessages indexes stored messages of one conversation, in seq order.
+// A message at or below the conversation's indexed seq is skipped, so the
+// same message coming twice (the start's read and a follower) counts once.
+func (x *Index) AddMessages(msgs []store.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	// Terms are counted outside the lock: a query waits only for the
+	// postings to change.
+	tf := map[string]uint16{}
+	convID := msgs[0].ConversationID
+	x.mu.RLock()
+	var from uint64
+	if d, _ := x.docLocked(convID, false); d != nil {
+		from = d.lastSeq
+	}
+	x.mu.RUnlock()
+	var last uint64
+	var agents []string
+	var newest, oldest time.Time
+	for _, m := range msgs {
+		if m.Seq <= from || m.ConversationID != convID {
+			continue
+		}
+		last = max(last, m.Seq)
+		if m.From == protocol.FromAgent && m.AuthorID != "" && !slices.Contains(agents, m.AuthorID) {
+			agents = append(agents, m.AuthorID)
+		}
+		if newest.IsZero() || m.Time.After(newest) {
+			newest = m.Time
+		}
+		if oldest.IsZero() || m.Time.Before(oldest) {
+			oldest = m.Time
+		}
+		if !indexed(m) {
+			continue
+		}
+		router.Terms(m.Text, maxTermRunes, func(t string) {
+			if tf[t] < math.MaxUint16 {
+				tf[t]++
+			}
+		})
+		if m.Attachment != nil {
+			router.Terms(m.Attachment.Name, 200, func(t string) {
+				if tf[t] < math.MaxUint16 {
+					tf[t]++
+				}
+			})
+		}
+	}
+	if last == 0 {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	d, n := x.docLocked(convID, true)
+	if last <= d.lastSeq {
+		return // indexed meanwhile by another path
+	}
+	d.lastSeq = last
+	if d.created.IsZero() || oldest.Before(d.created) {
+		d.created = oldest
+	}
+	if newest.After(d.updated) {
+		d.updated = newest
+	}
+	for _, a := range agents {
+		if !slices.Contains(d.agents, a) {
+			d.agents = append(d.agents, a)
+		}
+	}
+	for t, c := range tf {
+		x.addPostingLocked(t, n, c)
+	}
+}
+
+// indexed reports whether a message's words are searchable: what people
+// and the bot said, not system lines (joined, closed) or ratings.
+func indexed(m store.Message) bool {
+	return m.From != protocol.FromSystem && m.From != protocol.FromRating
+}
+
+func (x *Index) addPostingLocked(term string, n int32, c uint16) {
+	ps := x.post[term]
+	i := sort.Search(len(ps), func(i int) bool { return ps[i].doc >= n })
+	if i < len(ps) && ps[i].doc == n {
+		ps[i].tf = uint16(min(int(ps[i].tf)+int(c), math.MaxUint16))
+		return
+	}
+	ps = slices.Insert(ps, i, posting{doc: n, tf: c})
+	x.post[term] = ps
+}
+
+// SetTags replaces a conversation's tags (a conversation the index does
+// not hold yet is added: tagged before its first message was indexed).
+func (x *Index) SetTags(convID string, tags []string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	d, _ := x.docLocked(convID, len(tags) > 0)
+	if d == nil {
+		return
+	}
+	x.setTagsLocked(d, tags)
+}
+
+func (x *Index) setTagsLocked(d *doc, tags []string) {
+	for _, t := range d.tags {
+		if x.tags[t]--; x.tags[t] <= 0 {
+			delete(x.tags, t)
+		}
+	}
+	d.tags = slices.Clone(tags)
+	for _, t := range d.tags {
+		x.tags[t]++
+	}
+}
+
+// Tags returns a conversation's tags.
+func (x *Index) Tags(convID string) []string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if d, _ := x.docLocked(convID, false); d != nil {
+		return slices.Clone(d.tags)
+	}
+	return nil
+}
+
+// TagCount is a tag in use and how many conversations have it.
+type TagCount struct {
+	Tag   string `json:"tag"`
+	Count int    `json:"count"`
+}
+
+// TagsInUse lists the tags on conversations, most used first.
+func (x *Index) TagsInUse() []TagCount {
+	x.mu.RLock()
+	out := make([]TagCount, 0, len(x.tags))
+	for t, n := range x.tags {
+		out = append(out, TagCount{t, n})
+	}
+	x.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Tag < out[j].Tag
+	})
+	return out
+}
+
+// Tagged returns every tagged conversation's tags, by id.
+func (x *Index) Tagged() map[string][]string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := map[string][]string{}
+	for _, d := range x.docs {
+		if d != nil && len(d.tags) > 0 {
+			out[d.id] = slices.Clone(d.tags)
+		}
+	}
+	return out
+}
+
+// Remove drops conversations and every term only they held: an erased
+// conversation is never found again, and its words leave the relay's
+// memory. One pass over the postings, however many are removed.
+func (x *Index) Remove(ids ...string) int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	gone := map[int32]bool{}
+	for _, id := range ids {
+		n, ok := x.byID[id]
+		if !ok {
+			continue
+		}
+		x.setTagsLocked(x.docs[n], nil)
+		x.docs[n] = nil
+		delete(x.byID, id)
+		gone[n] = true
+		x.count--
+	}
+	if len(gone) == 0 {
+		return 0
+	}
+	for t, ps := range x.post {
+		ps = slices.DeleteFunc(ps, func(p posting) bool { return gone[p.doc] })
+		if len(ps) == 0 {
+			delete(x.post, t)
+			continue
+		}
+		x.post[t] = ps
+	}
+	return len(gone)
+}
+
+// Query is a search: words, and filters that all must hold.
+type Query struct {
+	// Text: every word must be in the conversation; the last one may be
+	// the start of a word (the box searches as the agent types).
+	Text string
+	// Tags: the conversation has every one.
+	Tags []string
+	// Agent: an account that had the conversation or wrote in it.
+	Agent string
+	// From and To bound the conversation's activity: it matches when it
+	// was active at some time in [From, To) (zero: unbounded).
+	From, To time.Time
+}
+
+// Hit is a conversation found, with its score (higher is better; 0 for a
+// search without words).
+type Hit struct {
+	ID      string
+	Score   float64
+	Updated time.Time
+	Tags    []string
+}
+
+// maxExpansions bounds the words a typed prefix stands for.
+const maxExpansions = 200
+
+// Search returns the conversations q matches, best first (by score, then
+// newest activity), and how many match in all; at most offset+limit are
+// ranked.
+func (x *Index) Search(q Query, offset, limit int) ([]Hit, int) {
+	var terms []string
+	router.Terms(q.Text, 2000, func(t string) {
+		if !slices.Contains(terms, t) {
+			terms = append(terms, t)
+		}
+	})
+	prefix := ""
+	if n := len(terms); n > 0 && q.Text != "" && !endsInSeparator(q.Text) {
+		// The last word as typed so far: a prefix, unless it is CJK
+		// (whose characters are terms already).
+		if r, _ := utf8.DecodeRuneInString(terms[n-1]); !isCJKRune(r) {
+			prefix = terms[n-1]
+			terms = terms[:n-1]
+		}
+	}
+
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	total := float64(max(x.count, 1))
+	idf := func(df int) float64 { return math.Log(1 + total/float64(max(df, 1))) }
+
+	// Candidates: the rarest term's postings, narrowed by the others.
+	lists := make([][]posting, 0, len(terms))
+	for _, t := range terms {
+		ps, ok := x.post[t]
+		if !ok {
+			return nil, 0
+		}
+		lists = append(lists, ps)
+	}
+	var expanded [][]posting
+	if prefix != "" {
+		for t, ps := range x.post {
+			if strings.HasPrefix(t, prefix) {
+				expanded = append(expanded, ps)
+				if len(expanded) == maxExpansions {
+					break
+				}
+			}
+		}
+		if len(expanded) == 0 {
+			return nil, 0
+		}
+	}
+	score := map[int32]float64{}
+	words := len(lists) > 0 || prefix != ""
+	if len(lists) > 0 {
+		sort.Slice(lists, func(i, j int) bool { return len(lists[i]) < len(lists[j]) })
+		for _, p := range lists[0] {
+			score[p.doc] = idf(len(lists[0])) * tfWeight(p.tf)
+		}
+		for _, ps := range lists[1:] {
+			w := idf(len(ps))
+			for n, s := range score {
+				i := sort.Search(len(ps), func(i int) bool { return ps[i].doc >= n })
+				if i == len(ps) || ps[i].doc != n {
+					delete(score, n)
+					continue
+				}
+				score[n] = s + w*tfWeight(ps[i].tf)
+			}
+		}
+	}
+	if prefix != "" {
+		pre := map[int32]float64{}
+		for _, ps := range expanded {
+			w := idf(len(ps))
+			for _, p := range ps {
+				if len(lists) > 0 {
+					if _, ok := score[p.doc]; !ok {
+						continue
+					}
+				}
+				pre[p.doc] = max(pre[p.doc], w*tfWeight(p.tf))
+			}
+		}
+		if len(lists) > 0 {
+			for n, s := range score {
+				if v, ok := pre[n]; ok {
+					score[n] = s + v
+				} else {
+					delete(score, n)
+				}
+			}
+		} else {
+			score = pre
+		}
+	}
+
+	var hits []Hit
+	keep := func(n int32, s float64) {
+		d := x.docs[n]
+		if d == nil || !d.matches(q) {
+			return
+		}
+		hits = append(hits, Hit{ID: d.id, Score: s, Updated: d.updated})
+	}
+	if words {
+		for n, s := range score {
+			keep(n, s)
+		}
+	} else {
+		for n := range x.docs {
+			keep(int32(n), 0)
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].Score != hits[j].Score {
+			return hits[i].Score > hits[j].Score
+		}
+		if !hits[i].Updated.Equal(hits[j].Updated) {
+			return hits[i].Updated.After(hits[j].Updated)
+		}
+		return hits[i].ID < hits[j].ID
+	})
+	n := len(hits)
+	if offset >= n {
+		return nil, n
+	}
+	hits = hits[offset:min(n, offset+limit)]
+	for i := range hits {
+		hits[i].Tags = slices.Clone(x.docs[x.byID[hits[i].ID]].tags)
+	}
+	return hits, n
+}
+
+// tfWeight saturates a term's count: the tenth "refund" in a conversation
+// says less than the first.
+func tfWeight(tf uint16) float64 { f := float64(tf); return f / (f + 1.2) }
+
+func (d *doc) matches(q Query) bool {
+	for _, t := range q.Tags {
+		if !slices.Contains(d.tags, t) {
+			return false
+		}
+	}
+	if q.Agent != "" && !slices.Contains(d.agents, q.Agent) {
+		return false
+	}
+	if !q.From.IsZero() && d.updated.Before(q.From) {
+		return false
+	}
+	if !q.To.IsZero() && !d.created.Before(q.To) {
+		return false
+	}
+	return true
+}
+
+func endsInSeparator(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return r == ' ' || r == '\t' || r == '\n' || r == '　'
+}
+
+// isCJKRune is router's test of a script written without spaces.
+func isCJKRune(r rune) bool {
+	return unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r) || r == 'ー'
+}
+
+// Terms is the number of distinct terms indexed.
+func (x *Index) Terms() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.post)
+}
