@@ -121,6 +121,7 @@ func carryDocs(ctx context.Context, src *boltdb.Store, dst *jetstream.Store) (in
 			return data, key != mail.KeyCursor, nil
 		}},
 		{push.DocKindSub, as},
+		{store.DocTags, as},
 		{webhook.DocKindLog, as},
 		{webhook.DocKindState, func(_ string, data []byte) ([]byte, bool, error) {
 			out, _, err := webhook.StateForNewLog(data)

@@ -159,6 +159,9 @@ func TestNotificationsCarryOn(t *testing.T) {
 	if _, err := src.PutDoc(bg, push.DocKindSub, "sub1", []byte(`{"endpoint":"https://push.example/1"}`), 0); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := src.PutDoc(bg, store.DocTags, "tagged", []byte(`{"tags":["vip"]}`), 0); err != nil {
+		t.Fatal(err)
+	}
 
 	c := natstest.Run(t, natstest.Options{})
 	dst, err := jetstream.Open(bg, c.Connect(0), jetstream.Options{Timeout: 45 * time.Second})
@@ -175,6 +178,7 @@ func TestNotificationsCarryOn(t *testing.T) {
 	}
 	for _, d := range []struct{ kind, key string }{
 		{mail.DocKindState, "unsubscribe"}, {mail.DocKindState, "inbound"}, {mail.DocKindJob, "t-job-1"}, {push.DocKindSub, "sub1"},
+		{store.DocTags, "tagged"},
 	} {
 		a, err := src.Doc(d.kind, d.key)
 		if err != nil {
