@@ -81,12 +81,21 @@ export async function stopAll() {
   tmpRoot = '';
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
+// freePort returns a loopback port nothing listens on now and that this
+// process has not handed out before: the kernel often gives a port just
+// closed to the next listen(0), so two of a test's servers could otherwise
+// be told the same one.
+const givenPorts = new Set();
+export async function freePort() {
+  for (let i = 0; i < 1000; i++) {
+    const port = await new Promise((resolve, reject) => {
+      const srv = net.createServer();
+      srv.on('error', reject);
+      srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+    });
+    if (!givenPorts.has(port)) { givenPorts.add(port); return port; }
+  }
+  throw new Error('freePort: every port offered in 1000 tries was handed out already');
 }
 
 // poll calls fn until it returns a truthy value or the deadline passes.
@@ -126,11 +135,10 @@ export const METRICS_TOKEN = 'e2e-metrics-token-0123456789';
 export async function startRelay({ args = [], env = {} } = {}) {
   const bin = path.resolve(process.cwd(), process.env.KEFU_BIN || path.join(repo, 'bin/kefu'));
   if (!fs.existsSync(bin)) throw new Error(`relay binary ${bin} not found: run make build, or set KEFU_BIN`);
-  const port = await freePort();
   const data = tmp('data-');
-  const relay = { port, url: `http://127.0.0.1:${port}`, data, logs: '', proc: null };
+  const relay = { port: 0, url: '', data, logs: '', proc: null };
   relay.start = async () => {
-    const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', data, '--log-level', 'warn',
+    const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${relay.port}`, '--data', data, '--log-level', 'warn',
       '--admin-password', 'e2e-admin-password', '--metrics-token', METRICS_TOKEN,
       // The fake upstream is on 127.0.0.1: let the admin's AI test reach it.
       '--allow-private-destinations=true', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -138,21 +146,36 @@ export async function startRelay({ args = [], env = {} } = {}) {
     const keep = (b) => { relay.logs = (relay.logs + b).slice(-20_000); };
     proc.stdout.on('data', keep);
     proc.stderr.on('data', keep);
-    await poll(async () => {
-      if (proc.exitCode !== null) throw new Error(`kefu exited ${proc.exitCode}: ${relay.logs}`);
-      return (await fetch(`${relay.url}/readyz`)).ok;
-    }, { timeout: 60_000, what: 'kefu /readyz' });
+    // 'close': exited, and its output read to the end.
+    let closed = false;
+    proc.once('close', () => { closed = true; });
+    // An exit ends the wait at once (poll would retry a throw until its deadline).
+    await poll(async () => closed || (await fetch(`${relay.url}/readyz`)).ok, { timeout: 60_000, what: 'kefu /readyz' });
+    if (closed) throw new Error(`kefu exited ${proc.exitCode}: ${relay.logs}`);
   };
   relay.stop = () => stopProc(relay.proc);
   relay.restart = async () => { await relay.stop(); await relay.start(); };
-  await relay.start();
   cleanups.push(() => relay.stop());
+  // The port is free when chosen, but another process (other test files
+  // run at the same time) may take it before kefu binds it: then another.
+  for (let attempt = 1; ; attempt++) {
+    relay.port = await freePort();
+    relay.url = `http://127.0.0.1:${relay.port}`;
+    try {
+      await relay.start();
+      break;
+    } catch (e) {
+      if (attempt === 3 || !/address already in use/.test(relay.logs)) throw e;
+      relay.logs = '';
+    }
+  }
   await probe(relay);
   return relay;
 }
 
-// startFakeOpenAI builds and runs relay/cmd/fakeopenai.
-let fakeBin = '';
+// startFakeOpenAI runs relay/cmd/fakeopenai: the binary FAKEOPENAI names
+// (make test-browser builds it once for every file), or one built here.
+let fakeBin = process.env.FAKEOPENAI ? path.resolve(process.cwd(), process.env.FAKEOPENAI) : '';
 export async function startFakeOpenAI({ scenario = 'normal', text = 'Hello from the fake model.', delay = '20ms', extra = [] } = {}) {
   if (!fakeBin) {
     fakeBin = path.join(tmp('bin-'), 'fakeopenai');
@@ -180,7 +203,6 @@ export async function startFakeOpenAI({ scenario = 'normal', text = 'Hello from 
 // {body, head, css, attrs, csp, lang}; the widget tag points at the relay. The
 // site logs every request so tests can prove nothing was fetched.
 export async function startSite(relay) {
-  const port = await freePort();
   const pages = new Map();
   const requests = [];
   const srv = http.createServer((req, res) => {
@@ -194,7 +216,8 @@ export async function startSite(relay) {
     res.writeHead(200, headers);
     res.end(html(p, relay));
   });
-  await new Promise((r) => srv.listen(port, '127.0.0.1', r));
+  await new Promise((r, j) => { srv.once('error', j); srv.listen(0, '127.0.0.1', r); });
+  const { port } = srv.address();
   cleanups.push(() => new Promise((r) => { srv.closeAllConnections(); srv.close(r); }));
   return {
     port, origin: `http://${SITE_HOST}:${port}`, requests,

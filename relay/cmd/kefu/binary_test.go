@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
+	"github.com/kefuhq/kefu/relay/internal/testkit"
 	"net/http"
 	"os"
 	"os/exec"
@@ -61,13 +61,7 @@ func (p *proc) log() string {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return testkit.FreeAddr(t)
 }
 
 // startKefu runs the binary and waits until /readyz answers.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/app"
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/secret"
+	"github.com/kefuhq/kefu/relay/internal/testkit"
 )
 
 // Relay is a running relay.
@@ -93,15 +93,11 @@ func StartCluster(t testing.TB, n int, mutate func(i int, c *config.Config)) []*
 	return relays
 }
 
-// FreeAddr returns a loopback address with a port free right now.
+// FreeAddr returns a loopback address with a port free right now and
+// never handed out before in this process (testkit.FreeAddr).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testkit.FreeAddr(t)
 }
 
 func testConfig(t testing.TB) config.Config {

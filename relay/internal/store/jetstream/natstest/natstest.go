@@ -6,13 +6,13 @@ package natstest
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/kefuhq/kefu/relay/internal/testkit"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -108,21 +108,13 @@ func waitReady(t testing.TB, s *server.Server) {
 	}
 }
 
-// freePorts finds n loopback ports nothing listens on.
+// freePorts finds n loopback ports nothing listens on, none handed out
+// before in this process (testkit.FreePort).
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	var out []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("natstest: free port: %v", err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
+	out := make([]int, n)
+	for i := range out {
+		out[i] = testkit.FreePort(t)
 	}
 	return out
 }
