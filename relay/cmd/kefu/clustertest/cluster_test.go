@@ -18,9 +18,31 @@ import (
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
+// The tests run two at a time (t.Parallel; go test's -parallel is the
+// core count), each on its own cluster and ports, longest first: the kill
+// cycles and the 30 s freeze mostly wait on elections and restarts, so two
+// clusters share the box well and the package takes about half as long.
+
+// External mode: three nats-server processes built from the module in
+// go.mod, three kefu nodes on them by --nats-url; the same node loss,
+// killing NATS servers and kefu nodes.
+func TestExternalNodeLoss(t *testing.T) {
+	t.Parallel()
+	needHAProxy(t)
+	c := external(t, 3, 3)
+	lb := c.balance()
+	tr := startTraffic(t, lb.ws(), 4)
+	tr.progress("first acks", 20, time.Minute)
+	lossCycles(t, c, tr, c.nodes)
+	total := tr.finish(lb.ws())
+	c.caughtUp(time.Minute)
+	t.Logf("external: %d kill -9 cycles, %d messages acked, %d of %d senders moved, none lost or doubled", cycles, total, tr.moved(), len(tr.senders))
+}
+
 // A visitor and an agent reach different nodes through the load
 // balancer; their messages cross both ways, in one order for both.
 func TestThroughTheLoadBalancer(t *testing.T) {
+	t.Parallel()
 	needHAProxy(t)
 	c := embedded(t, 3)
 	lb := c.balance()
@@ -177,6 +199,7 @@ func TestThroughTheLoadBalancer(t *testing.T) {
 // visitor sockets, any — under continuous traffic from several senders;
 // each killed node restarts and rejoins.
 func TestNodeLoss(t *testing.T) {
+	t.Parallel()
 	needHAProxy(t)
 	c := embedded(t, 3)
 	lb := c.balance()
@@ -249,6 +272,7 @@ func lossCycles(t *testing.T, c *kcluster, tr *traffic, kefu []*kefuNode) {
 // keep acking; the frozen node acks nothing meanwhile, and once resumed it
 // repairs itself — nothing lost or doubled.
 func TestSplit(t *testing.T) {
+	t.Parallel()
 	needHAProxy(t)
 	c := embedded(t, 3)
 	lb := c.balance()
@@ -288,6 +312,7 @@ func TestSplit(t *testing.T) {
 // A fourth node joins a running cluster: it serves /readyz and a
 // resumed visitor (within 3 s of its start on a quiet box: logged).
 func TestJoin(t *testing.T) {
+	t.Parallel()
 	c := embedded(t, 3)
 	ctx, cancel := ctxFor(5 * time.Minute)
 	defer cancel()
@@ -334,19 +359,4 @@ func TestJoin(t *testing.T) {
 		// the time went.
 		t.Logf("slower than the 3 s target; the new node's log:\n%s", n.tail())
 	}
-}
-
-// External mode: three nats-server processes built from the module in
-// go.mod, three kefu nodes on them by --nats-url; the same node loss,
-// killing NATS servers and kefu nodes.
-func TestExternalNodeLoss(t *testing.T) {
-	needHAProxy(t)
-	c := external(t, 3, 3)
-	lb := c.balance()
-	tr := startTraffic(t, lb.ws(), 4)
-	tr.progress("first acks", 20, time.Minute)
-	lossCycles(t, c, tr, c.nodes)
-	total := tr.finish(lb.ws())
-	c.caughtUp(time.Minute)
-	t.Logf("external: %d kill -9 cycles, %d messages acked, %d of %d senders moved, none lost or doubled", cycles, total, tr.moved(), len(tr.senders))
 }

@@ -9,7 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
+	"github.com/kefuhq/kefu/relay/internal/testkit"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,59 +25,50 @@ import (
 )
 
 var (
-	kefuBin string // built once by TestMain
-	binDir  string
-
-	natsOnce sync.Once
-	natsBin  string
-	natsErr  error
+	kefuBin string // built by TestMain
+	natsBin string // built by TestMain, beside kefu
 )
 
+// TestMain builds the kefu binary and nats-server (from the module go.mod
+// already requires: no binary is committed or downloaded) at the same
+// time, before any test starts.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "kefu-cluster-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binDir = dir
 	kefuBin = filepath.Join(dir, "kefu")
-	build := exec.Command("go", "build", "-o", kefuBin, "../")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build kefu: %v\n%s", err, out)
-		os.Exit(1)
+	natsBin = filepath.Join(dir, "nats-server")
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, b := range []struct{ out, pkg string }{{kefuBin, "../"}, {natsBin, "github.com/nats-io/nats-server/v2"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			build := exec.Command("go", "build", "-o", b.out, b.pkg)
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("build %s: %v\n%s", b.pkg, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// natsServer builds nats-server from the module go.mod already requires
-// (no binary is committed or downloaded).
-func natsServer(t *testing.T) string {
-	t.Helper()
-	natsOnce.Do(func() {
-		natsBin = filepath.Join(binDir, "nats-server")
-		build := exec.Command("go", "build", "-o", natsBin, "github.com/nats-io/nats-server/v2")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			natsErr = fmt.Errorf("build nats-server: %v\n%s", err, out)
-		}
-	})
-	if natsErr != nil {
-		t.Fatal(natsErr)
-	}
-	return natsBin
-}
-
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testkit.FreeAddr(t)
 }
 
 // proc is one running process whose output goes to a file.

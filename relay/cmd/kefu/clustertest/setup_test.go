@@ -95,7 +95,7 @@ func (n *natsNode) healthy() bool {
 // kefu processes using them by --nats-url.
 func external(t *testing.T, servers, relays int) *kcluster {
 	t.Helper()
-	bin := natsServer(t)
+	bin := natsBin
 	c := &kcluster{t: t, key: keyFile(t)}
 	var routes, urls []string
 	for range servers {
