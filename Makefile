@@ -67,19 +67,30 @@ lint-js: ## ESLint (pinned in package.json) over widget/, public/ and e2e/ (skip
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 
+# go test starts the test binaries in the order the packages are named, -p
+# (the core count) at a time: the longest first, so none of them starts
+# last and holds the phase up alone (docs/decisions.md, "Test suite time").
+GO_TEST_FIRST := ./relay/internal/store/jetstream ./relay/cmd/kefu/clustertest ./relay/cmd/kefu ./relay/internal/bot ./router ./relay/internal/agent
+
 test-go: wasm ## Go tests (fuzz seed corpora included), the crash test, the container image
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(GO_TEST_FIRST) ./...
 
 test-wasm: ## router and wasm tests compiled to js/wasm, run under Node
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec=$(GOROOT)/lib/wasm/go_js_wasm_exec ./router/... ./wasm/...
 
+# How many browser files run at a time, each with its own relay, Chromium
+# and ports.
+E2E_JOBS ?= 1
+
 test-browser: build ## widget, admin and console in headless Chromium (skipped loudly without Chromium, required in CI)
-	@if [ -f e2e/package.json ]; then cd e2e && npm ci --no-audit --no-fund --silent && KEFU_BIN=../$(BIN) node --test; fi
+	@if [ -f e2e/package.json ]; then $(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai && cd e2e && npm ci --no-audit --no-fund --silent && \
+		KEFU_BIN=../$(BIN) FAKEOPENAI=../bin/fakeopenai node --test --test-concurrency=$(E2E_JOBS); fi
 
 edge: wasm ## the Cloudflare Workers build in edge/build (Go wasm + syumai/workers glue + the classifier as static assets), with its sizes
 	./edge/build.sh
 
-test-edge: edge ## the edge build under wrangler dev (workerd, local D1, offline) against the fake upstream (skipped loudly without Node, required in CI)
+test-edge: wasm ## the edge build under wrangler dev (workerd, local D1, offline) against the fake upstream (skipped loudly without Node, required in CI)
+	EDGE_BROTLI=0 ./edge/build.sh
 	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
 		if [ "$$CI" = true ]; then echo "test-edge: Node and npm are required in CI"; exit 1; fi; \
 		printf '%s\n' "########################################################################" \
