@@ -30,6 +30,20 @@ func TestWantsPerson(t *testing.T) {
 	}
 }
 
+// FuzzWantsPerson: the shortcut for text without a person word never
+// changes the answer of the regular expression.
+func FuzzWantsPerson(f *testing.F) {
+	for _, s := range []string{"I want to talk to a real person", "CAN I SPEAK TO A HUMAN", "Talk to Someone", "need an Agent", "operator!",
+		"how long does shipping take", "转人工", "perſon", "talk to a KelvinK", "customer service representative"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := WantsPerson(s), asksForPerson.MatchString(s); got != want {
+			t.Fatalf("WantsPerson(%q) = %v, the expression says %v", s, got, want)
+		}
+	})
+}
+
 // Where nobody can take over, or nobody is online, the visitor must not be
 // told someone will reply shortly; every notice exists in every language.
 func TestNoticePromisesOnlyWhatHappens(t *testing.T) {
