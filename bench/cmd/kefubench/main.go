@@ -55,10 +55,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Doc, "doc", "docs/benchmarks.md", "report to write")
 	fs.StringVar(&cfg.Work, "work", "", "scratch directory (default: a new one under $TMPDIR)")
 	fs.StringVar(&cfg.Node, "node", "bench/widget", "the widget benchmark's npm package (node_modules installed)")
-	fs.StringVar(&scen, "scenarios", "capacity,chat,durable,ai,widget,modelload", "scenarios to run, comma-separated")
+	fs.StringVar(&scen, "scenarios", "capacity,chat,durable,ai,widget,modelload,search", "scenarios to run, comma-separated")
 	fs.DurationVar(&cfg.Budget, "budget", 0, "stop everything after this long (default 9m30s, quick 55s)")
 	verbose := fs.Bool("v", false, "debug logging")
 	reportOnly := fs.Bool("report-only", false, "rewrite the report from OUT/results.json (after editing bench/notes.md) without running anything")
+	merge := fs.Bool("merge", false, "keep OUT/results.json's figures of the scenarios not run (one scenario re-measured; its section says when)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -109,6 +110,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	defer b.procs.StopAll()
+	if *merge {
+		raw, err := os.ReadFile(filepath.Join(cfg.Out, "results.json"))
+		if err == nil {
+			err = json.Unmarshal(raw, b.res)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "kefubench: --merge: %v\n", err)
+			return 1
+		}
+		b.merged = true
+	}
 	if err := b.runAll(ctx); err != nil {
 		log.Error("benchmark failed", "err", err)
 		b.res.Failures = append(b.res.Failures, err.Error())
@@ -135,13 +147,18 @@ type bench struct {
 	nextIP  int
 	cookie  string // the admin's session for agent sockets
 	fakePid int    // the fake upstream, while the AI scenario runs
+	merged  bool   // runAll adds to an earlier run's results (--merge)
 }
 
 func (b *bench) runAll(ctx context.Context) error {
-	b.res.Machine = machineFacts(ctx, b.cfg)
-	b.res.Quick = b.cfg.Quick
-	b.res.Started = time.Now().UTC()
-	defer func() { b.res.Finished = time.Now().UTC(); b.res.LoadEnd = loadAvg() }()
+	if !b.merged {
+		// A merged run keeps the full run's facts: the page's header is
+		// about that run, and the re-measured section says its own.
+		b.res.Machine = machineFacts(ctx, b.cfg)
+		b.res.Quick = b.cfg.Quick
+		b.res.Started = time.Now().UTC()
+		defer func() { b.res.Finished = time.Now().UTC(); b.res.LoadEnd = loadAvg() }()
+	}
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
@@ -151,6 +168,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		{"ai", b.aiStreaming},
 		{"widget", b.widget},
 		{"modelload", b.modelLoad},
+		{"search", b.search},
 	}
 	for _, s := range steps {
 		if !b.cfg.Scenarios[s.name] && !(s.name == "chat" && b.cfg.Scenarios["durable"]) {

@@ -133,6 +133,7 @@ func (b *bench) markdown() string {
 	b.mdAI(&m)
 	b.mdWidget(&m)
 	b.mdModelLoad(&m)
+	b.mdSearch(&m)
 	b.mdNotes(&m)
 	b.mdProfiles(&m)
 	b.mdMethod(&m)

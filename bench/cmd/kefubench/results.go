@@ -25,6 +25,7 @@ type Results struct {
 	AI        AI          `json:"ai"`
 	Widget    Widget      `json:"widget"`
 	ModelLoad ModelLoad   `json:"model_load"`
+	Search    Search      `json:"search"`
 }
 
 // Elapsed is the run's wall time so far.

@@ -312,9 +312,6 @@ type Hit struct {
 	Tags    []string
 }
 
-// maxExpansions bounds the words a typed prefix stands for.
-const maxExpansions = 200
-
 // Search returns the conversations q matches, best first (by score, then
 // newest activity), and how many match in all; at most offset+limit are
 // ranked.
@@ -354,9 +351,6 @@ func (x *Index) Search(q Query, offset, limit int) ([]Hit, int) {
 		for t, ps := range x.post {
 			if strings.HasPrefix(t, prefix) {
 				expanded = append(expanded, ps)
-				if len(expanded) == maxExpansions {
-					break
-				}
 			}
 		}
 		if len(expanded) == 0 {
