@@ -3,14 +3,19 @@ package bot
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/kefuhq/kefu/relay/internal/chat"
 )
 
 // asksForPerson catches "words to that effect" even when the business
 // deleted its hand-off intent: a visitor must always be able to reach a
-// person.
-var asksForPerson = regexp.MustCompile(`(?i)\b((talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+|some\s*one|somebody|your\s+)?(real\s+|live\s+)?(human|person|people|agent|representative|someone|somebody|staff|operator)|(need|want|get|reach)\s+(a|an|some)\s+(real\s+|live\s+)?(human|person|agent|representative)|real\s+person|live\s+agent|human\s+agent|customer\s+service\s+(agent|representative)|representative|operator)\b|人工|真人|转接客服|客服人员|找客服|オペレーター|担当者`)
+// person. Compiled on first use, not when the program starts: the edge
+// build starts anew for every request, most of which carry no message
+// that needs it.
+var asksForPerson = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\b((talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+|some\s*one|somebody|your\s+)?(real\s+|live\s+)?(human|person|people|agent|representative|someone|somebody|staff|operator)|(need|want|get|reach)\s+(a|an|some)\s+(real\s+|live\s+)?(human|person|agent|representative)|real\s+person|live\s+agent|human\s+agent|customer\s+service\s+(agent|representative)|representative|operator)\b|人工|真人|转接客服|客服人员|找客服|オペレーター|担当者`)
+})
 
 // personWords are what every alternative of asksForPerson ends with, in
 // lower case: ASCII text without one of them cannot match, which spares
@@ -23,7 +28,7 @@ func WantsPerson(text string) bool {
 	if ascii(text) && !containsAnyFold(text, personWords) {
 		return false
 	}
-	return asksForPerson.MatchString(text)
+	return asksForPerson().MatchString(text)
 }
 
 func ascii(s string) bool {

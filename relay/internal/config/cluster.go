@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Storage modes: which backend a relay runs on (Config.Mode).
@@ -49,9 +50,12 @@ func (c Config) Mode() string {
 	return ModeSingle
 }
 
+// Compiled on first use, not when the program starts: the edge build
+// starts anew for every request and never reads cluster options, and
+// these counted repetitions compile into hundreds of instructions.
 var (
-	nodeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`)
-	prefixRE   = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+	nodeNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`) })
+	prefixRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_-]{1,32}$`) })
 )
 
 func clusterOptions() []option {
@@ -73,7 +77,7 @@ func clusterOptions() []option {
 	return []option{
 		{name: "cluster-name", env: "KEFU_CLUSTER_NAME", def: "", usage: "run as one node of a cluster on NATS JetStream embedded in this process (the same name on every node; needs --cluster-peers); empty with no --nats-url: one node on bbolt",
 			set: func(c *Config, v string) error {
-				if v != "" && !nodeNameRE.MatchString(v) {
+				if v != "" && !nodeNameRE().MatchString(v) {
 					return errors.New("use letters, digits, - and _ (at most 63)")
 				}
 				c.Cluster.Name = v
@@ -89,7 +93,7 @@ func clusterOptions() []option {
 					}
 					v = strings.ReplaceAll(h, ".", "-")
 				}
-				if !nodeNameRE.MatchString(v) {
+				if !nodeNameRE().MatchString(v) {
 					return errors.New("use letters, digits, - and _ (at most 63)")
 				}
 				c.Cluster.NodeName = v
@@ -162,7 +166,7 @@ func clusterOptions() []option {
 			get: func(c *Config) string { return strconv.Itoa(c.Cluster.Replicas) }},
 		{name: "nats-prefix", env: "KEFU_NATS_PREFIX", def: "kefu", usage: "names Kefu's stream, buckets and subjects, so several installations can share one NATS account",
 			set: func(c *Config, v string) error {
-				if !prefixRE.MatchString(v) {
+				if !prefixRE().MatchString(v) {
 					return errors.New("use 1 to 32 lower-case letters, digits, - or _")
 				}
 				c.Cluster.Prefix = v

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/secret"
@@ -296,8 +297,11 @@ func parseOrigins(v string) ([]string, error) {
 
 // frameAncestor is an origin a CSP frame-ancestors source may name:
 // scheme, host (optionally *. for subdomains) and port, nothing that could
-// end the directive or add another.
-var frameAncestor = regexp.MustCompile(`^https?://(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
+// end the directive or add another. Compiled on first use (cluster.go
+// says why).
+var frameAncestor = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^https?://(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
+})
 
 func parseFrameAncestors(v string) ([]string, error) {
 	var out []string
@@ -306,7 +310,7 @@ func parseFrameAncestors(v string) ([]string, error) {
 		if o == "" {
 			continue
 		}
-		if !frameAncestor.MatchString(o) {
+		if !frameAncestor().MatchString(o) {
 			return nil, fmt.Errorf("%q is not an origin like https://backoffice.example.com or https://*.example.com", o)
 		}
 		out = append(out, o)

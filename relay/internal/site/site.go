@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -73,7 +74,9 @@ func DefaultSettings() Settings {
 	}
 }
 
-var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+// colorRE is compiled on first use: the edge build starts anew for every
+// request, and few of them validate settings.
+var colorRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^#[0-9a-fA-F]{6}$`) })
 
 // Validate checks settings before they are stored.
 func (s Settings) Validate() error {
@@ -82,7 +85,7 @@ func (s Settings) Validate() error {
 		return protocol.Errorf(protocol.CodeBadField, "title must be 1 to 60 characters")
 	case utf8.RuneCountInString(s.Greeting) > 500:
 		return protocol.Errorf(protocol.CodeBadField, "greeting must be at most 500 characters")
-	case !colorRE.MatchString(s.Color):
+	case !colorRE().MatchString(s.Color):
 		return protocol.Errorf(protocol.CodeBadField, "color must look like #2563eb")
 	case s.Position != "right" && s.Position != "left":
 		return protocol.Errorf(protocol.CodeBadField, "position must be right or left")

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -164,16 +165,18 @@ func bundleVersion(raw map[string][]byte, versions map[string]string, bundle []s
 }
 
 // linkAttr is a double-quoted src or href attribute: the relay's own pages
-// quote them so (public/README.md).
-var linkAttr = regexp.MustCompile(`(\s(?:src|href)=")([^"]*)(")`)
+// quote them so (public/README.md). Compiled on first use: the edge build,
+// which starts anew for every request, serves no HTML.
+var linkAttr = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(\s(?:src|href)=")([^"]*)(")`) })
 
 // linkHashed rewrites the relative links of an HTML file that name another
 // asset into that asset's immutable URL. Absolute paths (/widget.js, the
 // APIs), URLs with a scheme and fragments are left alone.
 func linkHashed(name string, html []byte, versions map[string]string) []byte {
 	dir := path.Dir(name)
-	return linkAttr.ReplaceAllFunc(html, func(m []byte) []byte {
-		parts := linkAttr.FindSubmatch(m)
+	re := linkAttr()
+	return re.ReplaceAllFunc(html, func(m []byte) []byte {
+		parts := re.FindSubmatch(m)
 		ref := string(parts[2])
 		if ref == "" || strings.ContainsAny(ref, ":?#") || strings.HasPrefix(ref, "/") {
 			return m
