@@ -77,7 +77,8 @@ func main() {
 
 // build makes the handler and the logger; when that fails the handler
 // answers every request with a 503 and the log says why (a missing
-// binding, migrations not applied, a bad option).
+// binding, a bad option). The edge builds only what the request needs,
+// and answers 503 itself when that fails (migrations not applied).
 func build(ctx context.Context) (http.Handler, func(context.Context), *slog.Logger) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg, err := config.Parse(nil, getenv, io.Discard)
@@ -86,13 +87,11 @@ func build(ctx context.Context) (http.Handler, func(context.Context), *slog.Logg
 	}
 	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	fan := edge.NewFanout()
-	st, err := d1.Open(D1Binding, d1.Options{OnAppend: fan.OnAppend, Logger: log})
+	// Settings are read, all in one query, by the first request part that
+	// needs one: a health check reads none. This instance
+	// lives for one request, so nothing read can go stale.
+	st, err := d1.Open(D1Binding, d1.Options{OnAppend: fan.OnAppend, Logger: log, SettingsOnFirstRead: true})
 	if err != nil {
-		return broken(log, err)
-	}
-	// One query for every settings document: this instance lives for one
-	// request, so nothing read here can go stale.
-	if err := st.LoadSettings(ctx); err != nil {
 		return broken(log, err)
 	}
 	hashes, err := edge.ParseAssetHashes(assetHashes)
@@ -120,7 +119,7 @@ func build(ctx context.Context) (http.Handler, func(context.Context), *slog.Logg
 func broken(log *slog.Logger, err error) (http.Handler, func(context.Context), *slog.Logger) {
 	log.Error("kefu-edge: cannot start", "err", err)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeInternal, "this chat is not set up yet; its log says why")
+		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeInternal, edge.MsgNotSetUp)
 	}), func(context.Context) {}, log
 }
 

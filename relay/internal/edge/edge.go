@@ -9,25 +9,26 @@ package edge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/ai"
 	"github.com/kefuhq/kefu/relay/internal/bot"
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/config"
+	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/hub"
 	"github.com/kefuhq/kefu/relay/internal/intents"
-	"github.com/kefuhq/kefu/relay/internal/kb"
 	"github.com/kefuhq/kefu/relay/internal/origin"
 	"github.com/kefuhq/kefu/relay/internal/secret"
 	"github.com/kefuhq/kefu/relay/internal/site"
 	"github.com/kefuhq/kefu/relay/internal/visitor"
 	"github.com/kefuhq/kefu/relay/internal/web"
-	"github.com/kefuhq/kefu/widget"
+	"github.com/kefuhq/kefu/relay/protocol"
 )
 
 // Store is what the edge's handlers need from a store.
@@ -90,115 +91,90 @@ type Options struct {
 	Log         *slog.Logger
 }
 
-// Edge serves the edge's routes.
+// Edge serves the edge's routes. On Workers each request starts the
+// program anew, so it builds only what its request needs (parts below):
+// a health check reads nothing, the widget's files no model, and only a
+// conversation builds the bot and the AI client.
 type Edge struct {
-	h    http.Handler
-	flow *bot.Flow
-	aic  *ai.Client
+	o       Options
+	key     *secret.Key
+	origins *origin.Policy
+	policy  *web.Policy
+
+	// mu guards what is built on first use; each is built at most once.
+	mu      sync.Mutex
+	parts   map[part]http.Handler
+	assets  *web.Assets
+	siteH   *site.Site
+	flow    *bot.Flow
+	aic     *ai.Client
+	visitor *visitor.Handler
+	// in is read by the site's handlers while another request may be
+	// building it.
+	in atomic.Pointer[intents.Service]
 }
 
-// New builds every handler. It reads the settings documents (intents,
-// model, AI and widget settings) from the store, and seeds the default
-// intents when there are none and Config.DemoIntents is set.
+// New checks the options and returns the edge; it reads nothing: what a
+// request needs is built when it comes (Open builds everything now).
 func New(ctx context.Context, o Options) (*Edge, error) {
-	cfg, st, log := o.Config, o.Store, o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
-	// Only the widget's own files: the classifier module is too big to
-	// live inside the Worker (docs/edge.md) and the pages are the relay's.
-	// Not precompressed: that would cost every request ~4 ms of CPU, and
-	// Cloudflare compresses responses itself. Hashed at build time, for
-	// the same reason.
-	assets, err := web.Load(web.Options{Hashes: o.AssetHashes}, widget.FS)
-	if err != nil {
-		return nil, fmt.Errorf("edge: %w", err)
-	}
-	in, err := intents.Open(ctx, st, log, cfg.DemoIntents)
-	if err != nil {
-		return nil, fmt.Errorf("edge: %w", err)
-	}
-	// The knowledge base a relay stored (its "kb" setting copied to D1)
-	// grounds answers here too.
-	knowledge, err := kb.Open(st, log, time.Now)
-	if err != nil {
-		return nil, fmt.Errorf("edge: %w", err)
-	}
-	h, m := o.Fanout.Hub, noMetrics{}
-	// Each request restores the day's token use and saves it after an
-	// answer: concurrent requests may overwrite each other's count, so the
-	// daily limit holds only roughly here (docs/edge.md).
 	// The stored AI key (a relay's "ai" document copied to D1) is sealed
 	// with the relay's key, given to the Worker as the secret
 	// KEFU_SECRET_KEY. Without it, only a key in clear or OPENAI_API_KEY
 	// works.
 	var key *secret.Key
-	if cfg.SecretKey != "" {
-		if key, err = secret.Parse(cfg.SecretKey); err != nil {
+	if o.Config.SecretKey != "" {
+		var err error
+		if key, err = secret.Parse(o.Config.SecretKey); err != nil {
 			return nil, fmt.Errorf("edge: KEFU_SECRET_KEY: %w", err)
 		}
 	}
-	aip, err := bot.NewAI(ctx, st, cfg, bot.AIOptions{Transport: o.Transport, Logger: log, Secrets: key})
-	if errors.Is(err, ai.ErrKeyUnreadable) {
-		return nil, fmt.Errorf("edge: %w; set the Worker secret KEFU_SECRET_KEY to the relay's secret key file (npx wrangler secret put KEFU_SECRET_KEY < secret.key)", err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("edge: %w", err)
-	}
-	aic := aip.Client
-	flow := bot.New(st, h, in, aic, aip.Settings, aip.Budget, log, m, bot.Options{
-		NoPeople: true,
-		// Nobody listens to an answer started by a JSON request; give it
-		// the time the Worker has left after the response.
-		AbandonAfter: DefaultDrain - 5*time.Second,
-		Knowledge:    knowledge,
-	})
-
-	origins := origin.NewPolicy(cfg.AllowedOrigins)
-	cors := origins.CORS
-	mux := http.NewServeMux()
-	(&web.Server{Assets: assets, Ready: func() error { return nil }}).Routes(mux)
-	// Each request is a fresh instance: a per-address rate would forget
-	// every request (docs/edge.md: use Cloudflare's rate limiting rules).
-	in.Routes(mux, cors, func(h http.Handler) http.Handler { return h })
-	modelHash := func() string { _, _, hash := in.Model(); return hash }
-	s, err := site.New(assets, st, origins, modelHash, site.Options{NoSocket: true, Wasm: o.Wasm, Answers: in.AnswersHash})
-	if err != nil {
-		flow.Close()
-		return nil, fmt.Errorf("edge: %w", err)
-	}
-	s.Routes(mux, cors)
-	vh := visitor.New(visitor.Options{
-		Origins:         origins,
-		BehindProxy:     cfg.BehindProxy,
-		MaxMessageBytes: cfg.MaxMessageBytes,
-		RatePerConn:     cfg.RatePerConn,
-		RatePerVisitor:  cfg.RatePerVisitor,
-		MaxConnsPerIP:   cfg.MaxConnsPerIP,
-		AnswerTimeout:   cfg.AIAnswerTimeout,
-		PollEvery:       DefaultPoll,
-		NoContext:       true, // no agents here to show it to (docs/privacy.md)
-		Conn:            hub.ConnOptions{Queue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout, PingInterval: cfg.PingInterval, ReadLimit: int64(cfg.MaxFrameBytes)},
-	}, st, h, log, m, visitor.Hooks{
-		Message:   flow.OnVisitorMessage,
-		Joined:    flow.Joined,
-		Answer:    in.Answer,
-		Streaming: flow.Streaming,
-	})
-	vh.HTTPRoutes(mux, cors)
-	notHere(mux, cors)
-	return &Edge{h: web.NewPolicy(cfg.FrameAncestors).Wrap(mux), flow: flow, aic: aic}, nil
+	return &Edge{
+		o: o, key: key,
+		origins: origin.NewPolicy(o.Config.AllowedOrigins),
+		policy:  web.NewPolicy(o.Config.FrameAncestors),
+		parts:   map[part]http.Handler{},
+	}, nil
 }
 
-// ServeHTTP serves the edge's routes.
-func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.h.ServeHTTP(w, r) }
+// MsgNotSetUp answers every request the edge cannot build for (a missing
+// binding, migrations not applied, an unreadable key); the log says why.
+const MsgNotSetUp = "this chat is not set up yet; its log says why"
+
+// Open builds every part now and reports what fails, instead of the
+// first request that needs it answering 503.
+func (e *Edge) Open(ctx context.Context) error {
+	_, err := e.handler(ctx, partAll)
+	return err
+}
+
+// ServeHTTP serves the edge's routes, building the part the request's
+// path belongs to first.
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, err := e.handler(context.WithoutCancel(r.Context()), partOf(r.URL.Path))
+	if err != nil {
+		e.o.Log.Error("kefu-edge: cannot start", "err", err)
+		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeInternal, MsgNotSetUp)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
 
 // Close lets answers still streaming finish (within ctx, else they are cut
 // and stored as incomplete), then releases the AI client. An answer runs
 // past its request when the message came as JSON rather than as an event
 // stream.
 func (e *Edge) Close(ctx context.Context) {
-	e.flow.Drain(ctx)
-	e.flow.Close()
-	e.aic.Close()
+	e.mu.Lock()
+	flow, aic := e.flow, e.aic
+	e.mu.Unlock()
+	if flow != nil {
+		flow.Drain(ctx)
+		flow.Close()
+	}
+	if aic != nil {
+		aic.Close()
+	}
 }

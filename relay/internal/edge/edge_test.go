@@ -51,7 +51,8 @@ func start(t *testing.T, aiText string) *harness {
 }
 
 // startWith builds the edge from env over a store that prep fills first,
-// and reports New's error.
+// and reports New's error. Like the Worker, it builds each part on the
+// first request that needs it.
 func startWith(t *testing.T, env map[string]string, prep func(*boltdb.Store)) (*harness, error) {
 	t.Helper()
 	cfg, err := config.Parse(nil, func(k string) string { return env[k] }, io.Discard)
@@ -321,9 +322,18 @@ func TestSealedAIKeyNeedsTheRelaysSecretKey(t *testing.T) {
 		"another KEFU_SECRET_KEY": {"KEFU_SECRET_KEY": func() string { _, k := secret.Generate(); return k }()},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := startWith(t, env, seed)
+			h, err := startWith(t, env, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The conversations' part is what reads the AI settings: it
+			// answers 503 and logs why; Open says so up front.
+			if resp := h.do(t, "POST", "/v1/conversations", "", "", ""); resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("POST /v1/conversations: %s, want 503", resp.Status)
+			}
+			err = h.edge.Open(context.Background())
 			if err == nil || !strings.Contains(err.Error(), "KEFU_SECRET_KEY") || !strings.Contains(err.Error(), key.ID()) || strings.Contains(err.Error(), apiKey) {
-				t.Errorf("New: %v; want a clear error naming KEFU_SECRET_KEY and the key id %s", err, key.ID())
+				t.Errorf("Open: %v; want a clear error naming KEFU_SECRET_KEY and the key id %s", err, key.ID())
 			}
 		})
 	}

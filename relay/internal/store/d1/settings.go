@@ -72,6 +72,17 @@ func (s *Store) SettingBytes(name string) ([]byte, error) {
 	if loaded {
 		return cloneBytes(cached), nil
 	}
+	if s.opts.SettingsOnFirstRead {
+		// Setting has no context; the query is one indexed scan of a
+		// small table.
+		if err := s.LoadSettings(context.Background()); err != nil {
+			return nil, err
+		}
+		s.settingsMu.RLock()
+		cached = s.settings[name]
+		s.settingsMu.RUnlock()
+		return cloneBytes(cached), nil
+	}
 	var data []byte
 	err := s.db.QueryRowContext(context.Background(), qSetting, name).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -47,6 +47,11 @@ type Options struct {
 	Attempts int
 	// Backoff is the first pause between tries. Default DefaultBackoff.
 	Backoff time.Duration
+	// SettingsOnFirstRead makes the first read of a settings document
+	// read them all (LoadSettings): for a store that lives one request,
+	// as on Workers, where most requests (health checks, the widget's
+	// files) read none and should not wait for the database.
+	SettingsOnFirstRead bool
 }
 
 // Store is the edge's database.

@@ -301,6 +301,40 @@ func TestSettings(t *testing.T) {
 	}
 }
 
+// With SettingsOnFirstRead, nothing is read until a document is, and then
+// all of them in one query; a failed load is reported and tried again.
+func TestSettingsOnFirstRead(t *testing.T) {
+	db := openScript(t,
+		step{query: qSettings, err: errors.New("D1_ERROR: network")},
+		step{query: qSettings, rows: [][]driver.Value{{"intents", []byte(`{"version":2}`)}, {"intents.model", []byte{0, 1, 2}}}},
+		step{query: qPutSetting, args: []driver.Value{"widget", []byte(`{"title":"Hi"}`)}, affected: 1},
+	)
+	s := New(db, Options{SettingsOnFirstRead: true})
+	var doc struct {
+		Version int    `json:"version"`
+		Title   string `json:"title"`
+	}
+	if _, err := s.Setting("intents", &doc); err == nil || !strings.Contains(err.Error(), "network") {
+		t.Fatalf("Setting with the load failing: err = %v, want the load's error", err)
+	}
+	if found, err := s.Setting("intents", &doc); err != nil || !found || doc.Version != 2 {
+		t.Fatalf("Setting(intents) = %v, %v, %+v", found, err, doc)
+	}
+	// From here on reads come from memory: the script has no more reads.
+	if b, err := s.SettingBytes("intents.model"); err != nil || fmt.Sprint(b) != "[0 1 2]" {
+		t.Errorf("SettingBytes = %v, %v", b, err)
+	}
+	if found, err := s.Setting("widget", &doc); err != nil || found {
+		t.Errorf("Setting(missing) = %v, %v; want false, nil", found, err)
+	}
+	if err := s.PutSetting(context.Background(), "widget", map[string]string{"title": "Hi"}); err != nil {
+		t.Fatalf("PutSetting: %v", err)
+	}
+	if found, err := s.Setting("widget", &doc); err != nil || !found || doc.Title != "Hi" {
+		t.Errorf("Setting after put = %v, %v, %+v", found, err, doc)
+	}
+}
+
 func TestMissingSchemaHint(t *testing.T) {
 	s := newTestStore(t, openScript(t, step{query: qConversation, err: errors.New("D1_ERROR: no such table: conversations: SQLITE_ERROR")}), nil)
 	_, err := s.Conversation("c1")
