@@ -91,32 +91,36 @@ var ErrHelp = flag.ErrHelp
 // the option, so the command can print it and exit 2.
 func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	var c Config
-	fs := flag.NewFlagSet("kefu serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	opts := options()
 	raw := make(map[string]*string, len(opts))
-	for _, o := range opts {
-		v := new(string)
-		raw[o.name] = v
-		if o.def == "true" || o.def == "false" {
-			// A switch: --repair alone means --repair=true, as people type it.
-			fs.Var(boolFlag{v}, o.name, o.usage)
-			continue
-		}
-		fs.StringVar(v, o.name, "", o.usage)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			WriteUsage(usage)
-			return c, ErrHelp
-		}
-		return c, fmt.Errorf("config: %w", err)
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
-	}
 	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	// Without arguments no flag is given: the edge build, which parses
+	// its environment on every request, skips building the flag set.
+	if len(args) > 0 {
+		fs := flag.NewFlagSet("kefu serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		for _, o := range opts {
+			v := new(string)
+			raw[o.name] = v
+			if o.def == "true" || o.def == "false" {
+				// A switch: --repair alone means --repair=true, as people type it.
+				fs.Var(boolFlag{v}, o.name, o.usage)
+				continue
+			}
+			fs.StringVar(v, o.name, "", o.usage)
+		}
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				WriteUsage(usage)
+				return c, ErrHelp
+			}
+			return c, fmt.Errorf("config: %w", err)
+		}
+		if fs.NArg() > 0 {
+			return c, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+		}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	}
 	for _, o := range opts {
 		v, src := o.def, "default"
 		if given[o.name] {
