@@ -223,7 +223,7 @@ func (a *App) repair() error {
 // build makes every part that serves requests and registers its routes.
 func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	cfg := a.cfg
-	assets, err := web.Load(web.Options{Compress: true, Bundle: public.Bundle()}, assetTrees()...)
+	assets, err := web.Load(web.Options{Compress: web.Gzip, Bundle: public.Bundle()}, assetTrees()...)
 	if err != nil {
 		return err
 	}

@@ -48,8 +48,10 @@ type Assets struct {
 
 // Options say how Load prepares the files.
 type Options struct {
-	// Compress keeps a gzip form of the files it shrinks.
-	Compress bool
+	// Compress, when set, gives the gzip form kept of each file it
+	// shrinks (Gzip). A function, not a switch: a build that keeps none
+	// (the edge) links no compressor.
+	Compress func([]byte) []byte
 	// Bundle lists folders whose files load one another by relative URLs
 	// (ES modules importing ../shared/dom.js): they share one version, the
 	// hash of all their contents, so a module imported from two places is
@@ -74,7 +76,7 @@ type Precomputed struct {
 // winning on equal names, and gzips those that shrink. Files ending in .br
 // are taken as the brotli form of the file without the suffix, never
 // served on their own.
-func LoadAssets(trees ...fs.FS) (*Assets, error) { return Load(Options{Compress: true}, trees...) }
+func LoadAssets(trees ...fs.FS) (*Assets, error) { return Load(Options{Compress: Gzip}, trees...) }
 
 // LoadAssetsUncompressed is LoadAssets without the gzip forms: for the edge
 // build, which loads its assets anew for every request (compressing would
@@ -217,7 +219,7 @@ func readTrees(trees []fs.FS) (raw, brotli map[string][]byte, err error) {
 	return raw, brotli, nil
 }
 
-func newAsset(name string, data []byte, h string, compress bool) *Asset {
+func newAsset(name string, data []byte, h string, compress func([]byte) []byte) *Asset {
 	ct := mime.TypeByExtension(path.Ext(name))
 	switch path.Ext(name) {
 	case ".wasm":
@@ -229,16 +231,21 @@ func newAsset(name string, data []byte, h string, compress bool) *Asset {
 		ct = "application/octet-stream"
 	}
 	as := &Asset{Name: name, Hash: h, Version: h, ContentType: ct, Raw: data, etag: `"` + h + `"`}
-	if compress && len(data) > 512 && compressible(ct) {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(data)
-		zw.Close()
-		if buf.Len() < len(data)*9/10 {
-			as.Gzip = buf.Bytes()
+	if compress != nil && len(data) > 512 && compressible(ct) {
+		if z := compress(data); len(z) < len(data)*9/10 {
+			as.Gzip = z
 		}
 	}
 	return as
+}
+
+// Gzip is data gzipped at the best compression, for Options.Compress.
+func Gzip(data []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(data)
+	zw.Close()
+	return buf.Bytes()
 }
 
 func compressible(ct string) bool {
