@@ -3,6 +3,7 @@
 import * as api from '../shared/api.js';
 import { $, clear, dateTime, h, showMsg, toast } from '../shared/dom.js';
 import { fmt, ratio, textOn } from '../shared/contrast.js';
+import * as identity from './identity.js';
 
 const form = () => $('#widget-form');
 let zIndex = 0;
@@ -148,6 +149,7 @@ function reloadPreview() {
 }
 
 export async function show() {
+  identity.show().catch((err) => toast(err.message, 'error'));
   fill(await api.get('/v1/admin/widget'));
   if ($('#w-frame').src === 'about:blank') reloadPreview();
 }
@@ -202,4 +204,5 @@ export function init() {
   form().elements.title.addEventListener('change', () => { keepTr(); showTr(); });
   form().elements.greeting.addEventListener('change', () => { keepTr(); showTr(); });
   $('#w-copy').addEventListener('click', () => copy());
+  identity.init();
 }

@@ -105,5 +105,6 @@ const (
 	CloseHelloTimeout    = websocket.StatusCode(4000)              // no hello in time
 	CloseUnauthorized    = websocket.StatusCode(4001)              // session ended (logout, disabled, password change)
 	CloseSlow            = websocket.StatusCode(4008)              // send queue full or write timed out; reconnect and resume
+	CloseSwitched        = websocket.StatusCode(4010)              // identified as a user whose conversation is elsewhere; reconnect now
 	CloseFlood           = websocket.StatusCode(4029)              // far over the message rate
 )

@@ -32,6 +32,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/files"
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/identity"
 	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/kb"
 	"github.com/kefuhq/kefu/relay/internal/limits"
@@ -99,6 +100,7 @@ type App struct {
 	site       *site.Site
 	avail      *avail.Service
 	mail       *mail.Service
+	identity   *identity.Service
 	bgStop     context.CancelFunc
 	bg         sync.WaitGroup
 	server     *http.Server
@@ -107,6 +109,7 @@ type App struct {
 	routes     *httpx.Routes
 	assets     *web.Assets
 	ready      atomic.Bool
+	held       atomic.Bool // the away switch held routing at the last availability
 
 	metricsSrv *http.Server
 	metricsLn  net.Listener
@@ -246,6 +249,15 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 			return err
 		}
 	}
+	// Signed identity: the admin page's secret (sealed) and switch, the
+	// flags overriding them.
+	a.identity, err = identity.New(ctx, a.store, identity.Options{
+		FlagSecret: cfg.IdentitySecret, FlagRequire: cfg.RequireSignedIdentity,
+		Sealer: key, Forget: cfg.ForgetSecrets, Log: a.log,
+	})
+	if err != nil {
+		return explainIdentity(err, keySource)
+	}
 	a.aiCache = ai.NewCache(4096, time.Hour, time.Now)
 	aip, err := bot.NewAI(ctx, a.store, cfg, bot.AIOptions{
 		Cache: a.aiCache, Logger: a.log, Secrets: key,
@@ -351,6 +363,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	// lose it (and wiring both would send each rating twice).
 	csat.New(a.store, origins, csat.NoEvents{}, a.log).Routes(mux, cors)
 	av.Routes(mux, authn, cors, a.log)
+	a.identity.Routes(mux, authn, a.log)
 	a.mail, err = mail.New(ctx, a.store, mail.Options{
 		Presence: presence{router: a.router, hub: a.hub, elsewhere: a.visitorElsewhere}, Sealer: key,
 		Egress: egress.Policy{AllowPrivate: cfg.AllowPrivateDestinations}, Log: a.log,
@@ -385,17 +398,16 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	mux.Handle("GET /v1/agent/ws", ah)
 
 	vh := visitor.New(visitor.Options{
-		Origins:               origins,
-		BehindProxy:           cfg.BehindProxy,
-		MaxMessageBytes:       cfg.MaxMessageBytes,
-		RatePerConn:           cfg.RatePerConn,
-		RatePerVisitor:        cfg.RatePerVisitor,
-		MaxConnsPerIP:         cfg.MaxConnsPerIP,
-		IdentitySecret:        cfg.IdentitySecret,
-		RequireSignedIdentity: cfg.RequireSignedIdentity,
-		RatePerIP:             cfg.RatePerIP,
-		HelloTimeout:          cfg.HelloTimeout,
-		AnswerTimeout:         cfg.AIAnswerTimeout,
+		Origins:         origins,
+		BehindProxy:     cfg.BehindProxy,
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		RatePerConn:     cfg.RatePerConn,
+		RatePerVisitor:  cfg.RatePerVisitor,
+		MaxConnsPerIP:   cfg.MaxConnsPerIP,
+		Identity:        a.identity.Get,
+		RatePerIP:       cfg.RatePerIP,
+		HelloTimeout:    cfg.HelloTimeout,
+		AnswerTimeout:   cfg.AIAnswerTimeout,
 		Conn: hub.ConnOptions{
 			Queue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout,
 			PingInterval: cfg.PingInterval, ReadLimit: int64(cfg.MaxFrameBytes),

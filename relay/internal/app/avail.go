@@ -34,12 +34,15 @@ const availabilityEvery = 15 * time.Second
 // availabilityToWidgets pushes a new availability to this node's open
 // widgets (each node to its own; every node watches). When the away
 // switch has just gone off, routing need not wait for the next tick.
+// Watch calls it from one goroutine.
 func (a *App) availabilityToWidgets(st avail.Status) {
 	a.hub.PublishLocal(chat.AvailabilityTopic, hub.NewFrame(protocol.Availability{
 		Type: protocol.TypeAvailability, State: st.State, Online: st.Online,
 		ReplyMinutes: st.ReplyMinutes, Until: st.Until, TimeZone: st.TimeZone,
 	}), nil)
-	if !a.avail.SwitchedAway() {
+	// Only on the switch's way off: a routing pass beside the ones presence
+	// changes start could hand an agent more than their capacity.
+	if held := a.avail.SwitchedAway(); a.held.Swap(held) && !held {
 		go a.router.Route(context.Background())
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/datadir"
 	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/identity"
 	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/mail"
 	"github.com/kefuhq/kefu/relay/internal/search"
@@ -347,7 +348,7 @@ func (a *App) rejoined(ctx context.Context) {
 	// An erasure elsewhere meanwhile could not reach this node's cache of
 	// answers: drop them all rather than keep an erased visitor's.
 	a.aiCache.Purge()
-	for _, name := range []string{intents.SettingIntents, bot.SettingAI, site.SettingWidget, avail.SettingName, mail.SettingName} {
+	for _, name := range []string{intents.SettingIntents, bot.SettingAI, site.SettingWidget, avail.SettingName, mail.SettingName, identity.SettingName} {
 		a.reloadSetting(ctx, name)
 	}
 	a.router.Reconcile(ctx)
@@ -379,6 +380,8 @@ func (a *App) reloadSetting(ctx context.Context, name string) {
 		err = a.avail.Reload()
 	case mail.SettingName:
 		err = a.mail.Reload()
+	case identity.SettingName:
+		err = a.identity.Reload()
 	default:
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/kefuhq/kefu/relay/internal/ai"
+	"github.com/kefuhq/kefu/relay/internal/identity"
 	"github.com/kefuhq/kefu/relay/internal/secret"
 )
 
@@ -45,4 +46,13 @@ func explainUnreadable(err error, source string) error {
 		return err
 	}
 	return fmt.Errorf("%w (the key is from %s). Restore the key file this database was used with (every node of a cluster needs the same one), or start once with --forget-secrets=true to delete the stored AI key and enter it again", err, source)
+}
+
+// explainIdentity adds what to do to an identity secret the key cannot
+// open.
+func explainIdentity(err error, source string) error {
+	if !errors.Is(err, identity.ErrUnreadable) {
+		return err
+	}
+	return fmt.Errorf("%w (the key is from %s). Restore the key file this database was used with (every node of a cluster needs the same one), or start once with --forget-secrets=true to delete the stored identity secret and generate a new one on the admin page", err, source)
 }

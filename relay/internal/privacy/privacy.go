@@ -327,7 +327,40 @@ func (s *Service) visitors(ids []string) ([]Found, error) {
 	if len(vs) == 0 {
 		return nil, ErrNoVisitor
 	}
+	vs, err := s.sameUsers(vs, seen)
+	if err != nil {
+		return nil, err
+	}
 	return s.withConversations(vs)
+}
+
+// sameUsers adds the other visitors of the verified users among vs: a
+// signed-in customer's devices (docs/decisions.md, issue 15) are one
+// person, exported and erased together. One scan of the visitors, only
+// when a verified user is among them.
+func (s *Service) sameUsers(vs []store.Visitor, seen map[string]bool) ([]store.Visitor, error) {
+	users := map[string]bool{}
+	for _, v := range vs {
+		if u := verifiedUser(&v); u != "" {
+			users[u] = true
+		}
+	}
+	if len(users) == 0 {
+		return vs, nil
+	}
+	more, err := s.st.Visitors(func(v *store.Visitor) bool { return !seen[v.ID] && users[verifiedUser(v)] })
+	if err != nil {
+		return nil, fmt.Errorf("privacy: the user's other visitors: %w", err)
+	}
+	return append(vs, more...), nil
+}
+
+// verifiedUser is the shop's user id a visitor was verified as, if any.
+func verifiedUser(v *store.Visitor) string {
+	if v.Traits["identity_verified"] == "true" {
+		return v.Traits["user_id"]
+	}
+	return ""
 }
 
 // Receipt is what an erasure removed.

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/kefuhq/kefu/relay/internal/chat"
 	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -95,6 +96,26 @@ var closeCases = []struct {
 			rl.hub.Publish(chat.Topic(conv), hub.NewFrame(protocol.TypingOut{Type: protocol.TypeTyping, ConversationID: conv, From: protocol.FromAgent, Author: big}))
 		}
 		return r.closed()
+	}},
+	{protocol.CloseSwitched, "a verified user whose conversation is on another device", func(o *Options) { o.IdentitySecret = testIdentitySecret }, func(t *testing.T, rl *relay) websocket.StatusCode {
+		identify := fmt.Sprintf(`{"type":"identify","traits":{"user_id":"u-1","user_hash":%q}}`, sign(testIdentitySecret, "u-1"))
+		first := rl.raw(nil)
+		first.hello()
+		first.send(identify)
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if _, err := rl.store.VisitorByToken(store.UserKey("u-1")); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the first device never became the user's")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		second := rl.raw(nil)
+		second.hello()
+		second.send(identify)
+		return second.closed()
 	}},
 	{protocol.CloseFlood, "far over the rate after repeated rate_limited errors", func(o *Options) { o.RatePerConn = 1 }, func(t *testing.T, rl *relay) websocket.StatusCode {
 		r := rl.raw(nil)

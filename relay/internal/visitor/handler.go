@@ -52,6 +52,9 @@ type Options struct {
 	// NoContext keeps no visitor context (browser, time zone, visits):
 	// the edge, which has no agents to show it to, spends no writes on it.
 	NoContext bool
+	// Identity, when set, gives both instead (the admin page's settings,
+	// which change at run time; identity.Service.Get).
+	Identity func() (secret string, require bool)
 }
 
 // Hooks let other parts of the relay act on visitor activity. Nil hooks are

@@ -23,7 +23,13 @@ const traitsEvery = time.Second
 type traits struct {
 	h         *Handler
 	visitorID string
+	// tokenHash is the device's (its token's hash): a verified user's
+	// other visitor is linked to it.
+	tokenHash []byte
 	report    func(hub.Frame) // queues an error frame on the connection
+	// switched is told the user's visitor when a verified identify moved
+	// this device to it (another device's conversation).
+	switched func(visitorID string)
 
 	mu      sync.Mutex
 	pending map[string]string // merged, not yet committed
@@ -85,21 +91,62 @@ func (t *traits) flush(ctx context.Context) error {
 	if len(in) == 0 {
 		return nil
 	}
-	return t.h.identify(ctx, t.visitorID, in)
+	to, err := t.h.identify(ctx, t.visitorID, t.tokenHash, in)
+	if to != "" {
+		t.mu.Lock()
+		t.visitorID = to
+		t.mu.Unlock()
+		if t.switched != nil {
+			t.switched(to)
+		}
+	}
+	return err
 }
 
 // identify merges traits into the visitor's record: a read first, and a
-// commit only when something changes.
-func (h *Handler) identify(ctx context.Context, visitorID string, in map[string]string) error {
+// commit only when something changes. A verified user_id moves the device
+// to the user's visitor (linkUser); it returns that visitor's id when it
+// is another one.
+func (h *Handler) identify(ctx context.Context, visitorID string, tokenHash []byte, in map[string]string) (string, error) {
 	v, err := h.store.Visitor(visitorID)
 	if err != nil {
 		h.log.Error("visitor: identify: read", "visitor", visitorID, "err", err)
-		return protocol.Errorf(protocol.CodeStorage, "")
+		return "", protocol.Errorf(protocol.CodeStorage, "")
+	}
+	to := ""
+	if in[TraitVerified] == "true" && tokenHash != nil {
+		if to, err = h.linkUser(ctx, v, tokenHash, in[traitUserID]); err != nil {
+			return "", err
+		}
+		if to != "" {
+			// The traits are the user's, on the user's visitor. This
+			// device's own visitor gets them too when it was nobody's, so
+			// its conversation is found (and erased) with the user's.
+			if err := h.mergeTraits(ctx, to, in); err != nil {
+				return to, err
+			}
+			if verifiedAs(v) != "" {
+				return to, nil
+			}
+		}
 	}
 	if changes(v.Traits, in) == 0 {
-		return nil
+		return to, nil
 	}
-	_, err = h.store.UpdateVisitor(ctx, visitorID, func(v *store.Visitor) error {
+	return to, h.mergeTraits(ctx, visitorID, in)
+}
+
+// verifiedAs is the user a visitor was verified as ("" for nobody).
+func verifiedAs(v store.Visitor) string {
+	if v.Traits[TraitVerified] == "true" {
+		return v.Traits[traitUserID]
+	}
+	return ""
+}
+
+// mergeTraits stores traits on a visitor.
+func (h *Handler) mergeTraits(ctx context.Context, visitorID string, in map[string]string) error {
+	_, err := h.store.UpdateVisitor(ctx, visitorID, func(v *store.Visitor) error {
 		merged := maps.Clone(v.Traits)
 		if merged == nil {
 			merged = map[string]string{}

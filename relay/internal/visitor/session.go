@@ -145,7 +145,13 @@ func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
 	}
 	s.VisitorID, s.ConversationID, s.Fingerprint, s.Lang = r.visitor.ID, r.conv.ID, hello.Fingerprint, r.visitor.Lang
 	s.frames = limits.NewFrames(frameRates(s.h.opts.RatePerConn), nil)
-	s.traits = &traits{h: s.h, visitorID: r.visitor.ID, report: func(f hub.Frame) { s.c.Send(f) }}
+	s.traits = &traits{h: s.h, visitorID: r.visitor.ID, tokenHash: r.tokenHash, report: func(f hub.Frame) { s.c.Send(f) },
+		switched: func(string) {
+			// This device now has the user's visitor and conversation: the
+			// client reconnects with its token, which finds them, and
+			// replays their conversation from the start.
+			s.c.Close(protocol.CloseSwitched, "identified as a user with a conversation elsewhere; reconnect")
+		}}
 
 	// Subscribe before reading history: anything committed after the read
 	// arrives through the queue, and the connection drops seqs it already
@@ -172,8 +178,10 @@ type resolved struct {
 	visitor store.Visitor
 	conv    store.Conversation
 	token   string // non-empty when a new token was issued
-	resume  string
-	from    uint64 // replay messages after this seq
+	// tokenHash is the hash of the token the visitor is known by.
+	tokenHash []byte
+	resume    string
+	from      uint64 // replay messages after this seq
 }
 
 // resolve finds the visitor for hello's token (or creates one), decides
@@ -184,7 +192,8 @@ func (h *Handler) resolve(ctx context.Context, ip string, hello *protocol.Hello,
 	r := resolved{resume: protocol.ResumeOK, from: lastSeq}
 	var err error
 	if token != "" {
-		r.visitor, err = h.store.VisitorByToken(hashToken(token))
+		r.tokenHash = hashToken(token)
+		r.visitor, err = h.store.VisitorByToken(r.tokenHash)
 		if errors.Is(err, store.ErrNotFound) {
 			// A token we never issued (or from a wiped relay): start over and
 			// say so, so the client drops what it shows.
@@ -202,9 +211,8 @@ func (h *Handler) resolve(ctx context.Context, ip string, hello *protocol.Hello,
 			h.metrics.FrameError(string(protocol.CodeRateLimited))
 			return r, protocol.Errorf(protocol.CodeRateLimited, "too many new conversations from your address; try again in a minute")
 		}
-		var hash []byte
-		r.token, hash = newToken()
-		if r.visitor, r.conv, err = h.store.CreateVisitor(ctx, hash, fingerprint); err != nil {
+		r.token, r.tokenHash = newToken()
+		if r.visitor, r.conv, err = h.store.CreateVisitor(ctx, r.tokenHash, fingerprint); err != nil {
 			h.log.Error("visitor: create", "err", err)
 			return r, protocol.Errorf(protocol.CodeStorage, "could not start a conversation; try again")
 		}

@@ -34,8 +34,9 @@ func (h *Handler) signedTraits(in map[string]string) (map[string]string, error) 
 	delete(out, traitUserHash)
 	delete(out, TraitVerified)
 	id, hasID := out[traitUserID]
-	ok := hasID && hasHash && id != "" && ValidUserHash(h.opts.IdentitySecret, id, hash)
-	if h.opts.RequireSignedIdentity && !ok {
+	secret, require := h.identity()
+	ok := hasID && hasHash && id != "" && ValidUserHash(secret, id, hash)
+	if require && !ok {
 		why := "identify needs user_id and user_hash = hex(HMAC-SHA256(identity secret, user_id))"
 		if hasHash {
 			why = "user_hash does not match user_id"
@@ -46,6 +47,14 @@ func (h *Handler) signedTraits(in map[string]string) (map[string]string, error) 
 		out[TraitVerified] = strconv.FormatBool(ok)
 	}
 	return out, nil
+}
+
+// identity is the secret and the switch in force now.
+func (h *Handler) identity() (secret string, require bool) {
+	if h.opts.Identity != nil {
+		return h.opts.Identity()
+	}
+	return h.opts.IdentitySecret, h.opts.RequireSignedIdentity
 }
 
 // ValidUserHash reports whether hash is hex(HMAC-SHA256(secret, userID)),

@@ -169,3 +169,28 @@ func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Vis
 	}
 	return out, nil
 }
+
+// LinkUser makes the device whose token hashes to tokenHash use the
+// visitor userKey names (store.UserKey), or, when it names none (or a
+// visitor erased since), makes userKey name visitorID. One transaction.
+func (s *Store) LinkUser(ctx context.Context, userKey, tokenHash []byte, visitorID string) (store.Visitor, error) {
+	var v store.Visitor
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		tb, vb := tx.Bucket(bucketTokens), tx.Bucket(bucketVisitors)
+		id := append([]byte(nil), tb.Get(userKey)...)
+		if len(id) == 0 || vb.Get(id) == nil {
+			id = []byte(visitorID)
+			if err := tb.Put(userKey, id); err != nil {
+				return err
+			}
+		}
+		if err := getJSON(vb, id, &v); err != nil {
+			return err
+		}
+		return tb.Put(tokenHash, id)
+	}, nil)
+	if err != nil {
+		return store.Visitor{}, fmt.Errorf("store: link user to %s: %w", visitorID, err)
+	}
+	return v, nil
+}

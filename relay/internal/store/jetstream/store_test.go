@@ -65,6 +65,7 @@ func TestConformanceSingle(t *testing.T) {
 	storetest.Contact(t, b)
 	storetest.Context(t, b)
 	storetest.Tags(t, b)
+	storetest.Users(t, b)
 }
 
 // TestConformanceCluster runs the suite on three servers with three
@@ -100,6 +101,7 @@ func TestConformanceCluster(t *testing.T) {
 	storetest.Contact(t, b)
 	storetest.Context(t, b)
 	storetest.Tags(t, b)
+	storetest.Users(t, b)
 }
 
 func prefixN(n int) string { return "t" + string(rune('a'+n/26)) + string(rune('a'+n%26)) }

@@ -176,3 +176,68 @@ func (s *Store) Conversations(keep func(*store.Conversation) bool) ([]store.Conv
 	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
 	return out, nil
 }
+
+// LinkUser makes the device whose token hashes to tokenHash use the
+// visitor userKey names (store.UserKey), or, when it names none (or a
+// visitor erased since), makes userKey name visitorID. The user's key is
+// claimed with a create, so two devices linking at once end on one
+// visitor; the device's token is written last, and a failure before it
+// leaves the device where it was.
+func (s *Store) LinkUser(ctx context.Context, userKey, tokenHash []byte, visitorID string) (store.Visitor, error) {
+	end, err := s.begin()
+	if err != nil {
+		return store.Visitor{}, fmt.Errorf("store: link user: %w", err)
+	}
+	defer end()
+	ctx, cancel := s.writeCtx(ctx)
+	defer cancel()
+	v, err := s.linkUser(ctx, hex.EncodeToString(userKey), visitorID)
+	if err == nil {
+		_, err = s.tokens.Put(ctx, hex.EncodeToString(tokenHash), []byte(v.ID))
+	}
+	if err != nil {
+		return store.Visitor{}, fmt.Errorf("store: link user to %s: %w", visitorID, err)
+	}
+	return v, nil
+}
+
+// linkUser returns the visitor the user's key names, claiming it for
+// visitorID when it names none that exists.
+func (s *Store) linkUser(ctx context.Context, key, visitorID string) (store.Visitor, error) {
+	for range 5 {
+		var v store.Visitor
+		e, err := s.tokens.Get(ctx, key)
+		switch {
+		case err == nil:
+			_, gerr := getJSON(ctx, s.visitors, string(e.Value()), &v)
+			if gerr == nil {
+				return v, nil
+			}
+			if !errors.Is(gerr, store.ErrNotFound) {
+				return v, gerr
+			}
+			// An erased visitor's key left behind: claim it over.
+			if _, err := getJSON(ctx, s.visitors, visitorID, &v); err != nil {
+				return v, err
+			}
+			if _, err := s.tokens.Update(ctx, key, []byte(visitorID), e.Revision()); err != nil && !conflict(err) {
+				return v, err
+			} else if err == nil {
+				return v, nil
+			}
+		case errors.Is(notFound(err), store.ErrNotFound):
+			if _, err := getJSON(ctx, s.visitors, visitorID, &v); err != nil {
+				return v, err
+			}
+			if _, err := s.tokens.Create(ctx, key, []byte(visitorID)); err == nil {
+				return v, nil
+			} else if !errors.Is(err, jetstream.ErrKeyExists) {
+				return v, err
+			}
+		default:
+			return v, err
+		}
+		// Another device claimed it meanwhile: read it again.
+	}
+	return store.Visitor{}, errors.New("the user's key keeps changing")
+}
