@@ -602,7 +602,7 @@ suite('agent console: untrusted text', () => {
         bad,
         links,
         scripts: [...document.scripts].map((s) => s.src),
-        foreign: document.querySelectorAll('img, iframe, object, embed, video, audio, svg, math, template, style, base, meta[http-equiv], form:not(#signin-form):not(#composer)').length,
+        foreign: document.querySelectorAll('img, iframe, object, embed, video, audio, svg, math, template, style, base, meta[http-equiv], form:not(#signin-form):not(#composer):not(#search):not(#tag-form)').length,
       };
     });
     assert.deepEqual(dom.bad, [], 'only the console\'s own elements in the history, inbox and traits');

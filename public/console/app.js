@@ -11,12 +11,15 @@ import { Inbox, visitorLabel } from './inbox.js';
 import { Thread } from './thread.js';
 import * as alerts from './notify.js';
 import * as push from './push.js';
+import { Tags, Search } from './search.js';
 
 const model = new Model();
 let user = null;
 let outbox = null;
 let inbox = null;
 let thread = null;
+let tags = null;
+let search = null; // eslint-disable-line no-unused-vars -- kept for debugging in the page's console
 let socket = null;
 const prefs = alerts.loadPrefs();
 let presenceSynced = false;
@@ -122,6 +125,7 @@ function stopSession() {
   drafts.clear();
   if (inbox) { inbox.entries.clear(); $('#list').replaceChildren(); }
   thread?.show(null);
+  tags?.show(null);
 }
 
 function onState(state, info) {
@@ -190,6 +194,9 @@ function onFrame(f) {
     case 'error':
       onError(f);
       return;
+    case 'tags':
+      tags.frame(f);
+      return;
     default:
       model.apply(f);
   }
@@ -206,6 +213,7 @@ function afterWelcome() {
   if (sel) thread.show(model.conv(sel.id));
   refreshAlerts();
   openFromLink();
+  tags.load();
 }
 
 // openFromLink opens the conversation a mail's link names (#c=<id>),
@@ -309,6 +317,7 @@ function select(id, focusHistory) {
     actionLog.push({ kind: 'watch', conv: id, at: Date.now() });
   }
   thread.show(c);
+  tags.show(id);
   if (visible()) model.markRead(c);
   if (focusHistory) $('#reply').focus();
 }
@@ -320,6 +329,7 @@ function back() {
   leave(prev, '');
   inbox.select('');
   thread.show(null);
+  tags.show(null);
   if (prev) inbox.entries.get(prev.id)?.btn.focus();
 }
 $('#back').addEventListener('click', back);
@@ -448,7 +458,9 @@ document.addEventListener('keydown', (e) => {
 // --- boot ---------------------------------------------------------------------------
 
 async function boot() {
-  inbox = new Inbox(model, select);
+  tags = new Tags({ toast, changed: () => inbox.schedule() });
+  inbox = new Inbox(model, select, (id) => tags.of(id));
+  search = new Search({ tags, agents: () => model.agents, open: (id) => select(id, true) });
   thread = new Thread({ model, outbox: null, send: (f) => socket?.send(f) || false, toast, act, drafts });
   $('#opt-sound').checked = prefs.sound;
   $('#opt-notify').checked = prefs.notify && alerts.notifySupported() && Notification.permission === 'granted';

@@ -3,6 +3,7 @@
 // place, so a conversation keeps its focus while the list reorders.
 
 import { $, h, clip, when, fullTime } from '../shared/dom.js';
+import { tagChips } from './search.js';
 
 const TABS = ['queue', 'mine', 'all'];
 
@@ -19,9 +20,10 @@ export function visitorLabel(c) {
 }
 
 export class Inbox {
-  constructor(model, onSelect) {
+  constructor(model, onSelect, tagsOf = () => []) {
     this.model = model;
     this.onSelect = onSelect;
+    this.tagsOf = tagsOf; // a conversation's tags (search.js)
     this.tab = 'mine';
     this.selected = '';
     this.list = $('#list');
@@ -106,6 +108,7 @@ export class Inbox {
         handler: h('span', { class: 'e-handler' }),
         status: h('span', { class: 'e-status' }),
         unread: h('span', { class: 'e-unread' }),
+        tags: tagChips([]),
       };
       // The button's name is what it shows, in reading order, with
       // punctuation only a screen reader hears between the parts.
@@ -113,7 +116,7 @@ export class Inbox {
       const btn = h('button', { type: 'button', class: 'entry', dataset: { conv: c.id } },
         h('span', { class: 'e-top' }, parts.name, pause(', '), parts.time),
         pause('. '), parts.preview, pause('. '),
-        h('span', { class: 'e-bottom' }, parts.handler, parts.status, parts.unread));
+        h('span', { class: 'e-bottom' }, parts.handler, parts.status, parts.unread, parts.tags));
       btn.addEventListener('click', () => this.onSelect(c.id, true));
       const li = h('li', null, btn);
       e = { li, btn, parts, sig: '' };
@@ -124,7 +127,8 @@ export class Inbox {
     const name = visitorLabel(c);
     const preview = clip(c.preview, 140);
     const handler = handlerLabel(m, c);
-    const sig = [name, preview, handler, c.status, c.handler, unread, c.updatedAt, c.id === this.selected].join('\u0000');
+    const tags = this.tagsOf(c.id);
+    const sig = [name, preview, handler, c.status, c.handler, unread, c.updatedAt, c.id === this.selected, tags.join(' ')].join('\u0000');
     if (sig === e.sig) return e;
     e.sig = sig;
     const p = e.parts;
@@ -138,6 +142,9 @@ export class Inbox {
     p.status.textContent = c.status === 'closed' ? '' : c.handler === 'queue' ? 'waiting' : '';
     p.unread.replaceChildren(...(unread ? [h('span', { class: 'sr-only' }, ', '), String(unread), h('span', { class: 'sr-only' }, ' unread')] : []));
     p.unread.hidden = !unread;
+    const chips = tagChips(tags);
+    p.tags.replaceWith(chips);
+    p.tags = chips;
     e.btn.classList.toggle('unread', unread > 0);
     e.btn.classList.toggle('closed', c.status === 'closed');
     if (c.id === this.selected) e.btn.setAttribute('aria-current', 'true'); else e.btn.removeAttribute('aria-current');
