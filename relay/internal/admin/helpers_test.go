@@ -94,12 +94,8 @@ func signIn(t *testing.T, r *apptest.Relay, username, password string) *browser 
 // newAccount creates an account through the service and signs it in.
 func newAccount(t *testing.T, r *apptest.Relay, username, role string) *browser {
 	t.Helper()
-	pw := "password-" + username
-	if _, err := r.App.Auth().CreateAccount(context.Background(), auth.NewAccount{Username: username, Name: strings.ToUpper(username[:1]) + username[1:],
-		Role: role, Password: pw, Capacity: 3}); err != nil {
-		t.Fatal(err)
-	}
-	return signIn(t, r, username, pw)
+	s := r.NewAccount(t, auth.NewAccount{Username: username, Role: role, Capacity: 3})
+	return &browser{t: t, r: r, http: s.Client(), csrf: s.CSRF(), user: s.User()}
 }
 
 type response struct {

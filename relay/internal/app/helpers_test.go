@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
@@ -56,26 +55,11 @@ type person struct {
 
 func signIn(t *testing.T, r *apptest.Relay, username, password string) *person {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	p := &person{t: t, r: r, http: &http.Client{Jar: jar}}
-	req, _ := http.NewRequest("POST", r.URL+"/v1/auth/login", strings.NewReader(fmt.Sprintf(`{"username":%q,"password":%q}`, username, password)))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", r.URL)
-	resp, err := p.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("login %s: %s", username, resp.Status)
-	}
-	var body struct {
-		User auth.User
-		CSRF string
-	}
-	json.NewDecoder(resp.Body).Decode(&body)
-	p.csrf, p.user = body.CSRF, body.User
-	return p
+	return personOf(t, r, r.SignIn(t, username, password))
+}
+
+func personOf(t *testing.T, r *apptest.Relay, s *apptest.Session) *person {
+	return &person{t: t, r: r, http: s.Client(), csrf: s.CSRF(), user: s.User()}
 }
 
 // on is the same signed-in person using another node: the session is in
@@ -90,10 +74,7 @@ func (p *person) on(r *apptest.Relay) *person {
 
 func newAgent(t *testing.T, r *apptest.Relay, username string, capacity int) *person {
 	t.Helper()
-	if _, err := r.App.Auth().CreateAccount(context.Background(), auth.NewAccount{Username: username, Name: strings.ToUpper(username[:1]) + username[1:], Role: store.RoleAgent, Password: "password-" + username, Capacity: capacity}); err != nil {
-		t.Fatal(err)
-	}
-	return signIn(t, r, username, "password-"+username)
+	return personOf(t, r, r.NewAccount(t, auth.NewAccount{Username: username, Role: store.RoleAgent, Capacity: capacity}))
 }
 
 // do sends an API request as p.

@@ -71,13 +71,7 @@ func startNodes(t *testing.T, n int) []*Node {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, what, within, cond)
 }
 
 func TestStartedNodesFormOneJetStreamCluster(t *testing.T) {

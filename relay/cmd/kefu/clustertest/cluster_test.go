@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/kefuhq/kefu/relay/client"
+	"github.com/kefuhq/kefu/relay/internal/testkit"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -87,7 +88,7 @@ func TestThroughTheLoadBalancer(t *testing.T) {
 			t.Fatalf("agent socket through the balancer: %v", err)
 		}
 		agentOn := ""
-		waitFor(t, "the agent socket counted", 30*time.Second, func() bool {
+		testkit.Eventually(t, "the agent socket counted", 30*time.Second, func() bool {
 			for _, n := range c.nodes {
 				if n.metrics()[`kefu_connections{kind="agent"}`] == 1 {
 					agentOn = n.name
@@ -104,7 +105,7 @@ func TestThroughTheLoadBalancer(t *testing.T) {
 			t.Fatal("the balancer keeps putting the agent on the visitor's node")
 		}
 		con.CloseNow()
-		waitFor(t, "the agent socket gone", 30*time.Second, func() bool {
+		testkit.Eventually(t, "the agent socket gone", 30*time.Second, func() bool {
 			for _, n := range c.nodes {
 				if n.metrics()[`kefu_connections{kind="agent"}`] != 0 {
 					return false
@@ -168,7 +169,7 @@ func TestThroughTheLoadBalancer(t *testing.T) {
 		write(fmt.Sprintf(`{"type":"message","conversation_id":%q,"id":"a%d","text":"agent %d"}`, conv, i, i))
 		await(func(m map[string]any) bool { return m["type"] == "ack" && m["id"] == fmt.Sprintf("a%d", i) })
 	}
-	waitFor(t, "the visitor got the agent's last reply", 30*time.Second, func() bool {
+	testkit.Eventually(t, "the visitor got the agent's last reply", 30*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) > 0 && got[len(got)-1].Text == "agent 9"
@@ -257,7 +258,7 @@ func lossCycles(t *testing.T, c *kcluster, tr *traffic, kefu []*kefuNode) {
 		}
 		victim.start()
 		for _, n := range c.nats {
-			waitFor(t, n.name+" healthy", 2*time.Minute, n.healthy)
+			testkit.Eventually(t, n.name+" healthy", 2*time.Minute, n.healthy)
 		}
 		c.allReady(2 * time.Minute)
 		t.Logf("cycle %d: %s back, every node ready, %s after the kill", cycle, victim.name, time.Since(killed).Round(time.Millisecond))
@@ -293,7 +294,7 @@ func TestSplit(t *testing.T) {
 	tr.progress("acks from the majority while one node is frozen", 20, 90*time.Second)
 	for _, n := range c.nodes {
 		if n != node {
-			waitFor(t, n.name+" ready without the frozen node", 90*time.Second, n.ready)
+			testkit.Eventually(t, n.name+" ready without the frozen node", 90*time.Second, n.ready)
 		}
 	}
 	if rest := 30*time.Second - time.Since(start); rest > 0 {
@@ -342,7 +343,7 @@ func TestJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	waitFor(t, "the resumed visitor's history on the new node", time.Minute, func() bool {
+	testkit.Eventually(t, "the resumed visitor's history on the new node", time.Minute, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return want > 0 && last == want

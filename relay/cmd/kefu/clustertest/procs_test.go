@@ -302,18 +302,6 @@ func startHAProxy(t *testing.T, nodes []*kefuNode) *haproxy {
 
 func (h *haproxy) ws() string { return "ws://" + h.addr + "/v1/ws" }
 
-// waitFor polls cond until it holds.
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 func ctxFor(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }

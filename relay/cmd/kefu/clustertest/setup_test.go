@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/secret"
+	"github.com/kefuhq/kefu/relay/internal/testkit"
 )
 
 const adminPassword = "admin-password-for-cluster-tests"
@@ -114,7 +115,7 @@ func external(t *testing.T, servers, relays int) *kcluster {
 		n.start()
 	}
 	for _, n := range c.nats {
-		waitFor(t, n.name+" healthy", 2*time.Minute, n.healthy)
+		testkit.Eventually(t, n.name+" healthy", 2*time.Minute, n.healthy)
 	}
 	for i := range relays {
 		name := fmt.Sprintf("k%d", i+1)
@@ -166,7 +167,7 @@ func (c *kcluster) allReady(within time.Duration) {
 // leader is the node (kefu or NATS) leading the messages stream now.
 func (c *kcluster) leader() *proc {
 	var name string
-	waitFor(c.t, "a stream leader", time.Minute, func() bool {
+	testkit.Eventually(c.t, "a stream leader", time.Minute, func() bool {
 		for _, n := range c.nodes {
 			if n.running() {
 				if name = n.streamLeader(); name != "" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/relay/client"
+	"github.com/kefuhq/kefu/relay/internal/testkit"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -101,7 +102,7 @@ const pace = 20 * time.Millisecond
 func (tr *traffic) progress(what string, more int64, within time.Duration) {
 	tr.t.Helper()
 	from := tr.acks.Load()
-	waitFor(tr.t, what, within, func() bool { return tr.acks.Load() >= from+more })
+	testkit.Eventually(tr.t, what, within, func() bool { return tr.acks.Load() >= from+more })
 }
 
 // finish stops the senders (each finishes the message in flight) and
@@ -128,7 +129,7 @@ func (tr *traffic) finish(read string) (total int) {
 		if err != nil {
 			t.Fatalf("reader of sender %d: %v", s.id, err)
 		}
-		waitFor(t, fmt.Sprintf("sender %d's conversation read back", s.id), time.Minute, func() bool {
+		testkit.Eventually(t, fmt.Sprintf("sender %d's conversation read back", s.id), time.Minute, func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(msgs) > 0 && msgs[len(msgs)-1].Seq == want.Load()
@@ -160,7 +161,7 @@ func (tr *traffic) finish(read string) (total int) {
 		}
 		s.mu.Unlock()
 		// The sender's own client: every seq once, in order, up to the end.
-		waitFor(t, fmt.Sprintf("sender %d's client up to date", s.id), time.Minute, func() bool {
+		testkit.Eventually(t, fmt.Sprintf("sender %d's client up to date", s.id), time.Minute, func() bool {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			return len(s.seen) > 0 && s.seen[len(s.seen)-1] == want.Load()

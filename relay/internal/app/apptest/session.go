@@ -2,12 +2,16 @@ package apptest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/kefuhq/kefu/relay/internal/auth"
 )
 
 // Session is a signed-in person's browser: a cookie jar and the CSRF
@@ -17,6 +21,33 @@ type Session struct {
 	r    *Relay
 	http *http.Client
 	csrf string
+	user auth.User
+}
+
+// Client is the session's HTTP client (its jar holds the session cookie).
+func (s *Session) Client() *http.Client { return s.http }
+
+// CSRF is the session's CSRF token.
+func (s *Session) CSRF() string { return s.csrf }
+
+// User is the signed-in account, as the login answered.
+func (s *Session) User() auth.User { return s.user }
+
+// NewAccount creates an account through the auth service and signs it in.
+// An empty Name is the username capitalised; an empty Password is
+// "password-" + username.
+func (r *Relay) NewAccount(t testing.TB, a auth.NewAccount) *Session {
+	t.Helper()
+	if a.Name == "" {
+		a.Name = strings.ToUpper(a.Username[:1]) + a.Username[1:]
+	}
+	if a.Password == "" {
+		a.Password = "password-" + a.Username
+	}
+	if _, err := r.App.Auth().CreateAccount(context.Background(), a); err != nil {
+		t.Fatalf("create account %s: %v", a.Username, err)
+	}
+	return r.SignIn(t, a.Username, a.Password)
 }
 
 // SignIn signs username in with password, failing the test if it cannot.
@@ -29,12 +60,13 @@ func (r *Relay) SignIn(t testing.TB, username, password string) *Session {
 		t.Fatalf("sign in %s: %d %s", username, status, body)
 	}
 	var out struct {
-		CSRF string `json:"csrf"`
+		CSRF string    `json:"csrf"`
+		User auth.User `json:"user"`
 	}
 	if err := json.Unmarshal(body, &out); err != nil {
 		t.Fatalf("sign in %s: %v", username, err)
 	}
-	s.csrf = out.CSRF
+	s.csrf, s.user = out.CSRF, out.User
 	return s
 }
 
