@@ -6,7 +6,7 @@ import { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { suite, it, startRelay, startSite, launch, screenshot, poll, W } from './lib/harness.js';
 import { assertAccessible, weakFieldBorders } from './lib/axe.js';
-import { signIn } from './lib/admin.js';
+import { signIn, widgetTab } from './lib/admin.js';
 import { C, ADMIN, visitorConversation } from './lib/console.js';
 
 const SCHEMES = ['light', 'dark'];
@@ -47,7 +47,7 @@ suite('admin and console accessibility (axe, WCAG 2.1 AA)', () => {
         if (notes.length) t.diagnostic(`admin ${tab} ${scheme}: axe left undecided: ${notes.join(', ')}`);
       }
       // The colour picker shows the ratio, and warns when white text would fail.
-      await page.click('#tab-widget');
+      await widgetTab(page);
       for (const [color, says, warns] of [['#f59e0b', /black, 9\.77:1/, /White text would be only 2\.14:1/], ['#2563eb', /white, 5\.16:1/, null]]) {
         await page.fill('#widget-form input[name=color]', color);
         await poll(async () => says.test(await page.locator('#w-contrast').textContent()), { what: `${color}: the ratio shown` });

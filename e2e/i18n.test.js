@@ -125,10 +125,10 @@ suite('languages', () => {
     const context = await launch({ locale: 'en-US' });
     const page = await context.newPage();
     await page.goto(`${relay.url}/admin/`);
-    const { signIn, api } = await import('./lib/admin.js');
+    const { signIn, api, widgetTab } = await import('./lib/admin.js');
     await signIn(page, relay);
     // Written in the widget tab: pick the language, type, save.
-    await page.click('#tab-widget');
+    await widgetTab(page);
     await page.selectOption('#w-tr-lang', 'ja');
     assert.equal(await page.getAttribute('#w-tr-title', 'lang'), 'ja');
     assert.equal(await page.getAttribute('#w-tr-title', 'placeholder'), catalogue('ja').widget.title, 'the default the visitor sees meanwhile');

@@ -27,6 +27,17 @@ export async function signIn(page, relay, username = 'admin', password = ADMIN_P
   return (await page.locator('#signin-msg').textContent()).trim();
 }
 
+// widgetTab opens the Widget tab and waits until its settings have loaded.
+// Every visit fetches them and fills the form anew, so a field typed
+// before the answer came was overwritten (seen on a loaded box). The embed
+// snippet, filled in the same task as every field, is emptied first and
+// waited for.
+export async function widgetTab(page) {
+  await page.evaluate(() => { document.querySelector('#w-embed').textContent = ''; });
+  await page.click('#tab-widget');
+  await page.waitForFunction(() => document.querySelector('#w-embed').textContent !== '', null, { timeout: 30_000 });
+}
+
 // api calls the admin API from a signed-in admin page, as the page does.
 export function api(page, method, path, body) {
   return page.evaluate(async ({ method, path, body }) => {

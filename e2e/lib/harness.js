@@ -99,7 +99,10 @@ export async function freePort() {
 }
 
 // poll calls fn until it returns a truthy value or the deadline passes.
-export async function poll(fn, { timeout = 10_000, every = 50, what = 'condition' } = {}) {
+// The default deadline is generous (a loaded two-core box running two
+// browser files at once took over 10 s to save and refit an intent); a
+// poll returns as soon as fn holds, so only a failure waits it out.
+export async function poll(fn, { timeout = 30_000, every = 50, what = 'condition' } = {}) {
   const end = Date.now() + timeout;
   let last;
   for (;;) {
@@ -263,7 +266,7 @@ export async function launch({ viewport = { width: 1280, height: 800 }, ...opts 
     ...opts,
   });
   cleanups.push(() => context.close());
-  context.setDefaultTimeout(15_000);
+  context.setDefaultTimeout(30_000); // every wait polls; only a failure waits it out
   return context;
 }
 
