@@ -1271,7 +1271,20 @@ textarea::placeholder{color:var(--mu)}
         }
       },
       typing() { /* no typing over HTTP */ },
-      identify() { /* traits go over the socket only (docs/widget.md) */ },
+      // The edge has no socket: traits go by POST, checked as on the
+      // socket. A verified user's browser may be moved to the user's own
+      // conversation: then start again, which finds it.
+      identify() {
+        if (!started || !state.traits) return;
+        fetch(api('/v1/conversations/{id}/identify'), {
+          method: 'POST', signal: ctl.signal, credentials: 'omit',
+          headers: { ...auth(), 'Content-Type': 'application/json' }, body: JSON.stringify({ traits: state.traits }),
+        }).then(async (res) => {
+          const b = await res.json().catch(() => ({}));
+          if (!res.ok) { console.warn('kefu:', b.error && b.error.code, b.error && b.error.message); return; }
+          if (b.conversation_id && b.conversation_id !== state.conv && transport === t) { t.close(); transport = null; connect(); }
+        }, () => {});
+      },
       retryLater(id) { setTimeout(() => { inflight.delete(id); t.flush(); }, 2000 + Math.random() * 1000); },
       close() { dog.stop(); ctl.abort(); },
     };
@@ -1318,6 +1331,7 @@ textarea::placeholder{color:var(--mu)}
       started = true;
       connected();
       t.flush();
+      t.identify();
       // Live frames until the relay ends the stream (~60 s), then again.
       for (;;) {
         dog.start(pingMs);

@@ -363,7 +363,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 	// lose it (and wiring both would send each rating twice).
 	csat.New(a.store, origins, csat.NoEvents{}, a.log).Routes(mux, cors)
 	av.Routes(mux, authn, cors, a.log)
-	a.identity.Routes(mux, authn, a.log)
+	a.identity.Routes(mux, authn.Require, a.log)
 	a.mail, err = mail.New(ctx, a.store, mail.Options{
 		Presence: presence{router: a.router, hub: a.hub, elsewhere: a.visitorElsewhere}, Sealer: key,
 		Egress: egress.Policy{AllowPrivate: cfg.AllowPrivateDestinations}, Log: a.log,

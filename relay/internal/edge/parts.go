@@ -11,6 +11,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/ai"
 	"github.com/kefuhq/kefu/relay/internal/bot"
 	"github.com/kefuhq/kefu/relay/internal/hub"
+	"github.com/kefuhq/kefu/relay/internal/identity"
 	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/kb"
 	"github.com/kefuhq/kefu/relay/internal/site"
@@ -169,6 +170,16 @@ func (e *Edge) buildVisitor(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
+	// Signed identity: the relay's stored secret (copied to D1, opened
+	// with KEFU_SECRET_KEY) or KEFU_IDENTITY_SECRET, which wins.
+	idOpts := identity.Options{FlagSecret: cfg.IdentitySecret, FlagRequire: cfg.RequireSignedIdentity, FlagsOnly: true, Log: log}
+	if e.key != nil {
+		idOpts.Sealer = e.key
+	}
+	idn, err := identity.New(ctx, st, idOpts)
+	if err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
 	h, m := e.o.Fanout.Hub, noMetrics{}
 	in := e.in.Load()
 	flow := bot.New(st, h, in, aip.Client, aip.Settings, aip.Budget, log, m, bot.Options{
@@ -187,6 +198,7 @@ func (e *Edge) buildVisitor(ctx context.Context) error {
 		MaxConnsPerIP:   cfg.MaxConnsPerIP,
 		AnswerTimeout:   cfg.AIAnswerTimeout,
 		PollEvery:       DefaultPoll,
+		Identity:        idn.Get,
 		NoContext:       true, // no agents here to show it to (docs/privacy.md)
 		Conn:            hub.ConnOptions{Queue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout, PingInterval: cfg.PingInterval, ReadLimit: int64(cfg.MaxFrameBytes)},
 	}, st, h, log, m, visitor.Hooks{

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/kefuhq/kefu/relay/internal/auth"
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -17,11 +16,14 @@ import (
 //	PUT    /v1/admin/identity          {"require": bool}
 //	POST   /v1/admin/identity/secret   {} generates, {"secret": "…"} sets; answers {"secret", "view"} once
 //	DELETE /v1/admin/identity/secret   removes the stored secret
-func (s *Service) Routes(mux httpx.Mux, authn *auth.HTTP, log *slog.Logger) {
-	mux.Handle("GET /v1/admin/identity", authn.Require(store.RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+//
+// require is auth.HTTP.Require (taken as a function so that the edge
+// build, which serves no admin pages, links no sign-in code).
+func (s *Service) Routes(mux httpx.Mux, require func(role string, next http.HandlerFunc) http.Handler, log *slog.Logger) {
+	mux.Handle("GET /v1/admin/identity", require(store.RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
 		httpx.JSON(w, http.StatusOK, s.View())
 	}))
-	mux.Handle("PUT /v1/admin/identity", authn.Require(store.RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("PUT /v1/admin/identity", require(store.RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Require bool `json:"require"`
 		}
@@ -33,7 +35,7 @@ func (s *Service) Routes(mux httpx.Mux, authn *auth.HTTP, log *slog.Logger) {
 			httpx.JSON(w, http.StatusOK, s.View())
 		}
 	}))
-	mux.Handle("POST /v1/admin/identity/secret", authn.Require(store.RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /v1/admin/identity/secret", require(store.RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Secret string `json:"secret"`
 		}
@@ -51,7 +53,7 @@ func (s *Service) Routes(mux httpx.Mux, authn *auth.HTTP, log *slog.Logger) {
 			}{secret, s.View()})
 		}
 	}))
-	mux.Handle("DELETE /v1/admin/identity/secret", authn.Require(store.RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("DELETE /v1/admin/identity/secret", require(store.RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
 		if s.answer(w, log, s.RemoveSecret(r.Context())) {
 			log.Info("identity: secret removed")
 			httpx.JSON(w, http.StatusOK, s.View())

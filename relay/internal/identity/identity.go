@@ -60,7 +60,11 @@ type Options struct {
 	// Forget drops a stored secret the Sealer cannot open instead of
 	// failing (--forget-secrets).
 	Forget bool
-	Log    *slog.Logger
+	// FlagsOnly serves without a stored secret it cannot open, with a
+	// warning, rather than failing (the edge without KEFU_SECRET_KEY, which
+	// never writes settings: the flags still work).
+	FlagsOnly bool
+	Log       *slog.Logger
 }
 
 // Service is the current settings.
@@ -80,6 +84,10 @@ func New(ctx context.Context, st store.Settings, o Options) (*Service, error) {
 	}
 	s := &Service{st: st, opts: o}
 	err := s.Reload()
+	if errors.Is(err, ErrUnreadable) && o.FlagsOnly {
+		o.Log.Warn("identity: the stored identity secret cannot be opened here; only KEFU_IDENTITY_SECRET verifies", "err", err)
+		return s, nil
+	}
 	if errors.Is(err, ErrUnreadable) && o.Forget {
 		s.mu.Lock()
 		require := s.require

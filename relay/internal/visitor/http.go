@@ -33,6 +33,7 @@ func (h *Handler) HTTPRoutes(mux httpx.Mux, wrap func(http.Handler) http.Handler
 	mux.Handle("GET /v1/conversations/{id}/events", wrap(h.guard(h.eventsHTTP)))
 	mux.Handle("POST /v1/conversations/{id}/erasure-request", wrap(h.guard(h.erasureHTTP)))
 	mux.Handle("POST /v1/conversations/{id}/contact", wrap(h.guard(h.contactHTTP)))
+	mux.Handle("POST /v1/conversations/{id}/identify", wrap(h.guard(h.identifyHTTP)))
 	preflight := wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")
 	}))
@@ -371,6 +372,8 @@ func writeProtocolError(w http.ResponseWriter, err error) {
 		status = http.StatusRequestEntityTooLarge
 	case protocol.CodeInternal:
 		status = http.StatusInternalServerError
+	case protocol.CodeIdentityRefused:
+		status = http.StatusForbidden
 	}
 	httpx.Error(w, status, pe.Code, pe.Message)
 }

@@ -2,6 +2,9 @@ package visitor
 
 import (
 	"context"
+	"net/http"
+
+	"github.com/kefuhq/kefu/relay/internal/httpx"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -53,4 +56,51 @@ func (h *Handler) linkUser(ctx context.Context, v store.Visitor, tokenHash []byt
 	}
 	h.log.Info("visitor: a verified user's device moved to their visitor", "from", v.ID, "to", u.ID)
 	return u.ID, nil
+}
+
+// IdentifyBody is POST /v1/conversations/{id}/identify's body: the
+// identify frame's traits, for clients without a socket (the edge).
+type IdentifyBody struct {
+	Traits map[string]string `json:"traits"`
+}
+
+// identifyHTTP is POST /v1/conversations/{id}/identify: the identify
+// frame over HTTP, checked and stored the same way (signed identity
+// included). It answers {"conversation_id"}: the visitor's conversation
+// after it, another one when a verified user's device was moved to the
+// user's (the client then starts again, POST /v1/conversations).
+func (h *Handler) identifyHTTP(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.sessionFor(w, r)
+	if !ok {
+		return
+	}
+	if !h.visitors.Allow(s.VisitorID) {
+		httpx.Error(w, http.StatusTooManyRequests, protocol.CodeRateLimited, "")
+		return
+	}
+	var body IdentifyBody
+	if err := httpx.DecodeJSON(w, r, int64(protocol.MaxTraits*320+64), &body); err != nil {
+		return
+	}
+	if err := protocol.Validate(&protocol.Identify{Type: protocol.TypeIdentify, Traits: body.Traits}); err != nil {
+		writeProtocolError(w, err)
+		return
+	}
+	in, err := h.signedTraits(body.Traits)
+	if err != nil {
+		writeProtocolError(w, err)
+		return
+	}
+	conv := s.ConversationID
+	to, err := h.identify(r.Context(), s.VisitorID, hashToken(bearer(r)), in)
+	if to != "" {
+		if v, verr := h.store.Visitor(to); verr == nil {
+			conv = v.ConversationID
+		}
+	}
+	if err != nil {
+		writeProtocolError(w, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, map[string]string{"conversation_id": conv})
 }
