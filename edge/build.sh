@@ -36,6 +36,9 @@ for f in widget/*.js widget/i18n/*.json; do
   hashes+="${hashes:+,}${f#widget/}=$(hash12 "$f"):$(wc -c < "$f")"
 done
 ldflags+=" -X main.assetHashes=$hashes"
+# The default intents' model, fitted here (natively) rather than by the
+# Worker's first request on an empty database.
+ldflags+=" -X main.defaultModel=$($GO run ./relay/cmd/kefu-edge-intents --default-model)"
 # Static assets are served before the Worker runs; these headers make
 # them behave like the relay's /assets/ (immutable, readable cross-site).
 cat > "$out/static/_headers" <<'HEADERS'

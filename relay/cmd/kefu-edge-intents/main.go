@@ -8,9 +8,15 @@
 // problems are reported on stderr by line. The model is fitted here, natively,
 // and stored beside them: the Worker only decodes it (fitting costs CPU a
 // Worker is billed and limited for; docs/edge.md).
+//
+//	go run ./relay/cmd/kefu-edge-intents --default-model
+//
+// prints the default intents' model, fitted, in base64: make edge builds it
+// into the Worker, which seeds an empty database with it.
 package main
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -31,8 +37,18 @@ func main() {
 
 // run is the command; 0 done, 1 bad input, 2 bad usage.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
+	if len(args) == 1 && args[0] == "--default-model" {
+		model, err := defaultModel()
+		if err != nil {
+			fmt.Fprintln(stderr, "kefu-edge-intents:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(model))
+		return 0
+	}
 	if len(args) > 1 || (len(args) == 1 && strings.HasPrefix(args[0], "-")) {
 		fmt.Fprintln(stderr, "usage: kefu-edge-intents [intents.json] > intents.sql  (reads stdin without a file)")
+		fmt.Fprintln(stderr, "       kefu-edge-intents --default-model  (the default intents' model, base64, for make edge)")
 		return 2
 	}
 	in := stdin
@@ -56,6 +72,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() ti
 	}
 	fmt.Fprintf(stdout, "-- Kefu intents from %s, for the edge's D1 (kefu-edge-intents).\n%s", name, sql)
 	return 0
+}
+
+// defaultModel is the default intents' model, fitted and serialised.
+func defaultModel() ([]byte, error) {
+	m, err := router.Fit(router.DefaultIntents(), router.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("fit the default intents: %w", err)
+	}
+	return m.MarshalBinary()
 }
 
 // chunkBytes keeps each statement well under D1's 100 KB statement limit.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -147,5 +148,25 @@ func TestIntentsSQLCarriesTheModel(t *testing.T) {
 	}
 	if strings.Index(sql, "'intents.model', unhex") > strings.Index(sql, "SELECT 'intents', CAST") {
 		t.Error("the intents land before their model")
+	}
+}
+
+// --default-model prints the default intents' model, which loads and
+// classifies as they do.
+func TestRunDefaultModel(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"--default-model"}, nil, &out, &errOut, time.Now); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatalf("not base64: %v", err)
+	}
+	m, err := router.Load(raw)
+	if err != nil || !m.Current() {
+		t.Fatalf("load: %v", err)
+	}
+	if got := m.Classify("how long does shipping take?").Intent; got != "shipping" {
+		t.Errorf("classify: %q, want shipping", got)
 	}
 }

@@ -11,6 +11,8 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -44,6 +46,10 @@ var (
 	// edge ("name=hash:size,…"): hashing them here would cost every
 	// request milliseconds of CPU.
 	assetHashes string
+	// defaultModel is the default intents' model in base64, fitted by make
+	// edge (kefu-edge-intents --default-model): the first request on an
+	// empty database seeds them without fitting. Empty, it fits them.
+	defaultModel string
 )
 
 func main() {
@@ -98,12 +104,16 @@ func build(ctx context.Context) (http.Handler, func(context.Context), *slog.Logg
 	if err != nil {
 		return broken(log, err)
 	}
+	model, err := base64.StdEncoding.DecodeString(defaultModel)
+	if err != nil {
+		return broken(log, fmt.Errorf("kefu-edge: the default model built in: %w", err))
+	}
 	var wasm *site.WasmFiles
 	if wasmURL != "" && wasmHash != "" && wasmExecURL != "" {
 		wasm = &site.WasmFiles{Module: site.Asset{URL: wasmURL, Hash: wasmHash}, Exec: wasmExecURL}
 	}
 	e, err := edge.New(ctx, edge.Options{
-		Config: cfg, Fanout: fan, Store: st, Log: log, Wasm: wasm, AssetHashes: hashes,
+		Config: cfg, Fanout: fan, Store: st, Log: log, Wasm: wasm, AssetHashes: hashes, DefaultModel: model,
 		// Workers open no sockets: upstream requests go through fetch.
 		// Manual redirects leave the AI client's own redirect checks in charge.
 		Transport: fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport,

@@ -88,7 +88,11 @@ type Options struct {
 	// AssetHashes are the widget files' content hashes, worked out at
 	// build time (ParseAssetHashes); files not in it are hashed here.
 	AssetHashes map[string]web.Precomputed
-	Log         *slog.Logger
+	// DefaultModel is the default intents' model, fitted at build time
+	// (kefu-edge-intents --default-model): seeding an empty database with
+	// Config.DemoIntents then fits nothing here. Nil fits them.
+	DefaultModel []byte
+	Log          *slog.Logger
 }
 
 // Edge serves the edge's routes. On Workers each request starts the

@@ -139,7 +139,13 @@ func (e *Edge) buildIntents(ctx context.Context) error {
 	if e.in.Load() != nil {
 		return nil
 	}
-	in, err := intents.Open(ctx, e.o.Store, e.o.Log, e.o.Config.DemoIntents)
+	var in *intents.Service
+	var err error
+	if e.o.Config.DemoIntents && len(e.o.DefaultModel) > 0 {
+		in, err = intents.OpenSeeded(ctx, e.o.Store, e.o.Log, e.o.DefaultModel)
+	} else {
+		in, err = intents.Open(ctx, e.o.Store, e.o.Log, e.o.Config.DemoIntents)
+	}
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}

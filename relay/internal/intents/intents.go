@@ -58,6 +58,19 @@ type Service struct {
 // and seed is set) and their model, refitting only when the stored model
 // is missing or stale.
 func Open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool) (*Service, error) {
+	return open(ctx, st, log, seed, nil)
+}
+
+// OpenSeeded is Open seeding the default intents with defaultModel, their
+// model fitted ahead (router.Fit of router.DefaultIntents, serialised), so
+// that the seed fits nothing here: for the edge build, which fits at build
+// time what a Worker would pay CPU for. A defaultModel that does not load
+// as a current model is ignored, and the defaults are fitted as Open does.
+func OpenSeeded(ctx context.Context, st store.Settings, log *slog.Logger, defaultModel []byte) (*Service, error) {
+	return open(ctx, st, log, true, defaultModel)
+}
+
+func open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool, defaultModel []byte) (*Service, error) {
 	s := &Service{store: st, log: log}
 	var d doc
 	found, err := st.Setting(SettingIntents, &d)
@@ -66,6 +79,17 @@ func Open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool) (
 	}
 	if !found && seed {
 		d = doc{Version: 1, Intents: router.DefaultIntents()}
+		if len(defaultModel) > 0 {
+			if m, err := router.Load(defaultModel); err != nil || !m.Current() {
+				log.Warn("intents: the default intents' model given is unusable; fitting them", "err", err)
+			} else {
+				// The model first: the intents document announces it.
+				raw := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(defaultModel)), d.Version)
+				if err := st.PutSettingBytes(ctx, settingModel, append(raw, defaultModel...)); err != nil {
+					return nil, fmt.Errorf("intents: seed defaults: store model: %w", err)
+				}
+			}
+		}
 		if err := st.PutSetting(ctx, SettingIntents, d); err != nil {
 			return nil, fmt.Errorf("intents: seed defaults: %w", err)
 		}
