@@ -408,8 +408,17 @@ func (s *Store) logRefs(tx *bolt.Tx, conv string, after uint64) ([]logRef, error
 	if moved < horizon {
 		refs, from = refs[:0], 1 // a snapshot older than a move: the whole log
 	}
+	// Only entries naming conv are decoded: during a burst the tail not
+	// taken in yet is a whole batch, read for every history read.
+	quoted, err := json.Marshal(conv)
+	if err != nil {
+		return nil, fmt.Errorf("log entries of %q: %w", conv, err)
+	}
 	c := tx.Bucket(bucketLog).Cursor()
 	for k, v := c.Seek(posKey(from)); k != nil; k, v = c.Next() {
+		if !bytes.Contains(v, quoted) {
+			continue
+		}
 		var h logHeader
 		if err := json.Unmarshal(v, &h); err != nil {
 			return nil, fmt.Errorf("decode log entry %x: %w: %w", k, store.ErrCorrupt, err)
