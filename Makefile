@@ -80,7 +80,7 @@ test-wasm: ## router and wasm tests compiled to js/wasm, run under Node
 
 # How many browser files run at a time, each with its own relay, Chromium
 # and ports.
-E2E_JOBS ?= 1
+E2E_JOBS ?= 2
 
 test-browser: build ## widget, admin and console in headless Chromium (skipped loudly without Chromium, required in CI)
 	@if [ -f e2e/package.json ]; then $(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai && cd e2e && npm ci --no-audit --no-fund --silent && \

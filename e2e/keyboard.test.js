@@ -54,8 +54,11 @@ suite('screen readers and keyboard', () => {
     // The widget's own list is not a live region (it redraws messages).
     assert.equal(await page.locator('kefu-widget .m').getAttribute('aria-live'), 'off');
 
-    // Closed: the next answer is announced as a new message, politely.
-    await W.send(page, 'And the cushions?');
+    // Closed: the next answer is announced as a new message, politely. It
+    // starts 2 s after the question (the fake's slowfirst marker), so the
+    // panel is closed before it comes even on a loaded box (at load 30 a
+    // 30 ms-per-chunk answer came first and was announced in the chat).
+    await W.send(page, 'And the cushions? [[fake:slowfirst]]');
     await W.launcher(page).click();
     await W.panel(page).waitFor({ state: 'hidden' });
     let spoken = [];
