@@ -4,6 +4,7 @@ import { before } from 'node:test';
 import { createHmac } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { suite, it, startRelay, startSite, launch, poll, W } from './lib/harness.js';
+import { signIn, widgetTab } from './lib/admin.js';
 
 suite('identify', () => {
   let relay, site, context;
@@ -44,6 +45,37 @@ suite('identify', () => {
     assert.equal(got.visitor.traits.name, 'Ann Lee');
     assert.equal(got.visitor.traits.email, 'ann@example.com');
     assert.equal(got.visitor.traits.nested, undefined);
+  });
+
+  it('the admin page generates the identity secret (shown once) and turns "require" on; the widget is then verified with it', async () => {
+    const admin = await context.newPage();
+    assert.equal(await signIn(admin, relay), '');
+    await widgetTab(admin);
+    await poll(async () => /No secret set/.test(await admin.locator('#id-state').textContent()), { what: 'no secret yet' });
+    assert.ok(await admin.locator('#id-require').isDisabled(), 'require needs a secret first');
+    await admin.click('#id-generate');
+    const secret = (await admin.locator('#id-new-secret').textContent({ timeout: 20_000 })).trim();
+    assert.match(secret, /^[0-9a-f]{64}$/);
+    await admin.check('#id-require');
+    await poll(async () => (await adminGet('/v1/admin/identity')).require === true, { what: 'require on' });
+    const state = await adminGet('/v1/admin/identity');
+    assert.ok(!JSON.stringify(state).includes(secret), 'the secret is never read back');
+
+    const other = await launch();
+    const page = await other.newPage();
+    const warnings = [];
+    page.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()); });
+    await page.goto(site.add('admin-secret', {}));
+    const h = createHmac('sha256', secret).update('u-9').digest('hex');
+    await page.evaluate((hash) => window.Kefu.identify({ user_id: 'u-9', user_hash: hash }), h);
+    await W.open(page);
+    await W.send(page, 'signed with the page\'s secret');
+    const conv = await poll(() => page.evaluate(() => { const s = localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith(':session'))); return s && JSON.parse(s).conv; }), { what: 'a conversation' });
+    await poll(async () => { const c = await adminGet(`/v1/admin/conversations/${conv}`); return c.visitor && c.visitor.traits && c.visitor.traits.identity_verified === 'true'; }, { what: 'verified with the admin page\'s secret' });
+    await page.evaluate(() => window.Kefu.update({ user_id: 'u-10' }));
+    await poll(() => warnings.some((w) => w.includes('identity_refused')), { what: 'an unsigned identity refused' });
+    await other.close();
+    await admin.close();
   });
 });
 
@@ -97,5 +129,38 @@ suite('signed identity', () => {
     await page.close();
     await other.close();
   });
-});
 
+  it('a verified user\'s conversation follows them to a second browser; a forged identity never sees it', async () => {
+    const devA = await launch();
+    const a = await devA.newPage();
+    await a.goto(site.add('device-a', {}));
+    await a.evaluate((h) => window.Kefu.identify({ user_id: 'u-7', user_hash: h, name: 'Bo' }), sign('u-7'));
+    await W.open(a);
+    await W.send(a, 'written on device A');
+    await poll(async () => (await W.stored(a)).some((m) => m.text === 'written on device A'), { what: 'device A\'s message stored' });
+
+    // Device B chats anonymously, then the user signs in there.
+    const devB = await launch();
+    const b = await devB.newPage();
+    await b.goto(site.add('device-b', {}));
+    await W.open(b);
+    await W.send(b, 'anonymous on device B');
+    await poll(async () => (await W.stored(b)).some((m) => m.text === 'anonymous on device B'), { what: 'device B\'s own message stored' });
+    await b.evaluate((h) => window.Kefu.identify({ user_id: 'u-7', user_hash: h, name: 'Bo' }), sign('u-7'));
+    await poll(async () => (await W.texts(b)).includes('written on device A'), { timeout: 20_000, what: 'the user\'s conversation on device B' });
+    await W.send(b, 'written on device B');
+    await poll(async () => (await W.texts(a)).includes('written on device B'), { timeout: 20_000, what: 'device B\'s message live on device A' });
+
+    // A forged identity for the same user: refused, and it sees only its own chat.
+    const devC = await launch();
+    const c = await devC.newPage();
+    await c.goto(site.add('device-c', {}));
+    await c.evaluate((h) => window.Kefu.identify({ user_id: 'u-7', user_hash: h }), sign('u-7', 'a-guessed-secret-a-guessed-secret'));
+    await W.open(c);
+    await W.send(c, 'forged on device C');
+    await poll(async () => (await W.stored(c)).some((m) => m.text === 'forged on device C'), { what: 'device C\'s message stored' });
+    const seen = await W.texts(c);
+    assert.ok(!seen.includes('written on device A') && !seen.includes('written on device B'), `the forged browser sees the user's chat: ${seen}`);
+    for (const d of [devA, devB, devC]) await d.close();
+  });
+});
