@@ -1,6 +1,7 @@
 package search
 
 import (
+	"container/heap"
 	"math"
 	"slices"
 	"sort"
@@ -334,10 +335,12 @@ func (x *Index) Search(q Query, offset, limit int) ([]Hit, int) {
 
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	total := float64(max(x.count, 1))
-	idf := func(df int) float64 { return math.Log(1 + total/float64(max(df, 1))) }
+	all := float64(max(x.count, 1))
+	idf := func(df int) float64 { return math.Log(1 + all/float64(max(df, 1))) }
 
-	// Candidates: the rarest term's postings, narrowed by the others.
+	// Candidates: the rarest term's postings, narrowed by the others
+	// (each looked up by binary search), in parallel slices: a map per
+	// query cost most of a common word's time.
 	lists := make([][]posting, 0, len(terms))
 	for _, t := range terms {
 		ps, ok := x.post[t]
@@ -346,97 +349,132 @@ func (x *Index) Search(q Query, offset, limit int) ([]Hit, int) {
 		}
 		lists = append(lists, ps)
 	}
-	var expanded [][]posting
-	if prefix != "" {
-		for t, ps := range x.post {
-			if strings.HasPrefix(t, prefix) {
-				expanded = append(expanded, ps)
-			}
-		}
-		if len(expanded) == 0 {
-			return nil, 0
-		}
-	}
-	score := map[int32]float64{}
-	words := len(lists) > 0 || prefix != ""
+	var cand []int32
+	var score []float64
 	if len(lists) > 0 {
 		sort.Slice(lists, func(i, j int) bool { return len(lists[i]) < len(lists[j]) })
-		for _, p := range lists[0] {
-			score[p.doc] = idf(len(lists[0])) * tfWeight(p.tf)
+		w := idf(len(lists[0]))
+		cand = make([]int32, len(lists[0]))
+		score = make([]float64, len(lists[0]))
+		for i, p := range lists[0] {
+			cand[i], score[i] = p.doc, w*tfWeight(p.tf)
 		}
 		for _, ps := range lists[1:] {
 			w := idf(len(ps))
-			for n, s := range score {
-				i := sort.Search(len(ps), func(i int) bool { return ps[i].doc >= n })
-				if i == len(ps) || ps[i].doc != n {
-					delete(score, n)
+			k := 0
+			for i, n := range cand {
+				j := sort.Search(len(ps), func(j int) bool { return ps[j].doc >= n })
+				if j == len(ps) || ps[j].doc != n {
 					continue
 				}
-				score[n] = s + w*tfWeight(ps[i].tf)
+				cand[k], score[k] = n, score[i]+w*tfWeight(ps[j].tf)
+				k++
 			}
+			cand, score = cand[:k], score[:k]
 		}
 	}
 	if prefix != "" {
-		pre := map[int32]float64{}
-		for _, ps := range expanded {
+		// Every word the prefix starts, merged into one score per
+		// conversation (the best of its expansions).
+		pre := make([]float64, len(x.docs))
+		found := false
+		for t, ps := range x.post {
+			if !strings.HasPrefix(t, prefix) {
+				continue
+			}
+			found = true
 			w := idf(len(ps))
 			for _, p := range ps {
-				if len(lists) > 0 {
-					if _, ok := score[p.doc]; !ok {
-						continue
-					}
-				}
 				pre[p.doc] = max(pre[p.doc], w*tfWeight(p.tf))
 			}
 		}
+		if !found {
+			return nil, 0
+		}
 		if len(lists) > 0 {
-			for n, s := range score {
-				if v, ok := pre[n]; ok {
-					score[n] = s + v
-				} else {
-					delete(score, n)
+			k := 0
+			for i, n := range cand {
+				if pre[n] > 0 {
+					cand[k], score[k] = n, score[i]+pre[n]
+					k++
 				}
 			}
+			cand, score = cand[:k], score[:k]
 		} else {
-			score = pre
+			for n, v := range pre {
+				if v > 0 {
+					cand, score = append(cand, int32(n)), append(score, v)
+				}
+			}
+		}
+	}
+	if len(lists) == 0 && prefix == "" {
+		// No words: every conversation, scored alike.
+		for n, d := range x.docs {
+			if d != nil {
+				cand, score = append(cand, int32(n)), append(score, 0)
+			}
 		}
 	}
 
-	var hits []Hit
-	keep := func(n int32, s float64) {
+	// Filters, then the best offset+limit kept in a bounded heap: the
+	// rest are only counted.
+	top := &hitHeap{}
+	want := offset + limit
+	total := 0
+	for i, n := range cand {
 		d := x.docs[n]
 		if d == nil || !d.matches(q) {
-			return
+			continue
 		}
-		hits = append(hits, Hit{ID: d.id, Score: s, Updated: d.updated})
+		total++
+		h := Hit{ID: d.id, Score: score[i], Updated: d.updated}
+		switch {
+		case top.Len() < want:
+			heap.Push(top, h)
+		case better(h, (*top)[0]):
+			(*top)[0] = h
+			heap.Fix(top, 0)
+		}
 	}
-	if words {
-		for n, s := range score {
-			keep(n, s)
-		}
-	} else {
-		for n := range x.docs {
-			keep(int32(n), 0)
-		}
+	hits := make([]Hit, top.Len())
+	for i := len(hits) - 1; i >= 0; i-- {
+		hits[i] = heap.Pop(top).(Hit)
 	}
-	sort.Slice(hits, func(i, j int) bool {
-		if hits[i].Score != hits[j].Score {
-			return hits[i].Score > hits[j].Score
-		}
-		if !hits[i].Updated.Equal(hits[j].Updated) {
-			return hits[i].Updated.After(hits[j].Updated)
-		}
-		return hits[i].ID < hits[j].ID
-	})
-	n := len(hits)
-	if offset >= n {
-		return nil, n
+	if offset >= len(hits) {
+		return nil, total
 	}
-	hits = hits[offset:min(n, offset+limit)]
+	hits = hits[offset:]
 	for i := range hits {
 		hits[i].Tags = slices.Clone(x.docs[x.byID[hits[i].ID]].tags)
 	}
-	return hits, n
+	return hits, total
+}
+
+// better orders results: higher score, then newer activity, then id.
+func better(a, b Hit) bool {
+	if a.Score != b.Score {
+		return a.Score > b.Score
+	}
+	if !a.Updated.Equal(b.Updated) {
+		return a.Updated.After(b.Updated)
+	}
+	return a.ID < b.ID
+}
+
+// hitHeap is a min-heap of the best hits so far: its root is the worst
+// of them, the one a better hit replaces.
+type hitHeap []Hit
+
+func (h hitHeap) Len() int           { return len(h) }
+func (h hitHeap) Less(i, j int) bool { return better(h[j], h[i]) }
+func (h hitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *hitHeap) Push(v any)        { *h = append(*h, v.(Hit)) }
+func (h *hitHeap) Pop() any {
+	old := *h
+	v := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return v
 }
 
 // tfWeight saturates a term's count: the tenth "refund" in a conversation

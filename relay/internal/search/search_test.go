@@ -332,3 +332,32 @@ func TestSearchWhileBuilding(t *testing.T) {
 		t.Fatalf("message: %v", err)
 	}
 }
+
+// Pages of a result are slices of the whole, in the same order, and the
+// total counts every match whatever the page.
+func TestSearchPages(t *testing.T) {
+	s := seed(t)
+	for _, q := range []Query{{}, {Text: "refund"}, {Text: "s"}} {
+		all, total := s.svc.Index().Search(q, 0, MaxLimit)
+		if len(all) != total || total == 0 {
+			t.Fatalf("%+v: %d hits, total %d", q, len(all), total)
+		}
+		var paged []string
+		for off := 0; off < total+2; off += 2 {
+			page, n := s.svc.Index().Search(q, off, 2)
+			if n != total {
+				t.Fatalf("%+v offset %d: total %d, want %d", q, off, n, total)
+			}
+			for _, h := range page {
+				paged = append(paged, h.ID)
+			}
+		}
+		var want []string
+		for _, h := range all {
+			want = append(want, h.ID)
+		}
+		if !slices.Equal(paged, want) {
+			t.Fatalf("%+v: pages %q, whole %q", q, paged, want)
+		}
+	}
+}
