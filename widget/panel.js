@@ -926,6 +926,34 @@ textarea::placeholder{color:var(--mu)}
     send(text, { plain: true });
   }
 
+  // Visitor context (docs/privacy.md#visitor-context): the page a message
+  // is written on, as origin and path only (a query or fragment often
+  // carries emails and tokens), and at connection the browser's language,
+  // time zone and the other site that led here. Read when sent: nothing of
+  // it exists before the visitor writes.
+  const httpURL = (u) => { try { const x = new URL(u); return /^https?:$/.test(x.protocol) ? x : null; } catch { return null; } };
+  const originPath = (u) => (u.origin + u.pathname).slice(0, 1000).replace(/%[0-9A-Fa-f]?$/, '');
+  function pageNow() {
+    const u = httpURL(location.href);
+    return u ? { url: originPath(u), title: String(document.title || '').trim().slice(0, 150) } : null;
+  }
+  function visitContext() {
+    const c = {};
+    const lang = navigator.language || '';
+    if (lang.length <= 35 && /^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/.test(lang)) c.locale = lang;
+    try {
+      const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+      if (tz.length <= 64 && /^[A-Za-z][\w+-]*(\/[A-Za-z][\w+-]*)*$/.test(tz)) c.tz = tz;
+    } catch { /* no Intl */ }
+    const r = httpURL(document.referrer);
+    if (r && r.origin !== location.origin) c.referrer = originPath(r);
+    return c;
+  }
+  const withPage = (f, i) => {
+    if (i.page) { f.page_url = i.page.url; if (i.page.title) f.page_title = i.page.title; }
+    return f;
+  };
+
   // send stores text in the outbox and sends it. forced: {intent, answer}
   // (a "did you mean" pick) answers with that intent; {plain} skips the
   // classifier (the visitor said "neither").
@@ -956,6 +984,8 @@ textarea::placeholder{color:var(--mu)}
     }
     const item = { id, text, ts: Date.now() };
     if (hit) item.intent = hit.intent;
+    const page = pageNow();
+    if (page) item.page = page;
     setOutbox([...readOutbox(), item]);
     renderPending();
     toBottom();
@@ -1194,7 +1224,7 @@ textarea::placeholder{color:var(--mu)}
         for (const i of readOutbox()) {
           if (inflight.has(i.id)) continue;
           inflight.add(i.id);
-          const f = { type: 'message', id: i.id, text: i.text };
+          const f = withPage({ type: 'message', id: i.id, text: i.text }, i);
           if (i.intent) f.intent = i.intent;
           ws.send(JSON.stringify(f));
         }
@@ -1214,7 +1244,7 @@ textarea::placeholder{color:var(--mu)}
       }
       ws.onopen = () => {
         opened = true;
-        const hello = { type: 'hello', last_seq: state.lastSeq, lang: ctx.lang };
+        const hello = { type: 'hello', last_seq: state.lastSeq, lang: ctx.lang, ...visitContext() };
         if (state.token) hello.token = state.token;
         if (state.conv) hello.conversation_id = state.conv;
         if (fp) hello.fingerprint = fp;
@@ -1259,7 +1289,7 @@ textarea::placeholder{color:var(--mu)}
         for (const i of readOutbox()) {
           if (inflight.has(i.id)) continue;
           inflight.add(i.id);
-          const body = { id: i.id, text: i.text };
+          const body = withPage({ id: i.id, text: i.text }, i);
           if (i.intent) body.intent = i.intent;
           if (state.fingerprint) body.fingerprint = state.fingerprint;
           sse(api(c.sse || '/v1/conversations/{id}/messages'), {
@@ -1319,7 +1349,7 @@ textarea::placeholder{color:var(--mu)}
       await fingerprint();
       const res = await fetch(url('/v1/conversations'), {
         method: 'POST', signal: ctl.signal, credentials: 'omit',
-        headers: { ...(state.token ? auth() : {}), 'Content-Type': 'application/json' }, body: JSON.stringify({ lang: ctx.lang }),
+        headers: { ...(state.token ? auth() : {}), 'Content-Type': 'application/json' }, body: JSON.stringify({ lang: ctx.lang, ...visitContext() }),
       });
       if (!res.ok) throw new Error('http ' + res.status);
       const wel = await res.json();

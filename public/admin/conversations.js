@@ -4,6 +4,7 @@
 import * as api from '../shared/api.js';
 import { $, clear, dateTime, h } from '../shared/dom.js';
 import { renderMarkdown } from '../shared/markdown.js';
+import { contextRows, pageNode } from '../shared/context.js';
 
 const PAGE = 50;
 let offset = 0;
@@ -62,6 +63,7 @@ async function open(id) {
   if (traits.length) {
     box.append(h('dl', { class: 'traits' }, traits.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })])));
   }
+  if (r.visitor.context) box.append(h('dl', { class: 'traits context', 'aria-label': 'Visitor context' }, contextRows(r.visitor.context, r.visitor.created_at)));
   const ol = h('ol', { class: 'lines', 'aria-label': 'Transcript' });
   // Agents' internal notes go after the message they were written after.
   const notes = [...(r.notes || [])].sort((a, b) => a.after_seq - b.after_seq || a.ts - b.ts);
@@ -74,7 +76,7 @@ async function open(id) {
     const tags = [VIA[m.via], m.intent && `intent ${m.intent}`, m.incomplete && 'interrupted'].filter(Boolean).join(' · ');
     ol.append(h('li', { class: `line ${m.from}` },
       h('p', { class: 'line-meta' }, h('strong', { text: who }), ` ${dateTime(m.ts)}`, tags ? h('span', { class: 'tag', text: tags }) : null),
-      lineBody(id, m)));
+      lineBody(id, m), m.from === 'visitor' ? pageNode(m.page_url, m.page_title) : null));
     while (notes.length && notes[0].after_seq <= m.seq) ol.append(noteLine(notes.shift()));
   }
   for (const n of notes) ol.append(noteLine(n));

@@ -3,6 +3,7 @@
 import * as api from '../shared/api.js';
 import { $, clear, dateTime, h, showMsg, toast } from '../shared/dom.js';
 import { dialog } from './ui.js';
+import { contextRows } from '../shared/context.js';
 
 const ms = (t) => (t ? Date.parse(t) : 0);
 
@@ -44,6 +45,7 @@ function visitorCard(f) {
     h('h3', { text: v.traits?.name || v.traits?.email || `Visitor ${v.id}` }),
     h('p', { class: 'muted', text: `Visitor ${v.id} · since ${dateTime(ms(v.created_at))}${v.fingerprint ? ' · fingerprint on' : ''}` }),
     traits ? h('p', { text: traits }) : null,
+    v.context ? h('dl', { class: 'traits context', 'aria-label': `Browser and visits of ${label}` }, contextRows(v.context, 0)) : null,
     h('ul', { class: 'plain' }, convs.map((c) => h('li', {},
       h('a', { href: `#conversations/${c.id}`, text: `${c.status} · ${c.last_seq} messages · ${dateTime(ms(c.updated_at))}` }),
       c.preview ? ` — ${c.preview}` : ''))),

@@ -461,7 +461,7 @@ async function boot() {
   tags = new Tags({ toast, changed: () => inbox.schedule() });
   inbox = new Inbox(model, select, (id) => tags.of(id));
   search = new Search({ tags, agents: () => model.agents, open: (id) => select(id, true) });
-  thread = new Thread({ model, outbox: null, send: (f) => socket?.send(f) || false, toast, act, drafts });
+  thread = new Thread({ model, outbox: null, send: (f) => socket?.send(f) || false, toast, act, drafts, open: (id) => select(id, false) });
   $('#opt-sound').checked = prefs.sound;
   $('#opt-notify').checked = prefs.notify && alerts.notifySupported() && Notification.permission === 'granted';
   prefs.notify = $('#opt-notify').checked;

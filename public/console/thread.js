@@ -8,6 +8,7 @@ import { renderMarkdown, renderInto } from '../shared/markdown.js';
 import { handlerLabel, visitorLabel } from './inbox.js';
 import { Teach } from './teach.js';
 import { attachmentNode, Uploads } from './files.js';
+import { VisitorPanel, pageNode } from './visitor.js';
 
 const TYPING_EVERY_MS = 2500; // resend typing:on at most this often while typing
 const TYPING_IDLE_MS = 4000; // no keystroke this long: typing:off
@@ -26,6 +27,7 @@ export class Thread {
     this.typingIdle = 0;
     this.typingConv = '';
     this.teach = new Teach(this);
+    this.visitor = new VisitorPanel({ el: $('#visitor-context'), open: (id) => { this.showVisitor(false); ctx.open?.(id); } });
     this.el = {
       conv: $('#conv'), placeholder: $('#placeholder'), title: $('#conv-title'), handler: $('#conv-handler'),
       take: $('#take'), transferTo: $('#transfer-to'), transfer: $('#transfer'), close: $('#close'),
@@ -51,6 +53,7 @@ export class Thread {
       if (hasFiles(e)) { e.preventDefault(); sendFiles(e.dataTransfer.files); }
     });
     for (const b of el.modes) b.addEventListener('click', () => this.setMode(b.dataset.mode));
+    $('#visitor-toggle').addEventListener('click', (e) => this.showVisitor(e.currentTarget.getAttribute('aria-expanded') !== 'true'));
     el.take.addEventListener('click', () => this.c && this.act('take', this.c.id));
     el.close.addEventListener('click', () => this.c && this.act('close', this.c.id));
     el.transfer.addEventListener('click', () => {
@@ -90,6 +93,8 @@ export class Thread {
     this.el.conv.hidden = !c;
     // Which of the two a narrow screen shows (console.css).
     document.querySelector('#app').dataset.view = c ? 'thread' : 'list';
+    if (this.visitor.conv !== (c?.id || '')) this.showVisitor(false);
+    this.visitor.show(c);
     if (!c) { this.teach.load(null); return; }
     this.rebuild();
     this.teach.load(c);
@@ -157,7 +162,16 @@ export class Thread {
       h('div', { class: 'text', dir: 'auto' }, m.attachment ? attachmentNode(m) : m.from === 'bot' || m.from === 'agent' ? renderMarkdown(m.text) : richText(m.text)),
       h('div', { class: 'meta' },
         m.ts ? h('time', { datetime: new Date(m.ts).toISOString(), title: fullTime(m.ts) }, when(m.ts)) : null,
-        flags));
+        flags),
+      pageNode(m));
+  }
+
+  // showVisitor shows the visitor panel in place of the history where
+  // the screen has no room for both (visitor.css), or the history again.
+  showVisitor(on) {
+    const b = $('#visitor-toggle');
+    b.setAttribute('aria-expanded', String(on));
+    $('.conv-body').dataset.visitor = on ? 'open' : '';
   }
 
   // ratingNode is a visitor's rating of the closed conversation.

@@ -51,6 +51,9 @@ type messageView struct {
 	// and a visitor's rating.
 	Attachment *protocol.Attachment `json:"attachment,omitempty"`
 	Rating     *protocol.Rating     `json:"rating,omitempty"`
+	// The page a visitor's message was written on (visitor context).
+	PageURL   string `json:"page_url,omitempty"`
+	PageTitle string `json:"page_title,omitempty"`
 }
 
 // convFilter is the list's query string.
@@ -195,7 +198,8 @@ func (a *Admin) getConversation(w http.ResponseWriter, r *http.Request) {
 	for _, m := range msgs {
 		wire := chat.MessageOf(m)
 		out = append(out, messageView{Seq: m.Seq, From: m.From, Author: m.Author, Text: m.Text, TS: m.Time.UnixMilli(),
-			Intent: m.Intent, Via: m.Via, Incomplete: m.Incomplete, Attachment: wire.Attachment, Rating: wire.Rating})
+			Intent: m.Intent, Via: m.Via, Incomplete: m.Incomplete, Attachment: wire.Attachment, Rating: wire.Rating,
+			PageURL: wire.PageURL, PageTitle: wire.PageTitle})
 	}
 	// Agents' internal notes, with the transcript they annotate.
 	stored, err := a.d.Store.Notes(c.ID)
@@ -213,6 +217,9 @@ func (a *Admin) getConversation(w http.ResponseWriter, r *http.Request) {
 		visitor["created_at"] = vis.CreatedAt.UnixMilli()
 		if vis.Traits != nil {
 			visitor["traits"] = vis.Traits
+		}
+		if vis.Context != nil {
+			visitor["context"] = vis.Context
 		}
 	}
 	httpx.JSON(w, http.StatusOK, map[string]any{"conversation": a.convView(c, a.accountNames()), "visitor": visitor, "messages": out, "notes": notes})
