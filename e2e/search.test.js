@@ -24,6 +24,7 @@ async function visitorSays(relay, text) {
 
 const results = (page) => page.evaluate(() => [...document.querySelectorAll('#search-results .entry')].map((e) => ({
   conv: e.dataset.conv, tags: [...e.querySelectorAll('.e-tags .chip')].map((c) => c.textContent),
+  handler: e.querySelector('.e-handler').textContent,
 })));
 
 suite('tags and search', () => {
@@ -77,10 +78,16 @@ suite('tags and search', () => {
       { timeout: 15_000, what: 'the tag in the other console\'s list' });
     await screenshot(watcher, 'tags-inbox');
 
+    // Mei has the kettle conversation (routed to her, or taken now).
+    await C.select(con, kettle);
+    if (await con.locator('#take').isVisible()) await con.click('#take');
+    await poll(async () => /assigned to you/i.test(await C.handler(con)), { what: 'mei has the kettle conversation' });
+
     // Search as typed: the last word is a prefix; the list gives way to results.
     await con.focus('#search-q');
     await con.keyboard.type('kett');
     await poll(async () => { const r = await results(con); return r.length === 1 && r[0].conv === kettle; }, { what: 'kettle found by "kett"' });
+    assert.equal((await results(con))[0].handler, mei.name, 'a result names the agent who has it');
     assert.ok(await con.locator('#list-panel').isHidden(), 'results replace the inbox list');
     assert.match(await con.locator('#search-status').textContent(), /1 conversation found/);
     // Filters: by tag alone.

@@ -222,7 +222,9 @@ export class Search {
 
   entry(c) {
     const tags = c.tags || [];
-    const state = c.status === 'closed' ? 'Closed' : c.handler === 'queue' ? 'Queue' : c.handler === 'agent' ? 'Agent' : 'AI';
+    const agent = this.agents().find((a) => a.id === c.agent_id);
+    const state = c.status === 'closed' ? 'Closed' : c.handler === 'queue' ? 'Queue'
+      : c.handler === 'agent' ? (agent?.name || agent?.username || 'An agent') : 'AI';
     const btn = h('button', { type: 'button', class: 'entry result', dataset: { conv: c.conversation_id } },
       h('span', { class: 'e-top' },
         h('span', { class: 'e-name' }, `Visitor ${String(c.visitor_id || '').slice(0, 6)}`),
