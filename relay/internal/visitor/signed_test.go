@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/kefuhq/kefu/relay/internal/store"
 
 	"github.com/kefuhq/kefu/relay/protocol"
 )
@@ -143,5 +147,40 @@ func TestRequiredSignedIdentityRefusesOthers(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("trait %s = %q, want %q (all: %v)", k, got[k], v, got)
 		}
+	}
+}
+
+// A verified user's browser says identify again on every reconnect: once
+// it is the user's visitor, that costs no commit.
+func TestVerifiedIdentifyAgainCommitsNothing(t *testing.T) {
+	opts := defaultOptions()
+	opts.IdentitySecret = testIdentitySecret
+	rl := newRelay(t, opts)
+	identify := fmt.Sprintf(`{"type":"identify","traits":{"user_id":"u-5","user_hash":%q}}`, sign(testIdentitySecret, "u-5"))
+	first := rl.raw(nil)
+	token := first.hello()["token"].(string)
+	first.send(identify)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		v, err := rl.store.VisitorByToken(store.UserKey("u-5"))
+		if err == nil && v.Traits[TraitVerified] == "true" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the identify was never stored")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	first.conn.Close(websocket.StatusNormalClosure, "")
+	base := rl.commits.Load()
+	again := rl.raw(nil)
+	again.send(fmt.Sprintf(`{"type":"hello","token":%q,"last_seq":0}`, token))
+	again.next("welcome")
+	again.send(identify)
+	// A message after it: the identify is handled before it is stored.
+	again.send(`{"type":"message","id":"m1","text":"hi"}`)
+	again.next("ack")
+	if n := rl.commits.Load() - base; n != 1 {
+		t.Errorf("reconnect, identify again and one message: %d commits, want 1 (the message)", n)
 	}
 }

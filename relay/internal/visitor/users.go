@@ -28,12 +28,17 @@ func (h *Handler) linkUser(ctx context.Context, v store.Visitor, tokenHash []byt
 	if !ok || userID == "" {
 		return "", nil
 	}
+	key := store.UserKey(userID)
+	if u, err := h.store.VisitorByToken(key); err == nil && u.ID == v.ID {
+		// Already the user's visitor (every reconnect says identify
+		// again): nothing to write.
+		return "", nil
+	}
 	own := v.ID
 	if other := verifiedAs(v); other != "" && other != userID {
 		// Another user's visitor never becomes this user's. A visitor
 		// found under the user's key is used; else a new one, with a
 		// token nobody holds, is made for them.
-		key := store.UserKey(userID)
 		if u, err := h.store.VisitorByToken(key); err == nil {
 			own = u.ID
 		} else {
@@ -46,7 +51,7 @@ func (h *Handler) linkUser(ctx context.Context, v store.Visitor, tokenHash []byt
 			own = nv.ID
 		}
 	}
-	u, err := ln.LinkUser(ctx, store.UserKey(userID), tokenHash, own)
+	u, err := ln.LinkUser(ctx, key, tokenHash, own)
 	if err != nil {
 		h.log.Error("visitor: link user", "visitor", v.ID, "err", err)
 		return "", protocol.Errorf(protocol.CodeStorage, "")
