@@ -157,13 +157,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "")
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
+	c, err := hub.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}, "agent", h.opts.Conn) // origin checked above
 	if err != nil {
 		return
 	}
-	c := hub.NewConn(ws, "agent", h.opts.Conn)
 	if !h.hub.Register(c) {
-		ws.Close(protocol.CloseRestart, "server restarting")
+		c.CloseBeforeStart(protocol.CloseRestart, "server restarting")
 		return
 	}
 	h.metrics.Connections.WithLabelValues("agent").Inc()

@@ -87,6 +87,7 @@ const spareCap = 64
 type Conn struct {
 	Endpoint
 	ws   *websocket.Conn
+	out  *batchConn // the socket under ws, when made by Accept; nil otherwise
 	opts ConnOptions
 	Kind string // "visitor" or "agent", for metrics and logs
 
@@ -226,7 +227,13 @@ func (c *Conn) kickLocked() {
 
 // drain writes queued frames until the queue is empty, then exits: the
 // next Send starts another writer.
+//
+// Frames that wait go out in one write(2) (batch.go): when the writer
+// finds several, it holds the socket, and releases it once it finds the
+// queue empty — frames queued while it wrote join the same write. A
+// frame that finds the queue empty and no batch held is written at once.
 func (c *Conn) drain() {
+	held := false
 	for {
 		c.mu.Lock()
 		batch := c.queue
@@ -237,19 +244,46 @@ func (c *Conn) drain() {
 		default:
 		}
 		if len(batch) == 0 {
+			c.mu.Unlock()
+			// Released on every path, before another writer may start:
+			// a close frame (Close) or a ping may be held too.
+			if held {
+				held = false
+				if c.flushOut() {
+					continue // frames may have come meanwhile
+				}
+			}
+			c.mu.Lock()
+			if len(c.queue) > 0 && !c.isClosing() {
+				c.mu.Unlock()
+				continue
+			}
 			c.draining = false
+			c.queue = nil
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
-		for _, f := range merge(batch) {
-			if !c.handle(f) {
-				c.mu.Lock()
-				c.draining = false
-				c.queue = nil
-				c.mu.Unlock()
-				return
+		frames := merge(batch)
+		if !held && c.out != nil && len(frames) > 1 {
+			held = true
+			c.out.hold()
+		}
+		ok := true
+		for _, f := range frames {
+			if ok = c.handle(f); !ok {
+				break
 			}
+		}
+		if !ok {
+			if held {
+				c.flushOut()
+			}
+			c.mu.Lock()
+			c.draining = false
+			c.queue = nil
+			c.mu.Unlock()
+			return
 		}
 		if cap(batch) <= spareCap {
 			clear(batch)
@@ -257,6 +291,15 @@ func (c *Conn) drain() {
 			c.spare = batch[:0]
 			c.mu.Unlock()
 		}
+	}
+}
+
+func (c *Conn) isClosing() bool {
+	select {
+	case <-c.closing:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -410,12 +453,31 @@ func (c *Conn) write(f Frame) bool {
 	c.stall.Stop()
 	if err != nil {
 		c.Close(protocol.CloseSlow, "too slow: write timed out")
+		if c.out != nil {
+			// A close frame written meanwhile may be held: it goes first.
+			c.flushOut()
+		}
 		c.ws.CloseNow()
 		return false
 	}
 	c.written += int64(len(f.Data))
 	if c.probe == nil && c.written-c.acked >= c.opts.Window/2 {
 		c.startProbe()
+	}
+	return true
+}
+
+// flushOut writes what the socket holds and stops holding, bounded by the
+// write timeout as a frame's write is. It reports false when the
+// connection is gone.
+func (c *Conn) flushOut() bool {
+	c.stall.Reset(c.opts.WriteTimeout)
+	err := c.out.release()
+	c.stall.Stop()
+	if err != nil {
+		c.Close(protocol.CloseSlow, "too slow: write timed out")
+		c.ws.CloseNow()
+		return false
 	}
 	return true
 }
@@ -441,8 +503,13 @@ func (c *Conn) window() bool {
 		if c.written-c.acked < c.opts.Window {
 			return true
 		}
-		// Full: only the pong of the probe in flight can open it. The
-		// probe ends by itself within WriteTimeout.
+		// Full: only the pong of the probe in flight can open it, and
+		// its ping may be held with the batch, or not written yet: the
+		// rest of the batch is not held. The probe ends by itself within
+		// WriteTimeout.
+		if c.out != nil && !c.flushOut() {
+			return false
+		}
 		select {
 		case <-c.probe.done:
 		case <-c.closing:

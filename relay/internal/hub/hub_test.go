@@ -21,12 +21,11 @@ func pair(t *testing.T, opts ConnOptions) (*Conn, *websocket.Conn) {
 	t.Helper()
 	got := make(chan *Conn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
+		c, err := Accept(w, r, nil, "test", opts)
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		c := NewConn(ws, "test", opts)
 		c.Start()
 		got <- c
 		// A reader, as every session has: pongs are read by it.

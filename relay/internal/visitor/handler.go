@@ -144,19 +144,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.perIP.Release(ip)
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	c, err := hub.Accept(w, r, &websocket.AcceptOptions{
 		// The origin was checked above against the configured site
 		// patterns: the widget lives on customer sites by design.
 		InsecureSkipVerify: true,
-	})
+	}, "visitor", h.opts.Conn)
 	if err != nil {
 		h.log.Debug("visitor: accept failed", "ip", ip, "err", err)
 		return
 	}
-	c := hub.NewConn(ws, "visitor", h.opts.Conn)
 	if !h.hub.Register(c) {
 		h.metrics.Refuse("shutting_down")
-		ws.Close(protocol.CloseRestart, "server restarting")
+		c.CloseBeforeStart(protocol.CloseRestart, "server restarting")
 		return
 	}
 	h.metrics.Opened("visitor")

@@ -1,0 +1,130 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/kefuhq/kefu/relay/protocol"
+)
+
+// unstarted returns a Conn made by Accept that has not been started, the
+// client end of it, and a channel that is closed when the server's reader
+// ends.
+func unstarted(t *testing.T, opts ConnOptions) (*Conn, *websocket.Conn) {
+	t.Helper()
+	got := make(chan *Conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil, "test", opts)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		got <- c
+		for {
+			if _, err := c.Read(context.Background()); err != nil {
+				break
+			}
+		}
+		c.Close(websocket.StatusNormalClosure, "")
+		c.Wait()
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.CloseNow() })
+	c := <-got
+	t.Cleanup(func() { c.Close(websocket.StatusNormalClosure, "") })
+	return c, cl
+}
+
+// Frames waiting in the queue when the writer runs go out in one write(2),
+// in order; a frame that finds the queue empty is written at once, alone.
+func TestBatchOneWritePerQueue(t *testing.T) {
+	c, cl := unstarted(t, ConnOptions{Queue: 256, WriteTimeout: 10 * time.Second, PingInterval: time.Hour, ReadLimit: 1 << 16})
+	const n = 50
+	for i := range n {
+		c.Send(seqFrame("c", uint64(i+1)))
+	}
+	before := c.out.Writes()
+	c.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	read := func(want uint64) {
+		t.Helper()
+		_, data, err := cl.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct{ Seq uint64 }
+		if err := json.Unmarshal(data, &f); err != nil || f.Seq != want {
+			t.Fatalf("frame %s, want seq %d", data, want)
+		}
+	}
+	for i := range n {
+		read(uint64(i + 1))
+	}
+	idle := func() bool { c.mu.Lock(); defer c.mu.Unlock(); return !c.draining }
+	for deadline := time.Now().Add(20 * time.Second); !idle(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer never finished")
+		}
+	}
+	if w := c.out.Writes() - before; w != 1 {
+		t.Errorf("%d frames waiting took %d write calls, want 1", n, w)
+	}
+	c.Send(seqFrame("c", n+1))
+	read(n + 1)
+	if w := c.out.Writes() - before; w != 2 {
+		t.Errorf("a lone frame after the batch: %d write calls in all, want 2", w)
+	}
+}
+
+// What another goroutine writes while a batch is held — here the close
+// frame — leaves with the batch, after the frames before it.
+func TestBatchHeldCloseFrame(t *testing.T) {
+	c, cl := unstarted(t, ConnOptions{Queue: 256, WriteTimeout: 10 * time.Second, PingInterval: time.Hour, ReadLimit: 1 << 16})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c.out.hold()
+	if err := c.WriteNow(ctx, seqFrame("c", 1)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(protocol.CloseSlow, "too slow")
+	// Nothing leaves while held: the close handshake waits for it.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.out.mu.Lock()
+		n := 0
+		if c.out.buf != nil {
+			n = len(*c.out.buf)
+		}
+		c.out.mu.Unlock()
+		if n > len(`{"conversation_id":"c","seq":1,"type":"message"}`)+2 {
+			break // the frame and the close frame
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the close frame never reached the held batch")
+		}
+	}
+	if err := c.out.release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := cl.Read(ctx); err != nil || !strings.Contains(string(data), `"seq":1`) {
+		t.Fatalf("first frame %s, %v", data, err)
+	}
+	_, _, err := cl.Read(ctx)
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != protocol.CloseSlow {
+		t.Fatalf("after the frame: %v, want close %d", err, protocol.CloseSlow)
+	}
+}
