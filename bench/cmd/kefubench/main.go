@@ -41,6 +41,8 @@ type config struct {
 	Node      string // bench/widget, with node_modules
 	Scenarios map[string]bool
 	Budget    time.Duration
+	SoakFor   time.Duration // the soak scenario's length
+	SoakRate  float64       // and its offered msg/s
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Node, "node", "bench/widget", "the widget benchmark's npm package (node_modules installed)")
 	fs.StringVar(&scen, "scenarios", "capacity,chat,durable,ai,widget,modelload,search", "scenarios to run, comma-separated")
 	fs.DurationVar(&cfg.Budget, "budget", 0, "stop everything after this long (default 9m30s, quick 55s)")
+	fs.DurationVar(&cfg.SoakFor, "soak-for", 10*time.Minute, "the soak scenario (not in the default list; give --budget): how long Kefu runs chat traffic")
+	fs.Float64Var(&cfg.SoakRate, "soak-rate", 7000, "the soak scenario's offered msg/s (70% of the knee in docs/benchmarks.md)")
 	verbose := fs.Bool("v", false, "debug logging")
 	reportOnly := fs.Bool("report-only", false, "rewrite the report from OUT/results.json (after editing bench/notes.md) without running anything")
 	merge := fs.Bool("merge", false, "keep OUT/results.json's figures of the scenarios not run (one scenario re-measured; its section says when)")
@@ -169,6 +173,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		{"widget", b.widget},
 		{"modelload", b.modelLoad},
 		{"search", b.search},
+		{"soak", b.soak},
 	}
 	for _, s := range steps {
 		if !b.cfg.Scenarios[s.name] && !(s.name == "chat" && b.cfg.Scenarios["durable"]) {

@@ -18,14 +18,15 @@ type Results struct {
 	Failures []string  `json:"failures,omitempty"`
 	Profiles []Profile `json:"profiles"`
 
-	Capacity  []Capacity  `json:"capacity"`
-	Chat      Chat        `json:"chat"`
-	Durable   []Durable   `json:"durable"`
-	Floor     []BoltFloor `json:"bolt_floor"`
-	AI        AI          `json:"ai"`
-	Widget    Widget      `json:"widget"`
-	ModelLoad ModelLoad   `json:"model_load"`
-	Search    Search      `json:"search"`
+	Capacity  []Capacity   `json:"capacity"`
+	Chat      Chat         `json:"chat"`
+	Durable   []Durable    `json:"durable"`
+	Floor     []BoltFloor  `json:"bolt_floor"`
+	AI        AI           `json:"ai"`
+	Widget    Widget       `json:"widget"`
+	ModelLoad ModelLoad    `json:"model_load"`
+	Search    Search       `json:"search"`
+	Soak      []SoakSample `json:"soak,omitempty"`
 }
 
 // Elapsed is the run's wall time so far.
