@@ -48,6 +48,7 @@ func BenchmarkAppendLayout(b *testing.B) {
 				took, cpu, moveTime time.Duration
 				moveMax             time.Duration
 				pages, commits      int64
+				grown               int64 // the file's growth in bytes
 			}
 			totals := make([]total, len(layouts))
 			for b.Loop() {
@@ -61,6 +62,9 @@ func BenchmarkAppendLayout(b *testing.B) {
 					opts.OnCommit = func(int, time.Duration, error) { t.commits++ }
 					opts.OnLogCompact = func(_, _ int, took time.Duration) { t.moveTime += took; t.moveMax = max(t.moveMax, took) }
 					took, cpu, pages := appendRun(b, dir, opts, ids, writers, msgs)
+					if fi, err := os.Stat(filepath.Join(dir, FileName)); err == nil {
+						t.grown += fi.Size() - int64(len(seed))
+					}
 					t.took += took
 					t.cpu += cpu
 					t.pages += pages
@@ -73,6 +77,7 @@ func BenchmarkAppendLayout(b *testing.B) {
 				b.ReportMetric(float64(t.cpu.Milliseconds())*1000/n, l.name+"-cpu-ms/1k")
 				b.ReportMetric(float64(t.pages)*1000/n, l.name+"-pages/1k")
 				b.ReportMetric(n/float64(max(t.commits, 1)), l.name+"-msgs/commit")
+				b.ReportMetric(float64(t.grown)/n, l.name+"-file-bytes/msg")
 				if li > 0 {
 					b.ReportMetric(totals[0].took.Seconds()/t.took.Seconds(), l.name+"-speedup")
 					b.ReportMetric(float64(t.moveTime)/float64(t.took), l.name+"-move-share")
