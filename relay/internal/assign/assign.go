@@ -102,6 +102,12 @@ type Router struct {
 
 	peers Peers // nil on one node
 
+	// routingMu makes routing passes one at a time: a pass picks an agent
+	// under mu but counts the conversation in their load only after the
+	// store took the assignment, so two passes at once could both give
+	// the last free place (over capacity).
+	routingMu sync.Mutex
+
 	mu     sync.Mutex
 	agents map[string]*agent
 	queue  []queued
@@ -288,6 +294,8 @@ func (r *Router) drain(ctx context.Context) {
 	if !r.routing() {
 		return
 	}
+	r.routingMu.Lock()
+	defer r.routingMu.Unlock()
 	for {
 		r.mu.Lock()
 		if len(r.queue) == 0 {

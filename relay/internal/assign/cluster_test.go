@@ -111,3 +111,63 @@ func TestTwoRoutersNeverAssignOneConversationTwice(t *testing.T) {
 		t.Errorf("after a reread, loads add up to %d, want %d", sum, n)
 	}
 }
+
+// Routing passes started at once (conversations queued by many visitors,
+// an agent signing in) never give an agent more than their capacity. The
+// race is narrow, so the scene is played several times.
+func TestConcurrentRoutingKeepsCapacity(t *testing.T) {
+	const capacity, rounds = 2, 15
+	for round := range rounds {
+		if got := routeAtOnce(t, capacity, 12); got != capacity {
+			t.Fatalf("round %d: an agent with capacity %d was given %d open conversations by concurrent routing passes", round, capacity, got)
+		}
+	}
+}
+
+// routeAtOnce queues n conversations from n goroutines with one agent of
+// the given capacity online, and returns how many the agent got.
+func routeAtOnce(t *testing.T, capacity, n int) int {
+	t.Helper()
+	st, err := boltdb.Open(t.TempDir(), boltdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	in, err := intents.Open(ctx, st, log, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := store.Account{ID: store.NewID(), Username: "mei", Name: "Mei", Role: store.RoleAgent, Capacity: capacity, CreatedAt: time.Now()}
+	if err := st.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	r := New(st, hub.New(), in, log, nil, time.Minute, nil, nil)
+	if err := r.Load(); err != nil {
+		t.Fatal(err)
+	}
+	r.Connected(ctx, a, protocol.StatusOnline)
+	var convs []store.Conversation
+	for i := range n {
+		_, c, err := st.CreateVisitor(ctx, []byte(fmt.Sprint("token", i)), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err = st.UpdateConversation(ctx, c.ID, store.HandOff); err != nil {
+			t.Fatal(err)
+		}
+		convs = append(convs, c)
+	}
+	var wg sync.WaitGroup
+	for _, c := range convs {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.Queued(ctx, c, "help", "") }()
+	}
+	wg.Wait()
+	got, err := st.Conversations(func(c *store.Conversation) bool { return c.AgentID == a.ID && c.Status != store.StatusClosed })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(got)
+}
