@@ -26,20 +26,28 @@ func (p splitBrain) Publish(string, any) {}
 func (p splitBrain) ID() string          { return p.id }
 func (p splitBrain) Routing() bool       { return true }
 
-// Two routers draining one queue at once never give a conversation twice:
-// the assignment is a compare-and-set on the conversation record.
-func TestTwoRoutersNeverAssignOneConversationTwice(t *testing.T) {
+// routingStore opens a real store with the default intents, closed when
+// the test ends.
+func routingStore(t *testing.T) (*boltdb.Store, *intents.Service, *slog.Logger) {
+	t.Helper()
 	st, err := boltdb.Open(t.TempDir(), boltdb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	ctx := context.Background()
+	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.DiscardHandler)
-	in, err := intents.Open(ctx, st, log, false)
+	in, err := intents.Open(context.Background(), st, log, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, in, log
+}
+
+// Two routers draining one queue at once never give a conversation twice:
+// the assignment is a compare-and-set on the conversation record.
+func TestTwoRoutersNeverAssignOneConversationTwice(t *testing.T) {
+	st, in, log := routingStore(t)
+	ctx := context.Background()
 	var agents []store.Account
 	for _, name := range []string{"mei", "bo"} {
 		a := store.Account{ID: store.NewID(), Username: name, Name: name, Role: store.RoleAgent, Capacity: 100, CreatedAt: time.Now()}
@@ -128,17 +136,8 @@ func TestConcurrentRoutingKeepsCapacity(t *testing.T) {
 // the given capacity online, and returns how many the agent got.
 func routeAtOnce(t *testing.T, capacity, n int) int {
 	t.Helper()
-	st, err := boltdb.Open(t.TempDir(), boltdb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, in, log := routingStore(t)
 	ctx := context.Background()
-	log := slog.New(slog.DiscardHandler)
-	in, err := intents.Open(ctx, st, log, false)
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := store.Account{ID: store.NewID(), Username: "mei", Name: "Mei", Role: store.RoleAgent, Capacity: capacity, CreatedAt: time.Now()}
 	if err := st.CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)

@@ -95,6 +95,29 @@ func runHooks(t *testing.T, st webhook.Store, key *secret.Key) (*webhook.Service
 	return svc, stop
 }
 
+// openSource opens a single node's store, closed when the test ends.
+func openSource(t *testing.T) *boltdb.Store {
+	t.Helper()
+	src, err := boltdb.Open(t.TempDir(), boltdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
+}
+
+// openCluster opens the cluster's store on a JetStream server of its own.
+func openCluster(t *testing.T) *jetstream.Store {
+	t.Helper()
+	c := natstest.Run(t, natstest.Options{})
+	dst, err := jetstream.Open(bg, c.Connect(0), jetstream.Options{Timeout: 45 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dst.Close() })
+	return dst
+}
+
 // chat stores conversations of a few messages each in st.
 func chat(t *testing.T, st interface {
 	CreateVisitor(context.Context, []byte, string) (store.Visitor, store.Conversation, error)
@@ -125,11 +148,7 @@ func chat(t *testing.T, st interface {
 func TestNotificationsCarryOn(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	key, _ := secret.Generate()
-	src, err := boltdb.Open(t.TempDir(), boltdb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openSource(t)
 	// A shop's history first: the URL is made after it, so its position
 	// in the single node's log is past what the cluster's log will hold
 	// after the move (every event counts there, only messages here).
@@ -163,12 +182,7 @@ func TestNotificationsCarryOn(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c := natstest.Run(t, natstest.Options{})
-	dst, err := jetstream.Open(bg, c.Connect(0), jetstream.Options{Timeout: 45 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
+	dst := openCluster(t)
 	n, err := BoltToJetStream(bg, src, dst, log, Options{})
 	if err != nil {
 		t.Fatalf("migrate: %v", err)
@@ -212,11 +226,7 @@ func TestNotificationsCarryOn(t *testing.T) {
 func TestPendingEventsStopTheMove(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	key, _ := secret.Generate()
-	src, err := boltdb.Open(t.TempDir(), boltdb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openSource(t)
 	rcv := newHookReceiver(t)
 	rcv.down.Store(true)
 	hooks, stop := runHooks(t, src, key)
@@ -232,12 +242,7 @@ func TestPendingEventsStopTheMove(t *testing.T) {
 	})
 	stop()
 
-	c := natstest.Run(t, natstest.Options{})
-	dst, err := jetstream.Open(bg, c.Connect(0), jetstream.Options{Timeout: 45 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
+	dst := openCluster(t)
 	_, err = BoltToJetStream(bg, src, dst, log, Options{})
 	if !errors.Is(err, ErrPending) {
 		t.Fatalf("migrate with a URL retrying = %v, want ErrPending", err)
