@@ -43,6 +43,24 @@ func routingStore(t *testing.T) (*boltdb.Store, *intents.Service, *slog.Logger) 
 	return st, in, log
 }
 
+// handedOff stores n visitors' conversations, each handed to the queue.
+func handedOff(t *testing.T, st *boltdb.Store, n int) []store.Conversation {
+	t.Helper()
+	ctx := context.Background()
+	var convs []store.Conversation
+	for i := range n {
+		_, c, err := st.CreateVisitor(ctx, []byte(fmt.Sprint("token", i)), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err = st.UpdateConversation(ctx, c.ID, store.HandOff); err != nil {
+			t.Fatal(err)
+		}
+		convs = append(convs, c)
+	}
+	return convs
+}
+
 // Two routers draining one queue at once never give a conversation twice:
 // the assignment is a compare-and-set on the conversation record.
 func TestTwoRoutersNeverAssignOneConversationTwice(t *testing.T) {
@@ -67,17 +85,7 @@ func TestTwoRoutersNeverAssignOneConversationTwice(t *testing.T) {
 		routers[i].Connected(ctx, agents[i], protocol.StatusOnline)
 	}
 	const n = 40
-	var convs []store.Conversation
-	for i := range n {
-		_, c, err := st.CreateVisitor(ctx, []byte(fmt.Sprint("token", i)), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c, err = st.UpdateConversation(ctx, c.ID, store.HandOff); err != nil {
-			t.Fatal(err)
-		}
-		convs = append(convs, c)
-	}
+	convs := handedOff(t, st, n)
 	var wg sync.WaitGroup
 	for _, r := range routers {
 		wg.Add(1)
@@ -147,17 +155,7 @@ func routeAtOnce(t *testing.T, capacity, n int) int {
 		t.Fatal(err)
 	}
 	r.Connected(ctx, a, protocol.StatusOnline)
-	var convs []store.Conversation
-	for i := range n {
-		_, c, err := st.CreateVisitor(ctx, []byte(fmt.Sprint("token", i)), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c, err = st.UpdateConversation(ctx, c.ID, store.HandOff); err != nil {
-			t.Fatal(err)
-		}
-		convs = append(convs, c)
-	}
+	convs := handedOff(t, st, n)
 	var wg sync.WaitGroup
 	for _, c := range convs {
 		wg.Add(1)
