@@ -107,7 +107,7 @@ func (b *bench) chatAndDurable(ctx context.Context) error {
 	}
 	if !b.cfg.Quick {
 		for _, r := range runs {
-			if r.cs.Server == kindKefu || r.cs.Server == kindBare {
+			if r.cs.Server == kindKefu || r.cs.Server == kindBare || r.cs.Server == kindBareDurable {
 				b.profiledStep(ctx, r, step, p)
 				step++
 			}
@@ -191,6 +191,13 @@ func (b *bench) chatSetup(ctx context.Context, kind string, p chatParams) (*chat
 	if kind == kindKefuVisitors {
 		receive = "visitor"
 	}
+	if kind == kindKefuNoLog && receive == "agent" {
+		// Its own admin session: a cookie of another relay is no login here.
+		if r, note := b.receivePath(ctx, s); r != "agent" {
+			s.stop()
+			return nil, fmt.Errorf("admin sign-in: %s", note)
+		}
+	}
 	gs, err := b.chatGens(ctx, s, p, receive)
 	if err != nil && kind == kindKefu && receive == "agent" {
 		b.res.Chat.ReceiveNote += fmt.Sprintf("; agent sockets failed at setup (%v), so a second visitor socket per conversation was measured instead", err)
@@ -212,7 +219,7 @@ func (b *bench) profiledStep(ctx context.Context, r *chatRun, step int, p chatPa
 	for _, kind := range []string{"cpu", "allocs"} {
 		go func() {
 			sleep(ctx, 300*time.Millisecond+p.warm)
-			pc <- b.profile(ctx, r.s, kind, secs, fmt.Sprintf("chat-%s-%dk.%s.pprof", r.s.kind, int(p.profileRate/1000), kind))
+			pc <- b.profile(ctx, r.s, kind, secs, fmt.Sprintf("chat-%s-%dk.%s.pprof", fileName(r.s.kind), int(p.profileRate/1000), kind))
 		}()
 	}
 	st, err := b.chatStep(ctx, r.s, r.gs, step, p.profileRate, p, "step")
@@ -233,11 +240,13 @@ func (b *bench) profiledStep(ctx context.Context, r *chatRun, step int, p chatPa
 func (b *bench) saturation(ctx context.Context, r *chatRun, step int, p chatParams) (Durable, error) {
 	d := Durable{Server: r.cs.Server, Window: p.window, Visitors: p.convs}
 	pc := make(chan error, 1)
-	profiled := r.cs.Server == kindKefu && !b.cfg.Quick
+	// Both sides of the CPU ratio are profiled (the profiler costs a
+	// little CPU, the same on each).
+	profiled := (r.cs.Server == kindKefu || r.cs.Server == kindBareDurable) && !b.cfg.Quick
 	if profiled {
 		go func() {
 			sleep(ctx, 300*time.Millisecond+p.warm)
-			pc <- b.profile(ctx, r.s, "cpu", int(max(1, (p.flood-p.warm).Seconds())), "saturation-kefu.cpu.pprof")
+			pc <- b.profile(ctx, r.s, "cpu", int(max(1, (p.flood-p.warm).Seconds())), "saturation-"+fileName(r.cs.Server)+".cpu.pprof")
 		}()
 	}
 	fp := p

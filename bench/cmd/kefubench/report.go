@@ -319,6 +319,7 @@ func (b *bench) targets() []target {
 	if kd := b.durOf(kindKefu); kd != nil {
 		add("saturation ≥ 25 000 durable msg/s", num(kd.MsgsPerS)+" msg/s", kd.MsgsPerS >= 25000)
 	}
+	t = append(t, b.storeTargets()...)
 	if kr, dr := b.aiOf("kefu", 100), b.aiOf("direct", 100); kr != nil && dr != nil {
 		chunk, r := kr.Chunk.P99M-dr.Chunk.P99M, 0.0
 		if dr.Chunk.P99M > 0 {
@@ -547,7 +548,7 @@ func (b *bench) mdDurable(m *strings.Builder) {
 		}
 		p("\nThe small-batch rows are the disk's fsync latency as a durable ack sees it: a durable delivery p99 cannot be lower than their commit p99 plus the socket hops.\n")
 	}
-	p("\nEach visitor message is one write (`Append`); the first message of each conversation also caused a hand-off write and a system message during the warm-up, outside the steps. The saturation CPU profile is `saturation-kefu.cpu.pprof`.\n\n")
+	p("\nEach visitor message is one write (`Append`); the first message of each conversation also caused a hand-off write and a system message during the warm-up, outside the steps. The saturation CPU profiles are `saturation-kefu.cpu.pprof` and `saturation-bare-bbolt.cpu.pprof`.\n\n")
 }
 
 func (b *bench) mdAI(m *strings.Builder) {

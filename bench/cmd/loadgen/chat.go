@@ -40,6 +40,7 @@ type chat struct {
 
 	convFrames, otherFrames atomic.Int64
 	foreign                 atomic.Int64 // messages of conversations another receiver owns
+	rewatches               atomic.Int64 // watches sent again after rate_limited
 	errMu                   sync.Mutex
 	errCodes                map[string]int
 }
@@ -77,6 +78,7 @@ type chatReady struct {
 	Receivers connectStats `json:"receivers"`
 	Receive   string       `json:"receive"`
 	Probed    int          `json:"probed"`
+	Rewatches int64        `json:"rewatches"` // watches refused as over the rate and sent again
 }
 
 func (m *chat) setup(ctx context.Context) (any, error) {
@@ -113,7 +115,7 @@ func (m *chat) setup(ctx context.Context) (any, error) {
 				return err
 			}
 			m.receivers[i] = s.c
-			go m.readReceiver(s.c, map[string]bool{v.conv: true})
+			go m.readReceiver(s.c, map[string]uint64{v.conv: v.seq})
 			return nil
 		})
 	}
@@ -121,7 +123,7 @@ func (m *chat) setup(ctx context.Context) (any, error) {
 		return r, fmt.Errorf("chat: %d receivers failed: %s", r.Receivers.Failed, r.Receivers.FirstErr)
 	}
 	n, err := m.probe(ctx)
-	r.Probed = n
+	r.Probed, r.Rewatches = n, m.rewatches.Load()
 	return r, err
 }
 
@@ -185,18 +187,46 @@ func (m *chat) openAgents(ctx context.Context) connectStats {
 		if err := c.Write([]byte(`{"type":"presence","status":"away"}`)); err != nil {
 			return fmt.Errorf("agent presence: %w", err)
 		}
-		owned := map[string]bool{}
+		owned := map[string]uint64{}
 		for i := a * m.job.PerAgent; i < min((a+1)*m.job.PerAgent, len(m.visitors)); i++ {
-			v := m.visitors[i]
-			if err := c.Write(fmt.Appendf(nil, `{"type":"watch","conversation_id":%q,"last_seq":%d}`, v.conv, v.seq)); err != nil {
-				return fmt.Errorf("watch: %w", err)
-			}
-			owned[v.conv] = true
+			owned[m.visitors[i].conv] = m.visitors[i].seq
 		}
 		m.receivers[a] = c
+		// The reader runs before the watches go out: a watch refused as
+		// over the console's rate comes back as an error frame, and the
+		// reader asks again.
 		go m.readReceiver(c, owned)
+		n := 0
+		for i := a * m.job.PerAgent; i < min((a+1)*m.job.PerAgent, len(m.visitors)); i++ {
+			if n >= watchBurst {
+				// A console may send watchBurst watches at once, then
+				// watchRate a second (relay/internal/agent frameRates): a
+				// script faster than that is refused (rate_limited).
+				select {
+				case <-time.After(time.Second / watchRate):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			n++
+			v := m.visitors[i]
+			if err := c.Write(watchFrame(v.conv, v.seq)); err != nil {
+				return fmt.Errorf("watch: %w", err)
+			}
+		}
 		return nil
 	})
+}
+
+// watchBurst and watchRate stay under the agent console's limits on watch
+// frames (a burst of 30, then 10 a second).
+const (
+	watchBurst = 25
+	watchRate  = 8
+)
+
+func watchFrame(conv string, seq uint64) []byte {
+	return fmt.Appendf(nil, `{"type":"watch","conversation_id":%q,"last_seq":%d}`, conv, seq)
 }
 
 // probe sends a message in every conversation until the receiving side has
@@ -314,7 +344,10 @@ func (m *chat) readVisitor(s *session) {
 // readReceiver counts the messages of the conversations this socket owns;
 // a copy of another's (an agent's consoles all watch the agent's assigned
 // conversations) is counted apart, never twice.
-func (m *chat) readReceiver(c *wsraw.Conn, owned map[string]bool) {
+//
+// owned maps each conversation to the seq its watch starts after; a watch
+// refused as over the rate (an agent console's limit) is sent again.
+func (m *chat) readReceiver(c *wsraw.Conn, owned map[string]uint64) {
 	for {
 		b, err := c.Read()
 		if err != nil {
@@ -323,7 +356,7 @@ func (m *chat) readReceiver(c *wsraw.Conn, owned map[string]bool) {
 		}
 		switch string(pick.Type(b)) {
 		case "message":
-			if !owned[string(pick.Str(b, "conversation_id"))] {
+			if _, ok := owned[string(pick.Str(b, "conversation_id"))]; !ok {
 				m.foreign.Add(1)
 				continue
 			}
@@ -344,6 +377,15 @@ func (m *chat) readReceiver(c *wsraw.Conn, owned map[string]bool) {
 			}
 		case "conversation", "inbox":
 			m.convFrames.Add(1)
+		case "error":
+			conv := string(pick.Str(b, "conversation_id"))
+			seq, watched := owned[conv]
+			if watched && string(pick.Str(b, "action")) == "watch" && string(pick.Str(b, "code")) == "rate_limited" {
+				m.rewatches.Add(1)
+				time.AfterFunc(time.Second/watchRate, func() { c.Write(watchFrame(conv, seq)) })
+				continue
+			}
+			m.otherFrames.Add(1)
 		default:
 			m.otherFrames.Add(1)
 		}
