@@ -29,7 +29,7 @@ func scorePairs(m *Model, dr draw, close float64) pairMetrics {
 		for c := range p {
 			scores[c] = math.Sqrt(p[c] * cos[c])
 		}
-		return m.choices(rank(scores), scores, p, cos, cjk, close)
+		return m.choices(top(scores, 3), scores, p, cos, cjk, close)
 	}
 	var pm pairMetrics
 	for _, q := range dr.in {

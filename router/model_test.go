@@ -1,6 +1,11 @@
 package router
 
-import "testing"
+import (
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+)
 
 // TestClassifyInvariants checks the Result contract on many inputs, in
 // scope or not: ranked best first, at most RankedLen, scores in [0,1],
@@ -33,6 +38,29 @@ func TestClassifyInvariants(t *testing.T) {
 		}
 		if r.Matched && (r.Intent != r.Ranked[0].Intent || r.Score < m.Options().Threshold) {
 			t.Errorf("%q: matched %q with score %v, want top ranked %q above %v", text, r.Intent, r.Score, r.Ranked[0].Intent, m.Options().Threshold)
+		}
+	}
+}
+
+// TestTopIsTheHeadOfAStableSort checks top against sorting every index by
+// descending score with ties by index, on random scores with many ties.
+func TestTopIsTheHeadOfAStableSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 40; n++ {
+		scores := make([]float64, n)
+		for i := range scores {
+			scores[i] = float64(rng.IntN(6)) / 5 // few values: ties everywhere
+		}
+		want := make([]int, n)
+		for i := range want {
+			want[i] = i
+		}
+		sort.SliceStable(want, func(a, b int) bool { return scores[want[a]] > scores[want[b]] })
+		for _, k := range []int{0, 1, 3, 5, n, n + 2} {
+			got := top(scores, k)
+			if w := want[:min(k, n)]; !slices.Equal(got, w) {
+				t.Fatalf("top(%v, %d) = %v, want %v", scores, k, got, w)
+			}
 		}
 	}
 }

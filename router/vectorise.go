@@ -2,7 +2,7 @@ package router
 
 import (
 	"math"
-	"sort"
+	"slices"
 )
 
 // vec is a sparse, L2-normalised TF-IDF vector: feature ids ascending.
@@ -109,7 +109,7 @@ func (v *vocab) vectorise(text string, scratch []string) vec {
 	for id := range counts {
 		out.idx = append(out.idx, id)
 	}
-	sort.Slice(out.idx, func(i, j int) bool { return out.idx[i] < out.idx[j] })
+	slices.Sort(out.idx)
 	var norm, cjk float64
 	for _, id := range out.idx {
 		w := tfWeight(counts[id]) * float64(v.idf[id])
