@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -123,6 +124,36 @@ func FuzzLoad(f *testing.F) {
 			m.Classify("where is my order 运费")
 			m.Grounding("refund", 3)
 			m.Route("refund", []Agent{{ID: "a", Skills: "refund", Capacity: 1}})
+		}
+	})
+}
+
+// FuzzAddTo checks the inlined postings decoder against a plain one on
+// any bytes: the same sums, and a malformed entry ends the feature
+// without a panic.
+func FuzzAddTo(f *testing.F) {
+	f.Add([]byte{1, 5, 2, 0xfb}, 4)
+	f.Add([]byte{0x81, 0x00, 7, 3, 1}, 200)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1}, 3)
+	f.Fuzz(func(t *testing.T, data []byte, n int) {
+		n = min(max(n, 0), 300)
+		p := postings{start: []uint32{0, uint32(len(data))}, data: data, scale: 0.5}
+		got := make([]float64, n)
+		p.addTo(0, 3, got)
+		want := make([]float64, n)
+		last := -1
+		for i := 0; i < len(data); {
+			d, k := binary.Uvarint(data[i:])
+			if k <= 0 || k > 5 || d == 0 || last+int(d) >= n || i+k >= len(data) {
+				break
+			}
+			i += k
+			last += int(d)
+			want[last] += 3 * (float64(int8(data[i])) * 0.5)
+			i++
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("addTo(%x, %d) = %v, want %v", data, n, got, want)
 		}
 	})
 }

@@ -108,21 +108,28 @@ func (p *postings) addTo(f int32, v float64, out []float64) {
 	b := p.data[p.start[f]:p.start[f+1]]
 	scale := float64(p.scale)
 	last := -1
-	for i := 0; i < len(b); {
-		var d, shift int
-		for {
-			if i >= len(b) || shift > 28 {
+	for i := 0; i+1 < len(b); {
+		// Intent deltas are almost always one byte (150 intents).
+		d := int(b[i])
+		i++
+		if d >= 0x80 {
+			d &= 0x7f
+			for shift := 7; ; shift += 7 {
+				if i >= len(b) || shift > 28 {
+					return
+				}
+				c := b[i]
+				i++
+				d |= int(c&0x7f) << shift
+				if c < 0x80 {
+					break
+				}
+			}
+			if i >= len(b) {
 				return
 			}
-			c := b[i]
-			i++
-			d |= int(c&0x7f) << shift
-			shift += 7
-			if c < 0x80 {
-				break
-			}
 		}
-		if d == 0 || last+d >= len(out) || i >= len(b) {
+		if d == 0 || last+d >= len(out) {
 			return
 		}
 		last += d
