@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	var (
 		addr      = fs.String("addr", "127.0.0.1:8030", "listen address")
 		pprofAddr = fs.String("pprof-addr", "", "serve /debug/pprof/ here (empty: off)")
-		durable   = fs.String("durable", "", "directory for a bbolt file: store each message with group commit before fan-out and ack (empty: memory only)")
+		durable   = fs.String("durable", "", "directory for a bbolt file: store each new session's conversation record before its welcome and each message before fan-out and ack, with group commit (empty: memory only)")
 		ping      = fs.Duration("ping-interval", 10*time.Second, "WebSocket ping period per connection (Kefu's default)")
 	)
 	if err := fs.Parse(args); err != nil {

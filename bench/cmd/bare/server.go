@@ -209,6 +209,13 @@ func (s *server) serveVisitor(w http.ResponseWriter, r *http.Request) {
 		s.tokens[token], s.convs[cv.id] = cv, cv
 	}
 	s.mu.Unlock()
+	if token != "" && s.store != nil {
+		// Durable: a new session's conversation is stored before its
+		// welcome, the floor for Kefu's visitor and conversation records.
+		if s.store.put(cv.id, 0, []byte(`{"status":"open","handler":"queue"}`)) != nil {
+			return
+		}
+	}
 	cv.mu.Lock()
 	cv.subs[c] = struct{}{}
 	seq := cv.seq

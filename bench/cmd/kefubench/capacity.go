@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kefuhq/kefu/bench/internal/hist"
@@ -17,10 +21,17 @@ func (b *bench) capacity(ctx context.Context) error {
 	if b.cfg.Quick {
 		n, gens, idle = 500, 1, time.Second
 	}
-	// Kefu twice: with the benchmark's --send-queue 1024 (as every other
-	// scenario) and with the default 256, since each connection's queue is
-	// allocated up front.
-	kinds := []string{kindKefu, kindBare, kindKefuQ256}
+	if b.cfg.CapSessions > 0 {
+		n = b.cfg.CapSessions
+	}
+	if b.cfg.CapIdle > 0 {
+		idle = b.cfg.CapIdle
+	}
+	// Two baselines: bare keeps its sessions in memory only; bare+bbolt
+	// also stores one record per new session (the conversation) in a
+	// bbolt group commit before its welcome, as Kefu stores the visitor
+	// and the conversation (docs/decisions.md, issue 16).
+	kinds := []string{kindKefu, kindBare, kindBareDurable}
 	if b.cfg.Quick {
 		kinds = kinds[:2]
 	}
@@ -41,8 +52,8 @@ func (b *bench) capacityOf(ctx context.Context, kind string, n, ngen int, idle t
 	switch kind {
 	case kindKefu:
 		s, err = b.startKefu(ctx, "capacity-kefu", []string{"--demo=false"}, nil)
-	case kindKefuQ256:
-		s, err = b.startKefu(ctx, "capacity-kefu-q256", []string{"--demo=false", "--send-queue", "256"}, nil)
+	case kindBareDurable:
+		s, err = b.startBare(ctx, "capacity-bare-bbolt", true)
 	default:
 		s, err = b.startBare(ctx, "capacity-bare", false)
 	}
@@ -57,6 +68,10 @@ func (b *bench) capacityOf(ctx context.Context, kind string, n, ngen int, idle t
 		return c, err
 	}
 	cnt0, err := s.read(ctx)
+	if err != nil {
+		return c, err
+	}
+	ms0, err := b.memStats(ctx, s, false)
 	if err != nil {
 		return c, err
 	}
@@ -101,8 +116,12 @@ func (b *bench) capacityOf(ctx context.Context, kind string, n, ngen int, idle t
 		c.ConnectPerS = float64(c.Opened) / (slowest / 1000)
 	}
 	b.log.Info("capacity: sessions open", "server", kind, "opened", c.Opened, "failed", c.Failed, "per_s", int(c.ConnectPerS))
+	if ms1, err := b.memStats(ctx, s, false); err == nil && c.Opened > 0 {
+		c.NumGC = int64(ms1["NumGC"] - ms0["NumGC"])
+		c.AllocPerConn = (ms1["TotalAlloc"] - ms0["TotalAlloc"]) / float64(c.Opened)
+	}
 
-	// Idle with keepalives: a whole ping interval (25 s) in the full run.
+	// Idle with keepalives: three ping intervals (10 s) in the full run.
 	if b.cfg.Quick {
 		sleep(ctx, time.Second)
 	} else {
@@ -142,6 +161,16 @@ func (b *bench) capacityOf(ctx context.Context, kind string, n, ngen int, idle t
 			c.PingsInIdle -= st0[i].Pings
 		}
 	}
+	// The runtime's view before and after a forced GC (the GC comes
+	// after every other reading).
+	msz, err := b.memStats(ctx, s, false)
+	if err != nil {
+		return c, err
+	}
+	msgc, err := b.memStats(ctx, s, true)
+	if err != nil {
+		return c, err
+	}
 	c.RSSBefore, c.RSSAfter, c.RSSAnonAfter = before.RSS, z.RSS, z.RSSAnon
 	c.OpenFDs = z.OpenFDs
 	if c.Opened > 0 {
@@ -149,6 +178,9 @@ func (b *bench) capacityOf(ctx context.Context, kind string, n, ngen int, idle t
 		c.HeapPerSession = (cnt1.HeapInuse - cnt0.HeapInuse) / float64(c.Opened)
 		c.StackPerSession = (cnt1.StackInuse - cnt0.StackInuse) / float64(c.Opened)
 		c.AnonPerSession = float64(z.RSSAnon-before.RSSAnon) / float64(c.Opened)
+		c.FilePerSession = float64(z.RSSFile-before.RSSFile) / float64(c.Opened)
+		c.LivePerSession = (msgc["HeapAlloc"] - ms0["HeapAlloc"]) / float64(c.Opened)
+		c.FreePerSession = (msz["HeapIdle"] - msz["HeapReleased"] - (ms0["HeapIdle"] - ms0["HeapReleased"])) / float64(c.Opened)
 		c.GoroutinesPer = (cnt1.Goroutines - cnt0.Goroutines) / float64(c.Opened)
 	}
 	c.IdleCPU = proc.CPUShare(a, z)
@@ -156,6 +188,49 @@ func (b *bench) capacityOf(ctx context.Context, kind string, n, ngen int, idle t
 		b.log.Warn("heap profile", "err", err)
 	}
 	return c, nil
+}
+
+// memStats reads runtime.MemStats from a server's pprof listener (the
+// "# Name = value" lines of /debug/pprof/heap?debug=1), the same for Kefu
+// and bare; gc forces a collection first.
+func (b *bench) memStats(ctx context.Context, s *server, gc bool) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	url := "http://" + s.pprof + "/debug/pprof/heap?debug=1"
+	if gc {
+		url += "&gc=1"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("memstats: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("memstats of %s: %w", s.name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("memstats of %s: %s", s.name, resp.Status)
+	}
+	m := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "# "), " = ")
+		if !ok || !strings.HasPrefix(sc.Text(), "# ") {
+			continue
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			m[k] = f
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("memstats of %s: %w", s.name, err)
+	}
+	if _, ok := m["HeapAlloc"]; !ok {
+		return nil, fmt.Errorf("memstats of %s: no HeapAlloc in %s", s.name, url)
+	}
+	return m, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {

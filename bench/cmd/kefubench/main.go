@@ -43,6 +43,10 @@ type config struct {
 	Budget    time.Duration
 	SoakFor   time.Duration // the soak scenario's length
 	SoakRate  float64       // and its offered msg/s
+	// CapSessions and CapIdle shrink the capacity scenario while
+	// developing (0: 19 500 sessions, 30 s idle).
+	CapSessions int
+	CapIdle     time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -61,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Budget, "budget", 0, "stop everything after this long (default 9m30s, quick 55s)")
 	fs.DurationVar(&cfg.SoakFor, "soak-for", 10*time.Minute, "the soak scenario (not in the default list; give --budget): how long Kefu runs chat traffic")
 	fs.Float64Var(&cfg.SoakRate, "soak-rate", 7000, "the soak scenario's offered msg/s (70% of the knee in docs/benchmarks.md)")
+	fs.IntVar(&cfg.CapSessions, "capacity-sessions", 0, "the capacity scenario's sessions (default 19500; fewer while developing, the report's figure is the default)")
+	fs.DurationVar(&cfg.CapIdle, "capacity-idle", 0, "the capacity scenario's idle window (default 30s)")
 	verbose := fs.Bool("v", false, "debug logging")
 	reportOnly := fs.Bool("report-only", false, "rewrite the report from OUT/results.json (after editing bench/notes.md) without running anything")
 	merge := fs.Bool("merge", false, "keep OUT/results.json's figures of the scenarios not run (one scenario re-measured; its section says when)")

@@ -303,11 +303,12 @@ func (b *bench) targets() []target {
 		if bb != nil && bb.RSSPerSession > 0 {
 			r = k.RSSPerSession / bb.RSSPerSession
 		}
-		got := fmt.Sprintf("%s, %.2f× bare (with `--send-queue 1024`)", kb(k.RSSPerSession), r)
-		if q := b.capOf(kindKefuQ256); q != nil && bb != nil && bb.RSSPerSession > 0 {
-			got += fmt.Sprintf("; %s, %.2f× bare with the default 256", kb(q.RSSPerSession), q.RSSPerSession/bb.RSSPerSession)
+		got := fmt.Sprintf("%s, %.2f× bare", kb(k.RSSPerSession), r)
+		if q := b.capOf(kindBareDurable); q != nil && q.RSSPerSession > 0 {
+			got += fmt.Sprintf("; %.2f× bare+bbolt (one record per new session)", k.RSSPerSession/q.RSSPerSession)
 		}
 		add("≤ 35 KB RSS per session and ≤ 1.5× bare", got, k.RSSPerSession <= 35*1024 && r <= 1.5 && r > 0)
+		add("RSS per idle session ≤ 1.15× bare (issue 16)", got, r <= 1.15 && r > 0)
 	}
 	if ks, bs, _ := b.pairAt(kindKefu, kindBare, 10000); ks != nil {
 		r := 0.0
@@ -400,8 +401,8 @@ func (b *bench) mdCapacity(m *strings.Builder) {
 	}
 	p("## Capacity: idle visitor sessions in one process\n\n")
 	c0 := b.res.Capacity[0]
-	p("%d visitor sessions (WebSocket upgrade, `hello` as a new visitor, `welcome`) opened from %d generator processes, 64 dials in flight each, then held idle for %.0f s with the relays' 25 s keepalive pings answered. On Kefu every session is a new visitor and conversation, stored durably before the welcome.\n\n", c0.Wanted, c0.Generators, c0.IdleS)
-	k, bb, q := b.capOf(kindKefu), b.capOf(kindBare), b.capOf(kindKefuQ256)
+	p("%d visitor sessions (WebSocket upgrade, `hello` as a new visitor, `welcome`) opened from %d generator processes, 64 dials in flight each, then held idle for %.0f s with the relays' keepalive pings (every 10 s, both relays' default) answered. On Kefu every session is a new visitor and conversation, stored durably before the welcome; bare keeps its sessions in memory only; bare+bbolt stores one record per new session before the welcome.\n\n", c0.Wanted, c0.Generators, c0.IdleS)
+	k, bb, q := b.capOf(kindKefu), b.capOf(kindBare), b.capOf(kindBareDurable)
 	if k == nil || bb == nil {
 		p("\n(incomplete: see failures)\n\n")
 		return
@@ -409,41 +410,47 @@ func (b *bench) mdCapacity(m *strings.Builder) {
 	if q == nil {
 		q = &Capacity{}
 	}
-	p("| | Kefu (`--send-queue 1024`, as in every scenario) | bare | Kefu / bare | Kefu with the default `--send-queue 256` | its ratio to bare |\n|---|---|---|---|---|---|\n")
-	var qv []string
-	row := func(name, a, c, r string) {
-		extra := []string{"", ""}
-		if len(qv) >= 2 {
-			extra = qv
+	p("| | Kefu | bare | Kefu / bare | bare+bbolt (one record per new session, group commit, before the welcome) | Kefu / bare+bbolt |\n|---|---|---|---|---|---|\n")
+	// row prints one figure for the three servers; r is the ratio's
+	// metric (nil: no ratio).
+	row := func(name string, f func(c *Capacity) string, r func(c *Capacity) float64) {
+		kr, qr := "", ""
+		if r != nil {
+			kr, qr = ratio(r(k), r(bb)), ratio(r(k), r(q))
 		}
-		p("| %s | %s | %s | %s | %s | %s |\n", name, a, c, r, extra[0], extra[1])
-		qv = nil
+		p("| %s | %s | %s | %s | %s | %s |\n", name, f(k), f(bb), kr, f(q), qr)
 	}
-	qv = []string{strconv.Itoa(q.StillOpen), ""}
-	row("sessions open at the end", strconv.Itoa(k.StillOpen), strconv.Itoa(bb.StillOpen), ratio(float64(k.StillOpen), float64(bb.StillOpen)))
-	row("failed to open", strconv.Itoa(k.Failed), strconv.Itoa(bb.Failed), "")
-	qv = []string{num(q.ConnectPerS), ratio(q.ConnectPerS, bb.ConnectPerS)}
-	row("connect rate (sessions/s)", num(k.ConnectPerS), num(bb.ConnectPerS), ratio(k.ConnectPerS, bb.ConnectPerS))
-	row("connect latency p50 / p99", ms(k.ConnectLatency.P50M)+" / "+ms(k.ConnectLatency.P99M), ms(bb.ConnectLatency.P50M)+" / "+ms(bb.ConnectLatency.P99M), ratio(k.ConnectLatency.P99M, bb.ConnectLatency.P99M))
-	row("RSS before → after", fmt.Sprintf("%.0f → %.0f MB", float64(k.RSSBefore)/1e6, float64(k.RSSAfter)/1e6), fmt.Sprintf("%.0f → %.0f MB", float64(bb.RSSBefore)/1e6, float64(bb.RSSAfter)/1e6), "")
-	qv = []string{"**" + kb(q.RSSPerSession) + "**", "**" + ratio(q.RSSPerSession, bb.RSSPerSession) + "**"}
-	row("**RSS per session**", "**"+kb(k.RSSPerSession)+"**", "**"+kb(bb.RSSPerSession)+"**", "**"+ratio(k.RSSPerSession, bb.RSSPerSession)+"**")
-	qv = []string{kb(q.AnonPerSession), ratio(q.AnonPerSession, bb.AnonPerSession)}
-	row("anonymous RSS per session (heap, stacks; no file pages)", kb(k.AnonPerSession), kb(bb.AnonPerSession), ratio(k.AnonPerSession, bb.AnonPerSession))
-	qv = []string{kb(q.StackPerSession), ratio(q.StackPerSession, bb.StackPerSession)}
-	row("goroutine stacks per session", kb(k.StackPerSession), kb(bb.StackPerSession), ratio(k.StackPerSession, bb.StackPerSession))
-	qv = []string{kb(q.HeapPerSession), ratio(q.HeapPerSession, bb.HeapPerSession)}
-	row("Go heap in use per session (includes allocated but never touched pages)", kb(k.HeapPerSession), kb(bb.HeapPerSession), ratio(k.HeapPerSession, bb.HeapPerSession))
-	qv = []string{fmt.Sprintf("%.2f", q.GoroutinesPer), ratio(q.GoroutinesPer, bb.GoroutinesPer)}
-	row("goroutines per session", fmt.Sprintf("%.2f", k.GoroutinesPer), fmt.Sprintf("%.2f", bb.GoroutinesPer), ratio(k.GoroutinesPer, bb.GoroutinesPer))
-	row("open files at the end", strconv.Itoa(k.OpenFDs), strconv.Itoa(bb.OpenFDs), "")
-	qv = []string{fmt.Sprintf("%.3f", q.IdleCPU), ratio(q.IdleCPU, bb.IdleCPU)}
-	row("CPU while idle (keepalives), share of one core", fmt.Sprintf("%.3f", k.IdleCPU), fmt.Sprintf("%.3f", bb.IdleCPU), ratio(k.IdleCPU, bb.IdleCPU))
-	row("pings answered during the idle window", strconv.FormatInt(k.PingsInIdle, 10), strconv.FormatInt(bb.PingsInIdle, 10), "")
-	if k.FirstErr != "" || bb.FirstErr != "" {
-		p("\nFirst connect errors: Kefu `%s`; bare `%s`.\n", oneLine(k.FirstErr), oneLine(bb.FirstErr))
+	bold := func(f func(c *Capacity) string) func(c *Capacity) string {
+		return func(c *Capacity) string { return "**" + f(c) + "**" }
 	}
-	p("\nRSS per session is (RSS after − RSS before) / sessions, read from `/proc/PID/status`; Kefu's includes the bbolt pages its new visitors touched (RssAnon at the end: %.0f MB). Heap profiles: `capacity-kefu.heap.pprof`, `capacity-kefu-q256.heap.pprof`, `capacity-bare.heap.pprof`.\n\n", float64(k.RSSAnonAfter)/1e6)
+	perKB := func(v func(c *Capacity) float64) func(c *Capacity) string {
+		return func(c *Capacity) string { return kb(v(c)) }
+	}
+	row("sessions open at the end", func(c *Capacity) string { return strconv.Itoa(c.StillOpen) }, func(c *Capacity) float64 { return float64(c.StillOpen) })
+	row("failed to open", func(c *Capacity) string { return strconv.Itoa(c.Failed) }, nil)
+	row("connect rate (sessions/s)", func(c *Capacity) string { return num(c.ConnectPerS) }, func(c *Capacity) float64 { return c.ConnectPerS })
+	row("connect latency p50 / p99", func(c *Capacity) string { return ms(c.ConnectLatency.P50M) + " / " + ms(c.ConnectLatency.P99M) }, func(c *Capacity) float64 { return c.ConnectLatency.P99M })
+	row("bytes allocated per connect (garbage, mostly)", perKB(func(c *Capacity) float64 { return c.AllocPerConn }), func(c *Capacity) float64 { return c.AllocPerConn })
+	row("GC cycles while connecting", func(c *Capacity) string { return strconv.FormatInt(c.NumGC, 10) }, nil)
+	row("RSS before → after", func(c *Capacity) string {
+		return fmt.Sprintf("%.0f → %.0f MB", float64(c.RSSBefore)/1e6, float64(c.RSSAfter)/1e6)
+	}, nil)
+	rss := func(c *Capacity) float64 { return c.RSSPerSession }
+	p("| %s | %s | %s | %s | %s | %s |\n", "**RSS per session**", bold(perKB(rss))(k), bold(perKB(rss))(bb), "**"+ratio(rss(k), rss(bb))+"**", perKB(rss)(q), ratio(rss(k), rss(q)))
+	row("anonymous RSS per session (heap, stacks; no file pages)", perKB(func(c *Capacity) float64 { return c.AnonPerSession }), func(c *Capacity) float64 { return c.AnonPerSession })
+	row("file pages per session (bbolt's map)", perKB(func(c *Capacity) float64 { return c.FilePerSession }), nil)
+	row("goroutine stacks per session", perKB(func(c *Capacity) float64 { return c.StackPerSession }), func(c *Capacity) float64 { return c.StackPerSession })
+	row("Go heap live per session (after a forced GC)", perKB(func(c *Capacity) float64 { return c.LivePerSession }), func(c *Capacity) float64 { return c.LivePerSession })
+	row("Go heap freed but kept per session (GC headroom: idle, not returned)", perKB(func(c *Capacity) float64 { return c.FreePerSession }), nil)
+	row("Go heap in use per session (spans holding live or unswept objects)", perKB(func(c *Capacity) float64 { return c.HeapPerSession }), func(c *Capacity) float64 { return c.HeapPerSession })
+	row("goroutines per session", func(c *Capacity) string { return fmt.Sprintf("%.2f", c.GoroutinesPer) }, func(c *Capacity) float64 { return c.GoroutinesPer })
+	row("open files at the end", func(c *Capacity) string { return strconv.Itoa(c.OpenFDs) }, nil)
+	row("CPU while idle (keepalives), share of one core", func(c *Capacity) string { return fmt.Sprintf("%.3f", c.IdleCPU) }, func(c *Capacity) float64 { return c.IdleCPU })
+	row("pings answered during the idle window", func(c *Capacity) string { return strconv.FormatInt(c.PingsInIdle, 10) }, nil)
+	if k.FirstErr != "" || bb.FirstErr != "" || q.FirstErr != "" {
+		p("\nFirst connect errors: Kefu `%s`; bare `%s`; bare+bbolt `%s`.\n", oneLine(k.FirstErr), oneLine(bb.FirstErr), oneLine(q.FirstErr))
+	}
+	p("\nRSS per session is (RSS after − RSS before) / sessions, read from `/proc/PID/status`; Kefu's and bare+bbolt's include the bbolt pages their new sessions touched (the file pages row; Kefu's RssAnon at the end: %.0f MB). The Go heap rows are runtime.MemStats per session (`/debug/pprof/heap?debug=1`): live is HeapAlloc after a forced GC, kept is HeapIdle − HeapReleased before it — memory the runtime freed after the connect burst and keeps for reuse, which no heap profile shows. Heap profiles: `capacity-kefu.heap.pprof`, `capacity-bare.heap.pprof`, `capacity-bare-bbolt.heap.pprof`.\n\n", float64(k.RSSAnonAfter)/1e6)
 }
 
 func (b *bench) mdChat(m *strings.Builder) {
@@ -674,7 +681,7 @@ func (b *bench) mdMethod(m *strings.Builder) {
 	p("- Everything runs on 127.0.0.1. Each relay gets a fresh data directory in `$TMPDIR` (%s). Generators are separate processes (`bench/cmd/loadgen`), at most ~10 000 sockets each, each bound to its own loopback source address (127.0.x.y) so no two share an ephemeral-port range; every run is bounded in count and time, and every process is killed at the end (also on failure, and by the kernel if the orchestrator dies).\n", b.res.Machine.Disk)
 	p("- The generator speaks WebSocket through `bench/internal/wsraw`, a lean frame-level client (no per-frame allocation beyond the frame, fields picked from the JSON without decoding it), so its own cost per message is small next to the relay's; both relays face exactly the same generator.\n")
 	p("- Open loop: event *i* of a step is due at start + *i*/rate whatever happened before (`bench/internal/sched`); latency is measured from the due time. Histograms are log-linear with 1/64 relative precision (`bench/internal/hist`), merged across generator processes.\n")
-	p("- The bare baseline (`bench/cmd/bare`) accepts the same upgrade, answers `hello` with `welcome`, gives each message the next seq, sends it to every socket of the conversation (the sender's too) and then acks it; agent sockets can `watch`. No strict decoder, limits, bot, per-connection writer goroutine or persistence; `--durable` adds the smallest bbolt group commit (one key per message, one transaction per batch, fsync on commit). Both relays ping every 25 s.\n")
+	p("- The bare baseline (`bench/cmd/bare`) accepts the same upgrade, answers `hello` with `welcome`, gives each message the next seq, sends it to every socket of the conversation (the sender's too) and then acks it; agent sockets can `watch`. No strict decoder, limits, bot, per-connection writer goroutine or persistence; `--durable` adds the smallest bbolt group commit (one key per message and one per new session, one transaction per batch, fsync on commit). Both relays ping every 10 s (their default).\n")
 	p("- Server commands (ports and directories replaced):\n\n```\n")
 	for _, c := range b.res.Commands {
 		p("%s\n", c)

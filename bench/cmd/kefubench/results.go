@@ -68,12 +68,21 @@ type Capacity struct {
 	HeapPerSession  float64      `json:"heap_per_session"`
 	StackPerSession float64      `json:"stack_per_session"`
 	AnonPerSession  float64      `json:"rss_anon_per_session"`
-	GoroutinesPer   float64      `json:"goroutines_per_session"`
-	OpenFDs         int          `json:"open_fds"`
-	IdleS           float64      `json:"idle_s"`
-	IdleCPU         float64      `json:"idle_cpu_cores"`
-	PingsInIdle     int64        `json:"pings_in_idle"`
-	StillOpen       int          `json:"still_open"`
+	FilePerSession  float64      `json:"rss_file_per_session"`
+	// What the Go runtime says at the end, per session: the heap's live
+	// bytes after a forced GC, and the bytes it freed but keeps (heap
+	// idle, not returned to the kernel) before that GC: GC headroom,
+	// part of RSS that no heap profile shows.
+	LivePerSession float64 `json:"heap_live_per_session"`
+	FreePerSession float64 `json:"heap_free_kept_per_session"`
+	NumGC          int64   `json:"gc_cycles_while_connecting"`
+	AllocPerConn   float64 `json:"alloc_bytes_per_connect"`
+	GoroutinesPer  float64 `json:"goroutines_per_session"`
+	OpenFDs        int     `json:"open_fds"`
+	IdleS          float64 `json:"idle_s"`
+	IdleCPU        float64 `json:"idle_cpu_cores"`
+	PingsInIdle    int64   `json:"pings_in_idle"`
+	StillOpen      int     `json:"still_open"`
 }
 
 // Chat is the chat-traffic scenario for every server.

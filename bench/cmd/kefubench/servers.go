@@ -21,7 +21,6 @@ const (
 	kindKefu        = "kefu"
 	kindBare        = "bare"
 	kindBareDurable = "bare+bbolt"
-	kindKefuQ256    = "kefu --send-queue 256"
 	// kindKefuVisitors is Kefu with chat traffic received by a second
 	// visitor socket per conversation instead of agent sockets.
 	kindKefuVisitors = "kefu, visitor sockets receive"

@@ -144,6 +144,7 @@ type Stat struct {
 	At      time.Time
 	RSS     int64 // bytes
 	RSSAnon int64
+	RSSFile int64         // file pages mapped (bbolt's mmap, the binary)
 	CPU     time.Duration // user + system
 	Threads int
 	OpenFDs int
@@ -171,6 +172,8 @@ func Read(pid int) (Stat, error) {
 			s.RSS = n * 1024
 		case "RssAnon":
 			s.RSSAnon = n * 1024
+		case "RssFile":
+			s.RSSFile = n * 1024
 		case "Threads":
 			s.Threads = int(n)
 		}
