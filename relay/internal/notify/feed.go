@@ -142,12 +142,20 @@ type Feed struct {
 	Wake  *Waker // nil: poll only
 	Poll  time.Duration
 	Batch int // events read at once; default 100
+	// Wants picks the events h is given (nil: all). The position after
+	// an event h handled is stored at once; past events it does not want
+	// it is stored once per batch read: a burst of events a reader skips
+	// (a new conversation per visitor, for push) costs one commit a batch
+	// instead of one an event, and reading them again after a crash does
+	// nothing.
+	Wants func(store.Event) bool
 	// Logger receives read failures. Default discards.
 	Logger *slog.Logger
 }
 
-// Run hands every event after the reader's position to h, in log order,
-// storing the position after each, until ctx ends or h fails.
+// Run hands every event after the reader's position to h (those Wants
+// picks), in log order, storing the position after each, until ctx ends
+// or h fails.
 func (f *Feed) Run(ctx context.Context, h Handler) error {
 	if f.Poll <= 0 {
 		f.Poll = PollEvery
@@ -176,18 +184,26 @@ func (f *Feed) Run(ctx context.Context, h Handler) error {
 			}
 			f.Logger.Warn("notify: read the event log", "reader", f.Name, "err", err)
 		}
+		unsaved := false // cur moved past events h did not want
 		for _, ev := range evs {
+			cur.Pos = ev.Pos
+			if f.Wants != nil && !f.Wants(ev) {
+				unsaved = true
+				continue
+			}
 			if err := h(ctx, ev); err != nil {
 				return err
 			}
-			cur.Pos = ev.Pos
+			unsaved = false
 			if err := SaveCursor(ctx, f.Log, f.Name, cur); err != nil {
 				return err
 			}
 		}
 		if last > cur.Pos && err == nil {
 			// Only skipped entries (erased messages) after the last event.
-			cur.Pos = last
+			cur.Pos, unsaved = last, true
+		}
+		if unsaved {
 			if err := SaveCursor(ctx, f.Log, f.Name, cur); err != nil {
 				return err
 			}

@@ -211,3 +211,81 @@ func TestHousekeeperKeepsOtherReaders(t *testing.T) {
 		}
 	})
 }
+
+// countingLog counts the positions a reader stores.
+type countingLog struct {
+	Log
+	mu    sync.Mutex
+	saves int
+}
+
+func (l *countingLog) PutDoc(ctx context.Context, kind, key string, data []byte, rev uint64) (uint64, error) {
+	if kind == KindCursor {
+		l.mu.Lock()
+		l.saves++
+		l.mu.Unlock()
+	}
+	return l.Log.PutDoc(ctx, kind, key, data, rev)
+}
+
+func (l *countingLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.saves
+}
+
+// A reader that wants few events is given only those, stores its
+// position after each of them, and past the rest once per batch read —
+// not once per event — and a run after that starts past both.
+func TestFeedWants(t *testing.T) {
+	onBoth(t, func(t *testing.T, st testStore, wake *Waker) {
+		if _, err := LoadCursor(bg, st, "r1"); err != nil {
+			t.Fatal(err)
+		}
+		_, c := storetest.NewVisitor(t, st)
+		texts := []string{"a", "b", "want 1", "c", "d", "e", "want 2", "f", "g", "h", "i", "j"}
+		for _, text := range texts {
+			if _, err := st.Append(bg, c.ID, store.NewMessage{From: "visitor", Text: text}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, end, err := st.Events(bg, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := &countingLog{Log: st}
+		rec := &recorder{}
+		wants := func(ev store.Event) bool { return ev.Message != nil && strings.HasPrefix(ev.Message.Text, "want") }
+		f := &Feed{Log: log, Name: "r1", Wake: wake, Poll: 20 * time.Millisecond, Batch: 100, Wants: wants}
+		ctx, cancel := context.WithTimeout(bg, 30*time.Second)
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx, rec.handle) }()
+		waitFor(t, "the position past the last event", func() bool {
+			cur, err := LoadCursor(bg, st, "r1")
+			return err == nil && cur.Pos >= end
+		})
+		cancel()
+		<-done
+		if got := rec.seen(); got != "message.created:want 1 message.created:want 2" {
+			t.Fatalf("handled %q", got)
+		}
+		// One save after each handled event, one for the skipped tail of
+		// the batch; a save per event would be 13 or more.
+		if n := log.count(); n > 4 {
+			t.Errorf("%d positions stored for %d events, 2 of them wanted", n, len(texts)+1)
+		}
+		// A new run (as after a restart) hands nothing again.
+		if _, err := st.Append(bg, c.ID, store.NewMessage{From: "visitor", Text: "want 3"}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel = context.WithTimeout(bg, 30*time.Second)
+		defer cancel()
+		go func() { done <- f.Run(ctx, rec.handle) }()
+		waitFor(t, "the later event", func() bool { return strings.HasSuffix(rec.seen(), "want 3") })
+		cancel()
+		<-done
+		if got := rec.seen(); got != "message.created:want 1 message.created:want 2 message.created:want 3" {
+			t.Errorf("after a new run: %q", got)
+		}
+	})
+}

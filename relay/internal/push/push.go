@@ -292,7 +292,7 @@ type Notification struct {
 // to every subscription, until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	for ctx.Err() == nil {
-		err := (&notify.Feed{Log: s.st, Name: readerName, Wake: s.opts.Wake, Poll: s.opts.Poll, Logger: s.opts.Logger}).Run(ctx, s.handle)
+		err := (&notify.Feed{Log: s.st, Name: readerName, Wake: s.opts.Wake, Poll: s.opts.Poll, Logger: s.opts.Logger, Wants: wanted}).Run(ctx, s.handle)
 		if ctx.Err() != nil {
 			return
 		}
@@ -304,10 +304,14 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
+// wanted is the events push acts on: the rest (a new conversation per
+// visitor, every message) move the reader's position once per batch.
+func wanted(ev store.Event) bool { return ev.Type == store.EventHandedOff && ev.Conversation != nil }
+
 // handle sends one event's notification to every subscription; a push
 // service that fails is retried (the event waits) until GiveUp.
 func (s *Service) handle(ctx context.Context, ev store.Event) error {
-	if ev.Type != store.EventHandedOff || ev.Conversation == nil {
+	if !wanted(ev) {
 		return nil
 	}
 	n := Notification{Type: "waiting", ConversationID: ev.ConversationID, Title: "A visitor is waiting",
