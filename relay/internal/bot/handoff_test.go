@@ -34,11 +34,17 @@ func (v *visitor) lastDeltaAt() time.Time {
 // TestModelAndUpstreamHandOffInTheVisitorsLanguage: the fake upstream
 // answers with a tool call, a text marker, a long Retry-After, a stall in
 // the middle of an answer; each time the conversation is handed off with a
-// notice in the visitor's language, within a second of the call or the
-// decision. The bound (5 s) is generous for a loaded box and still far
-// below what the old behaviour took: the chunk-gap timeout (30 s here) for
-// a call or a marker nobody acted on, two 5 s retries for a long
-// Retry-After; the stall is told by its "still working" frame.
+// notice in the visitor's language, at the call or the decision.
+//
+// The proof does not rest on the clock (a loaded box stretches any bound):
+// after a call or a marker the fake holds its stream open, sending nothing
+// more, and no timeout could fire before the test gives up (chunk gap
+// 10 min), so a notice can only come from acting on the call itself (the
+// reason "model" says the same); after a long Retry-After the fake was
+// asked exactly once (no retry, no wait for the budget, reason
+// "rate_limited"); a stall is told by its "still working" frame, and the
+// chunk-gap decision's notice follows it (reason "ai_failed"). How long
+// each took is logged.
 func TestModelAndUpstreamHandOffInTheVisitorsLanguage(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -49,10 +55,10 @@ func TestModelAndUpstreamHandOffInTheVisitorsLanguage(t *testing.T) {
 		gap      time.Duration
 		working  bool // a "still working" typing frame comes first
 	}{
-		{"tool call (de)", "de", openaitest.ToolStall, "Ich möchte eine Rückerstattung für meine Bestellung", "Gerade ist niemand aus unserem Team online", 30 * time.Second, false},
-		{"tool call, arguments streamed (ko, from the script)", "", openaitest.Tool, "환불을 받고 싶어요", "지금은 온라인 상태인 상담원이 없습니다", 30 * time.Second, false},
-		{"text marker (fr)", "fr", openaitest.Marker, "Bonjour, je veux un remboursement pour ma commande", "Personne de notre équipe n'est en ligne", 30 * time.Second, false},
-		{"Retry-After past the budget (es)", "es", openaitest.RateLimitedLong, "Hola, ¿dónde está mi pedido?", "Lo siento, no he podido responder", 30 * time.Second, false},
+		{"tool call (de)", "de", openaitest.ToolStall, "Ich möchte eine Rückerstattung für meine Bestellung", "Gerade ist niemand aus unserem Team online", 10 * time.Minute, false},
+		{"tool call, arguments streamed (ko, from the script)", "", openaitest.ToolHold, "환불을 받고 싶어요", "지금은 온라인 상태인 상담원이 없습니다", 10 * time.Minute, false},
+		{"text marker (fr)", "fr", openaitest.Marker, "Bonjour, je veux un remboursement pour ma commande", "Personne de notre équipe n'est en ligne", 10 * time.Minute, false},
+		{"Retry-After past the budget (es)", "es", openaitest.RateLimitedLong, "Hola, ¿dónde está mi pedido?", "Lo siento, no he podido responder", 10 * time.Minute, false},
 		{"stall mid-answer (ja)", "ja", openaitest.Stall, "注文した商品はいつ届きますか", "ただいま対応できる担当者がおりません", 3 * time.Second, true},
 	}
 	for _, tt := range tests {
@@ -62,7 +68,7 @@ func TestModelAndUpstreamHandOffInTheVisitorsLanguage(t *testing.T) {
 			up.SetScenario(tt.scenario)
 			r := apptest.Start(t, func(c *config.Config) {
 				withAI(up)(c)
-				c.AIFirstToken, c.AIChunkGap, c.AIAnswerTimeout = 20*time.Second, tt.gap, 60*time.Second
+				c.AIFirstToken, c.AIChunkGap, c.AIAnswerTimeout = 20*time.Second, tt.gap, 20*time.Minute
 				c.AIStillWorking = time.Second
 				c.MetricsToken = metricsToken
 			})
@@ -83,16 +89,19 @@ func TestModelAndUpstreamHandOffInTheVisitorsLanguage(t *testing.T) {
 			if tt.working {
 				from = from.Add(tt.gap)
 			}
-			d := got.Sub(from)
-			t.Logf("hand-off notice %v after the call or decision", d)
-			if d > 5*time.Second {
-				t.Errorf("hand-off %v after the call or decision", d)
+			t.Logf("hand-off notice %v after the call or decision", got.Sub(from))
+			if n := len(up.Requests()); n != 1 {
+				t.Errorf("the fake was asked %d times, want once (no retry)", n)
 			}
 			if conv := waitFrame(t, v, protocol.TypeConversation); conv["handler"] != "queue" {
 				t.Errorf("conversation frame %v", conv)
 			}
+			// The "still working" frame, if any, came before the notice.
 			sawWorking := false
 			for _, e := range v.events() {
+				if e.typ == protocol.TypeMessage && e.msg.Seq == sys.Seq {
+					break
+				}
 				if e.typ == protocol.TypeTyping && strings.Contains(string(e.raw), `"status":"working"`) {
 					sawWorking = true
 				}
@@ -110,7 +119,7 @@ func TestModelAndUpstreamHandOffInTheVisitorsLanguage(t *testing.T) {
 				}
 			}
 			metrics := get(t, r.URL+"/metrics", metricsToken)
-			wantReason := map[openaitest.Scenario]string{openaitest.ToolStall: "model", openaitest.Tool: "model", openaitest.Marker: "model",
+			wantReason := map[openaitest.Scenario]string{openaitest.ToolStall: "model", openaitest.ToolHold: "model", openaitest.Marker: "model",
 				openaitest.RateLimitedLong: "rate_limited", openaitest.Stall: "ai_failed"}[tt.scenario]
 			if !strings.Contains(metrics, `kefu_handoffs_total{reason="`+wantReason+`",to="queue"} 1`) {
 				t.Errorf("metrics lack the hand-off reason %s", wantReason)

@@ -157,7 +157,7 @@ func (p *play) stream() {
 		return
 	}
 	pieces := p.pieces(p.text())
-	if p.scenario == Tool || p.scenario == ToolStall || p.scenario == Marker {
+	if p.scenario == Tool || p.scenario == ToolStall || p.scenario == ToolHold || p.scenario == Marker {
 		p.handoff(h, pieces)
 		return
 	}
@@ -201,7 +201,7 @@ func (p *play) pieces(text string) []string {
 	return splitRunes(text, p.h.opts.ChunkRunes)
 }
 
-// handoff plays Tool, ToolStall and Marker: some text, then the model's
+// handoff plays Tool, ToolStall, ToolHold and Marker: some text, then the model's
 // way of asking for a person.
 func (p *play) handoff(h chunkHead, pieces []string) {
 	pieces = pieces[:min(len(pieces), p.h.opts.CutAfter)]
@@ -243,6 +243,10 @@ func (p *play) handoff(h chunkHead, pieces []string) {
 		if p.send(p.buf) != nil {
 			return
 		}
+	}
+	if p.scenario == ToolHold {
+		p.hold()
+		return
 	}
 	p.finish(h, "tool_calls", len(pieces)+2)
 }

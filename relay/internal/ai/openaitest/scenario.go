@@ -58,6 +58,10 @@ const (
 	// ToolStall is Tool that goes silent right after the chunk naming the
 	// function: a client must act on the call, not on the stream's end.
 	ToolStall Scenario = "toolstall"
+	// ToolHold is Tool with the call complete (name and arguments), then
+	// silence until the client leaves: no finish reason, no [DONE]. A
+	// client must act on the complete call, not on the stream's end.
+	ToolHold Scenario = "toolhold"
 	// Marker streams Options.CutAfter chunks of text, then the text marker
 	// "<<handoff>>" cut over several chunks, then goes silent until the
 	// client leaves (for upstreams without tools).
@@ -79,7 +83,7 @@ const (
 func Scenarios() []Scenario {
 	return []Scenario{Normal, Echo, Unauthorized, RateLimited, ServerError,
 		HTMLError, Stall, Cut, Drop, NoFinish, NoDone, KeepAlive, HugeLine, BadUTF8, SlowFirst,
-		Tool, ToolStall, Marker, RateLimitedLong}
+		Tool, ToolStall, ToolHold, Marker, RateLimitedLong}
 }
 
 // Valid reports whether s names a known scenario.
