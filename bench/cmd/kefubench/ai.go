@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -26,57 +28,106 @@ const aiQuestion = "Could you explain the difference between the two subscriptio
 
 // aiStreaming measures the latency the relay adds to streamed AI answers:
 // the same number of concurrent streams read from the fake upstream
-// directly, then through Kefu, back to back.
+// directly, then through Kefu, back to back. At 1 000 streams the relay,
+// the fake and the generators together need more than the box's two
+// cores, so that level runs a second time with the relay alone on one CPU
+// and the fake and the generators on the other (aiPinned).
 func (b *bench) aiStreaming(ctx context.Context) error {
+	b.res.AI = AI{ChunkDelayMS: 20, ChunksPerAns: wordChunks(aiText)}
+	type level struct {
+		streams, gens int
+		spread        time.Duration
+	}
+	levels := []level{{5, 1, 8 * time.Second}, {100, 1, 100 * time.Millisecond}, {1000, 2, 200 * time.Millisecond}}
+	if b.cfg.Quick {
+		levels = []level{{1, 1, 0}, {50, 1, 100 * time.Millisecond}}
+	}
+	conc := func(l level) int {
+		if l.spread >= time.Second {
+			return 1 // one after another
+		}
+		return l.streams
+	}
+	run := func(pin cpuPin, ls []level) error {
+		b.pin = pin
+		defer func() { b.pin = cpuPin{} }()
+		faddr, fake, err := b.startFake(ctx)
+		if err != nil {
+			return err
+		}
+		defer fake.Stop(5 * time.Second)
+		s, err := b.startKefu(ctx, "ai-kefu", []string{"--demo=false", "--ai-max-concurrent", "2000", "--ai-daily-tokens", "0"},
+			[]string{"OPENAI_BASE_URL=http://" + faddr + "/v1", "OPENAI_API_KEY=sk-bench"})
+		if err != nil {
+			return err
+		}
+		defer s.stop()
+		for _, l := range ls {
+			if b.cfg.AIStreams != nil && !b.cfg.AIStreams[l.streams] {
+				continue
+			}
+			for _, path := range []string{"direct", "kefu"} {
+				r, err := b.aiRun(ctx, s, faddr, path, l.streams, l.gens, l.spread)
+				if err != nil {
+					return fmt.Errorf("%s with %d streams: %w", path, l.streams, err)
+				}
+				r.Concurrent = conc(l)
+				if pin.relay != "" {
+					r.Pinned = fmt.Sprintf("relay on CPU %s; fake upstream and generators on CPU %s", pin.relay, pin.load)
+				}
+				b.res.AI.Runs = append(b.res.AI.Runs, r)
+				b.log.Info("ai", "path", path, "streams", l.streams, "pinned", pin.relay != "", "chunk_p99_ms", round2(r.Chunk.P99M),
+					"first_p99_ms", round2(r.First.P99M), "completes", r.Completes, "relay_us_per_chunk", round2(r.RelayUSPerChunk))
+			}
+		}
+		return nil
+	}
+	if err := run(cpuPin{}, levels); err != nil {
+		return err
+	}
+	if pin, ok := aiPin(); ok && !b.cfg.Quick {
+		return run(pin, levels[len(levels)-1:])
+	}
+	b.log.Info("ai: pinned run skipped (needs 2 CPUs and taskset)")
+	return nil
+}
+
+// aiPin is the split of the pinned run: the relay on CPU 0, the fake
+// upstream and the generators on CPU 1 — as in production, where the
+// upstream is another machine and the visitors are other machines. It
+// needs two CPUs and taskset(1).
+func aiPin() (cpuPin, bool) {
+	if runtime.NumCPU() < 2 {
+		return cpuPin{}, false
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return cpuPin{}, false
+	}
+	return cpuPin{relay: "0", load: "1"}, true
+}
+
+// startFake runs the fake upstream (on b.pin.load's CPUs when set).
+func (b *bench) startFake(ctx context.Context) (string, *proc.Proc, error) {
 	port, err := proc.FreePort()
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	faddr := fmt.Sprintf("127.0.0.1:%d", port)
 	fargs := []string{"--addr", faddr, "--stamp", "--stamp-content", "--delay", "20ms", "--words", "--max-log", "-1", "--text", aiText}
-	fake, err := b.procs.Start(proc.Spec{Name: "fakeopenai", Path: b.path("fakeopenai"), Args: fargs, LogFile: filepath.Join(b.cfg.Work, "fakeopenai.log")})
+	fake, err := b.procs.Start(proc.Spec{Name: "fakeopenai", Path: b.path("fakeopenai"), Args: fargs, LogFile: filepath.Join(b.cfg.Work, "fakeopenai.log"), CPUs: b.pin.load})
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	defer fake.Stop(5 * time.Second)
 	b.fakePid = fake.Pid()
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	err = proc.WaitHTTP(wctx, "http://"+faddr+"/v1/models", fake)
 	cancel()
 	if err != nil {
-		return err
+		fake.Stop(5 * time.Second)
+		return "", nil, err
 	}
 	b.res.Commands = appendOnce(b.res.Commands, "fakeopenai "+joinQuoted(redactPorts(fargs)))
-	b.res.AI = AI{ChunkDelayMS: 20, ChunksPerAns: wordChunks(aiText)}
-
-	s, err := b.startKefu(ctx, "ai-kefu", []string{"--demo=false", "--ai-max-concurrent", "2000", "--ai-daily-tokens", "0"},
-		[]string{"OPENAI_BASE_URL=http://" + faddr + "/v1", "OPENAI_API_KEY=sk-bench"})
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-
-	type level struct {
-		streams, gens int
-		spread        time.Duration
-		concurrent    int
-	}
-	levels := []level{{5, 1, 8 * time.Second, 1}, {100, 1, 100 * time.Millisecond, 100}, {1000, 2, 200 * time.Millisecond, 1000}}
-	if b.cfg.Quick {
-		levels = []level{{1, 1, 0, 1}, {50, 1, 100 * time.Millisecond, 50}}
-	}
-	for _, l := range levels {
-		for _, path := range []string{"direct", "kefu"} {
-			r, err := b.aiRun(ctx, s, faddr, path, l.streams, l.gens, l.spread)
-			if err != nil {
-				return fmt.Errorf("%s with %d streams: %w", path, l.streams, err)
-			}
-			r.Concurrent = l.concurrent
-			b.res.AI.Runs = append(b.res.AI.Runs, r)
-			b.log.Info("ai", "path", path, "streams", l.streams, "chunk_p99_ms", round2(r.Chunk.P99M), "first_p99_ms", round2(r.First.P99M), "completes", r.Completes)
-		}
-	}
-	return nil
+	return faddr, fake, nil
 }
 
 func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, ngen int, spread time.Duration) (AIRun, error) {
@@ -137,10 +188,12 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 		}
 		cpuc <- c
 	}()
+	before := readAll([]int{s.p.Pid(), b.fakePid})
 	raws, err := broadcast(ctx, gs, Cmd{Op: "go", StartNS: start.UnixNano(), DurMS: int(dur / time.Millisecond), SpreadMS: int(spread / time.Millisecond)}, dur+30*time.Second)
 	if err != nil {
 		return r, err
 	}
+	after := readAll([]int{s.p.Pid(), b.fakePid})
 	c := <-cpuc
 	r.FakeCPU, r.GenCPU, r.OthersCPU = c.fake, c.gens, c.others
 	if path == "kefu" {
@@ -178,6 +231,12 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 		r.ElapsedS = max(r.ElapsedS, x.ElapsedMS/1000)
 	}
 	r.Chunk, r.First, r.TTFT = ch.Summarize(), fi.Summarize(), tt.Summarize()
+	if r.Chunks > 0 {
+		if path == "kefu" {
+			r.RelayUSPerChunk = float64(after[0].CPU-before[0].CPU) / float64(time.Microsecond) / float64(r.Chunks)
+		}
+		r.FakeUSPerChunk = float64(after[1].CPU-before[1].CPU) / float64(time.Microsecond) / float64(r.Chunks)
+	}
 	return r, nil
 }
 

@@ -66,7 +66,7 @@ func (b *bench) startGens(ctx context.Context, name string, jobs []Job, timeout 
 		p, err := b.procs.Start(proc.Spec{
 			Name: fmt.Sprintf("%s-gen%d", name, i), Path: b.path("loadgen"),
 			Args:    []string{"--job", string(js), "--max-duration", b.cfg.Budget.String()},
-			LogFile: logf, Pipe: true,
+			LogFile: logf, Pipe: true, CPUs: b.pin.load,
 		})
 		if err != nil {
 			stopGens(gens)

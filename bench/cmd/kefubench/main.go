@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -47,6 +48,7 @@ type config struct {
 	// developing (0: 19 500 sessions, 30 s idle).
 	CapSessions int
 	CapIdle     time.Duration
+	AIStreams   map[int]bool // the ai scenario's levels to run (nil: all)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -67,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.SoakRate, "soak-rate", 7000, "the soak scenario's offered msg/s (70% of the knee in docs/benchmarks.md)")
 	fs.IntVar(&cfg.CapSessions, "capacity-sessions", 0, "the capacity scenario's sessions (default 19500; fewer while developing, the report's figure is the default)")
 	fs.DurationVar(&cfg.CapIdle, "capacity-idle", 0, "the capacity scenario's idle window (default 30s)")
+	aiStreams := fs.String("ai-streams", "", "the ai scenario's levels to run, comma-separated stream counts (default: all; for development, the report shows only these)")
 	verbose := fs.Bool("v", false, "debug logging")
 	reportOnly := fs.Bool("report-only", false, "rewrite the report from OUT/results.json (after editing bench/notes.md) without running anything")
 	merge := fs.Bool("merge", false, "keep OUT/results.json's figures of the scenarios not run (one scenario re-measured; its section says when)")
@@ -76,6 +79,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg.Scenarios = map[string]bool{}
 	for _, s := range strings.Split(scen, ",") {
 		cfg.Scenarios[strings.TrimSpace(s)] = true
+	}
+	if *aiStreams != "" {
+		cfg.AIStreams = map[int]bool{}
+		for _, f := range strings.Split(*aiStreams, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				fmt.Fprintf(stderr, "kefubench: --ai-streams: %q is not a stream count\n", f)
+				return 2
+			}
+			cfg.AIStreams[n] = true
+		}
 	}
 	if cfg.Budget == 0 {
 		cfg.Budget = 570 * time.Second
@@ -158,7 +172,12 @@ type bench struct {
 	cookie  string // the admin's session for agent sockets
 	fakePid int    // the fake upstream, while the AI scenario runs
 	merged  bool   // runAll adds to an earlier run's results (--merge)
+	pin     cpuPin // CPUs for the processes started now (the AI scenario's pinned run)
 }
+
+// cpuPin confines the relay and the load (fake upstream, generators) to
+// separate CPUs; empty fields leave processes free.
+type cpuPin struct{ relay, load string }
 
 func (b *bench) runAll(ctx context.Context) error {
 	if !b.merged {

@@ -174,6 +174,13 @@ type AIRun struct {
 	GenCPU      float64      `json:"generator_cpu_cores"`
 	OthersCPU   float64      `json:"others_cpu_cores"`
 	ElapsedS    float64      `json:"elapsed_s"`
+	// RelayUSPerChunk is the relay's CPU time (user + system) over the
+	// whole run, answer starts included, per chunk delivered.
+	RelayUSPerChunk float64 `json:"relay_us_per_chunk,omitempty"`
+	// FakeUSPerChunk is the fake upstream's, the same way.
+	FakeUSPerChunk float64 `json:"fake_us_per_chunk,omitempty"`
+	// Pinned, when set, says which CPUs the relay and the load ran on.
+	Pinned string `json:"pinned,omitempty"`
 }
 
 // Widget is the browser-side scenario.

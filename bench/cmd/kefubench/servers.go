@@ -84,7 +84,7 @@ func (b *bench) startKefu(ctx context.Context, name string, extra []string, env 
 	// The relay must not see an OpenAI key from the environment unless the
 	// scenario gives one.
 	env = append([]string{"KEFU_ADMIN_PASSWORD=" + adminPassword, "OPENAI_API_KEY=", "OPENAI_BASE_URL="}, env...)
-	s.p, err = b.procs.Start(proc.Spec{Name: name, Path: b.cfg.Kefu, Args: args, Env: env, LogFile: filepath.Join(b.cfg.Work, name+".log")})
+	s.p, err = b.procs.Start(proc.Spec{Name: name, Path: b.cfg.Kefu, Args: args, Env: env, LogFile: filepath.Join(b.cfg.Work, name+".log"), CPUs: b.pin.relay})
 	if err != nil {
 		return nil, err
 	}

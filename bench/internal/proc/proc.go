@@ -50,12 +50,19 @@ type Spec struct {
 	Env     []string // added to the benchmark's own environment
 	LogFile string   // stderr (and stdout unless Pipe) goes here
 	Pipe    bool     // give the caller stdin and stdout
+	// CPUs, when set, confines the process to these CPUs (a taskset(1)
+	// list such as "0" or "1-3"); its threads inherit it.
+	CPUs string
 }
 
 // Start runs a process in its own process group; the kernel kills it if
 // the benchmark dies (Pdeathsig), and Group.Stop kills it otherwise.
 func (g *Group) Start(s Spec) (*Proc, error) {
 	cmd := exec.Command(s.Path, s.Args...)
+	if s.CPUs != "" {
+		// taskset execs the program: the pid is the program's.
+		cmd = exec.Command("taskset", append([]string{"-c", s.CPUs, s.Path}, s.Args...)...)
+	}
 	cmd.Env = append(os.Environ(), s.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	logf, err := os.Create(s.LogFile)
