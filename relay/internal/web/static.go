@@ -33,9 +33,31 @@ type Asset struct {
 	Version     string
 	ContentType string
 	Raw         []byte
-	Gzip        []byte // nil when compression does not pay
 	Brotli      []byte // from a NAME.br file next to it, when present
 	etag        string
+
+	// The gzip form is made on the first request that accepts it, not at
+	// load: compressing every file at the best level cost each start of
+	// the relay (and every test that starts one) half a second of CPU,
+	// most of it for files no client asks gzip of (the WebAssembly
+	// module goes out as brotli).
+	compress func([]byte) []byte
+	gzipOnce sync.Once
+	gzip     []byte
+}
+
+// Gzip is the asset's gzip form, compressed on the first call (later
+// calls share it); nil when compression is off or does not pay.
+func (as *Asset) Gzip() []byte {
+	if as.compress == nil {
+		return nil
+	}
+	as.gzipOnce.Do(func() {
+		if z := as.compress(as.Raw); len(z) < len(as.Raw)*9/10 {
+			as.gzip = z
+		}
+	})
+	return as.gzip
 }
 
 // Assets serves embedded files. GET /assets/{hash}/{name} is cached forever
@@ -49,8 +71,8 @@ type Assets struct {
 // Options say how Load prepares the files.
 type Options struct {
 	// Compress, when set, gives the gzip form kept of each file it
-	// shrinks (Gzip). A function, not a switch: a build that keeps none
-	// (the edge) links no compressor.
+	// shrinks (Asset.Gzip, made on first use). A function, not a switch:
+	// a build that keeps none (the edge) links no compressor.
 	Compress func([]byte) []byte
 	// Bundle lists folders whose files load one another by relative URLs
 	// (ES modules importing ../shared/dom.js): they share one version, the
@@ -73,7 +95,7 @@ type Precomputed struct {
 }
 
 // LoadAssets reads every file of the given trees into memory, later trees
-// winning on equal names, and gzips those that shrink. Files ending in .br
+// winning on equal names, and gzips those that shrink (when first asked). Files ending in .br
 // are taken as the brotli form of the file without the suffix, never
 // served on their own.
 func LoadAssets(trees ...fs.FS) (*Assets, error) { return Load(Options{Compress: Gzip}, trees...) }
@@ -231,10 +253,8 @@ func newAsset(name string, data []byte, h string, compress func([]byte) []byte) 
 		ct = "application/octet-stream"
 	}
 	as := &Asset{Name: name, Hash: h, Version: h, ContentType: ct, Raw: data, etag: `"` + h + `"`}
-	if compress != nil && len(data) > 512 && compressible(ct) {
-		if z := compress(data); len(z) < len(data)*9/10 {
-			as.Gzip = z
-		}
+	if len(data) > 512 && compressible(ct) {
+		as.compress = compress
 	}
 	return as
 }
@@ -313,9 +333,9 @@ func (a *Assets) Serve(w http.ResponseWriter, r *http.Request, as *Asset) {
 	case as.Brotli != nil && acceptsEncoding(ae, "br"):
 		h.Set("Content-Encoding", "br")
 		body = as.Brotli
-	case as.Gzip != nil && acceptsEncoding(ae, "gzip"):
+	case acceptsEncoding(ae, "gzip") && as.Gzip() != nil:
 		h.Set("Content-Encoding", "gzip")
-		body = as.Gzip
+		body = as.Gzip()
 	}
 	h.Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(http.StatusOK)

@@ -2,8 +2,12 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
+	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -27,8 +31,8 @@ func TestLoadAssetsCompression(t *testing.T) {
 				t.Fatal(err)
 			}
 			as := a.Get("panel.js")
-			if (as.Gzip != nil) != tc.wantGzip {
-				t.Fatalf("gzip form present = %v, want %v", as.Gzip != nil, tc.wantGzip)
+			if (as.Gzip() != nil) != tc.wantGzip {
+				t.Fatalf("gzip form present = %v, want %v", as.Gzip() != nil, tc.wantGzip)
 			}
 			req := httptest.NewRequest("GET", "/assets/"+as.Hash+"/panel.js", nil)
 			req.Header.Set("Accept-Encoding", "gzip")
@@ -41,6 +45,70 @@ func TestLoadAssetsCompression(t *testing.T) {
 				t.Error("uncompressed body differs from the file")
 			}
 		})
+	}
+}
+
+// Loading compresses nothing (every start of the relay used to gzip
+// every file at the best level): a file is compressed on the first
+// request that accepts gzip, once, and served with the identity form's
+// ETag; a client that asks for none, or a file that does not shrink,
+// never costs a compression.
+func TestGzipOnFirstRequest(t *testing.T) {
+	js := []byte(strings.Repeat("console.log('kefu');\n", 200))
+	noise := make([]byte, 4096)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range noise {
+		noise[i] = byte(rng.Uint32())
+	}
+	var calls []int
+	compress := func(b []byte) []byte { calls = append(calls, len(b)); return Gzip(b) }
+	a, err := Load(Options{Compress: compress}, fstest.MapFS{"panel.js": {Data: js}, "noise.js": {Data: noise}, "small.css": {Data: []byte("p{}")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 0 {
+		t.Fatalf("loading compressed %d files; want none before a request", len(calls))
+	}
+	get := func(name, ae string) *httptest.ResponseRecorder {
+		as := a.Get(name)
+		req := httptest.NewRequest("GET", "/assets/"+as.Hash+"/"+name, nil)
+		if ae != "" {
+			req.Header.Set("Accept-Encoding", ae)
+		}
+		rec := httptest.NewRecorder()
+		a.Serve(rec, req, as)
+		return rec
+	}
+	plain := get("panel.js", "")
+	if plain.Header().Get("Content-Encoding") != "" || !bytes.Equal(plain.Body.Bytes(), js) || len(calls) != 0 {
+		t.Fatalf("identity request: encoding %q, %d compressions", plain.Header().Get("Content-Encoding"), len(calls))
+	}
+	for i := range 3 {
+		rec := get("panel.js", "gzip, deflate")
+		if rec.Header().Get("Content-Encoding") != "gzip" || rec.Header().Get("ETag") != plain.Header().Get("ETag") {
+			t.Fatalf("request %d: encoding %q etag %q (identity's %q)", i, rec.Header().Get("Content-Encoding"), rec.Header().Get("ETag"), plain.Header().Get("ETag"))
+		}
+		if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(rec.Body.Len()) {
+			t.Errorf("Content-Length %s for a body of %d bytes", cl, rec.Body.Len())
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := io.ReadAll(zr); err != nil || !bytes.Equal(got, js) {
+			t.Fatalf("request %d: gzip body decodes to %d bytes (%v), want the file's %d", i, len(got), err, len(js))
+		}
+	}
+	if len(calls) != 1 {
+		t.Errorf("%d compressions for three gzip requests of one file; want 1", len(calls))
+	}
+	if rec := get("noise.js", "gzip"); rec.Header().Get("Content-Encoding") != "" || !bytes.Equal(rec.Body.Bytes(), noise) {
+		t.Errorf("a file gzip does not shrink went out as %q", rec.Header().Get("Content-Encoding"))
+	}
+	get("noise.js", "gzip")
+	get("small.css", "gzip")
+	if len(calls) != 2 {
+		t.Errorf("compressions %v; want panel.js and noise.js once each, small.css never", calls)
 	}
 }
 
