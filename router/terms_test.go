@@ -37,3 +37,48 @@ func TestTermsNoLimitPastIntentCap(t *testing.T) {
 		t.Fatal("a word past the intent model's cap was not a term")
 	}
 }
+
+// TermSpans gives Terms' terms, in order, each with a range of the text
+// that is that term again.
+func TestTermSpans(t *testing.T) {
+	for _, text := range []string{
+		"Where's my REFUND?", "Café ＡＢＣ order #1234", "退款問題", "iPhone手机", "cafe\u0301 crème", "don’t stop", "a\xffb 退\xff款",
+		"  spaced\tout\nlines  ", "Ｈｅｌｌｏ　世界", "",
+	} {
+		checkSpans(t, text)
+	}
+	var got []string
+	TermSpans("Where's my REFUND? 退款", 0, func(term string, s, e int) { got = append(got, term+"="+"Where's my REFUND? 退款"[s:e]) })
+	want := []string{"wheres=Where's", "my=my", "refund=REFUND", "退=退", "款=款", "退款=退款"}
+	if !slices.Equal(got, want) {
+		t.Errorf("spans %q, want %q", got, want)
+	}
+}
+
+func checkSpans(t *testing.T, text string) {
+	t.Helper()
+	var want []string
+	Terms(text, 0, func(s string) { want = append(want, s) })
+	var got []string
+	TermSpans(text, 0, func(term string, s, e int) {
+		got = append(got, term)
+		if s < 0 || e > len(text) || s >= e {
+			t.Fatalf("%q: term %q at [%d,%d)", text, term, s, e)
+		}
+		var again []string
+		Terms(text[s:e], 0, func(x string) { again = append(again, x) })
+		if !slices.Contains(again, term) {
+			t.Errorf("%q: term %q at [%d,%d) = %q, whose terms are %q", text, term, s, e, text[s:e], again)
+		}
+	})
+	if !slices.Equal(got, want) {
+		t.Errorf("TermSpans(%q) terms %q, Terms %q", text, got, want)
+	}
+}
+
+func FuzzTermSpans(f *testing.F) {
+	for _, s := range []string{"Where's my REFUND?", "退款問題 iPhone手机", "cafe\u0301", "a\xffb"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) { checkSpans(t, text) })
+}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -70,6 +71,14 @@ func TestSearchAndTagsAPI(t *testing.T) {
 	v := newVisitor(t, r)
 	v.send("my parcel arrived with a squashed pumpernickel")
 	eventually(t, "the visitor's words are found", func() bool { return admin.finds("q=pumpernick", v.conv) })
+	// With the words it matched, in the message, apart.
+	if res := admin.search("q=squashed+pumpernick&status=bot"); len(res.Conversations) != 1 || res.Conversations[0].Snippet == nil ||
+		fmt.Sprint(res.Conversations[0].Snippet.Parts) != "[{my parcel arrived with a  false} {squashed true} {  false} {pumpernickel true}]" {
+		t.Fatalf("snippet: %+v", res.Conversations)
+	}
+	if admin.finds("q=pumpernick&status=closed", v.conv) {
+		t.Fatal("an open conversation found as closed")
+	}
 
 	mei := newAgent(t, r, "mei", 5)
 	var tagged struct {
@@ -105,6 +114,7 @@ func TestSearchAndTagsAPI(t *testing.T) {
 		{"GET", "/v1/agent/search?q=%3F%3F", "", 400, "no words"},
 		{"GET", "/v1/agent/search?limit=5000", "", 400, "limit"},
 		{"GET", "/v1/agent/search?sort=new", "", 400, "unknown parameter"},
+		{"GET", "/v1/agent/search?status=pending", "", 400, "not one of open, bot, queued, agent, closed"},
 		{"POST", "/v1/agent/conversations/" + v.conv + "/tags", `{"add":["<b>"]}`, 400, "a tag is"},
 		{"POST", "/v1/agent/conversations/" + v.conv + "/tags", `{}`, 400, "add"},
 		{"POST", "/v1/agent/conversations/" + v.conv + "/tags", `{"add":"vip"}`, 400, ""},
@@ -141,6 +151,21 @@ func searchAndTagsAcrossNodes(t *testing.T, n []*apptest.Relay, _ *openaitest.Se
 	v.send("the quokka figurine arrived broken")
 	for i := range n {
 		eventually(t, "node finds words stored through node 0", func() bool { return on[i].finds("q=quokka", v.conv) })
+	}
+	// Taken on node 2 by an agent who never writes in it: every node
+	// finds it by that agent and by its state, then closed, by that.
+	con.send(fmt.Sprintf(`{"type":"take","conversation_id":%q}`, v.conv))
+	for i := range n {
+		eventually(t, "node finds it by the agent who took it and its state", func() bool {
+			return on[i].finds("q=quokka&status=agent&agent="+admin.user.ID, v.conv)
+		})
+	}
+	con.send(fmt.Sprintf(`{"type":"close","conversation_id":%q}`, v.conv))
+	for i := range n {
+		eventually(t, "node finds it closed", func() bool { return on[i].finds("q=quokka&status=closed", v.conv) })
+		if on[i].finds("q=quokka&status=open", v.conv) {
+			t.Fatalf("node %d: a closed conversation found as open", i)
+		}
 	}
 	if code, body := on[1].call("POST", "/v1/agent/conversations/"+v.conv+"/tags", `{"add":["breakage"]}`, nil); code != 200 {
 		t.Fatalf("tag on node 1: %d %s", code, body)

@@ -380,7 +380,10 @@ func (r *Router) assign(ctx context.Context, convID, agentID, from, by string) (
 		r.stopAI(convID)
 	}
 	if prev.AgentID != agentID {
-		r.say(ctx, convID, joinedText(name, r.lang(convID)))
+		// The line names the agent (author_id, never shown to the
+		// visitor): the history, exports and the search's agent filter
+		// know who had the conversation even if they never wrote in it.
+		r.sayAs(ctx, convID, agentID, joinedText(name, r.lang(convID)))
 	}
 	r.hub.Publish(chat.Topic(convID), chat.ConversationFrame(conv, name))
 	r.publishInbox(conv)
@@ -478,8 +481,11 @@ func (r *Router) requeue(ctx context.Context, convID, text string) error {
 }
 
 // say stores a system message in a conversation.
-func (r *Router) say(ctx context.Context, convID, text string) {
-	if _, err := r.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, Text: text}); err != nil {
+func (r *Router) say(ctx context.Context, convID, text string) { r.sayAs(ctx, convID, "", text) }
+
+// sayAs stores a system message about an account (authorID).
+func (r *Router) sayAs(ctx context.Context, convID, authorID, text string) {
+	if _, err := r.store.Append(ctx, convID, store.NewMessage{From: protocol.FromSystem, AuthorID: authorID, Text: text}); err != nil {
 		r.log.Error("assign: system message", "conversation", convID, "err", err)
 	}
 }

@@ -110,6 +110,9 @@ func TestTwoRoutersNeverAssignOneConversationTwice(t *testing.T) {
 		for _, m := range msgs {
 			if m.From == protocol.FromSystem && strings.Contains(m.Text, "joined") {
 				joined++
+				if m.AuthorID != got.AgentID {
+					t.Errorf("conversation %s: the joined line names %q, the agent is %q", c.ID, m.AuthorID, got.AgentID)
+				}
 			}
 		}
 		if got.Handler != store.HandlerAgent || joined != 1 {

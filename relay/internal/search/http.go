@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ import (
 // Routes registers the console's endpoints (any signed-in account;
 // docs/console.md):
 //
-//	GET  /v1/agent/search?q=&tag=&agent=&from=&to=&offset=&limit=  → Result
+//	GET  /v1/agent/search?q=&tag=&agent=&status=&from=&to=&offset=&limit=  → Result
 //	GET  /v1/agent/tags                         → {"tags":[{tag,count}],"conversations":{id:[tags]}}
 //	POST /v1/agent/conversations/{id}/tags     {"add":[…],"remove":[…]} → {"conversation_id","tags"}
 func (s *Service) Routes(mux httpx.Mux, authn *auth.HTTP) {
@@ -57,9 +58,9 @@ func (s *Service) search(w http.ResponseWriter, r *http.Request) {
 func ParseQuery(v url.Values) (q Query, offset, limit int, err error) {
 	for k := range v {
 		switch k {
-		case "q", "tag", "agent", "from", "to", "offset", "limit":
+		case "q", "tag", "agent", "status", "from", "to", "offset", "limit":
 		default:
-			return q, 0, 0, fmt.Errorf("unknown parameter %q: use q, tag, agent, from, to, offset and limit", k)
+			return q, 0, 0, fmt.Errorf("unknown parameter %q: use q, tag, agent, status, from, to, offset and limit", k)
 		}
 	}
 	q.Text = strings.TrimLeft(v.Get("q"), " \t\n")
@@ -89,6 +90,14 @@ func ParseQuery(v url.Values) (q Query, offset, limit int, err error) {
 	q.Agent = v.Get("agent")
 	if len(q.Agent) > protocol.MaxIDLen {
 		return q, 0, 0, fmt.Errorf("agent is an account id of at most %d characters", protocol.MaxIDLen)
+	}
+	for _, st := range v["status"] {
+		if !slices.Contains(Statuses, st) {
+			return q, 0, 0, fmt.Errorf("status %q is not one of %s", st, strings.Join(Statuses, ", "))
+		}
+		if !slices.Contains(q.Status, st) {
+			q.Status = append(q.Status, st)
+		}
 	}
 	if q.From, err = parseDay(v.Get("from"), "from", false); err != nil {
 		return q, 0, 0, err

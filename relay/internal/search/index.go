@@ -39,11 +39,16 @@ type posting struct {
 // doc is what the index knows of one conversation.
 type doc struct {
 	id      string
-	agents  []string // who had it or wrote in it
+	agents  []string // who had it, were given it or wrote in it
 	tags    []string
 	created time.Time
 	updated time.Time
 	lastSeq uint64 // messages up to here are indexed
+	// status and handler as of stateSeq (the conversation's seq when it
+	// was read, or the message that changed them): an older reading
+	// never overwrites a newer one.
+	status, handler string
+	stateSeq        uint64
 }
 
 // maxTermRunes bounds what one message adds to the index: a pasted log
@@ -93,6 +98,9 @@ func (x *Index) AddConversation(c store.Conversation) {
 	if c.AgentID != "" && !slices.Contains(d.agents, c.AgentID) {
 		d.agents = append(d.agents, c.AgentID)
 	}
+	if c.Status != "" && (d.status == "" || c.LastSeq >= d.stateSeq) {
+		d.status, d.handler, d.stateSeq = c.Status, c.Handler, c.LastSeq
+	}
 }
 
 // AddMessages indexes stored messages of one conversation, in seq order.
@@ -112,7 +120,7 @@ func (x *Index) AddMessages(msgs []store.Message) {
 		from = d.lastSeq
 	}
 	x.mu.RUnlock()
-	var last uint64
+	var last, visitorSeq uint64
 	var agents []string
 	var newest, oldest time.Time
 	for _, m := range msgs {
@@ -120,8 +128,14 @@ func (x *Index) AddMessages(msgs []store.Message) {
 			continue
 		}
 		last = max(last, m.Seq)
-		if m.From == protocol.FromAgent && m.AuthorID != "" && !slices.Contains(agents, m.AuthorID) {
+		// An agent's own messages, and the line saying one joined (it
+		// names them: an agent given a conversation who never wrote in
+		// it had it all the same).
+		if (m.From == protocol.FromAgent || m.From == protocol.FromSystem) && m.AuthorID != "" && !slices.Contains(agents, m.AuthorID) {
 			agents = append(agents, m.AuthorID)
+		}
+		if m.From == protocol.FromVisitor {
+			visitorSeq = max(visitorSeq, m.Seq)
 		}
 		if newest.IsZero() || m.Time.After(newest) {
 			newest = m.Time
@@ -166,9 +180,25 @@ func (x *Index) AddMessages(msgs []store.Message) {
 			d.agents = append(d.agents, a)
 		}
 	}
+	if visitorSeq > d.stateSeq && d.status != "" {
+		// A visitor's message leaves the conversation open, and reopens
+		// a closed one for the bot (store.ApplyMessage).
+		if d.status == store.StatusClosed {
+			d.handler = store.HandlerBot
+		}
+		d.status, d.stateSeq = store.StatusOpen, visitorSeq
+	}
 	for t, c := range tf {
 		x.addPostingLocked(t, n, c)
 	}
+}
+
+// knowsState reports whether the index has a conversation's status.
+func (x *Index) knowsState(id string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	d, _ := x.docLocked(id, false)
+	return d != nil && d.status != ""
 }
 
 // indexed reports whether a message's words are searchable: what people
@@ -302,6 +332,51 @@ type Query struct {
 	// From and To bound the conversation's activity: it matches when it
 	// was active at some time in [From, To) (zero: unbounded).
 	From, To time.Time
+	// Status: the conversation is in one of these states (Statuses).
+	Status []string
+}
+
+// The states a search can ask for (Query.Status): open with anyone, with
+// the bot, waiting in the queue, with an agent, or closed.
+const (
+	StateOpen   = "open"
+	StateBot    = "bot"
+	StateQueued = "queued"
+	StateAgent  = "agent"
+	StateClosed = "closed"
+)
+
+// Statuses lists the states Query.Status takes, in the order to offer them.
+var Statuses = []string{StateOpen, StateBot, StateQueued, StateAgent, StateClosed}
+
+// InState reports whether a conversation's status and handler are the
+// state asked for.
+func InState(status, handler, state string) bool {
+	switch state {
+	case StateOpen:
+		return status == store.StatusOpen
+	case StateClosed:
+		return status == store.StatusClosed
+	case StateBot:
+		return status == store.StatusOpen && handler == store.HandlerBot
+	case StateQueued:
+		return status == store.StatusOpen && handler == store.HandlerQueue
+	case StateAgent:
+		return status == store.StatusOpen && handler == store.HandlerAgent
+	}
+	return false
+}
+
+func inAnyState(status, handler string, states []string) bool {
+	if len(states) == 0 {
+		return true
+	}
+	for _, st := range states {
+		if InState(status, handler, st) {
+			return true
+		}
+	}
+	return false
 }
 
 // Hit is a conversation found, with its score (higher is better; 0 for a
@@ -317,21 +392,7 @@ type Hit struct {
 // newest activity), and how many match in all; at most offset+limit are
 // ranked.
 func (x *Index) Search(q Query, offset, limit int) ([]Hit, int) {
-	var terms []string
-	router.Terms(q.Text, 2000, func(t string) {
-		if !slices.Contains(terms, t) {
-			terms = append(terms, t)
-		}
-	})
-	prefix := ""
-	if n := len(terms); n > 0 && q.Text != "" && !endsInSeparator(q.Text) {
-		// The last word as typed so far: a prefix, unless it is CJK
-		// (whose characters are terms already).
-		if r, _ := utf8.DecodeRuneInString(terms[n-1]); !isCJKRune(r) {
-			prefix = terms[n-1]
-			terms = terms[:n-1]
-		}
-	}
+	terms, prefix := queryTerms(q.Text)
 
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -451,6 +512,24 @@ func (x *Index) Search(q Query, offset, limit int) ([]Hit, int) {
 	return hits, total
 }
 
+// queryTerms splits a query's text into the terms a conversation must
+// hold and the last word as typed so far (a prefix, unless it is CJK,
+// whose characters are terms already; "" when the text ends in a space).
+func queryTerms(text string) (terms []string, prefix string) {
+	router.Terms(text, 2000, func(t string) {
+		if !slices.Contains(terms, t) {
+			terms = append(terms, t)
+		}
+	})
+	if n := len(terms); n > 0 && text != "" && !endsInSeparator(text) {
+		if r, _ := utf8.DecodeRuneInString(terms[n-1]); !isCJKRune(r) {
+			prefix = terms[n-1]
+			terms = terms[:n-1]
+		}
+	}
+	return terms, prefix
+}
+
 // better orders results: higher score, then newer activity, then id.
 func better(a, b Hit) bool {
 	if a.Score != b.Score {
@@ -496,7 +575,7 @@ func (d *doc) matches(q Query) bool {
 	if !q.To.IsZero() && !d.created.Before(q.To) {
 		return false
 	}
-	return true
+	return inAnyState(d.status, d.handler, q.Status)
 }
 
 func endsInSeparator(s string) bool {

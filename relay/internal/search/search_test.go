@@ -51,6 +51,11 @@ func seed(t *testing.T) *seeded {
 		{"shipping", []store.NewMessage{{From: protocol.FromVisitor, Text: "How long does shipping to Germany take?"}, {From: protocol.FromBot, Text: "Shipping takes 3 days"}}, ""},
 		{"chinese", []store.NewMessage{{From: protocol.FromVisitor, Text: "我想退款，訂單還沒到"}}, ""},
 		{"system", []store.NewMessage{{From: protocol.FromVisitor, Text: "hello there"}, {From: protocol.FromSystem, Text: "Alice joined the conversation"}}, ""},
+		// Given to carol, then to dave; neither wrote (the lines saying
+		// they joined name them, as assign does).
+		{"handed", []store.NewMessage{{From: protocol.FromVisitor, Text: "my voucher code fails"},
+			{From: protocol.FromSystem, AuthorID: "carol", Text: "Carol joined the conversation"},
+			{From: protocol.FromSystem, AuthorID: "dave", Text: "Dave joined the conversation"}}, "dave"},
 	} {
 		v, conv, err := st.CreateVisitor(bg, storetest.TokenHash(c.name), "")
 		if err != nil {
@@ -67,6 +72,12 @@ func seed(t *testing.T) *seeded {
 			}
 		}
 		s.convs[c.name], s.vis[c.name] = conv.ID, v.ID
+	}
+	if _, err := st.UpdateConversation(bg, s.convs["chinese"], store.Close); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateConversation(bg, s.convs["system"], store.HandOff); err != nil {
+		t.Fatal(err)
 	}
 	if _, _, err := store.ChangeTags(bg, st, s.convs["refund2"], []string{"vip", "refund"}, nil, "bob", time.Now()); err != nil {
 		t.Fatal(err)
@@ -132,6 +143,15 @@ func TestSearchFindsTheRightConversations(t *testing.T) {
 		{"a tag and a word", Query{Text: "refund", Tags: []string{"refund"}}, []string{"refund2"}, false},
 		{"an agent who wrote", Query{Agent: "alice"}, []string{"refund"}, false},
 		{"an agent and a word", Query{Agent: "bob", Text: "accounting"}, []string{"refund2"}, false},
+		{"an agent given it who never wrote", Query{Agent: "carol"}, []string{"handed"}, false},
+		{"the agent who has it", Query{Agent: "dave"}, []string{"handed"}, false},
+		{"closed", Query{Status: []string{StateClosed}}, []string{"chinese"}, false},
+		{"open", Query{Status: []string{StateOpen}}, []string{"handed", "refund", "refund2", "shipping", "system"}, false},
+		{"with the bot", Query{Status: []string{StateBot}}, []string{"shipping"}, false},
+		{"in the queue", Query{Status: []string{StateQueued}}, []string{"system"}, false},
+		{"with an agent", Query{Status: []string{StateAgent}}, []string{"handed", "refund", "refund2"}, false},
+		{"either of two states", Query{Status: []string{StateBot, StateClosed}}, []string{"chinese", "shipping"}, false},
+		{"a state and a word", Query{Text: "refund", Status: []string{StateAgent}, Agent: "bob"}, []string{"refund2"}, false},
 		{"an unknown word", Query{Text: "zebra"}, nil, false},
 		{"dates that hold today", Query{Text: "refund", From: mustDay(t, day, false), To: mustDay(t, day, true)}, []string{"refund", "refund2"}, false},
 		{"dates before anything", Query{Text: "refund", To: mustDay(t, "2020-01-01", true)}, nil, false},
@@ -202,8 +222,8 @@ func TestErasedConversationsNeverFound(t *testing.T) {
 	if n := s.svc.Index().Terms(); n >= terms {
 		t.Fatalf("terms %d → %d: the erased conversation's own words stayed in memory", terms, n)
 	}
-	if n := s.svc.Index().Len(); n != 4 {
-		t.Fatalf("the index holds %d conversations after erasing one of 5", n)
+	if n := s.svc.Index().Len(); n != 5 {
+		t.Fatalf("the index holds %d conversations after erasing one of 6", n)
 	}
 	for _, q := range []Query{{Text: "weeks"}, {Text: "refund"}, {Tags: []string{"vip"}}, {Agent: "bob"}, {}} {
 		for _, name := range s.find(t, q) {
@@ -230,7 +250,7 @@ func TestErasedElsewhereDroppedOnSight(t *testing.T) {
 	if got := s.find(t, Query{Text: "shipping"}); len(got) != 0 {
 		t.Fatalf("found %q", got)
 	}
-	if s.svc.Index().Len() != 4 {
+	if s.svc.Index().Len() != 5 {
 		t.Fatalf("the index still holds %d conversations", s.svc.Index().Len())
 	}
 }
@@ -303,6 +323,8 @@ func TestParseQuery(t *testing.T) {
 		{"offset=-1", "offset"},
 		{"offset=x", "offset"},
 		{"text=refund", "unknown parameter"},
+		{"status=closed&status=queued", ""},
+		{"status=pending", "not one of open, bot, queued, agent, closed"},
 	} {
 		v, err := url.ParseQuery(tc.query)
 		if err != nil {
@@ -358,6 +380,139 @@ func TestSearchPages(t *testing.T) {
 		}
 		if !slices.Equal(paged, want) {
 			t.Fatalf("%+v: pages %q, whole %q", q, paged, want)
+		}
+	}
+}
+
+// A node of a cluster learns of messages from the stream, not of the
+// conversation's changes: it reads the state again after a system line
+// (every hand-off, assignment and close stores one) and works out a
+// visitor's reopening itself, so status and agent filters hold there too.
+func TestSearchStateFromTheStream(t *testing.T) {
+	s := seed(t)
+	node := New(s.st, Options{}) // fed only through Deliver, like a cluster node
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan struct{})
+	go func() { defer close(done); node.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "the node's index built", node.Ready)
+	ids := func(q Query) []string {
+		hits, _ := node.Index().Search(q, 0, MaxLimit)
+		var out []string
+		for _, h := range hits {
+			out = append(out, h.ID)
+		}
+		return out
+	}
+	conv := s.convs["shipping"]
+	deliver := func(nm store.NewMessage) {
+		t.Helper()
+		a, err := s.st.Append(bg, conv, nm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		node.Deliver(a.Messages[0])
+	}
+	// Given to erin, who never writes; then closed.
+	if _, err := s.st.UpdateConversation(bg, conv, func(c *store.Conversation) error { return store.Assign(c, "erin", "") }); err != nil {
+		t.Fatal(err)
+	}
+	deliver(store.NewMessage{From: protocol.FromSystem, AuthorID: "erin", Text: "Erin joined the conversation"})
+	waitFor(t, "erin's conversation found by agent and state", func() bool {
+		return slices.Equal(ids(Query{Agent: "erin"}), []string{conv}) && slices.Contains(ids(Query{Status: []string{StateAgent}}), conv)
+	})
+	if _, err := s.st.UpdateConversation(bg, conv, store.Close); err != nil {
+		t.Fatal(err)
+	}
+	deliver(store.NewMessage{From: protocol.FromSystem, Text: "The conversation was closed"})
+	waitFor(t, "the closed state", func() bool { return slices.Contains(ids(Query{Status: []string{StateClosed}}), conv) })
+	// The visitor writes again: open, with the bot (the store agrees).
+	deliver(store.NewMessage{From: protocol.FromVisitor, Text: "one more question"})
+	waitFor(t, "the reopened state", func() bool { return slices.Contains(ids(Query{Status: []string{StateBot}}), conv) })
+	if c, _ := s.st.Conversation(conv); c.Status != store.StatusOpen || c.Handler != store.HandlerBot {
+		t.Fatalf("the store says %s/%s", c.Status, c.Handler)
+	}
+	if got := ids(Query{Agent: "erin"}); !slices.Equal(got, []string{conv}) {
+		t.Fatalf("erin had it once: %q", got)
+	}
+}
+
+// Results of a search with words carry the message matched best, cut
+// around the match, with the matched words apart; the text is the
+// message's own (the console puts it in text nodes).
+func TestSearchSnippets(t *testing.T) {
+	s := seed(t)
+	res, err := s.svc.Search(Query{Text: "refund wee"}, 0, 10)
+	if err != nil || len(res.Conversations) != 1 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	sn := res.Conversations[0].Snippet
+	if sn == nil || sn.From != protocol.FromVisitor || sn.Seq != 1 {
+		t.Fatalf("snippet %+v", sn)
+	}
+	if got := partsString(sn.Parts); got != "Where is my [REFUND]? It has been [weeks]" {
+		t.Fatalf("parts %s", got)
+	}
+	res, _ = s.svc.Search(Query{Text: "訂單"}, 0, 10)
+	if got := partsString(res.Conversations[0].Snippet.Parts); got != "我想退款，[訂單]還沒到" {
+		t.Fatalf("CJK parts %s", got)
+	}
+	res, _ = s.svc.Search(Query{Agent: "alice"}, 0, 10)
+	if res.Conversations[0].Snippet != nil {
+		t.Fatal("a snippet for a search without words")
+	}
+}
+
+func partsString(ps []Part) string {
+	var b strings.Builder
+	for _, p := range ps {
+		if p.Match {
+			b.WriteString("[" + p.Text + "]")
+		} else {
+			b.WriteString(p.Text)
+		}
+	}
+	return b.String()
+}
+
+func TestSnippetCut(t *testing.T) {
+	long := strings.Repeat("lorem ipsum dolor ", 20)
+	for _, tc := range []struct {
+		name, text, query, want string
+	}{
+		{"the best message, newest among equals", "", "", ""},
+		{"marks every occurrence", "Refund? refund, REFUNDS later", "refund ", "[Refund]? [refund], REFUNDS later"},
+		{"the last word is a prefix", "Refund? refund, REFUNDS later", "refund", "[Refund]? [refund], [REFUNDS] later"},
+		{"accents and width folded, original kept", "Le café ＡＢＣ", "cafe abc", "Le [café] [ＡＢＣ]"},
+		{"text around a late match cut at a word", long + "the needle here " + long, "needle ",
+			"…ipsum dolor lorem ipsum dolor the [needle] here lorem ipsum dolor lorem ipsum dolor lorem ipsum dolor lorem ipsum dolor lorem ipsum dolor lorem ipsum dolor lorem ipsum dolor lorem…"},
+		{"white space runs become one space", "a\n\n  refund\t\tnow", "refund ", "a [refund] now"},
+		{"markup is only text", "<b>refund</b> <img src=x onerror=alert(1)>", "refund ", "<b>[refund]</b> <img src=x onerror=alert(1)>"},
+	} {
+		if tc.text == "" {
+			msgs := []store.Message{
+				{Seq: 1, From: protocol.FromVisitor, Text: "refund"},
+				{Seq: 2, From: protocol.FromAgent, Text: "refund order"},
+				{Seq: 3, From: protocol.FromSystem, Text: "refund order joined"},
+				{Seq: 4, From: protocol.FromBot, Text: "order refund"},
+				{Seq: 5, From: protocol.FromVisitor, Text: "order"},
+			}
+			if sn := snippetOf(msgs, newMatcher("refund order ")); sn == nil || sn.Seq != 4 {
+				t.Errorf("%s: %+v", tc.name, sn)
+			}
+			if sn := snippetOf(msgs, newMatcher("zebra ")); sn != nil {
+				t.Errorf("no match: %+v", sn)
+			}
+			continue
+		}
+		text := strings.NewReplacer("\\n", "\n", "\\t", "\t").Replace(tc.text)
+		sn := snippetOf([]store.Message{{Seq: 1, From: protocol.FromVisitor, Text: text}}, newMatcher(tc.query))
+		if sn == nil {
+			t.Errorf("%s: no snippet", tc.name)
+			continue
+		}
+		if got := partsString(sn.Parts); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
 		}
 	}
 }

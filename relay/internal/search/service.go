@@ -148,12 +148,44 @@ func (s *Service) drain() {
 	q := s.queue
 	s.queue = nil
 	s.qmu.Unlock()
+	var reread []string
 	for _, it := range q {
 		if it.conv != nil {
 			s.idx.AddConversation(*it.conv)
 		}
 		s.idx.AddMessages(it.msgs)
+		if it.conv == nil && len(it.msgs) > 0 && s.stateChanged(it.msgs) && !slices.Contains(reread, it.msgs[0].ConversationID) {
+			reread = append(reread, it.msgs[0].ConversationID)
+		}
 	}
+	// A message from the stream says nothing of who has the conversation
+	// now: read it again where that may have changed (every hand-off,
+	// assignment, transfer and close stores a system line just after),
+	// and for a conversation new to the index.
+	for _, id := range reread {
+		c, err := s.st.Conversation(id)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				s.opts.Log.Warn("search: read a conversation's state", "conversation", id, "err", err)
+			}
+			continue
+		}
+		s.idx.AddConversation(c)
+	}
+}
+
+// stateChanged reports whether messages from the stream may come with a
+// change of their conversation's state the index cannot work out itself.
+func (s *Service) stateChanged(msgs []store.Message) bool {
+	if !s.idx.knowsState(msgs[0].ConversationID) {
+		return true
+	}
+	for _, m := range msgs {
+		if m.From == protocol.FromSystem {
+			return true
+		}
+	}
+	return false
 }
 
 // Build reads every conversation, its messages and the tags into the
@@ -247,6 +279,9 @@ type Found struct {
 	UpdatedAt      int64    `json:"updated_at"`
 	Tags           []string `json:"tags,omitempty"`
 	Score          float64  `json:"score"`
+	// Snippet is the message the words matched best, around the match
+	// (nil for a search without words).
+	Snippet *Snippet `json:"snippet,omitempty"`
 }
 
 // Result is a page of results.
@@ -267,6 +302,7 @@ func (s *Service) Search(q Query, offset, limit int) (Result, error) {
 	res := Result{Offset: offset, Limit: limit, Conversations: []Found{}}
 	hits, total := s.idx.Search(q, offset, limit)
 	res.Total = total
+	words := newMatcher(q.Text)
 	for _, h := range hits {
 		c, err := s.st.Conversation(h.ID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -277,13 +313,39 @@ func (s *Service) Search(q Query, offset, limit int) (Result, error) {
 		if err != nil {
 			return Result{}, fmt.Errorf("search: conversation %s: %w", h.ID, err)
 		}
-		res.Conversations = append(res.Conversations, Found{
+		// The index may not have heard yet of a change of state made on
+		// another node: the conversation as it is now decides.
+		s.idx.AddConversation(c)
+		if !inAnyState(c.Status, c.Handler, q.Status) {
+			res.Total--
+			continue
+		}
+		f := Found{
 			ConversationID: c.ID, VisitorID: c.VisitorID, Status: c.Status, Handler: c.Handler, AgentID: c.AgentID,
 			Preview: c.Preview, Intent: c.Intent, LastSeq: c.LastSeq, CreatedAt: c.CreatedAt.UnixMilli(),
 			UpdatedAt: c.UpdatedAt.UnixMilli(), Tags: h.Tags, Score: h.Score,
-		})
+		}
+		if !words.empty() {
+			if f.Snippet, err = s.snippet(c, words); err != nil {
+				return Result{}, err
+			}
+		}
+		res.Conversations = append(res.Conversations, f)
 	}
 	return res, nil
+}
+
+// snippet reads a found conversation's newest messages (at most
+// snippetScan) and cuts the best match out of them.
+func (s *Service) snippet(c store.Conversation, words matcher) (*Snippet, error) {
+	msgs, err := s.st.Messages(c.ID, c.LastSeq-min(c.LastSeq, snippetScan), 0)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("search: messages of %s: %w", c.ID, err)
+	}
+	return snippetOf(msgs, words), nil
 }
 
 // TagsFrame tells consoles a conversation's tags changed.

@@ -469,6 +469,16 @@ func testLifecycle[S ChatStore](t *testing.T, b Backend[S]) {
 		t.Errorf("stored after the reopen: %+v", read)
 	}
 	appendMsg("visitor", "still here", false)
+	// The line saying an agent joined names them (assign sets author_id):
+	// it is how the search's agent filter knows who had a conversation
+	// they never wrote in, on every backend and every cluster node.
+	j, err := s.Append(bg, c.ID, store.NewMessage{From: "system", AuthorID: "a2", Text: "Ann joined the conversation"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err := s.Messages(c.ID, j.Messages[0].Seq-1, 0); err != nil || len(msgs) != 1 || msgs[0].From != "system" || msgs[0].AuthorID != "a2" {
+		t.Errorf("the joined line read back as %+v, %v", msgs, err)
+	}
 }
 
 func testUpdateConversation[S ChatStore](t *testing.T, b Backend[S]) {
