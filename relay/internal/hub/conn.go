@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -105,6 +106,14 @@ type Conn struct {
 
 	ping *time.Timer // guarded by mu
 
+	// The time the owner spent in Read, which is the only place a pong is
+	// taken in: a pong is awaited for a span of reading time, so an owner
+	// held up elsewhere (an append waiting for a slow disk) does not make
+	// a healthy peer look dead. readStart is when the Read in progress
+	// began (Unix ns, 0 when none); readTotal sums the Reads before it.
+	readStart, readTotal atomic.Int64
+	pinging              atomic.Bool // a keepalive ping awaits its pong
+
 	// Writer state, touched by one writer at a time (the owner before
 	// Start, then the drain goroutines, one after another under mu).
 	seqs    map[string]uint64  // newest seq written per conversation
@@ -137,7 +146,13 @@ func NewConn(ws *websocket.Conn, kind string, opts ConnOptions) *Conn {
 // with 1003, invalid UTF-8 with 1007, an oversized frame with 1009 (done by
 // the websocket library).
 func (c *Conn) Read(ctx context.Context) ([]byte, error) {
+	start := time.Now().UnixNano()
+	c.readStart.Store(start)
 	typ, data, err := c.ws.Read(ctx)
+	// Cleared first: a reading-time sum taken between the two stores
+	// falls short (a pong awaited a little longer), never over.
+	c.readStart.Store(0)
+	c.readTotal.Add(time.Now().UnixNano() - start)
 	if err != nil {
 		if errors.Is(err, websocket.ErrMessageTooBig) {
 			// The library has sent the close frame; record the code.
@@ -381,26 +396,30 @@ func (c *Conn) CloseBeforeStart(code websocket.StatusCode, reason string) {
 }
 
 // pingOnce sends the heartbeat frame and pings the peer; a peer that has
-// not answered within an interval is gone. It runs on a timer's
-// goroutine, so an idle connection has no goroutine of its own.
+// not answered within an interval of reading is gone. It runs on a
+// timer's goroutine, so an idle connection has no goroutine of its own.
+// The heartbeat goes every interval even while a pong is still awaited:
+// a client watching it must not see a path the relay keeps alive as dead.
 func (c *Conn) pingOnce() {
 	// Through the queue: a client that gets it knows the whole path, the
 	// writer included, still works.
 	c.Send(Frame{Data: []byte(pingJSON)})
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.PingInterval)
-	err := c.ws.Ping(ctx)
-	cancel()
-	if err != nil {
-		c.Close(protocol.CloseGoingAway, "no pong")
-		c.ws.CloseNow()
-		return
-	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	select {
 	case <-c.closing:
+		c.mu.Unlock()
+		return
 	default:
 		c.ping.Reset(c.opts.PingInterval)
+	}
+	c.mu.Unlock()
+	if !c.pinging.CompareAndSwap(false, true) {
+		return // the last ping's pong is still awaited
+	}
+	defer c.pinging.Store(false)
+	if err := c.pingFor(c.opts.PingInterval); err != nil {
+		c.Close(protocol.CloseGoingAway, "no pong")
+		c.ws.CloseNow()
 	}
 }
 
@@ -526,9 +545,7 @@ func (c *Conn) startProbe() {
 	p := &probe{mark: c.written, done: make(chan struct{})}
 	c.probe = p
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
-		err := c.ws.Ping(ctx)
-		cancel()
+		err := c.pingFor(c.opts.WriteTimeout)
 		if err != nil {
 			c.Close(protocol.CloseSlow, "too slow: no pong within the write timeout")
 			c.ws.CloseNow()
@@ -536,4 +553,44 @@ func (c *Conn) startProbe() {
 		p.ok = err == nil
 		close(p.done)
 	}()
+}
+
+// reading is the time the owner has spent in Read so far.
+func (c *Conn) reading(now int64) time.Duration {
+	t := c.readTotal.Load()
+	if start := c.readStart.Load(); start != 0 && now > start {
+		t += now - start
+	}
+	return time.Duration(t)
+}
+
+// pingFor pings the peer and waits for the pong while the owner spends
+// limit reading. A pong is only taken in by a Read: while the owner is
+// busy elsewhere (a session waiting for its append's commit on a slow
+// disk) the pong waits in the socket, and that wait is the relay's, not
+// the peer's. A peer that is gone is still found out: the owner returns
+// to Read, and limit of reading passes without the pong.
+func (c *Conn) pingFor(limit time.Duration) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	from := c.reading(time.Now().UnixNano())
+	var t atomic.Pointer[time.Timer]
+	var over atomic.Bool
+	// The timer, not a goroutine, watches the deadline: an idle session
+	// pinged every interval costs no goroutine beyond the timer's.
+	t.Store(time.AfterFunc(time.Hour, func() {
+		left := limit - (c.reading(time.Now().UnixNano()) - from)
+		if left <= 0 || over.Load() {
+			cancel()
+			return
+		}
+		// Not read long enough yet: wait for the rest (at least a tenth
+		// of the limit, so an owner away for long is not polled often).
+		t.Load().Reset(max(left, limit/10))
+	}))
+	t.Load().Reset(limit) // armed once stored: the callback reads it
+	err := c.ws.Ping(ctx)
+	over.Store(true)
+	t.Load().Stop()
+	return err
 }

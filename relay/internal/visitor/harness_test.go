@@ -34,6 +34,24 @@ type relay struct {
 	commits *atomic.Int64
 	// storeClosed: a test closed the store on purpose; cleanup skips it.
 	storeClosed bool
+	// stall, when set, holds every commit until it is closed: a slow disk.
+	stall *atomic.Pointer[chan struct{}]
+}
+
+// stallCommits makes every commit from now on wait (in the store's
+// writer, after the transaction) until release is called.
+func (rl *relay) stallCommits() (release func()) {
+	gate := make(chan struct{})
+	rl.stall.Store(&gate)
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			rl.stall.Store(nil)
+			close(gate)
+		})
+	}
+	rl.t.Cleanup(release) // before the store closes: it waits for its writer
+	return release
 }
 
 func defaultOptions() Options {
@@ -57,9 +75,13 @@ func newRelayIn(t *testing.T, dir string, opts Options) *relay {
 	fan := &chat.Fanout{Hub: h, Metrics: m}
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	commits := new(atomic.Int64)
+	stall := new(atomic.Pointer[chan struct{}])
 	onCommit := func(_ int, _ time.Duration, err error) {
 		if err == nil {
 			commits.Add(1)
+		}
+		if g := stall.Load(); g != nil {
+			<-*g
 		}
 	}
 	st, err := boltdb.Open(dir, boltdb.Options{Logger: log, OnAppend: fan.OnAppend, OnCommit: onCommit})
@@ -69,7 +91,7 @@ func newRelayIn(t *testing.T, dir string, opts Options) *relay {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", New(opts, st, h, log, m, Hooks{}))
 	srv := httptest.NewServer(mux)
-	r := &relay{t: t, store: st, hub: h, metrics: m, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws", commits: commits}
+	r := &relay{t: t, store: st, hub: h, metrics: m, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws", commits: commits, stall: stall}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
