@@ -76,6 +76,14 @@ func decodeWith(table map[string]frameSpec, data []byte) (any, error) {
 	if !utf8.Valid(data) {
 		return nil, Errorf(CodeBadUTF8, "")
 	}
+	if v, ok, err := decodeFlat(table, data); ok {
+		return v, err
+	}
+	return decodeFull(table, data)
+}
+
+// decodeFull is decodeWith for any frame (data is valid UTF-8).
+func decodeFull(table map[string]frameSpec, data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
