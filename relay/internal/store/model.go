@@ -134,6 +134,22 @@ type Appended struct {
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
+// Fill sets what a new visitor starts with beyond its ids, fingerprint
+// and creation time (its language, its context), so that they are stored
+// in the write that creates it rather than in one more write each.
+type Fill func(*Visitor)
+
+// NewVisitor is a new visitor with fresh ids and its conversation's id,
+// filled by fill (which cannot change the ids or the creation time).
+func NewVisitor(fingerprint string, now time.Time, fill []Fill) Visitor {
+	v := Visitor{Fingerprint: fingerprint}
+	for _, f := range fill {
+		f(&v)
+	}
+	v.ID, v.ConversationID, v.CreatedAt = NewID(), NewID(), now
+	return v
+}
+
 // NewID returns a random 16-character id (80 bits): ids name records, they
 // never grant access, so they need to be unique, not secret.
 func NewID() string {

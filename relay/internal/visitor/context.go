@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/kefuhq/kefu/relay/internal/i18n"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/visitctx"
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -29,6 +30,21 @@ func seenOf(userAgent, origin string, hello *protocol.Hello) visitctx.Seen {
 func sameSite(u *url.URL, origin string) bool {
 	o, err := url.Parse(origin)
 	return err == nil && origin != "" && o.Host != "" && u.Host == o.Host
+}
+
+// fillNew sets a new visitor's language and context (as keepLang and
+// keepContext would right after) for the write that creates it.
+func (h *Handler) fillNew(lang string, seen visitctx.Seen) store.Fill {
+	return func(v *store.Visitor) {
+		if lang != "" {
+			v.Lang = i18n.Builtin().Match(lang)
+		}
+		if !h.opts.NoContext {
+			var c store.VisitorContext
+			visitctx.Apply(&c, seen, time.Now())
+			v.Context = &c
+		}
+	}
 }
 
 // keepContext records activity of a visitor who has a conversation:

@@ -80,7 +80,7 @@ type Hooks struct {
 
 // Store is what the visitor endpoints need from the store.
 type Store interface {
-	CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (store.Visitor, store.Conversation, error)
+	CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string, fill ...store.Fill) (store.Visitor, store.Conversation, error)
 	VisitorByToken(tokenHash []byte) (store.Visitor, error)
 	Visitor(id string) (store.Visitor, error)
 	UpdateVisitor(ctx context.Context, id string, fn func(*store.Visitor) error) (store.Visitor, error)

@@ -212,7 +212,10 @@ func (h *Handler) resolve(ctx context.Context, ip string, hello *protocol.Hello,
 			return r, protocol.Errorf(protocol.CodeRateLimited, "too many new conversations from your address; try again in a minute")
 		}
 		r.token, r.tokenHash = newToken()
-		if r.visitor, r.conv, err = h.store.CreateVisitor(ctx, r.tokenHash, fingerprint); err != nil {
+		// Its language and context go into the commit that creates it:
+		// keepLang and keepContext below then find nothing to write, and
+		// the welcome waits for one commit, not three.
+		if r.visitor, r.conv, err = h.store.CreateVisitor(ctx, r.tokenHash, fingerprint, h.fillNew(hello.Lang, seen)); err != nil {
 			h.log.Error("visitor: create", "err", err)
 			return r, protocol.Errorf(protocol.CodeStorage, "could not start a conversation; try again")
 		}

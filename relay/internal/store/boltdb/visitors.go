@@ -11,10 +11,11 @@ import (
 )
 
 // CreateVisitor stores a new visitor, known by the hash of its token, with
-// an empty open conversation handled by the bot.
-func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (store.Visitor, store.Conversation, error) {
+// an empty open conversation handled by the bot; fill (store.Fill) sets
+// what else the visitor starts with, in the same commit.
+func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string, fill ...store.Fill) (store.Visitor, store.Conversation, error) {
 	now := s.opts.Now()
-	v := store.Visitor{ID: store.NewID(), ConversationID: store.NewID(), Fingerprint: fingerprint, CreatedAt: now}
+	v := store.NewVisitor(fingerprint, now, fill)
 	c := store.NewConversation(v.ConversationID, v.ID, now)
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		tb := tx.Bucket(bucketTokens)

@@ -15,8 +15,9 @@ import (
 // CreateVisitor stores a new visitor, known by the hash of its token, with
 // an empty open conversation handled by the bot. The token is written
 // last: a failure part-way leaves records nobody can reach, never a token
-// without its visitor.
-func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (store.Visitor, store.Conversation, error) {
+// without its visitor. fill (store.Fill) sets what else the visitor
+// starts with, in its first record.
+func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string, fill ...store.Fill) (store.Visitor, store.Conversation, error) {
 	end, err := s.begin()
 	if err != nil {
 		return store.Visitor{}, store.Conversation{}, fmt.Errorf("store: create visitor: %w", err)
@@ -25,7 +26,7 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 	ctx, cancel := s.writeCtx(ctx)
 	defer cancel()
 	now := s.opts.Now()
-	v := store.Visitor{ID: store.NewID(), ConversationID: store.NewID(), Fingerprint: fingerprint, CreatedAt: now}
+	v := store.NewVisitor(fingerprint, now, fill)
 	c := store.NewConversation(v.ConversationID, v.ID, now)
 	err = func() error {
 		mark, err := s.markPending(ctx, c.ID)

@@ -52,6 +52,15 @@ func Context[S EraseStore](t *testing.T, b Backend[S]) {
 			t.Fatalf("Visitors found %d, %v", len(all), err)
 		}
 		same("Visitors", all[0], err)
+		// A visitor created with its context (one write) reads it back
+		// the same way.
+		tok2 := store.NewID()
+		v2, _, err := s.CreateVisitor(bg, TokenHash(tok2), "", func(v *store.Visitor) { c := want; v.Context = &c })
+		same("CreateVisitor with a context", v2, err)
+		got, err = s.Visitor(v2.ID)
+		same("Visitor created with a context", got, err)
+		got, err = s.VisitorByToken(TokenHash(tok2))
+		same("VisitorByToken created with a context", got, err)
 		// Another update (traits) keeps the context.
 		got, err = s.UpdateVisitor(bg, v.ID, func(v *store.Visitor) error { v.Traits = map[string]string{"name": "Ann"}; return nil })
 		same("UpdateVisitor of traits", got, err)

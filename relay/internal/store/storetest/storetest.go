@@ -21,7 +21,7 @@ import (
 // ChatStore is the part of a store every backend has.
 type ChatStore interface {
 	store.Settings
-	CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string) (store.Visitor, store.Conversation, error)
+	CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string, fill ...store.Fill) (store.Visitor, store.Conversation, error)
 	VisitorByToken(tokenHash []byte) (store.Visitor, error)
 	Visitor(id string) (store.Visitor, error)
 	UpdateVisitor(ctx context.Context, id string, fn func(*store.Visitor) error) (store.Visitor, error)
@@ -209,6 +209,18 @@ func testVisitors[S ChatStore](t *testing.T, b Backend[S]) {
 	}
 	if got, err := s.VisitorByToken(TokenHash("tok-1")); err != nil || got.ID != v.ID {
 		t.Errorf("after a refused duplicate, the token finds %+v, %v; want the first visitor", got, err)
+	}
+
+	// A visitor created with its language stores it with the rest; a
+	// fill cannot choose the ids or the creation time.
+	f, fc, err := s.CreateVisitor(bg, TokenHash("tok-2"), "fp-3", func(v *store.Visitor) {
+		v.Lang, v.ID, v.ConversationID = "de", "chosen", "chosen"
+	})
+	if err != nil || f.Lang != "de" || f.ID == "chosen" || f.ConversationID != fc.ID || fc.ID == "chosen" || f.Fingerprint != "fp-3" {
+		t.Fatalf("CreateVisitor with a fill = %+v, %+v, %v", f, fc, err)
+	}
+	if got, err := s.VisitorByToken(TokenHash("tok-2")); err != nil || got.ID != f.ID || got.Lang != "de" || got.Fingerprint != "fp-3" {
+		t.Errorf("a filled visitor reads back as %+v, %v", got, err)
 	}
 }
 
