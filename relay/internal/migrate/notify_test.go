@@ -120,7 +120,7 @@ func openCluster(t *testing.T) *jetstream.Store {
 
 // chat stores conversations of a few messages each in st.
 func chat(t *testing.T, st interface {
-	CreateVisitor(context.Context, []byte, string) (store.Visitor, store.Conversation, error)
+	CreateVisitor(context.Context, []byte, string, ...store.Fill) (store.Visitor, store.Conversation, error)
 	Append(context.Context, string, ...store.NewMessage) (store.Appended, error)
 }, convs, msgs int, tag string) []string {
 	t.Helper()
