@@ -2,7 +2,10 @@
 // an agent tags a conversation by keyboard (suggestions from the tags in
 // use), a second console sees the tag live in its list, the search box
 // finds conversations by a word being typed and by tag, opens one with
-// the keyboard, and says what is wrong with a bad query. Visitors write
+// the keyboard, and says what is wrong with a bad query. A result shows the
+// message its words matched with those words marked, and the visitor's
+// markup as plain text; state and agent filters find the conversation an
+// agent took without writing in it. Visitors write
 // over the relay's plain HTTP API (no widget page needed).
 import { before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,7 +38,7 @@ suite('tags and search', () => {
   });
 
   it('tag by keyboard, seen live by another console; search by a word as typed and by tag; bad queries explained', async (t) => {
-    const teapot = await visitorSays(relay, 'The teapot lid arrived cracked, can I get a replacement?');
+    const teapot = await visitorSays(relay, 'The teapot lid arrived cracked <img src=x onerror="window.pwned=1">, can I get a <b>replacement</b>?');
     const kettle = await visitorSays(relay, 'My kettle whistles too quietly');
     const other = await visitorSays(relay, 'Do you ship to Norway?');
 
@@ -90,12 +93,34 @@ suite('tags and search', () => {
     assert.equal((await results(con))[0].handler, mei.name, 'a result names the agent who has it');
     assert.ok(await con.locator('#list-panel').isHidden(), 'results replace the inbox list');
     assert.match(await con.locator('#search-status').textContent(), /1 conversation found/);
+    // The matched message, its words marked; markup in it is only text.
+    await con.fill('#search-q', 'lid replacem');
+    await poll(async () => (await con.locator('#search-results .e-snippet mark').allTextContents()).join() === 'lid,replacement', { what: 'the matched words marked' });
+    const snip = await con.evaluate(() => {
+      const e = document.querySelector('#search-results .e-snippet');
+      return { text: e.textContent, tags: [...new Set([...e.querySelectorAll('*')].map((x) => x.tagName))].sort(), pwned: window.pwned };
+    });
+    assert.match(snip.text, /^Visitor: The teapot lid arrived cracked <img src=x onerror="window.pwned=1">, can I get a <b>replacement<\/b>\?$/);
+    assert.deepEqual(snip.tags, ['MARK', 'SPAN'], 'no element from the message text');
+    assert.equal(snip.pwned, undefined);
     // Filters: by tag alone.
     await con.fill('#search-q', '');
     await con.click('#search-filters-btn');
     assert.equal(await con.getAttribute('#search-filters-btn', 'aria-expanded'), 'true');
     await con.selectOption('#search-tag', 'damaged-goods');
     await poll(async () => { const r = await results(con); return r.length === 1 && r[0].conv === teapot && r[0].tags.join() === 'damaged-goods'; }, { what: 'teapot found by its tag' });
+    // By state and agent: Mei took the kettle conversation and never wrote in it.
+    await con.selectOption('#search-tag', '');
+    await con.selectOption('#search-status-filter', 'agent');
+    await con.selectOption('#search-agent', { label: mei.name });
+    await poll(async () => { const r = await results(con); return r.some((x) => x.conv === kettle) && r.every((x) => x.handler === mei.name); },
+      { what: 'kettle among the conversations with Mei, and only those' });
+    await con.selectOption('#search-status-filter', 'closed');
+    await poll(async () => /No conversation matches/.test(await con.locator('#search-status').textContent()), { what: 'no closed conversation' });
+    await con.selectOption('#search-status-filter', '');
+    await con.selectOption('#search-agent', '');
+    await con.selectOption('#search-tag', 'damaged-goods');
+    await poll(async () => { const r = await results(con); return r.length === 1 && r[0].conv === teapot; }, { what: 'teapot found by its tag again' });
     // Open a result by keyboard: ↓ from the box, Enter.
     await con.focus('#search-q');
     await con.keyboard.press('ArrowDown');

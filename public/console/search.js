@@ -3,13 +3,17 @@
 // (add with Enter, suggestions from the tags in use; remove with × or
 // Backspace in the empty box), the inbox entries, and the `tags` frames
 // every console gets. Search: the box above the inbox tabs, debounced,
-// with filters by tag, agent and dates; results replace the list and open
-// the conversation.
+// with filters by state, tag, agent and dates; results replace the list,
+// show the message the words matched (the matched words in <mark>, built
+// as DOM nodes: message text is never parsed as HTML) and open the
+// conversation.
 
 import * as api from '../shared/api.js';
 import { $, h, clip, when, fullTime, announce } from '../shared/dom.js';
 
 const DEBOUNCE_MS = 250;
+const FILTERS = [['status', '#search-status-filter'], ['tag', '#search-tag'], ['agent', '#search-agent'], ['from', '#search-from'], ['to', '#search-to']];
+const WHO = { visitor: 'Visitor', agent: 'Agent', bot: 'AI' };
 
 export class Tags {
   constructor({ toast, changed }) {
@@ -126,7 +130,7 @@ export class Search {
       if (e.key === 'ArrowDown') { e.preventDefault(); this.results.querySelector('button')?.focus(); }
     });
     this.results.addEventListener('keydown', (e) => this.listKey(e));
-    for (const id of ['#search-tag', '#search-agent', '#search-from', '#search-to']) $(id).addEventListener('change', () => this.later());
+    for (const [, id] of FILTERS) $(id).addEventListener('change', () => this.later());
     $('#search-filters-btn').addEventListener('click', () => this.toggleFilters());
     $('#search-clear').addEventListener('click', () => { this.clear(); this.q.focus(); });
     document.addEventListener('keydown', (e) => {
@@ -162,7 +166,7 @@ export class Search {
     const p = new URLSearchParams();
     const q = this.q.value;
     if (q.trim()) p.set('q', q.trimStart());
-    for (const [k, id] of [['tag', '#search-tag'], ['agent', '#search-agent'], ['from', '#search-from'], ['to', '#search-to']]) {
+    for (const [k, id] of FILTERS) {
       const v = $(id).value;
       if (v) p.set(k, v);
     }
@@ -178,7 +182,7 @@ export class Search {
     clearTimeout(this.timer);
     this.seq++;
     this.q.value = '';
-    for (const id of ['#search-tag', '#search-agent', '#search-from', '#search-to']) $(id).value = '';
+    for (const [, id] of FILTERS) $(id).value = '';
     this.setActive(false);
   }
 
@@ -231,7 +235,7 @@ export class Search {
         h('span', { class: 'sr-only' }, ', '),
         h('time', { class: 'e-time', datetime: c.updated_at ? new Date(c.updated_at).toISOString() : '', title: fullTime(c.updated_at) }, when(c.updated_at))),
       h('span', { class: 'sr-only' }, '. '),
-      h('span', { class: 'e-preview', dir: 'auto' }, clip(c.preview, 140) || '…'),
+      c.snippet ? snippet(c.snippet) : h('span', { class: 'e-preview', dir: 'auto' }, clip(c.preview, 140) || '…'),
       h('span', { class: 'sr-only' }, '. '),
       h('span', { class: 'e-bottom' },
         h('span', { class: 'e-handler h-' + (c.status === 'closed' ? 'closed' : c.handler) }, state),
@@ -249,6 +253,15 @@ export class Search {
     const next = e.key === 'ArrowDown' ? btns[i + 1] : (i > 0 ? btns[i - 1] : null);
     if (next) next.focus(); else if (e.key === 'ArrowUp') this.q.focus();
   }
+}
+
+// snippet shows the message a search matched, its matched words marked:
+// each part is a text node or a <mark> holding one (never innerHTML).
+export function snippet(sn) {
+  const who = WHO[sn.from] || '';
+  return h('span', { class: 'e-preview e-snippet', dir: 'auto' },
+    who ? h('span', { class: 'e-who' }, `${who}: `) : null,
+    ...(sn.parts || []).map((p) => (p.match ? h('mark', null, p.text) : document.createTextNode(p.text))));
 }
 
 // tagChips shows tags in a list entry (read by screen readers as "tags:").
