@@ -148,3 +148,39 @@ func TestFrames(t *testing.T) {
 		t.Error("refusals faster than FloodPerSecond are a flood")
 	}
 }
+
+// Buckets are made when first spent from, per connection: a connection
+// that sends nothing holds none, and two connections sharing a table of
+// rates do not share tokens.
+func TestFramesLazy(t *testing.T) {
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	rates := map[string]Rate{"typing": {PerSecond: 1, Burst: 2}, AnyFrame: {PerSecond: 1, Burst: 3}}
+	a, b := NewFrames(rates, clock), NewFrames(rates, clock)
+	if a.any != nil || a.refusals != nil || len(a.buckets) != 0 {
+		t.Fatalf("a new connection holds buckets: %+v", a)
+	}
+	if !a.Allow("typing") || !a.Allow("typing") || a.Allow("typing") {
+		t.Error("typing: want its burst of 2, then a refusal")
+	}
+	if !a.Allow("message") || len(a.buckets) != 1 {
+		t.Errorf("a type without a rate made a bucket: %d buckets", len(a.buckets))
+	}
+	if !b.Allow("typing") || !b.Allow("typing") {
+		t.Error("a second connection spent the first one's tokens")
+	}
+	for range 3 {
+		if !b.Any() {
+			t.Fatal("AnyFrame within its burst refused")
+		}
+	}
+	if b.Any() || !a.Any() {
+		t.Error("AnyFrame: want b over its burst and a untouched")
+	}
+	if len(rates) != 2 {
+		t.Errorf("the shared table changed: %v", rates)
+	}
+	if !NewFrames(map[string]Rate{}, clock).Any() {
+		t.Error("no AnyFrame rate: every frame is allowed")
+	}
+}

@@ -111,6 +111,7 @@ type Handler struct {
 	newPerIP *limits.Keyed // nil: no limit
 	visitors *limits.Keyed
 	hooks    Hooks
+	rates    map[string]limits.Rate // every session's frame rates, shared
 }
 
 // New builds the handler; it does no I/O.
@@ -126,6 +127,7 @@ func New(opts Options, st Store, h *hub.Hub, log *slog.Logger, m Metrics, hooks 
 		perIP:    limits.NewCounter(opts.MaxConnsPerIP),
 		newPerIP: limits.NewPerAddress(opts.RatePerIP),
 		visitors: limits.NewKeyed(opts.RatePerVisitor, limits.Burst(opts.RatePerVisitor), nil),
+		rates:    frameRates(opts.RatePerConn),
 	}
 }
 

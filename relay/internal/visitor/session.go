@@ -144,7 +144,7 @@ func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
 		s.context = *r.visitor.Context
 	}
 	s.VisitorID, s.ConversationID, s.Fingerprint, s.Lang = r.visitor.ID, r.conv.ID, hello.Fingerprint, r.visitor.Lang
-	s.frames = limits.NewFrames(frameRates(s.h.opts.RatePerConn), nil)
+	s.frames = limits.NewFrames(s.h.rates, nil)
 	s.traits = &traits{h: s.h, visitorID: r.visitor.ID, tokenHash: r.tokenHash, report: func(f hub.Frame) { s.c.Send(f) },
 		switched: func(string) {
 			// This device now has the user's visitor and conversation: the
