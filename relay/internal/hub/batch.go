@@ -2,10 +2,12 @@ package hub
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 
 	"github.com/coder/websocket"
 )
@@ -20,6 +22,13 @@ import (
 // that finds the queue empty is written at once, as before: batching
 // only ever joins frames that were already waiting, so it adds no
 // latency.
+//
+// A streamed answer's delta that finds the queue empty and no writer
+// running is written by Send itself, in the publisher's goroutine (one
+// goroutine start and one thread wake-up less per delta). That write
+// must never wait for the peer, so it goes into the held socket and out
+// with one non-blocking write(2) (tryHold, releaseNow); whatever the
+// kernel does not take is left to a writer goroutine, as before.
 
 // batchMax is the most a held socket keeps before it writes anyway: the
 // bytes in flight a connection may have (DefaultWindow), so a held batch
@@ -33,6 +42,7 @@ var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &
 // batchConn is the socket under a Conn made by Accept.
 type batchConn struct {
 	net.Conn
+	raw    syscall.RawConn // for writes that must not wait; nil if the socket has none (TLS)
 	mu     sync.Mutex
 	held   bool
 	buf    *[]byte // what was written while held; nil when empty
@@ -64,6 +74,79 @@ func (b *batchConn) hold() {
 	b.mu.Lock()
 	b.held = true
 	b.mu.Unlock()
+}
+
+// tryHold holds the socket for a write that must not wait (Conn.Send
+// writing in the publisher's goroutine), and reports whether it did: not
+// while another goroutine is in a write(2) (a ping's, a close frame's,
+// which may be waiting for a peer that stopped reading) or while bytes a
+// write left over wait; not on a socket without a RawConn.
+func (b *batchConn) tryHold() bool {
+	if b.raw == nil || !b.mu.TryLock() {
+		return false
+	}
+	defer b.mu.Unlock()
+	if b.held || b.buf != nil {
+		return false
+	}
+	b.held = true
+	return true
+}
+
+// releaseNow writes what is kept with one non-blocking write(2). What the
+// kernel does not take stays kept, the socket still held, and left
+// reports true: the caller's writer goroutine releases it (release), which
+// may wait.
+func (b *batchConn) releaseNow() (left bool, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf == nil || len(*b.buf) == 0 {
+		b.held = false
+		b.recycleLocked()
+		return false, nil
+	}
+	p := *b.buf
+	n := 0
+	var werr error
+	if err := b.raw.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), p)
+		return true // never wait for the socket to become writable
+	}); err != nil {
+		return false, err
+	}
+	b.writes++
+	if errors.Is(werr, syscall.EAGAIN) || errors.Is(werr, syscall.EINTR) {
+		n, werr = 0, nil
+	}
+	if werr != nil {
+		return false, werr
+	}
+	if n >= len(p) {
+		b.held = false
+		b.recycleLocked()
+		return false, nil
+	}
+	*b.buf = p[:copy(p, p[n:])]
+	return true, nil
+}
+
+// pending reports whether the socket is held (bytes may wait in it).
+func (b *batchConn) pending() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.held
+}
+
+func (b *batchConn) recycleLocked() {
+	if b.buf == nil {
+		return
+	}
+	buf := b.buf
+	b.buf = nil
+	if cap(*buf) <= batchMax {
+		*buf = (*buf)[:0]
+		batchBufs.Put(buf)
+	}
 }
 
 // release writes what is kept and stops holding.
@@ -120,6 +203,11 @@ func (w *batchWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, fmt.Errorf("hub: flush the upgrade: %w", err)
 	}
 	w.conn = &batchConn{Conn: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			w.conn.raw = raw
+		}
+	}
 	brw.Writer.Reset(w.conn)
 	return w.conn, brw, nil
 }

@@ -223,6 +223,14 @@ func (c *Conn) Send(f Frame) bool {
 		c.Close(protocol.CloseSlow, "too slow: send queue full")
 		return false
 	}
+	if c.started && !c.draining && len(c.queue) == 0 && c.inlineable(f) && c.out.tryHold() {
+		// No writer runs and nothing waits: this goroutine is the writer
+		// for one frame (draining keeps any other out).
+		c.draining = true
+		c.mu.Unlock()
+		c.sendInline(f)
+		return true
+	}
 	if c.queue == nil {
 		c.queue, c.spare = c.spare, nil
 	}
@@ -230,6 +238,53 @@ func (c *Conn) Send(f Frame) bool {
 	c.kickLocked()
 	c.mu.Unlock()
 	return true
+}
+
+// inlineMax is the largest frame Send writes itself: a held socket keeps
+// at most batchMax, and a bigger frame is no streamed word.
+const inlineMax = 16 << 10
+
+// inlineable reports whether Send may write f itself: a streamed answer's
+// piece on a socket made by Accept whose window is open (the writer's wait
+// for a pong is not for a publisher to make). Deltas only: they come one
+// at a time per stream, tens of milliseconds apart, so a writer goroutine
+// never finds a second one to send with it, while a burst of chat frames
+// does (one write(2) for the lot) and keeps its writer. Called under mu
+// with no writer running, so the writer state is stable.
+func (c *Conn) inlineable(f Frame) bool {
+	return f.Delta != nil && f.ctl == nil && c.out != nil && len(f.Data) <= inlineMax && c.written-c.acked < c.opts.Window
+}
+
+// sendInline writes f into the held socket and lets it out with one
+// non-blocking write(2). What the kernel did not take, and frames queued
+// meanwhile, are left to a writer goroutine.
+func (c *Conn) sendInline(f Frame) {
+	if !c.handleNow(f) {
+		c.out.releaseNow() // the connection is gone; drop what is held
+		c.mu.Lock()
+		c.draining = false
+		c.queue = nil
+		c.mu.Unlock()
+		return
+	}
+	left, err := c.out.releaseNow()
+	if err != nil {
+		c.Close(protocol.CloseSlow, "too slow: write failed")
+		c.ws.CloseNow()
+		c.mu.Lock()
+		c.draining = false
+		c.queue = nil
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Lock()
+	if !left && (len(c.queue) == 0 || c.isClosing()) {
+		c.draining = false
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	go c.drain()
 }
 
 // kickLocked starts a writer if frames wait and none runs.
@@ -248,7 +303,9 @@ func (c *Conn) kickLocked() {
 // queue empty — frames queued while it wrote join the same write. A
 // frame that finds the queue empty and no batch held is written at once.
 func (c *Conn) drain() {
-	held := false
+	// Held already when Send wrote a frame itself and the kernel did not
+	// take all of it: the rest goes out first, with the next frames.
+	held := c.out != nil && c.out.pending()
 	for {
 		c.mu.Lock()
 		batch := c.queue
@@ -425,7 +482,13 @@ func (c *Conn) pingOnce() {
 
 // handle writes one queued frame, or applies a Watch marker. It reports
 // false when the connection is gone.
-func (c *Conn) handle(f Frame) bool {
+func (c *Conn) handle(f Frame) bool { return c.handleFrame(f, false) }
+
+// handleNow is handle for Send's own write: into the held socket, so no
+// timer bounds it (nothing in it waits for the peer).
+func (c *Conn) handleNow(f Frame) bool { return c.handleFrame(f, true) }
+
+func (c *Conn) handleFrame(f Frame, inline bool) bool {
 	switch {
 	case f.ctl != nil && !f.ctl.release:
 		if c.held == nil {
@@ -451,11 +514,18 @@ func (c *Conn) handle(f Frame) bool {
 		c.held[f.Conv] = append(buf, f)
 		return true
 	}
+	if inline {
+		return c.writeFrame(f, false)
+	}
 	return c.write(f)
 }
 
 // write sends one frame unless its seq was already sent.
-func (c *Conn) write(f Frame) bool {
+func (c *Conn) write(f Frame) bool { return c.writeFrame(f, true) }
+
+// writeFrame is write; bounded arms the stall timer around the write
+// (Send's own write into the held socket cannot wait for the peer).
+func (c *Conn) writeFrame(f Frame, bounded bool) bool {
 	if f.Seq > 0 {
 		if f.Seq <= c.seqs[f.Conv] {
 			return true
@@ -467,9 +537,13 @@ func (c *Conn) write(f Frame) bool {
 	}
 	// One reusable timer bounds each write: a context with a timeout per
 	// frame costs an allocation and a callback registration per write.
-	c.stall.Reset(c.opts.WriteTimeout)
+	if bounded {
+		c.stall.Reset(c.opts.WriteTimeout)
+	}
 	err := c.ws.Write(context.Background(), websocket.MessageText, f.Data)
-	c.stall.Stop()
+	if bounded {
+		c.stall.Stop()
+	}
 	if err != nil {
 		c.Close(protocol.CloseSlow, "too slow: write timed out")
 		if c.out != nil {
