@@ -25,7 +25,6 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
 	"github.com/kefuhq/kefu/router"
-	openai "github.com/sashabaranov/go-openai"
 )
 
 // Intents is the FAQ intents service (intents.Service).
@@ -48,7 +47,7 @@ type AISettings interface {
 // test, a client whose egress policy refuses non-public addresses unless
 // the operator allowed them.
 type Streamer interface {
-	Stream(ctx context.Context, s ai.Settings, msgs []openai.ChatCompletionMessage, onDelta ai.DeltaFunc) (ai.Result, error)
+	Stream(ctx context.Context, s ai.Settings, msgs []ai.Message, onDelta ai.DeltaFunc) (ai.Result, error)
 }
 
 // Widget holds the widget settings and knows the sites refused lately

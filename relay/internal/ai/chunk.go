@@ -3,21 +3,19 @@ package ai
 import (
 	"encoding/json"
 	"unicode/utf8"
-
-	openai "github.com/sashabaranov/go-openai"
 )
 
 // streamChunk is what the relay reads of one chunk of a streamed chat
 // completion: the rest (id, model, fingerprint, logprobs…) is skipped.
 type streamChunk struct {
 	Choices []streamChoice `json:"choices"`
-	Usage   *openai.Usage  `json:"usage"`
+	Usage   *usage         `json:"usage"`
 }
 
 type streamChoice struct {
-	Index        int                                    `json:"index"`
-	Delta        openai.ChatCompletionStreamChoiceDelta `json:"delta"`
-	FinishReason string                                 `json:"finish_reason"`
+	Index        int    `json:"index"`
+	Delta        delta  `json:"delta"`
+	FinishReason string `json:"finish_reason"`
 }
 
 // chunkDecoder decodes chunks into one reused streamChunk. Every chunk of

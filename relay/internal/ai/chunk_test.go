@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-
-	openai "github.com/sashabaranov/go-openai"
 )
 
 // chunkSeeds are chunks as upstreams send them, and shapes the fast path
@@ -109,7 +107,7 @@ func TestEvents(t *testing.T) {
 		body     string
 		want     []string // payloads before the end
 		wantErr  error    // nil: io.EOF
-		wantCode string   // an *openai.APIError with this code
+		wantCode string   // an *apiError with this code
 	}{
 		{name: "events and done", body: "data: {\"a\":1}\n\ndata:{\"b\":2}\r\n\r\n: keep-alive\n\ndata: [DONE]\n\ndata: {\"late\":1}\n\n", want: []string{`{"a":1}`, `{"b":2}`}},
 		{name: "no done", body: "data: {\"a\":1}\n\n", want: []string{`{"a":1}`}},
@@ -121,7 +119,7 @@ func TestEvents(t *testing.T) {
 		{name: "malformed error event", body: "data: {\"error\": nope}\n\n", wantErr: errStreamError},
 		{name: "plain JSON error as the body", body: errBody + "\n", wantCode: "overloaded"},
 		{name: "noise that is no error", body: "hello\nworld\n", wantErr: io.EOF},
-		{name: "too many empty lines", body: strings.Repeat("\n", emptyMessagesLimit+1) + "data: {}\n", wantErr: openai.ErrTooManyEmptyStreamMessages},
+		{name: "too many empty lines", body: strings.Repeat("\n", emptyMessagesLimit+1) + "data: {}\n", wantErr: errTooManyEmpty},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +141,7 @@ func TestEvents(t *testing.T) {
 				if !reflect.DeepEqual(got, tt.want) {
 					t.Errorf("oneByte=%v payloads: got %q, want %q", oneByte, got, tt.want)
 				}
-				var apiErr *openai.APIError
+				var apiErr *apiError
 				switch {
 				case tt.wantCode != "":
 					if !errors.As(err, &apiErr) || apiErr.Code != tt.wantCode {

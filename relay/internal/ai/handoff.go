@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strings"
 	"time"
-
-	openai "github.com/sashabaranov/go-openai"
 )
 
 // HandoffToolName is the function the model calls to pass the chat to a
@@ -37,9 +35,9 @@ func (e *HandoffError) Error() string {
 func (e *HandoffError) Is(target error) bool { return target == ErrHandoff }
 
 // handoffTool is the tool offered to the model.
-var handoffTool = openai.Tool{
-	Type: openai.ToolTypeFunction,
-	Function: &openai.FunctionDefinition{
+var handoffTool = tool{
+	Type: toolTypeFunction,
+	Function: &functionDefinition{
 		Name: HandoffToolName,
 		Description: "Pass this chat to a person on the business's team. Call it when the visitor asks for a person, " +
 			"or when the business information does not answer the question.",
@@ -61,7 +59,7 @@ type toolCall struct {
 
 // add takes one chunk's tool-call deltas and legacy function call; it
 // reports whether a call of the hand-off tool is now known.
-func (tc *toolCall) add(d openai.ChatCompletionStreamChoiceDelta) bool {
+func (tc *toolCall) add(d delta) bool {
 	for _, c := range d.ToolCalls {
 		if c.Index != nil && *c.Index != 0 && tc.name != "" {
 			continue // a second call: ours is already known

@@ -3,8 +3,6 @@ package ai
 import (
 	"strings"
 	"unicode/utf8"
-
-	openai "github.com/sashabaranov/go-openai"
 )
 
 // Role says who wrote a turn of the conversation.
@@ -98,7 +96,7 @@ func EstimateTokens(s string) int {
 }
 
 // EstimateMessages estimates a whole prompt.
-func EstimateMessages(msgs []openai.ChatCompletionMessage) int {
+func EstimateMessages(msgs []Message) int {
 	n := 3 // the reply's priming
 	for _, m := range msgs {
 		n += perMessageTokens + EstimateTokens(m.Content)
@@ -114,7 +112,7 @@ func EstimateMessages(msgs []openai.ChatCompletionMessage) int {
 // long). Visitor turns are always "user" messages, whatever they say;
 // bot and agent turns are "assistant" messages; nothing from history is
 // ever a system message.
-func BuildMessages(s Settings, grounding []Grounding, history []Turn) []openai.ChatCompletionMessage {
+func BuildMessages(s Settings, grounding []Grounding, history []Turn) []Message {
 	budget := s.ContextTokens
 	if budget <= 0 {
 		budget = DefaultContextTokens
@@ -124,16 +122,16 @@ func BuildMessages(s Settings, grounding []Grounding, history []Turn) []openai.C
 		system += "\n\n"
 	}
 	system += guardRule + "\n" + handoffRule(s.Handoff)
-	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: system}}
+	msgs := []Message{{Role: roleSystem, Content: system}}
 	left := budget - 3 - perMessageTokens - EstimateTokens(system)
 
 	if g := groundingText(grounding, left/2); g != "" {
-		msgs = append(msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleSystem, Content: g})
+		msgs = append(msgs, Message{Role: roleSystem, Content: g})
 		left -= perMessageTokens + EstimateTokens(g)
 	}
 
 	// Walk back from the newest turn while it fits.
-	var kept []openai.ChatCompletionMessage
+	var kept []Message
 	for i := len(history) - 1; i >= 0; i-- {
 		t := history[i]
 		text := strings.TrimSpace(t.Text)
@@ -148,7 +146,7 @@ func BuildMessages(s Settings, grounding []Grounding, history []Turn) []openai.C
 			text = cutToTokens(text, max(left-perMessageTokens, 16))
 			cost = left
 		}
-		kept = append(kept, openai.ChatCompletionMessage{Role: chatRole(t.Role), Content: text})
+		kept = append(kept, Message{Role: chatRole(t.Role), Content: text})
 		left -= cost
 	}
 	for i := len(kept) - 1; i >= 0; i-- {
@@ -162,9 +160,9 @@ func BuildMessages(s Settings, grounding []Grounding, history []Turn) []openai.C
 func chatRole(r Role) string {
 	switch r {
 	case RoleBot, RoleAgent:
-		return openai.ChatMessageRoleAssistant
+		return roleAssistant
 	default:
-		return openai.ChatMessageRoleUser
+		return roleUser
 	}
 }
 

@@ -3,13 +3,10 @@ package ai
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
-
-	openai "github.com/sashabaranov/go-openai"
 )
 
 // go-openai's stream reader returns io.EOF both after "data: [DONE]" and
@@ -123,8 +120,8 @@ var errStreamError = errors.New("malformed error event in the stream")
 // next returns the next data payload, valid until the following call.
 // [DONE] and the end of the body are io.EOF; an error event (data:
 // {"error": …}), or an OpenAI error object as the body's only content,
-// is an *openai.APIError; more than emptyMessagesLimit non-data lines in
-// a row are openai.ErrTooManyEmptyStreamMessages.
+// is an *apiError; more than emptyMessagesLimit non-data lines in a row
+// are errTooManyEmpty.
 func (e *events) next() ([]byte, error) {
 	if e.finished {
 		return nil, io.EOF
@@ -133,7 +130,7 @@ func (e *events) next() ([]byte, error) {
 		line, err := e.line()
 		if err != nil {
 			// A last line without its newline is not an event.
-			if apiErr := parseStreamError(e.noise.Bytes()); apiErr != nil {
+			if apiErr := parseAPIError(e.noise.Bytes()); apiErr != nil {
 				return nil, fmt.Errorf("error, %w", apiErr)
 			}
 			return nil, err
@@ -144,7 +141,7 @@ func (e *events) next() ([]byte, error) {
 			payload = bytes.TrimLeft(payload, " \t\n\f\r")
 			switch {
 			case bytes.HasPrefix(payload, []byte(`{"error":`)):
-				if apiErr := parseStreamError(payload); apiErr != nil {
+				if apiErr := parseAPIError(payload); apiErr != nil {
 					return nil, fmt.Errorf("error, %w", apiErr)
 				}
 				return nil, errStreamError
@@ -156,7 +153,7 @@ func (e *events) next() ([]byte, error) {
 		}
 		e.noise.Write(line) // bounded by sseBody (maxNoise)
 		if empty++; empty > emptyMessagesLimit {
-			return nil, openai.ErrTooManyEmptyStreamMessages
+			return nil, errTooManyEmpty
 		}
 	}
 }
@@ -173,16 +170,4 @@ func (e *events) line() ([]byte, error) {
 		e.long = append(e.long, line...)
 	}
 	return e.long, err
-}
-
-// parseStreamError reads an OpenAI error object; nil if b is not one.
-func parseStreamError(b []byte) *openai.APIError {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil
-	}
-	var er openai.ErrorResponse
-	if json.Unmarshal(b, &er) != nil {
-		return nil
-	}
-	return er.Error
 }

@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/kefuhq/kefu/relay/internal/egress"
-	openai "github.com/sashabaranov/go-openai"
 )
 
 // Usage is the token count of one answer.
@@ -55,7 +54,7 @@ type DeltaFunc func(text string) error
 // A nil error means Result.Complete. Otherwise the error matches one of
 // ErrDisabled, ErrUpstream, ErrTimeout (plus ErrIncomplete when text was
 // shown), or is the caller's context error or onDelta's error.
-func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompletionMessage, onDelta DeltaFunc) (Result, error) {
+func (c *Client) Stream(ctx context.Context, s Settings, msgs []Message, onDelta DeltaFunc) (Result, error) {
 	const op = "ai: stream"
 	if !s.Enabled {
 		return Result{}, fmt.Errorf("%s: %w", op, ErrDisabled)
@@ -64,7 +63,7 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 		return Result{}, fmt.Errorf("%s: %w: %w", op, ErrDisabled, err)
 	}
 	key, withheld := s.UsableKey()
-	oc := newOpenAI(strings.TrimRight(strings.TrimSpace(s.BaseURL), "/"), c.http)
+	baseURL := strings.TrimRight(strings.TrimSpace(s.BaseURL), "/")
 	keyHost := ""
 	if key != "" {
 		keyHost = s.KeyHost
@@ -80,12 +79,12 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 
 	st := &streamState{wd: wd, onDelta: onDelta, start: time.Now()}
 	tools := s.Handoff != HandoffMarkerMode
-	req := chatRequest(s, msgs, tools)
+	req := newChatRequest(s, msgs, tools)
 	var err error
 	for attempt := 1; ; attempt++ {
 		st.res.Attempts = attempt
 		c.metrics.UpstreamRequest()
-		err = c.attempt(ctx, oc, req, key, keyHost, st)
+		err = c.attempt(ctx, baseURL, req, key, keyHost, st)
 		if err == nil {
 			break
 		}
@@ -97,7 +96,7 @@ func (c *Client) Stream(ctx context.Context, s Settings, msgs []openai.ChatCompl
 			// An upstream without tools: ask again, with the text marker.
 			c.log.Info("ai upstream refused tools; asking again in marker mode", "status", ue.Status)
 			tools = false
-			req = chatRequest(s, markerMessages(msgs), false)
+			req = newChatRequest(s, markerMessages(msgs), false)
 			continue
 		}
 		if !ue.retryable() || attempt >= c.opts.Retry.MaxAttempts {
@@ -178,7 +177,7 @@ type streamState struct {
 	text           strings.Builder // what was delivered: Result.Text
 	raw            strings.Builder // unfiltered text, for the token estimate
 	finish         string
-	upstreamUsage  *openai.Usage
+	upstreamUsage  *usage
 	opened         int // attempts that got a stream (they cost prompt tokens)
 	callbackFailed bool
 }
@@ -196,7 +195,7 @@ func (st *streamState) deliver(text string) error {
 	return nil
 }
 
-func (st *streamState) usage(msgs []openai.ChatCompletionMessage) Usage {
+func (st *streamState) usage(msgs []Message) Usage {
 	if u := st.upstreamUsage; u != nil && u.TotalTokens > 0 {
 		return Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens}
 	}
@@ -214,9 +213,9 @@ func (st *streamState) usage(msgs []openai.ChatCompletionMessage) Usage {
 var errCut = errors.New("stream ended without [DONE] and a finish reason")
 
 // attempt makes one upstream request and reads its stream to the end.
-func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.ChatCompletionRequest, key, keyHost string, st *streamState) error {
+func (c *Client) attempt(ctx context.Context, baseURL string, req chatRequest, key, keyHost string, st *streamState) error {
 	cl := &call{key: key, keyHost: keyHost}
-	stream, err := oc.CreateChatCompletionStream(withCall(ctx, cl), req)
+	stream, err := openStream(withCall(ctx, cl), c.http, baseURL, req)
 	if err != nil {
 		ue := upstreamError(err, cl, key)
 		c.metrics.Response(statusClass(ue.Status))
@@ -270,7 +269,7 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 			}
 			content += ch.Delta.Content
 			called = tc.add(ch.Delta) || called
-			if ch.FinishReason != "" && ch.FinishReason != string(openai.FinishReasonNull) {
+			if ch.FinishReason != "" && ch.FinishReason != finishReasonNull {
 				st.finish = ch.FinishReason
 				st.res.FinishReason = st.finish
 			}
@@ -313,9 +312,9 @@ func (c *Client) attempt(ctx context.Context, oc *openai.Client, req openai.Chat
 
 // markerMessages is msgs with the tool rule of the system prompt replaced
 // by the marker rule, for an upstream without tools.
-func markerMessages(msgs []openai.ChatCompletionMessage) []openai.ChatCompletionMessage {
-	out := append([]openai.ChatCompletionMessage(nil), msgs...)
-	if len(out) > 0 && out[0].Role == openai.ChatMessageRoleSystem {
+func markerMessages(msgs []Message) []Message {
+	out := append([]Message(nil), msgs...)
+	if len(out) > 0 && out[0].Role == roleSystem {
 		out[0].Content = strings.Replace(out[0].Content, toolRule, markerRule, 1)
 	}
 	return out
@@ -340,27 +339,23 @@ func statusClass(status int) string {
 	return "other"
 }
 
-// upstreamError converts a go-openai error into a redacted UpstreamError.
+// upstreamError converts an attempt's error into a redacted UpstreamError.
 // The original error is dropped, not wrapped: its text can hold the key.
 func upstreamError(err error, cl *call, key string) *UpstreamError {
 	ue := &UpstreamError{RetryAfter: time.Duration(cl.retryAfter.Load()), Failure: failureOf(err)}
-	var apiErr *openai.APIError
-	var reqErr *openai.RequestError
+	var apiErr *apiError
 	var refused *egress.RefusedError
 	switch {
 	case errors.As(err, &apiErr):
-		ue.Status = apiErr.HTTPStatusCode
-		ue.Code = codeOf(apiErr.Code, apiErr.Type)
+		ue.Status = apiErr.Status
+		ue.Code = apiErr.Code
 		ue.Message = apiErr.Message
-	case errors.As(err, &reqErr):
-		ue.Status = reqErr.HTTPStatusCode
-		ue.Message = "error body is not OpenAI JSON"
 	case errors.As(err, &refused):
 		ue.Refused = refused
 		ue.Message = fmt.Sprintf("%v: %v", errBaseURL, refused)
 	case errors.Is(err, errLineTooLong), errors.Is(err, errTooMuchNoise), errors.Is(err, errRedirect), errors.Is(err, errBaseURL):
 		ue.Message = err.Error()
-	case errors.Is(err, openai.ErrTooManyEmptyStreamMessages):
+	case errors.Is(err, errTooManyEmpty):
 		ue.Message = "too many empty stream messages"
 	default:
 		ue.Message = err.Error()
@@ -419,19 +414,19 @@ func codeOf(code any, typ string) string {
 	return typ
 }
 
-// chatRequest builds the upstream request. Reasoning models take
+// newChatRequest builds the upstream request. Reasoning models take
 // max_completion_tokens and no temperature; others take max_tokens (which
 // every OpenAI-compatible server knows) and the temperature, where 0 is
-// sent as the smallest float because go-openai omits a zero.
-func chatRequest(s Settings, msgs []openai.ChatCompletionMessage, tools bool) openai.ChatCompletionRequest {
-	req := openai.ChatCompletionRequest{
+// sent as the smallest float because the wire format omits a zero.
+func newChatRequest(s Settings, msgs []Message, tools bool) chatRequest {
+	req := chatRequest{
 		Model:         s.Model,
 		Messages:      msgs,
 		Stream:        true,
-		StreamOptions: &openai.StreamOptions{IncludeUsage: true},
+		StreamOptions: &streamOptions{IncludeUsage: true},
 	}
 	if tools {
-		req.Tools = []openai.Tool{handoffTool}
+		req.Tools = []tool{handoffTool}
 	}
 	if reasoningModel(s.Model) {
 		req.MaxCompletionTokens = s.MaxAnswerTokens

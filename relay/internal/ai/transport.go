@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/sashabaranov/go-openai"
 )
 
 // The relay's own HTTP client for the upstream. go-openai is handed this
@@ -148,17 +146,4 @@ func newTransportFor(o Options) *transport {
 		base = newTransport(o)
 	}
 	return &transport{base: base, maxLine: o.MaxLineBytes, maxErrBody: o.MaxErrorBodyBytes, now: o.Now}
-}
-
-// newOpenAI makes the go-openai client for one answer. Not through
-// openai.DefaultConfig: that builds an http.Client of its own, which alone
-// links Go's whole TLS client into the js/wasm build (the edge). The key
-// is not go-openai's either: the transport adds it, for its host only.
-func newOpenAI(baseURL string, d doer) *openai.Client {
-	return openai.NewClientWithConfig(openai.ClientConfig{
-		BaseURL:            baseURL,
-		APIType:            openai.APITypeOpenAI,
-		HTTPClient:         d,
-		EmptyMessagesLimit: emptyMessagesLimit,
-	})
 }
