@@ -350,7 +350,11 @@ func (s *Store) putLog(tx *bolt.Tx, m store.Message) error {
 	if err != nil {
 		return err
 	}
-	if err := putJSON(lb, posKey(pos), m); err != nil {
+	data, err := encodeMessage(&m)
+	if err != nil {
+		return fmt.Errorf("encode message %s/%d: %w", m.ConversationID, m.Seq, err)
+	}
+	if err := lb.Put(posKey(pos), data); err != nil {
 		return err
 	}
 	s.batch.logged = append(s.batch.logged, logPending{conv: m.ConversationID, ref: logRef{pos: pos, seq: m.Seq, clientID: m.ClientID}})

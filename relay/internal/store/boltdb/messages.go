@@ -123,7 +123,11 @@ func (s *Store) putMessage(tx *bolt.Tx, m store.Message) error {
 		return s.putLog(tx, m)
 	}
 	mb := tx.Bucket(bucketMessages)
-	if err := putJSON(mb, messageKey(m.ConversationID, m.Seq), m); err != nil {
+	data, err := encodeMessage(&m)
+	if err != nil {
+		return fmt.Errorf("encode message %s/%d: %w", m.ConversationID, m.Seq, err)
+	}
+	if err := mb.Put(messageKey(m.ConversationID, m.Seq), data); err != nil {
 		return err
 	}
 	if m.ClientID != "" {
