@@ -1,12 +1,14 @@
 package visitor
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -214,5 +216,23 @@ func (rl *relay) waitIdle(t *testing.T) {
 			t.Fatalf("%d connections still open", rl.hub.Len())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The ack is what json.Marshal writes for protocol.Ack.
+func TestAckFrame(t *testing.T) {
+	for _, tt := range []struct {
+		id  string
+		seq uint64
+		dup bool
+	}{{"m1", 1, false}, {`a "quoted" <id> é`, 18446744073709551615, true}, {"", 0, false}} {
+		a := store.Appended{Messages: []store.Message{{Seq: tt.seq}}, Duplicate: []bool{tt.dup}}
+		want, err := json.Marshal(ackOf(tt.id, a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ackFrame(tt.id, a); string(got.Data) != string(want) {
+			t.Errorf("ackFrame = %s, json.Marshal %s", got.Data, want)
+		}
 	}
 }
