@@ -85,11 +85,15 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 	if err := run(cpuPin{}, levels); err != nil {
 		return err
 	}
-	if pin, ok := aiPin(); ok && !b.cfg.Quick {
-		return run(pin, levels[len(levels)-1:])
+	if b.cfg.Quick {
+		return nil
 	}
-	b.log.Info("ai: pinned run skipped (needs 2 CPUs and taskset)")
-	return nil
+	pin, ok := aiPin()
+	if !ok {
+		b.log.Info("ai: pinned run skipped (needs 2 CPUs and taskset)")
+		return nil
+	}
+	return run(pin, levels[len(levels)-1:])
 }
 
 // aiPin is the split of the pinned run: the relay on CPU 0, the fake
