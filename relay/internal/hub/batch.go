@@ -45,6 +45,7 @@ type batchConn struct {
 	raw    syscall.RawConn // for writes that must not wait; nil if the socket has none (TLS)
 	mu     sync.Mutex
 	held   bool
+	pair   bool    // held for one more write only (holdPair)
 	buf    *[]byte // what was written while held; nil when empty
 	writes int64   // write(2) calls made, for tests and benchmarks
 }
@@ -59,7 +60,18 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		}
 		if len(*b.buf)+len(p) <= batchMax {
 			*b.buf = append(*b.buf, p...)
+			if !b.pair || len(*b.buf) == len(p) {
+				return len(p), nil
+			}
+			// The second write of a pair: both leave now.
+			b.held, b.pair = false, false
+			if err := b.flushLocked(); err != nil {
+				return 0, err
+			}
 			return len(p), nil
+		}
+		if b.pair {
+			b.held, b.pair = false, false // too big to pair: nothing is kept
 		}
 	}
 	if err := b.flushLocked(); err != nil {
@@ -72,7 +84,7 @@ func (b *batchConn) Write(p []byte) (int, error) {
 // hold keeps what is written from now on, until release.
 func (b *batchConn) hold() {
 	b.mu.Lock()
-	b.held = true
+	b.held, b.pair = true, false
 	b.mu.Unlock()
 }
 
@@ -149,11 +161,32 @@ func (b *batchConn) recycleLocked() {
 	}
 }
 
+// holdPair keeps the next write until the one after it, and lets both go
+// in one write(2): a heartbeat frame and the WebSocket ping after it.
+func (b *batchConn) holdPair() {
+	b.mu.Lock()
+	if !b.held {
+		b.held, b.pair = true, true
+	}
+	b.mu.Unlock()
+}
+
+// unpair writes what a pair still keeps (its second write never came).
+func (b *batchConn) unpair() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.pair {
+		return nil
+	}
+	b.held, b.pair = false, false
+	return b.flushLocked()
+}
+
 // release writes what is kept and stops holding.
 func (b *batchConn) release() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.held = false
+	b.held, b.pair = false, false
 	return b.flushLocked()
 }
 

@@ -128,3 +128,33 @@ func TestBatchHeldCloseFrame(t *testing.T) {
 		t.Fatalf("after the frame: %v, want close %d", err, protocol.CloseSlow)
 	}
 }
+
+// An idle connection's heartbeat frame and the WebSocket ping after it
+// leave in one write(2), written by the ping's timer (no writer goroutine),
+// and the peer gets both: the frame, and a ping it answers.
+func TestHeartbeatOneWrite(t *testing.T) {
+	c, cl := unstarted(t, ConnOptions{Queue: 16, WriteTimeout: 10 * time.Second, PingInterval: 400 * time.Millisecond, ReadLimit: 1 << 16})
+	c.Start()
+	before := c.out.Writes()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const beats = 3
+	for got := 0; got < beats; {
+		_, data, err := cl.Read(ctx) // answers the pings too
+		if err != nil {
+			t.Fatalf("after %d heartbeats: %v", got, err)
+		}
+		if string(data) != pingJSON {
+			t.Fatalf("frame %s, want the heartbeat", data)
+		}
+		got++
+	}
+	// One write a beat (two before); a beat whose write raced the read
+	// above may have started.
+	if w := c.out.Writes() - before; w > beats+1 {
+		t.Errorf("%d write(2) calls for %d heartbeats and their pings", w, beats)
+	}
+	if code := c.CloseCode(); code != 0 {
+		t.Errorf("closed with %d: the pings were not answered", code)
+	}
+}

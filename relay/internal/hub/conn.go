@@ -80,6 +80,10 @@ const DefaultWindow = 64 << 10
 // browser, which cannot see WebSocket pings, watches to notice a dead path.
 const pingJSON = `{"type":"` + protocol.TypePing + `"}`
 
+// pingData is pingJSON as a frame's bytes, made once: frames' data is
+// never written to after it is queued.
+var pingData = []byte(pingJSON)
+
 // spareCap is the largest drained queue a connection keeps for reuse;
 // bigger ones (a burst) go back to the garbage collector.
 const spareCap = 64
@@ -458,9 +462,6 @@ func (c *Conn) CloseBeforeStart(code websocket.StatusCode, reason string) {
 // The heartbeat goes every interval even while a pong is still awaited:
 // a client watching it must not see a path the relay keeps alive as dead.
 func (c *Conn) pingOnce() {
-	// Through the queue: a client that gets it knows the whole path, the
-	// writer included, still works.
-	c.Send(Frame{Data: []byte(pingJSON)})
 	c.mu.Lock()
 	select {
 	case <-c.closing:
@@ -470,14 +471,52 @@ func (c *Conn) pingOnce() {
 		c.ping.Reset(c.opts.PingInterval)
 	}
 	c.mu.Unlock()
-	if !c.pinging.CompareAndSwap(false, true) {
-		return // the last ping's pong is still awaited
+	ping := c.pinging.CompareAndSwap(false, true) // false: the last pong is still awaited
+	if !c.heartbeat(ping) || !ping {
+		if ping {
+			c.pinging.Store(false)
+		}
+		return
 	}
 	defer c.pinging.Store(false)
-	if err := c.pingFor(c.opts.PingInterval); err != nil {
+	err := c.pingFor(c.opts.PingInterval)
+	if c.out != nil {
+		// The heartbeat waits in the socket for the ping's write; a ping
+		// that failed before writing must not keep it.
+		c.out.unpair()
+	}
+	if err != nil {
 		c.Close(protocol.CloseGoingAway, "no pong")
 		c.ws.CloseNow()
 	}
+}
+
+// heartbeat sends the ping frame, as a queued frame is: after the frames
+// waiting, by the one writer. When none waits and no writer runs (an idle
+// connection, most of them) it is written here, on the timer's goroutine,
+// instead of starting a writer goroutine for it, and when a WebSocket ping
+// follows (pair) the socket keeps it until the ping's write, so the two
+// leave in one write(2) (batch.go). It reports false when the connection
+// is gone.
+func (c *Conn) heartbeat(pair bool) bool {
+	c.mu.Lock()
+	// The writer's state (probe, written) is read under mu while no
+	// writer runs: nobody else touches it then.
+	if !c.started || c.draining || len(c.queue) > 0 || c.isClosing() || c.probe != nil || c.written-c.acked >= c.opts.Window/2 {
+		c.mu.Unlock()
+		return c.Send(Frame{Data: pingData})
+	}
+	c.draining = true // this goroutine is the writer for one frame
+	c.mu.Unlock()
+	if pair && c.out != nil {
+		c.out.holdPair()
+	}
+	ok := c.write(Frame{Data: pingData})
+	c.mu.Lock()
+	c.draining = false
+	c.kickLocked()
+	c.mu.Unlock()
+	return ok
 }
 
 // handle writes one queued frame, or applies a Watch marker. It reports
