@@ -54,8 +54,11 @@ suite('identify', () => {
     await poll(async () => /No secret set/.test(await admin.locator('#id-state').textContent()), { what: 'no secret yet' });
     assert.ok(await admin.locator('#id-require').isDisabled(), 'require needs a secret first');
     await admin.click('#id-generate');
-    const secret = (await admin.locator('#id-new-secret').textContent({ timeout: 20_000 })).trim();
-    assert.match(secret, /^[0-9a-f]{64}$/);
+    // The element is there before the answer fills it: wait for the secret itself.
+    const secret = await poll(async () => {
+      const s = ((await admin.locator('#id-new-secret').textContent()) || '').trim();
+      return /^[0-9a-f]{64}$/.test(s) && s;
+    }, { what: 'the new secret shown once' });
     await admin.check('#id-require');
     await poll(async () => (await adminGet('/v1/admin/identity')).require === true, { what: 'require on' });
     const state = await adminGet('/v1/admin/identity');
