@@ -67,6 +67,7 @@ type Store interface {
 	csat.Emitter // ratings into the event log
 	mail.Store
 	notify.Log
+	profile.Store // visitors by identity (the visitor panel)
 	// The operator's needs: a consistent copy of everything (kefu backup,
 	// GET /v1/admin/backup), and whether it can commit now (/readyz).
 	ops.Backuper

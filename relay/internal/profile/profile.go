@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
@@ -18,8 +17,9 @@ import (
 type Store interface {
 	Conversation(id string) (store.Conversation, error)
 	Visitor(id string) (store.Visitor, error)
-	Visitors(keep func(*store.Visitor) bool) ([]store.Visitor, error)
-	Conversations(keep func(*store.Conversation) bool) ([]store.Conversation, error)
+	// VisitorsByIdentity: the visitors under an identity key
+	// (store.IdentityKey), from the store's index.
+	VisitorsByIdentity(key string) ([]store.Visitor, error)
 }
 
 // MaxEarlier bounds the earlier conversations a profile lists.
@@ -57,45 +57,20 @@ type Earlier struct {
 const (
 	// MatchVerified: the same user id with a verified user_hash on both
 	// (Kefu.identify with signed identity): nobody can claim it.
-	MatchVerified = "verified_user_id"
+	MatchVerified = store.IdentityVerified
 	// MatchUserID: the same user_id trait, unsigned: the page said so.
-	MatchUserID = "user_id"
+	MatchUserID = store.IdentityUserID
 	// MatchEmail: the same email trait, or the email left in the chat.
-	MatchEmail = "email"
+	MatchEmail = store.IdentityEmail
 )
-
-// identity is how v can be recognised: the strongest key it has.
-func identity(v *store.Visitor) (how, key string) {
-	id := strings.TrimSpace(v.Traits["user_id"])
-	switch {
-	case id != "" && v.Traits["identity_verified"] == "true":
-		return MatchVerified, id
-	case id != "":
-		return MatchUserID, id
-	}
-	if e := emailOf(v); e != "" {
-		return MatchEmail, e
-	}
-	return "", ""
-}
-
-func emailOf(v *store.Visitor) string {
-	if e := strings.ToLower(strings.TrimSpace(v.Traits["email"])); e != "" {
-		return e
-	}
-	if v.Contact != nil {
-		return strings.ToLower(strings.TrimSpace(v.Contact.Email))
-	}
-	return ""
-}
 
 // ProfileOf is the profile of the visitor of conversation convID. Earlier
 // conversations are looked up by the visitor's strongest identity: a
 // verified user id matches only other verified visitors with that id,
 // and an unsigned one only unsigned ones (a page cannot claim a verified
 // customer's history); else the same email, among visitors that are
-// not verified. It reads every visitor record
-// when the visitor has an identity (as privacy.Find does): no index yet.
+// not verified. It is one lookup in the store's identity index (kept by
+// every change of a visitor and every erasure), not a scan of visitors.
 func ProfileOf(st Store, convID string) (Profile, error) {
 	c, err := st.Conversation(convID)
 	if err != nil {
@@ -106,27 +81,16 @@ func ProfileOf(st Store, convID string) (Profile, error) {
 		return Profile{}, fmt.Errorf("visitor profile: %w", err)
 	}
 	p := Profile{VisitorID: v.ID, Traits: v.Traits, Lang: v.Lang, CreatedAt: v.CreatedAt, Context: v.Context, Earlier: []Earlier{}}
-	how, key := identity(&v)
+	how, key := store.Identity(&v)
 	if how == "" {
 		return p, nil
 	}
 	p.MatchedBy = how
-	same, err := st.Visitors(func(o *store.Visitor) bool {
-		if o.ID == v.ID {
-			return false
-		}
-		oh, okey := identity(o)
-		switch how {
-		case MatchVerified:
-			return oh == MatchVerified && okey == key
-		case MatchUserID:
-			return oh == MatchUserID && okey == key
-		}
-		return oh != MatchVerified && emailOf(o) == key
-	})
+	found, err := st.VisitorsByIdentity(store.IdentityKey(how, key))
 	if err != nil {
 		return p, fmt.Errorf("visitor profile: earlier: %w", err)
 	}
+	same := slices.DeleteFunc(found, func(o store.Visitor) bool { return o.ID == v.ID })
 	for _, o := range same {
 		oc, err := st.Conversation(o.ConversationID)
 		if errors.Is(err, store.ErrNotFound) {

@@ -37,6 +37,7 @@ func TestConformance(t *testing.T) {
 			storetest.Contact(t, b)
 			storetest.Context(t, b)
 			storetest.Tags(t, b)
+			storetest.Identities(t, b)
 			storetest.Users(t, b)
 		})
 	}

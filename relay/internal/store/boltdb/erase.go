@@ -123,6 +123,12 @@ func (s *Store) DeleteVisitors(ctx context.Context, ids []string) (int, error) {
 			if vb.Get([]byte(id)) == nil {
 				continue
 			}
+			var v store.Visitor
+			if getJSON(vb, []byte(id), &v) == nil {
+				if err := reindexVisitor(tx, &v, nil); err != nil {
+					return err
+				}
+			}
 			if err := vb.Delete([]byte(id)); err != nil {
 				return err
 			}

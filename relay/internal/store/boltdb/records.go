@@ -57,6 +57,7 @@ func specs() []recordSpec {
 		{bucketAttachments, (*checker).attachment},
 		{bucketFiles, func(*checker, []byte, []byte) {}}, // bytes; a file's reader checks they add up
 		{bucketNotes, (*checker).notes},
+		{bucketIdentities, (*checker).identity},
 	}
 }
 
@@ -102,6 +103,15 @@ func (c *checker) token(k, v []byte) {
 	}
 	c.tokens = append(c.tokens, ref{append([]byte(nil), k...), string(v)})
 	c.hints["visitors"] = append(c.hints["visitors"], append([]byte(nil), v...))
+}
+
+// identity is an entry of the identity index: the key's 16 bytes and a
+// visitor id, no value. One naming a visitor gone (repair quarantined it)
+// is harmless: lookups read each visitor.
+func (c *checker) identity(k, v []byte) {
+	if len(k) != 16+store.IDLen || len(v) != 0 {
+		c.bad("identities", k, "not an identity key ‖ visitor id entry")
+	}
 }
 
 func (c *checker) username(k, v []byte) {

@@ -40,7 +40,7 @@ var keySchema = []byte("schema")
 
 func buckets() [][]byte {
 	return [][]byte{bucketMeta, bucketVisitors, bucketTokens, bucketConversations, bucketMessages, bucketSettings, bucketAccounts, bucketUsernames, bucketSessions, bucketEvents, bucketDocs,
-		bucketUploads, bucketUploadParts, bucketAttachments, bucketFiles, bucketNotes, bucketLog}
+		bucketUploads, bucketUploadParts, bucketAttachments, bucketFiles, bucketNotes, bucketLog, bucketIdentities}
 }
 
 // migrations[i] moves a database from schema i to i+1. Never edit a released
@@ -73,6 +73,9 @@ func migrations() []func(tx *bolt.Tx) error {
 		// messages bucket keeps its layout, so nothing moves; the version
 		// tells an older kefu, which would not read the log, to stop.
 		func(tx *bolt.Tx) error { return nil },
+		// 3 → 4: visitors indexed by identity (identity.go); the version
+		// tells an older kefu, which would not keep the index, to stop.
+		indexIdentities,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"maps"
 	"sort"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,7 +26,7 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 		if err := tb.Put(tokenHash, []byte(v.ID)); err != nil {
 			return err
 		}
-		if err := putJSON(tx.Bucket(bucketVisitors), []byte(v.ID), v); err != nil {
+		if err := putVisitor(tx, nil, v); err != nil {
 			return err
 		}
 		s.putConv(c)
@@ -159,11 +160,17 @@ func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Vis
 		if err := getJSON(tx.Bucket(bucketVisitors), []byte(id), &v); err != nil {
 			return err
 		}
+		before := v
+		before.Traits = maps.Clone(v.Traits)
+		if v.Contact != nil {
+			c := *v.Contact
+			before.Contact = &c
+		}
 		if err := fn(&v); err != nil {
 			return err
 		}
 		out = v
-		return putJSON(tx.Bucket(bucketVisitors), []byte(id), v)
+		return putVisitor(tx, &before, v)
 	}, nil)
 	if err != nil {
 		return store.Visitor{}, fmt.Errorf("store: update visitor %s: %w", id, err)

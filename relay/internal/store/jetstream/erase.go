@@ -244,6 +244,16 @@ func (s *Store) DeleteVisitors(ctx context.Context, ids []string) (int, error) {
 	}
 	n := 0
 	for id := range want {
+		// Identity entries first: a crash part-way leaves the visitor to
+		// be erased again, never an entry naming it.
+		var v store.Visitor
+		if _, err := getJSON(wctx, s.visitors, id, &v); err == nil {
+			if err := s.dropIdentities(wctx, store.IdentityKeys(&v), id); err != nil {
+				return n, fmt.Errorf("store: delete visitor %s: %w", id, err)
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return n, fmt.Errorf("store: delete visitor %s: %w", id, err)
+		}
 		existed, err := s.eraseKey(wctx, s.visitors, id)
 		if err != nil {
 			return n, fmt.Errorf("store: delete visitor %s: %w", id, err)

@@ -25,6 +25,9 @@ func (s *Store) ImportVisitor(ctx context.Context, tokenHash []byte, v store.Vis
 		return err
 	}
 	defer end()
+	if err := s.addIdentities(ctx, store.IdentityKeys(&v), v.ID); err != nil {
+		return fmt.Errorf("store: import visitor %s: %w", v.ID, err)
+	}
 	if err := createJSON(ctx, s.visitors, v.ID, v); err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("store: import visitor %s: %w", v.ID, err)
 	}

@@ -72,13 +72,15 @@ type Store struct {
 	seqIdx   jetstream.KeyValue
 	visitors jetstream.KeyValue
 	tokens   jetstream.KeyValue
-	accounts jetstream.KeyValue
-	users    jetstream.KeyValue
-	sessions jetstream.KeyValue
-	settings jetstream.KeyValue
-	pending  jetstream.KeyValue // conversations whose records may hold events (events.go)
-	docs     jetstream.KeyValue // the notifiers' documents (docs.go)
-	blobs    jetstream.ObjectStore
+	// identities: visitors by identity (identity.go).
+	identities jetstream.KeyValue
+	accounts   jetstream.KeyValue
+	users      jetstream.KeyValue
+	sessions   jetstream.KeyValue
+	settings   jetstream.KeyValue
+	pending    jetstream.KeyValue // conversations whose records may hold events (events.go)
+	docs       jetstream.KeyValue // the notifiers' documents (docs.go)
+	blobs      jetstream.ObjectStore
 	// consumerReadMin is consumerReadMin; 0 reads by gets only (the
 	// benchmark compares both).
 	consumerReadMin int
@@ -227,6 +229,7 @@ func (s *Store) setupBuckets(ctx context.Context) error {
 		{&s.seqIdx, "seqindex", false},
 		{&s.visitors, "visitors", true},
 		{&s.tokens, "tokens", false},
+		{&s.identities, "identities", false},
 		{&s.accounts, "accounts", true},
 		{&s.users, "usernames", true},
 		{&s.sessions, "sessions", false},
@@ -260,7 +263,10 @@ func (s *Store) setupBuckets(ctx context.Context) error {
 	if s.filesStream, err = s.js.Stream(ctx, "OBJ_"+p+"_files"); err != nil {
 		return fmt.Errorf("store: jetstream: object store %s: %w", p+"_files", err)
 	}
-	return s.waitLeaders(ctx)
+	if err := s.waitLeaders(ctx); err != nil {
+		return err
+	}
+	return s.indexIdentities(ctx)
 }
 
 // waitLeaders returns once every stream the store writes to has a leader.
@@ -274,7 +280,7 @@ func (s *Store) waitLeaders(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	names := []string{s.msgs.CachedInfo().Config.Name, "OBJ_" + s.opts.Prefix + "_blobs", "OBJ_" + s.opts.Prefix + "_files"}
-	for _, kv := range []jetstream.KeyValue{s.convs, s.clientID, s.seqIdx, s.visitors, s.tokens, s.accounts, s.users, s.sessions, s.settings, s.pending, s.docs, s.uploads, s.uploadParts, s.attachments, s.notes} {
+	for _, kv := range []jetstream.KeyValue{s.convs, s.clientID, s.seqIdx, s.visitors, s.tokens, s.identities, s.accounts, s.users, s.sessions, s.settings, s.pending, s.docs, s.uploads, s.uploadParts, s.attachments, s.notes} {
 		names = append(names, "KV_"+kv.Bucket())
 	}
 	for _, name := range names {

@@ -65,6 +65,7 @@ func TestConformanceSingle(t *testing.T) {
 	storetest.Contact(t, b)
 	storetest.Context(t, b)
 	storetest.Tags(t, b)
+	storetest.Identities(t, b)
 	storetest.Users(t, b)
 }
 
@@ -101,6 +102,7 @@ func TestConformanceCluster(t *testing.T) {
 	storetest.Contact(t, b)
 	storetest.Context(t, b)
 	storetest.Tags(t, b)
+	storetest.Identities(t, b)
 	storetest.Users(t, b)
 }
 

@@ -42,6 +42,9 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 		} else {
 			s.unmark(ctx, c.ID, mark)
 		}
+		if err := s.addIdentities(ctx, store.IdentityKeys(&v), v.ID); err != nil {
+			return err
+		}
 		if err := createJSON(ctx, s.visitors, v.ID, v); err != nil {
 			return err
 		}
@@ -89,12 +92,20 @@ func (s *Store) Visitor(id string) (store.Visitor, error) {
 // meanwhile; otherwise fn runs again on the newer one.
 func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Visitor) error) (store.Visitor, error) {
 	var out store.Visitor
+	var gone []string
 	err := s.update(ctx, s.visitors, id, func(data []byte) ([]byte, error) {
-		var v store.Visitor
+		var before, v store.Visitor
 		if err := json.Unmarshal(data, &v); err != nil {
 			return nil, fmt.Errorf("decode visitor: %w", err)
 		}
+		json.Unmarshal(data, &before)
 		if err := fn(&v); err != nil {
+			return nil, err
+		}
+		// New identity entries before the visitor (see identity.go).
+		var add []string
+		add, gone = store.IdentityChange(&before, &v)
+		if err := s.addIdentities(ctx, add, id); err != nil {
 			return nil, err
 		}
 		out = v
@@ -102,6 +113,10 @@ func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Vis
 	})
 	if err != nil {
 		return store.Visitor{}, fmt.Errorf("store: update visitor %s: %w", id, err)
+	}
+	if err := s.dropIdentities(ctx, gone, id); err != nil {
+		// An entry too many is not trusted by VisitorsByIdentity.
+		s.opts.Logger.Warn("jetstream: identity entries left behind", "visitor", id, "err", err)
 	}
 	return out, nil
 }
