@@ -66,4 +66,8 @@ WHERE id = ?1 AND status = ?6 AND handler = ?7 AND agent_id = ?8`
 	qSettings = `SELECT name, value FROM settings`
 
 	qPutSetting = `INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+
+	// qSettingsVersion reads the counter the settings' triggers move
+	// (migrations/0004_settings_version.sql).
+	qSettingsVersion = `SELECT version FROM settings_version WHERE id = 1`
 )

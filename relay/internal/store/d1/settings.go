@@ -41,6 +41,20 @@ func (s *Store) LoadSettings(ctx context.Context) error {
 	return nil
 }
 
+// SettingsVersion reads the counter that every change to a settings
+// document moves (by a trigger, so writes by other instances and by
+// wrangler d1 execute count too). A Worker that keeps its Go instance
+// across requests reads it per request and builds again from the
+// settings when it moved; read it before the settings, so a change made
+// in between shows as a move next time rather than being missed.
+func (s *Store) SettingsVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.db.QueryRowContext(ctx, qSettingsVersion).Scan(&v); err != nil {
+		return 0, wrap("settings version", err)
+	}
+	return v, nil
+}
+
 // Setting reads the JSON document stored under name into v. It reports
 // false, with v untouched, when nothing is stored yet.
 func (s *Store) Setting(name string, v any) (bool, error) {

@@ -1,0 +1,72 @@
+//go:build !js
+
+package d1
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// Every change to a settings document moves the version, whoever makes it:
+// this store, or SQL run beside it (wrangler d1 execute, another isolate).
+// A write of anything else leaves it alone.
+func TestSettingsVersionMovesWithEveryChange(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLite(t)
+	s := New(db, Options{})
+	version := func() int64 {
+		t.Helper()
+		v, err := s.SettingsVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	last := version()
+	step := func(what string, change func() error, moves bool) {
+		t.Helper()
+		if err := change(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		v := version()
+		if moves && v <= last {
+			t.Errorf("%s: version %d, want more than %d", what, v, last)
+		}
+		if !moves && v != last {
+			t.Errorf("%s: version %d, want %d unchanged", what, v, last)
+		}
+		last = v
+	}
+	step("a new document", func() error { return s.PutSetting(ctx, "widget", map[string]string{"title": "Hi"}) }, true)
+	step("the same document again", func() error { return s.PutSetting(ctx, "widget", map[string]string{"title": "Hello"}) }, true)
+	step("raw bytes", func() error { return s.PutSettingBytes(ctx, "intents.model", []byte{1, 2, 3}) }, true)
+	step("INSERT OR REPLACE beside the store", func() error {
+		_, err := db.ExecContext(ctx, `INSERT OR REPLACE INTO settings (name, value) VALUES ('intents', '{}')`)
+		return err
+	}, true)
+	step("DELETE beside the store", func() error {
+		_, err := db.ExecContext(ctx, `DELETE FROM settings WHERE name = 'intents'`)
+		return err
+	}, true)
+	step("a visitor and their conversation", func() error {
+		_, _, err := s.CreateVisitor(ctx, []byte("0123456789abcdef0123456789abcdef"), "fp")
+		return err
+	}, false)
+}
+
+// Without the migration the version cannot be read, and the error says
+// what to do.
+func TestSettingsVersionWithoutMigration(t *testing.T) {
+	db := openSQLite(t)
+	if _, err := db.Exec(`DROP TABLE settings_version`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(db, Options{}).SettingsVersion(context.Background())
+	if err == nil {
+		t.Fatal("no error without the settings_version table")
+	}
+	if want := "wrangler d1 migrations apply"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want a hint %q", err, want)
+	}
+}
