@@ -25,7 +25,7 @@ ifneq ($(and $(findstring podman,$(ENGINE)),$(shell command -v runc 2>/dev/null)
 ENGINE  += --runtime runc
 endif
 
-.PHONY: help run cluster build wasm test lint lint-js test-go test-wasm test-browser test-edge bench-edge edge docker docker-multiarch release clean
+.PHONY: help run cluster build wasm test lint lint-js test-go test-wasm test-browser test-edge bench-edge soak-edge edge docker docker-multiarch release clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -90,7 +90,7 @@ edge: wasm ## the Cloudflare Workers build in edge/build (Go wasm + syumai/worke
 	./edge/build.sh
 
 test-edge: wasm ## the edge build under wrangler dev (workerd, local D1, offline) against the fake upstream (skipped loudly without Node, required in CI)
-	EDGE_BROTLI=0 ./edge/build.sh
+	EDGE_BROTLI=0 EDGE_TEST_HOOKS=1 ./edge/build.sh
 	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
 		if [ "$$CI" = true ]; then echo "test-edge: Node and npm are required in CI"; exit 1; fi; \
 		printf '%s\n' "########################################################################" \
@@ -102,6 +102,11 @@ test-edge: wasm ## the edge build under wrangler dev (workerd, local D1, offline
 bench-edge: edge ## CPU per request of the edge build under wrangler dev, as ratios against Go and JS hello-worlds (a few minutes; docs/edge.md)
 	$(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai && \
 	cd edge && npm ci --no-audit --no-fund --silent && FAKEOPENAI=../bin/fakeopenai node bench/cpu.js
+
+soak-edge: wasm ## 10 000 requests of every kind against Go instances kept across requests, checked for state leaking between them (a few minutes; docs/edge.md)
+	EDGE_BROTLI=0 EDGE_TEST_HOOKS=1 ./edge/build.sh
+	$(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai && \
+	cd edge && npm ci --no-audit --no-fund --silent && FAKEOPENAI=../bin/fakeopenai node test/soak.js
 
 # build-for PREFIX PLATFORM...: the static relay for each platform
 # (os/arch[/armversion]) as PREFIX-os-arch[vN][.exe].

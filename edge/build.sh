@@ -9,10 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
-out=edge/build
+# EDGE_OUT builds elsewhere (a second build to compare, say).
+out=${EDGE_OUT:-edge/build}
 
 # The glue first: workers-assets-gen empties the directory.
 $GO run github.com/syumai/workers/cmd/workers-assets-gen -mode=go -o "$out"
+# Kefu's own entry replaces the generated one: it can keep Go instances
+# across requests (KEFU_EDGE_INSTANCES; edge/glue/worker.mjs).
+cp edge/glue/worker.mjs "$out/worker.mjs"
 
 # hash12 is web.Assets' hash: the first 12 hex digits of SHA-256.
 hash12() { sha256sum "$1" | cut -c1-12; }
@@ -49,7 +53,11 @@ cat > "$out/static/_headers" <<'HEADERS'
   X-Content-Type-Options: nosniff
 HEADERS
 
-GOOS=js GOARCH=wasm $GO build -trimpath -ldflags "$ldflags" -o "$out/app.wasm" ./relay/cmd/kefu-edge
+# EDGE_TEST_HOOKS=1 (make test-edge) adds the edge test's routes
+# (relay/cmd/kefu-edge/hooks_on.go: which instance answered, a panic).
+tags=
+if [ "${EDGE_TEST_HOOKS:-0}" = 1 ]; then tags=kefuedgetest; fi
+GOOS=js GOARCH=wasm $GO build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$out/app.wasm" ./relay/cmd/kefu-edge
 
 # Workers limit a Worker's size UNCOMPRESSED: 64 MiB on every plan, app.wasm
 # and the JS glue together (checked 2026-12-06: the compressed limits, 3 MB

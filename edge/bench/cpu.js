@@ -14,10 +14,12 @@
 // so the two sides of a ratio ran seconds apart. Figures are medians of
 // the rounds.
 //
-//   node bench/cpu.js [--rounds 5] [--n 40] [--kefu name=dir]...
+//   node bench/cpu.js [--rounds 5] [--n 40] [--kefu name=dir[@mode]]...
 //
 // --kefu adds a build of the edge (a directory like edge/build) under a
-// name; the default is edge/build as "kefu". Several compare builds.
+// name, run with KEFU_EDGE_INSTANCES=mode when given (request, reuse);
+// the default is edge/build as "kefu" and "kefu-reuse". Several compare
+// builds.
 'use strict';
 
 const fs = require('node:fs');
@@ -36,12 +38,17 @@ function args() {
     if (k === '--rounds') a.rounds = Number(v);
     else if (k === '--n') a.n = Number(v);
     else if (k === '--kefu') {
-      const [name, dir] = v.split('=');
-      if (!name || !dir) throw new Error(`--kefu wants name=dir, got ${v}`);
-      a.kefu.push({ name, dir: path.resolve(dir) });
+      const [name, spec] = v.split('=');
+      const [dir, mode] = (spec || '').split('@');
+      if (!name || !dir) throw new Error(`--kefu wants name=dir[@mode], got ${v}`);
+      if (mode && mode !== 'request' && mode !== 'reuse') throw new Error(`--kefu ${v}: mode is request or reuse`);
+      a.kefu.push({ name, dir: path.resolve(dir), mode });
     } else throw new Error(`unknown argument ${k}`);
   }
-  if (!a.kefu.length) a.kefu.push({ name: 'kefu', dir: path.join(edgeDir, 'build') });
+  if (!a.kefu.length) {
+    a.kefu.push({ name: 'kefu', dir: path.join(edgeDir, 'build'), mode: 'request' });
+    a.kefu.push({ name: 'kefu-reuse', dir: path.join(edgeDir, 'build'), mode: 'reuse' });
+  }
   if (!(a.rounds > 0 && a.n > 0)) throw new Error('--rounds and --n must be positive');
   return a;
 }
@@ -164,7 +171,7 @@ async function main() {
       const cfg = config(dir, k.name, path.join(k.dir, 'worker.mjs'), {
         assets: { directory: path.join(k.dir, 'static') },
         d1_databases: [{ binding: 'DB', database_name: 'kefu', database_id: '00000000-0000-0000-0000-000000000000', migrations_dir: path.join(repoDir, 'relay/internal/store/d1/migrations') }],
-        vars: { KEFU_ALLOWED_ORIGINS: '*', KEFU_LOG_LEVEL: 'warn' },
+        vars: { KEFU_ALLOWED_ORIGINS: '*', KEFU_LOG_LEVEL: 'warn', ...(k.mode ? { KEFU_EDGE_INSTANCES: k.mode } : {}) },
       });
       const state = path.join(work, `${k.name}-state`);
       await run(wrangler, ['d1', 'migrations', 'apply', 'kefu', '--local', '--config', cfg, '--persist-to', state], { env: quiet, ms: 120_000 });

@@ -8,11 +8,16 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { edgeDir, repoDir, freePort, tmpDir, start, run, waitFor, readEvents, findBrowser, startSite } = require('./lib');
+const { soak, importIntents } = require('./soak');
 
 const AI_TEXT = 'Edge answers stream from the fake upstream, token by token.';
 const wrangler = path.join(edgeDir, 'node_modules', '.bin', 'wrangler');
 // No telemetry, no update checks: the test runs offline.
 const quiet = { WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG: 'info', NO_UPDATE_NOTIFIER: '1', CI: process.env.CI || 'true' };
+// How the Worker runs its Go program (edge/glue/worker.mjs): EDGE_INSTANCES
+// picks "request" (an instance per request) or "reuse"; wrangler.jsonc's
+// default when unset.
+const MODE = process.env.EDGE_INSTANCES;
 
 describe('edge build under wrangler dev', { timeout: 240_000 }, () => {
   let base, fake, dev, state, logs;
@@ -40,6 +45,7 @@ describe('edge build under wrangler dev', { timeout: 240_000 }, () => {
       'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--local',
       '--persist-to', state, '--show-interactive-dev-session=false', '--live-reload=false',
       '--var', `OPENAI_BASE_URL:${fakeURL}`, '--var', 'OPENAI_API_KEY:sk-edge-test',
+      ...(MODE ? ['--var', `KEFU_EDGE_INSTANCES:${MODE}`] : []),
     // WRANGLER_LOG=log: the Worker's own log lines too (a check below reads them).
     ], { env: { ...quiet, WRANGLER_LOG: 'log' }, logFile: path.join(logs, 'wrangler-dev.log') });
     await waitFor(`wrangler dev on ${base} (log: ${path.join(logs, 'wrangler-dev.log')})`, 90_000, async () => (await fetch(base + '/widget.js')).ok);
@@ -268,5 +274,42 @@ describe('edge build under wrangler dev', { timeout: 240_000 }, () => {
     const body = await res.json();
     assert.equal(body.error.code, 'not_supported');
     assert.match(body.error.message, /relay/);
+  });
+
+  // The rest needs the test routes (make test-edge builds them in).
+  const hooks = async (t) => {
+    if ((await fetch(base + '/__kefu_test/instance')).status === 200) return true;
+    t.skip('a build without the test routes (EDGE_TEST_HOOKS=1 ./edge/build.sh)');
+    return false;
+  };
+
+  test('a kept instance serves the next request; one that panicked does not', timeout, async (t) => {
+    if (!(await hooks(t))) return;
+    const which = async () => (await fetch(base + '/__kefu_test/instance')).json();
+    const a = await which();
+    const b = await which();
+    if (!a.reuse) {
+      assert.notEqual(a.instance, b.instance, 'an instance per request');
+      return;
+    }
+    // Sequential requests: the pool's one idle instance takes both.
+    assert.equal(b.instance, a.instance, 'the same instance');
+    assert.ok(b.served > a.served, `it counts its requests (${a.served}, then ${b.served})`);
+    const p = await fetch(base + '/__kefu_test/panic', { method: 'POST' });
+    assert.equal(p.status, 500);
+    assert.equal((await p.json()).error.code, 'internal');
+    const crash = await fetch(base + '/__kefu_test/crash', { method: 'POST' });
+    assert.equal(crash.status, 500, 'a panic no recover catches: the glue answers');
+    const c = await which();
+    assert.notEqual(c.instance, a.instance, 'the instance that panicked was dropped');
+    const ok = await fetch(base + '/v1/classify', json({ text: 'how long does shipping take?' }));
+    assert.equal(ok.status, 200, 'and the next requests are served');
+  });
+
+  test('a short soak: no state of one request in another', { timeout: 180_000 }, async (t) => {
+    if (!(await hooks(t))) return;
+    const r = await soak(base, { n: 300, concurrency: 6, aiText: AI_TEXT, changeIntents: importIntents(state, [], quiet) });
+    assert.deepEqual(r.failures, []);
+    assert.ok(Object.keys(r.counts).length >= 9, `every kind ran: ${JSON.stringify(r.counts)}`);
   });
 });

@@ -4,9 +4,11 @@
 // answers on Cloudflare Workers, from the relay's own handlers (package
 // edge) over D1 (package store/d1). Built by make edge; docs/edge.md.
 //
-// syumai/workers starts this program anew for every request: main builds
-// everything, serves that one request, lets an answer still streaming
-// finish (within the Worker's waitUntil), and returns.
+// syumai/workers' glue starts this program anew for every request: main
+// builds what the request needs, serves it, lets an answer still streaming
+// finish (within the Worker's waitUntil), and returns. Kefu's own glue
+// (edge/glue/worker.mjs) can instead keep an instance for many requests,
+// one at a time (reuse.go; docs/edge.md, One Go instance per isolate).
 package main
 
 import (
@@ -53,8 +55,21 @@ var (
 )
 
 func main() {
+	// The glue (edge/glue/worker.mjs) says whether this instance serves
+	// one request, as syumai/workers' own glue does, or many.
+	if js.Global().Get("context").Get("reuse").Truthy() {
+		serveMany()
+		return
+	}
+	serveOne()
+}
+
+// serveOne builds the edge, serves the one request this instance was
+// started for, lets its answers finish, and returns.
+func serveOne() {
 	start := time.Now()
-	handler, closeFn, log := build(context.Background())
+	b := build(context.Background())
+	log := b.log
 	drained := make(chan struct{})
 	// The runtime ends a request's work when its response is done, unless
 	// it was handed to waitUntil: an answer to a message posted as JSON
@@ -63,10 +78,10 @@ func main() {
 		<-workers.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), edge.DefaultDrain)
 		defer cancel()
-		closeFn(ctx)
+		b.close(ctx)
 		close(drained)
 	})
-	workers.ServeNonBlock(handler)
+	workers.ServeNonBlock(testHooks(b.h, nil))
 	workers.Ready()
 	log.Debug("kefu-edge: ready", "took", time.Since(start))
 	<-drained
@@ -81,11 +96,28 @@ func main() {
 	runtime.Gosched()
 }
 
+// built is an instance's edge: its handler, and what serving many
+// requests needs (nil when the build failed and h answers 503).
+type built struct {
+	h   http.Handler
+	e   *edge.Edge
+	st  *d1.Store
+	log *slog.Logger
+}
+
+// close lets answers still streaming finish (within ctx), then releases
+// the edge.
+func (b *built) close(ctx context.Context) {
+	if b.e != nil {
+		b.e.Close(ctx)
+	}
+}
+
 // build makes the handler and the logger; when that fails the handler
 // answers every request with a 503 and the log says why (a missing
 // binding, a bad option). The edge builds only what the request needs,
 // and answers 503 itself when that fails (migrations not applied).
-func build(ctx context.Context) (http.Handler, func(context.Context), *slog.Logger) {
+func build(ctx context.Context) *built {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg, err := config.Parse(nil, getenv, io.Discard)
 	if err != nil {
@@ -94,8 +126,8 @@ func build(ctx context.Context) (http.Handler, func(context.Context), *slog.Logg
 	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	fan := edge.NewFanout()
 	// Settings are read, all in one query, by the first request part that
-	// needs one: a health check reads none. This instance
-	// lives for one request, so nothing read can go stale.
+	// needs one: a health check reads none. An instance serving many
+	// requests builds anew when their version moves (reuse.go).
 	st, err := d1.Open(D1Binding, d1.Options{OnAppend: fan.OnAppend, Logger: log, SettingsOnFirstRead: true})
 	if err != nil {
 		return broken(log, err)
@@ -121,16 +153,16 @@ func build(ctx context.Context) (http.Handler, func(context.Context), *slog.Logg
 	if err != nil {
 		return broken(log, err)
 	}
-	return e, e.Close, log
+	return &built{h: e, e: e, st: st, log: log}
 }
 
 // broken answers every request with a 503; the reason goes to the log
 // (npx wrangler tail), not to visitors.
-func broken(log *slog.Logger, err error) (http.Handler, func(context.Context), *slog.Logger) {
+func broken(log *slog.Logger, err error) *built {
 	log.Error("kefu-edge: cannot start", "err", err)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return &built{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeInternal, edge.MsgNotSetUp)
-	}), func(context.Context) {}, log
+	}), log: log}
 }
 
 // getenv reads the Worker's vars and secrets. wrangler.jsonc may give a

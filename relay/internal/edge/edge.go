@@ -166,6 +166,25 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(w, r)
 }
 
+// Drain lets answers still streaming finish and reports whether they all
+// did within ctx; if not, they were cut, stored as incomplete, and the
+// edge is closed (build another). A Worker that keeps its Go instance
+// across requests drains after each request, before the next may start.
+func (e *Edge) Drain(ctx context.Context) bool {
+	e.mu.Lock()
+	flow := e.flow
+	e.mu.Unlock()
+	if flow == nil {
+		return true
+	}
+	flow.Drain(ctx)
+	return ctx.Err() == nil
+}
+
+// ReadsSettings reports whether a request for path reads the settings
+// documents (all but a health check do).
+func ReadsSettings(path string) bool { return partOf(path) != partHealth }
+
 // Close lets answers still streaming finish (within ctx, else they are cut
 // and stored as incomplete), then releases the AI client. An answer runs
 // past its request when the message came as JSON rather than as an event
