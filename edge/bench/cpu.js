@@ -160,8 +160,21 @@ async function main() {
     const fakeURL = `http://127.0.0.1:${fakePort}/v1`;
     await waitFor('the fake upstream', 15_000, async () => (await fetch(fakeURL + '/models')).ok);
 
+    // A JS Worker reading one D1 row per request, the kind of statement a
+    // kept instance's settings-version check is: what one D1 statement
+    // costs workerd under wrangler dev, where the local D1 runs in its
+    // threads (on Cloudflare it runs outside the Worker).
+    fs.writeFileSync(path.join(js, 'd1.mjs'), "export default { async fetch(req, env) { const r = await env.DB.prepare('SELECT version FROM settings_version WHERE id = 1').first(); return new Response(String(r.version)); } };\n");
+    const d1cfg = config(js, 'js-d1', path.join(js, 'd1.mjs'), {
+      d1_databases: [{ binding: 'DB', database_name: 'kefu', database_id: '00000000-0000-0000-0000-000000000000', migrations_dir: path.join(repoDir, 'relay/internal/store/d1/migrations') }],
+    });
+    fs.renameSync(d1cfg, path.join(js, 'd1.jsonc'));
+    const d1state = path.join(work, 'd1-state');
+    await run(wrangler, ['d1', 'migrations', 'apply', 'kefu', '--local', '--config', path.join(js, 'd1.jsonc'), '--persist-to', d1state], { env: quiet, ms: 120_000 });
+
     const defs = [
       { name: 'js-hello', config: config(js, 'js-hello', path.join(js, 'worker.mjs')), state: path.join(work, 'js-state'), probe: '/', kinds: (b) => ({ 'GET /': async () => { await (await fetch(b + '/')).text(); } }) },
+      { name: 'js-d1', config: path.join(js, 'd1.jsonc'), state: d1state, probe: '/', kinds: (b) => ({ 'GET / (one D1 row)': async () => { await (await fetch(b + '/')).text(); } }) },
       { name: 'go-hello', config: config(gohello, 'go-hello', path.join(gohello, 'worker.mjs')), state: path.join(work, 'go-state'), probe: '/', kinds: (b) => ({ 'GET /': async () => { await (await fetch(b + '/')).text(); } }) },
     ];
     for (const k of a.kefu) {

@@ -5,7 +5,8 @@
 //
 //   request  a new Go instance for every request, as syumai/workers' own
 //            glue does: nothing survives a request.
-//   reuse    up to POOL instances per isolate, kept across requests. An
+//   reuse    (the default) up to POOL instances per isolate, kept across
+//            requests. An
 //            instance serves ONE request at a time: workerd ties every
 //            promise, timer and stream to the request that created it,
 //            and Go's scheduler runs any goroutine from any callback, so
@@ -178,13 +179,13 @@ function drop(inst) {
 let warned = false;
 
 async function fetch(req, env, ctx) {
-  const mode = env.KEFU_EDGE_INSTANCES ?? "request";
-  if (mode === "reuse") return reuse(req, env, ctx);
-  if (mode !== "request" && !warned) {
+  const mode = env.KEFU_EDGE_INSTANCES ?? "reuse";
+  if (mode === "request") return once(req, env, ctx);
+  if (mode !== "reuse" && !warned) {
     warned = true;
-    console.error(`kefu-edge: KEFU_EDGE_INSTANCES is ${JSON.stringify(mode)}; want "request" or "reuse": serving each request on an instance of its own`);
+    console.error(`kefu-edge: KEFU_EDGE_INSTANCES is ${JSON.stringify(mode)}; want "reuse" or "request": keeping instances across requests`);
   }
-  return once(req, env, ctx);
+  return reuse(req, env, ctx);
 }
 
 export default { fetch };

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { edgeDir, repoDir, freePort, tmpDir, start, run, waitFor, readEvents, findBrowser, startSite } = require('./lib');
-const { soak, importIntents } = require('./soak');
+const { soak } = require('./soak');
 
 const AI_TEXT = 'Edge answers stream from the fake upstream, token by token.';
 const wrangler = path.join(edgeDir, 'node_modules', '.bin', 'wrangler');
@@ -306,9 +306,13 @@ describe('edge build under wrangler dev', { timeout: 240_000 }, () => {
     assert.equal(ok.status, 200, 'and the next requests are served');
   });
 
-  test('a short soak: no state of one request in another', { timeout: 180_000 }, async (t) => {
+  test('a short soak: no state of one request in another', { timeout: 120_000 }, async (t) => {
     if (!(await hooks(t))) return;
-    const r = await soak(base, { n: 300, concurrency: 6, aiText: AI_TEXT, changeIntents: importIntents(state, [], quiet) });
+    // The intents the import test above left; no import here (that test
+    // showed a kept instance sees one on the next request), to keep the
+    // suite short: make soak-edge imports twice in 10 000 requests.
+    const phases = [{ faq: [['do you sell gift cards?', 'gift_cards']] }];
+    const r = await soak(base, { n: 100, concurrency: 6, aiText: AI_TEXT, phases });
     assert.deepEqual(r.failures, []);
     assert.ok(Object.keys(r.counts).length >= 9, `every kind ran: ${JSON.stringify(r.counts)}`);
   });

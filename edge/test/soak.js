@@ -63,9 +63,10 @@ const post = (body, token, accept = 'application/json', headers = {}) => ({
 
 // soak sends opts.n requests to base, opts.concurrency at a time, and
 // returns {counts, failures, instances}; aiText is what the fake upstream
-// answers. changeIntents(intents) imports
+// answers. phases (default PHASES) split the run: each phase's intents, if
+// any, are imported first, and its FAQ questions asked; changeIntents(intents) imports
 // intents into the Worker's D1 (between phases, with nothing in flight).
-async function soak(base, { n = 10000, concurrency = 8, seed = 17, visitors = 16, aiText = AI_TEXT, without = [], changeIntents, log = () => {} } = {}) {
+async function soak(base, { n = 10000, concurrency = 8, seed = 17, visitors = 16, aiText = AI_TEXT, without = [], phases = PHASES, changeIntents, log = () => {} } = {}) {
   const rand = rng(seed);
   const pick = (xs) => xs[Math.floor(rand() * xs.length)];
   const counts = {};
@@ -186,15 +187,18 @@ async function soak(base, { n = 10000, concurrency = 8, seed = 17, visitors = 16
       if (sent % 1000 === 0) log(`${sent}/${n} requests, ${failures.length} failures`);
     }
   };
-  for (let p = 0; p < PHASES.length; p++) {
-    phase = PHASES[p];
+  for (let p = 0; p < phases.length; p++) {
+    phase = phases[p];
     const before = (await (await fetch(base + '/v1/widget/config')).json()).model?.hash;
-    await changeIntents(phase.intents);
-    // The very next request sees the import: instances kept across
-    // requests notice the settings' version moved.
-    modelHash = (await (await fetch(base + '/v1/widget/config')).json()).model?.hash;
-    if (modelHash === before) fail('config', `the model hash stayed ${before} after an import`);
-    const limit = Math.round((n * (p + 1)) / PHASES.length);
+    modelHash = before;
+    if (phase.intents) {
+      await changeIntents(phase.intents);
+      // The very next request sees the import: instances kept across
+      // requests notice the settings' version moved.
+      modelHash = (await (await fetch(base + '/v1/widget/config')).json()).model?.hash;
+      if (modelHash === before) fail('config', `the model hash stayed ${before} after an import`);
+    }
+    const limit = Math.round((n * (p + 1)) / phases.length);
     await Promise.all(Array.from({ length: concurrency }, () => worker(limit)));
   }
   return { counts, failures, instances, sent };
