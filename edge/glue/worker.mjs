@@ -31,18 +31,17 @@ globalThis.tryCatch = (fn) => {
   }
 };
 
-// start runs the Go program with the runtime context rc until it is ready
-// to serve. It returns the instance: inst.dead once the program ended, and
-// inst.exit(), a promise of that end made in the CALLING request. Not
-// go.run's own promise: workerd ties a promise to the request that made
-// it, and an instance kept across requests would settle the first
-// request's promise from a later one, whose continuations workerd then
-// cancels ("A promise was resolved or rejected from a different request
-// context…"), and the later request would hang. And not
-// _resolveExitPromise: when the program ends inside a call from JS (a
-// panic while serving), wasm_exec.js throws before it gets there.
-async function start(rc) {
-  const mod = await loadModule();
+// newInstance makes a Go instance for the runtime context rc, not yet
+// started: inst.dead once its program ended, and inst.exit(), a promise
+// of that end made in the CALLING request. Not go.run's own promise:
+// workerd ties a promise to the request that made it, and an instance
+// kept across requests would settle the first request's promise from a
+// later one, whose continuations workerd then cancels ("A promise was
+// resolved or rejected from a different request context…"), and the
+// later request would hang. And not _resolveExitPromise: when the program
+// ends inside a call from JS (a panic while serving), wasm_exec.js throws
+// before it gets there.
+function newInstance(rc) {
   const go = new Go();
   const inst = { rc, go, onExit: [] };
   Object.defineProperty(inst, "dead", { get: () => go.exited });
@@ -54,15 +53,21 @@ async function start(rc) {
     for (const f of inst.onExit.splice(0)) f();
     if (!inst.busy) drop(inst);
   };
+  return inst;
+}
+
+// start runs inst's program until it is ready to serve.
+async function start(inst) {
+  const mod = await loadModule();
   let ready;
   const readyPromise = new Promise((resolve) => {
     ready = resolve;
   });
   const instance = new WebAssembly.Instance(mod, {
-    ...go.importObject,
+    ...inst.go.importObject,
     workers: { ready: () => ready() },
   });
-  go.run(instance, rc);
+  inst.go.run(instance, inst.rc);
   await Promise.race([
     readyPromise,
     inst.exit().then(() => {
@@ -83,10 +88,19 @@ function failed() {
 // once serves req on an instance of its own (syumai/workers' way).
 async function once(req, env, ctx) {
   const binding = {};
-  const inst = await start(createRuntimeContext({ env, ctx, binding }));
+  const rc = createRuntimeContext({ env, ctx: undefined, binding });
+  const inst = newInstance(rc);
+  // The program's waitUntil work ends when the program does: one that
+  // panicked never settles it, and workerd would call the request hung.
+  const exited = inst.exit();
+  rc.ctx = {
+    waitUntil: (p) => ctx.waitUntil(Promise.race([p, exited])),
+    passThroughOnException: () => ctx.passThroughOnException(),
+  };
   inst.busy = true;
   try {
-    const res = await Promise.race([binding.handleRequest(req), inst.exit().then(() => null)]);
+    await start(inst);
+    const res = await Promise.race([binding.handleRequest(req), exited.then(() => null)]);
     return res ?? failed();
   } catch (e) {
     if (inst.dead) return failed();
@@ -111,7 +125,7 @@ async function reuse(req, env, ctx) {
     const rc = createRuntimeContext({ env, ctx: undefined, binding: {} });
     rc.reuse = true;
     try {
-      inst = await start(rc);
+      inst = await start(newInstance(rc));
     } catch (e) {
       pooled--;
       throw e;

@@ -68,11 +68,17 @@ const post = (body, token, accept = 'application/json', headers = {}) => ({
 // intents into the Worker's D1 (between phases, with nothing in flight).
 async function soak(base, { n = 10000, concurrency = 8, seed = 17, visitors = 16, aiText = AI_TEXT, without = [], phases = PHASES, changeIntents, log = () => {} } = {}) {
   const rand = rng(seed);
+  let sent = 0;
   const pick = (xs) => xs[Math.floor(rand() * xs.length)];
   const counts = {};
   const failures = [];
   const instances = new Map(); // id -> most requests served seen
-  const fail = (kind, msg) => { if (failures.length < 50) failures.push(`${kind}: ${msg}`); };
+  let failed = 0;
+  const fail = (kind, msg) => {
+    failed++;
+    if (failures.length < 50) failures.push(`${kind}: ${msg}`);
+    log(`failure ${failed} at request ${sent}: ${kind}: ${msg}`);
+  };
 
   const widget = await (await fetch(base + '/widget.js')).text();
   // Visitors, each with a conversation and the ids of what they sent.
@@ -124,16 +130,14 @@ async function soak(base, { n = 10000, concurrency = 8, seed = 17, visitors = 16
       } finally { v.busy = false; }
     }],
     [3, 'AI message', async () => {
-      const v = vs.find((x) => !x.busy);
-      if (!v) return false;
-      v.busy = true;
-      try {
-        const id = `${v.prefix}${++v.sent}`;
-        const ev = await readEvents(await fetch(`${base}/v1/conversations/${v.id}/messages`, post({ id, text: `tell me a story about the number ${v.sent}` }, v.token, 'text/event-stream')));
-        const stored = ev.find((e) => e.event === 'message' && e.data.via === 'ai');
-        if (ev[0]?.data.id !== id) fail('AI message', `ack ${JSON.stringify(ev[0]?.data)} for ${id}`);
-        if (stored?.data.text !== aiText) fail('AI message', `stored ${JSON.stringify(stored?.data)}`);
-      } finally { v.busy = false; }
+      // A conversation of its own: the AI's answer caps (per conversation,
+      // per visitor and hour) would hand a long one off.
+      const w = await (await fetch(base + '/v1/conversations', post({}))).json();
+      const id = `ai-${w.conversation_id}`;
+      const ev = await readEvents(await fetch(`${base}/v1/conversations/${w.conversation_id}/messages`, post({ id, text: `tell me a story about ${id}` }, w.token, 'text/event-stream')));
+      const stored = ev.find((e) => e.event === 'message' && e.data.via === 'ai');
+      if (ev[0]?.data.id !== id) fail('AI message', `ack ${JSON.stringify(ev[0]?.data)} for ${id}`);
+      if (stored?.data.text !== aiText) fail('AI message', `stored ${JSON.stringify(stored?.data)}, events ${ev.map((e) => e.event).join(' ')}`);
     }],
     [8, 'history', async () => {
       const v = pick(vs);
@@ -154,7 +158,8 @@ async function soak(base, { n = 10000, concurrency = 8, seed = 17, visitors = 16
     }],
     [5, 'instance', async () => {
       const r = await (await fetch(base + '/__kefu_test/instance')).json();
-      instances.set(r.instance, Math.max(instances.get(r.instance) ?? 0, r.served));
+      const seen = instances.get(r.instance) ?? { served: 0, goroutines: 0 };
+      instances.set(r.instance, { served: Math.max(seen.served, r.served), goroutines: Math.max(seen.goroutines, r.goroutines) });
     }],
     [1, 'panic', async () => {
       const res = await fetch(base + '/__kefu_test/panic', { method: 'POST' });
@@ -175,7 +180,6 @@ async function soak(base, { n = 10000, concurrency = 8, seed = 17, visitors = 16
     return kinds[0];
   };
 
-  let sent = 0;
   const worker = async (limit) => {
     while (sent < limit) {
       const [, kind, f] = choose();
@@ -184,7 +188,7 @@ async function soak(base, { n = 10000, concurrency = 8, seed = 17, visitors = 16
         if ((await f()) === false) { sent--; continue; }
         counts[kind] = (counts[kind] ?? 0) + 1;
       } catch (e) { fail(kind, e.message); }
-      if (sent % 1000 === 0) log(`${sent}/${n} requests, ${failures.length} failures`);
+      if (sent % 1000 === 0) log(`${sent}/${n} requests, ${failed} failures`);
     }
   };
   for (let p = 0; p < phases.length; p++) {
@@ -201,7 +205,7 @@ async function soak(base, { n = 10000, concurrency = 8, seed = 17, visitors = 16
     const limit = Math.round((n * (p + 1)) / phases.length);
     await Promise.all(Array.from({ length: concurrency }, () => worker(limit)));
   }
-  return { counts, failures, instances, sent };
+  return { counts, failures, failed, instances, sent };
 }
 
 // importIntents is changeIntents for a local D1: the operator's path.
@@ -255,11 +259,12 @@ async function main() {
     await waitFor(`wrangler dev (log: ${log})`, 120_000, async () => (await fetch(base + '/healthz')).ok);
     const t0 = Date.now();
     const r = await soak(base, { n: a.n, concurrency: a.concurrency, without: a.without.split(','), changeIntents: importIntents(state, ['--config', cfg], quiet), log: (m) => process.stderr.write(m + '\n') });
-    const served = [...r.instances.values()];
+    const served = [...r.instances.values()].map((x) => x.served);
+    const goroutines = [...r.instances.values()].map((x) => x.goroutines);
     console.log(`soak (${a.mode}): ${r.sent} requests, ${a.concurrency} at a time, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     console.log(`by kind: ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    console.log(`Go instances seen by /__kefu_test/instance: ${served.length}; most requests served by one: ${Math.max(0, ...served)}`);
-    console.log(r.failures.length ? `FAILURES (${r.failures.length}, first 50):\n  ${r.failures.join('\n  ')}` : 'no failures');
+    console.log(`Go instances seen by /__kefu_test/instance: ${served.length}; most requests served by one: ${Math.max(0, ...served)}; most goroutines in one, between requests: ${Math.max(0, ...goroutines)}`);
+    console.log(r.failures.length ? `FAILURES (${r.failed}, first 50):\n  ${r.failures.join('\n  ')}` : 'no failures');
     if (r.failures.length) process.exitCode = 1;
   } finally {
     killAll();

@@ -45,6 +45,13 @@ type many struct {
 
 func (m *many) serve(w http.ResponseWriter, r *http.Request) {
 	m.served++
+	// syumai/workers never ends a request's context; net/http's server
+	// ends it when the handler returns, and what watches it (the AI
+	// client's upstream request among others) would otherwise wait for
+	// ever in a kept instance, one goroutine per request.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	r = r.WithContext(ctx)
 	// Registered before anything can yield: the glue reads waitUntil from
 	// the runtime context it set for this request.
 	var cur *built
