@@ -103,6 +103,8 @@ type built struct {
 	e   *edge.Edge
 	st  *d1.Store
 	log *slog.Logger
+	// opts builds the edge again over the same store (rebuild).
+	opts edge.Options
 }
 
 // close lets answers still streaming finish (within ctx), then releases
@@ -144,16 +146,29 @@ func build(ctx context.Context) *built {
 	if wasmURL != "" && wasmHash != "" && wasmExecURL != "" {
 		wasm = &site.WasmFiles{Module: site.Asset{URL: wasmURL, Hash: wasmHash}, Exec: wasmExecURL}
 	}
-	e, err := edge.New(ctx, edge.Options{
+	opts := edge.Options{
 		Config: cfg, Fanout: fan, Store: st, Log: log, Wasm: wasm, AssetHashes: hashes, DefaultModel: model,
 		// Workers open no sockets: upstream requests go through fetch.
 		// Manual redirects leave the AI client's own redirect checks in charge.
 		Transport: fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport,
-	})
+	}
+	e, err := edge.New(ctx, opts)
 	if err != nil {
 		return broken(log, err)
 	}
-	return &built{h: e, e: e, st: st, log: log}
+	return &built{h: e, e: e, st: st, log: log, opts: opts}
+}
+
+// rebuild builds the edge again from the settings as they are now, over
+// the same store: a new store would open another database/sql pool, whose
+// goroutine never ends in a program that does not.
+func (b *built) rebuild(ctx context.Context) *built {
+	b.st.ForgetSettings()
+	e, err := edge.New(ctx, b.opts)
+	if err != nil {
+		return broken(b.log, err)
+	}
+	return &built{h: e, e: e, st: b.st, log: b.log, opts: b.opts}
 }
 
 // broken answers every request with a 503; the reason goes to the log

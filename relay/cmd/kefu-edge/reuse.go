@@ -108,7 +108,7 @@ func (m *many) prepare(ctx context.Context, path string) *built {
 	}
 	if m.used {
 		old := m.b
-		m.b = build(ctx)
+		m.b = old.rebuild(ctx)
 		// Drained after its last request: nothing is left to wait for.
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		old.close(cctx)

@@ -55,6 +55,15 @@ func (s *Store) SettingsVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
+// ForgetSettings drops the settings read by LoadSettings: with
+// SettingsOnFirstRead the next read loads them all again. For a store that
+// outlives one request, when SettingsVersion says they changed.
+func (s *Store) ForgetSettings() {
+	s.settingsMu.Lock()
+	s.settings = nil
+	s.settingsMu.Unlock()
+}
+
 // Setting reads the JSON document stored under name into v. It reports
 // false, with v untouched, when nothing is stored yet.
 func (s *Store) Setting(name string, v any) (bool, error) {

@@ -70,3 +70,35 @@ func TestSettingsVersionWithoutMigration(t *testing.T) {
 		t.Errorf("error = %v, want a hint %q", err, want)
 	}
 }
+
+// ForgetSettings makes the next read see what was written beside the
+// store since the settings were loaded.
+func TestForgetSettings(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLite(t)
+	s := New(db, Options{SettingsOnFirstRead: true})
+	if err := s.PutSetting(ctx, "widget", "before"); err != nil {
+		t.Fatal(err)
+	}
+	read := func() string {
+		t.Helper()
+		var v string
+		if _, err := s.Setting("widget", &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := read(); got != "before" {
+		t.Fatalf("read %q", got)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE settings SET value = '"after"' WHERE name = 'widget'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "before" {
+		t.Fatalf("read %q before ForgetSettings, want the loaded %q", got, "before")
+	}
+	s.ForgetSettings()
+	if got := read(); got != "after" {
+		t.Errorf("read %q after ForgetSettings, want %q", got, "after")
+	}
+}
