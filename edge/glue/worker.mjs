@@ -46,6 +46,10 @@ function newInstance(rc) {
   const inst = { rc, go, onExit: [] };
   Object.defineProperty(inst, "dead", { get: () => go.exited });
   inst.exit = () => (go.exited ? Promise.resolve() : new Promise((resolve) => inst.onExit.push(resolve)));
+  // Nothing waits on go.run's promise here, and settling it from a later
+  // request than the one that started the instance is what workerd warns
+  // about (above).
+  go._resolveExitPromise = () => {};
   // wasm_exec.js calls go.exit first thing once the program has ended.
   const logExit = go.exit;
   go.exit = (code) => {
