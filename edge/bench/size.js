@@ -28,7 +28,7 @@ function leb(buf, pos) {
 // → "net/http"). Compiler-made symbols (type_.eq…, go:…) fall under "(go)".
 function packager(main) {
   const list = execFileSync('go', ['list', '-deps', main], { env: { ...process.env, GOOS: 'js', GOARCH: 'wasm' }, encoding: 'utf8' }).trim().split('\n');
-  const byMangled = new Map(list.map((p) => [p.replaceAll('/', '_'), p]));
+  const byMangled = new Map(list.map((p) => [p.replace(/[/-]/g, '_'), p])); // go-openai: go_openai
   return (name) => {
     let best = '(go)';
     for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) {
