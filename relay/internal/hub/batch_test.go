@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,40 +11,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
-
-// unstarted returns a Conn made by Accept that has not been started, the
-// client end of it, and a channel that is closed when the server's reader
-// ends.
-func unstarted(t *testing.T, opts ConnOptions) (*Conn, *websocket.Conn) {
-	t.Helper()
-	got := make(chan *Conn, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Accept(w, r, nil, "test", opts)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		got <- c
-		for {
-			if _, err := c.Read(context.Background()); err != nil {
-				break
-			}
-		}
-		c.Close(websocket.StatusNormalClosure, "")
-		c.Wait()
-	}))
-	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cl, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.CloseNow() })
-	c := <-got
-	t.Cleanup(func() { c.Close(websocket.StatusNormalClosure, "") })
-	return c, cl
-}
 
 // Frames waiting in the queue when the writer runs go out in one write(2),
 // in order; a frame that finds the queue empty is written at once, alone.

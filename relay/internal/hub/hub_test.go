@@ -19,6 +19,17 @@ import (
 // pair returns a started server-side Conn and the client end of it.
 func pair(t *testing.T, opts ConnOptions) (*Conn, *websocket.Conn) {
 	t.Helper()
+	c, cl := unstarted(t, opts)
+	c.Start()
+	return c, cl
+}
+
+// unstarted returns a Conn made by Accept that has not been started (its
+// writer is not running: what is sent waits in the queue) and the client
+// end of it. The server side reads, as every session does: pongs are read
+// by its reader.
+func unstarted(t *testing.T, opts ConnOptions) (*Conn, *websocket.Conn) {
+	t.Helper()
 	got := make(chan *Conn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := Accept(w, r, nil, "test", opts)
@@ -26,9 +37,7 @@ func pair(t *testing.T, opts ConnOptions) (*Conn, *websocket.Conn) {
 			t.Error(err)
 			return
 		}
-		c.Start()
 		got <- c
-		// A reader, as every session has: pongs are read by it.
 		for {
 			if _, err := c.Read(context.Background()); err != nil {
 				break
@@ -38,7 +47,7 @@ func pair(t *testing.T, opts ConnOptions) (*Conn, *websocket.Conn) {
 		c.Wait()
 	}))
 	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cl, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
 	if err != nil {
