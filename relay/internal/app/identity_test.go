@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -104,32 +103,21 @@ func TestSignedIdentityFollowsTheUserAcrossDevices(t *testing.T) {
 
 	// A third device on the HTTP fallback: its identify answers with the
 	// user's conversation, and starting again lands there.
-	post := func(path, token, body string) map[string]any {
+	post := func(path, token string, body any) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest("POST", r.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
 		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode != 200 {
-			t.Fatalf("POST %s: %s %v", path, resp.Status, out)
+		if err := json.Unmarshal(r.VisitorPost(t, path, token, body), &out); err != nil {
+			t.Fatalf("POST %s: %v", path, err)
 		}
 		return out
 	}
-	w := post("/v1/conversations", "", "")
+	w := post("/v1/conversations", "", nil)
 	tok := w["token"].(string)
 	traits, _ := json.Marshal(map[string]any{"traits": sig("42")})
-	if got := post("/v1/conversations/"+w["conversation_id"].(string)+"/identify", tok, string(traits)); got["conversation_id"] != a.conv {
+	if got := post("/v1/conversations/"+w["conversation_id"].(string)+"/identify", tok, json.RawMessage(traits)); got["conversation_id"] != a.conv {
 		t.Errorf("HTTP identify answered %v; want the user's conversation %s", got, a.conv)
 	}
-	if got := post("/v1/conversations", tok, ""); got["conversation_id"] != a.conv || got["resume"] != protocol.ResumeOK {
+	if got := post("/v1/conversations", tok, nil); got["conversation_id"] != a.conv || got["resume"] != protocol.ResumeOK {
 		t.Errorf("HTTP start after the move: %v; want %s", got, a.conv)
 	}
 

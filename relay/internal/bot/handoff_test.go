@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -155,27 +154,9 @@ func TestPollingClientGetsTheWholeAnswer(t *testing.T) {
 		c.AIChunkGap, c.AIAnswerTimeout = 5*time.Second, 60*time.Second
 		c.AIAbandonAfter = 300 * time.Millisecond
 	})
-	post := func(path, token string, body any) []byte {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", r.URL+path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %d %s", path, resp.StatusCode, out)
-		}
-		return out
-	}
 	var w protocol.Welcome
-	json.Unmarshal(post("/v1/conversations", "", map[string]any{}), &w)
-	post("/v1/conversations/"+w.ConversationID+"/messages", w.Token, map[string]string{"id": "m1", "text": "tell me the story of your company"})
+	json.Unmarshal(r.VisitorPost(t, "/v1/conversations", "", map[string]any{}), &w)
+	r.VisitorPost(t, "/v1/conversations/"+w.ConversationID+"/messages", w.Token, map[string]string{"id": "m1", "text": "tell me the story of your company"})
 	started := time.Now()
 	// Poll rarely: the answer takes ~2.5 s, --ai-abandon-after is 0.3 s.
 	deadline := time.Now().Add(30 * time.Second)
