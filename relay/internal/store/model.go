@@ -140,13 +140,15 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 type Fill func(*Visitor)
 
 // NewVisitor is a new visitor with fresh ids and its conversation's id,
-// filled by fill (which cannot change the ids or the creation time).
+// filled by fill (which cannot change the ids or the creation time). Both
+// ids are time-ordered (NewTimeID): the visitors and conversations created
+// together are stored side by side.
 func NewVisitor(fingerprint string, now time.Time, fill []Fill) Visitor {
 	v := Visitor{Fingerprint: fingerprint}
 	for _, f := range fill {
 		f(&v)
 	}
-	v.ID, v.ConversationID, v.CreatedAt = NewID(), NewID(), now
+	v.ID, v.ConversationID, v.CreatedAt = NewTimeID(now), NewTimeID(now), now
 	return v
 }
 
@@ -156,6 +158,39 @@ func NewID() string {
 	var b [10]byte
 	rand.Read(b[:])
 	return idEncoding.EncodeToString(b[:])
+}
+
+// timeDigits are idEncoding's 32 characters in byte order, so that a
+// number written with them sorts as the number does.
+const timeDigits = "234567abcdefghijklmnopqrstuvwxyz"
+
+// idEpoch is where NewTimeID's clock starts (2026-01-01 UTC, in ms).
+const idEpoch = 1767225600000
+
+// NewTimeID returns a 16-character id, like NewID's, that sorts by the time
+// it was made: 8 characters count 4-ms ticks since 2026 (40 bits: until
+// 2165), 8 are random (40 bits). New visitors and conversations get such
+// ids so that a group commit of new ones appends to the last leaf of each
+// tree instead of touching a random leaf per record (the store's garbage
+// and file pages per connect, issue 16). Conversation ids are not
+// secret, but one names the thread of a conversation's emails and an
+// emailed reply is taken only from the visitor's own address: the random
+// half keeps an id unguessable even to someone who knows the moment it
+// was made. Ids of either kind stay valid side by side.
+func NewTimeID(now time.Time) string {
+	t := uint64(0)
+	if ms := now.UnixMilli(); ms > idEpoch {
+		t = uint64(ms-idEpoch) / 4
+	}
+	var b [16]byte
+	for i := 7; i >= 0; i-- {
+		b[i] = timeDigits[t&31]
+		t >>= 5
+	}
+	var r [5]byte
+	rand.Read(r[:])
+	idEncoding.Encode(b[8:], r[:])
+	return string(b[:])
 }
 
 // Stored is the message nm becomes when stored as seq of convID at time at.

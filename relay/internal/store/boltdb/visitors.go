@@ -23,6 +23,14 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 		if tb.Get(tokenHash) != nil {
 			return fmt.Errorf("token hash already in use")
 		}
+		// Ids are half random (store.NewTimeID): a clash is as unlikely
+		// as a token's, and refused as one rather than overwriting.
+		if tx.Bucket(bucketVisitors).Get([]byte(v.ID)) != nil {
+			return fmt.Errorf("visitor id %s already in use", v.ID)
+		}
+		if _, err := s.conv(tx, c.ID); err == nil {
+			return fmt.Errorf("conversation id %s already in use", c.ID)
+		}
 		if err := tb.Put(tokenHash, []byte(v.ID)); err != nil {
 			return err
 		}
