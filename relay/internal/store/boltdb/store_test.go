@@ -2,6 +2,7 @@ package boltdb
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -358,4 +359,40 @@ func TestClientIDKeysAreNotMessages(t *testing.T) {
 			t.Errorf("message %d has seq %d", i, m.Seq)
 		}
 	}
+}
+
+// BenchmarkCreateVisitor measures new visitors created by 64 concurrent
+// connects (the capacity benchmark's shape): bytes and allocations per
+// visitor are what a connect burst leaves for the GC, and page writes per
+// visitor what it costs the disk; both steady however loaded the machine
+// is. -run '^$' -bench CreateVisitor -benchmem.
+func BenchmarkCreateVisitor(b *testing.B) {
+	var commits, batched atomic.Int64
+	s, _ := openTest(b, Options{Logger: slog.New(slog.DiscardHandler), OnCommit: func(n int, _ time.Duration, err error) {
+		commits.Add(1)
+		batched.Add(int64(n))
+	}})
+	for range 2000 { // a tree more than one leaf deep
+		newVisitor(b, s)
+	}
+	commits.Store(0)
+	batched.Store(0)
+	io0 := s.IOStats()
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var tok [16]byte
+		for pb.Next() {
+			rand.Read(tok[:])
+			if _, _, err := s.CreateVisitor(context.Background(), tok[:], "fp"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	if c := commits.Load(); c > 0 {
+		b.ReportMetric(float64(batched.Load())/float64(c), "writes/commit")
+	}
+	b.ReportMetric(float64(s.IOStats().Writes-io0.Writes)/float64(b.N), "pwrites/visitor")
 }
