@@ -178,19 +178,47 @@ const idEpoch = 1767225600000
 // half keeps an id unguessable even to someone who knows the moment it
 // was made. Ids of either kind stay valid side by side.
 func NewTimeID(now time.Time) string {
-	t := uint64(0)
-	if ms := now.UnixMilli(); ms > idEpoch {
-		t = uint64(ms-idEpoch) / 4
-	}
 	var b [16]byte
-	for i := 7; i >= 0; i-- {
-		b[i] = timeDigits[t&31]
-		t >>= 5
-	}
+	putTimeKey(b[:8], now)
 	var r [5]byte
 	rand.Read(r[:])
 	idEncoding.Encode(b[8:], r[:])
 	return string(b[:])
+}
+
+// TimeKeyLen is the length of TimeKey.
+const TimeKeyLen = 8
+
+// TimeKey is NewTimeID's time half: 8 characters that sort as the 4-ms
+// ticks since 2026 they count.
+func TimeKey(now time.Time) string {
+	var b [TimeKeyLen]byte
+	putTimeKey(b[:], now)
+	return string(b[:])
+}
+
+// IsTimeKey reports whether s is written as TimeKey writes.
+func IsTimeKey(s string) bool {
+	if len(s) != TimeKeyLen {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !('a' <= c && c <= 'z' || '2' <= c && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+func putTimeKey(b []byte, now time.Time) {
+	t := uint64(0)
+	if ms := now.UnixMilli(); ms > idEpoch {
+		t = uint64(ms-idEpoch) / 4
+	}
+	for i := TimeKeyLen - 1; i >= 0; i-- {
+		b[i] = timeDigits[t&31]
+		t >>= 5
+	}
 }
 
 // Stored is the message nm becomes when stored as seq of convID at time at.

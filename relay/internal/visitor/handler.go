@@ -167,15 +167,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.metrics.Closed("visitor", int(code))
 }
 
-// newToken returns a 256-bit random visitor token and the hash stored for it.
-func newToken() (token string, hash []byte) {
+// newToken returns a new visitor token and the key stored for it: the
+// time it was made (store.TimeKey), a dot and 256 random bits.
+func newToken(now time.Time) (token string, hash []byte) {
 	var b [32]byte
 	rand.Read(b[:])
-	token = base64.RawURLEncoding.EncodeToString(b[:])
+	token = store.TimeKey(now) + "." + base64.RawURLEncoding.EncodeToString(b[:])
 	return token, hashToken(token)
 }
 
+// tokenLen is the length of the tokens newToken makes.
+const tokenLen = store.TimeKeyLen + 1 + 43
+
+// hashToken is the key a token is stored under: its SHA-256, behind the
+// time the token was made for a token that carries it. Tokens made
+// together are then stored side by side, and a group commit of new
+// visitors adds to one leaf of the tokens tree rather than reading and
+// rewriting a random leaf per visitor (issue 16: most of what a connect
+// left for the GC). The time is not secret (the visitor's own, in their
+// browser); the random part is the credential. Tokens made before
+// (43 characters, no time) keep their plain hash.
 func hashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
+	if len(token) == tokenLen && token[store.TimeKeyLen] == '.' && store.IsTimeKey(token[:store.TimeKeyLen]) {
+		return append([]byte(token[:store.TimeKeyLen]), h[:]...)
+	}
 	return h[:]
 }

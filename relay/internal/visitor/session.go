@@ -213,7 +213,7 @@ func (h *Handler) resolve(ctx context.Context, ip string, hello *protocol.Hello,
 			h.metrics.FrameError(string(protocol.CodeRateLimited))
 			return r, protocol.Errorf(protocol.CodeRateLimited, "too many new conversations from your address; try again in a minute")
 		}
-		r.token, r.tokenHash = newToken()
+		r.token, r.tokenHash = newToken(time.Now())
 		// Its language and context go into the commit that creates it:
 		// keepLang and keepContext below then find nothing to write, and
 		// the welcome waits for one commit, not three.

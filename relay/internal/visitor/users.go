@@ -3,6 +3,7 @@ package visitor
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/httpx"
 
@@ -42,7 +43,7 @@ func (h *Handler) linkUser(ctx context.Context, v store.Visitor, tokenHash []byt
 		if u, err := h.store.VisitorByToken(key); err == nil {
 			own = u.ID
 		} else {
-			_, hash := newToken()
+			_, hash := newToken(time.Now())
 			nv, _, err := h.store.CreateVisitor(ctx, hash, v.Fingerprint)
 			if err != nil {
 				h.log.Error("visitor: new visitor for a user", "err", err)
