@@ -25,6 +25,12 @@ var flatSeeds = []string{
 	`{"type":"message","id":"m1","text":"x","page_url":"javascript:alert(1)"}`,
 	`{"type":"typing","on":true}`,
 	`{"type":"hello","last_seq":0}`,
+	`{"type":"hello","token":"mhf2x3ab.Qm9vbS1ib29tLXRoaXMtaXMtYS10b2tlbi1leGFtcGxl","conversation_id":"k3n5q2w8x7p1m4ra","last_seq":12,"fingerprint":"9f86d081","lang":"de","locale":"de-DE","tz":"Europe/Berlin","referrer":"https://b.example/x"}`,
+	`{"type":"hello","last_seq":18446744073709551616}`,
+	`{"type":"hello","last_seq":012}`, `{"type":"hello","last_seq":-1}`, `{"type":"hello","last_seq":1.5}`, `{"type":"hello","last_seq":1e3}`,
+	`{"type":"hello","last_seq":"3"}`, `{"type":"hello","lang":"not a tag!"}`, `{"type":"hello","last_seq":1,"last_seq":2}`,
+	`{"type":"hello","token":5}`, `{"type":"hello","status":"online"}`, `{"type":"hello","positions":true}`,
+	`{"type":"message","id":7,"text":"x"}`,
 	`{}`, `{"type":"message"}`, `"message"`, `{"type":"message","id":"m1","text":"x"`,
 }
 
@@ -38,6 +44,10 @@ func TestDecodeFlatTakesMessages(t *testing.T) {
 		{clientFrames, flatSeeds[0], &Send{Type: TypeMessage, ID: "m1", Text: "hi"}},
 		{clientFrames, flatSeeds[1], &Send{Type: TypeMessage, ID: "m1", Text: "hi \"there\" é\n"}},
 		{agentFrames, flatSeeds[3], &AgentSend{Type: TypeMessage, ConversationID: "c1", ID: "a1", Text: "reply"}},
+		{clientFrames, flatSeeds[17], &Hello{Type: TypeHello}},
+		{clientFrames, flatSeeds[18], &Hello{Type: TypeHello, Token: "mhf2x3ab.Qm9vbS1ib29tLXRoaXMtaXMtYS10b2tlbi1leGFtcGxl",
+			ConversationID: "k3n5q2w8x7p1m4ra", LastSeq: 12, Fingerprint: "9f86d081", Lang: "de", Locale: "de-DE", TZ: "Europe/Berlin",
+			Referrer: "https://b.example/x"}},
 	} {
 		v, ok, err := decodeFlat(tt.table, []byte(tt.in))
 		if !ok || err != nil || !reflect.DeepEqual(v, tt.want) {
@@ -45,7 +55,7 @@ func TestDecodeFlatTakesMessages(t *testing.T) {
 		}
 	}
 	// Left to the full decoder: its errors name what is wrong.
-	for _, in := range []string{flatSeeds[7], flatSeeds[8], flatSeeds[10], flatSeeds[13], flatSeeds[16]} {
+	for _, in := range append([]string{flatSeeds[7], flatSeeds[8], flatSeeds[10], flatSeeds[13], flatSeeds[16]}, append(flatSeeds[19:25:25], flatSeeds[26:31]...)...) {
 		if _, ok, _ := decodeFlat(clientFrames, []byte(in)); ok {
 			t.Errorf("decodeFlat took %s", in)
 		}
@@ -101,4 +111,24 @@ func make200() []byte {
 		b[i] = 'k'
 	}
 	return b
+}
+
+// BenchmarkDecodeHello is a returning visitor's hello, the first frame of
+// every connection; -run '^$' -bench DecodeHello -benchmem.
+func BenchmarkDecodeHello(b *testing.B) {
+	frame := []byte(flatSeeds[18])
+	b.Run("fast", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Decode(frame); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("full", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeFull(clientFrames, frame); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
