@@ -28,7 +28,7 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 		if tx.Bucket(bucketVisitors).Get([]byte(v.ID)) != nil {
 			return fmt.Errorf("visitor id %s already in use", v.ID)
 		}
-		if _, err := s.conv(tx, c.ID); err == nil {
+		if s.batch.convs[c.ID] != nil || tx.Bucket(bucketConversations).Get([]byte(c.ID)) != nil {
 			return fmt.Errorf("conversation id %s already in use", c.ID)
 		}
 		if err := tb.Put(tokenHash, []byte(v.ID)); err != nil {
