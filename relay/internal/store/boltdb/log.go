@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -82,6 +83,95 @@ type logHeader struct {
 	ConversationID string `json:"conversation_id"`
 	Seq            uint64 `json:"seq"`
 	ClientID       string `json:"client_id"`
+}
+
+// decodeHeader is json.Unmarshal(v, &h): a log entry's header. Every
+// entry begins with it as encodeMessage (and json.Marshal of a
+// store.Message) writes it — the conversation id, seq, then the client
+// id if any — so it is read from there and the rest only checked to be
+// JSON. Any other shape (an escape in a string, a field out of place) is
+// decoded in full.
+func decodeHeader(v []byte) (logHeader, error) {
+	if h, ok := plainHeader(v); ok && json.Valid(v) {
+		return h, nil
+	}
+	var h logHeader
+	err := json.Unmarshal(v, &h)
+	return h, err
+}
+
+// moveHeader is decodeHeader for a move, which copies the entry's bytes
+// as they are: only the header it files them under is read, not the whole
+// message (a reflective decode of every entry was most of a move's own
+// cost, issue 16). A body damaged on disk moves as it is, and is found
+// where it lies by the readers and kefu check, as it was in the log.
+func moveHeader(v []byte) (logHeader, error) {
+	if h, ok := plainHeader(v); ok {
+		return h, nil
+	}
+	var h logHeader
+	err := json.Unmarshal(v, &h)
+	return h, err
+}
+
+// plainHeader reads `{"conversation_id":"…","seq":N` and, if next,
+// `,"client_id":"…"` where the strings hold no escape; ok false for
+// anything else.
+func plainHeader(v []byte) (h logHeader, ok bool) {
+	rest, found := bytes.CutPrefix(v, []byte(`{"conversation_id":`))
+	if !found {
+		return h, false
+	}
+	conv, rest, ok := plainString(rest)
+	if !ok {
+		return h, false
+	}
+	if rest, found = bytes.CutPrefix(rest, []byte(`,"seq":`)); !found {
+		return h, false
+	}
+	n := 0
+	for n < len(rest) && '0' <= rest[n] && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 || n > 1 && rest[0] == '0' || n > 19 {
+		return h, false
+	}
+	seq, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+	if err != nil {
+		return h, false
+	}
+	rest = rest[n:]
+	h.ConversationID, h.Seq = string(conv), seq
+	if rest, found = bytes.CutPrefix(rest, []byte(`,"client_id":`)); found {
+		id, _, ok := plainString(rest)
+		if !ok {
+			return logHeader{}, false
+		}
+		h.ClientID = string(id)
+		return h, true
+	}
+	// No client id: the next member must not be one either.
+	if len(rest) == 0 || rest[0] != ',' && rest[0] != '}' || bytes.Contains(rest, []byte(`"client_id"`)) {
+		return logHeader{}, false
+	}
+	return h, true
+}
+
+// plainString reads a JSON string without escapes or control characters
+// at the start of b: its bytes and what follows.
+func plainString(b []byte) (s, rest []byte, ok bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return nil, nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return b[1:i], b[i+1:], true
+		case c == '\\' || c < 0x20:
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
 }
 
 // logIndex lists, per conversation, its messages still in the log, in seq
@@ -292,8 +382,8 @@ func loadLog(tx *bolt.Tx) (*logIndex, error) {
 	x := &logIndex{convs: map[string][]logRef{}, stale: map[string][]uint64{}, horizon: logMoved(tx)}
 	mb := tx.Bucket(bucketMessages)
 	err := tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
-		var h logHeader
-		if len(k) != 8 || json.Unmarshal(v, &h) != nil || h.ConversationID == "" {
+		h, err := decodeHeader(v)
+		if len(k) != 8 || err != nil || h.ConversationID == "" {
 			return fmt.Errorf("log entry %x: %w", k, store.ErrCorrupt)
 		}
 		pos := binary.BigEndian.Uint64(k)
@@ -423,8 +513,8 @@ func (s *Store) logRefs(tx *bolt.Tx, conv string, after uint64) ([]logRef, error
 		if !bytes.Contains(v, quoted) {
 			continue
 		}
-		var h logHeader
-		if err := json.Unmarshal(v, &h); err != nil {
+		h, err := decodeHeader(v)
+		if err != nil {
 			return nil, fmt.Errorf("decode log entry %x: %w: %w", k, store.ErrCorrupt, err)
 		}
 		if h.ConversationID == conv && h.Seq > after {
@@ -540,7 +630,11 @@ func (s *Store) compactLog() error {
 				k := posKey(r.pos)
 				v := lb.Get(k)
 				var h logHeader
-				if v == nil || json.Unmarshal(v, &h) != nil || h.ConversationID != p.conv || h.Seq != r.seq || len(h.ConversationID) != store.IDLen || h.Seq == 0 {
+				var err error
+				if v != nil {
+					h, err = moveHeader(v)
+				}
+				if v == nil || err != nil || h.ConversationID != p.conv || h.Seq != r.seq || len(h.ConversationID) != store.IDLen || h.Seq == 0 {
 					return fmt.Errorf("log entry %x of conversation %s: %w (kefu check, then kefu repair)", k, p.conv, store.ErrCorrupt)
 				}
 				if err := mb.Put(messageKey(h.ConversationID, h.Seq), bytes.Clone(v)); err != nil {

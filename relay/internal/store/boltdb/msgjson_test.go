@@ -2,6 +2,7 @@ package boltdb
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,85 @@ func FuzzEncodeMessage(f *testing.F) {
 		got, err := encodeMessage(&m)
 		if (err == nil) != (werr == nil) || string(got) != string(want) {
 			t.Fatalf("encodeMessage = %s, %v; json.Marshal %s, %v", got, err, want, werr)
+		}
+		if err == nil {
+			checkHeader(t, got)
+		}
+	})
+}
+
+// checkHeader holds decodeHeader to json.Unmarshal's result for v.
+func checkHeader(t *testing.T, v []byte) {
+	t.Helper()
+	var want logHeader
+	werr := json.Unmarshal(v, &want)
+	got, err := decodeHeader(v)
+	if (err == nil) != (werr == nil) || err == nil && got != want {
+		t.Fatalf("decodeHeader(%s) = %+v, %v; json.Unmarshal %+v, %v", v, got, err, want, werr)
+	}
+	if werr == nil {
+		if got, err := moveHeader(v); err != nil || got != want {
+			t.Fatalf("moveHeader(%s) = %+v, %v; json.Unmarshal %+v", v, got, err, want)
+		}
+	}
+}
+
+// The log's moves read each entry's header where encodeMessage puts it;
+// any other shape is decoded in full, with the same result.
+func TestDecodeHeader(t *testing.T) {
+	for _, v := range []string{
+		`{"conversation_id":"0123456789abcdef","seq":7,"client_id":"m1","from":"visitor","text":"x","time":"2026-12-07T01:00:00Z"}`,
+		`{"conversation_id":"0123456789abcdef","seq":7,"from":"visitor","text":"x","time":"2026-12-07T01:00:00Z"}`,
+		`{"conversation_id":"0123456789abcdef","seq":18446744073709551615,"from":"bot"}`,
+		`{"conversation_id":"0123456789abcdef","seq":18446744073709551616,"from":"bot"}`,
+		`{"conversation_id":"0123456789abcdef","seq":07,"from":"bot"}`,
+		`{"conversation_id":"0123456789abcdef","seq":-7,"from":"bot"}`,
+		`{"conversation_id":"0123456789abcdef","seq":7.5,"from":"bot"}`,
+		`{"conversation_id":"01234\u0035","seq":7,"client_id":"a\"b","from":"bot"}`,
+		`{"conversation_id":"0123456789abcdef","seq":7,"client_id":"m\u0031","from":"bot"}`,
+		`{"conversation_id":"0123456789abcdef","seq":7,"from":"bot","client_id":"late"}`,
+		`{"seq":7,"conversation_id":"0123456789abcdef"}`,
+		`{"conversation_id":"0123456789abcdef","seq":7,"client_id":"m1","from":"visitor","text":"cut`,
+		`{"conversation_id":"0123456789abcdef","seq":7,"client_id":"m1","from":"visitor"} trailing`,
+		`{"conversation_id":"0123456789abcdef","seq":7}`,
+		`{"conversation_id":"0123456789abcdef","seq":7`,
+		`{"conversation_id":"0123456789abcdef","seq":}`,
+		`{"conversation_id":"","seq":0}`,
+		``, `null`, `[]`,
+	} {
+		checkHeader(t, []byte(v))
+	}
+}
+
+// BenchmarkDecodeHeader is a move's read of a 200-byte message's header;
+// -run '^$' -bench DecodeHeader -benchmem.
+func BenchmarkDecodeHeader(b *testing.B) {
+	m := store.Message{ConversationID: "0123456789abcdef", Seq: 42, ClientID: "b.3.1795500000123456789.0.42", From: "visitor",
+		Text: strings.Repeat("k", 200), Time: time.Unix(1795500000, 123456789).UTC()}
+	v, err := encodeMessage(&m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("move", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := moveHeader(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("header", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeHeader(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("unmarshal", func(b *testing.B) {
+		for b.Loop() {
+			var h logHeader
+			if err := json.Unmarshal(v, &h); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
