@@ -30,10 +30,14 @@ func (b *bench) chatParams() chatParams {
 			step: 1500 * time.Millisecond, warm: 500 * time.Millisecond, drain: 5 * time.Second, profileRate: 5000,
 			flood: 1500 * time.Millisecond, window: 4}
 	}
-	return chatParams{convs: 1000, gens: 2, perAgent: 50,
+	p := chatParams{convs: 1000, gens: 2, perAgent: 50,
 		rates: []float64{1000, 2500, 5000, 10000, 15000, 20000, 25000, 30000, 40000},
 		step:  6 * time.Second, warm: time.Second, drain: 20 * time.Second, profileRate: 10000,
 		flood: 6 * time.Second, window: 4}
+	if b.cfg.ChatRates != nil {
+		p.rates = b.cfg.ChatRates
+	}
+	return p
 }
 
 // knee is the seed's bar: delivery p99 must stay at or under 50 ms.

@@ -49,6 +49,7 @@ type config struct {
 	CapSessions int
 	CapIdle     time.Duration
 	AIStreams   map[int]bool // the ai scenario's levels to run (nil: all)
+	ChatRates   []float64    // the chat scenario's offered rates (nil: all)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -70,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.CapSessions, "capacity-sessions", 0, "the capacity scenario's sessions (default 19500; fewer while developing, the report's figure is the default)")
 	fs.DurationVar(&cfg.CapIdle, "capacity-idle", 0, "the capacity scenario's idle window (default 30s)")
 	aiStreams := fs.String("ai-streams", "", "the ai scenario's levels to run, comma-separated stream counts (default: all; for development, the report shows only these)")
+	chatRates := fs.String("chat-rates", "", "the chat scenario's offered msg/s, comma-separated (default: the whole ramp; for development, e.g. 10000 for the p99 at 10 000 msg/s)")
 	verbose := fs.Bool("v", false, "debug logging")
 	reportOnly := fs.Bool("report-only", false, "rewrite the report from OUT/results.json (after editing bench/notes.md) without running anything")
 	merge := fs.Bool("merge", false, "keep OUT/results.json's figures of the scenarios not run (one scenario re-measured; its section says when)")
@@ -90,6 +92,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			cfg.AIStreams[n] = true
 		}
+	}
+	for _, f := range strings.Split(*chatRates, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(f, 64)
+		if err != nil || r <= 0 {
+			fmt.Fprintf(stderr, "kefubench: --chat-rates: %q is not a rate\n", f)
+			return 2
+		}
+		cfg.ChatRates = append(cfg.ChatRates, r)
 	}
 	if cfg.Budget == 0 {
 		cfg.Budget = 570 * time.Second
