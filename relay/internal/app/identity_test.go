@@ -14,6 +14,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/app/apptest"
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/store"
+	kvisitor "github.com/kefuhq/kefu/relay/internal/visitor"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -33,8 +34,7 @@ func (v *visitor) identify(traits map[string]string) {
 
 func tokenHash(v *visitor) []byte {
 	tok, _, _ := v.c.State()
-	h := sha256.Sum256([]byte(tok))
-	return h[:]
+	return kvisitor.TokenHash(tok)
 }
 
 // The identity secret comes from the admin page; a visitor verified as a

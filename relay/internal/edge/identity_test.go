@@ -15,6 +15,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/identity"
 	"github.com/kefuhq/kefu/relay/internal/secret"
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
+	"github.com/kefuhq/kefu/relay/internal/visitor"
 )
 
 func sign(secret, userID string) string {
@@ -98,7 +99,4 @@ func TestSignedIdentityOnTheEdge(t *testing.T) {
 	}
 }
 
-func tokenHashOf(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
+func tokenHashOf(token string) []byte { return visitor.TokenHash(token) }
