@@ -169,8 +169,12 @@ func (f *Flow) OnVisitorMessage(ctx context.Context, s *visitor.Session, a store
 		f.Handoff(ctx, a.Conversation.ID, reasonAsked, q.Text, res.Skill)
 	case res.Matched && (res.Action == router.ActionAnswer || res.Action == "") && res.Answer != "":
 		lang := s.Lang
-		if lang == "" {
-			lang = f.lang(a.Conversation.ID, q.Text)
+		switch {
+		case lang != "":
+		case s.LangStored:
+			lang = chat.LangOf(q.Text) // the visitor has none: the store says no more
+		default:
+			lang = f.visitorLang(s.VisitorID, q.Text)
 		}
 		f.answerFromIntent(ctx, q, res, lang)
 	default:

@@ -64,9 +64,15 @@ func lowerASCII(c byte) byte {
 // one the visitor's widget speaks, else a guess from the question.
 func (f *Flow) lang(convID, question string) string {
 	if c, err := f.store.Conversation(convID); err == nil {
-		if v, err := f.store.Visitor(c.VisitorID); err == nil && v.Lang != "" {
-			return v.Lang
-		}
+		return f.visitorLang(c.VisitorID, question)
+	}
+	return chat.LangOf(question)
+}
+
+// visitorLang is lang for a conversation whose visitor is known.
+func (f *Flow) visitorLang(visitorID, question string) string {
+	if v, err := f.store.Visitor(visitorID); err == nil && v.Lang != "" {
+		return v.Lang
 	}
 	return chat.LangOf(question)
 }

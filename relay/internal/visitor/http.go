@@ -86,7 +86,7 @@ func (h *Handler) sessionFor(w http.ResponseWriter, r *http.Request) (*Session, 
 		httpx.Error(w, http.StatusNotFound, protocol.CodeNotFound, "no such conversation")
 		return nil, false
 	}
-	s := &Session{h: h, log: h.log, ip: limits.ClientIP(r, h.opts.BehindProxy), VisitorID: v.ID, ConversationID: v.ConversationID, Lang: v.Lang}
+	s := &Session{h: h, log: h.log, ip: limits.ClientIP(r, h.opts.BehindProxy), VisitorID: v.ID, ConversationID: v.ConversationID, Lang: v.Lang, LangStored: true}
 	if v.Context != nil {
 		s.context = *v.Context
 	}

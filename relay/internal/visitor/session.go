@@ -58,6 +58,10 @@ type Session struct {
 	// Lang is the language the visitor's widget speaks (a catalogue's
 	// tag; "" when it never said): FAQ answers are stored in it.
 	Lang string
+	// LangStored says Lang is what the store held for this request (the
+	// HTTP API reads the visitor for each): an empty one then means the
+	// visitor has none, and nobody need read the visitor again to know.
+	LangStored bool
 
 	// seen is what this connection told about the visitor (context.go);
 	// context the visitor's stored context as this session last wrote it.

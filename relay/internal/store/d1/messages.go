@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/protocol"
@@ -26,44 +27,69 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...store.NewMess
 	out := store.Appended{}
 	now := s.now()
 	stored := false
+	// conv is the conversation after the newest insert, as its statement
+	// returned it: the append reads nothing back.
+	var conv *store.Conversation
 	for _, nm := range msgs {
-		m, dup, err := s.appendOne(ctx, convID, nm, now)
+		r, err := s.appendOne(ctx, convID, nm, now)
 		if err != nil {
 			return store.Appended{}, wrap("append to "+convID, err)
 		}
-		out.Messages = append(out.Messages, m)
-		out.Duplicate = append(out.Duplicate, dup)
-		stored = stored || !dup
-	}
-	conv, reopenedSeq, err := scanConversation(s.db.QueryRowContext(ctx, qConversation, convID))
-	if err != nil {
-		return store.Appended{}, wrap("append to "+convID, err)
-	}
-	out.Conversation = conv
-	for i, m := range out.Messages {
-		if !out.Duplicate[i] && m.From == protocol.FromVisitor && m.Seq == reopenedSeq {
-			out.Reopened = true
+		out.Messages = append(out.Messages, r.m)
+		out.Duplicate = append(out.Duplicate, r.dup)
+		if !r.dup {
+			stored = true
+			conv = r.conv
+			out.Reopened = out.Reopened || r.reopened
 		}
 	}
+	if conv == nil {
+		// Nothing inserted (every message a resend), or an insert whose
+		// conversation could not be worked out from what it returned.
+		c, _, err := scanConversation(s.db.QueryRowContext(ctx, qConversation, convID))
+		if err != nil {
+			return store.Appended{}, wrap("append to "+convID, err)
+		}
+		conv = &c
+	}
+	out.Conversation = *conv
 	if stored && s.opts.OnAppend != nil {
 		s.opts.OnAppend(out)
 	}
 	return out, nil
 }
 
+// appended is what appendOne did: the message (stored or found), and for a
+// stored one the conversation after it (nil: unknown, read it) and whether
+// it reopened it.
+type appended struct {
+	m        store.Message
+	dup      bool
+	conv     *store.Conversation
+	reopened bool
+}
+
 // appendOne stores one message, or finds the one already stored under its
 // client id.
-func (s *Store) appendOne(ctx context.Context, convID string, nm store.NewMessage, now time.Time) (store.Message, bool, error) {
-	var (
-		seq uint64
-		dup bool
-		m   store.Message
-	)
+func (s *Store) appendOne(ctx context.Context, convID string, nm store.NewMessage, now time.Time) (appended, error) {
+	var out appended
 	err := retry(ctx, s.opts.Attempts, s.opts.Backoff, func() error {
-		err := s.db.QueryRowContext(ctx, qAppend, appendArgs(convID, nm, now)...).Scan(&seq)
+		var (
+			seq uint64
+			c   store.Conversation
+			// rc is the conversation's reopened_seq.
+			rc               uint64
+			created, updated int64
+		)
+		err := s.db.QueryRowContext(ctx, qAppend, appendArgs(convID, nm, now)...).Scan(&seq,
+			&c.VisitorID, &c.Status, &c.Handler, &c.AgentID, &created, &updated, &c.LastSeq, &c.Preview, &c.Intent, &rc)
 		switch {
 		case err == nil:
-			m = nm.Stored(convID, seq, now)
+			out.m = nm.Stored(convID, seq, now)
+			c.ID, c.CreatedAt, c.UpdatedAt = convID, fromMillis(created), fromMillis(updated)
+			if reopened, ok := appliedTrigger(&c, rc, out.m); ok {
+				out.conv, out.reopened = &c, reopened
+			}
 			return nil
 		case seqConflict(err):
 			s.opts.Logger.Debug("d1: append met a concurrent one; retrying", "conversation", convID)
@@ -73,9 +99,9 @@ func (s *Store) appendOne(ctx context.Context, convID string, nm store.NewMessag
 		}
 		// Nothing inserted: the client id is taken, or no such conversation.
 		if nm.ClientID != "" {
-			m, err = scanMessage(s.db.QueryRowContext(ctx, qMessageByClientID, convID, nm.ClientID), convID)
+			m, err := scanMessage(s.db.QueryRowContext(ctx, qMessageByClientID, convID, nm.ClientID), convID)
 			if err == nil {
-				dup = true
+				out.m, out.dup = m, true
 				return nil
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
@@ -92,7 +118,58 @@ func (s *Store) appendOne(ctx context.Context, convID string, nm store.NewMessag
 		// reads, which nothing in Kefu does.
 		return fmt.Errorf("conversation %s: message %q neither stored nor found", convID, nm.ClientID)
 	})
-	return m, dup, err
+	return out, err
+}
+
+// appliedTrigger makes c, the conversation as qAppend returned it with m
+// just inserted, what the trigger messages_appended (migrations/0001)
+// made of it, and reports whether m reopened it. SQLite gives RETURNING
+// the values from before the row's AFTER triggers: then this is the
+// trigger's UPDATE, in Go. Given them from after (last_seq already m's
+// seq), it leaves them. ok is false when it cannot tell what the trigger
+// did (text SQLite would measure otherwise than Go): read the row.
+func appliedTrigger(c *store.Conversation, reopenedSeq uint64, m store.Message) (reopened, ok bool) {
+	if c.LastSeq >= m.Seq {
+		// After the trigger.
+		return m.From == protocol.FromVisitor && reopenedSeq == m.Seq, true
+	}
+	if !utf8.ValidString(m.Text) {
+		return false, false
+	}
+	c.LastSeq = m.Seq
+	if m.Time.After(c.UpdatedAt) {
+		c.UpdatedAt = m.Time
+	}
+	if m.From != protocol.FromSystem {
+		c.Preview = clipChars(m.Text, store.PreviewLen)
+	}
+	if m.Intent != "" {
+		c.Intent = m.Intent
+	}
+	if m.From == protocol.FromVisitor {
+		if c.Status == store.StatusClosed {
+			c.Handler, c.AgentID, reopened = store.HandlerBot, "", true
+		}
+		c.Status = store.StatusOpen
+	}
+	return reopened, true
+}
+
+// clipChars is the trigger's preview: up to n characters (SQLite's
+// length and substr count them on TEXT), else the first n and "…".
+func clipChars(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for k := range s {
+		if n == 0 {
+			i = k
+			break
+		}
+		n--
+	}
+	return s[:i] + "…"
 }
 
 // Messages returns up to limit messages of a conversation with seq > after,

@@ -27,7 +27,19 @@ const (
 SELECT c.id, COALESCE((SELECT MAX(m.seq) FROM messages m WHERE m.conversation_id = c.id), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
 FROM conversations c WHERE c.id = ?1
 ON CONFLICT (conversation_id, client_id) DO NOTHING
-RETURNING seq`
+RETURNING seq, ` + appendedConversation
+
+	// appendedConversation is the conversation as qAppend's RETURNING sees
+	// it, in conversationColumns' order less the id: so an append needs no
+	// second statement to read it back. SQLite evaluates RETURNING before
+	// the row's AFTER triggers, so these are the values before
+	// messages_appended ran; appliedTrigger (messages.go) does the rest, and
+	// also accepts them after it, should an engine run it first.
+	appendedConversation = `(SELECT visitor_id FROM conversations WHERE id = ?1), (SELECT status FROM conversations WHERE id = ?1),
+(SELECT handler FROM conversations WHERE id = ?1), (SELECT agent_id FROM conversations WHERE id = ?1),
+(SELECT created_at FROM conversations WHERE id = ?1), (SELECT updated_at FROM conversations WHERE id = ?1),
+(SELECT last_seq FROM conversations WHERE id = ?1), (SELECT preview FROM conversations WHERE id = ?1),
+(SELECT intent FROM conversations WHERE id = ?1), (SELECT reopened_seq FROM conversations WHERE id = ?1)`
 
 	// qMessageByClientID finds the message an earlier append stored under
 	// a client id (a resend).
@@ -51,7 +63,7 @@ RETURNING seq`
 	qUpdateConversation = `UPDATE conversations SET status = ?2, handler = ?3, agent_id = ?4, updated_at = max(updated_at, ?5)
 WHERE id = ?1 AND status = ?6 AND handler = ?7 AND agent_id = ?8`
 
-	qInsertVisitor = `INSERT INTO visitors (id, token_hash, conversation_id, fingerprint, created_at) VALUES (?1, ?2, ?3, ?4, ?5)`
+	qInsertVisitor = `INSERT INTO visitors (id, token_hash, conversation_id, fingerprint, created_at, lang) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`
 
 	qVisitorByToken = `SELECT ` + visitorColumns + ` FROM visitors WHERE token_hash = ?1`
 

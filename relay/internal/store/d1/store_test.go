@@ -24,6 +24,12 @@ func convRow(status, handler string, lastSeq, reopenedSeq int64) []driver.Value 
 	return []driver.Value{"c1", "v1", status, handler, "", t0.UnixMilli(), t0.UnixMilli(), lastSeq, "", "", reopenedSeq}
 }
 
+// appendRow is what qAppend returns: the new seq and the conversation
+// without its id, as it was before the trigger (lastSeq < seq) or after.
+func appendRow(seq int64, status, handler string, lastSeq, reopenedSeq int64) []driver.Value {
+	return append([]driver.Value{seq}, convRow(status, handler, lastSeq, reopenedSeq)[1:]...)
+}
+
 func msgRow(seq int64, clientID any, from, text string) []driver.Value {
 	return []driver.Value{seq, clientID, from, "", "", text, t0.UnixMilli(), "", "", int64(0), ""}
 }
@@ -40,15 +46,18 @@ func TestAppend(t *testing.T) {
 		reopened  bool
 		published int
 		wantErr   error // matched with errors.Is; nil: no error
+		// wantConv is the conversation returned: "status handler last N"
+		// and " preview P", " intent I" when set. Empty: not checked.
+		wantConv string
 	}{
 		{
 			name: "new message",
 			msgs: []store.NewMessage{visitor},
 			steps: []step{
-				{query: qAppend, args: []driver.Value{"c1", "q1", "visitor", "", "", "hello", t0.UnixMilli(), "", "", int64(0), ""}, rows: [][]driver.Value{{int64(1)}}},
-				{query: qConversation, rows: [][]driver.Value{convRow("open", "bot", 1, 0)}},
+				{query: qAppend, args: []driver.Value{"c1", "q1", "visitor", "", "", "hello", t0.UnixMilli(), "", "", int64(0), ""}, rows: [][]driver.Value{appendRow(1, "open", "bot", 0, 0)}},
 			},
 			wantSeqs: []uint64{1}, wantDup: []bool{false}, published: 1,
+			wantConv: "open bot last 1 preview hello",
 		},
 		{
 			name: "resend of a stored client id",
@@ -66,8 +75,7 @@ func TestAppend(t *testing.T) {
 			steps: []step{
 				{query: qAppend, err: conflict},
 				{query: qAppend, err: conflict},
-				{query: qAppend, rows: [][]driver.Value{{int64(3)}}},
-				{query: qConversation, rows: [][]driver.Value{convRow("open", "bot", 3, 0)}},
+				{query: qAppend, rows: [][]driver.Value{appendRow(3, "open", "bot", 2, 0)}},
 			},
 			wantSeqs: []uint64{3}, wantDup: []bool{false}, published: 1,
 		},
@@ -101,28 +109,57 @@ func TestAppend(t *testing.T) {
 			steps: []step{
 				{query: qAppend},
 				{query: qMessageByClientID, rows: [][]driver.Value{msgRow(1, "q1", "visitor", "hello")}},
-				{query: qAppend, args: []driver.Value{"c1", "q1#answer", "bot", "", "", "We ship daily", t0.UnixMilli(), "shipping", "", int64(0), ""}, rows: [][]driver.Value{{int64(2)}}},
-				{query: qConversation, rows: [][]driver.Value{convRow("open", "bot", 2, 0)}},
+				{query: qAppend, args: []driver.Value{"c1", "q1#answer", "bot", "", "", "We ship daily", t0.UnixMilli(), "shipping", "", int64(0), ""}, rows: [][]driver.Value{appendRow(2, "open", "bot", 1, 0)}},
 			},
 			wantSeqs: []uint64{1, 2}, wantDup: []bool{true, false}, published: 1,
+			wantConv: "open bot last 2 preview We ship daily intent shipping",
 		},
 		{
 			name: "a visitor message reopens a closed conversation",
 			msgs: []store.NewMessage{visitor},
 			steps: []step{
-				{query: qAppend, rows: [][]driver.Value{{int64(7)}}},
-				{query: qConversation, rows: [][]driver.Value{convRow("open", "bot", 7, 7)}},
+				{query: qAppend, rows: [][]driver.Value{appendRow(7, "closed", "agent", 6, 0)}},
 			},
 			wantSeqs: []uint64{7}, wantDup: []bool{false}, reopened: true, published: 1,
+			wantConv: "open bot last 7 preview hello",
+		},
+		{
+			// An engine that ran the trigger before RETURNING: taken as is.
+			name: "returned after the trigger",
+			msgs: []store.NewMessage{visitor},
+			steps: []step{
+				{query: qAppend, rows: [][]driver.Value{appendRow(7, "open", "bot", 7, 7)}},
+			},
+			wantSeqs: []uint64{7}, wantDup: []bool{false}, reopened: true, published: 1,
+			wantConv: "open bot last 7",
+		},
+		{
+			name: "text Go cannot measure as SQLite does is read back",
+			msgs: []store.NewMessage{{From: "visitor", Text: "bad \xff"}},
+			steps: []step{
+				{query: qAppend, rows: [][]driver.Value{appendRow(2, "open", "bot", 1, 0)}},
+				{query: qConversation, rows: [][]driver.Value{convRow("open", "queue", 2, 0)}},
+			},
+			wantSeqs: []uint64{2}, wantDup: []bool{false}, published: 1,
+			wantConv: "open queue last 2",
 		},
 		{
 			name: "a bot message never reopens",
 			msgs: []store.NewMessage{{From: "bot", Text: "hi"}},
 			steps: []step{
-				{query: qAppend, args: []driver.Value{"c1", nil, "bot", "", "", "hi", t0.UnixMilli(), "", "", int64(0), ""}, rows: [][]driver.Value{{int64(8)}}},
-				{query: qConversation, rows: [][]driver.Value{convRow("open", "bot", 8, 7)}},
+				{query: qAppend, args: []driver.Value{"c1", nil, "bot", "", "", "hi", t0.UnixMilli(), "", "", int64(0), ""}, rows: [][]driver.Value{appendRow(8, "closed", "agent", 7, 7)}},
 			},
 			wantSeqs: []uint64{8}, wantDup: []bool{false}, published: 1,
+			wantConv: "closed agent last 8 preview hi",
+		},
+		{
+			name: "a system line is no preview",
+			msgs: []store.NewMessage{{From: "system", Text: "handed over"}},
+			steps: []step{
+				{query: qAppend, rows: [][]driver.Value{appendRow(3, "open", "queue", 2, 0)}},
+			},
+			wantSeqs: []uint64{3}, wantDup: []bool{false}, published: 1,
+			wantConv: "open queue last 3",
 		},
 	}
 	for _, tc := range tests {
@@ -151,6 +188,18 @@ func TestAppend(t *testing.T) {
 			}
 			if fmt.Sprint(seqs) != fmt.Sprint(tc.wantSeqs) || fmt.Sprint(a.Duplicate) != fmt.Sprint(tc.wantDup) {
 				t.Errorf("seqs %v duplicate %v, want %v %v", seqs, a.Duplicate, tc.wantSeqs, tc.wantDup)
+			}
+			if tc.wantConv != "" {
+				got := fmt.Sprintf("%s %s last %d", a.Conversation.Status, a.Conversation.Handler, a.Conversation.LastSeq)
+				if a.Conversation.Preview != "" {
+					got += " preview " + a.Conversation.Preview
+				}
+				if a.Conversation.Intent != "" {
+					got += " intent " + a.Conversation.Intent
+				}
+				if got != tc.wantConv || a.Conversation.ID != "c1" || a.Conversation.VisitorID != "v1" {
+					t.Errorf("conversation %q (%s, %s), want %q", got, a.Conversation.ID, a.Conversation.VisitorID, tc.wantConv)
+				}
 			}
 			if a.Reopened != tc.reopened {
 				t.Errorf("Reopened = %v, want %v", a.Reopened, tc.reopened)

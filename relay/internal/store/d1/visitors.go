@@ -13,9 +13,9 @@ import (
 // CreateVisitor stores a new visitor, known by the hash of its token, with
 // an empty open conversation handled by the bot. The conversation is
 // written first: a failure between the two statements leaves a
-// conversation nobody can reach, never a visitor without one. A language
-// fill (store.Fill) sets is a third statement; D1 keeps no visitor context
-// (the edge has no agents to show it to).
+// conversation nobody can reach, never a visitor without one. The
+// language a fill (store.Fill) sets is stored with the visitor; D1 keeps
+// no visitor context (the edge has no agents to show it to).
 func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint string, fill ...store.Fill) (store.Visitor, store.Conversation, error) {
 	now := s.now()
 	v := store.NewVisitor(fingerprint, now, fill)
@@ -23,14 +23,8 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 	if _, err := s.db.ExecContext(ctx, qInsertConversation, c.ID, c.VisitorID, c.Status, c.Handler, toMillis(now)); err != nil {
 		return store.Visitor{}, store.Conversation{}, wrap("create visitor", err)
 	}
-	if _, err := s.db.ExecContext(ctx, qInsertVisitor, v.ID, hex.EncodeToString(tokenHash), v.ConversationID, fingerprint, toMillis(now)); err != nil {
+	if _, err := s.db.ExecContext(ctx, qInsertVisitor, v.ID, hex.EncodeToString(tokenHash), v.ConversationID, fingerprint, toMillis(now), v.Lang); err != nil {
 		return store.Visitor{}, store.Conversation{}, wrap("create visitor", err)
-	}
-	if v.Lang != "" {
-		lang := v.Lang
-		if _, err := s.UpdateVisitor(ctx, v.ID, func(x *store.Visitor) error { x.Lang = lang; return nil }); err != nil {
-			return store.Visitor{}, store.Conversation{}, wrap("create visitor", err)
-		}
 	}
 	return v, c, nil
 }
