@@ -90,7 +90,9 @@ func (m *many) prepare(ctx context.Context, path string) *built {
 	if m.b.st == nil || !edge.ReadsSettings(path) {
 		return m.b
 	}
-	v, err := m.b.st.SettingsVersion(ctx)
+	// A move by this instance's own writes (the day's token use saved
+	// after each AI answer) needs no rebuild: what wrote holds it.
+	v, moved, err := m.b.st.SettingsMoved(ctx, m.version)
 	switch {
 	case err != nil:
 		// Without migrations/0004 nothing tells a change: read the
@@ -100,7 +102,8 @@ func (m *many) prepare(ctx context.Context, path string) *built {
 			m.warned = true
 		}
 		m.known = false
-	case m.known && v == m.version:
+	case m.known && !moved:
+		m.version = v
 		m.used = true
 		return m.b
 	default:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // LoadSettings reads every settings document in one query and serves
@@ -53,6 +54,79 @@ func (s *Store) SettingsVersion(ctx context.Context) (int64, error) {
 		return 0, wrap("settings version", err)
 	}
 	return v, nil
+}
+
+// SettingsMoved reads the settings version, as SettingsVersion, and
+// reports whether anything but this store's own writes moved it since
+// since, the version an earlier call returned. Every write of a document
+// moves it by exactly one (the triggers), and what this store wrote its
+// caller already holds (the settings read by LoadSettings are updated on
+// write): a Worker that keeps its instance rebuilds only for the writes of
+// others, not after every AI answer that saved the day's token use. When
+// it cannot be sure (a write failed, or ran while a version was read) it
+// says moved.
+func (s *Store) SettingsMoved(ctx context.Context, since int64) (version int64, moved bool, err error) {
+	own, unsure := s.own.readBegins()
+	v, err := s.SettingsVersion(ctx)
+	unsure = s.own.readEnds() || unsure
+	if err != nil {
+		return 0, true, err
+	}
+	return v, unsure || v != since+own, nil
+}
+
+// ownWrites counts a store's settings writes between two reads of the
+// version, and whether any of them could be on either side of a read.
+type ownWrites struct {
+	mu       sync.Mutex
+	gen      uint64 // moved by every read's start and end
+	n        int64  // writes completed since the last read began
+	inflight int
+	unsure   bool // the next read cannot tell its own writes from others'
+}
+
+// writeBegins returns the token writeEnds takes.
+func (o *ownWrites) writeBegins() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.inflight++
+	return o.gen
+}
+
+// writeEnds counts a write begun at gen; one a read overlapped, or that
+// failed (it may have been applied), makes the next read unsure.
+func (o *ownWrites) writeEnds(gen uint64, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.inflight--
+	if gen != o.gen || !ok {
+		o.unsure = true
+		return
+	}
+	o.n++
+}
+
+// readBegins takes the writes counted so far.
+func (o *ownWrites) readBegins() (n int64, unsure bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.gen++
+	n, unsure = o.n, o.unsure || o.inflight > 0
+	o.n, o.unsure = 0, false
+	return n, unsure
+}
+
+// readEnds reports whether a write ran during the read; then the next
+// read is unsure too, as the write may be on either side of this one.
+func (o *ownWrites) readEnds() (unsure bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.gen++
+	if o.inflight > 0 || o.n > 0 {
+		o.unsure = true
+		return true
+	}
+	return false
 }
 
 // ForgetSettings drops the settings read by LoadSettings: with
@@ -127,7 +201,10 @@ func (s *Store) PutSettingBytes(ctx context.Context, name string, data []byte) e
 	if data == nil {
 		data = []byte{}
 	}
-	if _, err := s.db.ExecContext(ctx, qPutSetting, name, data); err != nil {
+	gen := s.own.writeBegins()
+	_, err := s.db.ExecContext(ctx, qPutSetting, name, data)
+	s.own.writeEnds(gen, err == nil)
+	if err != nil {
 		return wrap("put setting "+name, err)
 	}
 	s.settingsMu.Lock()

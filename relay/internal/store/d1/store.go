@@ -67,6 +67,9 @@ type Store struct {
 	// means read each from the database.
 	settingsMu sync.RWMutex
 	settings   map[string][]byte
+
+	// own counts this store's settings writes for SettingsMoved.
+	own ownWrites
 }
 
 // New returns a store over db; it does no I/O. The schema comes from

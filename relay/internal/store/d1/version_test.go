@@ -102,3 +102,93 @@ func TestForgetSettings(t *testing.T) {
 		t.Errorf("read %q after ForgetSettings, want %q", got, "after")
 	}
 }
+
+// SettingsMoved tells another's write from the store's own: its own
+// writes are what its caller holds already, anyone else's means build
+// again.
+func TestSettingsMovedByOthersOnly(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLite(t)
+	s := New(db, Options{SettingsOnFirstRead: true})
+	since, _, err := s.SettingsMoved(ctx, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, want bool) {
+		t.Helper()
+		v, moved, err := s.SettingsMoved(ctx, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if moved != want {
+			t.Errorf("%s: moved = %v, want %v (version %d, since %d)", what, moved, want, v, since)
+		}
+		since = v
+	}
+	check("nothing written", false)
+	for i := range 3 {
+		if err := s.PutSetting(ctx, "ai.budget", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("three writes of its own", false)
+	if err := s.PutSetting(ctx, "ai.budget", 9); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE settings SET value = '{}' WHERE name = 'ai.budget'`); err != nil {
+		t.Fatal(err)
+	}
+	check("its own write and another's", true)
+	if _, err := db.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ('intents', '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	check("another's write", true)
+	check("nothing since", false)
+
+	// A write that failed may or may not have been applied.
+	if _, err := db.ExecContext(ctx, `DROP TRIGGER settings_updated`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TRIGGER settings_refused BEFORE UPDATE ON settings BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSetting(ctx, "ai.budget", 10); err == nil {
+		t.Fatal("the refused write succeeded")
+	}
+	check("after a failed write", true)
+	check("nothing since the failed write", false)
+}
+
+// A write running while the version is read may be on either side of the
+// read: both that read and the next say moved.
+func TestSettingsMovedUnsureOfOverlappingWrites(t *testing.T) {
+	var o ownWrites
+	gen := o.writeBegins()
+	if n, unsure := o.readBegins(); n != 0 || !unsure {
+		t.Errorf("read begun during a write: %d own, unsure %v; want unsure", n, unsure)
+	}
+	o.writeEnds(gen, true)
+	o.readEnds()
+	if n, unsure := o.readBegins(); n != 0 || !unsure {
+		t.Errorf("the read after: %d own, unsure %v; want unsure", n, unsure)
+	}
+	o.readEnds()
+	// Begun and ended within a read.
+	n, unsure := o.readBegins()
+	if n != 0 || unsure {
+		t.Errorf("a quiet read: %d own, unsure %v", n, unsure)
+	}
+	o.writeEnds(o.writeBegins(), true)
+	if !o.readEnds() {
+		t.Error("a read a whole write ran within is sure")
+	}
+	if _, unsure := o.readBegins(); !unsure {
+		t.Error("the read after one a whole write ran within is sure")
+	}
+	o.readEnds()
+	o.writeEnds(o.writeBegins(), true)
+	o.writeEnds(o.writeBegins(), true)
+	if n, unsure := o.readBegins(); n != 2 || unsure {
+		t.Errorf("two writes between reads: %d own, unsure %v; want 2, sure", n, unsure)
+	}
+}
