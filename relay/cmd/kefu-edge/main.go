@@ -148,6 +148,9 @@ func build(ctx context.Context) *built {
 	}
 	opts := edge.Options{
 		Config: cfg, Fanout: fan, Store: st, Log: log, Wasm: wasm, AssetHashes: hashes, DefaultModel: model,
+		// Kept across rebuilds (reuse.go): the files, the model decoded,
+		// the knowledge base's index.
+		Kept: &edge.Kept{},
 		// Workers open no sockets: upstream requests go through fetch.
 		// Manual redirects leave the AI client's own redirect checks in charge.
 		Transport: fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport,

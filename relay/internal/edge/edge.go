@@ -92,7 +92,10 @@ type Options struct {
 	// (kefu-edge-intents --default-model): seeding an empty database with
 	// Config.DemoIntents then fits nothing here. Nil fits them.
 	DefaultModel []byte
-	Log          *slog.Logger
+	// Kept is what an instance keeps across the edges it builds; nil
+	// keeps nothing (an instance per request).
+	Kept *Kept
+	Log  *slog.Logger
 }
 
 // Edge serves the edge's routes. On Workers each request starts the

@@ -104,7 +104,9 @@ func (e *Edge) buildSite() error {
 	// Not precompressed: that would cost every request ~4 ms of CPU, and
 	// Cloudflare compresses responses itself. Hashed at build time, for
 	// the same reason.
-	assets, err := web.Load(web.Options{Hashes: e.o.AssetHashes}, widget.FS)
+	assets, err := e.o.Kept.keptAssets(func() (*web.Assets, error) {
+		return web.Load(web.Options{Hashes: e.o.AssetHashes}, widget.FS)
+	})
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
@@ -139,13 +141,12 @@ func (e *Edge) buildIntents(ctx context.Context) error {
 	if e.in.Load() != nil {
 		return nil
 	}
-	var in *intents.Service
-	var err error
-	if e.o.Config.DemoIntents && len(e.o.DefaultModel) > 0 {
-		in, err = intents.OpenSeeded(ctx, e.o.Store, e.o.Log, e.o.DefaultModel)
-	} else {
-		in, err = intents.Open(ctx, e.o.Store, e.o.Log, e.o.Config.DemoIntents)
-	}
+	in, err := e.o.Kept.keptIntents(e.o.Store, func() (*intents.Service, error) {
+		if e.o.Config.DemoIntents && len(e.o.DefaultModel) > 0 {
+			return intents.OpenSeeded(ctx, e.o.Store, e.o.Log, e.o.DefaultModel)
+		}
+		return intents.Open(ctx, e.o.Store, e.o.Log, e.o.Config.DemoIntents)
+	})
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
@@ -162,7 +163,7 @@ func (e *Edge) buildVisitor(ctx context.Context) error {
 	cfg, st, log := e.o.Config, e.o.Store, e.o.Log
 	// The knowledge base a relay stored (its "kb" setting copied to D1)
 	// grounds answers here too.
-	knowledge, err := kb.Open(st, log, time.Now)
+	knowledge, err := e.o.Kept.keptKnowledge(st, func() (*kb.Service, error) { return kb.Open(st, log, time.Now) })
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}

@@ -21,7 +21,7 @@ import (
 // announced under it finds its model stored).
 const (
 	SettingIntents = "intents"       // doc: version and the intents
-	settingModel   = "intents.model" // version (8 bytes, big-endian) ‖ serialised model
+	SettingModel   = "intents.model" // version (8 bytes, big-endian) ‖ serialised model
 )
 
 // ErrNotFound means no intent has that name.
@@ -85,7 +85,7 @@ func open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool, d
 			} else {
 				// The model first: the intents document announces it.
 				raw := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(defaultModel)), d.Version)
-				if err := st.PutSettingBytes(ctx, settingModel, append(raw, defaultModel...)); err != nil {
+				if err := st.PutSettingBytes(ctx, SettingModel, append(raw, defaultModel...)); err != nil {
 					return nil, fmt.Errorf("intents: seed defaults: store model: %w", err)
 				}
 			}
@@ -145,7 +145,7 @@ func (s *Service) Reload(ctx context.Context) error {
 }
 
 func (s *Service) loadModel(version uint64) (*router.Model, []byte, error) {
-	raw, err := s.store.SettingBytes(settingModel)
+	raw, err := s.store.SettingBytes(SettingModel)
 	if err != nil || len(raw) < 8 || binary.BigEndian.Uint64(raw) != version {
 		return nil, nil, err
 	}
@@ -171,7 +171,7 @@ func (s *Service) fit(ctx context.Context, d doc) (*router.Model, []byte, error)
 		return nil, nil, fmt.Errorf("intents: encode model: %w", err)
 	}
 	raw := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(data)), d.Version)
-	if err := s.store.PutSettingBytes(ctx, settingModel, append(raw, data...)); err != nil {
+	if err := s.store.PutSettingBytes(ctx, SettingModel, append(raw, data...)); err != nil {
 		return nil, nil, fmt.Errorf("intents: store model: %w", err)
 	}
 	s.log.Info("intents: model fitted", "intents", len(d.Intents), "bytes", len(data), "took", time.Since(start).Round(time.Millisecond))

@@ -31,7 +31,7 @@ import (
 
 // Setting names in the store.
 const (
-	settingArticles = "kb"         // doc: version and the articles
+	SettingArticles = "kb"         // doc: version and the articles
 	settingVersion  = "kb.version" // the version alone, cheap to poll
 )
 
@@ -118,7 +118,7 @@ func Open(st store.Settings, log *slog.Logger, now func() time.Time) (*Service, 
 
 func (s *Service) reload() error {
 	var d doc
-	if _, err := s.store.Setting(settingArticles, &d); err != nil {
+	if _, err := s.store.Setting(SettingArticles, &d); err != nil {
 		return fmt.Errorf("kb: load: %w", err)
 	}
 	g, err := build(d)
@@ -319,7 +319,7 @@ func (s *Service) change(ctx context.Context, fn func([]Article) ([]Article, err
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	var d doc
-	if _, err := s.store.Setting(settingArticles, &d); err != nil {
+	if _, err := s.store.Setting(SettingArticles, &d); err != nil {
 		return fmt.Errorf("kb: load: %w", err)
 	}
 	list, err := fn(append([]Article(nil), d.Articles...))
@@ -331,7 +331,7 @@ func (s *Service) change(ctx context.Context, fn func([]Article) ([]Article, err
 	if err != nil {
 		return err
 	}
-	if err := s.store.PutSetting(ctx, settingArticles, next); err != nil {
+	if err := s.store.PutSetting(ctx, SettingArticles, next); err != nil {
 		return fmt.Errorf("kb: store: %w", err)
 	}
 	if err := s.store.PutSetting(ctx, settingVersion, next.Version); err != nil {
