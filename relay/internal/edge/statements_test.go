@@ -79,6 +79,8 @@ func TestStatementsPerRequest(t *testing.T) {
 		{"GET /v1/widget/config", 0, func() { h.do(t, "GET", "/v1/widget/config", "", "", "") }},
 		{"POST /v1/classify", 0, func() { h.do(t, "POST", "/v1/classify", "", `{"text":"how long does shipping take?"}`, "") }},
 		{"POST /v1/conversations", 2, func() { w = h.startConversation(t) }},
+		// The language goes in the visitor's INSERT.
+		{"POST /v1/conversations in German", 2, func() { h.do(t, "POST", "/v1/conversations", "", `{"lang":"de"}`, "") }},
 		// The visitor by token, the question, the answer: no read-backs,
 		// no second visitor read for the language.
 		{"FAQ message", 3, func() { h.send(t, w, "q1", "how long does shipping take?") }},
