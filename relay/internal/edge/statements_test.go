@@ -90,7 +90,17 @@ func TestStatementsPerRequest(t *testing.T) {
 		// The visitor, the question, the conversation and its history for
 		// the model, the day's token use, the answer.
 		{"AI message", 6, func() { h.send(t, w, "q3", "tell me something about your oldest product") }},
-		{"GET messages", 3, func() { h.do(t, "GET", "/v1/conversations/"+w.ConversationID+"/messages", w.Token, "", "") }},
+		// The visitor, then the page and the newest seq in one statement.
+		{"GET messages", 2, func() {
+			page := decode[struct {
+				Messages []struct{ Seq uint64 }
+				Seq      uint64
+			}](t, h.do(t, "GET", "/v1/conversations/"+w.ConversationID+"/messages?after=1", w.Token, "", ""))
+			// Two FAQ questions and their answers, an AI question and its answer.
+			if len(page.Messages) != 5 || page.Messages[0].Seq != 2 || page.Seq != 6 {
+				t.Errorf("history after 1: %+v, want seqs 2 to 6 and seq 6", page)
+			}
+		}},
 	} {
 		counted.take()
 		step.do()

@@ -136,11 +136,7 @@ func (h *Handler) listHTTP(w http.ResponseWriter, r *http.Request) {
 	// cut for want of a socket (bot's PollGrace).
 	h.hub.Seen(chat.Topic(s.ConversationID))
 	h.hub.Seen(chat.VisitorTopic(s.ConversationID))
-	conv, err := h.store.Conversation(s.ConversationID)
-	var msgs []store.Message
-	if err == nil {
-		msgs, err = h.store.Messages(s.ConversationID, after, listPage)
-	}
+	msgs, last, err := h.page(s.ConversationID, after)
 	if err != nil {
 		h.log.Error("visitor http: list", "conversation", s.ConversationID, "err", err)
 		httpx.Error(w, http.StatusServiceUnavailable, protocol.CodeStorage, "")
@@ -150,11 +146,31 @@ func (h *Handler) listHTTP(w http.ResponseWriter, r *http.Request) {
 		Messages []protocol.Message `json:"messages"`
 		Seq      uint64             `json:"seq"`
 		More     bool               `json:"more"`
-	}{Messages: []protocol.Message{}, Seq: conv.LastSeq, More: len(msgs) == listPage}
+	}{Messages: []protocol.Message{}, Seq: last, More: len(msgs) == listPage}
 	for _, m := range msgs {
 		out.Messages = append(out.Messages, chat.MessageOf(m))
 	}
 	httpx.JSON(w, http.StatusOK, out)
+}
+
+// pager is a store that reads a page of messages with the conversation's
+// newest seq at once (D1: one statement, not two).
+type pager interface {
+	MessagesPage(convID string, after uint64, limit int) ([]store.Message, uint64, error)
+}
+
+// page returns up to listPage messages after after, and the
+// conversation's newest seq.
+func (h *Handler) page(convID string, after uint64) ([]store.Message, uint64, error) {
+	if p, ok := h.store.(pager); ok {
+		return p.MessagesPage(convID, after, listPage)
+	}
+	conv, err := h.store.Conversation(convID)
+	if err != nil {
+		return nil, 0, err
+	}
+	msgs, err := h.store.Messages(convID, after, listPage)
+	return msgs, conv.LastSeq, err
 }
 
 func seqParam(w http.ResponseWriter, r *http.Request) (uint64, bool) {

@@ -193,3 +193,43 @@ func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Messag
 	}
 	return out, nil
 }
+
+// MessagesPage is Messages with the conversation's newest seq, read in
+// one statement rather than two (the visitor HTTP API's history: a
+// visitor's reload, a polling widget).
+func (s *Store) MessagesPage(convID string, after uint64, limit int) ([]store.Message, uint64, error) {
+	rows, err := s.db.QueryContext(context.Background(), qMessagesPage, convID, int64(after), limitArg(limit))
+	if err != nil {
+		return nil, 0, wrap("messages of "+convID, err)
+	}
+	defer rows.Close()
+	var (
+		out   []store.Message
+		last  uint64
+		found bool
+	)
+	for rows.Next() {
+		var (
+			m          store.Message
+			clientID   sql.NullString
+			ms         int64
+			incomplete int64
+		)
+		if err := rows.Scan(&last, &m.Seq, &clientID, &m.From, &m.AuthorID, &m.Author, &m.Text, &ms, &m.Intent, &m.Via, &incomplete, &m.StreamID); err != nil {
+			return nil, 0, wrap("messages of "+convID, err)
+		}
+		found = true
+		if m.Seq == 0 {
+			continue // the conversation, without messages past after
+		}
+		m.ConversationID, m.ClientID, m.Time, m.Incomplete = convID, clientID.String, fromMillis(ms), incomplete != 0
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, wrap("messages of "+convID, err)
+	}
+	if !found {
+		return nil, 0, wrap("messages of "+convID, fmt.Errorf("conversation %s: %w", convID, store.ErrNotFound))
+	}
+	return out, last, nil
+}

@@ -49,6 +49,15 @@ RETURNING seq, ` + appendedConversation
 	// SQLite's "no limit".
 	qMessages = `SELECT ` + messageColumns + ` FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3`
 
+	// qMessagesPage is qMessages with the conversation's newest seq on
+	// every row, in one statement: a conversation without messages past
+	// ?2 gives one row whose message columns are zeros (seq 0: none), one
+	// that does not exist none.
+	qMessagesPage = `SELECT c.last_seq, COALESCE(m.seq, 0), m.client_id, COALESCE(m.sender, ''), COALESCE(m.author_id, ''), COALESCE(m.author, ''),
+COALESCE(m.text, ''), COALESCE(m.time, 0), COALESCE(m.intent, ''), COALESCE(m.via, ''), COALESCE(m.incomplete, 0), COALESCE(m.stream_id, '')
+FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq > ?2
+WHERE c.id = ?1 ORDER BY m.seq LIMIT ?3`
+
 	qConversation = `SELECT ` + conversationColumns + ` FROM conversations WHERE id = ?1`
 
 	qInsertConversation = `INSERT INTO conversations (id, visitor_id, status, handler, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)`
