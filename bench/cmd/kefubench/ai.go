@@ -117,7 +117,7 @@ func (b *bench) startFake(ctx context.Context) (string, *proc.Proc, error) {
 		return "", nil, err
 	}
 	faddr := fmt.Sprintf("127.0.0.1:%d", port)
-	fargs := []string{"--addr", faddr, "--stamp", "--stamp-content", "--delay", "20ms", "--words", "--max-log", "-1", "--text", aiText}
+	fargs := []string{"--addr", faddr, "--stamp", "--stamp-content", "--delay", "20ms", "--steady", "--words", "--max-log", "-1", "--text", aiText}
 	fake, err := b.procs.Start(proc.Spec{Name: "fakeopenai", Path: b.path("fakeopenai"), Args: fargs, LogFile: filepath.Join(b.cfg.Work, "fakeopenai.log"), CPUs: b.pin.load})
 	if err != nil {
 		return "", nil, err

@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		scenario = fs.String("scenario", "normal", "default scenario: "+strings.Join(names, ", "))
 		text     = fs.String("text", openaitest.DefaultText, "answer text")
 		delay    = fs.Duration("delay", 20*time.Millisecond, "wait between content chunks")
+		steady   = fs.Bool("steady", false, "one content chunk every --delay on a fixed schedule, not --delay after each send (load tests: streams do not drift into lockstep)")
 		chunk    = fs.Int("chunk", openaitest.DefaultChunkRunes, "runes per content chunk")
 		words    = fs.Bool("words", false, `chunk as OpenAI does: one " word" (leading space) or punctuation mark per chunk`)
 		first    = fs.Duration("first-delay", openaitest.DefaultFirstDelay, "slowfirst: wait before the first chunk")
@@ -58,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	h := openaitest.NewHandler(openaitest.Options{
-		Scenario: sc, Text: *text, Delay: *delay, ChunkRunes: *chunk, Words: *words, FirstDelay: *first,
+		Scenario: sc, Text: *text, Delay: *delay, ChunkRunes: *chunk, Words: *words, FirstDelay: *first, Steady: *steady,
 		RetryAfter: *retry, Stamp: *stamp, StampContent: *stampTxt, RequireKey: *key, MaxLog: *maxLog,
 	})
 	ln, err := net.Listen("tcp", *addr)

@@ -41,10 +41,13 @@ const (
 // Options shape the fake upstream. The zero value is a Normal server with the
 // defaults above.
 type Options struct {
-	Scenario       Scenario      // default scenario; Normal if empty
-	Text           string        // answer text; DefaultText if empty
-	ChunkRunes     int           // runes per content delta; DefaultChunkRunes if 0
-	Delay          time.Duration // wait between content deltas; none if 0
+	Scenario   Scenario      // default scenario; Normal if empty
+	Text       string        // answer text; DefaultText if empty
+	ChunkRunes int           // runes per content delta; DefaultChunkRunes if 0
+	Delay      time.Duration // wait between content deltas; none if 0
+	// Steady paces content deltas on a fixed schedule, one every Delay
+	// from the first, instead of Delay after each send (play.pace).
+	Steady         bool
 	FirstDelay     time.Duration // SlowFirst's wait; DefaultFirstDelay if 0
 	StallAfter     int           // Stall's chunks before silence; DefaultStallAfter if 0
 	CutAfter       int           // Cut's and Drop's chunks before the end; DefaultCutAfter if 0

@@ -22,6 +22,7 @@ type play struct {
 
 	rc  *http.ResponseController
 	buf []byte
+	due time.Time // when the last paced chunk was due (pace)
 }
 
 func (p *play) run() {
@@ -90,6 +91,25 @@ func (p *play) wait(d time.Duration) error {
 	case <-p.h.done:
 		return errClientGone
 	}
+}
+
+// pace waits Options.Delay before the next chunk. With Options.Steady the
+// chunk is due Delay after the previous one was due, not after it was sent:
+// an upstream generating at a steady rate keeps such a schedule, while
+// waiting Delay after each send adds every late timer wake-up to all later
+// chunks, and the streams of a load test, woken together by one late
+// wake-up, go on in lockstep (the benchmark then measures bursts the fake
+// made, bench/notes.md).
+func (p *play) pace() error {
+	d := p.h.opts.Delay
+	if d <= 0 || !p.h.opts.Steady {
+		return p.wait(d)
+	}
+	if p.due.IsZero() {
+		p.due = time.Now()
+	}
+	p.due = p.due.Add(d)
+	return p.wait(time.Until(p.due))
 }
 
 // hold blocks until the client or the server goes away.
@@ -172,7 +192,7 @@ func (p *play) stream() {
 			}
 			return // Cut: the handler returns, the response ends cleanly.
 		}
-		if i > 0 && p.wait(p.h.opts.Delay) != nil {
+		if i > 0 && p.pace() != nil {
 			return
 		}
 		if p.chunk(h, "", piece, "") != nil {
@@ -206,19 +226,19 @@ func (p *play) pieces(text string) []string {
 func (p *play) handoff(h chunkHead, pieces []string) {
 	pieces = pieces[:min(len(pieces), p.h.opts.CutAfter)]
 	for i, piece := range pieces {
-		if i > 0 && p.wait(p.h.opts.Delay) != nil {
+		if i > 0 && p.pace() != nil {
 			return
 		}
 		if p.chunk(h, "", piece, "") != nil {
 			return
 		}
 	}
-	if p.wait(p.h.opts.Delay) != nil {
+	if p.pace() != nil {
 		return
 	}
 	if p.scenario == Marker {
 		for _, piece := range []string{" <<", "hand", "off", ">>"} {
-			if p.chunk(h, "", piece, "") != nil || p.wait(p.h.opts.Delay) != nil {
+			if p.chunk(h, "", piece, "") != nil || p.pace() != nil {
 				return
 			}
 		}
@@ -236,7 +256,7 @@ func (p *play) handoff(h chunkHead, pieces []string) {
 	}
 	args := `{"reason":` + string(appendString(nil, ToolReason)) + `}`
 	for _, piece := range []string{args[:len(args)/2], args[len(args)/2:]} {
-		if p.wait(p.h.opts.Delay) != nil {
+		if p.pace() != nil {
 			return
 		}
 		p.buf = appendToolChunk(p.buf[:0], h, "", "", piece, now())
