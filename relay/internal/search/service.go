@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -149,7 +150,14 @@ func (s *Service) drain() {
 	s.queue = nil
 	s.qmu.Unlock()
 	var reread []string
-	for _, it := range q {
+	for i, it := range q {
+		if i > 0 {
+			// Indexing is never urgent; a streamed chunk is. A burst of
+			// appends (100 AI answers ending together) would otherwise hold
+			// a processor for milliseconds while the goroutines writing
+			// chunks to visitors wait for it (bench/notes.md, AI streaming).
+			runtime.Gosched()
+		}
 		if it.conv != nil {
 			s.idx.AddConversation(*it.conv)
 		}
