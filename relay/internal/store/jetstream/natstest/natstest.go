@@ -179,7 +179,10 @@ func (c *Cluster) URLs() string {
 // another, as a node's own connection would).
 func (c *Cluster) Connect(i int) *nats.Conn {
 	c.t.Helper()
-	nc, err := nats.Connect(c.URL(i), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.DontRandomize())
+	// The client's default connect timeout is 2 s: a dial to a server in
+	// this process took longer at load 35 and failed a whole suite.
+	nc, err := nats.Connect(c.URL(i), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.DontRandomize(),
+		nats.Timeout(time.Minute))
 	if err != nil {
 		c.t.Fatalf("natstest: connect to %s: %v", c.URL(i), err)
 	}
