@@ -217,6 +217,13 @@ func (a *App) waitWritable(ctx context.Context, st *jetstream.Store) error {
 			if _, err = st.Accounts(); err == nil {
 				_, err = st.Setting(intents.SettingIntents, new(json.RawMessage))
 			}
+			if err == nil {
+				// The documents bucket too: mail and webhooks read theirs as
+				// they start, and a read there timed out once at load 21.
+				if _, err = st.Doc("kefu", "startup"); errors.Is(err, store.ErrNotFound) {
+					err = nil
+				}
+			}
 		}
 		if err == nil {
 			return nil
