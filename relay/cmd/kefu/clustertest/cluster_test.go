@@ -19,16 +19,17 @@ import (
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
-// The tests run two at a time (t.Parallel; go test's -parallel is the
-// core count), each on its own cluster and ports, longest first: the kill
-// cycles and the 30 s freeze mostly wait on elections and restarts, so two
-// clusters share the box well and the package takes about half as long.
+// The tests run two at a time (turns.take: -parallel, the core count,
+// at a time, in longestFirst's order), each on its own cluster and ports:
+// the kill cycles and the 30 s freeze mostly wait on elections and
+// restarts, so two clusters share the box well and the package takes
+// about as long as its longest test.
 
 // External mode: three nats-server processes built from the module in
 // go.mod, three kefu nodes on them by --nats-url; the same node loss,
 // killing NATS servers and kefu nodes.
 func TestExternalNodeLoss(t *testing.T) {
-	t.Parallel()
+	turns.take(t)
 	needHAProxy(t)
 	c := external(t, 3, 3)
 	lb := c.balance()
@@ -43,7 +44,7 @@ func TestExternalNodeLoss(t *testing.T) {
 // A visitor and an agent reach different nodes through the load
 // balancer; their messages cross both ways, in one order for both.
 func TestThroughTheLoadBalancer(t *testing.T) {
-	t.Parallel()
+	turns.take(t)
 	needHAProxy(t)
 	c := embedded(t, 3)
 	lb := c.balance()
@@ -200,7 +201,7 @@ func TestThroughTheLoadBalancer(t *testing.T) {
 // visitor sockets, any — under continuous traffic from several senders;
 // each killed node restarts and rejoins.
 func TestNodeLoss(t *testing.T) {
-	t.Parallel()
+	turns.take(t)
 	needHAProxy(t)
 	c := embedded(t, 3)
 	lb := c.balance()
@@ -273,7 +274,7 @@ func lossCycles(t *testing.T, c *kcluster, tr *traffic, kefu []*kefuNode) {
 // keep acking; the frozen node acks nothing meanwhile, and once resumed it
 // repairs itself — nothing lost or doubled.
 func TestSplit(t *testing.T) {
-	t.Parallel()
+	turns.take(t)
 	needHAProxy(t)
 	c := embedded(t, 3)
 	lb := c.balance()
@@ -313,7 +314,7 @@ func TestSplit(t *testing.T) {
 // A fourth node joins a running cluster: it serves /readyz and a
 // resumed visitor (within 3 s of its start on a quiet box: logged).
 func TestJoin(t *testing.T) {
-	t.Parallel()
+	turns.take(t)
 	c := embedded(t, 3)
 	ctx, cancel := ctxFor(5 * time.Minute)
 	defer cancel()

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"github.com/kefuhq/kefu/relay/internal/testkit"
 	"net/http"
@@ -61,6 +62,8 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
+	flag.Parse()
+	setWidth()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
