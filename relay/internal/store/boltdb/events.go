@@ -27,18 +27,27 @@ type eventRecord struct {
 	Conv         string              `json:"conv"`
 	Time         time.Time           `json:"time"`
 	Seq          uint64              `json:"seq,omitempty"` // message.created: the message
+	// Log is where a message.created event's message was put in the
+	// message log (0: not in the log, or an event stored before issue
+	// 16's session 5): its readers find it there or, once moved, by its
+	// key, instead of searching the log's tail for it.
+	Log uint64 `json:"log,omitempty"`
 	Conversation *store.Conversation `json:"conversation,omitempty"`
 	Data         json.RawMessage     `json:"data,omitempty"`
 }
 
 // addEvent puts ev into the log in tx and counts it for OnEvents.
-func (s *Store) addEvent(tx *bolt.Tx, ev store.Event) error {
+func (s *Store) addEvent(tx *bolt.Tx, ev store.Event) error { return s.addEventAt(tx, ev, 0) }
+
+// addEventAt is addEvent for a message.created event whose message is at
+// logPos in the message log (0: not in the log).
+func (s *Store) addEventAt(tx *bolt.Tx, ev store.Event, logPos uint64) error {
 	b := tx.Bucket(bucketEvents)
 	pos, err := b.NextSequence()
 	if err != nil {
 		return err
 	}
-	r := eventRecord{ID: ev.ID, Type: ev.Type, Conv: ev.ConversationID, Time: ev.Time, Conversation: ev.Conversation, Data: ev.Data}
+	r := eventRecord{ID: ev.ID, Type: ev.Type, Conv: ev.ConversationID, Time: ev.Time, Conversation: ev.Conversation, Data: ev.Data, Log: logPos}
 	if ev.Message != nil {
 		r.Seq = ev.Message.Seq
 	}
@@ -70,7 +79,7 @@ func (s *Store) Events(_ context.Context, after uint64, limit int) ([]store.Even
 			last = pos
 			ev := store.Event{Pos: pos, ID: r.ID, Type: r.Type, ConversationID: r.Conv, Time: r.Time, Conversation: r.Conversation, Data: r.Data}
 			if r.Type == store.EventMessageCreated {
-				m, err := s.readMessage(tx, r.Conv, r.Seq) // in the log or the messages tree
+				m, err := s.eventMessage(tx, r) // in the log or the messages tree
 				if errors.Is(err, store.ErrNotFound) {
 					continue // erased since
 				}
@@ -220,4 +229,31 @@ func fixSequences(tx *bolt.Tx) error {
 		return db.SetSequence(maxRev)
 	}
 	return nil
+}
+
+// eventMessage reads the message of a message.created event: by its key
+// in the messages tree (moved, or stored without the log), else at the
+// log position the event names; an event without one (stored before it
+// was recorded) searches as a history read does. Messages are never
+// rewritten, so the entry at that position is the message, or gone.
+func (s *Store) eventMessage(tx *bolt.Tx, r eventRecord) (store.Message, error) {
+	if r.Log == 0 {
+		return s.readMessage(tx, r.Conv, r.Seq)
+	}
+	m, err := getMessage(tx.Bucket(bucketMessages), r.Conv, r.Seq)
+	if !errors.Is(err, store.ErrNotFound) {
+		return m, err
+	}
+	v := tx.Bucket(bucketLog).Get(posKey(r.Log))
+	if v == nil {
+		return store.Message{}, fmt.Errorf("message %s/%d: %w", r.Conv, r.Seq, store.ErrNotFound) // erased
+	}
+	if h, err := moveHeader(v); err != nil || h.ConversationID != r.Conv || h.Seq != r.Seq {
+		return store.Message{}, fmt.Errorf("log entry %d for message %s/%d: %w (kefu check)", r.Log, r.Conv, r.Seq, store.ErrCorrupt)
+	}
+	var out store.Message
+	if err := json.Unmarshal(v, &out); err != nil {
+		return store.Message{}, fmt.Errorf("decode log entry %d: %w: %w", r.Log, store.ErrCorrupt, err)
+	}
+	return out, nil
 }

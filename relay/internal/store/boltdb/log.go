@@ -432,20 +432,21 @@ func fixLogSequence(tx *bolt.Tx) error {
 	return nil
 }
 
-// putLog puts m at the log's end in the batch's transaction.
-func (s *Store) putLog(tx *bolt.Tx, m store.Message) error {
+// putLog puts m at the log's end in the batch's transaction and returns
+// its position.
+func (s *Store) putLog(tx *bolt.Tx, m store.Message) (uint64, error) {
 	lb := tx.Bucket(bucketLog)
 	lb.FillPercent = 1 // only ever appended to: full pages
 	pos, err := lb.NextSequence()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	data, err := encodeMessage(&m)
 	if err != nil {
-		return fmt.Errorf("encode message %s/%d: %w", m.ConversationID, m.Seq, err)
+		return 0, fmt.Errorf("encode message %s/%d: %w", m.ConversationID, m.Seq, err)
 	}
 	if err := lb.Put(posKey(pos), data); err != nil {
-		return err
+		return 0, err
 	}
 	s.batch.logged = append(s.batch.logged, logPending{conv: m.ConversationID, ref: logRef{pos: pos, seq: m.Seq, clientID: m.ClientID}})
 	if m.ClientID != "" {
@@ -454,7 +455,7 @@ func (s *Store) putLog(tx *bolt.Tx, m store.Message) error {
 		}
 		s.batch.loggedIDs[clientRef{m.ConversationID, m.ClientID}] = pos
 	}
-	return nil
+	return pos, nil
 }
 
 // byClientID finds a conversation's message by its client id: in this

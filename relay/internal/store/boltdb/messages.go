@@ -61,10 +61,11 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...store.NewMess
 				}
 			}
 			m := nm.Stored(convID, conv.LastSeq+1, now)
-			if err := s.putMessage(tx, m); err != nil {
+			logPos, err := s.putMessage(tx, m)
+			if err != nil {
 				return err
 			}
-			if err := s.addEvent(tx, store.MessageEvent(m)); err != nil {
+			if err := s.addEventAt(tx, store.MessageEvent(m), logPos); err != nil {
 				return err
 			}
 			if store.ApplyMessage(&conv, m) {
@@ -116,24 +117,24 @@ func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Messag
 	return out, nil
 }
 
-// putMessage stores a new message: at the log's end, or (NoLog) in the
-// messages tree with its client id.
-func (s *Store) putMessage(tx *bolt.Tx, m store.Message) error {
+// putMessage stores a new message: at the log's end (and returns its
+// position there), or (NoLog) in the messages tree with its client id.
+func (s *Store) putMessage(tx *bolt.Tx, m store.Message) (uint64, error) {
 	if !s.opts.NoLog {
 		return s.putLog(tx, m)
 	}
 	mb := tx.Bucket(bucketMessages)
 	data, err := encodeMessage(&m)
 	if err != nil {
-		return fmt.Errorf("encode message %s/%d: %w", m.ConversationID, m.Seq, err)
+		return 0, fmt.Errorf("encode message %s/%d: %w", m.ConversationID, m.Seq, err)
 	}
 	if err := mb.Put(messageKey(m.ConversationID, m.Seq), data); err != nil {
-		return err
+		return 0, err
 	}
 	if m.ClientID != "" {
-		return mb.Put(clientIDKey(m.ConversationID, m.ClientID), binary.BigEndian.AppendUint64(nil, m.Seq))
+		return 0, mb.Put(clientIDKey(m.ConversationID, m.ClientID), binary.BigEndian.AppendUint64(nil, m.Seq))
 	}
-	return nil
+	return 0, nil
 }
 
 func getMessage(b *bolt.Bucket, convID string, seq uint64) (store.Message, error) {
