@@ -22,16 +22,16 @@ import (
 
 // eventRecord is an event as stored.
 type eventRecord struct {
-	ID           string              `json:"id"`
-	Type         string              `json:"type"`
-	Conv         string              `json:"conv"`
-	Time         time.Time           `json:"time"`
-	Seq          uint64              `json:"seq,omitempty"` // message.created: the message
+	ID   string    `json:"id"`
+	Type string    `json:"type"`
+	Conv string    `json:"conv"`
+	Time time.Time `json:"time"`
+	Seq  uint64    `json:"seq,omitempty"` // message.created: the message
 	// Log is where a message.created event's message was put in the
 	// message log (0: not in the log, or an event stored before issue
 	// 16's session 5): its readers find it there or, once moved, by its
 	// key, instead of searching the log's tail for it.
-	Log uint64 `json:"log,omitempty"`
+	Log          uint64              `json:"log,omitempty"`
 	Conversation *store.Conversation `json:"conversation,omitempty"`
 	Data         json.RawMessage     `json:"data,omitempty"`
 }
