@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
 )
@@ -170,6 +171,19 @@ func testVisitors[S ChatStore](t *testing.T, b Backend[S]) {
 	}
 	if _, err := s.VisitorByToken(TokenHash("no-such-token")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("VisitorByToken(unknown) error = %v, want ErrNotFound", err)
+	}
+	// A token made with its time is stored under that time and its hash
+	// (40 bytes, visitor.TokenHash); the two kinds live side by side.
+	timed := append([]byte(store.TimeKey(time.Now())), TokenHash("tok-timed")...)
+	tv, _, err := s.CreateVisitor(bg, timed, "")
+	if err != nil {
+		t.Fatalf("CreateVisitor with a time-keyed token: %v", err)
+	}
+	if got, err := s.VisitorByToken(timed); err != nil || got.ID != tv.ID {
+		t.Errorf("VisitorByToken(time-keyed) = %+v, %v; want %s", got, err, tv.ID)
+	}
+	if got, err := s.VisitorByToken(TokenHash("tok-1")); err != nil || got.ID != v.ID {
+		t.Errorf("VisitorByToken(tok-1) after a time-keyed one = %+v, %v; want %s", got, err, v.ID)
 	}
 	if _, err := s.Visitor("nosuchvisitor00"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Visitor(unknown) error = %v, want ErrNotFound", err)
