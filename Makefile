@@ -25,7 +25,7 @@ ifneq ($(and $(findstring podman,$(ENGINE)),$(shell command -v runc 2>/dev/null)
 ENGINE  += --runtime runc
 endif
 
-.PHONY: help run cluster build wasm bin/fakeopenai test lint lint-js test-go test-wasm test-browser test-edge bench-edge soak-edge edge docker docker-multiarch release clean
+.PHONY: help run cluster build wasm test lint lint-js test-go test-wasm test-browser test-edge bench-edge soak-edge edge docker docker-multiarch release clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -39,12 +39,6 @@ cluster: build ## three local nodes (NATS JetStream embedded) behind HAProxy: ht
 build: wasm ## the static kefu binary in bin/, version stamped
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./relay/cmd/kefu
 
-# The fake OpenAI upstream the browser and edge tests talk to; phony (go
-# build knows when it is up to date), named once so a parallel make builds
-# it once.
-bin/fakeopenai:
-	$(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai
-
 wasm: $(WASM) public/wasm/wasm_exec.js ## the widget's WebAssembly module (+ brotli) and Go's JS glue
 
 $(WASM): $(WASM_SRC)
@@ -54,15 +48,7 @@ $(WASM): $(WASM_SRC)
 public/wasm/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 	cp $< $@
 
-# make test: lint, then the Go tests side by side with the others (wasm,
-# browser, edge), two recipes at a time. The Go phase keeps about 1.2 of
-# the two cores busy and a browser file mostly waits on its pages, so the
-# two together take little longer than the Go phase alone (docs/decisions.md,
-# "Test suite time"). Each phase's output is printed whole when it ends.
-# Everything both sides use (the relay, the wasm, the fake upstream) is
-# built before they start.
-test: lint build bin/fakeopenai ## everything CI runs
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-go test-wasm test-browser test-edge
+test: lint wasm test-go test-wasm test-browser test-edge ## everything CI runs
 
 lint: lint-js ## go vet (linux and js/wasm), gofmt, and ESLint over widget/, public/ and e2e/
 	$(GO) vet ./...
@@ -96,20 +82,21 @@ test-wasm: ## router and wasm tests compiled to js/wasm, run under Node
 # and ports.
 E2E_JOBS ?= 2
 
-test-browser: build bin/fakeopenai ## widget, admin and console in headless Chromium (skipped loudly without Chromium, required in CI)
-	@if [ -f e2e/package.json ]; then cd e2e && npm ci --no-audit --no-fund --silent && \
+test-browser: build ## widget, admin and console in headless Chromium (skipped loudly without Chromium, required in CI)
+	@if [ -f e2e/package.json ]; then $(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai && cd e2e && npm ci --no-audit --no-fund --silent && \
 		KEFU_BIN=../$(BIN) FAKEOPENAI=../bin/fakeopenai node --test --test-concurrency=$(E2E_JOBS); fi
 
 edge: wasm ## the Cloudflare Workers build in edge/build (Go wasm + syumai/workers glue + the classifier as static assets), with its sizes
 	./edge/build.sh
 
-test-edge: wasm bin/fakeopenai ## the edge build under wrangler dev (workerd, local D1, offline) against the fake upstream (skipped loudly without Node, required in CI)
+test-edge: wasm ## the edge build under wrangler dev (workerd, local D1, offline) against the fake upstream (skipped loudly without Node, required in CI)
 	EDGE_BROTLI=0 EDGE_TEST_HOOKS=1 ./edge/build.sh
 	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
 		if [ "$$CI" = true ]; then echo "test-edge: Node and npm are required in CI"; exit 1; fi; \
 		printf '%s\n' "########################################################################" \
 			"# SKIPPED test-edge: Node and npm are not installed (wrangler dev needs them)" \
 			"########################################################################"; exit 0; fi; \
+	$(GO) build -o bin/fakeopenai ./relay/cmd/fakeopenai && \
 	cd edge && npm ci --no-audit --no-fund --silent && FAKEOPENAI=../bin/fakeopenai node --test test/edge.test.js
 
 bench-edge: edge ## CPU per request of the edge build under wrangler dev, as ratios against Go and JS hello-worlds (a few minutes; docs/edge.md)
