@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -30,15 +31,23 @@ func TestWantsPerson(t *testing.T) {
 	}
 }
 
-// FuzzWantsPerson: the shortcut for text without a person word never
-// changes the answer of the regular expression.
+// asksForPerson is the expression WantsPerson stands for (it says why it
+// does not use it).
+var asksForPerson = regexp.MustCompile(`(?i)\b((talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+|some\s*one|somebody|your\s+)?(real\s+|live\s+)?(human|person|people|agent|representative|someone|somebody|staff|operator)|(need|want|get|reach)\s+(a|an|some)\s+(real\s+|live\s+)?(human|person|agent|representative)|real\s+person|live\s+agent|human\s+agent|customer\s+service\s+(agent|representative)|representative|operator)\b|人工|真人|转接客服|客服人员|找客服|オペレーター|担当者`)
+
+// FuzzWantsPerson: the hand-written match gives the expression's answer.
 func FuzzWantsPerson(f *testing.F) {
 	for _, s := range []string{"I want to talk to a real person", "CAN I SPEAK TO A HUMAN", "Talk to Someone", "need an Agent", "operator!",
-		"how long does shipping take", "转人工", "perſon", "talk to a KelvinK", "customer service representative"} {
+		"how long does shipping take", "转人工", "perſon", "talk to a Kelvin\u212a", "customer service representative",
+		"talk to someone human", "talk to someonehuman", "talk to some one", "talk  to\tsome\n one", "talk to a\vhuman", "talk to somebody",
+		"x\u017fpeak to a human", "\u017fpeak to a human", "_operator", "operators", "operator_", "representative9", "a real\r\nperson",
+		"get an real agent", "reach some live representative", "need a people", "chat with your staff", "customer service  agent",
+		"customerservice agent", "\xe4人工", "\xf0人工", "担当", "オペレータ", "human agen", "ＯＰＥＲＡＴＯＲ", "talk to a human\xff", "\xfftalk to a human",
+		"\u212aeep me, operator\u212a", "talk to a hu\u212aman"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := WantsPerson(s), asksForPerson().MatchString(s); got != want {
+		if got, want := WantsPerson(s), asksForPerson.MatchString(s); got != want {
 			t.Fatalf("WantsPerson(%q) = %v, the expression says %v", s, got, want)
 		}
 	})

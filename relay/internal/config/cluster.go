@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // Storage modes: which backend a relay runs on (Config.Mode).
@@ -50,13 +48,40 @@ func (c Config) Mode() string {
 	return ModeSingle
 }
 
-// Compiled on first use, not when the program starts: the edge build
-// starts anew for every request and never reads cluster options, and
-// these counted repetitions compile into hundreds of instructions.
-var (
-	nodeNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`) })
-	prefixRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_-]{1,32}$`) })
-)
+// nodeName reports whether s is a node name: a letter or digit, then up
+// to 62 letters, digits, '_' or '-' (^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$).
+// Checked by hand, not with regexp: the edge build links no regexp
+// (docs/decisions.md, issue 17); TestMatchersAgreeWithRegexp holds them
+// to the expressions.
+func nodeName(s string) bool {
+	if len(s) == 0 || len(s) > 63 || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// streamPrefix reports whether s is a stream prefix: 1 to 32 lower-case
+// letters, digits, '_' or '-' (^[a-z0-9_-]{1,32}$).
+func streamPrefix(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isLowerAlnum(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+func isAlnum(c byte) bool { return isLowerAlnum(c) || c >= 'A' && c <= 'Z' }
 
 func clusterOptions() []option {
 	str := func(field func(*Config) *string) func(*Config) string {
@@ -77,7 +102,7 @@ func clusterOptions() []option {
 	return []option{
 		{name: "cluster-name", env: "KEFU_CLUSTER_NAME", def: "", usage: "run as one node of a cluster on NATS JetStream embedded in this process (the same name on every node; needs --cluster-peers); empty with no --nats-url: one node on bbolt",
 			set: func(c *Config, v string) error {
-				if v != "" && !nodeNameRE().MatchString(v) {
+				if v != "" && !nodeName(v) {
 					return errors.New("use letters, digits, - and _ (at most 63)")
 				}
 				c.Cluster.Name = v
@@ -93,7 +118,7 @@ func clusterOptions() []option {
 					}
 					v = strings.ReplaceAll(h, ".", "-")
 				}
-				if !nodeNameRE().MatchString(v) {
+				if !nodeName(v) {
 					return errors.New("use letters, digits, - and _ (at most 63)")
 				}
 				c.Cluster.NodeName = v
@@ -166,7 +191,7 @@ func clusterOptions() []option {
 			get: func(c *Config) string { return strconv.Itoa(c.Cluster.Replicas) }},
 		{name: "nats-prefix", env: "KEFU_NATS_PREFIX", def: "kefu", usage: "names Kefu's stream, buckets and subjects, so several installations can share one NATS account",
 			set: func(c *Config, v string) error {
-				if !prefixRE().MatchString(v) {
+				if !streamPrefix(v) {
 					return errors.New("use 1 to 32 lower-case letters, digits, - or _")
 				}
 				c.Cluster.Prefix = v

@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -74,9 +72,20 @@ func DefaultSettings() Settings {
 	}
 }
 
-// colorRE is compiled on first use: the edge build starts anew for every
-// request, and few of them validate settings.
-var colorRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^#[0-9a-fA-F]{6}$`) })
+// hexColor reports whether s is a colour like #2563eb (^#[0-9a-fA-F]{6}$),
+// checked by hand: the edge build links no regexp (docs/decisions.md,
+// issue 17).
+func hexColor(s string) bool {
+	if len(s) != 7 || s[0] != '#' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks settings before they are stored.
 func (s Settings) Validate() error {
@@ -85,7 +94,7 @@ func (s Settings) Validate() error {
 		return protocol.Errorf(protocol.CodeBadField, "title must be 1 to 60 characters")
 	case utf8.RuneCountInString(s.Greeting) > 500:
 		return protocol.Errorf(protocol.CodeBadField, "greeting must be at most 500 characters")
-	case !colorRE().MatchString(s.Color):
+	case !hexColor(s.Color):
 		return protocol.Errorf(protocol.CodeBadField, "color must look like #2563eb")
 	case s.Position != "right" && s.Position != "left":
 		return protocol.Errorf(protocol.CodeBadField, "position must be right or left")
