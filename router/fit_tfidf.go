@@ -1,4 +1,4 @@
-//go:build !kefu_widget
+//go:build !kefu_widget && !js
 
 package router
 
