@@ -1,4 +1,4 @@
-//go:build !kefu_widget && !js
+//go:build !kefu_widget
 
 package router
 
