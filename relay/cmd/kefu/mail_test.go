@@ -45,7 +45,10 @@ func TestMailOutboxSurvivesKill(t *testing.T) {
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
 		t.Fatalf("send: %v %v", err, res)
 	}
-	// Tried, failed (nobody listens on the port), waiting.
+	// Tried, failed (nobody listens on the port), waiting: the admin page
+	// shows the error only once the failed attempt is stored, so the kill
+	// below cannot land while the entry is still claimed (a claim is kept
+	// from every sender for two minutes, longer than the wait after it).
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		_, body := admin.Do("GET", "/v1/admin/mail", nil)

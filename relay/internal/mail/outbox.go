@@ -294,11 +294,14 @@ func (s *Service) deliver(ctx context.Context) error {
 			}
 			j.Due = s.opts.Now().Add(backoff(j.Attempts))
 			j.Waiting = true
+			// The attempt is stored before the admin page can show its
+			// error: until then the entry holds its claim, and a relay
+			// killed in between tries it again only when the claim ends.
+			if _, perr := s.st.PutDoc(ctx, kindJob, d.Key, encode(j), rev); perr != nil {
+				s.opts.Log.Error("mail: record a failed attempt", "key", d.Key, "err", perr)
+			}
 			s.noteErr(err)
 			s.opts.Log.Warn("mail: not sent; will try again", "kind", j.Kind, "conversation", j.Conv, "attempt", j.Attempts, "failed_for_good", j.Failed, "err", err)
-			if _, err := s.st.PutDoc(ctx, kindJob, d.Key, encode(j), rev); err != nil {
-				s.opts.Log.Error("mail: record a failed attempt", "key", d.Key, "err", err)
-			}
 		}
 	}
 	return nil
