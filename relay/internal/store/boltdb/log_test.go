@@ -281,7 +281,7 @@ func TestOpenUpgradesSchema2(t *testing.T) {
 		}
 		return nil
 	})
-	if schema != SchemaVersion() || schema != 4 {
-		t.Errorf("schema after the upgrade is %d, want 4", schema)
+	if schema != SchemaVersion() || schema != 5 {
+		t.Errorf("schema after the upgrade is %d, want 5", schema)
 	}
 }

@@ -76,6 +76,11 @@ func migrations() []func(tx *bolt.Tx) error {
 		// 3 → 4: visitors indexed by identity (identity.go); the version
 		// tells an older kefu, which would not keep the index, to stop.
 		indexIdentities,
+		// 4 → 5: new visitor tokens are stored under their time then their
+		// hash (visitor.TokenHash), and message events carry their log
+		// position. Nothing moves; the version tells an older kefu, which
+		// would not find those visitors by their tokens, to stop.
+		func(tx *bolt.Tx) error { return nil },
 	}
 }
 
