@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +16,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/ai/openaitest"
 	"github.com/kefuhq/kefu/relay/internal/config"
 	"github.com/kefuhq/kefu/relay/internal/store/d1"
-	_ "modernc.org/sqlite" // D1 is SQLite: the edge's statements run on the real schema
+	"github.com/kefuhq/kefu/relay/internal/store/d1/d1test"
 )
 
 // Each D1 statement is a round trip, and under wrangler dev CPU of the
@@ -28,25 +26,7 @@ import (
 // settings version before each of these but a health check (reuse.go),
 // one more.
 func TestStatementsPerRequest(t *testing.T) {
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "d1.sqlite")+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	files, err := filepath.Glob("../store/d1/migrations/*.sql")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("migrations: %v (%d files)", err, len(files))
-	}
-	for _, f := range files {
-		ddl, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(string(ddl)); err != nil {
-			t.Fatalf("apply %s: %v", f, err)
-		}
-	}
+	db := d1test.OpenSQLite(t, "../store/d1/migrations")
 	fake := openaitest.New(t, openaitest.Options{Text: "An answer."})
 	env := map[string]string{"OPENAI_BASE_URL": fake.BaseURL, "OPENAI_API_KEY": "sk-test"}
 	cfg, err := config.Parse(nil, func(k string) string { return env[k] }, io.Discard)

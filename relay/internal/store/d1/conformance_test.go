@@ -3,15 +3,12 @@
 package d1
 
 import (
-	"context"
 	"database/sql"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
+	"github.com/kefuhq/kefu/relay/internal/store/d1/d1test"
 	"github.com/kefuhq/kefu/relay/internal/store/storetest"
-	_ "modernc.org/sqlite" // D1 is SQLite: the suite runs the real schema and statements on it
 )
 
 // TestConformance runs the storage suite on the D1 backend over SQLite,
@@ -35,24 +32,5 @@ func TestConformance(t *testing.T) {
 // applied, one connection at a time as D1 runs statements.
 func openSQLite(t *testing.T) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "d1.sqlite")+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	files, err := filepath.Glob("migrations/*.sql")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("migrations: %v (%d files)", err, len(files))
-	}
-	for _, f := range files {
-		ddl, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ExecContext(context.Background(), string(ddl)); err != nil {
-			t.Fatalf("apply %s: %v", f, err)
-		}
-	}
-	return db
+	return d1test.OpenSQLite(t, "migrations")
 }
