@@ -91,16 +91,75 @@ func LoadCursor(ctx context.Context, log Log, name string) (Cursor, error) {
 		return Cursor{}, fmt.Errorf("notify: cursor %s: %w", name, err)
 	}
 	c := Cursor{Pos: end}
-	if err := SaveCursor(ctx, log, name, c); err != nil && !errors.Is(err, store.ErrExists) {
-		return Cursor{}, err
+	data, _ := json.Marshal(c)
+	_, err = log.PutDoc(ctx, KindCursor, name, data, 0)
+	if err == nil {
+		return c, nil
 	}
-	return c, nil
+	if !errors.Is(err, store.ErrExists) {
+		return Cursor{}, fmt.Errorf("notify: save cursor %s: %w", name, err)
+	}
+	// Another reader stored one first, or this read came from a copy
+	// behind the write (a cluster's replica): theirs is the position, not
+	// the end, which would skip what happened in between.
+	wait := time.Duration(0)
+	for range saveTries {
+		if err := pause(ctx, wait); err != nil {
+			return Cursor{}, fmt.Errorf("notify: cursor %s: %w", name, err)
+		}
+		wait = nextWait(wait)
+		d, err := log.Doc(KindCursor, name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return Cursor{}, fmt.Errorf("notify: cursor %s: %w", name, err)
+		}
+		var c Cursor
+		if err := json.Unmarshal(d.Data, &c); err != nil {
+			return Cursor{}, fmt.Errorf("notify: cursor %s: %w", name, err)
+		}
+		return c, nil
+	}
+	return Cursor{}, fmt.Errorf("notify: cursor %s: stored, yet not found when read back", name)
+}
+
+// saveTries bounds SaveCursor's attempts; with nextWait's pauses they
+// span a few seconds, longer than a cluster's copies take to catch up.
+const saveTries = 20
+
+// nextWait is the pause before the next attempt after a read that was
+// behind: 5 ms, doubling, at most half a second.
+func nextWait(d time.Duration) time.Duration {
+	return min(max(2*d, 5*time.Millisecond), 500*time.Millisecond)
+}
+
+// pause waits d, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // SaveCursor stores a reader's position.
 func SaveCursor(ctx context.Context, log Log, name string, c Cursor) error {
 	data, _ := json.Marshal(c)
-	for range 10 {
+	wait := time.Duration(0)
+	for range saveTries {
+		// A conflict means the read was behind the stored revision (a
+		// replica that has not caught up): read again after a pause.
+		if err := pause(ctx, wait); err != nil {
+			return fmt.Errorf("notify: save cursor %s: %w", name, err)
+		}
+		wait = nextWait(wait)
 		d, err := log.Doc(KindCursor, name)
 		var rev uint64
 		switch {

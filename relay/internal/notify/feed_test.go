@@ -289,3 +289,57 @@ func TestFeedWants(t *testing.T) {
 		}
 	})
 }
+
+// behindLog answers its first reads of the cursor from a copy that has
+// not caught up (a cluster's replica): not found, or the revision before.
+type behindLog struct {
+	Log
+	mu     sync.Mutex
+	behind int        // reads still answered from the old copy
+	old    *store.Doc // the old copy (nil: it had no cursor yet)
+}
+
+func (l *behindLog) Doc(kind, key string) (store.Doc, error) {
+	l.mu.Lock()
+	if kind == KindCursor && l.behind > 0 {
+		l.behind--
+		old := l.old
+		l.mu.Unlock()
+		if old == nil {
+			return store.Doc{}, store.ErrNotFound
+		}
+		return *old, nil
+	}
+	l.mu.Unlock()
+	return l.Log.Doc(kind, key)
+}
+
+// A reader whose reads are behind its writes keeps the position that is
+// stored: starting, it takes the stored one (never the log's end, which
+// would skip what happened between them), and a save after a stale read
+// tries again until it lands, instead of failing the relay's start.
+func TestCursorWithReadsBehind(t *testing.T) {
+	onBoth(t, func(t *testing.T, st testStore, _ *Waker) {
+		if err := SaveCursor(bg, st, "r", Cursor{Pos: 7}); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadCursor(bg, &behindLog{Log: st, behind: 3}, "r")
+		if err != nil || c.Pos != 7 {
+			t.Fatalf("start with reads behind: %+v, %v; want the stored position 7", c, err)
+		}
+		d, err := st.Doc(KindCursor, "r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := SaveCursor(bg, st, "r", Cursor{Pos: 9}); err != nil {
+			t.Fatal(err)
+		}
+		// More stale reads in a row than a save used to try.
+		if err := SaveCursor(bg, &behindLog{Log: st, behind: 12, old: &d}, "r", Cursor{Pos: 11}); err != nil {
+			t.Fatalf("save with reads behind: %v", err)
+		}
+		if c, err := LoadCursor(bg, st, "r"); err != nil || c.Pos != 11 {
+			t.Fatalf("stored position %+v, %v; want 11", c, err)
+		}
+	})
+}
