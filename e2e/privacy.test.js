@@ -13,6 +13,18 @@ const session = (page) => page.evaluate(() => {
   return k ? JSON.parse(localStorage.getItem(k)) : null;
 });
 
+// reloadAged reloads the page as if the widget was last used ms ago. The
+// session's time is set as the old page goes away (pagehide, after which it
+// runs no more tasks), because until then the widget rewrites it with the
+// current time whenever it marks a message read, e.g. on a late welcome.
+const reloadAged = async (page, ms) => {
+  await page.evaluate((ms) => addEventListener('pagehide', () => {
+    const k = Object.keys(localStorage).find((x) => x.endsWith(':session'));
+    localStorage.setItem(k, JSON.stringify({ ...JSON.parse(localStorage.getItem(k)), at: Date.now() - ms }));
+  }), ms);
+  await page.reload();
+};
+
 suite('privacy', () => {
   let relay, site;
   before(async () => {
@@ -71,21 +83,13 @@ suite('privacy', () => {
     assert.ok(Math.abs(Date.now() - s.at) < 60_000, 'the session records when it was last used');
 
     // A day later it is still there.
-    await page.evaluate(() => {
-      const k = Object.keys(localStorage).find((x) => x.endsWith(':session'));
-      localStorage.setItem(k, JSON.stringify({ ...JSON.parse(localStorage.getItem(k)), at: Date.now() - 86_400_000 }));
-    });
-    await page.reload();
+    await reloadAged(page, 86_400_000);
     await W.waitMark(page, 'panel');
     assert.equal((await session(page))?.token, s.token, 'kept within store_days');
     assert.ok((await W.texts(page)).includes('remember me for a while'));
 
     // Three days later everything the widget kept is gone, and a new visitor starts.
-    await page.evaluate(() => {
-      const k = Object.keys(localStorage).find((x) => x.endsWith(':session'));
-      localStorage.setItem(k, JSON.stringify({ ...JSON.parse(localStorage.getItem(k)), at: Date.now() - 3 * 86_400_000 }));
-    });
-    await page.reload();
+    await reloadAged(page, 3 * 86_400_000);
     await W.waitMark(page, 'panel');
     assert.deepEqual(await kefuKeys(page), [], 'nothing left in localStorage');
     assert.ok(!(await W.texts(page)).includes('remember me for a while'), 'the old transcript is not shown');
