@@ -75,8 +75,8 @@ GO_TEST_FIRST := ./relay/internal/store/jetstream ./relay/cmd/kefu/clustertest .
 test-go: wasm ## Go tests (fuzz seed corpora included), the crash test, the container image
 	$(GO) test -count=1 $(GO_TEST_FIRST) ./...
 
-test-wasm: ## router and wasm tests compiled to js/wasm, run under Node
-	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec=$(GOROOT)/lib/wasm/go_js_wasm_exec ./router/... ./wasm/...
+test-wasm: ## router, wasm and D1 store tests compiled to js/wasm, run under Node
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec=$(GOROOT)/lib/wasm/go_js_wasm_exec ./router/... ./wasm/... ./relay/internal/store/d1
 
 # How many browser files run at a time, each with its own relay, Chromium
 # and ports.

@@ -130,9 +130,9 @@ func build(ctx context.Context) *built {
 	// Settings are read, all in one query, by the first request part that
 	// needs one: a health check reads none. An instance serving many
 	// requests builds anew when their version moves (reuse.go).
-	st, err := d1.Open(D1Binding, d1.Options{OnAppend: fan.OnAppend, Logger: log, SettingsOnFirstRead: true})
+	st, err := d1.Open(cloudflare.GetBinding(D1Binding), d1.Options{OnAppend: fan.OnAppend, Logger: log, SettingsOnFirstRead: true})
 	if err != nil {
-		return broken(log, err)
+		return broken(log, fmt.Errorf("kefu-edge: binding %q: %w", D1Binding, err))
 	}
 	hashes, err := edge.ParseAssetHashes(assetHashes)
 	if err != nil {
@@ -163,8 +163,8 @@ func build(ctx context.Context) *built {
 }
 
 // rebuild builds the edge again from the settings as they are now, over
-// the same store: a new store would open another database/sql pool, whose
-// goroutine never ends in a program that does not.
+// the same store: it counts its own settings writes, which SettingsMoved
+// needs to tell them from others'.
 func (b *built) rebuild(ctx context.Context) *built {
 	b.st.ForgetSettings()
 	e, err := edge.New(ctx, b.opts)

@@ -4,7 +4,6 @@ package edge
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -93,7 +92,7 @@ func TestStatementsPerRequest(t *testing.T) {
 
 // countingDB is the D1 store's DB that keeps what it ran, one line each.
 type countingDB struct {
-	db  *sql.DB
+	db  d1.DB
 	mu  sync.Mutex
 	ran []string
 }
@@ -113,17 +112,12 @@ func (c *countingDB) take() []string {
 	return ran
 }
 
-func (c *countingDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (c *countingDB) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	c.note(q)
-	return c.db.ExecContext(ctx, q, args...)
+	return c.db.Exec(ctx, q, args...)
 }
 
-func (c *countingDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (c *countingDB) Query(ctx context.Context, q string, args ...any) ([][]any, error) {
 	c.note(q)
-	return c.db.QueryContext(ctx, q, args...)
-}
-
-func (c *countingDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	c.note(q)
-	return c.db.QueryRowContext(ctx, q, args...)
+	return c.db.Query(ctx, q, args...)
 }

@@ -3,7 +3,6 @@
 package d1
 
 import (
-	"database/sql"
 	"testing"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
@@ -30,7 +29,7 @@ func TestConformance(t *testing.T) {
 
 // openSQLite returns a fresh SQLite database with the D1 migrations
 // applied, one connection at a time as D1 runs statements.
-func openSQLite(t *testing.T) *sql.DB {
+func openSQLite(t *testing.T) *d1test.DB {
 	t.Helper()
 	return d1test.OpenSQLite(t, "migrations")
 }

@@ -18,7 +18,7 @@ const (
 // Conversations returns the conversations keep accepts (all when keep is
 // nil), in no particular order.
 func (s *Store) Conversations(keep func(*store.Conversation) bool) ([]store.Conversation, error) {
-	rows, err := s.db.QueryContext(context.Background(), qConversations)
+	rows, err := s.query(context.Background(), qConversations)
 	if err != nil {
 		return nil, wrap("conversations", err)
 	}
@@ -41,7 +41,7 @@ func (s *Store) Conversations(keep func(*store.Conversation) bool) ([]store.Conv
 
 // Visitors returns the visitors keep accepts (all when keep is nil).
 func (s *Store) Visitors(keep func(*store.Visitor) bool) ([]store.Visitor, error) {
-	rows, err := s.db.QueryContext(context.Background(), qVisitors)
+	rows, err := s.query(context.Background(), qVisitors)
 	if err != nil {
 		return nil, wrap("visitors", err)
 	}
@@ -69,11 +69,11 @@ func (s *Store) Visitors(keep func(*store.Visitor) bool) ([]store.Visitor, error
 func (s *Store) DeleteConversations(ctx context.Context, ids []string) (int, error) {
 	n := 0
 	for _, id := range ids {
-		res, err := s.db.ExecContext(ctx, qDeleteConversation, id)
+		k, err := s.exec(ctx, qDeleteConversation, id)
 		if err != nil {
 			return n, wrap(fmt.Sprintf("delete conversation %s", id), err)
 		}
-		if k, err := res.RowsAffected(); err == nil && k > 0 {
+		if k > 0 {
 			n++
 		}
 	}
@@ -85,11 +85,11 @@ func (s *Store) DeleteConversations(ctx context.Context, ids []string) (int, err
 func (s *Store) DeleteVisitors(ctx context.Context, ids []string) (int, error) {
 	n := 0
 	for _, id := range ids {
-		res, err := s.db.ExecContext(ctx, qDeleteVisitor, id)
+		k, err := s.exec(ctx, qDeleteVisitor, id)
 		if err != nil {
 			return n, wrap(fmt.Sprintf("delete visitor %s", id), err)
 		}
-		if k, err := res.RowsAffected(); err == nil && k > 0 {
+		if k > 0 {
 			n++
 		}
 	}

@@ -2,7 +2,6 @@ package d1
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -46,7 +45,7 @@ func (s *Store) Append(ctx context.Context, convID string, msgs ...store.NewMess
 	if conv == nil {
 		// Nothing inserted (every message a resend), or an insert whose
 		// conversation could not be worked out from what it returned.
-		c, _, err := scanConversation(s.db.QueryRowContext(ctx, qConversation, convID))
+		c, _, err := scanConversation(s.queryRow(ctx, qConversation, convID))
 		if err != nil {
 			return store.Appended{}, wrap("append to "+convID, err)
 		}
@@ -81,7 +80,7 @@ func (s *Store) appendOne(ctx context.Context, convID string, nm store.NewMessag
 			rc               uint64
 			created, updated int64
 		)
-		err := s.db.QueryRowContext(ctx, qAppend, appendArgs(convID, nm, now)...).Scan(&seq,
+		err := s.queryRow(ctx, qAppend, appendArgs(convID, nm, now)...).Scan(&seq,
 			&c.VisitorID, &c.Status, &c.Handler, &c.AgentID, &created, &updated, &c.LastSeq, &c.Preview, &c.Intent, &rc)
 		switch {
 		case err == nil:
@@ -94,21 +93,21 @@ func (s *Store) appendOne(ctx context.Context, convID string, nm store.NewMessag
 		case seqConflict(err):
 			s.opts.Logger.Debug("d1: append met a concurrent one; retrying", "conversation", convID)
 			return fmt.Errorf("%w: %v", errConflict, err)
-		case !errors.Is(err, sql.ErrNoRows):
+		case !errors.Is(err, errNoRows):
 			return err
 		}
 		// Nothing inserted: the client id is taken, or no such conversation.
 		if nm.ClientID != "" {
-			m, err := scanMessage(s.db.QueryRowContext(ctx, qMessageByClientID, convID, nm.ClientID), convID)
+			m, err := scanMessage(s.queryRow(ctx, qMessageByClientID, convID, nm.ClientID), convID)
 			if err == nil {
 				out.m, out.dup = m, true
 				return nil
 			}
-			if !errors.Is(err, sql.ErrNoRows) {
+			if !errors.Is(err, errNoRows) {
 				return err
 			}
 		}
-		if _, _, err := scanConversation(s.db.QueryRowContext(ctx, qConversation, convID)); errors.Is(err, sql.ErrNoRows) {
+		if _, _, err := scanConversation(s.queryRow(ctx, qConversation, convID)); errors.Is(err, errNoRows) {
 			return fmt.Errorf("conversation %s: %w", convID, store.ErrNotFound)
 		} else if err != nil {
 			return err
@@ -175,7 +174,7 @@ func clipChars(s string, n int) string {
 // Messages returns up to limit messages of a conversation with seq > after,
 // in seq order. limit <= 0 means all.
 func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Message, error) {
-	rows, err := s.db.QueryContext(context.Background(), qMessages, convID, int64(after), limitArg(limit))
+	rows, err := s.query(context.Background(), qMessages, convID, int64(after), limitArg(limit))
 	if err != nil {
 		return nil, wrap("messages of "+convID, err)
 	}
@@ -198,7 +197,7 @@ func (s *Store) Messages(convID string, after uint64, limit int) ([]store.Messag
 // one statement rather than two (the visitor HTTP API's history: a
 // visitor's reload, a polling widget).
 func (s *Store) MessagesPage(convID string, after uint64, limit int) ([]store.Message, uint64, error) {
-	rows, err := s.db.QueryContext(context.Background(), qMessagesPage, convID, int64(after), limitArg(limit))
+	rows, err := s.query(context.Background(), qMessagesPage, convID, int64(after), limitArg(limit))
 	if err != nil {
 		return nil, 0, wrap("messages of "+convID, err)
 	}
@@ -211,7 +210,7 @@ func (s *Store) MessagesPage(convID string, after uint64, limit int) ([]store.Me
 	for rows.Next() {
 		var (
 			m          store.Message
-			clientID   sql.NullString
+			clientID   nullString
 			ms         int64
 			incomplete int64
 		)

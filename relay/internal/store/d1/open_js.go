@@ -3,19 +3,18 @@
 package d1
 
 import (
-	"database/sql"
-	"fmt"
-
-	cfd1 "github.com/syumai/workers/cloudflare/d1"
+	"errors"
+	"syscall/js"
 )
 
-// Open returns a store on the D1 database bound to the Worker as binding
+// Open returns a store on db, the D1 database the Worker's env binds
 // (wrangler.jsonc, d1_databases[].binding). It does no I/O: a missing
-// binding is the only error.
-func Open(binding string, opts Options) (*Store, error) {
-	c, err := cfd1.OpenConnector(binding)
-	if err != nil {
-		return nil, fmt.Errorf("store: open D1 binding %q: %w", binding, err)
+// binding (undefined) is the only error.
+func Open(db js.Value, opts Options) (*Store, error) {
+	if db.Type() != js.TypeObject {
+		return nil, errNotBound
 	}
-	return New(sql.OpenDB(c), opts), nil
+	return New(jsDB{db: db}, opts), nil
 }
+
+var errNotBound = errors.New("store: no D1 database bound (wrangler.jsonc d1_databases)")

@@ -1,7 +1,6 @@
 package d1
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -9,7 +8,7 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/store"
 )
 
-// scanner is what a row offers: *sql.Row and *sql.Rows, or a test's fake.
+// scanner is what a row offers: row and *rows (db.go).
 type scanner interface {
 	Scan(dest ...any) error
 }
@@ -52,7 +51,7 @@ func scanConversation(row scanner) (c store.Conversation, reopenedSeq uint64, er
 func scanMessage(row scanner, convID string) (store.Message, error) {
 	var (
 		m          store.Message
-		clientID   sql.NullString
+		clientID   nullString
 		ms         int64
 		incomplete int64
 	)

@@ -2,7 +2,6 @@ package d1
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +16,7 @@ import (
 // Another instance's later writes are not seen: do not call it in a
 // long-lived process.
 func (s *Store) LoadSettings(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, qSettings)
+	rows, err := s.query(ctx, qSettings)
 	if err != nil {
 		return wrap("load settings", err)
 	}
@@ -50,7 +49,7 @@ func (s *Store) LoadSettings(ctx context.Context) error {
 // in between shows as a move next time rather than being missed.
 func (s *Store) SettingsVersion(ctx context.Context) (int64, error) {
 	var v int64
-	if err := s.db.QueryRowContext(ctx, qSettingsVersion).Scan(&v); err != nil {
+	if err := s.queryRow(ctx, qSettingsVersion).Scan(&v); err != nil {
 		return 0, wrap("settings version", err)
 	}
 	return v, nil
@@ -181,8 +180,8 @@ func (s *Store) SettingBytes(name string) ([]byte, error) {
 		return cloneBytes(cached), nil
 	}
 	var data []byte
-	err := s.db.QueryRowContext(context.Background(), qSetting, name).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
+	err := s.queryRow(context.Background(), qSetting, name).Scan(&data)
+	if errors.Is(err, errNoRows) {
 		return nil, nil
 	}
 	if err != nil {
@@ -202,7 +201,7 @@ func (s *Store) PutSettingBytes(ctx context.Context, name string, data []byte) e
 		data = []byte{}
 	}
 	gen := s.own.writeBegins()
-	_, err := s.db.ExecContext(ctx, qPutSetting, name, data)
+	_, err := s.exec(ctx, qPutSetting, name, data)
 	s.own.writeEnds(gen, err == nil)
 	if err != nil {
 		return wrap("put setting "+name, err)

@@ -10,27 +10,19 @@
 // statement at a time (see migrations/0001_init.sql and queries.go) and
 // compare-and-set updates retried on conflict (retry.go).
 //
-// Everything but Open builds on every platform, over database/sql, so the
-// logic is tested on linux; Open (js/wasm only) binds syumai/workers' D1
-// driver.
+// Everything but Open builds on every platform, over a small DB interface
+// (db.go), so the logic is tested on linux over SQLite; Open (js/wasm only)
+// binds the Worker's D1 database to it directly (db_js.go), without
+// database/sql.
 package d1
 
 import (
-	"context"
-	"database/sql"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
 )
-
-// DB is the part of *sql.DB the store uses.
-type DB interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
 
 // Options configure a Store. Zero values take the documented defaults.
 type Options struct {

@@ -2,7 +2,6 @@ package d1
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,18 +19,18 @@ func newTestStore(t *testing.T, db DB, onAppend func(store.Appended)) *Store {
 }
 
 // convRow is a conversations row as qConversation returns it.
-func convRow(status, handler string, lastSeq, reopenedSeq int64) []driver.Value {
-	return []driver.Value{"c1", "v1", status, handler, "", t0.UnixMilli(), t0.UnixMilli(), lastSeq, "", "", reopenedSeq}
+func convRow(status, handler string, lastSeq, reopenedSeq int64) []any {
+	return []any{"c1", "v1", status, handler, "", t0.UnixMilli(), t0.UnixMilli(), lastSeq, "", "", reopenedSeq}
 }
 
 // appendRow is what qAppend returns: the new seq and the conversation
 // without its id, as it was before the trigger (lastSeq < seq) or after.
-func appendRow(seq int64, status, handler string, lastSeq, reopenedSeq int64) []driver.Value {
-	return append([]driver.Value{seq}, convRow(status, handler, lastSeq, reopenedSeq)[1:]...)
+func appendRow(seq int64, status, handler string, lastSeq, reopenedSeq int64) []any {
+	return append([]any{seq}, convRow(status, handler, lastSeq, reopenedSeq)[1:]...)
 }
 
-func msgRow(seq int64, clientID any, from, text string) []driver.Value {
-	return []driver.Value{seq, clientID, from, "", "", text, t0.UnixMilli(), "", "", int64(0), ""}
+func msgRow(seq int64, clientID any, from, text string) []any {
+	return []any{seq, clientID, from, "", "", text, t0.UnixMilli(), "", "", int64(0), ""}
 }
 
 func TestAppend(t *testing.T) {
@@ -54,7 +53,7 @@ func TestAppend(t *testing.T) {
 			name: "new message",
 			msgs: []store.NewMessage{visitor},
 			steps: []step{
-				{query: qAppend, args: []driver.Value{"c1", "q1", "visitor", "", "", "hello", t0.UnixMilli(), "", "", int64(0), ""}, rows: [][]driver.Value{appendRow(1, "open", "bot", 0, 0)}},
+				{query: qAppend, args: []any{"c1", "q1", "visitor", "", "", "hello", t0.UnixMilli(), "", "", int64(0), ""}, rows: [][]any{appendRow(1, "open", "bot", 0, 0)}},
 			},
 			wantSeqs: []uint64{1}, wantDup: []bool{false}, published: 1,
 			wantConv: "open bot last 1 preview hello",
@@ -64,8 +63,8 @@ func TestAppend(t *testing.T) {
 			msgs: []store.NewMessage{visitor},
 			steps: []step{
 				{query: qAppend},
-				{query: qMessageByClientID, args: []driver.Value{"c1", "q1"}, rows: [][]driver.Value{msgRow(4, "q1", "visitor", "hello")}},
-				{query: qConversation, rows: [][]driver.Value{convRow("open", "bot", 9, 0)}},
+				{query: qMessageByClientID, args: []any{"c1", "q1"}, rows: [][]any{msgRow(4, "q1", "visitor", "hello")}},
+				{query: qConversation, rows: [][]any{convRow("open", "bot", 9, 0)}},
 			},
 			wantSeqs: []uint64{4}, wantDup: []bool{true}, published: 0,
 		},
@@ -75,7 +74,7 @@ func TestAppend(t *testing.T) {
 			steps: []step{
 				{query: qAppend, err: conflict},
 				{query: qAppend, err: conflict},
-				{query: qAppend, rows: [][]driver.Value{appendRow(3, "open", "bot", 2, 0)}},
+				{query: qAppend, rows: [][]any{appendRow(3, "open", "bot", 2, 0)}},
 			},
 			wantSeqs: []uint64{3}, wantDup: []bool{false}, published: 1,
 		},
@@ -108,8 +107,8 @@ func TestAppend(t *testing.T) {
 			msgs: []store.NewMessage{visitor, {ClientID: "q1#answer", From: "bot", Text: "We ship daily", Intent: "shipping"}},
 			steps: []step{
 				{query: qAppend},
-				{query: qMessageByClientID, rows: [][]driver.Value{msgRow(1, "q1", "visitor", "hello")}},
-				{query: qAppend, args: []driver.Value{"c1", "q1#answer", "bot", "", "", "We ship daily", t0.UnixMilli(), "shipping", "", int64(0), ""}, rows: [][]driver.Value{appendRow(2, "open", "bot", 1, 0)}},
+				{query: qMessageByClientID, rows: [][]any{msgRow(1, "q1", "visitor", "hello")}},
+				{query: qAppend, args: []any{"c1", "q1#answer", "bot", "", "", "We ship daily", t0.UnixMilli(), "shipping", "", int64(0), ""}, rows: [][]any{appendRow(2, "open", "bot", 1, 0)}},
 			},
 			wantSeqs: []uint64{1, 2}, wantDup: []bool{true, false}, published: 1,
 			wantConv: "open bot last 2 preview We ship daily intent shipping",
@@ -118,7 +117,7 @@ func TestAppend(t *testing.T) {
 			name: "a visitor message reopens a closed conversation",
 			msgs: []store.NewMessage{visitor},
 			steps: []step{
-				{query: qAppend, rows: [][]driver.Value{appendRow(7, "closed", "agent", 6, 0)}},
+				{query: qAppend, rows: [][]any{appendRow(7, "closed", "agent", 6, 0)}},
 			},
 			wantSeqs: []uint64{7}, wantDup: []bool{false}, reopened: true, published: 1,
 			wantConv: "open bot last 7 preview hello",
@@ -128,7 +127,7 @@ func TestAppend(t *testing.T) {
 			name: "returned after the trigger",
 			msgs: []store.NewMessage{visitor},
 			steps: []step{
-				{query: qAppend, rows: [][]driver.Value{appendRow(7, "open", "bot", 7, 7)}},
+				{query: qAppend, rows: [][]any{appendRow(7, "open", "bot", 7, 7)}},
 			},
 			wantSeqs: []uint64{7}, wantDup: []bool{false}, reopened: true, published: 1,
 			wantConv: "open bot last 7",
@@ -137,8 +136,8 @@ func TestAppend(t *testing.T) {
 			name: "text Go cannot measure as SQLite does is read back",
 			msgs: []store.NewMessage{{From: "visitor", Text: "bad \xff"}},
 			steps: []step{
-				{query: qAppend, rows: [][]driver.Value{appendRow(2, "open", "bot", 1, 0)}},
-				{query: qConversation, rows: [][]driver.Value{convRow("open", "queue", 2, 0)}},
+				{query: qAppend, rows: [][]any{appendRow(2, "open", "bot", 1, 0)}},
+				{query: qConversation, rows: [][]any{convRow("open", "queue", 2, 0)}},
 			},
 			wantSeqs: []uint64{2}, wantDup: []bool{false}, published: 1,
 			wantConv: "open queue last 2",
@@ -147,7 +146,7 @@ func TestAppend(t *testing.T) {
 			name: "a bot message never reopens",
 			msgs: []store.NewMessage{{From: "bot", Text: "hi"}},
 			steps: []step{
-				{query: qAppend, args: []driver.Value{"c1", nil, "bot", "", "", "hi", t0.UnixMilli(), "", "", int64(0), ""}, rows: [][]driver.Value{appendRow(8, "closed", "agent", 7, 7)}},
+				{query: qAppend, args: []any{"c1", nil, "bot", "", "", "hi", t0.UnixMilli(), "", "", int64(0), ""}, rows: [][]any{appendRow(8, "closed", "agent", 7, 7)}},
 			},
 			wantSeqs: []uint64{8}, wantDup: []bool{false}, published: 1,
 			wantConv: "closed agent last 8 preview hi",
@@ -156,7 +155,7 @@ func TestAppend(t *testing.T) {
 			name: "a system line is no preview",
 			msgs: []store.NewMessage{{From: "system", Text: "handed over"}},
 			steps: []step{
-				{query: qAppend, rows: [][]driver.Value{appendRow(3, "open", "queue", 2, 0)}},
+				{query: qAppend, rows: [][]any{appendRow(3, "open", "queue", 2, 0)}},
 			},
 			wantSeqs: []uint64{3}, wantDup: []bool{false}, published: 1,
 			wantConv: "open queue last 3",
@@ -228,8 +227,8 @@ func TestUpdateConversation(t *testing.T) {
 			name: "written when unchanged",
 			fn:   toQueue,
 			steps: []step{
-				{query: qConversation, rows: [][]driver.Value{convRow("open", "bot", 3, 0)}},
-				{query: qUpdateConversation, args: []driver.Value{"c1", "open", "queue", "", t0.UnixMilli(), "open", "bot", ""}, affected: 1},
+				{query: qConversation, rows: [][]any{convRow("open", "bot", 3, 0)}},
+				{query: qUpdateConversation, args: []any{"c1", "open", "queue", "", t0.UnixMilli(), "open", "bot", ""}, affected: 1},
 			},
 			runs: 1, want: "queue",
 		},
@@ -237,24 +236,24 @@ func TestUpdateConversation(t *testing.T) {
 			name: "a concurrent change makes fn run again on the newer row",
 			fn:   toQueue,
 			steps: []step{
-				{query: qConversation, rows: [][]driver.Value{convRow("closed", "bot", 3, 0)}},
+				{query: qConversation, rows: [][]any{convRow("closed", "bot", 3, 0)}},
 				{query: qUpdateConversation, affected: 0},
-				{query: qConversation, rows: [][]driver.Value{convRow("open", "bot", 4, 4)}},
-				{query: qUpdateConversation, args: []driver.Value{"c1", "open", "queue", "", t0.UnixMilli(), "open", "bot", ""}, affected: 1},
+				{query: qConversation, rows: [][]any{convRow("open", "bot", 4, 4)}},
+				{query: qUpdateConversation, args: []any{"c1", "open", "queue", "", t0.UnixMilli(), "open", "bot", ""}, affected: 1},
 			},
 			runs: 2, want: "queue",
 		},
 		{
 			name:    "an error from fn aborts",
 			fn:      func(*store.Conversation) error { return errAny },
-			steps:   []step{{query: qConversation, rows: [][]driver.Value{convRow("open", "bot", 3, 0)}}},
+			steps:   []step{{query: qConversation, rows: [][]any{convRow("open", "bot", 3, 0)}}},
 			runs:    1,
 			wantErr: errAny,
 		},
 		{
 			name:    "counters belong to appends",
 			fn:      func(c *store.Conversation) error { c.LastSeq = 99; return nil },
-			steps:   []step{{query: qConversation, rows: [][]driver.Value{convRow("open", "bot", 3, 0)}}},
+			steps:   []step{{query: qConversation, rows: [][]any{convRow("open", "bot", 3, 0)}}},
 			runs:    1,
 			wantErr: errReadOnlyField,
 		},
@@ -290,14 +289,14 @@ func TestUpdateConversation(t *testing.T) {
 }
 
 func TestUpdateVisitorTraits(t *testing.T) {
-	vRow := func(traits string, version int64) []driver.Value {
-		return []driver.Value{"v1", "c1", "fp", traits, t0.UnixMilli(), version, "de"}
+	vRow := func(traits string, version int64) []any {
+		return []any{"v1", "c1", "fp", traits, t0.UnixMilli(), version, "de"}
 	}
 	db := openScript(t,
-		step{query: qVisitor, rows: [][]driver.Value{vRow(`{"plan":"pro"}`, 3)}},
-		step{query: qUpdateVisitor, args: []driver.Value{"v1", "fp", `{"name":"Ann","plan":"pro"}`, int64(3), "de"}, affected: 0},
-		step{query: qVisitor, rows: [][]driver.Value{vRow(`{"plan":"max"}`, 4)}},
-		step{query: qUpdateVisitor, args: []driver.Value{"v1", "fp", `{"name":"Ann","plan":"max"}`, int64(4), "de"}, affected: 1},
+		step{query: qVisitor, rows: [][]any{vRow(`{"plan":"pro"}`, 3)}},
+		step{query: qUpdateVisitor, args: []any{"v1", "fp", `{"name":"Ann","plan":"pro"}`, int64(3), "de"}, affected: 0},
+		step{query: qVisitor, rows: [][]any{vRow(`{"plan":"max"}`, 4)}},
+		step{query: qUpdateVisitor, args: []any{"v1", "fp", `{"name":"Ann","plan":"max"}`, int64(4), "de"}, affected: 1},
 	)
 	s := newTestStore(t, db, nil)
 	v, err := s.UpdateVisitor(context.Background(), "v1", func(v *store.Visitor) error {
@@ -317,9 +316,9 @@ func TestUpdateVisitorTraits(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	db := openScript(t,
-		step{query: qSetting, args: []driver.Value{"widget"}},
-		step{query: qSettings, rows: [][]driver.Value{{"intents", []byte(`{"version":2}`)}, {"intents.model", []byte{0, 1, 2}}}},
-		step{query: qPutSetting, args: []driver.Value{"widget", []byte(`{"title":"Hi"}`)}, affected: 1},
+		step{query: qSetting, args: []any{"widget"}},
+		step{query: qSettings, rows: [][]any{{"intents", []byte(`{"version":2}`)}, {"intents.model", []byte{0, 1, 2}}}},
+		step{query: qPutSetting, args: []any{"widget", []byte(`{"title":"Hi"}`)}, affected: 1},
 	)
 	s := newTestStore(t, db, nil)
 	var doc struct {
@@ -355,8 +354,8 @@ func TestSettings(t *testing.T) {
 func TestSettingsOnFirstRead(t *testing.T) {
 	db := openScript(t,
 		step{query: qSettings, err: errors.New("D1_ERROR: network")},
-		step{query: qSettings, rows: [][]driver.Value{{"intents", []byte(`{"version":2}`)}, {"intents.model", []byte{0, 1, 2}}}},
-		step{query: qPutSetting, args: []driver.Value{"widget", []byte(`{"title":"Hi"}`)}, affected: 1},
+		step{query: qSettings, rows: [][]any{{"intents", []byte(`{"version":2}`)}, {"intents.model", []byte{0, 1, 2}}}},
+		step{query: qPutSetting, args: []any{"widget", []byte(`{"title":"Hi"}`)}, affected: 1},
 	)
 	s := New(db, Options{SettingsOnFirstRead: true})
 	var doc struct {

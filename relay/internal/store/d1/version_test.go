@@ -42,11 +42,11 @@ func TestSettingsVersionMovesWithEveryChange(t *testing.T) {
 	step("the same document again", func() error { return s.PutSetting(ctx, "widget", map[string]string{"title": "Hello"}) }, true)
 	step("raw bytes", func() error { return s.PutSettingBytes(ctx, "intents.model", []byte{1, 2, 3}) }, true)
 	step("INSERT OR REPLACE beside the store", func() error {
-		_, err := db.ExecContext(ctx, `INSERT OR REPLACE INTO settings (name, value) VALUES ('intents', '{}')`)
+		_, err := db.SQL.ExecContext(ctx, `INSERT OR REPLACE INTO settings (name, value) VALUES ('intents', '{}')`)
 		return err
 	}, true)
 	step("DELETE beside the store", func() error {
-		_, err := db.ExecContext(ctx, `DELETE FROM settings WHERE name = 'intents'`)
+		_, err := db.SQL.ExecContext(ctx, `DELETE FROM settings WHERE name = 'intents'`)
 		return err
 	}, true)
 	step("a visitor and their conversation", func() error {
@@ -59,7 +59,7 @@ func TestSettingsVersionMovesWithEveryChange(t *testing.T) {
 // what to do.
 func TestSettingsVersionWithoutMigration(t *testing.T) {
 	db := openSQLite(t)
-	if _, err := db.Exec(`DROP TABLE settings_version`); err != nil {
+	if _, err := db.SQL.Exec(`DROP TABLE settings_version`); err != nil {
 		t.Fatal(err)
 	}
 	_, err := New(db, Options{}).SettingsVersion(context.Background())
@@ -91,7 +91,7 @@ func TestForgetSettings(t *testing.T) {
 	if got := read(); got != "before" {
 		t.Fatalf("read %q", got)
 	}
-	if _, err := db.ExecContext(ctx, `UPDATE settings SET value = '"after"' WHERE name = 'widget'`); err != nil {
+	if _, err := db.SQL.ExecContext(ctx, `UPDATE settings SET value = '"after"' WHERE name = 'widget'`); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(); got != "before" {
@@ -135,21 +135,21 @@ func TestSettingsMovedByOthersOnly(t *testing.T) {
 	if err := s.PutSetting(ctx, "ai.budget", 9); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ExecContext(ctx, `UPDATE settings SET value = '{}' WHERE name = 'ai.budget'`); err != nil {
+	if _, err := db.SQL.ExecContext(ctx, `UPDATE settings SET value = '{}' WHERE name = 'ai.budget'`); err != nil {
 		t.Fatal(err)
 	}
 	check("its own write and another's", true)
-	if _, err := db.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ('intents', '{}')`); err != nil {
+	if _, err := db.SQL.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ('intents', '{}')`); err != nil {
 		t.Fatal(err)
 	}
 	check("another's write", true)
 	check("nothing since", false)
 
 	// A write that failed may or may not have been applied.
-	if _, err := db.ExecContext(ctx, `DROP TRIGGER settings_updated`); err != nil {
+	if _, err := db.SQL.ExecContext(ctx, `DROP TRIGGER settings_updated`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ExecContext(ctx, `CREATE TRIGGER settings_refused BEFORE UPDATE ON settings BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+	if _, err := db.SQL.ExecContext(ctx, `CREATE TRIGGER settings_refused BEFORE UPDATE ON settings BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutSetting(ctx, "ai.budget", 10); err == nil {

@@ -2,7 +2,6 @@ package d1
 
 import (
 	"context"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,10 +19,10 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 	now := s.now()
 	v := store.NewVisitor(fingerprint, now, fill)
 	c := store.NewConversation(v.ConversationID, v.ID, now)
-	if _, err := s.db.ExecContext(ctx, qInsertConversation, c.ID, c.VisitorID, c.Status, c.Handler, toMillis(now)); err != nil {
+	if _, err := s.exec(ctx, qInsertConversation, c.ID, c.VisitorID, c.Status, c.Handler, toMillis(now)); err != nil {
 		return store.Visitor{}, store.Conversation{}, wrap("create visitor", err)
 	}
-	if _, err := s.db.ExecContext(ctx, qInsertVisitor, v.ID, hex.EncodeToString(tokenHash), v.ConversationID, fingerprint, toMillis(now), v.Lang); err != nil {
+	if _, err := s.exec(ctx, qInsertVisitor, v.ID, hex.EncodeToString(tokenHash), v.ConversationID, fingerprint, toMillis(now), v.Lang); err != nil {
 		return store.Visitor{}, store.Conversation{}, wrap("create visitor", err)
 	}
 	return v, c, nil
@@ -31,8 +30,8 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 
 // VisitorByToken finds the visitor whose token hashes to tokenHash.
 func (s *Store) VisitorByToken(tokenHash []byte) (store.Visitor, error) {
-	v, _, err := scanVisitor(s.db.QueryRowContext(context.Background(), qVisitorByToken, hex.EncodeToString(tokenHash)))
-	if errors.Is(err, sql.ErrNoRows) {
+	v, _, err := scanVisitor(s.queryRow(context.Background(), qVisitorByToken, hex.EncodeToString(tokenHash)))
+	if errors.Is(err, errNoRows) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
@@ -43,8 +42,8 @@ func (s *Store) VisitorByToken(tokenHash []byte) (store.Visitor, error) {
 
 // Visitor returns a visitor by id.
 func (s *Store) Visitor(id string) (store.Visitor, error) {
-	v, _, err := scanVisitor(s.db.QueryRowContext(context.Background(), qVisitor, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	v, _, err := scanVisitor(s.queryRow(context.Background(), qVisitor, id))
+	if errors.Is(err, errNoRows) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
@@ -59,8 +58,8 @@ func (s *Store) Visitor(id string) (store.Visitor, error) {
 func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Visitor) error) (store.Visitor, error) {
 	var out store.Visitor
 	err := retry(ctx, s.opts.Attempts, s.opts.Backoff, func() error {
-		v, version, err := scanVisitor(s.db.QueryRowContext(ctx, qVisitor, id))
-		if errors.Is(err, sql.ErrNoRows) {
+		v, version, err := scanVisitor(s.queryRow(ctx, qVisitor, id))
+		if errors.Is(err, errNoRows) {
 			return store.ErrNotFound
 		}
 		if err != nil {
@@ -73,13 +72,11 @@ func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Vis
 		if err != nil {
 			return err
 		}
-		res, err := s.db.ExecContext(ctx, qUpdateVisitor, id, v.Fingerprint, traits, version, v.Lang)
+		n, err := s.exec(ctx, qUpdateVisitor, id, v.Fingerprint, traits, version, v.Lang)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
+		if n == 0 {
 			return errConflict
 		}
 		out = v
@@ -93,8 +90,8 @@ func (s *Store) UpdateVisitor(ctx context.Context, id string, fn func(*store.Vis
 
 // Conversation returns a conversation by id.
 func (s *Store) Conversation(id string) (store.Conversation, error) {
-	c, _, err := scanConversation(s.db.QueryRowContext(context.Background(), qConversation, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	c, _, err := scanConversation(s.queryRow(context.Background(), qConversation, id))
+	if errors.Is(err, errNoRows) {
 		err = fmt.Errorf("conversation %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
@@ -116,8 +113,8 @@ var errReadOnlyField = errors.New("d1: an update may change a conversation's sta
 func (s *Store) UpdateConversation(ctx context.Context, id string, fn func(*store.Conversation) error) (store.Conversation, error) {
 	var out store.Conversation
 	err := retry(ctx, s.opts.Attempts, s.opts.Backoff, func() error {
-		before, _, err := scanConversation(s.db.QueryRowContext(ctx, qConversation, id))
-		if errors.Is(err, sql.ErrNoRows) {
+		before, _, err := scanConversation(s.queryRow(ctx, qConversation, id))
+		if errors.Is(err, errNoRows) {
 			return fmt.Errorf("conversation %s: %w", id, store.ErrNotFound)
 		}
 		if err != nil {
@@ -131,14 +128,12 @@ func (s *Store) UpdateConversation(ctx context.Context, id string, fn func(*stor
 			return errReadOnlyField
 		}
 		now := s.now()
-		res, err := s.db.ExecContext(ctx, qUpdateConversation, id, c.Status, c.Handler, c.AgentID, toMillis(now),
+		n, err := s.exec(ctx, qUpdateConversation, id, c.Status, c.Handler, c.AgentID, toMillis(now),
 			before.Status, before.Handler, before.AgentID)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
+		if n == 0 {
 			return errConflict
 		}
 		if now.After(c.UpdatedAt) {
