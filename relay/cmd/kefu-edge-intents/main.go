@@ -94,7 +94,8 @@ const chunkBytes = 60 << 10
 // "intents.model": version ‖ model). A big document is written in pieces to
 // a staging row, then moved in one statement, so the edge never sees half
 // of it; the model first, so a request between the two sees the old
-// intents (and refits them at worst), never new intents without theirs.
+// intents (without a model of their version: for that moment they classify
+// nothing, as the Worker fits none), never new intents without theirs.
 func intentsSQL(r io.Reader, version int64) (string, []intents.Problem, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {

@@ -50,7 +50,8 @@ var (
 	assetHashes string
 	// defaultModel is the default intents' model in base64, fitted by make
 	// edge (kefu-edge-intents --default-model): the first request on an
-	// empty database seeds them without fitting. Empty, it fits them.
+	// empty database seeds them with it. Empty, none are seeded (the
+	// Worker fits no model).
 	defaultModel string
 )
 

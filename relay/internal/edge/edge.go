@@ -89,8 +89,8 @@ type Options struct {
 	// build time (ParseAssetHashes); files not in it are hashed here.
 	AssetHashes map[string]web.Precomputed
 	// DefaultModel is the default intents' model, fitted at build time
-	// (kefu-edge-intents --default-model): seeding an empty database with
-	// Config.DemoIntents then fits nothing here. Nil fits them.
+	// (kefu-edge-intents --default-model): what seeds an empty database
+	// with Config.DemoIntents. The edge fits no model: nil seeds nothing.
 	DefaultModel []byte
 	// Kept is what an instance keeps across the edges it builds; nil
 	// keeps nothing (an instance per request).

@@ -68,7 +68,7 @@ func startWith(t *testing.T, env map[string]string, prep func(*boltdb.Store)) (*
 	if prep != nil {
 		prep(st)
 	}
-	e, err := New(context.Background(), Options{Config: cfg, Fanout: fan, Store: st, Log: slog.New(slog.NewTextHandler(tlog{t}, nil))})
+	e, err := New(context.Background(), Options{Config: cfg, Fanout: fan, Store: st, DefaultModel: defaultModel(t), Log: slog.New(slog.NewTextHandler(tlog{t}, nil))})
 	if err != nil {
 		return nil, err
 	}

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/kefuhq/kefu/relay/internal/config"
-	"github.com/kefuhq/kefu/relay/internal/intents"
 	"github.com/kefuhq/kefu/relay/internal/kb"
 	"github.com/kefuhq/kefu/relay/internal/store/boltdb"
+	"github.com/kefuhq/kefu/router"
 )
 
 // An instance that builds its edge again (someone else changed a settings
@@ -32,7 +32,7 @@ func TestKeptAcrossBuilds(t *testing.T) {
 	kept := &Kept{}
 	build := func() *Edge {
 		t.Helper()
-		e, err := New(ctx, Options{Config: cfg, Fanout: fan, Store: st, Kept: kept, Log: slog.New(slog.NewTextHandler(tlog{t}, nil))})
+		e, err := New(ctx, Options{Config: cfg, Fanout: fan, Store: st, Kept: kept, DefaultModel: defaultModel(t), Log: slog.New(slog.NewTextHandler(tlog{t}, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,9 +66,10 @@ func TestKeptAcrossBuilds(t *testing.T) {
 	}
 	knowledge = kept.kb.v
 
-	if err := st.PutSettingBytes(ctx, intents.SettingIntents, []byte(`{"version":7,"intents":[{"name":"hours","examples":["when are you open","opening hours"],"answer":"9 to 5"},{"name":"refunds","examples":["can I get my money back","refund please"],"answer":"Yes."}]}`)); err != nil {
-		t.Fatal(err)
-	}
+	importIntents(t, st, 7, []router.Intent{
+		{Name: "hours", Examples: []string{"when are you open", "opening hours"}, Answer: "9 to 5"},
+		{Name: "refunds", Examples: []string{"can I get my money back", "refund please"}, Answer: "Yes."},
+	})
 	changed := build()
 	if changed.in.Load() == in {
 		t.Fatal("the intents kept after they changed")

@@ -136,16 +136,15 @@ func (e *Edge) buildSite() error {
 }
 
 // buildIntents reads the intents and decodes their model, seeding the
-// default intents when there are none and Config.DemoIntents is set.
+// default intents when there are none and Config.DemoIntents is set. It
+// never fits a model (intents.OpenStored; docs/edge.md): what has none
+// stored with it classifies nothing.
 func (e *Edge) buildIntents(ctx context.Context) error {
 	if e.in.Load() != nil {
 		return nil
 	}
 	in, err := e.o.Kept.keptIntents(e.o.Store, func() (*intents.Service, error) {
-		if e.o.Config.DemoIntents && len(e.o.DefaultModel) > 0 {
-			return intents.OpenSeeded(ctx, e.o.Store, e.o.Log, e.o.DefaultModel)
-		}
-		return intents.Open(ctx, e.o.Store, e.o.Log, e.o.Config.DemoIntents)
+		return intents.OpenStored(ctx, e.o.Store, e.o.Log, e.o.Config.DemoIntents, e.o.DefaultModel)
 	})
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)

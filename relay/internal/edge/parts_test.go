@@ -63,7 +63,7 @@ func newEdge(t *testing.T, st Store, env map[string]string) *Edge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(context.Background(), Options{Config: cfg, Fanout: NewFanout(), Store: st, Log: slog.New(slog.NewTextHandler(tlog{t}, nil))})
+	e, err := New(context.Background(), Options{Config: cfg, Fanout: NewFanout(), Store: st, DefaultModel: defaultModel(t), Log: slog.New(slog.NewTextHandler(tlog{t}, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestStatementsPerRequest(t *testing.T) {
 	counted := &countingDB{db: db}
 	fan := NewFanout()
 	st := d1.New(counted, d1.Options{OnAppend: fan.OnAppend, SettingsOnFirstRead: true})
-	e, err := New(context.Background(), Options{Config: cfg, Fanout: fan, Store: st, Log: slog.New(slog.NewTextHandler(tlog{t}, nil))})
+	e, err := New(context.Background(), Options{Config: cfg, Fanout: fan, Store: st, DefaultModel: defaultModel(t), Log: slog.New(slog.NewTextHandler(tlog{t}, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

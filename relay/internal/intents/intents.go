@@ -37,7 +37,7 @@ type doc struct {
 type current struct {
 	version uint64
 	intents []router.Intent
-	model   *router.Model // nil when there are no intents
+	model   *router.Model // nil when there are no intents, or no usable model (OpenStored)
 	data    []byte
 	hash    string
 	answers map[string]langAnswers
@@ -46,7 +46,9 @@ type current struct {
 // Service holds the current intents and model. Reads are lock-free; writes
 // are serialised and swap in a new generation atomically.
 type Service struct {
-	store   store.Settings
+	store store.Settings
+	// fitter fits a model; nil in a process that fits none (OpenStored).
+	fitter  func([]router.Intent) (*router.Model, error)
 	log     *slog.Logger
 	cur     atomic.Pointer[current]
 	writeMu sync.Mutex
@@ -58,7 +60,7 @@ type Service struct {
 // and seed is set) and their model, refitting only when the stored model
 // is missing or stale.
 func Open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool) (*Service, error) {
-	return open(ctx, st, log, seed, nil)
+	return open(ctx, st, log, seed, nil, fit)
 }
 
 // OpenSeeded is Open seeding the default intents with defaultModel, their
@@ -67,11 +69,33 @@ func Open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool) (
 // time what a Worker would pay CPU for. A defaultModel that does not load
 // as a current model is ignored, and the defaults are fitted as Open does.
 func OpenSeeded(ctx context.Context, st store.Settings, log *slog.Logger, defaultModel []byte) (*Service, error) {
-	return open(ctx, st, log, true, defaultModel)
+	return open(ctx, st, log, true, defaultModel, fit)
 }
 
-func open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool, defaultModel []byte) (*Service, error) {
-	s := &Service{store: st, log: log}
+// OpenStored is Open for a process that fits no model: the edge build, where
+// fitting is CPU a Worker should not spend and code it should not carry
+// (kefu-edge-intents fits natively and stores the model with the intents).
+// The default intents are seeded (seed) only with defaultModel, a current
+// model of them. A stored model of an older format is used as it is (it
+// classifies as before; what newer formats add is missing until the
+// intents are imported again); without a usable one, the intents' answers
+// are served but Classify matches nothing (every message goes on to the AI
+// or an agent), and the log says what to do. Changes (Replace, Put, Delete)
+// fail: nothing can fit their model.
+func OpenStored(ctx context.Context, st store.Settings, log *slog.Logger, seed bool, defaultModel []byte) (*Service, error) {
+	return open(ctx, st, log, seed, defaultModel, nil)
+}
+
+// fit is router.Fit with the default options: what a relay fits with.
+func fit(intents []router.Intent) (*router.Model, error) {
+	return router.Fit(intents, router.Options{})
+}
+
+// errNoFitter is a change asked of a Service opened by OpenStored.
+var errNoFitter = errors.New("intents: this build fits no models; fit them where kefu runs natively (kefu-edge-intents)")
+
+func open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool, defaultModel []byte, fitter func([]router.Intent) (*router.Model, error)) (*Service, error) {
+	s := &Service{store: st, log: log, fitter: fitter}
 	var d doc
 	found, err := st.Setting(SettingIntents, &d)
 	if err != nil {
@@ -79,10 +103,12 @@ func open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool, d
 	}
 	if !found && seed {
 		d = doc{Version: 1, Intents: router.DefaultIntents()}
+		usable := false
 		if len(defaultModel) > 0 {
 			if m, err := router.Load(defaultModel); err != nil || !m.Current() {
-				log.Warn("intents: the default intents' model given is unusable; fitting them", "err", err)
+				log.Warn("intents: the default intents' model given is unusable", "err", err)
 			} else {
+				usable = true
 				// The model first: the intents document announces it.
 				raw := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(defaultModel)), d.Version)
 				if err := st.PutSettingBytes(ctx, SettingModel, append(raw, defaultModel...)); err != nil {
@@ -90,22 +116,19 @@ func open(ctx context.Context, st store.Settings, log *slog.Logger, seed bool, d
 				}
 			}
 		}
-		if err := st.PutSetting(ctx, SettingIntents, d); err != nil {
-			return nil, fmt.Errorf("intents: seed defaults: %w", err)
+		if !usable && fitter == nil {
+			log.Error("intents: no model of the default intents to seed them with (make edge builds one in); none seeded, so there are no FAQ answers until intents are imported (kefu-edge-intents)")
+			d = doc{}
+		} else {
+			if err := st.PutSetting(ctx, SettingIntents, d); err != nil {
+				return nil, fmt.Errorf("intents: seed defaults: %w", err)
+			}
+			log.Info("intents: seeded the default FAQ intents", "count", len(d.Intents))
 		}
-		log.Info("intents: seeded the default FAQ intents", "count", len(d.Intents))
 	}
 	c := &current{version: d.Version, intents: d.Intents}
-	if len(d.Intents) > 0 {
-		if c.model, c.data, err = s.loadModel(d.Version); err != nil || c.model == nil {
-			if err != nil {
-				log.Warn("intents: stored model unusable; refitting", "err", err)
-			}
-			if c.model, c.data, err = s.fit(ctx, d); err != nil {
-				return nil, err
-			}
-		}
-		c.hash = c.model.Hash()
+	if err := s.useModel(ctx, c, d); err != nil {
+		return nil, err
 	}
 	c.answers = answersByLang(c.intents)
 	s.cur.Store(c)
@@ -127,14 +150,8 @@ func (s *Service) Reload(ctx context.Context) error {
 		return nil
 	}
 	c := &current{version: d.Version, intents: d.Intents}
-	if len(d.Intents) > 0 {
-		var err error
-		if c.model, c.data, err = s.loadModel(d.Version); err != nil || c.model == nil {
-			if c.model, c.data, err = s.fit(ctx, d); err != nil {
-				return err
-			}
-		}
-		c.hash = c.model.Hash()
+	if err := s.useModel(ctx, c, d); err != nil {
+		return err
 	}
 	s.cur.Store(c)
 	s.log.Info("intents: reloaded after a change on another node", "version", d.Version, "intents", len(d.Intents))
@@ -144,6 +161,39 @@ func (s *Service) Reload(ctx context.Context) error {
 	return nil
 }
 
+// useModel gives c, the generation of d's intents, their model: the one
+// stored with them when it is current, else one fitted now (and stored).
+// Without a fitter, an older stored format is used as it is, and none at
+// all leaves c without a model.
+func (s *Service) useModel(ctx context.Context, c *current, d doc) error {
+	if len(d.Intents) == 0 {
+		return nil
+	}
+	m, data, err := s.loadModel(d.Version)
+	switch {
+	case m != nil && m.Current():
+		c.model, c.data = m, data
+	case s.fitter != nil:
+		if err != nil {
+			s.log.Warn("intents: stored model unusable; refitting", "err", err)
+		}
+		// An older format is refitted too, so widgets get what it lacks.
+		if c.model, c.data, err = s.fit(ctx, d); err != nil {
+			return err
+		}
+	case m != nil:
+		s.log.Warn("intents: the stored model is of an older format; using it as it is until the intents are imported again (kefu-edge-intents)", "version", d.Version)
+		c.model, c.data = m, data
+	default:
+		s.log.Error("intents: no usable model stored with the intents: FAQ questions go unanswered by them until the intents are imported again (kefu-edge-intents)", "version", d.Version, "err", err)
+		return nil
+	}
+	c.hash = c.model.Hash()
+	return nil
+}
+
+// loadModel returns the stored model of the intents' version, of whatever
+// format Load reads; nil when there is none for that version.
 func (s *Service) loadModel(version uint64) (*router.Model, []byte, error) {
 	raw, err := s.store.SettingBytes(SettingModel)
 	if err != nil || len(raw) < 8 || binary.BigEndian.Uint64(raw) != version {
@@ -153,16 +203,16 @@ func (s *Service) loadModel(version uint64) (*router.Model, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("intents: load model: %w", err)
 	}
-	if !m.Current() {
-		return nil, nil, nil // an older format: refit, so widgets get what it lacks
-	}
 	return m, raw[8:], nil
 }
 
 // fit fits d's intents and stores the model next to them.
 func (s *Service) fit(ctx context.Context, d doc) (*router.Model, []byte, error) {
+	if s.fitter == nil {
+		return nil, nil, errNoFitter
+	}
 	start := time.Now()
-	m, err := router.Fit(d.Intents, router.Options{})
+	m, err := s.fitter(d.Intents)
 	if err != nil {
 		return nil, nil, fmt.Errorf("intents: fit: %w", err)
 	}
