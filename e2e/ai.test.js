@@ -3,7 +3,7 @@
 // in a hand-off the visitor can read.
 import { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { suite, it, startRelay, startSite, startFakeOpenAI, launch, screenshot, poll, W } from './lib/harness.js';
+import { suite, it, startRelay, startSite, startFakeOpenAI, launch, screenshot, poll, freeze, W } from './lib/harness.js';
 
 const ANSWER = 'Our gift cards never expire, can be used online and in stores, and you can check the balance on the receipt page anytime.';
 
@@ -47,13 +47,18 @@ suite('AI answers', () => {
     await screenshot(page, 'ai-streamed-answer');
   });
 
-  it('an answer that arrives while the chat is closed raises the unread badge', async () => {
+  it('an answer that arrives while the chat is closed raises the unread badge', async (t) => {
     const context = await launch();
     const page = await context.newPage();
     await page.goto(site.add('shop', {}));
     await W.open(page);
+    // The upstream is frozen until the chat is closed: an answer that came
+    // while it was still open (a slow box) would be read, with no badge.
+    const thaw = freeze(t, fake.proc);
     await W.send(page, 'tell me about gift cards');
     await page.keyboard.press('Escape');
+    await W.panel(page).waitFor({ state: 'hidden' });
+    thaw();
     await poll(async () => (await page.locator('kefu-widget .b').isVisible()) && (await page.locator('kefu-widget .b').textContent()) === '1', { timeout: 20_000, what: 'badge 1' });
     assert.match(await W.launcher(page).getAttribute('aria-label'), /\(1 unread\)$/);
     await screenshot(page, 'ai-unread-badge');

@@ -5,7 +5,7 @@
 import { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { suite, it, startRelay, startSite, launch, screenshot, poll, watch, W } from './lib/harness.js';
-import { signIn } from './lib/admin.js';
+import { signIn, widgetTab } from './lib/admin.js';
 
 const note = (page) => page.locator('kefu-widget .e');
 
@@ -53,7 +53,10 @@ suite('site not in the allowed sites', () => {
     await admin.locator('#refused-banner').waitFor({ state: 'visible' });
     assert.match(await admin.locator('#refused-text').textContent(), new RegExp(`refused on ${site.origin.replaceAll('.', '\\.')}`));
     await screenshot(admin, 'blocked-site-admin-banner');
-    await admin.click('#refused-review');
+    // The list of refused sites shows at once (the banner's data), but
+    // the form is filled when the tab's settings come: Allow must wait for
+    // them, or they overwrite the site it added (a loaded box's order).
+    await widgetTab(admin, '#refused-review');
     await admin.locator('#w-refused').waitFor({ state: 'visible' });
     const item = admin.locator('#w-refused-list li', { hasText: site.origin });
     assert.match(await item.textContent(), /\d+ times?, last/);

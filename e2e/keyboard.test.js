@@ -5,7 +5,7 @@
 // and at 320 px, with new chats announced.
 import { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { suite, it, startRelay, startSite, startFakeOpenAI, launch, screenshot, poll, W } from './lib/harness.js';
+import { suite, it, startRelay, startSite, startFakeOpenAI, launch, screenshot, poll, freeze, W } from './lib/harness.js';
 import { assertAccessible } from './lib/axe.js';
 import { C, ADMIN, visitorConversation } from './lib/console.js';
 
@@ -31,14 +31,14 @@ const focused = (page) => page.evaluate(() => {
 });
 
 suite('screen readers and keyboard', () => {
-  let relay, site;
+  let relay, site, fake;
   before(async () => {
-    const fake = await startFakeOpenAI({ scenario: 'normal', text: AI_MD, delay: '30ms' });
+    fake = await startFakeOpenAI({ scenario: 'normal', text: AI_MD, delay: '30ms' });
     relay = await startRelay({ args: ['--agent-offline-grace', '1h'], env: { OPENAI_BASE_URL: fake.baseURL, OPENAI_API_KEY: 'sk-test' } });
     site = await startSite(relay);
   });
 
-  it('each message is announced once; a reply while the chat is closed is announced too', async () => {
+  it('each message is announced once; a reply while the chat is closed is announced too', async (t) => {
     const context = await launch();
     const page = await context.newPage();
     await page.goto(site.add('spoken', {}));
@@ -54,13 +54,15 @@ suite('screen readers and keyboard', () => {
     // The widget's own list is not a live region (it redraws messages).
     assert.equal(await page.locator('kefu-widget .m').getAttribute('aria-live'), 'off');
 
-    // Closed: the next answer is announced as a new message, politely. It
-    // starts 2 s after the question (the fake's slowfirst marker), so the
-    // panel is closed before it comes even on a loaded box (at load 30 a
-    // 30 ms-per-chunk answer came first and was announced in the chat).
-    await W.send(page, 'And the cushions? [[fake:slowfirst]]');
+    // Closed: the next answer is announced as a new message, politely. The
+    // upstream is frozen until the panel is closed, so the answer cannot
+    // come while it is open however slow the box (a 2 s head start was a
+    // bet: at load 30 a 30 ms-per-chunk answer had come first).
+    const thaw = freeze(t, fake.proc);
+    await W.send(page, 'And the cushions?');
     await W.launcher(page).click();
     await W.panel(page).waitFor({ state: 'hidden' });
+    thaw();
     let spoken = [];
     await poll(async () => {
       spoken = await page.evaluate(() => window.__spoken);

@@ -4,7 +4,7 @@
 // once the relay is back (SIGCONT) and resume with nothing lost or doubled.
 import { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { suite, it, startRelay, startSite, launch, screenshot, poll, watch, W, relayMessages } from './lib/harness.js';
+import { suite, it, startRelay, startSite, launch, screenshot, poll, watch, freeze, W, relayMessages } from './lib/harness.js';
 import { C } from './lib/console.js';
 
 // The heartbeat every 2 s (default 10 s): a dead path is noticed after
@@ -13,16 +13,6 @@ import { C } from './lib/console.js';
 const PING = process.env.KEFU_E2E_PING || '2s';
 // A customer page whose CSP allows no WebSocket: the widget goes HTTP + SSE.
 const NO_WS_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' RELAY; connect-src RELAY; style-src 'self'";
-
-// freeze stops the relay process until thaw (or the test's end).
-function freeze(t, relay) {
-  const pid = relay.proc.pid;
-  process.kill(pid, 'SIGSTOP');
-  let frozen = true;
-  const thaw = () => { if (frozen) { frozen = false; process.kill(pid, 'SIGCONT'); } };
-  t.after(thaw);
-  return thaw;
-}
 
 // notice is the widget's status line when shown ("" when hidden).
 const notice = (page) => page.evaluate(() => {
@@ -47,7 +37,7 @@ suite('liveness: a frozen relay', () => {
     await poll(async () => (await W.stored(page)).some((m) => m.seq > 0 && m.text === 'before the freeze'), { what: 'first message stored' });
     assert.equal(await notice(page), '');
 
-    const thaw = freeze(t, relay);
+    const thaw = freeze(t, relay.proc);
     const frozenAt = Date.now();
     // Written into the dead socket: it sits in a kernel buffer, unacked.
     await W.send(page, 'typed while frozen');
@@ -86,7 +76,7 @@ suite('liveness: a frozen relay', () => {
     await poll(async () => (await W.stored(page)).some((m) => m.seq > 0 && m.text === 'over http before the freeze'), { timeout: 20_000, what: 'stored over HTTP' });
     await poll(() => events.length > 0, { what: 'the live event stream' });
 
-    const thaw = freeze(t, relay);
+    const thaw = freeze(t, relay.proc);
     const frozenAt = Date.now();
     await poll(async () => (await notice(page)) === 'Reconnecting…', { timeout: 30_000, what: '"Reconnecting…" with the event stream silent' });
     const noticed = Date.now() - frozenAt;
@@ -107,7 +97,7 @@ suite('liveness: a frozen relay', () => {
     const context = await launch();
     const page = await C.open(context, relay);
     await C.signIn(page);
-    const thaw = freeze(t, relay);
+    const thaw = freeze(t, relay.proc);
     const frozenAt = Date.now();
     const state = await poll(() => page.evaluate(() => {
       const el = document.querySelector('#conn');

@@ -5,7 +5,7 @@
 import { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { suite, it, startRelay, startSite, launch, screenshot, poll, W } from './lib/harness.js';
-import { adminFetch, setWidget, signIn } from './lib/admin.js';
+import { adminFetch, privacyTab, setWidget, signIn } from './lib/admin.js';
 
 const kefuKeys = (page) => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('kefu:')).map((k) => k.replace(/^kefu:[^:]+:\d+:/, '')).sort());
 const session = (page) => page.evaluate(() => {
@@ -157,7 +157,7 @@ suite('privacy', () => {
 
     const admin = await (await launch()).newPage();
     assert.equal(await signIn(admin, relay), '');
-    await admin.click('#tab-privacy');
+    await privacyTab(admin); // its load would overwrite the retention typed below
     await admin.fill('#pv-q', 'FOUND@example.com');
     await admin.click('#pv-find button[type=submit]');
     await admin.locator('#pv-results article', { hasText: 'found@example.com' }).waitFor();

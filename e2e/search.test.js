@@ -83,8 +83,7 @@ suite('tags and search', () => {
 
     // Mei has the kettle conversation (routed to her, or taken now).
     await C.select(con, kettle);
-    if (await con.locator('#take').isVisible()) await con.click('#take');
-    await poll(async () => /assigned to you/i.test(await C.handler(con)), { what: 'mei has the kettle conversation' });
+    await C.own(con);
 
     // Search as typed: the last word is a prefix; the list gives way to results.
     await con.focus('#search-q');

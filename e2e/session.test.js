@@ -58,12 +58,22 @@ suite('conversation across reloads and tabs', () => {
 
   it('a fresh tab with an empty cache gets the whole conversation', async () => {
     const page = await context.newPage();
+    const hellos = [];
+    page.on('websocket', (ws) => ws.on('framesent', (f) => { const x = JSON.parse(f.payload); if (x.type === 'hello') hellos.push(x); }));
     await page.goto(site.add('shop2', {}));
-    await page.evaluate(() => { for (const k of Object.keys(localStorage)) if (k.endsWith(':log')) localStorage.removeItem(k); });
+    // This page's widget resumes the conversation and writes the cache
+    // again as it goes: so it is dropped as the page goes away (pagehide),
+    // once this page has said hello (it sends no other on a steady socket).
+    await poll(() => hellos.length > 0, { what: 'the first page\'s hello' });
+    await page.evaluate(() => addEventListener('pagehide', () => {
+      for (const k of Object.keys(localStorage)) if (k.endsWith(':log')) localStorage.removeItem(k);
+    }));
+    const mark = hellos.length;
     await page.reload();
     await W.open(page);
     const shown = await poll(async () => { const s = await W.stored(page); return s.length >= 3 && s; }, { what: 'full replay' });
     assert.deepEqual(shown.map((m) => m.seq), shown.map((_, i) => i + 1));
+    assert.equal(hellos[mark]?.last_seq, 0, `with nothing cached the widget asks for everything: ${JSON.stringify(hellos.map((h) => h.last_seq))}`);
     await page.close();
   });
 

@@ -27,15 +27,28 @@ export async function signIn(page, relay, username = 'admin', password = ADMIN_P
   return (await page.locator('#signin-msg').textContent()).trim();
 }
 
-// widgetTab opens the Widget tab and waits until its settings have loaded.
+// widgetTab opens the Widget tab (by the tab, or by another control that
+// shows it: opener) and waits until its settings have loaded.
 // Every visit fetches them and fills the form anew, so a field typed
 // before the answer came was overwritten (seen on a loaded box). The embed
 // snippet, filled in the same task as every field, is emptied first and
 // waited for.
-export async function widgetTab(page) {
-  await page.evaluate(() => { document.querySelector('#w-embed').textContent = ''; });
-  await page.click('#tab-widget');
-  await page.waitForFunction(() => document.querySelector('#w-embed').textContent !== '', null, { timeout: 30_000 });
+export async function widgetTab(page, opener = '#tab-widget') {
+  await loaded(page, '#w-embed', () => page.click(opener));
+}
+
+// privacyTab opens the Privacy tab and waits until it has loaded: its
+// retention fields are filled when the answer comes, over anything typed
+// before. The sweep line is filled in the same task.
+export async function privacyTab(page) {
+  await loaded(page, '#pv-sweep', () => page.click('#tab-privacy'));
+}
+
+// loaded empties sel, does open, and waits until the page fills sel again.
+async function loaded(page, sel, open) {
+  await page.evaluate((s) => { document.querySelector(s).textContent = ''; }, sel);
+  await open();
+  await page.waitForFunction((s) => document.querySelector(s).textContent !== '', sel, { timeout: 30_000 });
 }
 
 // api calls the admin API from a signed-in admin page, as the page does.

@@ -25,7 +25,7 @@ export const C = {
     await page.fill('#password', who.password);
     await page.click('#signin-btn');
     await page.locator('#app').waitFor({ state: 'visible' });
-    await page.waitForFunction(() => document.querySelector('#conn')?.dataset.state === 'open', null, { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelector('#conn')?.dataset.state === 'open', null, { timeout: 30_000 });
   },
   connected: (page) => page.evaluate(() => document.querySelector('#conn')?.dataset.state === 'open'),
   tab: (page, name) => page.locator(`#tab-${name}`),
@@ -58,6 +58,18 @@ export const C = {
     await page.press('#reply', 'Enter');
   },
   handler: (page) => page.locator('#conv-handler').textContent(),
+  // own makes the open conversation this agent's: taken over unless the
+  // router gives it to them first. Which comes first is the relay's timing,
+  // and Take over hides when it does: checked and clicked in one task of
+  // the page, never a click left waiting for a button that went away.
+  async own(page) {
+    let took = false;
+    await poll(async () => {
+      if (/assigned to you/i.test(await C.handler(page))) return true;
+      if (!took) took = await page.evaluate(() => { const b = document.querySelector('#take'); if (b.hidden) return false; b.click(); return true; });
+      return false;
+    }, { what: 'the conversation assigned to this agent' });
+  },
 };
 
 // visitorConversation reads the widget's conversation id on a customer page.
@@ -111,7 +123,7 @@ export async function onlyOnline(relay, usernames) {
     const { agents } = await res.json();
     last = agents.filter((a) => a.status !== 'offline' && a.status !== 'disabled').map((a) => a.username).sort().join(',');
     return last === want;
-  }, { timeout: 10_000, what: `only ${want || 'nobody'} online (now: ${last})` });
+  }, { what: `only ${want || 'nobody'} online (now: ${last})` });
 }
 
 // agentFrames records the frames of a page's agent sockets.
@@ -136,5 +148,5 @@ export async function metric(relay, sample) {
 }
 
 export async function waitTitle(page, re, what) {
-  return poll(async () => re.test(await page.title()), { timeout: 10_000, what: what || `title ${re}` });
+  return poll(async () => re.test(await page.title()), { what: what || `title ${re}` });
 }

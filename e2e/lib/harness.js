@@ -130,6 +130,19 @@ async function stopProc(proc, grace = 5000) {
   clearTimeout(t);
 }
 
+// freeze stops a process the harness started (SIGSTOP) until the returned
+// thaw is called or the test ends. A frozen server keeps its sockets open
+// and answers nothing: a test holds the fake upstream this way until the
+// page is in the state the answer must find, instead of betting that the
+// page gets there within some delay.
+export function freeze(t, proc) {
+  process.kill(proc.pid, 'SIGSTOP');
+  let frozen = true;
+  const thaw = () => { if (frozen) { frozen = false; process.kill(proc.pid, 'SIGCONT'); } };
+  t.after(thaw);
+  return thaw;
+}
+
 // METRICS_TOKEN opens /metrics on the relays the harness starts (it is not
 // public otherwise).
 export const METRICS_TOKEN = 'e2e-metrics-token-0123456789';
@@ -306,7 +319,7 @@ export const W = {
   // stored returns the messages the relay stored, as shown (with their seq).
   stored: (page) => page.evaluate(() => [...document.querySelector('kefu-widget').shadowRoot.querySelectorAll('.ms .g')]
     .map((g) => ({ seq: +g.dataset.seq, id: g.dataset.id || '', cls: g.className, text: g.querySelector('.t').textContent, meta: g.querySelector('.me').textContent }))),
-  waitMark: (page, name, timeout = 15_000) => page.waitForFunction((n) => performance.getEntriesByName(n).length > 0, `kefu:${name}`, { timeout }),
+  waitMark: (page, name, timeout = 30_000) => page.waitForFunction((n) => performance.getEntriesByName(n).length > 0, `kefu:${name}`, { timeout }),
 };
 
 // relayMessages reads the conversation straight from the relay over a
@@ -320,7 +333,7 @@ export async function relayMessages(page, relay) {
       const ws = new WebSocket(wsURL);
       const msgs = [];
       let upTo = -1;
-      const t = setTimeout(() => reject(new Error('relay read timed out')), 10_000);
+      const t = setTimeout(() => reject(new Error('relay read timed out')), 30_000);
       ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', token, last_seq: 0 }));
       ws.onmessage = (e) => {
         const f = JSON.parse(e.data);
