@@ -13,13 +13,14 @@ import (
 // requests go through the Workers fetch (Options.Transport).
 
 // newDoer is an http.Client around the transport, following redirects
-// within the base URL's host. Its timeout is a backstop only: Stream's own
-// deadlines end a slow answer first.
+// within the base URL's host. It has no Timeout of its own: the only
+// request is Stream's, whose context the watchdog cancels at the answer
+// deadline. (A Client.Timeout would add two goroutines and a timer to
+// every request — net/http's legacy cancel — at each answer's start.)
 func newDoer(o Options) doer {
 	return &http.Client{
 		Transport:     newTransportFor(o),
 		CheckRedirect: checkRedirect,
-		Timeout:       o.Timeouts.Answer + 10*time.Second,
 	}
 }
 
