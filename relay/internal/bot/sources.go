@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -22,6 +23,11 @@ const (
 // URL) that the answer drew on, best first: those whose passage holds at
 // least minSourceOverlap of the answer's words.
 func sources(grounding []ai.Grounding, answer string) []link {
+	if !slices.ContainsFunc(grounding, linkable) {
+		// Most answers: no article grounds them, and splitting the whole
+		// answer into words as it ends costs other streams' chunks time.
+		return nil
+	}
 	words := wordSet(answer)
 	if len(words) == 0 {
 		return nil
@@ -29,7 +35,7 @@ func sources(grounding []ai.Grounding, answer string) []link {
 	best := map[string]float64{}
 	titles := map[string]string{}
 	for _, g := range grounding {
-		if g.Kind != ai.GroundArticle || g.URL == "" {
+		if !linkable(g) {
 			continue
 		}
 		passage := wordSet(g.Answer)
@@ -56,6 +62,9 @@ func sources(grounding []ai.Grounding, answer string) []link {
 	})
 	return out[:min(len(out), maxSources)]
 }
+
+// linkable: an article with a URL the answer may link to.
+func linkable(g ai.Grounding) bool { return g.Kind == ai.GroundArticle && g.URL != "" }
 
 // wordSet is the set of a text's content words: lower-cased runs of
 // letters and digits of 3 or more characters, and pairs of adjacent
