@@ -30,8 +30,9 @@ const aiQuestion = "Could you explain the difference between the two subscriptio
 // the same number of concurrent streams read from the fake upstream
 // directly, then through Kefu, back to back. At 1 000 streams the relay,
 // the fake and the generators together need more than the box's two
-// cores, so that level runs a second time with the relay alone on one CPU
-// and the fake and the generators on the other (aiPinned).
+// cores; at 100 they share them. Both levels run a second time with the
+// relay alone on one CPU and the fake and the generators on the other
+// (aiPin), to tell the relay's own lag from the box's.
 func (b *bench) aiStreaming(ctx context.Context) error {
 	b.res.AI = AI{ChunkDelayMS: 20, ChunksPerAns: wordChunks(aiText)}
 	type level struct {
@@ -93,7 +94,15 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 		b.log.Info("ai: pinned run skipped (needs 2 CPUs and taskset)")
 		return nil
 	}
-	return run(pin, levels[len(levels)-1:])
+	// The pinned run: every level of 100 streams or more (the 5-stream
+	// level is one stream at a time, nothing to separate).
+	var pl []level
+	for _, l := range levels {
+		if l.streams >= 100 {
+			pl = append(pl, l)
+		}
+	}
+	return run(pin, pl)
 }
 
 // aiPin is the split of the pinned run: the relay on CPU 0, the fake

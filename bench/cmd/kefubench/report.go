@@ -619,7 +619,7 @@ func (b *bench) mdAI(m *strings.Builder) {
 		p("| %s | %s | %s | %s | %s |\n", streams(r), ms(kr.Chunk.P50M-dr.Chunk.P50M), ms(kr.Chunk.P99M-dr.Chunk.P99M), ms(kr.First.P50M-dr.First.P50M), ms(kr.First.P99M-dr.First.P99M))
 	}
 	if pinned != "" {
-		p("\n¹ %s (taskset): the relay does not share its core with the load it is measured under — in production the upstream and the visitors are other machines. At 1 000 streams of one chunk every %d ms the three together need more than this box's two cores, so the unpinned rows measure CPU queueing as much as the relay. Both paths of the pinned rows ran with the same split, so the direct row carries the same generator and fake delays.\n", pinned, a.ChunkDelayMS)
+		p("\n¹ %s (taskset): the relay does not share its core with the load it is measured under — in production the upstream and the visitors are other machines. At 1 000 streams of one chunk every %d ms the three together need more than this box's two cores, so the unpinned rows measure CPU queueing as much as the relay; at 100 they fit but share the cores, and a relay thread the kernel takes off a CPU for the generator, the fake or anything else on the box stalls every chunk it holds. Pinned, the relay runs on one core (GOMAXPROCS 1): what it adds there is its own queueing, plus whatever else the box runs on that CPU. Both paths of the pinned rows ran with the same split, so the direct row carries the same generator and fake delays.\n", pinned, a.ChunkDelayMS)
 	}
 	p("\n*question → first delta* on the kefu path includes the durable store of the question, the upstream request and the fake's first chunk; on the direct path it is request → first chunk. A `complete` below the stream count means answers that did not finish (hand-off or error).\n\n")
 }
