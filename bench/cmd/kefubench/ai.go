@@ -166,10 +166,14 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	dur := spread + 20*time.Second
 	prof := make(chan error, 2)
 	if path == "kefu" && n >= 100 {
+		name := fmt.Sprintf("ai-kefu-%d", n)
+		if b.pin.relay != "" {
+			name += "-pinned" // the unpinned run's profiles stay
+		}
 		for _, kind := range []string{"cpu", "allocs"} {
 			go func() {
 				sleep(ctx, 300*time.Millisecond)
-				prof <- b.profile(ctx, s, kind, 2, fmt.Sprintf("ai-kefu-%d.%s.pprof", n, kind))
+				prof <- b.profile(ctx, s, kind, 2, name+"."+kind+".pprof")
 			}()
 		}
 	} else {
