@@ -420,7 +420,7 @@ func (a *App) build(ctx context.Context, mux httpx.Mux) error {
 		Streaming:      a.flow.Streaming,
 		ErasureRequest: a.privacy.Ask,
 	})
-	mux.Handle("GET /v1/ws", vh)
+	mux.Handle("GET /v1/ws", vh.Socket())
 	vh.HTTPRoutes(mux, cors)
 
 	admin.New(admin.Deps{

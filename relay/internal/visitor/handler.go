@@ -100,7 +100,7 @@ type Metrics interface {
 	Ack(duplicate bool)
 }
 
-// Handler serves GET /v1/ws.
+// Handler serves GET /v1/ws (Socket) and the visitor HTTP API (HTTPRoutes).
 type Handler struct {
 	opts     Options
 	store    Store
@@ -131,9 +131,16 @@ func New(opts Options, st Store, h *hub.Hub, log *slog.Logger, m Metrics, hooks 
 	}
 }
 
-// ServeHTTP upgrades the request to the visitor socket. Refusals before the
-// upgrade answer with a JSON error body carrying a protocol error code.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Socket serves the visitor WebSocket, GET /v1/ws. It is a handler of its
+// own, not the Handler's ServeHTTP: the edge build mounts only the HTTP
+// routes, and a ServeHTTP method stays linked wherever a *Handler is
+// reachable through an interface, and with it the WebSocket server (30 KB
+// of the Worker's gzipped bundle; docs/edge.md).
+func (h *Handler) Socket() http.Handler { return http.HandlerFunc(h.serveSocket) }
+
+// serveSocket upgrades the request to the visitor socket. Refusals before
+// the upgrade answer with a JSON error body carrying a protocol error code.
+func (h *Handler) serveSocket(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); !h.opts.Origins.Admit(o, r.Host) {
 		h.metrics.Refuse("origin")
 		httpx.Error(w, http.StatusForbidden, protocol.CodeOriginNotAllowed, "")

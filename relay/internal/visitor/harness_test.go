@@ -89,7 +89,7 @@ func newRelayIn(t *testing.T, dir string, opts Options) *relay {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/ws", New(opts, st, h, log, m, Hooks{}))
+	mux.Handle("GET /v1/ws", New(opts, st, h, log, m, Hooks{}).Socket())
 	srv := httptest.NewServer(mux)
 	r := &relay{t: t, store: st, hub: h, metrics: m, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws", commits: commits, stall: stall}
 	t.Cleanup(func() {
