@@ -4,8 +4,11 @@
 package testkit
 
 import (
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,30 +19,53 @@ var (
 	given   = map[int]bool{}
 )
 
-// FreePort returns a loopback port nothing listens on now and that this
-// process has not handed out before. The kernel gives a port just closed
-// to the next bind(:0) quite often (about one in eight over 2000 binds on
-// Linux): without the second rule two processes of one test were told the
-// same port (CI: a cluster node's HTTP address was its own NATS listener,
-// "bind: address already in use").
+// FreePort returns a loopback port nothing listens on now, that this
+// process has not handed out before, and that the kernel gives to no one
+// else: it is taken from below the ephemeral range
+// (net.ipv4.ip_local_port_range), where every bind(:0) and every outgoing
+// connection on the box gets its port. A port found with bind(:0) and
+// closed again, as before, went back to that pool until the child told to
+// use it bound it, and the kernel gives a port just closed to the next
+// bind(:0) quite often (about one in eight over 2000 binds): a relay failed
+// with "bind: address already in use" while other packages and the browser
+// tests ran (relay/cmd/kefu TestMetricsNotPublic), and two processes of one
+// test were once told the same port. Here another process would have to
+// pick the same port at random in the same moment.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	portsMu.Lock()
 	defer portsMu.Unlock()
+	lo, hi := portRange()
 	for range 1000 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testkit: free port: %v", err)
+		port := lo + rand.IntN(hi-lo)
+		if given[port] {
+			continue
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // in use
+		}
 		ln.Close()
-		if !given[port] {
-			given[port] = true
-			return port
+		given[port] = true
+		return port
+	}
+	t.Fatalf("testkit: no free port in [%d, %d) in 1000 tries", lo, hi)
+	return 0
+}
+
+// portRange is where FreePort picks: the 10 000 ports below the ephemeral
+// range (20000-29999 with Linux's default 32768-60999), clear of the
+// privileged ports and of the 3xxxx ports people start services on by hand.
+func portRange() (lo, hi int) {
+	hi = 30000
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if low, err := strconv.Atoi(f[0]); err == nil && low < hi+1000 {
+				hi = max(low-1000, 11024)
+			}
 		}
 	}
-	t.Fatal("testkit: every port the kernel offered in 1000 tries was handed out already")
-	return 0
+	return hi - 10000, hi
 }
 
 // FreeAddr is FreePort as "127.0.0.1:PORT".

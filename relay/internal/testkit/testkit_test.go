@@ -1,23 +1,47 @@
 package testkit
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"testing"
 	"time"
 )
 
-// Ports are never handed out twice, even though the kernel offers a port
-// just closed again, and each is free to listen on.
+// Ports are never handed out twice, each is free to listen on, and none
+// is one the kernel hands to a bind(:0) or an outgoing connection.
 func TestFreePortNeverRepeats(t *testing.T) {
 	seen := map[int]bool{}
+	lo, hi := portRange()
 	for range 500 {
 		p := FreePort(t)
 		if seen[p] {
 			t.Fatalf("port %d handed out twice", p)
 		}
+		if p < lo || p >= hi || p < 1024 {
+			t.Fatalf("port %d outside [%d, %d)", p, lo, hi)
+		}
 		seen[p] = true
 	}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var eLo, eHi int
+		if _, err := fmt.Sscan(string(b), &eLo, &eHi); err != nil {
+			t.Fatalf("ip_local_port_range %q: %v", b, err)
+		}
+		if hi > eLo {
+			t.Fatalf("FreePort's range [%d, %d) overlaps the ephemeral range %d-%d", lo, hi, eLo, eHi)
+		}
+	}
+	// A port from bind(:0) is in the ephemeral range: the one FreePort avoids.
+	ln0, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ln0.Addr().(*net.TCPAddr).Port; p >= lo && p < hi {
+		t.Fatalf("bind(:0) gave %d, inside FreePort's range [%d, %d)", p, lo, hi)
+	}
+	ln0.Close()
 	ln, err := net.Listen("tcp", FreeAddr(t))
 	if err != nil {
 		t.Fatalf("a free address is not free: %v", err)
