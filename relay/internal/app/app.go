@@ -546,13 +546,20 @@ func (a *App) Run(ctx context.Context) error {
 		a.runCluster(bgCtx)
 	}
 	if a.cfg.PprofAddr != "" {
+		// Bound before the relay says it is ready, so ready means the
+		// profiling address answers too (TestPprofOnlyBehindItsFlag found
+		// it refusing right after /readyz on a loaded box).
 		a.pprof = pprofServer(a.cfg.PprofAddr)
-		go func() {
-			if err := a.pprof.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("pprof: %w", err)
-			}
-		}()
-		a.log.Info("kefu: profiling endpoints on", "addr", a.cfg.PprofAddr)
+		if pln, err := net.Listen("tcp", a.cfg.PprofAddr); err != nil {
+			errc <- fmt.Errorf("pprof: %w", err)
+		} else {
+			go func() {
+				if err := a.pprof.Serve(pln); !errors.Is(err, http.ErrServerClosed) {
+					errc <- fmt.Errorf("pprof: %w", err)
+				}
+			}()
+			a.log.Info("kefu: profiling endpoints on", "addr", a.cfg.PprofAddr)
+		}
 	}
 	if a.metricsSrv != nil {
 		go func() {
