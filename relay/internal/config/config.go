@@ -5,7 +5,6 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -82,44 +81,16 @@ type Config struct {
 	Cluster Cluster // NATS JetStream instead of bbolt (cluster.go)
 }
 
-// ErrHelp is returned by Parse when -h or --help was asked for; the usage has
-// already been written.
-var ErrHelp = flag.ErrHelp
-
-// Parse reads flags from args, then the environment through getenv for every
-// option not given as a flag, then defaults. Every error is one line naming
-// the option, so the command can print it and exit 2.
+// Parse reads flags from args (none in the js/wasm build: flags_js.go),
+// then the environment through getenv for every option not given as a
+// flag, then defaults. Every error is one line naming the option, so the
+// command can print it and exit 2.
 func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	var c Config
 	opts := options()
-	raw := make(map[string]*string, len(opts))
-	given := map[string]bool{}
-	// Without arguments no flag is given: the edge build, which parses
-	// its environment on every request, skips building the flag set.
-	if len(args) > 0 {
-		fs := flag.NewFlagSet("kefu serve", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		for _, o := range opts {
-			v := new(string)
-			raw[o.name] = v
-			if o.def == "true" || o.def == "false" {
-				// A switch: --repair alone means --repair=true, as people type it.
-				fs.Var(boolFlag{v}, o.name, o.usage)
-				continue
-			}
-			fs.StringVar(v, o.name, "", o.usage)
-		}
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				WriteUsage(usage)
-				return c, ErrHelp
-			}
-			return c, fmt.Errorf("config: %w", err)
-		}
-		if fs.NArg() > 0 {
-			return c, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
-		}
-		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	raw, given, err := parseFlags(args, opts, usage)
+	if err != nil {
+		return c, err
 	}
 	for _, o := range opts {
 		v, src := o.def, "default"
@@ -225,16 +196,3 @@ func maskIf(secret bool, v string) string {
 	}
 	return "******"
 }
-
-// boolFlag keeps a switch's raw text, validated later like every option,
-// and lets it be given without a value.
-type boolFlag struct{ v *string }
-
-func (b boolFlag) String() string {
-	if b.v == nil {
-		return ""
-	}
-	return *b.v
-}
-func (b boolFlag) Set(s string) error { *b.v = s; return nil }
-func (b boolFlag) IsBoolFlag() bool   { return true }
