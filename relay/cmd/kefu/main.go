@@ -94,6 +94,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log := newLogger(cfg, stderr)
 	log.Info("kefu: starting", append([]any{"version", version}, cfg.ChangedAttrs()...)...)
 	log.Debug("kefu: configuration", cfg.LogAttrs()...)
+	setProcs(getenv, log)
 	a := app.New(cfg, log, version)
 	if err := a.Open(ctx); err != nil {
 		switch {
