@@ -3,8 +3,9 @@
 #   build/worker.mjs, runtime.mjs, wasm_exec.js  syumai/workers' JS glue
 #   build/app.wasm                               relay/cmd/kefu-edge
 #   build/static/                                Workers static assets: the
-#     widget's classifier (kefu.wasm, wasm_exec.js) at the content-hashed
-#     URLs the relay uses, served beside the Worker, not inside it
+#     widget's classifier (kefu.wasm, wasm_exec.js) and files (panel.js,
+#     extra.js, shared/, …) at the content-hashed URLs the relay uses,
+#     served beside the Worker, not inside it
 # then prints the bundle's sizes and checks them against Workers' size limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,12 +33,19 @@ else
   echo "edge: public/wasm/kefu.wasm not built (make wasm): widgets will classify through the edge" >&2
   mkdir -p "$out/static"
 fi
-# The widget's files are embedded in the Worker; their content hashes (web's
-# contentHash, with each file's size) are worked out here, not by the
-# Worker on every request.
+# The widget's files: their content hashes (web's contentHash, with each
+# file's size) are worked out here, not by the Worker on every request.
+# Each goes into the static assets at its hashed URL, where it is served
+# before the Worker runs; the Worker embeds only the loader (served at
+# /widget.js) and the catalogues, which its code reads (widget/fs_js.go),
+# and redirects a request for an older hash to the current URL.
 hashes=
-for f in widget/*.js widget/i18n/*.json; do
-  hashes+="${hashes:+,}${f#widget/}=$(hash12 "$f"):$(wc -c < "$f")"
+for f in widget/*.js widget/shared/*.js widget/i18n/*.json; do
+  name=${f#widget/}
+  h=$(hash12 "$f")
+  hashes+="${hashes:+,}$name=$h:$(wc -c < "$f")"
+  mkdir -p "$out/static/assets/$h/$(dirname "$name")"
+  cp "$f" "$out/static/assets/$h/$name"
 done
 ldflags+=" -X main.assetHashes=$hashes"
 # The default intents' model, fitted here (natively) rather than by the

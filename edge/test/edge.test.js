@@ -87,6 +87,40 @@ describe('edge build under wrangler dev', { timeout: 240_000 }, () => {
     assert.deepEqual([...bytes.slice(0, 4)], [0, 0x61, 0x73, 0x6d], 'a WebAssembly module');
   });
 
+  // The panel, its extra part and the shared modules are Workers static
+  // assets, not inside app.wasm (widget/fs_js.go). The Worker knows their
+  // hashes, and sends a page from before a deploy (an older hash) to the
+  // current file (docs/decisions.md, issue 17).
+  test('the widget files come from static assets; an old hash is redirected to the current one', timeout, async () => {
+    const cfg = await (await fetch(base + '/v1/widget/config')).json();
+    const app = fs.readFileSync(path.join(edgeDir, 'build', 'app.wasm'));
+    const file = (name) => fs.readFileSync(path.join(repoDir, 'widget', name));
+    const middle = (b) => b.subarray(b.length >> 1, (b.length >> 1) + 160);
+    for (const [url, name] of [[cfg.panel, 'panel.js'], [cfg.extra, 'extra.js'], [cfg.markdown, 'shared/markdown.js']]) {
+      assert.match(url ?? '', /^\/assets\/[0-9a-f]{12}\//, `${name} announced at a hashed URL`);
+      assert.ok(url.endsWith('/' + name), url);
+      const res = await fetch(base + url, { headers: { Origin: 'https://shop.example' } });
+      assert.equal(res.status, 200, url);
+      assert.match(res.headers.get('content-type'), /javascript/);
+      assert.equal(res.headers.get('access-control-allow-origin'), '*');
+      assert.match(res.headers.get('cache-control'), /immutable/);
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(file(name)), `${url} is widget/${name}`);
+      assert.equal(app.indexOf(middle(file(name))), -1, `${name} is not inside app.wasm`);
+    }
+    assert.notEqual(app.indexOf(middle(file('widget.js'))), -1, 'the loader is inside app.wasm (served at /widget.js)');
+
+    const old = cfg.panel.replace(/^\/assets\/[0-9a-f]{12}\//, '/assets/000000000000/');
+    const res = await fetch(base + old, { redirect: 'manual', headers: { Origin: 'https://shop.example' } });
+    assert.equal(res.status, 302, 'an old hash is redirected');
+    assert.equal(new URL(res.headers.get('location'), base).pathname, cfg.panel);
+    assert.equal(res.headers.get('cache-control'), 'no-cache', 'the next deploy moves it: not kept');
+    assert.equal(res.headers.get('access-control-allow-origin'), '*', 'readable cross-site, as the import of a module needs');
+    const followed = await fetch(base + old);
+    assert.equal(followed.status, 200);
+    assert.ok(Buffer.from(await followed.arrayBuffer()).equals(file('panel.js')), 'the redirect ends at the current panel.js');
+    assert.equal((await fetch(base + '/assets/000000000000/nope.js')).status, 404, 'a file the widget never had');
+  });
+
   test('GET /v1/model serves the fitted model', timeout, async () => {
     const cfg = await (await fetch(base + '/v1/widget/config')).json();
     const res = await fetch(base + '/v1/model');

@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,7 +47,8 @@ var (
 	wasmExecURL string
 	// assetHashes are the widget files' content hashes, worked out by make
 	// edge ("name=hash:size,…"): hashing them here would cost every
-	// request milliseconds of CPU.
+	// request milliseconds of CPU, and the files served as static assets
+	// (the panel, its extra part, the shared modules) are not here to hash.
 	assetHashes string
 	// defaultModel is the default intents' model in base64, fitted by make
 	// edge (kefu-edge-intents --default-model): the first request on an
@@ -138,6 +140,11 @@ func build(ctx context.Context) *built {
 	hashes, err := edge.ParseAssetHashes(assetHashes)
 	if err != nil {
 		return broken(log, err)
+	}
+	// The panel is not inside the Worker (widget/fs_js.go): without its
+	// build-time hash no widget could open.
+	if _, ok := hashes["panel.js"]; !ok {
+		return broken(log, errors.New("kefu-edge: built without the widget files' hashes (-X main.assetHashes): build with make edge (edge/build.sh)"))
 	}
 	model, err := base64.StdEncoding.DecodeString(defaultModel)
 	if err != nil {

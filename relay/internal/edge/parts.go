@@ -103,9 +103,11 @@ func (e *Edge) buildSite() error {
 	// live inside the Worker (docs/edge.md) and the pages are the relay's.
 	// Not precompressed: that would cost every request ~4 ms of CPU, and
 	// Cloudflare compresses responses itself. Hashed at build time, for
-	// the same reason.
+	// the same reason. The files the Worker only serves are not in it
+	// (widget/fs_js.go): Workers static assets serve them at their
+	// hashed URLs, and the Worker knows them by hash.
 	assets, err := e.o.Kept.keptAssets(func() (*web.Assets, error) {
-		return web.Load(web.Options{Hashes: e.o.AssetHashes}, widget.FS)
+		return web.Load(web.Options{Hashes: e.o.AssetHashes, ServedElsewhere: true}, widget.FS)
 	})
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)

@@ -34,6 +34,8 @@ type Asset struct {
 	Raw         []byte
 	Brotli      []byte // from a NAME.br file next to it, when present
 	etag        string
+	// elsewhere: served beside this server, not by it (Options.ServedElsewhere).
+	elsewhere bool
 
 	// The gzip form is made on the first request that accepts it, not at
 	// load: compressing every file at the best level cost each start of
@@ -84,6 +86,12 @@ type Options struct {
 	// milliseconds of CPU on every start). One is used only when the
 	// file still has the size it was hashed at; others are computed.
 	Hashes map[string]Precomputed
+	// ServedElsewhere makes each of Hashes without a file in the trees an
+	// asset with a hash and an immutable URL but no content: a file that
+	// something in front of this server serves at that URL (the edge's
+	// Workers static assets, which answer before the Worker runs). The
+	// server redirects an older version's URL there (ServeHashed).
+	ServedElsewhere bool
 }
 
 // Precomputed is a file's content hash (contentHash's, 12 hex digits) and
@@ -140,6 +148,15 @@ func Load(o Options, trees ...fs.FS) (*Assets, error) {
 			as.Version = as.Hash // a page's own hash covers its rewritten links
 		}
 		a.byName[name] = as
+	}
+	if o.ServedElsewhere {
+		for name, p := range o.Hashes {
+			if a.byName[name] == nil && len(p.Hash) == hashLen {
+				as := newAsset(name, nil, p.Hash, nil)
+				as.elsewhere = true
+				a.byName[name] = as
+			}
+		}
 	}
 	for name, br := range brotli {
 		if as := a.byName[name]; as != nil {
@@ -317,7 +334,22 @@ func (a *Assets) ServeHashed(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if v := r.PathValue("hash"); v == as.Version || v == as.Hash {
+	v := r.PathValue("hash")
+	if as.elsewhere {
+		// The current version is served in front of this server, so a
+		// request for it that reached here finds it missing there.
+		if v == as.Version {
+			http.Error(w, "web: "+as.Name+" is served beside this server and is missing there", http.StatusNotFound)
+			return
+		}
+		// An older version, from a page loaded before a deploy: the
+		// current one, as the relay gives it, by a redirect that is
+		// asked again next time (the next deploy moves it).
+		w.Header().Set("Cache-Control", "no-cache")
+		http.Redirect(w, r, a.URL(as.Name), http.StatusFound)
+		return
+	}
+	if v == as.Version || v == as.Hash {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		// A page from before an upgrade asks for an old version: give the
@@ -330,6 +362,10 @@ func (a *Assets) ServeHashed(w http.ResponseWriter, r *http.Request) {
 // Serve writes an asset with ETag revalidation and the best encoding the
 // client accepts. Cache-Control is the caller's choice.
 func (a *Assets) Serve(w http.ResponseWriter, r *http.Request, as *Asset) {
+	if as.elsewhere {
+		http.Error(w, "web: "+as.Name+" is served at "+a.URL(as.Name)+", not here", http.StatusNotFound)
+		return
+	}
 	h := w.Header()
 	h.Set("ETag", as.etag)
 	h.Set("Content-Type", as.ContentType)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -210,5 +211,74 @@ func TestLoadPrecomputedHashes(t *testing.T) {
 	}
 	if a.Get("gone.js") != nil {
 		t.Error("a hash for a file that is not there made an asset")
+	}
+}
+
+// With ServedElsewhere, a build-time hash without its file (the edge's
+// panel.js, a Workers static asset) is an asset with a URL and no
+// content: an older version's URL is redirected to it, the current one
+// (which should never reach this server) and unknown names are 404s.
+func TestServedElsewhere(t *testing.T) {
+	js := []byte("console.log('kefu');\n")
+	tree := fstest.MapFS{"widget.js": {Data: js}}
+	hashes := map[string]Precomputed{
+		"widget.js":          {Hash: contentHash(js), Size: len(js)},
+		"panel.js":           {Hash: "0123456789ab", Size: 68000},
+		"shared/markdown.js": {Hash: "ba9876543210", Size: 8000},
+		"short.js":           {Hash: "0123", Size: 1}, // not a hash: ignored
+	}
+	a, err := Load(Options{Hashes: hashes, ServedElsewhere: true}, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.URL("panel.js") != "/assets/0123456789ab/panel.js" || a.URL("shared/markdown.js") != "/assets/ba9876543210/shared/markdown.js" {
+		t.Errorf("URLs: %q, %q", a.URL("panel.js"), a.URL("shared/markdown.js"))
+	}
+	if a.Get("short.js") != nil {
+		t.Error("a malformed hash made an asset")
+	}
+	// Without the option, as before: no file, no asset.
+	if b, err := Load(Options{Hashes: hashes}, tree); err != nil || b.Get("panel.js") != nil {
+		t.Errorf("without ServedElsewhere: %v, %v", b.Get("panel.js"), err)
+	}
+	get := func(url string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", url, nil)
+		hash, name, _ := strings.Cut(strings.TrimPrefix(url, "/assets/"), "/")
+		req.SetPathValue("hash", hash)
+		req.SetPathValue("name", name)
+		a.ServeHashed(rec, req)
+		return rec
+	}
+	for _, tc := range []struct {
+		url, location string
+		code          int
+	}{
+		{"/assets/000000000000/panel.js", "/assets/0123456789ab/panel.js", http.StatusFound},
+		{"/assets/ffffffffffff/shared/markdown.js", "/assets/ba9876543210/shared/markdown.js", http.StatusFound},
+		{"/assets/0123456789ab/panel.js", "", http.StatusNotFound},
+		{"/assets/0123456789ab/nope.js", "", http.StatusNotFound},
+	} {
+		rec := get(tc.url)
+		if rec.Code != tc.code || rec.Header().Get("Location") != tc.location {
+			t.Errorf("%s: %d to %q; want %d to %q", tc.url, rec.Code, rec.Header().Get("Location"), tc.code, tc.location)
+		}
+		if tc.code == http.StatusFound && rec.Header().Get("Cache-Control") != "no-cache" {
+			t.Errorf("%s: Cache-Control %q: a redirect to what the next deploy moves must not be kept", tc.url, rec.Header().Get("Cache-Control"))
+		}
+	}
+	if rec := get("/assets/0123456789ab/panel.js"); !strings.Contains(rec.Body.String(), "panel.js is served beside this server") {
+		t.Errorf("the current version's 404 says %q", rec.Body.String())
+	}
+	// The embedded file is served as ever.
+	if rec := get("/assets/" + contentHash(js) + "/widget.js"); rec.Code != 200 || rec.Body.String() != string(js) {
+		t.Errorf("widget.js: %d %q", rec.Code, rec.Body.String())
+	}
+	// Served at a stable URL (never done for these; a slip would send an
+	// empty 200): a 404 naming where it is.
+	rec := httptest.NewRecorder()
+	a.Serve(rec, httptest.NewRequest("GET", "/panel.js", nil), a.Get("panel.js"))
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "/assets/0123456789ab/panel.js") {
+		t.Errorf("Serve of a file served elsewhere: %d %q", rec.Code, rec.Body.String())
 	}
 }
