@@ -98,6 +98,40 @@ suite('conversation across reloads and tabs', () => {
     await b.close();
   });
 
+  it('a new visitor\'s second tab waits for the first tab\'s session: one visitor, not two', async () => {
+    const ctx2 = await launch();
+    const a = await ctx2.newPage();
+    const b = await ctx2.newPage();
+    const hellos = [];
+    b.on('websocket', (ws) => ws.on('framesent', (f) => { const m = JSON.parse(f.payload); if (m.type === 'hello') hellos.push(m); }));
+    await a.goto(site.add('tab-a', {}));
+    await b.goto(site.add('tab-b', {}));
+    await W.open(a);
+    await W.open(b);
+    await W.send(a, 'only one visitor please');
+    await poll(async () => (await W.stored(b)).some((m) => m.text === 'only one visitor please'), { what: 'tab B shows the stored message' });
+    const tok = await a.evaluate(() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith(':session')))).token);
+    assert.ok(hellos.length > 0, 'tab B connected');
+    // A hello without a token starts a visitor: tab B must only ever join tab A's.
+    assert.deepEqual(hellos.map((h) => h.token), hellos.map(() => tok), 'every hello of tab B carries tab A\'s token');
+    await ctx2.close();
+  });
+
+  it('a message whose tab never reached the relay is sent by another tab', async () => {
+    const ctx2 = await launch();
+    const a = await ctx2.newPage();
+    const b = await ctx2.newPage();
+    // Tab A's socket opens but never reaches the relay (no welcome, no token).
+    await a.routeWebSocket(/\/v1\/ws/, () => {});
+    await a.goto(site.add('tab-a', {}));
+    await b.goto(site.add('tab-b', {}));
+    await W.open(b);
+    await W.open(a);
+    await W.send(a, 'sent for me by tab B');
+    await poll(async () => (await W.stored(b)).some((m) => m.text === 'sent for me by tab B'), { what: 'tab B adopted and sent tab A\'s message' });
+    await ctx2.close();
+  });
+
   it('a new visitor in tab B follows the conversation tab A starts', async () => {
     const ctx2 = await launch();
     const a = await ctx2.newPage();

@@ -594,6 +594,16 @@ textarea::placeholder{color:var(--mu)}
   // interacted, and every tab must see (and may send) it.
   const readOutbox = () => { const o = read(K.outbox, []); return Array.isArray(o) ? o : []; };
   const setOutbox = (items) => write(K.outbox, items);
+  // The outbox items this tab may start a new visitor for: its own, and
+  // those there when it loaded (a reload sends what the page before it
+  // could not). An item another tab just added is that tab's to send: a
+  // tab without a session connecting for it started a second visitor
+  // beside the one the other tab was starting, and the two tabs then
+  // followed each other's sessions. It is adopted only when no session
+  // appears within ADOPT_MS (its tab closed or went offline first).
+  const mine = new Set(readOutbox().map((i) => i.id));
+  const ADOPT_MS = 10_000;
+  let adoptTimer = 0;
 
   // --- showing messages -----------------------------------------------------------
   function clearShown() {
@@ -986,6 +996,7 @@ textarea::placeholder{color:var(--mu)}
     if (hit) item.intent = hit.intent;
     const page = pageNow();
     if (page) item.page = page;
+    mine.add(id);
     setOutbox([...readOutbox(), item]);
     renderPending();
     toBottom();
@@ -1169,7 +1180,7 @@ textarea::placeholder{color:var(--mu)}
   // something to send; page views alone create nothing on the relay.
   function connect() {
     if (dead || transport || !online()) return;
-    if (!state.token && !readOutbox().length && !waiters.length) return;
+    if (!state.token && !waiters.length && !readOutbox().some((i) => mine.has(i.id))) return;
     const c = ctx.config || {};
     transport = c.ws && wsFailures < 3 && typeof WebSocket === 'function' ? wsTransport(c) : httpTransport(c);
     status();
@@ -1374,7 +1385,14 @@ textarea::placeholder{color:var(--mu)}
   // --- other tabs, network changes ---------------------------------------------------
   function onStorage(e) {
     if (e.storageArea !== localStorage) return;
-    if (e.key === K.outbox) { renderPending(); connect(); }
+    if (e.key === K.outbox) {
+      renderPending();
+      connect();
+      if (!state.token) {
+        clearTimeout(adoptTimer);
+        adoptTimer = setTimeout(() => { for (const i of readOutbox()) mine.add(i.id); connect(); }, ADOPT_MS);
+      }
+    }
     if (e.key === K.session && e.newValue) {
       mayStore = true;
       const s = read(K.session, {});
@@ -1409,6 +1427,7 @@ textarea::placeholder{color:var(--mu)}
   function shutdownLocal() {
     dead = true;
     clearTimeout(retryTimer);
+    clearTimeout(adoptTimer);
     if (transport) transport.close();
     transport = null;
     w.removeEventListener('storage', onStorage);
