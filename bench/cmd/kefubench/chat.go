@@ -37,6 +37,9 @@ func (b *bench) chatParams() chatParams {
 	if b.cfg.ChatRates != nil {
 		p.rates = b.cfg.ChatRates
 	}
+	if b.cfg.ProfileRate > 0 {
+		p.profileRate = b.cfg.ProfileRate
+	}
 	return p
 }
 

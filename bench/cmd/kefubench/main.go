@@ -50,6 +50,7 @@ type config struct {
 	CapIdle     time.Duration
 	AIStreams   map[int]bool // the ai scenario's levels to run (nil: all)
 	ChatRates   []float64    // the chat scenario's offered rates (nil: all)
+	ProfileRate float64      // the chat scenario's profiled step (0: 10 000 msg/s)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -72,6 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.CapIdle, "capacity-idle", 0, "the capacity scenario's idle window (default 30s)")
 	aiStreams := fs.String("ai-streams", "", "the ai scenario's levels to run, comma-separated stream counts (default: all; for development, the report shows only these)")
 	chatRates := fs.String("chat-rates", "", "the chat scenario's offered msg/s, comma-separated (default: the whole ramp; for development, e.g. 10000 for the p99 at 10 000 msg/s)")
+	fs.Float64Var(&cfg.ProfileRate, "profile-rate", 0, "the chat scenario's profiled step in msg/s (default 10000; for development, e.g. 5000 to profile the knee)")
 	verbose := fs.Bool("v", false, "debug logging")
 	reportOnly := fs.Bool("report-only", false, "rewrite the report from OUT/results.json (after editing bench/notes.md) without running anything")
 	merge := fs.Bool("merge", false, "keep OUT/results.json's figures of the scenarios not run (one scenario re-measured; its section says when)")
