@@ -122,3 +122,61 @@ func TestHeartbeatOneWrite(t *testing.T) {
 		t.Errorf("closed with %d: the pings were not answered", code)
 	}
 }
+
+// A frame sent while the owner holds the connection (a message's copy,
+// published by its commit) waits for the frame Release adds (the ack),
+// and the two leave in one write(2), in order. Past holdMax frames a
+// writer starts anyway.
+func TestHoldReleaseOneWrite(t *testing.T) {
+	c, cl := unstarted(t, ConnOptions{Queue: 256, WriteTimeout: 10 * time.Second, PingInterval: time.Hour, ReadLimit: 1 << 16})
+	c.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	read := func(want uint64) {
+		t.Helper()
+		_, data, err := cl.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct{ Seq uint64 }
+		if err := json.Unmarshal(data, &f); err != nil || f.Seq != want {
+			t.Fatalf("frame %s, want seq %d", data, want)
+		}
+	}
+	idle := func() bool { c.mu.Lock(); defer c.mu.Unlock(); return !c.draining && len(c.queue) == 0 }
+	waitIdle := func() {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !idle(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the writer never finished")
+			}
+		}
+	}
+	before := c.out.Writes()
+	c.Hold()
+	c.Send(seqFrame("c", 1))
+	c.mu.Lock()
+	started := c.draining
+	c.mu.Unlock()
+	if started {
+		t.Fatal("a writer started while the connection was held")
+	}
+	c.Release(seqFrame("c", 2))
+	read(1)
+	read(2)
+	waitIdle()
+	if w := c.out.Writes() - before; w != 1 {
+		t.Errorf("a held frame and the released one took %d write calls, want 1", w)
+	}
+
+	// A hold keeps at most holdMax frames from a writer.
+	c.Hold()
+	for i := range holdMax {
+		c.Send(seqFrame("c", uint64(3+i)))
+	}
+	for i := range holdMax {
+		read(uint64(3 + i))
+	}
+	c.Release()
+	waitIdle()
+}

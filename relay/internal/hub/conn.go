@@ -101,6 +101,7 @@ type Conn struct {
 	spare    []Frame // a drained queue kept for reuse
 	started  bool    // Start was called: Send may start a writer
 	draining bool    // a writer goroutine is running
+	holds    int     // Hold calls not yet Released: queued frames wait for a writer
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -291,9 +292,55 @@ func (c *Conn) sendInline(f Frame) {
 	go c.drain()
 }
 
-// kickLocked starts a writer if frames wait and none runs.
+// holdMax is the most frames a Hold keeps waiting: past it a writer
+// starts anyway, so a hold never lets the queue fill up (4008).
+const holdMax = 8
+
+// Hold keeps the frames queued from now on waiting, without a writer,
+// until Release: the owner is about to make frames of its own (a
+// message's ack after its commit) that should leave in the same write(2)
+// as what the commit publishes to this connection (the sender's copy of
+// the message). Without it the copy wakes a writer that writes it alone,
+// and the ack takes a second write(2) a moment later. A hold delays
+// nothing for longer than the owner's call: every Hold is followed by
+// one Release, and at most holdMax frames wait.
+func (c *Conn) Hold() {
+	c.mu.Lock()
+	c.holds++
+	c.mu.Unlock()
+}
+
+// Release ends a Hold, queueing fs after the frames that waited (as Send
+// would, one by one), and lets them all be written. It reports false if
+// a frame could not be queued (the connection is closing or too slow).
+func (c *Conn) Release(fs ...Frame) bool {
+	c.mu.Lock()
+	c.holds--
+	ok := !c.isClosing()
+	for _, f := range fs {
+		if !ok {
+			break
+		}
+		if len(c.queue) >= c.opts.Queue {
+			c.kickLocked()
+			c.mu.Unlock()
+			c.Close(protocol.CloseSlow, "too slow: send queue full")
+			return false
+		}
+		if c.queue == nil {
+			c.queue, c.spare = c.spare, nil
+		}
+		c.queue = append(c.queue, f)
+	}
+	c.kickLocked()
+	c.mu.Unlock()
+	return ok
+}
+
+// kickLocked starts a writer if frames wait and none runs (and no Hold
+// keeps them, unless holdMax of them wait).
 func (c *Conn) kickLocked() {
-	if c.started && !c.draining && len(c.queue) > 0 {
+	if c.started && !c.draining && len(c.queue) > 0 && (c.holds == 0 || len(c.queue) >= holdMax) {
 		c.draining = true
 		go c.drain()
 	}

@@ -360,12 +360,16 @@ func (s *Session) onSend(ctx context.Context, f *protocol.Send) bool {
 	if err := s.traits.flush(ctx); err != nil {
 		s.c.Send(errorFrame(asProtocolError(err), ""))
 	}
+	// The commit publishes the sender's copy to this connection before
+	// store1 returns: held, it waits for the ack and both leave in one
+	// write(2) (hub.Conn.Hold).
+	s.c.Hold()
 	a, perr := s.h.store1(ctx, s, f)
 	if perr != nil {
-		s.c.Send(errorFrame(perr, f.ID))
+		s.c.Release(errorFrame(perr, f.ID))
 		return true
 	}
-	s.c.Send(ackFrame(f.ID, a))
+	s.c.Release(ackFrame(f.ID, a))
 	s.h.afterStore(ctx, s, a)
 	return true
 }
