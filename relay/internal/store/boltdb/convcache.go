@@ -1,8 +1,11 @@
 package boltdb
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
 
+	"github.com/kefuhq/kefu/relay/internal/jsonx"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	bolt "go.etcd.io/bbolt"
 )
@@ -71,11 +74,45 @@ func (s *Store) dropConv(id string) {
 func (s *Store) flushConvs(tx *bolt.Tx) error {
 	b := tx.Bucket(bucketConversations)
 	for id := range s.batch.dirty {
-		if err := putJSON(b, []byte(id), *s.batch.convs[id]); err != nil {
+		data, err := encodeConversation(s.batch.convs[id])
+		if err != nil {
+			return fmt.Errorf("encode conversation %s: %w", id, err)
+		}
+		if err := b.Put([]byte(id), data); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// encodeConversation is json.Marshal(*c), byte for byte
+// (FuzzEncodeConversation), without reflection: every commit writes the
+// record of each conversation it appended to.
+func encodeConversation(c *store.Conversation) ([]byte, error) {
+	b := make([]byte, 0, 200+len(c.ID)+len(c.VisitorID)+len(c.Preview))
+	b = append(b, `{"id":`...)
+	b = jsonx.AppendString(b, c.ID)
+	b = append(b, `,"visitor_id":`...)
+	b = jsonx.AppendString(b, c.VisitorID)
+	b = append(b, `,"status":`...)
+	b = jsonx.AppendString(b, c.Status)
+	b = append(b, `,"handler":`...)
+	b = jsonx.AppendString(b, c.Handler)
+	b = optString(b, `,"agent_id":`, c.AgentID)
+	b = append(b, `,"created_at":`...)
+	b, ok := jsonx.AppendTime(b, c.CreatedAt)
+	if !ok {
+		return json.Marshal(c)
+	}
+	b = append(b, `,"updated_at":`...)
+	if b, ok = jsonx.AppendTime(b, c.UpdatedAt); !ok {
+		return json.Marshal(c)
+	}
+	b = append(b, `,"last_seq":`...)
+	b = strconv.AppendUint(b, c.LastSeq, 10)
+	b = optString(b, `,"preview":`, c.Preview)
+	b = optString(b, `,"intent":`, c.Intent)
+	return append(b, '}'), nil
 }
 
 // promote keeps the committed batch's conversations for later batches,

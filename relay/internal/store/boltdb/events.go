@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/kefuhq/kefu/relay/internal/jsonx"
 	"github.com/kefuhq/kefu/relay/internal/store"
 	bolt "go.etcd.io/bbolt"
 )
@@ -51,11 +53,45 @@ func (s *Store) addEventAt(tx *bolt.Tx, ev store.Event, logPos uint64) error {
 	if ev.Message != nil {
 		r.Seq = ev.Message.Seq
 	}
-	if err := putJSON(b, binary.BigEndian.AppendUint64(nil, pos), r); err != nil {
+	data, err := encodeEvent(&r)
+	if err != nil {
+		return fmt.Errorf("encode event %d: %w", pos, err)
+	}
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, pos), data); err != nil {
 		return err
 	}
 	s.batch.events++
 	return nil
+}
+
+// encodeEvent is json.Marshal(r), byte for byte (FuzzEncodeEvent), written
+// by hand for an event without a conversation snapshot or data — every
+// message's event, one for every message the writer appends.
+func encodeEvent(r *eventRecord) ([]byte, error) {
+	if r.Conversation != nil || r.Data != nil {
+		return json.Marshal(r)
+	}
+	b := make([]byte, 0, 96+len(r.ID)+len(r.Type)+len(r.Conv))
+	b = append(b, `{"id":`...)
+	b = jsonx.AppendString(b, r.ID)
+	b = append(b, `,"type":`...)
+	b = jsonx.AppendString(b, r.Type)
+	b = append(b, `,"conv":`...)
+	b = jsonx.AppendString(b, r.Conv)
+	b = append(b, `,"time":`...)
+	b, ok := jsonx.AppendTime(b, r.Time)
+	if !ok {
+		return json.Marshal(r)
+	}
+	if r.Seq != 0 {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendUint(b, r.Seq, 10)
+	}
+	if r.Log != 0 {
+		b = append(b, `,"log":`...)
+		b = strconv.AppendUint(b, r.Log, 10)
+	}
+	return append(b, '}'), nil
 }
 
 // Events returns up to limit events after position after, in commit
@@ -72,8 +108,8 @@ func (s *Store) Events(_ context.Context, after uint64, limit int) ([]store.Even
 		c := tx.Bucket(bucketEvents).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
 			pos := binary.BigEndian.Uint64(k)
-			var r eventRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			r, err := decodeEvent(v)
+			if err != nil {
 				return fmt.Errorf("decode event %d: %w: %w", pos, store.ErrCorrupt, err)
 			}
 			last = pos
@@ -256,4 +292,98 @@ func (s *Store) eventMessage(tx *bolt.Tx, r eventRecord) (store.Message, error) 
 		return store.Message{}, fmt.Errorf("decode log entry %d: %w: %w", r.Log, store.ErrCorrupt, err)
 	}
 	return out, nil
+}
+
+// decodeEvent is json.Unmarshal into an eventRecord (FuzzDecodeEvent),
+// read by hand for exactly what encodeEvent writes without reflection:
+// the event readers (webhooks, notifications, the AI's hand-off watch)
+// each read every message's event back. Anything else — a snapshot,
+// data, an escape in a string, a field out of place — takes
+// json.Unmarshal.
+func decodeEvent(v []byte) (eventRecord, error) {
+	if r, ok := decodeFlatEvent(v); ok {
+		return r, nil
+	}
+	var r eventRecord
+	err := json.Unmarshal(v, &r)
+	return r, err
+}
+
+func decodeFlatEvent(v []byte) (eventRecord, bool) {
+	var r eventRecord
+	var ok bool
+	if v, ok = bytes.CutPrefix(v, []byte(`{"id":`)); !ok {
+		return r, false
+	}
+	if r.ID, v, ok = asciiString(v); !ok {
+		return r, false
+	}
+	if v, ok = bytes.CutPrefix(v, []byte(`,"type":`)); !ok {
+		return r, false
+	}
+	if r.Type, v, ok = asciiString(v); !ok {
+		return r, false
+	}
+	if v, ok = bytes.CutPrefix(v, []byte(`,"conv":`)); !ok {
+		return r, false
+	}
+	if r.Conv, v, ok = asciiString(v); !ok {
+		return r, false
+	}
+	if v, ok = bytes.CutPrefix(v, []byte(`,"time":`)); !ok {
+		return r, false
+	}
+	end := bytes.IndexByte(v[min(1, len(v)):], '"') + 1
+	if len(v) == 0 || v[0] != '"' || end <= 0 {
+		return r, false
+	}
+	if err := r.Time.UnmarshalJSON(v[:end+1]); err != nil {
+		return r, false
+	}
+	v = v[end+1:]
+	if w, ok := bytes.CutPrefix(v, []byte(`,"seq":`)); ok {
+		if r.Seq, v, ok = plainUint(w); !ok {
+			return r, false
+		}
+	}
+	if w, ok := bytes.CutPrefix(v, []byte(`,"log":`)); ok {
+		if r.Log, v, ok = plainUint(w); !ok {
+			return r, false
+		}
+	}
+	return r, len(v) == 1 && v[0] == '}'
+}
+
+// asciiString reads a JSON string of printable ASCII without escapes
+// (what IDs and types are) and what follows it.
+func asciiString(v []byte) (string, []byte, bool) {
+	if len(v) == 0 || v[0] != '"' {
+		return "", v, false
+	}
+	for i := 1; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '"':
+			return string(v[1:i]), v[i+1:], true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return "", v, false
+		}
+	}
+	return "", v, false
+}
+
+// plainUint reads a JSON number that is a non-negative integer without
+// leading zeros, within uint64, and what follows it.
+func plainUint(v []byte) (uint64, []byte, bool) {
+	i := 0
+	for i < len(v) && '0' <= v[i] && v[i] <= '9' {
+		i++
+	}
+	if i == 0 || i > 1 && v[0] == '0' || i < len(v) && (v[i] == '.' || v[i] == 'e' || v[i] == 'E') {
+		return 0, v, false
+	}
+	n, err := strconv.ParseUint(string(v[:i]), 10, 64)
+	if err != nil {
+		return 0, v, false
+	}
+	return n, v[i:], true
 }
