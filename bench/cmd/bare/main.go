@@ -5,6 +5,9 @@
 // watch conversations), with none of Kefu's application logic: no strict
 // decoder, no limits, no per-connection writer goroutine, no bot, and no
 // persistence unless --durable asks for a minimal bbolt group commit.
+// With --ai-upstream it also answers every visitor message with an
+// OpenAI-compatible upstream's streamed completion, one delta frame per
+// chunk and nothing else: the floor of Kefu's AI streaming (ai.go).
 //
 // It is what "a bare relay on this box" means in docs/benchmarks.md: every
 // Kefu figure there is quoted as a ratio to this server on the same load in
@@ -42,12 +45,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		pprofAddr = fs.String("pprof-addr", "", "serve /debug/pprof/ here (empty: off)")
 		durable   = fs.String("durable", "", "directory for a bbolt file: store each new session's conversation record before its welcome and each message before fan-out and ack, with group commit (empty: memory only)")
 		ping      = fs.Duration("ping-interval", 10*time.Second, "WebSocket ping period per connection (Kefu's default)")
+		aiURL     = fs.String("ai-upstream", "", "an OpenAI-compatible base URL (…/v1): answer every visitor message with its streamed completion, as delta frames (the AI floor; empty: off)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := newServer(*durable, *ping, log)
+	srv, err := newServer(*durable, *aiURL, *ping, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "bare: %v\n", err)
 		return 1

@@ -20,7 +20,9 @@ const writeTimeout = 10 * time.Second
 type server struct {
 	log   *slog.Logger
 	ping  time.Duration
-	store *store // nil: memory only
+	store *store       // nil: memory only
+	aiURL string       // the upstream's base URL (--ai-upstream); "" : no answers
+	ai    *http.Client // reaches aiURL
 
 	mu     sync.Mutex
 	tokens map[string]*conv // visitor token → conversation
@@ -36,8 +38,11 @@ type conv struct {
 	subs map[*websocket.Conn]struct{}
 }
 
-func newServer(durableDir string, ping time.Duration, log *slog.Logger) (*server, error) {
+func newServer(durableDir, aiURL string, ping time.Duration, log *slog.Logger) (*server, error) {
 	s := &server{log: log, ping: ping, tokens: map[string]*conv{}, convs: map[string]*conv{}, conns: map[*websocket.Conn]struct{}{}}
+	if aiURL != "" {
+		s.aiURL, s.ai = aiURL, aiClient()
+	}
 	if durableDir != "" {
 		st, err := openStore(durableDir)
 		if err != nil {
@@ -235,6 +240,13 @@ func (s *server) serveVisitor(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		s.onMessage(ctx, c, cv, f.ID, f.Text)
+		if s.aiURL != "" {
+			go func(text string) {
+				actx, cancel := context.WithTimeout(ctx, aiTimeout)
+				defer cancel()
+				s.answer(actx, cv, text)
+			}(f.Text)
+		}
 	}
 }
 

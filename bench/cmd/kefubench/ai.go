@@ -49,10 +49,10 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 		}
 		return l.streams
 	}
-	run := func(pin cpuPin, ls []level) error {
+	run := func(pin cpuPin, delay time.Duration, ls []level) error {
 		b.pin = pin
 		defer func() { b.pin = cpuPin{} }()
-		faddr, fake, err := b.startFake(ctx)
+		faddr, fake, err := b.startFake(ctx, delay)
 		if err != nil {
 			return err
 		}
@@ -63,12 +63,29 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 			return err
 		}
 		defer s.stop()
+		paths := []string{"direct", "kefu"}
+		var floor *server
+		if pin.relay != "" {
+			// The floor: a minimal Go relay of the same streams on the
+			// same CPU (bench/cmd/bare --ai-upstream), so the relay's
+			// cost per chunk reads as a ratio to what relaying costs.
+			floor, err = b.startBare(ctx, "ai-bare", false, "--ai-upstream", "http://"+faddr+"/v1")
+			if err != nil {
+				return err
+			}
+			defer floor.stop()
+			paths = append(paths, "bare")
+		}
 		for _, l := range ls {
 			if b.cfg.AIStreams != nil && !b.cfg.AIStreams[l.streams] {
 				continue
 			}
-			for _, path := range []string{"direct", "kefu"} {
-				r, err := b.aiRun(ctx, s, faddr, path, l.streams, l.gens, l.spread)
+			for _, path := range paths {
+				rs := s
+				if path == "bare" {
+					rs = floor
+				}
+				r, err := b.aiRun(ctx, rs, faddr, path, l.streams, l.gens, l.spread, delay)
 				if err != nil {
 					return fmt.Errorf("%s with %d streams: %w", path, l.streams, err)
 				}
@@ -76,14 +93,17 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 				if pin.relay != "" {
 					r.Pinned = fmt.Sprintf("relay on CPU %s; fake upstream and generators on CPU %s", pin.relay, pin.load)
 				}
+				if delay != aiChunkDelay {
+					r.ChunkDelayMS = int(delay / time.Millisecond)
+				}
 				b.res.AI.Runs = append(b.res.AI.Runs, r)
-				b.log.Info("ai", "path", path, "streams", l.streams, "pinned", pin.relay != "", "chunk_p99_ms", round2(r.Chunk.P99M),
+				b.log.Info("ai", "path", path, "streams", l.streams, "pinned", pin.relay != "", "chunk_every", delay, "chunk_p99_ms", round2(r.Chunk.P99M),
 					"first_p99_ms", round2(r.First.P99M), "completes", r.Completes, "relay_us_per_chunk", round2(r.RelayUSPerChunk))
 			}
 		}
 		return nil
 	}
-	if err := run(cpuPin{}, levels); err != nil {
+	if err := run(cpuPin{}, aiChunkDelay, levels); err != nil {
 		return err
 	}
 	if b.cfg.Quick {
@@ -96,14 +116,32 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 	}
 	// The pinned run: every level of 100 streams or more (the 5-stream
 	// level is one stream at a time, nothing to separate).
-	var pl []level
+	var pl, big []level
 	for _, l := range levels {
 		if l.streams >= 100 {
 			pl = append(pl, l)
 		}
+		if l.streams >= 1000 {
+			big = append(big, l)
+		}
 	}
-	return run(pin, pl)
+	if err := run(pin, aiChunkDelay, pl); err != nil {
+		return err
+	}
+	// The sweep: the same 1 000 streams pinned, chunks further apart, so
+	// the rate the relay and its floor keep up with shows (at one chunk
+	// every 20 ms both are past one core on this box, and so are the fake
+	// and the generators on theirs).
+	for _, d := range b.cfg.AISweep {
+		if err := run(pin, d, big); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// aiChunkDelay is the fake's interval between chunks, OpenAI's pace.
+const aiChunkDelay = 20 * time.Millisecond
 
 // aiPin is the split of the pinned run: the relay on CPU 0, the fake
 // upstream and the generators on CPU 1 — as in production, where the
@@ -120,13 +158,13 @@ func aiPin() (cpuPin, bool) {
 }
 
 // startFake runs the fake upstream (on b.pin.load's CPUs when set).
-func (b *bench) startFake(ctx context.Context) (string, *proc.Proc, error) {
+func (b *bench) startFake(ctx context.Context, delay time.Duration) (string, *proc.Proc, error) {
 	port, err := proc.FreePort()
 	if err != nil {
 		return "", nil, err
 	}
 	faddr := fmt.Sprintf("127.0.0.1:%d", port)
-	fargs := []string{"--addr", faddr, "--stamp", "--stamp-content", "--delay", "20ms", "--steady", "--words", "--max-log", "-1", "--text", aiText}
+	fargs := []string{"--addr", faddr, "--stamp", "--stamp-content", "--delay", delay.String(), "--steady", "--words", "--max-log", "-1", "--text", aiText}
 	fake, err := b.procs.Start(proc.Spec{Name: "fakeopenai", Path: b.path("fakeopenai"), Args: fargs, LogFile: filepath.Join(b.cfg.Work, "fakeopenai.log"), CPUs: b.pin.load})
 	if err != nil {
 		return "", nil, err
@@ -143,7 +181,7 @@ func (b *bench) startFake(ctx context.Context) (string, *proc.Proc, error) {
 	return faddr, fake, nil
 }
 
-func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, ngen int, spread time.Duration) (AIRun, error) {
+func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, ngen int, spread, delay time.Duration) (AIRun, error) {
 	r := AIRun{Path: path, Streams: n}
 	var jobs []Job
 	for i := range ngen {
@@ -152,7 +190,7 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 			share = n - share*(ngen-1)
 		}
 		j := Job{Mode: "aidirect", URL: "http://" + faddr + "/v1", N: share, Concurrency: 64, Question: aiQuestion}
-		if path == "kefu" {
+		if path != "direct" {
 			j.Mode, j.URL = "ai", s.ws("/v1/ws")
 		}
 		jobs = append(jobs, j)
@@ -163,12 +201,15 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	}
 	defer stopGens(gs)
 	start := time.Now().Add(300 * time.Millisecond)
-	dur := spread + 20*time.Second
+	dur := spread + 20*time.Second + time.Duration(wordChunks(aiText))*delay
 	prof := make(chan error, 2)
 	if path == "kefu" && n >= 100 {
 		name := fmt.Sprintf("ai-kefu-%d", n)
 		if b.pin.relay != "" {
 			name += "-pinned" // the unpinned run's profiles stay
+		}
+		if delay != aiChunkDelay {
+			name += fmt.Sprintf("-every%dms", delay/time.Millisecond)
 		}
 		for _, kind := range []string{"cpu", "allocs"} {
 			go func() {
@@ -213,7 +254,7 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	after := readAll([]int{s.p.Pid(), b.fakePid})
 	c := <-cpuc
 	r.FakeCPU, r.GenCPU, r.OthersCPU = c.fake, c.gens, c.others
-	if path == "kefu" {
+	if path != "direct" {
 		r.RelayCPU = c.relay
 	}
 	for range 2 {
@@ -249,7 +290,7 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	}
 	r.Chunk, r.First, r.TTFT = ch.Summarize(), fi.Summarize(), tt.Summarize()
 	if r.Chunks > 0 {
-		if path == "kefu" {
+		if path != "direct" {
 			r.RelayUSPerChunk = float64(after[0].CPU-before[0].CPU) / float64(time.Microsecond) / float64(r.Chunks)
 		}
 		r.FakeUSPerChunk = float64(after[1].CPU-before[1].CPU) / float64(time.Microsecond) / float64(r.Chunks)

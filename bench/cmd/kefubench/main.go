@@ -48,9 +48,10 @@ type config struct {
 	// developing (0: 19 500 sessions, 30 s idle).
 	CapSessions int
 	CapIdle     time.Duration
-	AIStreams   map[int]bool // the ai scenario's levels to run (nil: all)
-	ChatRates   []float64    // the chat scenario's offered rates (nil: all)
-	ProfileRate float64      // the chat scenario's profiled step (0: 10 000 msg/s)
+	AIStreams   map[int]bool    // the ai scenario's levels to run (nil: all)
+	AISweep     []time.Duration // more pinned 1 000-stream runs, chunks this far apart
+	ChatRates   []float64       // the chat scenario's offered rates (nil: all)
+	ProfileRate float64         // the chat scenario's profiled step (0: 10 000 msg/s)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -72,6 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.CapSessions, "capacity-sessions", 0, "the capacity scenario's sessions (default 19500; fewer while developing, the report's figure is the default)")
 	fs.DurationVar(&cfg.CapIdle, "capacity-idle", 0, "the capacity scenario's idle window (default 30s)")
 	aiStreams := fs.String("ai-streams", "", "the ai scenario's levels to run, comma-separated stream counts (default: all; for development, the report shows only these)")
+	aiSweep := fs.String("ai-sweep", "80ms", "the ai scenario's extra pinned 1 000-stream runs, at these intervals between chunks (comma-separated; \"\": none), with Kefu's floor (bench/cmd/bare --ai-upstream)")
 	chatRates := fs.String("chat-rates", "", "the chat scenario's offered msg/s, comma-separated (default: the whole ramp; for development, e.g. 10000 for the p99 at 10 000 msg/s)")
 	fs.Float64Var(&cfg.ProfileRate, "profile-rate", 0, "the chat scenario's profiled step in msg/s (default 10000; for development, e.g. 5000 to profile the knee)")
 	verbose := fs.Bool("v", false, "debug logging")
@@ -94,6 +96,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			cfg.AIStreams[n] = true
 		}
+	}
+	for _, f := range strings.Split(*aiSweep, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil || d <= 0 {
+			fmt.Fprintf(stderr, "kefubench: --ai-sweep: %q is not an interval\n", f)
+			return 2
+		}
+		cfg.AISweep = append(cfg.AISweep, d)
 	}
 	for _, f := range strings.Split(*chatRates, ",") {
 		if f = strings.TrimSpace(f); f == "" {

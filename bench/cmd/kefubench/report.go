@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,6 +96,9 @@ func (b *bench) writeCSV() error {
 		p := strconv.Itoa(a.Concurrent)
 		if a.Pinned != "" {
 			p += "-pinned"
+		}
+		if a.ChunkDelayMS != 0 {
+			p += fmt.Sprintf("-every%dms", a.ChunkDelayMS)
 		}
 		row("ai", a.Path, p, "chunk_lag", a.Chunk, 0)
 		row("ai", a.Path, p, "first_chunk_lag", a.First, 0)
@@ -245,15 +249,44 @@ func (b *bench) durOf(server string) *Durable {
 // aiOf is the run of path at concurrent streams, unpinned.
 func (b *bench) aiOf(path string, concurrent int) *AIRun { return b.aiRunOf(path, concurrent, false) }
 
-// aiRunOf is the run of path at concurrent streams, pinned or not.
+// aiRunOf is the run of path at concurrent streams, pinned or not, at the
+// scenario's chunk interval.
 func (b *bench) aiRunOf(path string, concurrent int, pinned bool) *AIRun {
+	return b.aiSweepOf(path, concurrent, pinned, 0)
+}
+
+// aiSweepOf is aiRunOf at a sweep's interval between chunks (0: the
+// scenario's).
+func (b *bench) aiSweepOf(path string, concurrent int, pinned bool, delayMS int) *AIRun {
 	for i := range b.res.AI.Runs {
 		r := &b.res.AI.Runs[i]
-		if r.Path == path && r.Concurrent == concurrent && (r.Pinned != "") == pinned {
+		if r.Path == path && r.Concurrent == concurrent && (r.Pinned != "") == pinned && r.ChunkDelayMS == delayMS {
 			return &b.res.AI.Runs[i]
 		}
 	}
 	return nil
+}
+
+// aiFloorNote is the floor's figures at n pinned streams for a target's
+// line ("; floor …"), or "" when the floor did not run.
+func (b *bench) aiFloorNote(n int) string {
+	fr, dr := b.aiRunOf("bare", n, true), b.aiRunOf("direct", n, true)
+	kr := b.aiRunOf("kefu", n, true)
+	if fr == nil || dr == nil || kr == nil || fr.RelayUSPerChunk <= 0 {
+		return ""
+	}
+	note := fmt.Sprintf("; the floor (a minimal Go relay, same split) +%s, %.1f µs per chunk: Kefu %.2f× its CPU", ms(fr.Chunk.P99M-dr.Chunk.P99M), fr.RelayUSPerChunk, kr.RelayUSPerChunk/fr.RelayUSPerChunk)
+	for _, d := range b.res.AI.Runs {
+		if d.Path != "direct" || d.Concurrent != n || d.Pinned == "" || d.ChunkDelayMS == 0 {
+			continue
+		}
+		k, f := b.aiSweepOf("kefu", n, true, d.ChunkDelayMS), b.aiSweepOf("bare", n, true, d.ChunkDelayMS)
+		if k == nil || f == nil {
+			continue
+		}
+		note += fmt.Sprintf("; a chunk every %d ms: Kefu +%s, floor +%s", d.ChunkDelayMS, ms(k.Chunk.P99M-d.Chunk.P99M), ms(f.Chunk.P99M-d.Chunk.P99M))
+	}
+	return note
 }
 
 func (b *bench) bigAI() int {
@@ -343,7 +376,7 @@ func (b *bench) targets() []target {
 	if kr, dr := b.aiRunOf("kefu", 1000, true), b.aiRunOf("direct", 1000, true); kr != nil && dr != nil {
 		chunk := kr.Chunk.P99M - dr.Chunk.P99M
 		add("relay-added AI lag per chunk p99 ≤ 5 ms at 1 000 streams, the box not saturated by the generator (issue 16; "+kr.Pinned+")",
-			fmt.Sprintf("+%s (%s through Kefu, %s direct); relay %.1f µs CPU per chunk", ms(chunk), ms(kr.Chunk.P99M), ms(dr.Chunk.P99M), kr.RelayUSPerChunk), chunk <= 5)
+			fmt.Sprintf("+%s (%s through Kefu, %s direct); relay %.1f µs CPU per chunk%s", ms(chunk), ms(kr.Chunk.P99M), ms(dr.Chunk.P99M), kr.RelayUSPerChunk, b.aiFloorNote(1000)), chunk <= 5)
 	}
 	for _, f := range b.res.Widget.Files {
 		switch f.Name {
@@ -581,16 +614,20 @@ func (b *bench) mdAI(m *strings.Builder) {
 	p("The fake upstream (`relay/cmd/fakeopenai --stamp --stamp-content`) streams a %d-chunk answer, one chunk every %d ms on a fixed schedule (`--steady`: a late chunk does not delay the next, so concurrent streams do not drift into lockstep), each chunk's text starting with `[t=<send time, Unix ns>]`. **direct** is a client reading the fake's SSE itself; **kefu** is a visitor socket per stream, each a fresh conversation asking a question no intent matches and no other visitor asks (so the answer cache cannot serve it), the relay streaming the answer as `delta` frames. Lag = receive time − the chunk's stamp; *first chunk* is the first content chunk of each answer (first token). The two paths ran back to back with the same streams and questions; **relay-added = kefu − direct** at the same percentile. With 1 concurrent stream, several single streams ran one after another.\n\n", a.ChunksPerAns, a.ChunkDelayMS)
 	p("| streams | path | complete | chunks | per-chunk lag p50 | p99 | p99.9 | first-chunk lag p50 | p99 | question → first delta p50 | p99 | CPU (cores) relay / fake / generator / others, all streams open | CPU µs per chunk, whole run: relay / fake |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	streams := func(r AIRun) string {
+		s := strconv.Itoa(r.Concurrent)
 		if r.Pinned != "" {
-			return fmt.Sprintf("%d, pinned¹", r.Concurrent)
+			s += ", pinned¹"
 		}
-		return strconv.Itoa(r.Concurrent)
+		if r.ChunkDelayMS != 0 {
+			s += fmt.Sprintf(", a chunk every %d ms³", r.ChunkDelayMS)
+		}
+		return s
 	}
 	pinned := ""
 	for _, r := range a.Runs {
 		cpu := fmt.Sprintf("— / %.2f / %.2f / %.2f", r.FakeCPU, r.GenCPU, r.OthersCPU)
 		perChunk := fmt.Sprintf("— / %.1f", r.FakeUSPerChunk)
-		if r.Path == "kefu" {
+		if r.Path != "direct" {
 			cpu = fmt.Sprintf("%.2f / %.2f / %.2f / %.2f", r.RelayCPU, r.FakeCPU, r.GenCPU, r.OthersCPU)
 			perChunk = fmt.Sprintf("%.1f / %.1f", r.RelayUSPerChunk, r.FakeUSPerChunk)
 		}
@@ -600,26 +637,43 @@ func (b *bench) mdAI(m *strings.Builder) {
 		p("| %s | %s | %d/%d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", streams(r), r.Path, r.Completes, r.Streams, r.Chunks,
 			ms(r.Chunk.P50M), ms(r.Chunk.P99M), ms(r.Chunk.P999M), ms(r.First.P50M), ms(r.First.P99M), ms(r.TTFT.P50M), ms(r.TTFT.P99M), cpu, perChunk)
 	}
-	p("\n| streams | relay-added per chunk p50 | p99 | relay-added first chunk p50 | p99 |\n|---|---|---|---|---|\n")
+	p("\n| streams | relay-added per chunk p50 | p99 | relay-added first chunk p50 | p99 | floor² per chunk p50 | p99 | relay CPU per chunk, Kefu / floor² |\n|---|---|---|---|---|---|---|---|\n")
 	type key struct {
-		n      int
-		pinned bool
+		n, delay int
+		pinned   bool
 	}
 	seen := map[key]bool{}
+	sweep := 0
 	for _, r := range a.Runs {
-		k := key{r.Concurrent, r.Pinned != ""}
+		k := key{r.Concurrent, r.ChunkDelayMS, r.Pinned != ""}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
-		kr, dr := b.aiRunOf("kefu", k.n, k.pinned), b.aiRunOf("direct", k.n, k.pinned)
+		if k.delay != 0 {
+			sweep = k.delay
+		}
+		kr, dr := b.aiSweepOf("kefu", k.n, k.pinned, k.delay), b.aiSweepOf("direct", k.n, k.pinned, k.delay)
 		if kr == nil || dr == nil {
 			continue
 		}
-		p("| %s | %s | %s | %s | %s |\n", streams(r), ms(kr.Chunk.P50M-dr.Chunk.P50M), ms(kr.Chunk.P99M-dr.Chunk.P99M), ms(kr.First.P50M-dr.First.P50M), ms(kr.First.P99M-dr.First.P99M))
+		floor50, floor99, ratio := "—", "—", "—"
+		if fr := b.aiSweepOf("bare", k.n, k.pinned, k.delay); fr != nil {
+			floor50, floor99 = "+"+ms(fr.Chunk.P50M-dr.Chunk.P50M), "+"+ms(fr.Chunk.P99M-dr.Chunk.P99M)
+			if fr.RelayUSPerChunk > 0 {
+				ratio = fmt.Sprintf("%.1f / %.1f µs (%.2f×)", kr.RelayUSPerChunk, fr.RelayUSPerChunk, kr.RelayUSPerChunk/fr.RelayUSPerChunk)
+			}
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", streams(r), ms(kr.Chunk.P50M-dr.Chunk.P50M), ms(kr.Chunk.P99M-dr.Chunk.P99M), ms(kr.First.P50M-dr.First.P50M), ms(kr.First.P99M-dr.First.P99M), floor50, floor99, ratio)
 	}
 	if pinned != "" {
 		p("\n¹ %s (taskset): the relay does not share its core with the load it is measured under — in production the upstream and the visitors are other machines. At 1 000 streams of one chunk every %d ms the three together need more than this box's two cores, so the unpinned rows measure CPU queueing as much as the relay; at 100 they fit but share the cores, and a relay thread the kernel takes off a CPU for the generator, the fake or anything else on the box stalls every chunk it holds. Pinned, the relay runs on one core (with three Go processors there, as on any one-CPU host: relay/cmd/kefu/procs.go): what it adds there is its own queueing, plus whatever else the box runs on that CPU; the direct path's fake and generator share the other core, which raises its own p99, so the issue 13 target stays on the shared rows. Both paths of the pinned rows ran with the same split, so the direct row carries the same generator and fake delays.\n", pinned, a.ChunkDelayMS)
+	}
+	if slices.ContainsFunc(a.Runs, func(r AIRun) bool { return r.Path == "bare" }) {
+		p("\n² **floor** (path `bare`, pinned rows only): a minimal Go relay of the same streams on the same CPU as Kefu's (`bench/cmd/bare --ai-upstream`): on each visitor message it posts the question to the fake, reads the SSE stream and writes each chunk's content to the conversation's sockets as a delta frame (`encoding/json` both ways), nothing else — no history, prompt, filter, store, watchdog or cache. *floor per chunk* is its lag minus the direct path's, like relay-added; the last column is the two relays' CPU per chunk over the whole run. When the floor itself is far over the target, the box cannot show the target at this rate whatever the relay does: the fake and the generators on the other core are the limit too (their cores in the first table).\n")
+	}
+	if sweep != 0 {
+		p("\n³ the sweep: the pinned 1 000 streams again with the fake sending one chunk every %d ms instead of %d (%d chunks/s instead of %d; `kefubench --ai-sweep`), the same answer and split, to show whether the relay and its floor keep up at a rate where neither they nor the fake and the generators on the other core are saturated.\n", sweep, a.ChunkDelayMS, 1000*1000/sweep, 1000*1000/a.ChunkDelayMS)
 	}
 	p("\n*question → first delta* on the kefu path includes the durable store of the question, the upstream request and the fake's first chunk; on the direct path it is request → first chunk. A `complete` below the stream count means answers that did not finish (hand-off or error).\n\n")
 }

@@ -158,7 +158,7 @@ type AI struct {
 }
 
 type AIRun struct {
-	Path        string       `json:"path"` // direct or kefu
+	Path        string       `json:"path"` // direct, kefu, or bare (the floor: bench/cmd/bare --ai-upstream, pinned runs)
 	Streams     int          `json:"streams"`
 	Concurrent  int          `json:"concurrent"`
 	Completes   int64        `json:"completes"`
@@ -181,6 +181,9 @@ type AIRun struct {
 	FakeUSPerChunk float64 `json:"fake_us_per_chunk,omitempty"`
 	// Pinned, when set, says which CPUs the relay and the load ran on.
 	Pinned string `json:"pinned,omitempty"`
+	// ChunkDelayMS is the fake's interval between chunks when it is not
+	// AI.ChunkDelayMS (the pinned sweep's runs).
+	ChunkDelayMS int `json:"chunk_delay_ms,omitempty"`
 }
 
 // Widget is the browser-side scenario.

@@ -97,8 +97,9 @@ func (b *bench) startKefu(ctx context.Context, name string, extra []string, env 
 	return s, nil
 }
 
-// startBare runs the baseline, with a bbolt group commit when durable.
-func (b *bench) startBare(ctx context.Context, name string, durable bool) (*server, error) {
+// startBare runs the baseline, with a bbolt group commit when durable,
+// on b.pin.relay's CPUs when set; extra are more flags.
+func (b *bench) startBare(ctx context.Context, name string, durable bool, extra ...string) (*server, error) {
 	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
@@ -116,7 +117,8 @@ func (b *bench) startBare(ctx context.Context, name string, durable bool) (*serv
 		}
 		args = append(args, "--durable", s.data)
 	}
-	s.p, err = b.procs.Start(proc.Spec{Name: name, Path: b.path("bare"), Args: args, LogFile: filepath.Join(b.cfg.Work, name+".log")})
+	args = append(args, extra...)
+	s.p, err = b.procs.Start(proc.Spec{Name: name, Path: b.path("bare"), Args: args, LogFile: filepath.Join(b.cfg.Work, name+".log"), CPUs: b.pin.relay})
 	if err != nil {
 		return nil, err
 	}
@@ -246,6 +248,13 @@ func redactPorts(args []string) []string {
 		switch {
 		case strings.HasPrefix(a, "127.0.0.1:"):
 			out[i] = "127.0.0.1:PORT"
+		case strings.HasPrefix(a, "http://127.0.0.1:"):
+			rest := strings.TrimPrefix(a, "http://127.0.0.1:")
+			path := ""
+			if j := strings.IndexByte(rest, '/'); j >= 0 {
+				path = rest[j:]
+			}
+			out[i] = "http://127.0.0.1:PORT" + path
 		case strings.HasPrefix(a, os.TempDir()) || strings.Contains(a, "kefubench-"):
 			out[i] = "DIR"
 		default:
