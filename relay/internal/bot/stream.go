@@ -23,6 +23,7 @@ const typingEvery = 3 * time.Second
 // stream is the AI answer being streamed into one conversation.
 type stream struct {
 	conv        string
+	topic       string // chat.Topic(conv), made once: deltas are published per word
 	visitor     string
 	fingerprint string
 	candidates  []ai.Grounding // guarded by Flow.mu
@@ -85,7 +86,7 @@ func (f *Flow) startLocked(convID, visitorID, fingerprint string, candidates []a
 	if f.ctx.Err() != nil {
 		return
 	}
-	st := &stream{conv: convID, visitor: visitorID, fingerprint: fingerprint, candidates: candidates}
+	st := &stream{conv: convID, topic: chat.Topic(convID), visitor: visitorID, fingerprint: fingerprint, candidates: candidates}
 	f.active[convID] = st
 	f.wg.Add(1)
 	f.announceStreaming(convID, true)
@@ -190,7 +191,7 @@ func (f *Flow) run(st *stream) {
 // answerOnce streams one answer and stores it. It reports whether the AI
 // may answer again (false after a hand-off).
 func (f *Flow) answerOnce(ctx context.Context, st *stream) bool {
-	topic := chat.Topic(st.conv)
+	topic := st.topic
 	set := f.settings.Get()
 	history, question, used, err := f.history(st.conv, set)
 	if err != nil {
@@ -293,7 +294,7 @@ func (f *Flow) publishDelta(st *stream, text string) {
 	defer st.mu.Unlock()
 	st.index++
 	st.text.WriteString(text)
-	f.hub.Publish(chat.Topic(st.conv), hub.DeltaFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: st.conv, StreamID: st.id, Index: st.index, Text: text}))
+	f.hub.Publish(st.topic, hub.DeltaFrame(protocol.Delta{Type: protocol.TypeDelta, ConversationID: st.conv, StreamID: st.id, Index: st.index, Text: text}))
 }
 
 // over reports whether used reached a cap (0: no cap).
@@ -461,7 +462,7 @@ func (f *Flow) watchListeners(ctx context.Context, st *stream) (stop func()) {
 				return
 			case <-t.C:
 			}
-			if f.hub.Listening(chat.Topic(st.conv), f.opts.PollGrace) || f.listenedElsewhere(ctx, st.conv) {
+			if f.hub.Listening(st.topic, f.opts.PollGrace) || f.listenedElsewhere(ctx, st.conv) {
 				alone = 0
 				continue
 			}
