@@ -44,7 +44,7 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 		levels = []level{{1, 1, 0}, {50, 1, 100 * time.Millisecond}}
 	}
 	conc := func(l level) int {
-		if l.spread >= time.Second {
+		if l.streams <= 5 && l.spread >= time.Second {
 			return 1 // one after another
 		}
 		return l.streams
@@ -122,16 +122,19 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 			pl = append(pl, l)
 		}
 		if l.streams >= 1000 {
+			l.spread = aiSweepSpread
 			big = append(big, l)
 		}
 	}
 	if err := run(pin, aiChunkDelay, pl); err != nil {
 		return err
 	}
-	// The sweep: the same 1 000 streams pinned, chunks further apart, so
-	// the rate the relay and its floor keep up with shows (at one chunk
-	// every 20 ms both are past one core on this box, and so are the fake
-	// and the generators on theirs).
+	// The sweep: the same 1 000 streams pinned, chunks further apart and
+	// the answers' starts spread over aiSweepSpread, so the streaming
+	// itself shows (at one chunk every 20 ms the relay and its floor are
+	// past one core on this box, and so are the fake and the generators on
+	// theirs; with 1 000 answers starting within 200 ms, the first chunks
+	// of every path wait for the starts, whatever the rate).
 	for _, d := range b.cfg.AISweep {
 		if err := run(pin, d, big); err != nil {
 			return err
@@ -142,6 +145,11 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 
 // aiChunkDelay is the fake's interval between chunks, OpenAI's pace.
 const aiChunkDelay = 20 * time.Millisecond
+
+// aiSweepSpread spreads the sweep's 1 000 answer starts (500 a second);
+// at 80 ms a chunk an answer lasts 4.3 s, so all 1 000 stream at once for
+// the last 2.3 s of it.
+const aiSweepSpread = 2 * time.Second
 
 // aiPin is the split of the pinned run: the relay on CPU 0, the fake
 // upstream and the generators on CPU 1 — as in production, where the
