@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/egress"
@@ -145,6 +146,9 @@ type Client struct {
 	log     *slog.Logger
 	http    doer
 	metrics Metrics
+	// readers keeps the event-stream readers of ended attempts (*events):
+	// their 4 KB buffer was the largest allocation of an answer's own.
+	readers sync.Pool
 }
 
 // New builds a Client. It does no I/O and cannot fail today; the error

@@ -114,6 +114,15 @@ func newEvents(r io.Reader) *events {
 	return &events{r: bufio.NewReaderSize(r, eventsBuffer)}
 }
 
+// reset makes e read r from the start, as newEvents(r) would, keeping its
+// buffers.
+func (e *events) reset(r io.Reader) {
+	e.r.Reset(r)
+	e.long = e.long[:0]
+	e.noise.Reset()
+	e.finished = false
+}
+
 // errStreamError is an error event in the stream that did not parse.
 var errStreamError = errors.New("malformed error event in the stream")
 

@@ -227,7 +227,8 @@ func (c *Client) attempt(ctx context.Context, baseURL string, req chatRequest, k
 	if cl.body == nil {
 		return &UpstreamError{Failure: FailProtocol, Message: "no event stream in the reply"}
 	}
-	ev := newEvents(cl.body)
+	ev := c.events(cl.body)
+	defer c.release(ev) // nothing read from it outlives the attempt: chunks are decoded into copies
 	var dec chunkDecoder
 	var tc toolCall
 	var grace *time.Timer // bounds the wait for the tool's arguments
@@ -308,6 +309,26 @@ func (c *Client) attempt(ctx context.Context, baseURL string, req chatRequest, k
 			}
 		}
 	}
+}
+
+// events is a reader of body's event stream, reused from an ended attempt
+// when one is free.
+func (c *Client) events(body io.Reader) *events {
+	if ev, ok := c.readers.Get().(*events); ok {
+		ev.reset(body)
+		return ev
+	}
+	return newEvents(body)
+}
+
+// release keeps ev for a later attempt, unless a long line or a noisy
+// stream grew its buffers past what an ordinary stream needs.
+func (c *Client) release(ev *events) {
+	ev.r.Reset(nil) // the body is closed: do not keep it reachable
+	if cap(ev.long) > eventsBuffer || ev.noise.Cap() > eventsBuffer {
+		return
+	}
+	c.readers.Put(ev)
 }
 
 // markerMessages is msgs with the tool rule of the system prompt replaced
