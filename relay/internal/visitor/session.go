@@ -170,7 +170,7 @@ func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
 		Resume: r.resume, Status: r.conv.Status, Handler: r.conv.Handler,
 		PingMS: s.h.opts.Conn.PingInterval.Milliseconds(),
 	}))
-	if err == nil {
+	if err == nil && !r.created {
 		err = s.h.replay(r.conv.ID, r.from, func(f hub.Frame) error { return s.c.WriteNow(ctx, f) })
 	}
 	if err != nil {
@@ -188,6 +188,14 @@ type resolved struct {
 	tokenHash []byte
 	resume    string
 	from      uint64 // replay messages after this seq
+	// created: this hello made the visitor and its conversation, which
+	// is empty: only this connection holds the visitor's token, and a
+	// message from anyone else (an agent) would have to be written in
+	// the microseconds between the commit and the subscription, which
+	// delivers everything after. No replay then, and no store read to
+	// find nothing (a read of the message log per new visitor: part of
+	// the garbage per connect, issue 16).
+	created bool
 }
 
 // resolve finds the visitor for hello's token (or creates one), decides
@@ -225,6 +233,7 @@ func (h *Handler) resolve(ctx context.Context, ip string, hello *protocol.Hello,
 			h.log.Error("visitor: create", "err", err)
 			return r, protocol.Errorf(protocol.CodeStorage, "could not start a conversation; try again")
 		}
+		r.created = true
 	} else if r.conv, err = h.store.Conversation(r.visitor.ConversationID); err != nil {
 		h.log.Error("visitor: load conversation", "visitor", r.visitor.ID, "err", err)
 		return r, protocol.Errorf(protocol.CodeStorage, "")

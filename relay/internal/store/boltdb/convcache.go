@@ -73,6 +73,7 @@ func (s *Store) dropConv(id string) {
 // flushConvs writes the batch's changed conversations into tx.
 func (s *Store) flushConvs(tx *bolt.Tx) error {
 	b := tx.Bucket(bucketConversations)
+	b.FillPercent = timeOrderedFill
 	for id := range s.batch.dirty {
 		data, err := encodeConversation(s.batch.convs[id])
 		if err != nil {

@@ -45,6 +45,7 @@ func (s *Store) addEvent(tx *bolt.Tx, ev store.Event) error { return s.addEventA
 // logPos in the message log (0: not in the log).
 func (s *Store) addEventAt(tx *bolt.Tx, ev store.Event, logPos uint64) error {
 	b := tx.Bucket(bucketEvents)
+	b.FillPercent = 1 // only ever appended to (and pruned from the front): full pages
 	pos, err := b.NextSequence()
 	if err != nil {
 		return err

@@ -8,6 +8,17 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// timeOrderedFill is how full bbolt fills the pages it splits in the trees
+// keyed by time-ordered ids (tokens, visitors, conversations: NewTimeID,
+// TimeKey). New records go to the end of those trees, and a page split at
+// bbolt's default of half full stays half full for good, since no new key
+// ever lands in it: the trees, and the file pages a relay maps per
+// visitor, were twice what the records need (issue 16). Not 1: a
+// conversation's record is rewritten as it grows (its last seq, preview,
+// agent), and a visitor's as it learns traits, and a page with a tenth
+// free takes that without splitting at once.
+const timeOrderedFill = 0.9
+
 // Bucket names. Adding a bucket needs no migration: every open creates the
 // missing ones. A change to the shape of stored data needs a migration.
 var (

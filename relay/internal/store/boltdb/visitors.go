@@ -19,13 +19,14 @@ func (s *Store) CreateVisitor(ctx context.Context, tokenHash []byte, fingerprint
 	v := store.NewVisitor(fingerprint, now, fill)
 	c := store.NewConversation(v.ConversationID, v.ID, now)
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		tb := tx.Bucket(bucketTokens)
+		tb, vb := tx.Bucket(bucketTokens), tx.Bucket(bucketVisitors)
+		tb.FillPercent, vb.FillPercent = timeOrderedFill, timeOrderedFill
 		if tb.Get(tokenHash) != nil {
 			return fmt.Errorf("token hash already in use")
 		}
 		// Ids are half random (store.NewTimeID): a clash is as unlikely
 		// as a token's, and refused as one rather than overwriting.
-		if tx.Bucket(bucketVisitors).Get([]byte(v.ID)) != nil {
+		if vb.Get([]byte(v.ID)) != nil {
 			return fmt.Errorf("visitor id %s already in use", v.ID)
 		}
 		if s.batch.convs[c.ID] != nil || tx.Bucket(bucketConversations).Get([]byte(c.ID)) != nil {
