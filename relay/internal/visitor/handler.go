@@ -168,8 +168,8 @@ func (h *Handler) serveSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.metrics.Opened("visitor")
-	s := &Session{h: h, c: c, ip: ip, log: h.log, ua: r.Header.Get("User-Agent"), origin: r.Header.Get("Origin")}
-	code := s.run(context.WithoutCancel(r.Context()))
+	s := &Session{h: h, c: c, ip: ip, log: h.log}
+	code := s.run(context.WithoutCancel(r.Context()), r.Header.Get("User-Agent"), r.Header.Get("Origin"))
 	h.hub.Deregister(c)
 	h.metrics.Closed("visitor", int(code))
 }

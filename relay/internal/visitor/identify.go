@@ -75,8 +75,12 @@ func (t *traits) add(ctx context.Context, in map[string]string) error {
 
 // flush commits what is pending, if it changes the stored record. The
 // session calls it before storing a message (an agent reading the message
-// sees who sent it) and when the connection ends (nothing is lost).
+// sees who sent it) and when the connection ends (nothing is lost). A
+// nil t (no identify frame yet) has nothing to commit.
 func (t *traits) flush(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
 	t.flushMu.Lock()
 	defer t.flushMu.Unlock()
 	t.mu.Lock()

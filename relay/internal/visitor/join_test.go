@@ -59,3 +59,36 @@ func TestNewVisitorJoinReadsNoHistory(t *testing.T) {
 		t.Fatal("a returning visitor's hello read no history")
 	}
 }
+
+// A session that sends no identify frame holds no identify state; one
+// that does gets its traits stored.
+func TestIdleSessionHoldsNoIdentifyState(t *testing.T) {
+	st, err := boltdb.Open(t.TempDir(), boltdb.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	held := make(chan bool, 1)
+	joined := func(_ hub.Subscriber, s *Session) { held <- s.traits != nil } // the session's goroutine
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/ws", New(defaultOptions(), st, hub.New(), slog.New(slog.DiscardHandler), metrics.New(), Hooks{Joined: joined}).Socket())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	rl := &relay{t: t, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws"}
+
+	c := rl.raw(nil)
+	w := c.hello()
+	if <-held {
+		t.Fatal("a session that sent no identify frame holds identify state")
+	}
+	c.send(`{"type":"identify","traits":{"name":"Ada"}}`)
+	c.send(`{"type":"message","id":"m1","text":"hi"}`) // stores pending traits first
+	c.next("ack")
+	v, err := st.VisitorByToken(hashToken(w["token"].(string)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Traits["name"] != "Ada" {
+		t.Fatalf("traits after identify: %v, want name Ada", v.Traits)
+	}
+}

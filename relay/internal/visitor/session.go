@@ -67,10 +67,12 @@ type Session struct {
 	// context the visitor's stored context as this session last wrote it.
 	seen    visitctx.Seen
 	context store.VisitorContext
-	// ua and origin are the upgrade request's headers, read at hello.
-	ua, origin string
+	// tokenHash is the hash of the token the visitor is known by.
+	tokenHash []byte
 
-	frames     *limits.Frames
+	frames *limits.Frames
+	// traits coalesces identify frames; made by the first one (most
+	// sessions send none), nil until then.
 	traits     *traits
 	rejects    int
 	lastTyping time.Time
@@ -79,8 +81,9 @@ type Session struct {
 // Conn is the session's connection.
 func (s *Session) Conn() *hub.Conn { return s.c }
 
-// run serves the connection until it ends and returns the close code.
-func (s *Session) run(ctx context.Context) websocket.StatusCode {
+// run serves the connection until it ends and returns the close code;
+// ua and origin are the upgrade request's headers, read at hello.
+func (s *Session) run(ctx context.Context, ua, origin string) websocket.StatusCode {
 	timer := time.AfterFunc(s.h.opts.HelloTimeout, func() {
 		s.c.CloseBeforeStart(protocol.CloseHelloTimeout, string(protocol.CodeHelloTimeout))
 	})
@@ -89,7 +92,7 @@ func (s *Session) run(ctx context.Context) websocket.StatusCode {
 		s.c.Abort()
 		return s.c.CloseCode()
 	}
-	if err := s.join(ctx, hello); err != nil {
+	if err := s.join(ctx, hello, ua, origin); err != nil {
 		s.log.Info("visitor: join failed", "ip", s.ip, "err", err)
 		var pe *protocol.Error
 		if errors.As(err, &pe) {
@@ -140,8 +143,8 @@ func (s *Session) readHello(ctx context.Context) (*protocol.Hello, error) {
 }
 
 // join resolves the visitor, subscribes, and writes welcome and the replay.
-func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
-	s.seen = seenOf(s.ua, s.origin, hello)
+func (s *Session) join(ctx context.Context, hello *protocol.Hello, ua, origin string) error {
+	s.seen = seenOf(ua, origin, hello)
 	r, err := s.h.resolve(ctx, s.ip, hello, s.seen)
 	if err != nil {
 		return err
@@ -150,14 +153,8 @@ func (s *Session) join(ctx context.Context, hello *protocol.Hello) error {
 		s.context = *r.visitor.Context
 	}
 	s.VisitorID, s.ConversationID, s.Fingerprint, s.Lang = r.visitor.ID, r.conv.ID, hello.Fingerprint, r.visitor.Lang
+	s.tokenHash = r.tokenHash
 	s.frames = limits.NewFrames(s.h.rates, nil)
-	s.traits = &traits{h: s.h, visitorID: r.visitor.ID, tokenHash: r.tokenHash, report: func(f hub.Frame) { s.c.Send(f) },
-		switched: func(string) {
-			// This device now has the user's visitor and conversation: the
-			// client reconnects with its token, which finds them, and
-			// replays their conversation from the start.
-			s.c.Close(protocol.CloseSwitched, "identified as a user with a conversation elsewhere; reconnect")
-		}}
 
 	// Subscribe before reading history: anything committed after the read
 	// arrives through the queue, and the connection drops seqs it already
@@ -305,7 +302,7 @@ func (s *Session) loop(ctx context.Context) {
 		case *protocol.Typing:
 			s.onTyping(f)
 		case *protocol.Identify:
-			if err := s.traits.add(ctx, f.Traits); err != nil {
+			if err := s.identifier().add(ctx, f.Traits); err != nil {
 				if !s.refuse(err, "") {
 					return
 				}
@@ -318,6 +315,21 @@ func (s *Session) loop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// identifier returns the session's identify coalescer, made at the first
+// identify frame: an idle session holds none (issue 16).
+func (s *Session) identifier() *traits {
+	if s.traits == nil {
+		s.traits = &traits{h: s.h, visitorID: s.VisitorID, tokenHash: s.tokenHash, report: func(f hub.Frame) { s.c.Send(f) },
+			switched: func(string) {
+				// This device now has the user's visitor and conversation: the
+				// client reconnects with its token, which finds them, and
+				// replays their conversation from the start.
+				s.c.Close(protocol.CloseSwitched, "identified as a user with a conversation elsewhere; reconnect")
+			}}
+	}
+	return s.traits
 }
 
 // frameType is a decoded client frame's type.
