@@ -18,7 +18,11 @@ var bucketIdentities = []byte("identities")
 // putVisitor stores v, keeping the identity index in step with what v
 // was before (nil: a new visitor).
 func putVisitor(tx *bolt.Tx, before *store.Visitor, v store.Visitor) error {
-	if err := putJSON(tx.Bucket(bucketVisitors), []byte(v.ID), v); err != nil {
+	data, err := encodeVisitor(&v)
+	if err != nil {
+		return fmt.Errorf("encode visitor %s: %w", v.ID, err)
+	}
+	if err := tx.Bucket(bucketVisitors).Put([]byte(v.ID), data); err != nil {
 		return err
 	}
 	return reindexVisitor(tx, before, &v)
