@@ -430,7 +430,7 @@ func (c *Conn) isClosing() bool {
 // frame: a connection that fell behind catches up with one write instead
 // of one per piece. The merged frame carries the last piece's index.
 func merge(batch []Frame) []Frame {
-	if len(batch) == 1 {
+	if !mergeable(batch) {
 		return batch // the common case: nothing to merge, nothing to allocate
 	}
 	out := batch[:0:0]
@@ -457,6 +457,18 @@ func merge(batch []Frame) []Frame {
 		i = j - 1
 	}
 	return out
+}
+
+// mergeable reports whether merge would join any two frames of batch: a
+// chat burst has none, and copying it would cost an allocation a batch.
+func mergeable(batch []Frame) bool {
+	for i := 1; i < len(batch); i++ {
+		f, g := batch[i-1].Delta, batch[i].Delta
+		if f != nil && g != nil && !f.Done && f.Index > 0 && !g.Done && g.StreamID == f.StreamID && g.Index == f.Index+1 {
+			return true
+		}
+	}
+	return false
 }
 
 // Close asks for the connection to be closed with code and reason. It

@@ -185,6 +185,12 @@ func TestMergeDeltas(t *testing.T) {
 			}
 		})
 	}
+	// A batch with nothing to merge (every chat burst) is written as it
+	// is: merge allocated a copy of each batch.
+	batch := []Frame{msg, seqFrame("c", 10), d("s", 1, "a", false), d("t", 2, "b", false)}
+	if n := testing.AllocsPerRun(100, func() { merge(batch) }); n != 0 {
+		t.Errorf("merge of a batch with nothing to merge: %v allocations, want 0", n)
+	}
 }
 
 // An idle connection keeps no writer goroutine: one runs only while frames

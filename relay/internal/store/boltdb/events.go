@@ -70,7 +70,7 @@ func (s *Store) addEventAt(tx *bolt.Tx, ev store.Event, logPos uint64) error {
 // message's event, one for every message the writer appends.
 func encodeEvent(r *eventRecord) ([]byte, error) {
 	if r.Conversation != nil || r.Data != nil {
-		return json.Marshal(r)
+		return marshalEvent(*r)
 	}
 	b := make([]byte, 0, 96+len(r.ID)+len(r.Type)+len(r.Conv))
 	b = append(b, `{"id":`...)
@@ -82,7 +82,7 @@ func encodeEvent(r *eventRecord) ([]byte, error) {
 	b = append(b, `,"time":`...)
 	b, ok := jsonx.AppendTime(b, r.Time)
 	if !ok {
-		return json.Marshal(r)
+		return marshalEvent(*r)
 	}
 	if r.Seq != 0 {
 		b = append(b, `,"seq":`...)
@@ -294,6 +294,10 @@ func (s *Store) eventMessage(tx *bolt.Tx, r eventRecord) (store.Message, error) 
 	}
 	return out, nil
 }
+
+// marshalEvent is encodeEvent's way out to json.Marshal, given a copy:
+// handing it r itself would move every caller's record to the heap.
+func marshalEvent(r eventRecord) ([]byte, error) { return json.Marshal(&r) }
 
 // decodeEvent is json.Unmarshal into an eventRecord (FuzzDecodeEvent),
 // read by hand for exactly what encodeEvent writes without reflection:

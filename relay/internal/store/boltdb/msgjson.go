@@ -14,7 +14,7 @@ import (
 // that.
 func encodeMessage(m *store.Message) ([]byte, error) {
 	if m.Attachment != nil || m.Rating != nil {
-		return json.Marshal(m)
+		return marshalMessage(*m)
 	}
 	b := make([]byte, 0, 160+len(m.Text)+len(m.Author))
 	b = append(b, `{"conversation_id":`...)
@@ -31,7 +31,7 @@ func encodeMessage(m *store.Message) ([]byte, error) {
 	b = append(b, `,"time":`...)
 	b, ok := jsonx.AppendTime(b, m.Time)
 	if !ok {
-		return json.Marshal(m)
+		return marshalMessage(*m)
 	}
 	b = optString(b, `,"intent":`, m.Intent)
 	b = optString(b, `,"via":`, m.Via)
@@ -47,6 +47,10 @@ func encodeMessage(m *store.Message) ([]byte, error) {
 	}
 	return append(b, '}'), nil
 }
+
+// marshalMessage is encodeMessage's way out to json.Marshal, given a copy:
+// handing it m itself would move every caller's message to the heap.
+func marshalMessage(m store.Message) ([]byte, error) { return json.Marshal(&m) }
 
 // optString appends key and s unless s is empty (omitempty).
 func optString(b []byte, key, s string) []byte {
