@@ -53,6 +53,7 @@ type Flow struct {
 	ai       *ai.Client
 	settings *AISettings
 	budget   *ai.Budget
+	saver    *budgetSaver // stores budget's usage; nil without a budget
 	log      *slog.Logger
 	metrics  Metrics
 	opts     Options
@@ -126,15 +127,22 @@ func New(st Store, h *hub.Hub, in *intents.Service, client *ai.Client, settings 
 	}
 	f := &Flow{store: st, hub: h, intents: in, ai: client, settings: settings, budget: budget,
 		log: log, metrics: m, opts: opts, active: map[string]*stream{}, remote: map[string]remoteStream{}}
+	if budget != nil {
+		f.saver = &budgetSaver{st: st, budget: budget, every: BudgetSaveEvery, log: log}
+	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	return f
 }
 
 // Close stops every answer in progress (what was said is stored marked
-// incomplete) and waits for them. Call it before closing the store.
+// incomplete) and waits for them, then stores the token budget's usage.
+// Call it before closing the store.
 func (f *Flow) Close() {
 	f.cancel()
 	f.wg.Wait()
+	if f.saver != nil {
+		f.saver.close()
+	}
 }
 
 // Drain lets the answers in progress finish and be stored, then returns;
@@ -145,6 +153,9 @@ func (f *Flow) Drain(ctx context.Context) {
 	go func() { f.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		if f.saver != nil {
+			f.saver.flush() // the program may end before BudgetSaveEvery
+		}
 	case <-ctx.Done():
 		f.Close()
 	}

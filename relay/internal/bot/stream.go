@@ -480,12 +480,12 @@ func (f *Flow) watchListeners(ctx context.Context, st *stream) (stop func()) {
 	return func() { close(done) }
 }
 
+// saveBudget has the token budget's usage stored within BudgetSaveEvery
+// and tells a cluster's other nodes what this answer spent.
 func (f *Flow) saveBudget() {
 	if f.budget == nil {
 		return
 	}
-	if err := f.store.PutSetting(context.Background(), SettingBudget, f.budget.Snapshot()); err != nil && !errors.Is(err, store.ErrClosed) {
-		f.log.Error("bot: save budget", "err", err)
-	}
+	f.saver.changed()
 	f.tellSpent()
 }

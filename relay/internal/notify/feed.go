@@ -194,6 +194,20 @@ func DeleteCursor(ctx context.Context, log Log, name string) error {
 // that retry (webhooks) do so inside, until ctx ends.
 type Handler func(ctx context.Context, ev store.Event) error
 
+// SaveEvery is how often, at most, a reader stores its position while
+// events keep coming. Storing it is a durable write of its own (a commit
+// and an fsync on bbolt): once per event it doubled the writes of a burst
+// of new conversations (one per question, for a push reader that wants
+// none of them) and held a processor through each fsync while AI answers
+// streamed (bench/notes.md, "AI streaming"). A relay killed with kill -9
+// hands the events of the last SaveEvery again after it starts: at least
+// once, as before, with a window of a second instead of one event.
+const SaveEvery = time.Second
+
+// stopSaveTimeout bounds storing the position when a reader stops (its
+// context has ended by then).
+const stopSaveTimeout = 10 * time.Second
+
 // Feed reads the log for one named reader.
 type Feed struct {
 	Log   Log
@@ -201,26 +215,33 @@ type Feed struct {
 	Wake  *Waker // nil: poll only
 	Poll  time.Duration
 	Batch int // events read at once; default 100
-	// Wants picks the events h is given (nil: all). The position after
-	// an event h handled is stored at once; past events it does not want
-	// it is stored once per batch read: a burst of events a reader skips
-	// (a new conversation per visitor, for push) costs one commit a batch
-	// instead of one an event, and reading them again after a crash does
-	// nothing.
+	// SaveEvery is how often, at most, the position is stored while events
+	// come (default SaveEvery): the first event after a quiet spell is
+	// stored at once, later ones when SaveEvery has passed since the last
+	// save, and the position reached is always stored when the reader
+	// stops (its context ends, or h fails).
+	SaveEvery time.Duration
+	// Wants picks the events h is given (nil: all); the position moves
+	// past the others as past those handled.
 	Wants func(store.Event) bool
 	// Logger receives read failures. Default discards.
 	Logger *slog.Logger
 }
 
 // Run hands every event after the reader's position to h (those Wants
-// picks), in log order, storing the position after each, until ctx ends
-// or h fails.
-func (f *Feed) Run(ctx context.Context, h Handler) error {
+// picks), in log order, until ctx ends or h fails. The position is stored
+// at most every SaveEvery while events come, and when Run returns; it is
+// never moved back (advanceCursor), so a position an admin set ahead
+// while the reader was stopping (a webhook's skipped event) stands.
+func (f *Feed) Run(ctx context.Context, h Handler) (err error) {
 	if f.Poll <= 0 {
 		f.Poll = PollEvery
 	}
 	if f.Batch <= 0 {
 		f.Batch = 100
+	}
+	if f.SaveEvery <= 0 {
+		f.SaveEvery = SaveEvery
 	}
 	if f.Logger == nil {
 		f.Logger = slog.New(slog.DiscardHandler)
@@ -229,6 +250,26 @@ func (f *Feed) Run(ctx context.Context, h Handler) error {
 	if err != nil {
 		return err
 	}
+	saved := cur.Pos      // the position stored
+	var savedAt time.Time // when; zero: a quiet spell, the next save is at once
+	save := func(ctx context.Context) error {
+		if cur.Pos == saved {
+			return nil
+		}
+		if err := advanceCursor(ctx, f.Log, f.Name, cur); err != nil {
+			return err
+		}
+		saved, savedAt = cur.Pos, time.Now()
+		return nil
+	}
+	defer func() {
+		// Stopping: store what was handled, even though ctx has ended.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopSaveTimeout)
+		defer cancel()
+		if serr := save(sctx); serr != nil {
+			f.Logger.Warn("notify: store the position on stopping; the events after the last stored one will be handed again", "reader", f.Name, "err", serr)
+		}
+	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -243,34 +284,33 @@ func (f *Feed) Run(ctx context.Context, h Handler) error {
 			}
 			f.Logger.Warn("notify: read the event log", "reader", f.Name, "err", err)
 		}
-		unsaved := false // cur moved past events h did not want
 		for _, ev := range evs {
+			if f.Wants == nil || f.Wants(ev) {
+				if err := h(ctx, ev); err != nil {
+					return err
+				}
+			}
 			cur.Pos = ev.Pos
-			if f.Wants != nil && !f.Wants(ev) {
-				unsaved = true
-				continue
-			}
-			if err := h(ctx, ev); err != nil {
-				return err
-			}
-			unsaved = false
-			if err := SaveCursor(ctx, f.Log, f.Name, cur); err != nil {
-				return err
-			}
 		}
 		if last > cur.Pos && err == nil {
 			// Only skipped entries (erased messages) after the last event.
-			cur.Pos, unsaved = last, true
+			cur.Pos = last
 		}
-		if unsaved {
-			if err := SaveCursor(ctx, f.Log, f.Name, cur); err != nil {
+		due := f.SaveEvery - time.Since(savedAt) // ≤ 0: a save may happen now
+		if cur.Pos != saved && due <= 0 {
+			if err := save(ctx); err != nil {
 				return err
 			}
+			due = f.SaveEvery
 		}
 		if len(evs) == f.Batch {
 			continue
 		}
-		timer.Reset(f.Poll)
+		wait := f.Poll
+		if cur.Pos != saved {
+			wait = min(wait, max(due, 0)) // store the rest once the window ends
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -278,4 +318,41 @@ func (f *Feed) Run(ctx context.Context, h Handler) error {
 		case <-timer.C:
 		}
 	}
+}
+
+// advanceCursor stores c as a reader's position unless the stored one is
+// already at or past it.
+func advanceCursor(ctx context.Context, log Log, name string, c Cursor) error {
+	data, _ := json.Marshal(c)
+	wait := time.Duration(0)
+	for range saveTries {
+		if err := pause(ctx, wait); err != nil {
+			return fmt.Errorf("notify: save cursor %s: %w", name, err)
+		}
+		wait = nextWait(wait)
+		d, err := log.Doc(KindCursor, name)
+		var rev uint64
+		switch {
+		case err == nil:
+			var stored Cursor
+			if err := json.Unmarshal(d.Data, &stored); err != nil {
+				return fmt.Errorf("notify: cursor %s: %w", name, err)
+			}
+			if stored.Pos >= c.Pos {
+				return nil
+			}
+			rev = d.Rev
+		case !errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("notify: cursor %s: %w", name, err)
+		}
+		_, err = log.PutDoc(ctx, KindCursor, name, data, rev)
+		if errors.Is(err, store.ErrConflict) || (rev == 0 && errors.Is(err, store.ErrExists)) {
+			continue // a read behind the stored revision, or a concurrent save: look again
+		}
+		if err != nil {
+			return fmt.Errorf("notify: save cursor %s: %w", name, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("notify: save cursor %s: %w", name, store.ErrConflict)
 }

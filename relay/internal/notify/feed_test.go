@@ -3,8 +3,10 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,8 +271,8 @@ func TestFeedWants(t *testing.T) {
 		if got := rec.seen(); got != "message.created:want 1 message.created:want 2" {
 			t.Fatalf("handled %q", got)
 		}
-		// One save after each handled event, one for the skipped tail of
-		// the batch; a save per event would be 13 or more.
+		// One save for the batch (SaveEvery); a save per event would be
+		// 13 or more.
 		if n := log.count(); n > 4 {
 			t.Errorf("%d positions stored for %d events, 2 of them wanted", n, len(texts)+1)
 		}
@@ -340,6 +342,150 @@ func TestCursorWithReadsBehind(t *testing.T) {
 		}
 		if c, err := LoadCursor(bg, st, "r"); err != nil || c.Pos != 11 {
 			t.Fatalf("stored position %+v, %v; want 11", c, err)
+		}
+	})
+}
+
+// deadLog stands for a relay killed with kill -9: once dead, nothing it
+// writes reaches the store.
+type deadLog struct {
+	*countingLog
+	dead atomic.Bool
+}
+
+func (l *deadLog) PutDoc(ctx context.Context, kind, key string, data []byte, rev uint64) (uint64, error) {
+	if l.dead.Load() {
+		return 0, errors.New("the process is gone")
+	}
+	return l.countingLog.PutDoc(ctx, kind, key, data, rev)
+}
+
+// feedRun runs f in the background; stop cancels it and waits.
+func feedRun(t *testing.T, f *Feed, h Handler) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(bg, time.Minute)
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx, h) }()
+	return func() error {
+		cancel()
+		return <-done
+	}
+}
+
+// messages appends texts to a new conversation one at a time, each after
+// rec has the one before: a reader woken for every event, as in a burst
+// of questions arriving one per millisecond.
+func messages(t *testing.T, st testStore, rec *recorder, convID string, texts ...string) {
+	t.Helper()
+	for _, text := range texts {
+		if _, err := st.Append(bg, convID, store.NewMessage{From: "visitor", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, text, func() bool { return strings.HasSuffix(rec.seen(), ":"+text) })
+	}
+}
+
+// A reader stores its position at most once per SaveEvery while events
+// come one by one (the first at once, after a quiet spell), and where it
+// got to when it stops.
+func TestFeedSavesAtMostEverySaveEvery(t *testing.T) {
+	onBoth(t, func(t *testing.T, st testStore, wake *Waker) {
+		if _, err := LoadCursor(bg, st, "r"); err != nil {
+			t.Fatal(err)
+		}
+		log := &countingLog{Log: st}
+		rec := &recorder{}
+		onlyMessages := func(ev store.Event) bool { return ev.Type == store.EventMessageCreated }
+		f := &Feed{Log: log, Name: "r", Wake: wake, Poll: 20 * time.Millisecond, SaveEvery: time.Hour, Wants: onlyMessages}
+		stop := feedRun(t, f, rec.handle)
+		var texts []string
+		for i := range 20 {
+			texts = append(texts, fmt.Sprint("m", i))
+		}
+		_, c := storetest.NewVisitor(t, st)
+		messages(t, st, rec, c.ID, texts...)
+		if n := log.count(); n > 1 {
+			t.Errorf("%d positions stored for 20 events in a SaveEvery of an hour, want at most 1", n)
+		}
+		if err := stop(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run = %v", err)
+		}
+		_, end, err := st.Events(bg, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err := LoadCursor(bg, st, "r"); err != nil || c.Pos != end {
+			t.Errorf("stopped at %+v, %v; want the end of the log, %d", c, err, end)
+		}
+		if n := log.count(); n > 2 {
+			t.Errorf("%d positions stored, want at most 2 (the first event, the stop)", n)
+		}
+	})
+}
+
+// A reader killed before it stored its position hands the events it
+// handled since its last save again after a restart, and skips none.
+func TestFeedKilledHandsAgainNeverSkips(t *testing.T) {
+	onBoth(t, func(t *testing.T, st testStore, wake *Waker) {
+		if _, err := LoadCursor(bg, st, "r"); err != nil {
+			t.Fatal(err)
+		}
+		log := &deadLog{countingLog: &countingLog{Log: st}}
+		rec := &recorder{}
+		onlyMessages := func(ev store.Event) bool { return ev.Type == store.EventMessageCreated }
+		f := &Feed{Log: log, Name: "r", Wake: wake, Poll: 20 * time.Millisecond, SaveEvery: time.Hour, Wants: onlyMessages}
+		stop := feedRun(t, f, rec.handle)
+		_, c := storetest.NewVisitor(t, st)
+		_, end, err := st.Events(bg, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The conversation's creation, the first event after a quiet
+		// spell, is stored at once.
+		waitFor(t, "the first position stored", func() bool {
+			cur, err := LoadCursor(bg, st, "r")
+			return err == nil && cur.Pos >= end
+		})
+		messages(t, st, rec, c.ID, "a", "b", "c")
+		log.dead.Store(true) // kill -9: the stop's save never lands
+		stop()
+
+		again := &recorder{}
+		f = &Feed{Log: st, Name: "r", Wake: wake, Poll: 20 * time.Millisecond, Wants: onlyMessages}
+		stop = feedRun(t, f, again.handle)
+		defer stop()
+		messages(t, st, again, c.ID, "d")
+		// a, b and c were handled within SaveEvery of that save, not
+		// stored: handed again, then d.
+		if got := again.seen(); got != "message.created:a message.created:b message.created:c message.created:d" {
+			t.Errorf("after the kill: %q, want a, b, c, d", got)
+		}
+	})
+}
+
+// A position stored ahead while a reader runs (an admin skipped the event
+// a webhook is stuck at) is not moved back by the reader's own save.
+func TestFeedNeverMovesThePositionBack(t *testing.T) {
+	onBoth(t, func(t *testing.T, st testStore, wake *Waker) {
+		if _, err := LoadCursor(bg, st, "r"); err != nil {
+			t.Fatal(err)
+		}
+		rec := &recorder{}
+		f := &Feed{Log: st, Name: "r", Wake: wake, Poll: 20 * time.Millisecond, SaveEvery: time.Hour}
+		stop := feedRun(t, f, rec.handle)
+		_, c := storetest.NewVisitor(t, st)
+		messages(t, st, rec, c.ID, "a", "b")
+		_, end, err := st.Events(bg, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ahead := Cursor{Pos: end + 1000}
+		if err := SaveCursor(bg, st, "r", ahead); err != nil {
+			t.Fatal(err)
+		}
+		stop()
+		if c, err := LoadCursor(bg, st, "r"); err != nil || c != ahead {
+			t.Errorf("after the reader stopped: %+v, %v; want %+v", c, err, ahead)
 		}
 	})
 }
