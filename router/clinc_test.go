@@ -117,6 +117,11 @@ func TestCLINC150(t *testing.T) {
 				t.Fatalf("Fit: %v", err)
 			}
 			acc, recall := evaluate(m, d.Val, d.OOSVal)
+			var texts []string
+			for _, p := range append(d.Val, d.OOSVal...) {
+				texts = append(texts, p[0])
+			}
+			checkClassifyMatchesRef(t, m, append(texts, randomTexts(texts, 1000, 1)...))
 			t.Logf("CLINC150 %s, val: in-scope accuracy %.1f %%, out-of-scope recall %.1f %% (model %d bytes)",
 				tt.name, 100*acc, 100*recall, len(m.raw))
 			if acc < tt.minAcc {

@@ -80,6 +80,11 @@ type Model struct {
 	linear postings  // softmax weights, input scale folded in
 	proto  postings  // L2-normalised intent centroids
 
+	// scratch holds *scratch: what Classify needs per call, reused so a
+	// question allocates (almost) nothing; a pool because the relay
+	// classifies from many goroutines at once.
+	scratch sync.Pool
+
 	raw      []byte // the serialised form, kept for Hash and MarshalBinary
 	hashOnce sync.Once
 	hash     string // computed on first use: SHA-256 of 1 MB costs the widget ~10 ms
@@ -148,25 +153,48 @@ func (m *Model) Intents() []Intent {
 // Options returns the decision rule the model was fitted with.
 func (m *Model) Options() Options { return m.opts }
 
+// scratch is the working memory of one Classify call. In the widget's
+// single-threaded WebAssembly every allocation brings the garbage
+// collector's stop closer, and it stopped a call for milliseconds
+// (bench/notes.md, Widget).
+type scratch struct {
+	vec         vecScratch
+	p, cos, cjk []float64 // per intent
+	scores      []float64 // per intent
+	order       []int
+}
+
 // Classify scores text against every intent and decides whether the best
 // one is a confident match.
 func (m *Model) Classify(text string) Result {
-	p, cos, cjk := m.heads(text)
-	scores := make([]float64, len(m.intents))
+	s, _ := m.scratch.Get().(*scratch)
+	if s == nil {
+		s = new(scratch)
+	}
+	defer m.scratch.Put(s)
+	p, cos, cjk := m.headsInto(text, s)
+	if p == nil {
+		return Result{}
+	}
+	scores := grow(s.scores, len(m.intents))
+	s.scores = scores
 	for c := range p {
 		scores[c] = math.Sqrt(p[c] * cos[c])
 	}
 	var r Result
 	// Ranked lists RankedLen; did-you-mean looks at the best three.
-	order := top(scores, max(RankedLen, 3))
-	for _, i := range order {
-		if len(r.Ranked) == RankedLen || scores[i] <= 0 {
-			break
-		}
-		r.Ranked = append(r.Ranked, Match{Intent: m.intents[i].Name, Score: scores[i]})
+	order := topInto(s.order[:0], scores, max(RankedLen, 3))
+	s.order = order
+	n := 0
+	for n < len(order) && n < RankedLen && scores[order[n]] > 0 {
+		n++
 	}
-	if len(r.Ranked) == 0 {
+	if n == 0 {
 		return r
+	}
+	r.Ranked = make([]Match, n)
+	for j, i := range order[:n] {
+		r.Ranked[j] = Match{Intent: m.intents[i].Name, Score: scores[i]}
 	}
 	best := order[0]
 	r.Score = scores[best]
@@ -189,6 +217,17 @@ func (m *Model) Classify(text string) Result {
 		r.Choices = m.choices(order, scores, p, cos, cjk, pairClose)
 	}
 	return r
+}
+
+// grow returns b resliced to n elements, zeroed, reallocated only when
+// its capacity is short.
+func grow(b []float64, n int) []float64 {
+	if cap(b) < n {
+		return make([]float64, n)
+	}
+	b = b[:n]
+	clear(b)
+	return b
 }
 
 // Did-you-mean: the pair rule.
@@ -317,11 +356,17 @@ func (m *Model) scoresCJK(text string) ([]float64, float64) {
 // cosines (clamped to [0,1]), or nils when text has no known feature, and
 // the share of the text's feature weight that is CJK.
 func (m *Model) heads(text string) (p, cos []float64, cjkShare float64) {
-	x := m.vocab.vectorise(text, nil)
+	return m.headsInto(text, new(scratch))
+}
+
+// headsInto is heads working in s: p and cos are s's until its next use.
+func (m *Model) headsInto(text string, s *scratch) (p, cos []float64, cjkShare float64) {
+	x := m.vocab.vectorise(text, &s.vec)
 	if len(x.idx) == 0 {
 		return nil, nil, x.cjk
 	}
-	p = make([]float64, len(m.intents))
+	p = grow(s.p, len(m.intents))
+	s.p = p
 	for c, b := range m.bias {
 		p[c] = float64(b)
 	}
@@ -329,12 +374,14 @@ func (m *Model) heads(text string) (p, cos []float64, cjkShare float64) {
 	softmax(p)
 	// The cosine to the span of an intent's script prototypes: they are
 	// orthogonal, so it is the root of the sum of squared cosines.
-	cos = make([]float64, len(m.intents))
-	cjk := make([]float64, len(m.intents))
+	cos = grow(s.cos, len(m.intents))
+	s.cos = cos
+	cjk := grow(s.cjk, len(m.intents))
+	s.cjk = cjk
 	for i, f := range x.idx {
 		v := float64(x.val[i])
 		dst := cos
-		if x.cjkIDs[f] {
+		if x.cjkAt[i] {
 			dst = cjk
 		}
 		m.proto.addTo(f, v, dst)
@@ -374,8 +421,12 @@ func softmax(s []float64) {
 // pass with an insertion into k places beats sorting all of them (sorting
 // was a quarter of Classify in the widget's wasm).
 func top(scores []float64, k int) []int {
+	return topInto(make([]int, 0, min(k, len(scores))), scores, k)
+}
+
+// topInto is top appending to out (empty), so Classify can reuse it.
+func topInto(out []int, scores []float64, k int) []int {
 	k = min(k, len(scores))
-	out := make([]int, 0, k)
 	for i, s := range scores {
 		pos := len(out)
 		for pos > 0 && scores[out[pos-1]] < s {

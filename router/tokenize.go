@@ -29,69 +29,103 @@ const (
 // a word has up to a dozen n-grams, which otherwise drown it (measured on
 // CLINC150: +1 point of accuracy).
 func features(dst []string, text string) []string {
-	words := words(text)
-	prev := ""
-	for _, w := range words {
-		if w.cjk {
-			dst = cjkFeatures(dst, w.text)
-			prev = ""
-			continue
-		}
-		marked := "<" + w.text + ">"
-		dst = append(dst, marked, marked)
-		if !w.digits {
-			dst = charGrams(dst, marked)
-		}
-		if prev != "" {
-			dst = append(dst, prev+" "+w.text, prev+" "+w.text)
-		}
-		prev = w.text
+	buf, ends := appendFeatures(nil, nil, text)
+	start := int32(0)
+	for _, end := range ends {
+		dst = append(dst, string(buf[start:end]))
+		start = end
 	}
 	return dst
 }
 
-// charGrams appends the n-grams of a marked word that are shorter than it
-// (the whole word is already a feature).
-func charGrams(dst []string, marked string) []string {
-	if utf8.RuneCountInString(marked) == len(marked) {
-		// ASCII, the common case: byte offsets are rune offsets.
-		n := len(marked)
-		for size := minGram; size <= maxGram && size < n; size++ {
-			for i := 0; i+size <= n; i++ {
-				dst = append(dst, marked[i:i+size])
+// appendFeatures is features written back to back into buf, feature i
+// ending at ends[i]: classifying reuses both buffers, so a question costs
+// no string per feature (the garbage collector stopped the widget's
+// single-threaded classify for milliseconds; bench/notes.md, Widget).
+func appendFeatures(buf []byte, ends []int32, text string) ([]byte, []int32) {
+	prev := ""
+	for _, w := range words(text) {
+		if w.cjk {
+			buf, ends = cjkFeatures(buf, ends, w.text)
+			prev = ""
+			continue
+		}
+		start := len(buf)
+		buf = append(buf, '<')
+		buf = append(buf, w.text...)
+		buf = append(buf, '>')
+		ends = append(ends, int32(len(buf)))
+		marked := buf[start:]
+		buf = append(buf, marked...)
+		ends = append(ends, int32(len(buf)))
+		if !w.digits {
+			// marked stays valid if buf moves: it still views the old array.
+			buf, ends = charGrams(buf, ends, marked)
+		}
+		if prev != "" {
+			for range 2 {
+				buf = append(buf, prev...)
+				buf = append(buf, ' ')
+				buf = append(buf, w.text...)
+				ends = append(ends, int32(len(buf)))
 			}
 		}
-		return dst
+		prev = w.text
 	}
-	// Index rune starts so n-grams never split a multi-byte rune.
-	starts := make([]int, 0, len(marked)+1)
-	for i := range marked {
-		starts = append(starts, i)
+	return buf, ends
+}
+
+// charGrams appends the n-grams of a marked word that are shorter than it
+// (the whole word is already a feature).
+func charGrams(buf []byte, ends []int32, marked []byte) ([]byte, []int32) {
+	n := utf8.RuneCount(marked)
+	if n == len(marked) {
+		// ASCII, the common case: byte offsets are rune offsets.
+		for size := minGram; size <= maxGram && size < n; size++ {
+			for i := 0; i+size <= n; i++ {
+				buf = append(buf, marked[i:i+size]...)
+				ends = append(ends, int32(len(buf)))
+			}
+		}
+		return buf, ends
 	}
-	n := len(starts)
-	starts = append(starts, len(marked))
+	// Step by runes so n-grams never split a multi-byte rune.
 	for size := minGram; size <= maxGram && size < n; size++ {
-		for i := 0; i+size <= n; i++ {
-			dst = append(dst, marked[starts[i]:starts[i+size]])
+	grams:
+		for i := 0; ; {
+			j := i
+			for k := 0; k < size; k++ {
+				if j >= len(marked) {
+					break grams
+				}
+				_, sz := utf8.DecodeRune(marked[j:])
+				j += sz
+			}
+			buf = append(buf, marked[i:j]...)
+			ends = append(ends, int32(len(buf)))
+			_, sz := utf8.DecodeRune(marked[i:])
+			i += sz
 		}
 	}
-	return dst
+	return buf, ends
 }
 
 // cjkFeatures appends character unigrams and bigrams of a run of Chinese or
 // Japanese text, which is written without spaces; bigrams recover most
 // two-character words without a dictionary.
-func cjkFeatures(dst []string, run string) []string {
+func cjkFeatures(buf []byte, ends []int32, run string) ([]byte, []int32) {
 	prev := -1
 	for i, r := range run {
 		end := i + utf8.RuneLen(r)
-		dst = append(dst, run[i:end])
+		buf = append(buf, run[i:end]...)
+		ends = append(ends, int32(len(buf)))
 		if prev >= 0 {
-			dst = append(dst, run[prev:end])
+			buf = append(buf, run[prev:end]...)
+			ends = append(ends, int32(len(buf)))
 		}
 		prev = i
 	}
-	return dst
+	return buf, ends
 }
 
 // word is one normalised token of the input.
@@ -222,7 +256,8 @@ const (
 // isCJKFeature reports whether a feature comes from a CJK run. Such
 // features and the others never share a character, so an intent's examples
 // in each writing system make two orthogonal prototypes (centroids).
-func isCJKFeature(f string) bool {
-	r, _ := utf8.DecodeRuneInString(f)
+func isCJKFeature[S string | []byte](f S) bool {
+	var b [utf8.UTFMax]byte
+	r, _ := utf8.DecodeRune(b[:copy(b[:], f)])
 	return isCJK(r)
 }

@@ -1,16 +1,17 @@
 package router
 
 import (
+	"bytes"
 	"math"
 	"slices"
 )
 
 // vec is a sparse, L2-normalised TF-IDF vector: feature ids ascending.
 type vec struct {
-	idx    []int32
-	val    []float32
-	cjk    float64        // share of the text's squared feature weight that is CJK
-	cjkIDs map[int32]bool // the ids of idx that are CJK features
+	idx   []int32
+	val   []float32
+	cjk   float64 // share of the text's squared feature weight that is CJK
+	cjkAt []bool  // whether idx[i] is a CJK feature
 }
 
 // vocab maps features to ids and holds the inverse document frequency of
@@ -35,12 +36,12 @@ type vocab struct {
 }
 
 // lookup returns the id of feature f.
-func (v *vocab) lookup(f string) (int32, bool) {
+func lookup[S string | []byte](v *vocab, f S) (int32, bool) {
 	if v.ids != nil {
-		id, ok := v.ids[f]
+		id, ok := v.ids[string(f)]
 		return id, ok
 	}
-	if f == "" {
+	if len(f) == 0 {
 		return 0, false
 	}
 	lo, hi := int(v.first[f[0]]), int(v.first[int(f[0])+1])
@@ -59,7 +60,7 @@ func (v *vocab) lookup(f string) (int32, bool) {
 }
 
 // compare is bytes.Compare(a, []byte(b)) without the conversion.
-func compare(a []byte, b string) int {
+func compare[S string | []byte](a []byte, b S) int {
 	n := min(len(a), len(b))
 	for i := 0; i < n; i++ {
 		if a[i] != b[i] {
@@ -79,56 +80,87 @@ func tfWeight(count float64) float64 {
 	return 1 + math.Log(count)
 }
 
+// vecScratch holds what vectorising a text needs, so a caller that keeps
+// one (Classify, through the model's pool) allocates nothing per text.
+// A vec made with it views its slices until the next use.
+type vecScratch struct {
+	buf    []byte  // the text's features back to back
+	ends   []int32 // where each feature of buf ends
+	seen   []int64 // id<<1 | 1 if CJK, per feature in the vocabulary
+	unseen [][2]int32
+	idx    []int32
+	val    []float32
+	cjkAt  []bool
+}
+
 // vectorise turns text into a vec over the vocabulary. Term frequency
 // (tfWeight) times IDF, then L2-normalised over all the text's features,
 // the same weighting Fit gets from nlp.TfidfTransformer (TestVectoriseMatchesNLP
 // checks the two agree); features outside the vocabulary are dropped after
 // the norm is taken.
-func (v *vocab) vectorise(text string, scratch []string) vec {
-	feats := features(scratch[:0], text)
-	counts := make(map[int32]float64, len(feats))
-	var unseen map[string]float64
-	var cjkIDs map[int32]bool
-	for _, f := range feats {
-		if id, ok := v.lookup(f); ok {
-			counts[id]++
+func (v *vocab) vectorise(text string, s *vecScratch) vec {
+	if s == nil {
+		s = new(vecScratch)
+	}
+	s.buf, s.ends = appendFeatures(s.buf[:0], s.ends[:0], text)
+	s.seen, s.unseen = s.seen[:0], s.unseen[:0]
+	start := int32(0)
+	for _, end := range s.ends {
+		f := s.buf[start:end]
+		if id, ok := lookup(v, f); ok {
+			k := int64(id) << 1
 			if isCJKFeature(f) {
-				if cjkIDs == nil {
-					cjkIDs = make(map[int32]bool)
-				}
-				cjkIDs[id] = true
+				k |= 1
 			}
+			s.seen = append(s.seen, k)
 		} else {
-			if unseen == nil {
-				unseen = make(map[string]float64)
-			}
-			unseen[f]++
+			s.unseen = append(s.unseen, [2]int32{start, end})
 		}
+		start = end
 	}
-	out := vec{idx: make([]int32, 0, len(counts)), val: make([]float32, 0, len(counts))}
-	for id := range counts {
-		out.idx = append(out.idx, id)
-	}
-	slices.Sort(out.idx)
+	// Sorting and counting runs stands in for a map per text: the ids
+	// come out ascending, as vec wants them.
+	slices.Sort(s.seen)
+	out := vec{idx: s.idx[:0], val: s.val[:0], cjkAt: s.cjkAt[:0]}
 	var norm, cjk float64
-	for _, id := range out.idx {
-		w := tfWeight(counts[id]) * float64(v.idf[id])
+	for i := 0; i < len(s.seen); {
+		j := i + 1
+		for j < len(s.seen) && s.seen[j] == s.seen[i] {
+			j++
+		}
+		id, isCJK := int32(s.seen[i]>>1), s.seen[i]&1 == 1
+		w := tfWeight(float64(j-i)) * float64(v.idf[id])
+		out.idx = append(out.idx, id)
 		out.val = append(out.val, float32(w))
+		out.cjkAt = append(out.cjkAt, isCJK)
 		norm += w * w
-		if cjkIDs[id] {
+		if isCJK {
 			cjk += w * w
 		}
+		i = j
 	}
-	for f, c := range unseen {
+	s.idx, s.val, s.cjkAt = out.idx, out.val, out.cjkAt
+	// Unseen features are counted the same way, in byte order, so the
+	// norm is summed in one order every time (a map's order varied it in
+	// the last bit).
+	feat := func(sp [2]int32) []byte { return s.buf[sp[0]:sp[1]] }
+	slices.SortFunc(s.unseen, func(a, b [2]int32) int { return bytes.Compare(feat(a), feat(b)) })
+	for i := 0; i < len(s.unseen); {
+		f := feat(s.unseen[i])
+		j := i + 1
+		for j < len(s.unseen) && bytes.Equal(feat(s.unseen[j]), f) {
+			j++
+		}
 		idf := v.unseenIDF
-		if isStopFeature(f) {
+		if isStopFeature(string(f)) {
 			idf = v.stopUnseenIDF
 		}
-		w := tfWeight(c) * float64(idf)
+		w := tfWeight(float64(j-i)) * float64(idf)
 		norm += w * w
 		if isCJKFeature(f) {
 			cjk += w * w
 		}
+		i = j
 	}
 	if norm > 0 {
 		out.cjk = cjk / norm
@@ -136,7 +168,6 @@ func (v *vocab) vectorise(text string, scratch []string) vec {
 	if len(out.idx) == 0 {
 		return vec{cjk: out.cjk}
 	}
-	out.cjkIDs = cjkIDs
 	return out.normalised(norm)
 }
 

@@ -14,11 +14,17 @@ import (
 type api struct {
 	model *router.Model
 	funcs []js.Func // kept so they are not collected while JS holds them
+	// parseJSON is JSON.parse, bound to JSON; buf is classify's result
+	// text, reused between calls.
+	parseJSON js.Value
+	buf       []byte
 }
 
 // exports builds the kefuWasm object.
 func (a *api) exports() js.Value {
 	obj := js.Global().Get("Object").New()
+	j := js.Global().Get("JSON")
+	a.parseJSON = j.Get("parse").Call("bind", j)
 	for name, fn := range map[string]func(args []js.Value) any{
 		"loadModel":   a.loadModel,
 		"modelHash":   a.modelHash,
@@ -91,19 +97,12 @@ func (a *api) classify(args []js.Value) any {
 		return errResult("classify: want one string")
 	}
 	r := a.model.Classify(args[0].String())
-	ranked := make([]any, 0, len(r.Ranked))
-	for _, m := range r.Ranked {
-		ranked = append(ranked, map[string]any{"intent": m.Intent, "score": m.Score})
+	b, ok := appendResultJSON(a.buf[:0], r)
+	if !ok {
+		return resultMap(r)
 	}
-	choices := make([]any, 0, len(r.Choices))
-	for _, c := range r.Choices {
-		choices = append(choices, map[string]any{"intent": c.Intent, "question": c.Question, "answer": c.Answer})
-	}
-	return map[string]any{
-		"intent": r.Intent, "score": r.Score, "matched": r.Matched, "confidence": r.Confidence,
-		"answer": r.Answer, "action": string(r.Action), "skill": r.Skill,
-		"ranked": ranked, "choices": choices,
-	}
+	a.buf = b
+	return a.parseJSON.Invoke(string(b))
 }
 
 // fingerprint({visitorId, userAgent, language, timeZone, screenWidth,

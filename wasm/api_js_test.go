@@ -123,3 +123,57 @@ func TestJSFingerprint(t *testing.T) {
 		t.Errorf("fingerprint: got %s, want %s", got.String(), want)
 	}
 }
+
+// TestJSResultSameAsMap checks that the object JSON.parse makes of
+// classify's JSON is the object js.ValueOf made of the map it replaced,
+// bytes that are not UTF-8 included.
+func TestJSResultSameAsMap(t *testing.T) {
+	a := &api{}
+	a.exports()
+	m, err := router.Fit(router.DefaultIntents(), router.Options{})
+	if err != nil {
+		t.Fatalf("Fit: %v", err)
+	}
+	results := []router.Result{
+		{Intent: "bad \xff utf-8 \xe2\x82", Score: 0.25, Answer: "\"q\" \\ \n \x01 运费", Ranked: []router.Match{{Intent: "\xc3", Score: 1e-9}},
+			Choices: []router.Choice{{Intent: "x", Question: "y\xf0\x9f", Answer: ""}}},
+	}
+	for _, text := range []string{"how long does shipping take?", "我想退货", "what is the capital of peru", ""} {
+		results = append(results, m.Classify(text))
+	}
+	for i, r := range results {
+		b, ok := appendResultJSON(nil, r)
+		if !ok {
+			t.Fatalf("result %d: no JSON form", i)
+		}
+		got, want := a.parseJSON.Invoke(string(b)), js.ValueOf(resultMap(r))
+		if path := jsDiff(got, want, "r"); path != "" {
+			t.Errorf("result %d differs at %s: got %v, want %v", i, path,
+				js.Global().Get("JSON").Call("stringify", got), js.Global().Get("JSON").Call("stringify", want))
+		}
+	}
+}
+
+// jsDiff returns where a and b first differ ("" if nowhere).
+func jsDiff(a, b js.Value, path string) string {
+	if a.Type() != b.Type() {
+		return path + " (type)"
+	}
+	if a.Type() != js.TypeObject {
+		if !a.Equal(b) {
+			return path
+		}
+		return ""
+	}
+	ka, kb := js.Global().Get("Object").Call("keys", a), js.Global().Get("Object").Call("keys", b)
+	if ka.Length() != kb.Length() {
+		return path + " (keys)"
+	}
+	for i := 0; i < ka.Length(); i++ {
+		k := ka.Index(i).String()
+		if d := jsDiff(a.Get(k), b.Get(k), path+"."+k); d != "" {
+			return d
+		}
+	}
+	return ""
+}
