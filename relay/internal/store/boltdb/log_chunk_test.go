@@ -352,3 +352,51 @@ func TestLogDeletesMovedPrefix(t *testing.T) {
 	}
 	readAll(s)
 }
+
+// A drain the log's length started (a busy store) stops once the log is
+// under half of LogCompactAt, so the entries it leaves keep amortising a
+// conversation's leaf over several messages; it does not move the log's
+// last one-or-two-per-conversation entries while writes keep coming. The
+// idle timer is an hour here, so nothing else moves the log; each write
+// lets a draining writer move at most one chunk first.
+func TestLogBusyDrainStopsAtHalf(t *testing.T) {
+	const at = 4 * logChunk
+	s, _ := openTest(t, Options{LogCompactAt: at, idleAfter: time.Hour})
+	convs := make([]string, 8)
+	for i := range convs {
+		_, c := newVisitor(t, s)
+		convs[i] = c.ID
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, at)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < at; i += 16 {
+				if _, err := s.Append(context.Background(), convs[i%len(convs)], store.NewMessage{From: "visitor", Text: fmt.Sprint(i)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	noop := func() {
+		t.Helper()
+		if err := s.update(context.Background(), func(*bolt.Tx) error { return nil }, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Enough turns to drain the whole log one chunk at a time, and more.
+	for range at/logChunk + 4 {
+		noop()
+	}
+	if n := s.log.len(); n == 0 || n >= at/2 {
+		t.Fatalf("after a busy drain the log holds %d entries, want under %d but not none", n, at/2)
+	}
+}

@@ -61,6 +61,10 @@ type Options struct {
 	// moved, how many entries the log holds after it, and how long it
 	// took.
 	OnLogCompact func(moved, left int, took time.Duration)
+	// idleAfter is how long the writer waits without writes before it
+	// empties the log (0: logIdle); tests set it to tell a drain started
+	// by the log's length from one started by an idle store.
+	idleAfter time.Duration
 	// LogCompactAt is the message log's length that makes the writer move
 	// it into the per-conversation tree, a chunk of logChunk entries per
 	// turn between commits, until it is empty (log.go). Default 8192: the
@@ -126,6 +130,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.LogCompactAt <= 0 {
 		opts.LogCompactAt = logCompactAt
+	}
+	if opts.idleAfter <= 0 {
+		opts.idleAfter = logIdle
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -254,20 +261,28 @@ func (s *Store) writer() {
 	defer close(s.stopped)
 	batch := make([]*op, 0, s.opts.MaxBatch)
 	// idle fires when no write came for logIdle while the log had entries.
-	idle := time.NewTimer(logIdle)
+	idle := time.NewTimer(s.opts.idleAfter)
 	defer idle.Stop()
 	// draining: the log reached LogCompactAt, or the store went idle, and
 	// the writer moves it, one chunk per turn, until it is empty.
 	draining := false
+	// busy: the drain was started by the log's length, not by an idle
+	// store. It stops at half of LogCompactAt instead of at empty: under
+	// sustained writes the log's last entries are one or two per
+	// conversation, and moving those costs a leaf per message, the cost
+	// the log exists to avoid. An idle store still empties it.
+	busy := false
 	for {
 		// One chunk of the log per turn at most, then the writes that
 		// queued meanwhile: an acked write waits behind one chunk, not a
 		// whole move.
 		if !draining && s.logDue(false) {
-			draining = true
+			draining, busy = true, true
 		}
 		if draining {
-			if !s.logDue(true) || s.compactLog() != nil {
+			if busy && s.log.len() < s.opts.LogCompactAt/2 {
+				draining = false
+			} else if !s.logDue(true) || s.compactLog() != nil {
 				draining = false // empty, or failed (logged; retried after logRetry)
 			}
 		}
@@ -288,11 +303,11 @@ func (s *Store) writer() {
 				continue
 			}
 		} else {
-			idle.Reset(logIdle)
+			idle.Reset(s.opts.idleAfter)
 			select {
 			case first = <-s.writes:
 			case <-idle.C:
-				draining = s.logDue(true)
+				draining, busy = s.logDue(true), false
 				continue
 			case <-s.stop:
 				s.stopWriter(batch)
