@@ -150,9 +150,14 @@ func (s *Service) Reload() error {
 }
 
 // stateKey reads a random key kept in the store (the same on every node
-// of a cluster), making it at the first start.
+// of a cluster), making it at the first start. Nodes of a new cluster
+// start together: when another node made the key first, this node's read
+// can trail its create for a moment, so it reads again for a few seconds
+// rather than failing the start.
 func (s *Service) stateKey(ctx context.Context, name string) ([]byte, error) {
-	for range 3 {
+	wait := 10 * time.Millisecond
+	deadline := time.Now().Add(stateKeyPatience)
+	for {
 		d, err := s.st.Doc(kindState, name)
 		if err == nil {
 			return d.Data, nil
@@ -161,12 +166,28 @@ func (s *Service) stateKey(ctx context.Context, name string) ([]byte, error) {
 			return nil, fmt.Errorf("mail: %s key: %w", name, err)
 		}
 		key := []byte(randomHex(24))
-		if _, err := s.st.PutDoc(ctx, kindState, name, key, 0); err != nil && !errors.Is(err, store.ErrExists) {
+		_, err = s.st.PutDoc(ctx, kindState, name, key, 0)
+		if err == nil {
+			return key, nil
+		}
+		if !errors.Is(err, store.ErrExists) {
 			return nil, fmt.Errorf("mail: %s key: %w", name, err)
 		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("mail: %s key: made by another node but not readable after %s: %w", name, stateKeyPatience, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("mail: %s key: %w", name, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
 	}
-	return nil, fmt.Errorf("mail: %s key: could not be made", name)
 }
+
+// stateKeyPatience bounds how long a start waits for a key another node
+// made to become readable here.
+const stateKeyPatience = 10 * time.Second
 
 // Settings returns the current settings and whether a password is set.
 func (s *Service) Settings() (Settings, bool) {
