@@ -489,3 +489,65 @@ func TestFeedNeverMovesThePositionBack(t *testing.T) {
 		}
 	})
 }
+
+// A reader that never looks at a message (push) reads the log without
+// them where the store can (bbolt: no read and decode per message), and
+// is handed the same events, in the same order, as one that reads them.
+func TestFeedNoMessages(t *testing.T) {
+	onBoth(t, func(t *testing.T, st testStore, wake *Waker) {
+		for _, name := range []string{"heads", "whole"} {
+			if _, err := LoadCursor(bg, st, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, c := storetest.NewVisitor(t, st)
+		for _, text := range []string{"a", "b", "c"} {
+			if _, err := st.Append(bg, c.ID, store.NewMessage{From: "visitor", Text: text}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, end, err := st.Events(bg, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, heads := st.(HeadsLog)
+		run := func(name string, noMessages bool) (types []string, withMessage int) {
+			var mu sync.Mutex
+			f := &Feed{Log: st, Name: name, Wake: wake, Poll: 20 * time.Millisecond, NoMessages: noMessages}
+			ctx, cancel := context.WithTimeout(bg, 30*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				done <- f.Run(ctx, func(_ context.Context, ev store.Event) error {
+					mu.Lock()
+					defer mu.Unlock()
+					types = append(types, ev.Type)
+					if ev.Message != nil {
+						withMessage++
+					}
+					return nil
+				})
+			}()
+			waitFor(t, name+"'s position past the last event", func() bool {
+				cur, err := LoadCursor(bg, st, name)
+				return err == nil && cur.Pos >= end
+			})
+			cancel()
+			<-done
+			mu.Lock()
+			defer mu.Unlock()
+			return types, withMessage
+		}
+		headTypes, headMsgs := run("heads", true)
+		wholeTypes, wholeMsgs := run("whole", false)
+		if strings.Join(headTypes, " ") != strings.Join(wholeTypes, " ") {
+			t.Fatalf("without messages %q, with them %q", headTypes, wholeTypes)
+		}
+		if wholeMsgs != 3 {
+			t.Fatalf("a reader of messages got %d of 3", wholeMsgs)
+		}
+		if heads && headMsgs != 0 {
+			t.Fatalf("a reader of no messages got %d messages from a store that can leave them out", headMsgs)
+		}
+	})
+}

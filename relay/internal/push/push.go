@@ -292,7 +292,7 @@ type Notification struct {
 // to every subscription, until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	for ctx.Err() == nil {
-		err := (&notify.Feed{Log: s.st, Name: readerName, Wake: s.opts.Wake, Poll: s.opts.Poll, Logger: s.opts.Logger, Wants: wanted}).Run(ctx, s.handle)
+		err := (&notify.Feed{Log: s.st, Name: readerName, Wake: s.opts.Wake, Poll: s.opts.Poll, Logger: s.opts.Logger, Wants: wanted, NoMessages: true}).Run(ctx, s.handle)
 		if ctx.Err() != nil {
 			return
 		}

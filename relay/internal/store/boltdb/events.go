@@ -100,6 +100,17 @@ func encodeEvent(r *eventRecord) ([]byte, error) {
 // since are read and skipped, so a reader resumes after last, not after
 // the last event returned. limit <= 0 means 1000.
 func (s *Store) Events(_ context.Context, after uint64, limit int) ([]store.Event, uint64, error) {
+	return s.events(after, limit, true)
+}
+
+// EventHeads is Events without the messages: a message.created event's
+// Message is nil, and one whose message was erased since is not left out
+// (notify.HeadsLog: for readers that never look at a message).
+func (s *Store) EventHeads(_ context.Context, after uint64, limit int) ([]store.Event, uint64, error) {
+	return s.events(after, limit, false)
+}
+
+func (s *Store) events(after uint64, limit int, messages bool) ([]store.Event, uint64, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -115,7 +126,7 @@ func (s *Store) Events(_ context.Context, after uint64, limit int) ([]store.Even
 			}
 			last = pos
 			ev := store.Event{Pos: pos, ID: r.ID, Type: r.Type, ConversationID: r.Conv, Time: r.Time, Conversation: r.Conversation, Data: r.Data}
-			if r.Type == store.EventMessageCreated {
+			if messages && r.Type == store.EventMessageCreated {
 				m, err := s.eventMessage(tx, r) // in the log or the messages tree
 				if errors.Is(err, store.ErrNotFound) {
 					continue // erased since
