@@ -367,7 +367,11 @@ func (b *bench) targets() []target {
 		if dr.Chunk.P99M > 0 {
 			r = kr.Chunk.P99M / dr.Chunk.P99M
 		}
-		add("relay-added AI lag per chunk p99 ≤ 1 ms, 100 streams of `\" word\"` chunks (issue 13)", fmt.Sprintf("+%s (%s through Kefu, %.2f× direct)", ms(chunk), ms(kr.Chunk.P99M), r), chunk <= 1)
+		floor := ""
+		if fr := b.aiOf("bare", 100); fr != nil {
+			floor = fmt.Sprintf("; the floor (a minimal Go relay, same run) +%s", ms(fr.Chunk.P99M-dr.Chunk.P99M))
+		}
+		add("relay-added AI lag per chunk p99 ≤ 1 ms, 100 streams of `\" word\"` chunks (issue 13)", fmt.Sprintf("+%s (%s through Kefu, %.2f× direct)%s", ms(chunk), ms(kr.Chunk.P99M), r, floor), chunk <= 1)
 	}
 	if kr, dr := b.aiOf("kefu", 1000), b.aiOf("direct", 1000); kr != nil && dr != nil {
 		first, chunk := kr.First.P99M-dr.First.P99M, kr.Chunk.P99M-dr.Chunk.P99M
@@ -670,7 +674,7 @@ func (b *bench) mdAI(m *strings.Builder) {
 		p("\n¹ %s (taskset): the relay does not share its core with the load it is measured under — in production the upstream and the visitors are other machines. At 1 000 streams of one chunk every %d ms the three together need more than this box's two cores, so the unpinned rows measure CPU queueing as much as the relay; at 100 they fit but share the cores, and a relay thread the kernel takes off a CPU for the generator, the fake or anything else on the box stalls every chunk it holds. Pinned, the relay runs on one core (with three Go processors there, as on any one-CPU host: relay/cmd/kefu/procs.go): what it adds there is its own queueing, plus whatever else the box runs on that CPU; the direct path's fake and generator share the other core, which raises its own p99, so the issue 13 target stays on the shared rows. Both paths of the pinned rows ran with the same split, so the direct row carries the same generator and fake delays.\n", pinned, a.ChunkDelayMS)
 	}
 	if slices.ContainsFunc(a.Runs, func(r AIRun) bool { return r.Path == "bare" }) {
-		p("\n² **floor** (path `bare`, pinned rows only): a minimal Go relay of the same streams on the same CPU as Kefu's (`bench/cmd/bare --ai-upstream`): on each visitor message it posts the question to the fake, reads the SSE stream and writes each chunk's content to the conversation's sockets as a delta frame (`encoding/json` both ways), nothing else — no history, prompt, filter, store, watchdog or cache. *floor per chunk* is its lag minus the direct path's, like relay-added; the last column is the two relays' CPU per chunk over the whole run. When the floor itself is far over the target, the box cannot show the target at this rate whatever the relay does: the fake and the generators on the other core are the limit too (their cores in the first table).\n")
+		p("\n² **floor** (path `bare`: the pinned rows, and the shared 100-stream row of the issue 13 target): a minimal Go relay of the same streams on the same CPU as Kefu's (`bench/cmd/bare --ai-upstream`): on each visitor message it posts the question to the fake, reads the SSE stream and writes each chunk's content to the conversation's sockets as a delta frame (`encoding/json` both ways), nothing else — no history, prompt, filter, store, watchdog or cache. *floor per chunk* is its lag minus the direct path's, like relay-added; the last column is the two relays' CPU per chunk over the whole run. When the floor itself is far over the target, the box cannot show the target at this rate whatever the relay does: the fake and the generators on the other core are the limit too (their cores in the first table).\n")
 	}
 	if sweep != 0 {
 		p("\n³ the sweep: the pinned 1 000 streams again with the fake sending one chunk every %d ms instead of %d (%d chunks/s instead of %d; `kefubench --ai-sweep`) and the answers' starts spread over %.0f s instead of 0.2 (all 1 000 stream at once once the last has started), the same answer and split: the streaming itself, at a rate the relay and its floor may keep up with, and without 1 000 starts at once on the fake's and the generators' core (in the 20 ms rows the first chunks of every path, direct included, wait for those).\n", sweep, a.ChunkDelayMS, 1000*1000/sweep, 1000*1000/a.ChunkDelayMS, aiSweepSpread.Seconds())
