@@ -48,6 +48,28 @@ func NewLease(ctx context.Context, n *Node, prefix string, replicas int, role st
 		return nil, fmt.Errorf("cluster: jetstream: %w", err)
 	}
 	name := prefix + "_leases"
+	// Every node of a new cluster makes the bucket at once, and parallel
+	// creations of one stream are slow in JetStream: a request can time
+	// out (5 s) while another node's creation goes through. Try again
+	// until ctx ends rather than failing the node's start.
+	wait := 250 * time.Millisecond
+	for {
+		kv, err := leaseBucket(ctx, js, name, replicas)
+		if err == nil {
+			return &Lease{kv: kv, key: role, id: n.ID, log: log, now: time.Now, held: held}, nil
+		}
+		log.Warn("cluster: the leases bucket is not ready; trying again", "bucket", name, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cluster: leases bucket %s: %w", name, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// leaseBucket opens the leases bucket, making it if no node has.
+func leaseBucket(ctx context.Context, js jetstream.JetStream, name string, replicas int) (jetstream.KeyValue, error) {
 	kv, err := js.KeyValue(ctx, name)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -58,10 +80,7 @@ func NewLease(ctx context.Context, n *Node, prefix string, replicas int, role st
 			kv, err = js.KeyValue(ctx, name)
 		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("cluster: leases bucket %s: %w", name, err)
-	}
-	return &Lease{kv: kv, key: role, id: n.ID, log: log, now: time.Now, held: held}, nil
+	return kv, err
 }
 
 // Held reports whether this node holds the lease now.

@@ -14,7 +14,8 @@ import (
 
 func TestLeaseElectsOneHolderAndMovesWhenItGoes(t *testing.T) {
 	nodes := startNodes(t, 3)
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	leases := make([]*Lease, 3)
 	cancels := make([]context.CancelFunc, 3)
 	done := make([]chan struct{}, 3)
