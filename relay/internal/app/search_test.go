@@ -71,8 +71,10 @@ func TestSearchAndTagsAPI(t *testing.T) {
 	v := newVisitor(t, r)
 	v.send("my parcel arrived with a squashed pumpernickel")
 	eventually(t, "the visitor's words are found", func() bool { return admin.finds("q=pumpernick", v.conv) })
-	// With the words it matched, in the message, apart.
-	if res := admin.search("q=squashed+pumpernick&status=bot"); len(res.Conversations) != 1 || res.Conversations[0].Snippet == nil ||
+	// With the words it matched, in the message, apart. (No status here:
+	// with the AI off the bot hands the conversation off and an agent may
+	// take it at any moment after the message is stored.)
+	if res := admin.search("q=squashed+pumpernick"); len(res.Conversations) != 1 || res.Conversations[0].Snippet == nil ||
 		fmt.Sprint(res.Conversations[0].Snippet.Parts) != "[{my parcel arrived with a  false} {squashed true} {  false} {pumpernickel true}]" {
 		t.Fatalf("snippet: %+v", res.Conversations)
 	}
