@@ -161,11 +161,17 @@ func pause(ctx context.Context, d time.Duration) error {
 
 // SaveCursor stores a reader's position.
 func SaveCursor(ctx context.Context, log Log, name string, c Cursor) error {
+	return putCursor(ctx, log, name, c, false)
+}
+
+// putCursor stores c as a reader's position; forward leaves a stored
+// position at or past c as it is. A conflict means the read was behind
+// the stored revision (a replica that has not caught up) or a concurrent
+// save: read again after a pause.
+func putCursor(ctx context.Context, log Log, name string, c Cursor, forward bool) error {
 	data, _ := json.Marshal(c)
 	wait := time.Duration(0)
 	for range saveTries {
-		// A conflict means the read was behind the stored revision (a
-		// replica that has not caught up): read again after a pause.
 		if err := pause(ctx, wait); err != nil {
 			return fmt.Errorf("notify: save cursor %s: %w", name, err)
 		}
@@ -174,6 +180,15 @@ func SaveCursor(ctx context.Context, log Log, name string, c Cursor) error {
 		var rev uint64
 		switch {
 		case err == nil:
+			if forward {
+				var stored Cursor
+				if err := json.Unmarshal(d.Data, &stored); err != nil {
+					return fmt.Errorf("notify: cursor %s: %w", name, err)
+				}
+				if stored.Pos >= c.Pos {
+					return nil
+				}
+			}
 			rev = d.Rev
 		case !errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("notify: cursor %s: %w", name, err)
@@ -340,36 +355,5 @@ func (f *Feed) Run(ctx context.Context, h Handler) (err error) {
 // advanceCursor stores c as a reader's position unless the stored one is
 // already at or past it.
 func advanceCursor(ctx context.Context, log Log, name string, c Cursor) error {
-	data, _ := json.Marshal(c)
-	wait := time.Duration(0)
-	for range saveTries {
-		if err := pause(ctx, wait); err != nil {
-			return fmt.Errorf("notify: save cursor %s: %w", name, err)
-		}
-		wait = nextWait(wait)
-		d, err := log.Doc(KindCursor, name)
-		var rev uint64
-		switch {
-		case err == nil:
-			var stored Cursor
-			if err := json.Unmarshal(d.Data, &stored); err != nil {
-				return fmt.Errorf("notify: cursor %s: %w", name, err)
-			}
-			if stored.Pos >= c.Pos {
-				return nil
-			}
-			rev = d.Rev
-		case !errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("notify: cursor %s: %w", name, err)
-		}
-		_, err = log.PutDoc(ctx, KindCursor, name, data, rev)
-		if errors.Is(err, store.ErrConflict) || (rev == 0 && errors.Is(err, store.ErrExists)) {
-			continue // a read behind the stored revision, or a concurrent save: look again
-		}
-		if err != nil {
-			return fmt.Errorf("notify: save cursor %s: %w", name, err)
-		}
-		return nil
-	}
-	return fmt.Errorf("notify: save cursor %s: %w", name, store.ErrConflict)
+	return putCursor(ctx, log, name, c, true)
 }
