@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 )
 
 // go-openai's stream reader returns io.EOF both after "data: [DONE]" and
@@ -32,6 +33,8 @@ type sseBody struct {
 	rc      io.ReadCloser
 	maxLine int
 	done    *atomic.Bool // set once a "data: [DONE]" line passed
+	closed  atomic.Bool  // Close ran (the tool-call grace timer may call it too)
+	release func()       // ends the request's context (nil: nothing to end)
 
 	lineLen int    // bytes of the current line so far
 	head    []byte // the current line's first bytes, enough to spot [DONE]
@@ -92,7 +95,51 @@ func (b *sseBody) endLine() {
 	b.head = b.head[:0]
 }
 
-func (b *sseBody) Close() error { return b.rc.Close() }
+// Close closes the body; after [DONE], once its end is read. net/http
+// keeps an HTTP/1.1 connection for the next request only when the
+// response was read to its end, and the end (the chunked terminator)
+// comes right after [DONE], often in a later read: closing before it, as
+// every answer did, made the next answer from an HTTP/1.1 upstream
+// (Ollama, vLLM, a plain-HTTP proxy) dial again, a TCP and maybe a TLS
+// handshake at its start. The end is read in the background, bounded in
+// bytes and time, so an upstream that holds the response open after
+// [DONE] delays nothing: its request is ended after drainWait.
+func (b *sseBody) Close() error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if b.done.Load() {
+		go b.drain()
+		return nil
+	}
+	defer b.end()
+	return b.rc.Close()
+}
+
+// drainMax and drainWait bound the read of a body's end after [DONE].
+const (
+	drainMax  = 4 << 10
+	drainWait = 2 * time.Second
+)
+
+// drain reads what is left of the body, at most drainMax bytes within
+// drainWait, and closes it. Its errors are left: the answer is complete,
+// and a body that did not end well only costs its connection, which
+// net/http then closes instead of keeping.
+func (b *sseBody) drain() {
+	stop := time.AfterFunc(drainWait, b.end) // ending the request ends a read that waits
+	_, _ = io.CopyN(io.Discard, b.rc, drainMax)
+	stop.Stop()
+	_ = b.rc.Close()
+	b.end()
+}
+
+// end ends the body's request (its context), once the body is done with.
+func (b *sseBody) end() {
+	if b.release != nil {
+		b.release()
+	}
+}
 
 // events reads the data payloads of an event stream, as go-openai's
 // stream reader did (Stream used it until its cost per chunk showed: three

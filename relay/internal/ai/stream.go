@@ -214,9 +214,22 @@ var errCut = errors.New("stream ended without [DONE] and a finish reason")
 
 // attempt makes one upstream request and reads its stream to the end.
 func (c *Client) attempt(ctx context.Context, baseURL string, req chatRequest, key, keyHost string, st *streamState) error {
-	cl := &call{key: key, keyHost: keyHost}
-	stream, err := openStream(withCall(ctx, cl), c.http, baseURL, req)
+	// The request's context is its own, ended by ctx while the attempt
+	// runs and by the event stream after: reading the body's end after
+	// [DONE] (sseBody.Close) outlives the attempt, and Stream's cancel
+	// at return would cut it.
+	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
+	cl := &call{key: key, keyHost: keyHost, release: rcancel}
+	unlink := context.AfterFunc(ctx, rcancel)
+	defer func() {
+		unlink()
+		if cl.body == nil {
+			rcancel() // no event stream to end it
+		}
+	}()
+	stream, err := openStream(withCall(rctx, cl), c.http, baseURL, req)
 	if err != nil {
+		rcancel()
 		ue := upstreamError(err, cl, key)
 		c.metrics.Response(statusClass(ue.Status))
 		return ue

@@ -29,6 +29,10 @@ type call struct {
 	// body is the event stream of the response go-openai returned: Stream
 	// reads it itself (events) rather than through go-openai's reader.
 	body io.Reader
+	// release ends the request's context. The event stream calls it once
+	// closed, after reading the body's end (sseBody.Close), which may be
+	// after the attempt returned.
+	release func()
 }
 
 type callKey struct{}
@@ -82,7 +86,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// go-openai reads an error body whole: bound it.
 		resp.Body = limitedBody{io.LimitReader(resp.Body, t.maxErrBody), resp.Body}
 	case c != nil:
-		sb := &sseBody{rc: resp.Body, maxLine: t.maxLine, done: &c.done}
+		sb := &sseBody{rc: resp.Body, maxLine: t.maxLine, done: &c.done, release: c.release}
 		resp.Body, c.body = sb, sb
 	}
 	return resp, nil

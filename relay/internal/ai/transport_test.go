@@ -2,9 +2,11 @@ package ai
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -273,5 +275,82 @@ func TestCloseClosesIdleConnections(t *testing.T) {
 	c.Close()
 	if base.closed != 1 {
 		t.Errorf("CloseIdleConnections reached the base %d times, want 1", base.closed)
+	}
+}
+
+// An answer from an HTTP/1.1 upstream leaves its connection for the next:
+// the body's end after [DONE] is read, so net/http keeps the connection
+// instead of closing it and dialling again at the next answer's start. The
+// upstream here ends each response only after the answer returned, as a
+// busy one does a moment after [DONE].
+func TestConnectionKeptAfterDone(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, `data: {"id":"1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hello."},"finish_reason":"stop"}]}`+"\n\n")
+		fmt.Fprint(w, "data: [DONE]\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c := newTestClient(t, fastOptions(t))
+	s := settingsFor(t, srv.URL+"/v1", testKey)
+	for i := range 3 {
+		idle := make(chan error, 1)
+		var reused atomic.Bool
+		ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
+			GotConn:     func(info httptrace.GotConnInfo) { reused.Store(info.Reused) },
+			PutIdleConn: func(err error) { idle <- err },
+		})
+		res, err := c.Stream(ctx, s, BuildMessages(s, nil, userMsgs("hi")), func(string) error { return nil })
+		if err != nil || res.Text != "Hello." {
+			t.Fatalf("answer %d: %q, %v", i, res.Text, err)
+		}
+		if i > 0 && !reused.Load() {
+			t.Errorf("answer %d dialled the upstream again", i)
+		}
+		release <- struct{}{} // the response ends now
+		select {
+		case err := <-idle:
+			if err != nil {
+				t.Fatalf("answer %d: the connection was not kept: %v", i, err)
+			}
+		case <-time.After(drainWait + 5*time.Second):
+			t.Fatalf("answer %d: the connection never went back to the pool", i)
+		}
+	}
+}
+
+// An upstream that holds the response open after [DONE] delays neither
+// the answer nor anything else; its connection is closed after drainWait.
+func TestDoneThenHeldOpen(t *testing.T) {
+	closed := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, `data: {"id":"1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hello."},"finish_reason":"stop"}]}`+"\n\n")
+		fmt.Fprint(w, "data: [DONE]\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the relay closed the connection
+		close(closed)
+	}))
+	t.Cleanup(srv.Close)
+	c := newTestClient(t, fastOptions(t))
+	s := settingsFor(t, srv.URL+"/v1", testKey)
+	res, err := c.Stream(t.Context(), s, BuildMessages(s, nil, userMsgs("hi")), func(string) error { return nil })
+	if err != nil || res.Text != "Hello." {
+		t.Fatalf("answer: %q, %v", res.Text, err)
+	}
+	select {
+	case <-closed:
+		t.Error("the answer returned only once the connection was closed: it waited for the body's end")
+	default:
+	}
+	select {
+	case <-closed:
+	case <-time.After(drainWait + 5*time.Second):
+		t.Fatal("the held-open response was never closed")
 	}
 }

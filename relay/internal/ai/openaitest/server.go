@@ -5,7 +5,10 @@
 package openaitest
 
 import (
+	"net"
+	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 )
 
@@ -17,7 +20,8 @@ type Server struct {
 	// BaseURL is URL + "/v1", ready for OPENAI_BASE_URL.
 	BaseURL string
 
-	srv *httptest.Server
+	srv   *httptest.Server
+	conns *atomic.Int64
 }
 
 // New starts a fake upstream and closes it when the test ends.
@@ -31,9 +35,20 @@ func New(tb testing.TB, opts Options) *Server {
 // Start starts a fake upstream; the caller closes it.
 func Start(opts Options) *Server {
 	h := NewHandler(opts)
-	srv := httptest.NewServer(h)
-	return &Server{Handler: h, URL: srv.URL, BaseURL: srv.URL + "/v1", srv: srv}
+	srv := httptest.NewUnstartedServer(h)
+	conns := new(atomic.Int64)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	return &Server{Handler: h, URL: srv.URL, BaseURL: srv.URL + "/v1", srv: srv, conns: conns}
 }
+
+// Conns is the number of connections the server has accepted: a client
+// that keeps its connections opens few for many requests.
+func (s *Server) Conns() int { return int(s.conns.Load()) }
 
 // Close releases waiting streams, then stops the listener and waits for the
 // handlers to return.
