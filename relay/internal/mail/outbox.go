@@ -56,16 +56,9 @@ func (s *Service) readCursor(ctx context.Context) (uint64, uint64, error) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return 0, 0, err
 	}
-	var pos uint64
-	for {
-		evs, last, err := s.st.Events(ctx, pos, 1000)
-		if err != nil {
-			return 0, 0, err
-		}
-		if last == pos && len(evs) == 0 {
-			break
-		}
-		pos = last
+	pos, err := s.st.LastEventPos(ctx) // a new cursor starts at the end
+	if err != nil {
+		return 0, 0, err
 	}
 	rev, err := s.st.PutDoc(ctx, kindState, keyCursor, binary.BigEndian.AppendUint64(nil, pos), 0)
 	if errors.Is(err, store.ErrExists) {
@@ -81,6 +74,14 @@ func (s *Service) ingest(ctx context.Context) error {
 	pos, rev, err := s.readCursor(ctx)
 	if err != nil {
 		return err
+	}
+	if _, _, err := s.config(); err != nil {
+		// Mail is off: no event calls for a mail, so none is read (each
+		// was, with its message, every tick: a burst of work on the
+		// relay's CPU every Every, proportional to its traffic). The
+		// cursor moves to the log's end, as reading them all did: what
+		// happened while mail was off is not mailed once it is on.
+		return s.skipTo(ctx, rev, pos)
 	}
 	for range 20 { // at most 2000 events a tick; the rest next tick
 		evs, last, err := s.st.Events(ctx, pos, 100)
@@ -111,6 +112,19 @@ func (s *Service) ingest(ctx context.Context) error {
 	return nil
 }
 
+// skipTo moves the cursor from pos to the event log's end, if it moved.
+func (s *Service) skipTo(ctx context.Context, rev, pos uint64) error {
+	end, err := s.st.LastEventPos(ctx)
+	if err != nil || end <= pos {
+		return err
+	}
+	_, err = s.st.PutDoc(ctx, kindState, keyCursor, binary.BigEndian.AppendUint64(nil, end), rev)
+	if errors.Is(err, store.ErrConflict) {
+		return nil // another node moved it
+	}
+	return err
+}
+
 // decide makes the mail one event calls for.
 func (s *Service) decide(ctx context.Context, set Settings, ev store.Event) error {
 	now := s.opts.Now()
@@ -123,8 +137,8 @@ func (s *Service) decide(ctx context.Context, set Settings, ev store.Event) erro
 		return s.batch(ctx, jobAgent, ev.ConversationID, 1, ev.Conversation.LastSeq, now, true)
 	case store.EventMessageCreated:
 		m := ev.Message
-		if m == nil {
-			return nil
+		if m == nil || m.From != protocol.FromVisitor && m.From != protocol.FromAgent {
+			return nil // the bot's and the system's call for no mail
 		}
 		conv, err := s.st.Conversation(m.ConversationID)
 		if errors.Is(err, store.ErrNotFound) {

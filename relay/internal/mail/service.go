@@ -29,6 +29,7 @@ import (
 type Store interface {
 	store.Settings
 	Events(ctx context.Context, after uint64, limit int) ([]store.Event, uint64, error)
+	LastEventPos(ctx context.Context) (uint64, error)
 	Doc(kind, key string) (store.Doc, error)
 	PutDoc(ctx context.Context, kind, key string, data []byte, rev uint64) (uint64, error)
 	DeleteDoc(ctx context.Context, kind, key string, rev uint64) error
