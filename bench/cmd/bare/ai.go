@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -126,6 +127,9 @@ func (s *server) streamAnswer(ctx context.Context, cv *conv, question string) er
 	d.Index++
 	d.Text, d.Done = "", true
 	s.publish(ctx, cv, d)
+	// The body's end, so net/http keeps the connection for the next
+	// answer (as Kefu does since it reads it after [DONE]).
+	_, _ = io.Copy(io.Discard, io.LimitReader(br, 4096))
 	return nil
 }
 

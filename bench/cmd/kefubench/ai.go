@@ -74,6 +74,23 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 		}
 		defer floor.stop()
 		paths = append(paths, "bare")
+		// A warm-up round on every path first, not counted: the
+		// measured rounds then meet what a relay that has been
+		// answering meets (its connections to the upstream open, its
+		// heap and goroutine stacks grown), not its first answers.
+		warm := level{aiWarmStreams, 1, 100 * time.Millisecond}
+		if b.cfg.Quick {
+			warm.streams = 10
+		}
+		for _, path := range paths {
+			rs := s
+			if path == "bare" {
+				rs = floor
+			}
+			if _, err := b.aiRun(ctx, rs, faddr, path, warm.streams, warm.gens, warm.spread, delay, nil); err != nil {
+				return fmt.Errorf("%s warm-up: %w", path, err)
+			}
+		}
 		for _, l := range ls {
 			if b.cfg.AIStreams != nil && !b.cfg.AIStreams[l.streams] {
 				continue
@@ -86,9 +103,26 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 				if path == "bare" {
 					rs = floor
 				}
-				r, err := b.aiRun(ctx, rs, faddr, path, l.streams, l.gens, l.spread, delay)
+				profiled := path == "kefu" && l.streams >= 100
+				var during []string
+				if profiled && b.cfg.AIProfile == "during" {
+					during = aiProfiles
+				}
+				r, err := b.aiRun(ctx, rs, faddr, path, l.streams, l.gens, l.spread, delay, during)
 				if err != nil {
 					return fmt.Errorf("%s with %d streams: %w", path, l.streams, err)
+				}
+				if apart := map[string][]string{"apart": aiProfiles, "trace": {"trace"}}[b.cfg.AIProfile]; profiled && apart != nil {
+					// Profiles come from a run of their own, as in the
+					// chat scenario: the profiler's own work in the relay
+					// (sampling, then encoding and compressing two
+					// profiles on the relay's CPUs) stays out of the
+					// measured run, which the floor's compares to.
+					pr, err := b.aiRun(ctx, rs, faddr, path, l.streams, l.gens, l.spread, delay, apart)
+					if err != nil {
+						return fmt.Errorf("%s with %d streams, profiled: %w", path, l.streams, err)
+					}
+					b.log.Info("ai profiled (not counted)", "path", path, "streams", l.streams, "pinned", pin.relay != "", "chunk_p99_ms", round2(pr.Chunk.P99M))
 				}
 				r.Concurrent = conc(l)
 				if pin.relay != "" {
@@ -98,7 +132,7 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 					r.ChunkDelayMS = int(delay / time.Millisecond)
 				}
 				b.res.AI.Runs = append(b.res.AI.Runs, r)
-				b.log.Info("ai", "path", path, "streams", l.streams, "pinned", pin.relay != "", "chunk_every", delay, "chunk_p99_ms", round2(r.Chunk.P99M),
+				b.log.Info("ai", "path", path, "streams", l.streams, "pinned", pin.relay != "", "chunk_every", delay, "chunk_p99_ms", round2(r.Chunk.P99M), "mid_p99_ms", round2(r.Mid.P99M),
 					"first_p99_ms", round2(r.First.P99M), "completes", r.Completes, "relay_us_per_chunk", round2(r.RelayUSPerChunk))
 			}
 		}
@@ -143,6 +177,10 @@ func (b *bench) aiStreaming(ctx context.Context) error {
 	}
 	return nil
 }
+
+// aiWarmStreams is the size of the warm-up round each path runs before
+// the measured ones.
+const aiWarmStreams = 100
 
 // aiChunkDelay is the fake's interval between chunks, OpenAI's pace.
 const aiChunkDelay = 20 * time.Millisecond
@@ -190,7 +228,13 @@ func (b *bench) startFake(ctx context.Context, delay time.Duration) (string, *pr
 	return faddr, fake, nil
 }
 
-func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, ngen int, spread, delay time.Duration) (AIRun, error) {
+// aiProfiles are the profiles of Kefu's AI runs (--ai-profile apart or
+// during).
+var aiProfiles = []string{"cpu", "allocs"}
+
+// aiRun runs n streams through path ("direct", "kefu" or "bare"), taking
+// the relay's profiles of these kinds meanwhile (cpu, allocs, trace).
+func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, ngen int, spread, delay time.Duration, profiles []string) (AIRun, error) {
 	r := AIRun{Path: path, Streams: n}
 	var jobs []Job
 	for i := range ngen {
@@ -211,24 +255,19 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	defer stopGens(gs)
 	start := time.Now().Add(300 * time.Millisecond)
 	dur := spread + 20*time.Second + time.Duration(wordChunks(aiText))*delay
-	prof := make(chan error, 2)
-	if path == "kefu" && n >= 100 {
-		name := fmt.Sprintf("ai-kefu-%d", n)
-		if b.pin.relay != "" {
-			name += "-pinned" // the unpinned run's profiles stay
-		}
-		if delay != aiChunkDelay {
-			name += fmt.Sprintf("-every%dms", delay/time.Millisecond)
-		}
-		for _, kind := range []string{"cpu", "allocs"} {
-			go func() {
-				sleep(ctx, 300*time.Millisecond)
-				prof <- b.profile(ctx, s, kind, 2, name+"."+kind+".pprof")
-			}()
-		}
-	} else {
-		prof <- nil
-		prof <- nil
+	prof := make(chan error, len(profiles))
+	name := fmt.Sprintf("ai-kefu-%d", n)
+	if b.pin.relay != "" {
+		name += "-pinned" // the unpinned run's profiles stay
+	}
+	if delay != aiChunkDelay {
+		name += fmt.Sprintf("-every%dms", delay/time.Millisecond)
+	}
+	for _, kind := range profiles {
+		go func() {
+			sleep(ctx, 300*time.Millisecond)
+			prof <- b.profile(ctx, s, kind, 2, name+"."+kind+".pprof")
+		}()
 	}
 	// CPU while every stream is open: after the last one started, for
 	// most of an answer's length.
@@ -266,7 +305,7 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	if path != "direct" {
 		r.RelayCPU = c.relay
 	}
-	for range 2 {
+	for range profiles {
 		if perr := <-prof; perr != nil {
 			b.log.Warn("profile", "err", perr)
 		}
@@ -278,6 +317,7 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 		Errors      int64       `json:"errors"`
 		Chunks      int64       `json:"chunks"`
 		Chunk       hist.Sparse `json:"chunk_lag"`
+		Mid         hist.Sparse `json:"chunk_lag_mid"`
 		First       hist.Sparse `json:"first_chunk_lag"`
 		TTFT        hist.Sparse `json:"time_to_first_delta"`
 		ElapsedMS   float64     `json:"elapsed_ms"`
@@ -285,7 +325,7 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 	if err != nil {
 		return r, err
 	}
-	ch, fi, tt := &hist.H{}, &hist.H{}, &hist.H{}
+	ch, la, fi, tt := &hist.H{}, &hist.H{}, &hist.H{}, &hist.H{}
 	for _, x := range rs {
 		r.Completes += x.Completes
 		r.Incompletes += x.Incompletes
@@ -293,11 +333,12 @@ func (b *bench) aiRun(ctx context.Context, s *server, faddr, path string, n, nge
 		r.Errors += x.Errors
 		r.Chunks += x.Chunks
 		ch.Merge(hist.Import(x.Chunk))
+		la.Merge(hist.Import(x.Mid))
 		fi.Merge(hist.Import(x.First))
 		tt.Merge(hist.Import(x.TTFT))
 		r.ElapsedS = max(r.ElapsedS, x.ElapsedMS/1000)
 	}
-	r.Chunk, r.First, r.TTFT = ch.Summarize(), fi.Summarize(), tt.Summarize()
+	r.Chunk, r.Mid, r.First, r.TTFT = ch.Summarize(), la.Summarize(), fi.Summarize(), tt.Summarize()
 	if r.Chunks > 0 {
 		if path != "direct" {
 			r.RelayUSPerChunk = float64(after[0].CPU-before[0].CPU) / float64(time.Microsecond) / float64(r.Chunks)

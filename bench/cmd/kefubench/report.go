@@ -41,6 +41,9 @@ func (b *bench) write() error {
 // and allocation profile for the report.
 func (b *bench) topProfiles() {
 	for i, p := range b.res.Profiles {
+		if p.Kind == "trace" {
+			continue // go tool trace reads it; there is no top
+		}
 		args := []string{"tool", "pprof", "-top", "-nodecount=12"}
 		switch p.Kind {
 		case "allocs":
@@ -367,11 +370,14 @@ func (b *bench) targets() []target {
 		if dr.Chunk.P99M > 0 {
 			r = kr.Chunk.P99M / dr.Chunk.P99M
 		}
-		floor := ""
+		floor, mid := "", ""
 		if fr := b.aiOf("bare", 100); fr != nil {
-			floor = fmt.Sprintf("; the floor (a minimal Go relay, same run) +%s", ms(fr.Chunk.P99M-dr.Chunk.P99M))
+			floor = fmt.Sprintf("; the floor (a minimal Go relay, same run) %s", plusMS(fr.Chunk.P99M-dr.Chunk.P99M))
 		}
-		add("relay-added AI lag per chunk p99 ≤ 1 ms, 100 streams of `\" word\"` chunks (issue 13)", fmt.Sprintf("+%s (%s through Kefu, %.2f× direct)%s", ms(chunk), ms(kr.Chunk.P99M), r, floor), chunk <= 1)
+		if kr.Mid.Count > 0 && dr.Mid.Count > 0 {
+			mid = fmt.Sprintf("; mid-answer⁴ %s", plusMS(kr.Mid.P99M-dr.Mid.P99M))
+		}
+		add("relay-added AI lag per chunk p99 ≤ 1 ms, 100 streams of `\" word\"` chunks (issue 13)", fmt.Sprintf("%s (%s through Kefu, %.2f× direct)%s%s", plusMS(chunk), ms(kr.Chunk.P99M), r, mid, floor), chunk <= 1)
 	}
 	if kr, dr := b.aiOf("kefu", 1000), b.aiOf("direct", 1000); kr != nil && dr != nil {
 		first, chunk := kr.First.P99M-dr.First.P99M, kr.Chunk.P99M-dr.Chunk.P99M
@@ -641,7 +647,7 @@ func (b *bench) mdAI(m *strings.Builder) {
 		p("| %s | %s | %d/%d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", streams(r), r.Path, r.Completes, r.Streams, r.Chunks,
 			ms(r.Chunk.P50M), ms(r.Chunk.P99M), ms(r.Chunk.P999M), ms(r.First.P50M), ms(r.First.P99M), ms(r.TTFT.P50M), ms(r.TTFT.P99M), cpu, perChunk)
 	}
-	p("\n| streams | relay-added per chunk p50 | p99 | relay-added first chunk p50 | p99 | floor² per chunk p50 | p99 | relay CPU per chunk, Kefu / floor² |\n|---|---|---|---|---|---|---|---|\n")
+	p("\n| streams | relay-added per chunk p50 | p99 | p99 mid-answer⁴ | relay-added first chunk p50 | p99 | floor² per chunk p50 | p99 | p99 mid-answer⁴ | relay CPU per chunk, Kefu / floor² |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	type key struct {
 		n, delay int
 		pinned   bool
@@ -661,14 +667,20 @@ func (b *bench) mdAI(m *strings.Builder) {
 		if kr == nil || dr == nil {
 			continue
 		}
-		floor50, floor99, ratio := "—", "—", "—"
+		floor50, floor99, floorMid, ratio := "—", "—", "—", "—"
+		mid := func(r *AIRun) string {
+			if r.Mid.Count == 0 || dr.Mid.Count == 0 {
+				return "—"
+			}
+			return ms(r.Mid.P99M - dr.Mid.P99M)
+		}
 		if fr := b.aiSweepOf("bare", k.n, k.pinned, k.delay); fr != nil {
-			floor50, floor99 = "+"+ms(fr.Chunk.P50M-dr.Chunk.P50M), "+"+ms(fr.Chunk.P99M-dr.Chunk.P99M)
+			floor50, floor99, floorMid = plusMS(fr.Chunk.P50M-dr.Chunk.P50M), plusMS(fr.Chunk.P99M-dr.Chunk.P99M), mid(fr)
 			if fr.RelayUSPerChunk > 0 {
 				ratio = fmt.Sprintf("%.1f / %.1f µs (%.2f×)", kr.RelayUSPerChunk, fr.RelayUSPerChunk, kr.RelayUSPerChunk/fr.RelayUSPerChunk)
 			}
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", streams(r), ms(kr.Chunk.P50M-dr.Chunk.P50M), ms(kr.Chunk.P99M-dr.Chunk.P99M), ms(kr.First.P50M-dr.First.P50M), ms(kr.First.P99M-dr.First.P99M), floor50, floor99, ratio)
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", streams(r), ms(kr.Chunk.P50M-dr.Chunk.P50M), ms(kr.Chunk.P99M-dr.Chunk.P99M), mid(kr), ms(kr.First.P50M-dr.First.P50M), ms(kr.First.P99M-dr.First.P99M), floor50, floor99, floorMid, ratio)
 	}
 	if pinned != "" {
 		p("\n¹ %s (taskset): the relay does not share its core with the load it is measured under — in production the upstream and the visitors are other machines. At 1 000 streams of one chunk every %d ms the three together need more than this box's two cores, so the unpinned rows measure CPU queueing as much as the relay; at 100 they fit but share the cores, and a relay thread the kernel takes off a CPU for the generator, the fake or anything else on the box stalls every chunk it holds. Pinned, the relay runs on one core (with three Go processors there, as on any one-CPU host: relay/cmd/kefu/procs.go): what it adds there is its own queueing, plus whatever else the box runs on that CPU; the direct path's fake and generator share the other core, which raises its own p99, so the issue 13 target stays on the shared rows. Both paths of the pinned rows ran with the same split, so the direct row carries the same generator and fake delays.\n", pinned, a.ChunkDelayMS)
@@ -679,7 +691,17 @@ func (b *bench) mdAI(m *strings.Builder) {
 	if sweep != 0 {
 		p("\n³ the sweep: the pinned 1 000 streams again with the fake sending one chunk every %d ms instead of %d (%d chunks/s instead of %d; `kefubench --ai-sweep`) and the answers' starts spread over %.0f s instead of 0.2 (all 1 000 stream at once once the last has started), the same answer and split: the streaming itself, at a rate the relay and its floor may keep up with, and without 1 000 starts at once on the fake's and the generators' core (in the 20 ms rows the first chunks of every path, direct included, wait for those).\n", sweep, a.ChunkDelayMS, 1000*1000/sweep, 1000*1000/a.ChunkDelayMS, aiSweepSpread.Seconds())
 	}
+	p("\n⁴ *mid-answer*: the p99 over each answer's chunks but its first 5 and its last 8 (the answer streaming, away from the answers' starts and ends: every answer of a row starts within its spread, so they also end together), relay-added like the column before it.\n")
+	p("\nBefore the measured rows each path ran a warm-up round of %d streams, not counted (the relay's connections to the upstream open, its heap grown: a relay that has been answering). Kefu's profiles (*Where the time goes*) come from a run of their own after each measured one, so the profiler's work is in neither side of a ratio (`kefubench --ai-profile`: `during` puts it back in the measured run, `trace` takes a 2 s execution trace instead).\n", aiWarmStreams)
 	p("\n*question → first delta* on the kefu path includes the durable store of the question, the upstream request and the fake's first chunk; on the direct path it is request → first chunk. A `complete` below the stream count means answers that did not finish (hand-off or error).\n\n")
+}
+
+// plusMS is ms with its sign, + or −.
+func plusMS(v float64) string {
+	if v < 0 {
+		return "−" + ms(-v)
+	}
+	return "+" + ms(v)
 }
 
 func (b *bench) mdWidget(m *strings.Builder) {
@@ -760,6 +782,10 @@ func (b *bench) mdProfiles(m *strings.Builder) {
 		what := pr.Kind
 		if pr.Seconds > 0 {
 			what += fmt.Sprintf(", %d s", pr.Seconds)
+		}
+		if pr.Kind == "trace" {
+			p("- `%s` (%s, execution trace, %d s, taken in a run of its own): open with `go tool trace FILE`.\n\n", pr.File, pr.Server, pr.Seconds)
+			continue
 		}
 		p("<details><summary><code>%s</code> (%s, %s)</summary>\n\n```\n%s\n```\n</details>\n\n", pr.File, pr.Server, what, pr.Top)
 	}

@@ -167,6 +167,7 @@ type AIRun struct {
 	Errors      int64        `json:"errors"`
 	Chunks      int64        `json:"chunks"`
 	Chunk       hist.Summary `json:"chunk_lag"`
+	Mid         hist.Summary `json:"chunk_lag_mid"` // each answer's chunks but its first 5 and last 8
 	First       hist.Summary `json:"first_chunk_lag"`
 	TTFT        hist.Summary `json:"time_to_first_delta"`
 	RelayCPU    float64      `json:"relay_cpu_cores,omitempty"` // while every stream is open

@@ -186,6 +186,9 @@ func (b *bench) profile(ctx context.Context, s *server, kind string, secs int, f
 	if kind == "cpu" {
 		path = "/debug/pprof/profile"
 	}
+	if kind == "trace" {
+		file = strings.TrimSuffix(file, ".pprof") + ".out"
+	}
 	if secs > 0 {
 		path += "?seconds=" + strconv.Itoa(secs)
 	}

@@ -34,6 +34,7 @@ type ai struct {
 // aiStream is one visitor's answer in the current round.
 type aiStream struct {
 	chunks  pick.Chunks // read by the stream's own reader only
+	lags    []int64     // each whole chunk's lag (ns), the same
 	sentNS  atomic.Int64
 	gotAck  atomic.Bool
 	first   atomic.Bool
@@ -41,8 +42,28 @@ type aiStream struct {
 	handoff atomic.Bool
 }
 
+// midSkipFirst and midSkipLast: an answer's chunks but its first and its
+// last few are also counted apart (chunk_lag_mid), to tell the lag of
+// streaming from the lag around the answers' starts and ends: in a round
+// every answer starts within the spread, so they also end together.
+const (
+	midSkipFirst = 5
+	midSkipLast  = 8
+)
+
+// recordMid records lags but the first midSkipFirst and the last
+// midSkipLast.
+func recordMid(h *hist.H, lags []int64) {
+	if len(lags) <= midSkipFirst+midSkipLast {
+		return
+	}
+	for _, l := range lags[midSkipFirst : len(lags)-midSkipLast] {
+		h.Record(time.Duration(l))
+	}
+}
+
 type aiStats struct {
-	chunk, first, ttft, ack        hist.H
+	chunk, mid, first, ttft, ack   hist.H
 	chunks, completes, incompletes atomic.Int64
 	handoffs, errors               atomic.Int64
 }
@@ -78,6 +99,7 @@ type aiResult struct {
 	Errors      int64       `json:"errors"`
 	Chunks      int64       `json:"chunks"`
 	Chunk       hist.Sparse `json:"chunk_lag"`
+	Mid         hist.Sparse `json:"chunk_lag_mid"`
 	First       hist.Sparse `json:"first_chunk_lag"`
 	TTFT        hist.Sparse `json:"time_to_first_delta"`
 	Ack         hist.Sparse `json:"ack"`
@@ -136,7 +158,7 @@ func (m *ai) handle(ctx context.Context, c Cmd) (any, error) {
 	return aiResult{
 		Streams: len(m.visitors), Completes: st.completes.Load(), Incompletes: st.incompletes.Load(),
 		Handoffs: st.handoffs.Load(), Errors: st.errors.Load(), Chunks: st.chunks.Load(),
-		Chunk: st.chunk.Export(), First: st.first.Export(), TTFT: st.ttft.Export(), Ack: st.ack.Export(),
+		Chunk: st.chunk.Export(), Mid: st.mid.Export(), First: st.first.Export(), TTFT: st.ttft.Export(), Ack: st.ack.Export(),
 		ElapsedMS: float64(elapsed) / 1e6,
 	}, nil
 }
@@ -169,9 +191,11 @@ func (m *ai) read(v *session, s *aiStream, st *aiStats) {
 			whole := func(sentNS, at int64) {
 				st.chunks.Add(1)
 				st.chunk.Record(time.Duration(at - sentNS))
+				s.lags = append(s.lags, at-sentNS)
 			}
 			if pick.Bool(b, "done") {
 				s.chunks.Finish(whole)
+				recordMid(&st.mid, s.lags)
 				st.completes.Add(1)
 				s.done.Store(true)
 				continue

@@ -72,7 +72,7 @@ func (m *direct) handle(ctx context.Context, c Cmd) (any, error) {
 	wg.Wait()
 	return aiResult{
 		Streams: m.job.N, Completes: st.completes.Load(), Errors: st.errors.Load(), Chunks: st.chunks.Load(),
-		Chunk: st.chunk.Export(), First: st.first.Export(), TTFT: st.ttft.Export(),
+		Chunk: st.chunk.Export(), Mid: st.mid.Export(), First: st.first.Export(), TTFT: st.ttft.Export(),
 		ElapsedMS: float64(time.Since(start)) / 1e6,
 	}, nil
 }
@@ -98,9 +98,11 @@ func (m *direct) stream(ctx context.Context, q string, st *aiStats) error {
 	br := bufio.NewReader(resp.Body)
 	first := true
 	var chunks pick.Chunks // a chunk's lag: until its whole text is read
+	var lags []int64
 	whole := func(sentNS, at int64) {
 		st.chunks.Add(1)
 		st.chunk.Record(time.Duration(at - sentNS))
+		lags = append(lags, at-sentNS)
 	}
 	for {
 		line, err := br.ReadSlice('\n')
@@ -113,6 +115,7 @@ func (m *direct) stream(ctx context.Context, q string, st *aiStats) error {
 		now := time.Now().UnixNano()
 		if bytes.HasPrefix(line, []byte("data: [DONE]")) {
 			chunks.Finish(whole)
+			recordMid(&st.mid, lags)
 			st.completes.Add(1)
 			return nil
 		}
