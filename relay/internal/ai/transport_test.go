@@ -284,12 +284,9 @@ func TestCloseClosesIdleConnections(t *testing.T) {
 // upstream here ends each response only after the answer returned, as a
 // busy one does a moment after [DONE].
 func TestConnectionKeptAfterDone(t *testing.T) {
-	release := make(chan struct{})
+	release := make(chan struct{}, 3) // never blocks the test if a handler is gone
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprint(w, `data: {"id":"1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hello."},"finish_reason":"stop"}]}`+"\n\n")
-		fmt.Fprint(w, "data: [DONE]\n\n")
-		w.(http.Flusher).Flush()
+		helloThenDone(w)
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -324,15 +321,20 @@ func TestConnectionKeptAfterDone(t *testing.T) {
 	}
 }
 
+// helloThenDone streams a one-chunk answer, "Hello.", and [DONE].
+func helloThenDone(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	fmt.Fprint(w, `data: {"id":"1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hello."},"finish_reason":"stop"}]}`+"\n\n")
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	w.(http.Flusher).Flush()
+}
+
 // An upstream that holds the response open after [DONE] delays neither
 // the answer nor anything else; its connection is closed after drainWait.
 func TestDoneThenHeldOpen(t *testing.T) {
 	closed := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprint(w, `data: {"id":"1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hello."},"finish_reason":"stop"}]}`+"\n\n")
-		fmt.Fprint(w, "data: [DONE]\n\n")
-		w.(http.Flusher).Flush()
+		helloThenDone(w)
 		<-r.Context().Done() // the relay closed the connection
 		close(closed)
 	}))
