@@ -50,11 +50,16 @@ func NewLease(ctx context.Context, n *Node, prefix string, replicas int, role st
 	name := prefix + "_leases"
 	// Every node of a new cluster makes the bucket at once, and parallel
 	// creations of one stream are slow in JetStream: a request can time
-	// out (5 s) while another node's creation goes through. Try again
-	// until ctx ends rather than failing the node's start.
+	// out while another node's creation goes through, or get no answer
+	// at all (a request made as the meta leader changes). Each attempt
+	// is bounded (a JetStream request otherwise waits as long as its
+	// context: a node's start could hang on one lost answer), and they
+	// go on until ctx ends rather than failing the node's start.
 	wait := 250 * time.Millisecond
 	for {
-		kv, err := leaseBucket(ctx, js, name, replicas)
+		actx, cancel := context.WithTimeout(ctx, leaseAttempt(ctx))
+		kv, err := leaseBucket(actx, js, name, replicas)
+		cancel()
 		if err == nil {
 			return &Lease{kv: kv, key: role, id: n.ID, log: log, now: time.Now, held: held}, nil
 		}
@@ -66,6 +71,20 @@ func NewLease(ctx context.Context, n *Node, prefix string, replicas int, role st
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
+}
+
+// leaseAttemptMax bounds one attempt at the leases bucket.
+const leaseAttemptMax = 5 * time.Second
+
+// leaseAttempt is how long one attempt at the leases bucket may take: at
+// most leaseAttemptMax, and a third of what ctx has left, so a lost
+// answer always leaves time to ask again.
+func leaseAttempt(ctx context.Context) time.Duration {
+	d := leaseAttemptMax
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl)/3)
+	}
+	return max(d, 10*time.Millisecond)
 }
 
 // leaseBucket opens the leases bucket, making it if no node has.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -117,5 +118,34 @@ func TestHealthNeedsAQuorum(t *testing.T) {
 	}
 	if rejoined.Load() != 0 {
 		t.Error("rejoin reported before the node was back in touch")
+	}
+}
+
+// A JetStream that never answers a request does not hold a node's start
+// on one attempt: each is bounded and another is made until ctx ends.
+func TestNewLeaseAsksAgainWhenAnswersAreLost(t *testing.T) {
+	s := runServer(t, false)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var asked atomic.Int32
+	sub, err := nc.Subscribe("$JS.API.>", func(*nats.Msg) { asked.Add(1) }) // and never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	_, err = NewLease(ctx, &Node{ID: "n1", Conn: nc}, "kefu", 1, "router", nil, testLog(t))
+	if err == nil {
+		t.Fatal("a lease without JetStream")
+	}
+	if n := asked.Load(); n < 2 {
+		t.Errorf("JetStream was asked %d times in 3 s: one lost answer held the whole start", n)
 	}
 }
