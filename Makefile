@@ -150,7 +150,7 @@ IMAGE_ARGS   := --build-arg VERSION=$(VERSION) --build-arg REVISION=$(shell git 
 	--build-arg CREATED=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
 .PHONY: bench bench-quick
-BENCH_BINS := ./bench/cmd/kefubench ./bench/cmd/loadgen ./bench/cmd/bare ./relay/cmd/fakeopenai
+BENCH_BINS := ./bench/cmd/kefubench ./bench/cmd/loadgen ./bench/cmd/bare ./bench/cmd/aitrace ./relay/cmd/fakeopenai
 
 bench: build ## load benchmarks of bin/kefu against a bare baseline (≤ 11 min): writes docs/benchmarks.md and bench/results/
 	$(GO) build -o bin/ $(BENCH_BINS)

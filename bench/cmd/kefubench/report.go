@@ -784,7 +784,7 @@ func (b *bench) mdProfiles(m *strings.Builder) {
 			what += fmt.Sprintf(", %d s", pr.Seconds)
 		}
 		if pr.Kind == "trace" {
-			p("- `%s` (%s, execution trace, %d s, taken in a run of its own): open with `go tool trace FILE`.\n\n", pr.File, pr.Server, pr.Seconds)
+			p("- `%s` (%s, execution trace, %d s, taken in a run of its own): read with `bin/aitrace FILE` (bench/cmd/aitrace: where each chunk's time in the relay went) or `go tool trace FILE`.\n\n", pr.File, pr.Server, pr.Seconds)
 			continue
 		}
 		p("<details><summary><code>%s</code> (%s, %s)</summary>\n\n```\n%s\n```\n</details>\n\n", pr.File, pr.Server, what, pr.Top)
