@@ -54,7 +54,7 @@ const maxFastDepth = 64
 func (d *chunkDecoder) fast(data []byte) bool {
 	s := scanner{b: data}
 	s.ws()
-	var seenChoices bool
+	var seenChoices, seenUsage bool
 	ok := s.object(func(key []byte) bool {
 		switch k := fieldIndex(key, "choices", "usage"); k {
 		case 0:
@@ -64,7 +64,14 @@ func (d *chunkDecoder) fast(data []byte) bool {
 			seenChoices = true
 			return d.choicesArray(&s)
 		case 1:
-			return s.null() // a usage object is rare: encoding/json
+			if seenUsage {
+				return false // encoding/json merges a repeated object
+			}
+			seenUsage = true
+			if s.null() {
+				return true
+			}
+			return d.usageObject(&s)
 		case -1:
 			return s.skip(0)
 		}
@@ -75,6 +82,44 @@ func (d *chunkDecoder) fast(data []byte) bool {
 	}
 	s.ws()
 	return s.i == len(s.b)
+}
+
+// usageObject reads the usage every answer ends with (stream_options
+// include_usage): it went to encoding/json, the one chunk of each answer
+// that did.
+func (d *chunkDecoder) usageObject(s *scanner) bool {
+	var u usage
+	var seen [3]bool
+	ok := s.object(func(key []byte) bool {
+		k := fieldIndex(key, "prompt_tokens", "completion_tokens", "total_tokens")
+		if k >= 0 {
+			if seen[k] {
+				return false
+			}
+			seen[k] = true
+		}
+		var n int
+		ok := false
+		switch k {
+		case -1:
+			return s.skip(0) // the details objects, and what comes later
+		case 0, 1, 2:
+			n, ok = s.smallInt()
+		}
+		switch k {
+		case 0:
+			u.PromptTokens = n
+		case 1:
+			u.CompletionTokens = n
+		case 2:
+			u.TotalTokens = n
+		}
+		return ok
+	})
+	if ok {
+		d.c.Usage = &u
+	}
+	return ok
 }
 
 func (d *chunkDecoder) choicesArray(s *scanner) bool {

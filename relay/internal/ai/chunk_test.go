@@ -17,6 +17,15 @@ var chunkSeeds = []string{
 	`{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]}`,
 	`{"id":"c","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}`,
 	`{"id":"c","choices":[],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29}}`,
+	`{"id":"c","choices":[],"usage":{"prompt_tokens":1117,"completion_tokens":46,"total_tokens":1163,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}`,
+	`{"choices":[],"usage":{"prompt_tokens":1},"usage":{"total_tokens":2}}`,
+	`{"choices":[],"usage":{"prompt_tokens":1,"prompt_tokens":2}}`,
+	`{"choices":[],"usage":{"prompt_tokens":null,"total_tokens":3}}`,
+	`{"choices":[],"usage":{"prompt_tokens":1.5}}`,
+	`{"choices":[],"usage":{"Prompt_Tokens":7}}`,
+	`{"choices":[],"usage":{"prompt_tokens":12345678901}}`,
+	`{"choices":[],"usage":{}}`,
+	`{"choices":[],"usage":[]}`,
 	`{"choices":[{"index":0,"delta":{"content":"line\nbreak \"quoted\" \u00e9\ud83d\ude00"}}]}`,
 	`{"choices":[{"index":0,"delta":{"content":"bad \xff utf8"}}]}`,
 	`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"transfer_to_human","arguments":""}}]},"finish_reason":null}]}`,
@@ -50,7 +59,7 @@ func TestChunkDecoder(t *testing.T) {
 		checkChunk(t, []byte(s))
 	}
 	var d chunkDecoder
-	for _, s := range chunkSeeds[:3] {
+	for _, s := range chunkSeeds[:5] {
 		d.c = streamChunk{}
 		if !d.fast([]byte(s)) {
 			t.Errorf("%s: took the slow path, want the fast one", s)
