@@ -68,30 +68,7 @@ func TestLogWriteAckedBetweenChunks(t *testing.T) {
 	// the writer held in the hook.
 	t.Cleanup(func() { relOnce.Do(func() { close(release) }) })
 
-	convs := make([]string, 8)
-	for i := range convs {
-		_, c := newVisitor(t, s)
-		convs[i] = c.ID
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, backlog)
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < backlog; i += 16 {
-				if _, err := s.Append(context.Background(), convs[i%len(convs)], store.NewMessage{From: "visitor", Text: fmt.Sprint(i)}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	convs := appendFromMany(t, s, backlog)
 	select {
 	case <-inMove:
 	case <-time.After(60 * time.Second):
@@ -362,30 +339,7 @@ func TestLogDeletesMovedPrefix(t *testing.T) {
 func TestLogBusyDrainStopsAtHalf(t *testing.T) {
 	const at = 4 * logChunk
 	s, _ := openTest(t, Options{LogCompactAt: at, idleAfter: time.Hour})
-	convs := make([]string, 8)
-	for i := range convs {
-		_, c := newVisitor(t, s)
-		convs[i] = c.ID
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, at)
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < at; i += 16 {
-				if _, err := s.Append(context.Background(), convs[i%len(convs)], store.NewMessage{From: "visitor", Text: fmt.Sprint(i)}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	appendFromMany(t, s, at)
 	noop := func() {
 		t.Helper()
 		if err := s.update(context.Background(), func(*bolt.Tx) error { return nil }, nil); err != nil {
@@ -399,4 +353,36 @@ func TestLogBusyDrainStopsAtHalf(t *testing.T) {
 	if n := s.log.len(); n == 0 || n >= at/2 {
 		t.Fatalf("after a busy drain the log holds %d entries, want under %d but not none", n, at/2)
 	}
+}
+
+// appendFromMany makes 8 conversations and appends n visitor messages to
+// them from 16 writers at once (the group commit's batches), and returns
+// the conversations.
+func appendFromMany(t *testing.T, s *Store, n int) []string {
+	t.Helper()
+	convs := make([]string, 8)
+	for i := range convs {
+		_, c := newVisitor(t, s)
+		convs[i] = c.ID
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 16 {
+				if _, err := s.Append(context.Background(), convs[i%len(convs)], store.NewMessage{From: "visitor", Text: fmt.Sprint(i)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return convs
 }
