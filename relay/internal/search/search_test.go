@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"sort"
@@ -513,6 +514,98 @@ func TestSnippetCut(t *testing.T) {
 		}
 		if got := partsString(sn.Parts); got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A message stored after a quiet spell is searchable at once; the ones
+// stored within Refresh of an indexing wait for the next (a burst is
+// indexed in one go after it, not append by append while it lasts).
+func TestBurstWaitsForTheNextRefresh(t *testing.T) {
+	t.Parallel()
+	const refresh = 2 * time.Second
+	var svc *Service
+	st, err := boltdb.Open(t.TempDir(), boltdb.Options{OnAppend: func(a store.Appended) {
+		if svc != nil {
+			svc.OnAppend(a)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	_, conv, err := st.CreateVisitor(bg, storetest.TokenHash("burst"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc = New(st, Options{Refresh: refresh})
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "the index built", svc.Ready)
+	found := func(word string) bool {
+		res, err := svc.Search(Query{Text: word}, 0, 1)
+		return err == nil && res.Total == 1
+	}
+	say := func(text string) time.Time {
+		t.Helper()
+		at := time.Now()
+		if _, err := st.Append(bg, conv.ID, store.NewMessage{From: protocol.FromVisitor, Text: text}); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+
+	first := say("aardvark")
+	waitFor(t, "the first message indexed", func() bool { return found("aardvark") })
+	// The indexing that found it began after first: the next one begins
+	// refresh after it at the soonest.
+	say("bumblebee")
+	say("capybara")
+	waitFor(t, "the burst indexed", func() bool { return found("capybara") })
+	burst := time.Now()
+	if !found("bumblebee") {
+		t.Fatal("the burst's first message is not indexed with its last")
+	}
+	if waited := burst.Sub(first); waited < refresh {
+		t.Fatalf("the burst was indexed %v after the first message; want at least the refresh, %v", waited, refresh)
+	}
+
+	// After a quiet spell longer than refresh, a message does not wait.
+	waitFor(t, "a quiet spell", func() bool { return time.Since(burst) > refresh })
+	lone := say("dugong")
+	waitFor(t, "the lone message indexed", func() bool { return found("dugong") })
+	if took := time.Since(lone); took >= refresh {
+		t.Fatalf("a message after a quiet spell waited %v to be searchable; want less than the refresh, %v", took, refresh)
+	}
+}
+
+// A long queue is indexed whole, in order, through the pauses that let
+// the network in.
+func TestLongQueueIndexedWhole(t *testing.T) {
+	st, err := boltdb.Open(t.TempDir(), boltdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := New(st, Options{})
+	const n = 3000
+	for i := range n {
+		svc.Deliver(store.Message{ConversationID: fmt.Sprintf("c%04d", i), Seq: 1, From: protocol.FromVisitor, Text: fmt.Sprintf("parcel number w%04d", i), Time: time.Now()})
+	}
+	start := time.Now()
+	svc.drain()
+	if time.Since(start) < indexSlice {
+		t.Logf("the queue took %v: no pause was needed", time.Since(start))
+	}
+	if got := svc.idx.Len(); got != n {
+		t.Fatalf("indexed %d conversations of %d", got, n)
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		hits, total := svc.idx.Search(Query{Text: fmt.Sprintf("w%04d", i)}, 0, 10)
+		if total != 1 || hits[0].ID != fmt.Sprintf("c%04d", i) {
+			t.Fatalf("w%04d: %d hits %+v, want c%04d alone", i, total, hits, i)
 		}
 	}
 }

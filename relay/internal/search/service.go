@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -50,7 +49,16 @@ type Options struct {
 	Topic string
 	Peers Peers
 	Now   func() time.Time
+	// Refresh is the longest a stored message waits to be searchable
+	// (default DefaultRefresh). One coming after a quiet spell is indexed
+	// at once; the appends within Refresh of an indexing wait for the
+	// next, and are indexed together.
+	Refresh time.Duration
 }
+
+// DefaultRefresh is Options.Refresh's default, Elasticsearch's refresh
+// interval: a search sees a message at most a second after it was stored.
+const DefaultRefresh = time.Second
 
 // Service is the conversation search and the tags.
 type Service struct {
@@ -81,6 +89,9 @@ func New(st Store, opts Options) *Service {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Refresh <= 0 {
+		opts.Refresh = DefaultRefresh
 	}
 	return &Service{st: st, opts: opts, idx: NewIndex(), wake: make(chan struct{}, 1)}
 }
@@ -133,31 +144,60 @@ func (s *Service) Run(ctx context.Context) {
 		case <-time.After(time.Duration(min(try+1, 30)) * time.Second):
 		}
 	}
+	// Indexing is never urgent; a streamed chunk or an acknowledgement
+	// is. Woken by every append, indexing ran in the moments a burst of
+	// them made busy (100 AI answers starting or ending together) and
+	// took a processor from the goroutines sending to visitors then
+	// (bench/notes.md, "AI streaming", session 9). A burst's appends now
+	// wait for one indexing after it.
+	var last time.Time // when the last indexing that had work began
 	for {
-		s.drain()
+		// The queue is taken whole next: a wake-up sent before is spent.
+		select {
+		case <-s.wake:
+		default:
+		}
+		if began := time.Now(); s.drain() > 0 {
+			last = began
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
 		}
+		if wait := s.opts.Refresh - time.Since(last); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
 	}
 }
 
-// drain indexes the queued appends, in order.
-func (s *Service) drain() {
+// Pacing of a long indexing: indexSlice of work, then a pause of
+// indexPause. runtime.Gosched would not do: the scheduler takes a
+// goroutine that yielded back from its global queue before it looks at
+// the network, so the goroutines whose sockets became readable would wait
+// for the whole batch. A sleeping goroutine is on no queue.
+const (
+	indexSlice = 250 * time.Microsecond
+	indexPause = 50 * time.Microsecond
+)
+
+// drain indexes the queued appends, in order, a slice of work at a time,
+// and says how many there were.
+func (s *Service) drain() int {
 	s.qmu.Lock()
 	q := s.queue
 	s.queue = nil
 	s.qmu.Unlock()
 	var reread []string
-	for i, it := range q {
-		if i > 0 {
-			// Indexing is never urgent; a streamed chunk is. A burst of
-			// appends (100 AI answers ending together) would otherwise hold
-			// a processor for milliseconds while the goroutines writing
-			// chunks to visitors wait for it (bench/notes.md, AI streaming).
-			runtime.Gosched()
-		}
+	p := pacer{slice: time.Now()}
+	for _, it := range q {
+		p.step()
 		if it.conv != nil {
 			s.idx.AddConversation(*it.conv)
 		}
@@ -171,6 +211,7 @@ func (s *Service) drain() {
 	// assignment, transfer and close stores a system line just after),
 	// and for a conversation new to the index.
 	for _, id := range reread {
+		p.step()
 		c, err := s.st.Conversation(id)
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
@@ -179,6 +220,17 @@ func (s *Service) drain() {
 			continue
 		}
 		s.idx.AddConversation(c)
+	}
+	return len(q)
+}
+
+// pacer pauses a long indexing every indexSlice of work.
+type pacer struct{ slice time.Time }
+
+func (p *pacer) step() {
+	if time.Since(p.slice) > indexSlice {
+		time.Sleep(indexPause)
+		p.slice = time.Now()
 	}
 }
 
