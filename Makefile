@@ -152,7 +152,7 @@ IMAGE_ARGS   := --build-arg VERSION=$(VERSION) --build-arg REVISION=$(shell git 
 .PHONY: bench bench-quick
 BENCH_BINS := ./bench/cmd/kefubench ./bench/cmd/loadgen ./bench/cmd/bare ./bench/cmd/aitrace ./relay/cmd/fakeopenai
 
-bench: build ## load benchmarks of bin/kefu against a bare baseline (≤ 11 min): writes docs/benchmarks.md and bench/results/
+bench: build ## load benchmarks of bin/kefu against a bare baseline (≤ 12 min): writes docs/benchmarks.md and bench/results/
 	$(GO) build -o bin/ $(BENCH_BINS)
 	cd bench/widget && npm ci --no-audit --no-fund --silent
 	./bin/kefubench --kefu $(BIN)

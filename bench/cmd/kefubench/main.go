@@ -51,6 +51,7 @@ type config struct {
 	AIStreams   map[int]bool    // the ai scenario's levels to run (nil: all)
 	AISweep     []time.Duration // more pinned 1 000-stream runs, chunks this far apart
 	AIProfile   string          // when Kefu's AI runs are profiled: apart, during, trace or off
+	AIRounds    int             // rounds of the shared 100-stream level, paths alternating, pooled
 	ChatRates   []float64       // the chat scenario's offered rates (nil: all)
 	ProfileRate float64         // the chat scenario's profiled step (0: 10 000 msg/s)
 }
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Work, "work", "", "scratch directory (default: a new one under $TMPDIR)")
 	fs.StringVar(&cfg.Node, "node", "bench/widget", "the widget benchmark's npm package (node_modules installed)")
 	fs.StringVar(&scen, "scenarios", "capacity,chat,durable,ai,widget,modelload,search", "scenarios to run, comma-separated")
-	fs.DurationVar(&cfg.Budget, "budget", 0, "stop everything after this long (default 11m, quick 55s)")
+	fs.DurationVar(&cfg.Budget, "budget", 0, "stop everything after this long (default 12m, quick 55s)")
 	fs.DurationVar(&cfg.SoakFor, "soak-for", 10*time.Minute, "the soak scenario (not in the default list; give --budget): how long Kefu runs chat traffic")
 	fs.Float64Var(&cfg.SoakRate, "soak-rate", 7000, "the soak scenario's offered msg/s (70% of the knee in docs/benchmarks.md)")
 	fs.IntVar(&cfg.CapSessions, "capacity-sessions", 0, "the capacity scenario's sessions (default 19500; fewer while developing, the report's figure is the default)")
@@ -76,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	aiStreams := fs.String("ai-streams", "", "the ai scenario's levels to run, comma-separated stream counts (default: all; for development, the report shows only these)")
 	aiSweep := fs.String("ai-sweep", "80ms", "the ai scenario's extra pinned 1 000-stream runs, at these intervals between chunks (comma-separated; \"\": none), with Kefu's floor (bench/cmd/bare --ai-upstream)")
 	fs.StringVar(&cfg.AIProfile, "ai-profile", "apart", "Kefu's AI profiles (100 streams and more): \"apart\" in a run of their own, \"during\" the measured run (the profiler's cost counted), \"trace\" (an execution trace, apart), \"off\"")
+	fs.IntVar(&cfg.AIRounds, "ai-rounds", 5, "rounds of the shared 100-stream level (issue 13's), the paths taking turns; each path's chunks pooled")
 	chatRates := fs.String("chat-rates", "", "the chat scenario's offered msg/s, comma-separated (default: the whole ramp; for development, e.g. 10000 for the p99 at 10 000 msg/s)")
 	fs.Float64Var(&cfg.ProfileRate, "profile-rate", 0, "the chat scenario's profiled step in msg/s (default 10000; for development, e.g. 5000 to profile the knee)")
 	verbose := fs.Bool("v", false, "debug logging")
@@ -98,6 +100,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			cfg.AIStreams[n] = true
 		}
+	}
+	if cfg.AIRounds < 1 {
+		fmt.Fprintf(stderr, "kefubench: --ai-rounds: %d is not a count of rounds\n", cfg.AIRounds)
+		return 2
 	}
 	switch cfg.AIProfile {
 	case "apart", "during", "trace", "off":
@@ -128,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.ChatRates = append(cfg.ChatRates, r)
 	}
 	if cfg.Budget == 0 {
-		cfg.Budget = 660 * time.Second
+		cfg.Budget = 720 * time.Second
 		if cfg.Quick {
 			cfg.Budget = 55 * time.Second
 		}

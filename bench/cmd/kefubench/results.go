@@ -185,6 +185,48 @@ type AIRun struct {
 	// ChunkDelayMS is the fake's interval between chunks when it is not
 	// AI.ChunkDelayMS (the pinned sweep's runs).
 	ChunkDelayMS int `json:"chunk_delay_ms,omitempty"`
+	// RoundsP99MS is each round's per-chunk lag p99 when the row pools
+	// several rounds (the shared 100-stream level): the row's figures are
+	// over all their chunks.
+	RoundsP99MS []float64 `json:"rounds_p99_ms,omitempty"`
+
+	hists *aiHists // the row's histograms, to pool rounds (not stored)
+}
+
+// aiHists are a run's latency histograms.
+type aiHists struct{ chunk, mid, first, ttft *hist.H }
+
+// pool adds round o to r: counts add up, the histograms merge, the CPU
+// shares average over the rounds and the CPU per chunk is over all their
+// chunks.
+func (r *AIRun) pool(o AIRun) {
+	if r.hists == nil {
+		*r = o
+		r.RoundsP99MS = []float64{o.Chunk.P99M}
+		return
+	}
+	n := float64(len(r.RoundsP99MS))
+	avg := func(a, b float64) float64 { return (a*n + b) / (n + 1) }
+	perChunk := func(a, b float64) float64 {
+		if r.Chunks+o.Chunks == 0 {
+			return 0
+		}
+		return (a*float64(r.Chunks) + b*float64(o.Chunks)) / float64(r.Chunks+o.Chunks)
+	}
+	r.RelayUSPerChunk, r.FakeUSPerChunk = perChunk(r.RelayUSPerChunk, o.RelayUSPerChunk), perChunk(r.FakeUSPerChunk, o.FakeUSPerChunk)
+	r.RelayCPU, r.FakeCPU, r.GenCPU, r.OthersCPU = avg(r.RelayCPU, o.RelayCPU), avg(r.FakeCPU, o.FakeCPU), avg(r.GenCPU, o.GenCPU), avg(r.OthersCPU, o.OthersCPU)
+	r.Completes += o.Completes
+	r.Incompletes += o.Incompletes
+	r.Handoffs += o.Handoffs
+	r.Errors += o.Errors
+	r.Chunks += o.Chunks
+	r.ElapsedS = max(r.ElapsedS, o.ElapsedS)
+	r.hists.chunk.Merge(o.hists.chunk)
+	r.hists.mid.Merge(o.hists.mid)
+	r.hists.first.Merge(o.hists.first)
+	r.hists.ttft.Merge(o.hists.ttft)
+	r.Chunk, r.Mid, r.First, r.TTFT = r.hists.chunk.Summarize(), r.hists.mid.Summarize(), r.hists.first.Summarize(), r.hists.ttft.Summarize()
+	r.RoundsP99MS = append(r.RoundsP99MS, o.Chunk.P99M)
 }
 
 // Widget is the browser-side scenario.
