@@ -29,18 +29,36 @@ type seeded struct {
 	vis   map[string]string // name → visitor id
 }
 
-func seed(t *testing.T) *seeded {
+// indexedStore opens a real bbolt store whose appends go to *svc once it
+// is set.
+func indexedStore(t *testing.T, svc **Service) *boltdb.Store {
 	t.Helper()
-	var svc *Service
 	st, err := boltdb.Open(t.TempDir(), boltdb.Options{OnAppend: func(a store.Appended) {
-		if svc != nil {
-			svc.OnAppend(a)
+		if *svc != nil {
+			(*svc).OnAppend(a)
 		}
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// runBuilt runs svc until the test ends and waits for its index.
+func runBuilt(t *testing.T, svc *Service) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "the index built", svc.Ready)
+}
+
+func seed(t *testing.T) *seeded {
+	t.Helper()
+	var svc *Service
+	st := indexedStore(t, &svc)
 	s := &seeded{st: st, convs: map[string]string{}, vis: map[string]string{}}
 	for _, c := range []struct {
 		name  string
@@ -85,11 +103,7 @@ func seed(t *testing.T) *seeded {
 	}
 	svc = New(st, Options{})
 	s.svc = svc
-	ctx, cancel := context.WithCancel(bg)
-	done := make(chan struct{})
-	go func() { defer close(done); svc.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, "the index built", svc.Ready)
+	runBuilt(t, svc)
 	return s
 }
 
@@ -392,11 +406,7 @@ func TestSearchPages(t *testing.T) {
 func TestSearchStateFromTheStream(t *testing.T) {
 	s := seed(t)
 	node := New(s.st, Options{}) // fed only through Deliver, like a cluster node
-	ctx, cancel := context.WithCancel(bg)
-	done := make(chan struct{})
-	go func() { defer close(done); node.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, "the node's index built", node.Ready)
+	runBuilt(t, node)
 	ids := func(q Query) []string {
 		hits, _ := node.Index().Search(q, 0, MaxLimit)
 		var out []string
@@ -525,25 +535,13 @@ func TestBurstWaitsForTheNextRefresh(t *testing.T) {
 	t.Parallel()
 	const refresh = 2 * time.Second
 	var svc *Service
-	st, err := boltdb.Open(t.TempDir(), boltdb.Options{OnAppend: func(a store.Appended) {
-		if svc != nil {
-			svc.OnAppend(a)
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := indexedStore(t, &svc)
 	_, conv, err := st.CreateVisitor(bg, storetest.TokenHash("burst"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc = New(st, Options{Refresh: refresh})
-	ctx, cancel := context.WithCancel(bg)
-	done := make(chan struct{})
-	go func() { defer close(done); svc.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, "the index built", svc.Ready)
+	runBuilt(t, svc)
 	found := func(word string) bool {
 		res, err := svc.Search(Query{Text: word}, 0, 1)
 		return err == nil && res.Total == 1
