@@ -6,11 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/kefuhq/kefu/relay/internal/ai/openaitest"
 	"github.com/kefuhq/kefu/relay/internal/egress"
+	"github.com/kefuhq/kefu/relay/internal/testkit"
 )
 
 // bannerServer accepts connections and writes a line that is not HTTP,
@@ -34,15 +36,12 @@ func bannerServer(t *testing.T, banner string) string {
 	return ln.Addr().String()
 }
 
-// closedPort returns an address nothing listens on.
+// closedPort returns an address nothing listens on. It comes from below
+// the ephemeral range (testkit.FreePort): a port found with bind(:0) and
+// closed went to the next bind(:0), and CI once saw "connection refused"
+// answered by the banner server this test starts next.
 func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(testkit.FreePort(t)))
 }
 
 func TestUpstreamFailuresAreClassified(t *testing.T) {
