@@ -95,6 +95,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("kefu: starting", append([]any{"version", version}, cfg.ChangedAttrs()...)...)
 	log.Debug("kefu: configuration", cfg.LogAttrs()...)
 	setProcs(getenv, log)
+	defer setHeapFloor(cfg.HeapFloorMiB, getenv, log)()
 	a := app.New(cfg, log, version)
 	if err := a.Open(ctx); err != nil {
 		switch {

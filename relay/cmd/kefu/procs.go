@@ -3,6 +3,8 @@ package main
 import (
 	"log/slog"
 	"runtime"
+
+	"github.com/kefuhq/kefu/relay/internal/heapfloor"
 )
 
 // oneCPUProcs is the GOMAXPROCS the relay takes on one CPU. Go gives a
@@ -33,4 +35,19 @@ func setProcs(getenv func(string) string, log *slog.Logger) {
 		runtime.GOMAXPROCS(n)
 		log.Info("kefu: one CPU: more Go processors, so a goroutine blocked in the kernel does not stop the others (GOMAXPROCS overrides)", "gomaxprocs", n, "cpus", cur)
 	}
+}
+
+// setHeapFloor keeps the heap goal at least floorMiB (--heap-floor) on top
+// of the operator's GOGC, until the returned stop is called.
+func setHeapFloor(floorMiB int, getenv func(string) string, log *slog.Logger) (stop func()) {
+	if floorMiB <= 0 {
+		return func() {}
+	}
+	base, ok, err := heapfloor.Base(getenv("GOGC"))
+	if err != nil || !ok {
+		// The runtime read the same GOGC: off, or a value it ignored.
+		log.Info("kefu: --heap-floor not applied: GOGC turns the collector's pacing off or is not a percentage", "gogc", getenv("GOGC"))
+		return func() {}
+	}
+	return heapfloor.Start(uint64(floorMiB)<<20, base, log)
 }

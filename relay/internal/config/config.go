@@ -62,6 +62,7 @@ type Config struct {
 	SessionIdle           time.Duration
 	SessionAbsolute       time.Duration
 	LoginMemoryMiB        int
+	HeapFloorMiB          int // 0: GOGC alone paces the collector
 	AgentOfflineDrop      time.Duration
 	RetentionEvery        time.Duration
 	RetentionBatch        int
