@@ -253,7 +253,7 @@ func relayOptions() []option {
 		{name: "login-memory", env: "KEFU_LOGIN_MEMORY", def: "64", usage: "MiB that password checks may hold at once (argon2id takes 19 MiB each): max(1, this ÷ 19) sign-ins hash in parallel, 16 per slot wait up to 5s, the rest get 503 with Retry-After",
 			set: intSetter(19, 1<<16, func(c *Config) *int { return &c.LoginMemoryMiB }),
 			get: func(c *Config) string { return strconv.Itoa(c.LoginMemoryMiB) }},
-		{name: "heap-floor", env: "KEFU_HEAP_FLOOR", def: "64", usage: "MiB the Go collector lets the heap reach before it collects, whatever GOGC says of a smaller heap: a relay with few visitors collects less often, so a burst of AI answers is not slowed by a collection; a heap half this size or more is paced by GOGC alone; 0 turns this off; GOMEMLIMIT still bounds the heap",
+		{name: "heap-floor", env: "KEFU_HEAP_FLOOR", def: "32", usage: "MiB the Go collector lets the heap reach before it collects, whatever GOGC says of a smaller heap: a relay with few visitors collects less often, so a burst of AI answers is not slowed by a collection; a heap half this size or more is paced by GOGC alone; 0 turns this off; GOMEMLIMIT still bounds the heap",
 			set: intSetter(0, 1<<16, func(c *Config) *int { return &c.HeapFloorMiB }),
 			get: func(c *Config) string { return strconv.Itoa(c.HeapFloorMiB) }},
 		{name: "agent-offline-grace", env: "KEFU_AGENT_OFFLINE_GRACE", def: "2m", usage: "an agent offline this long loses their open chats to colleagues",

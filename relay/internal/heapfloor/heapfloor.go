@@ -105,15 +105,24 @@ func (t *tuner) collected() {
 	}
 	metrics.Read(t.sample)
 	if v := t.sample[0].Value; v.Kind() == metrics.KindUint64 {
-		// Small changes are not worth a call into the runtime (it
-		// takes the heap lock): only a move of more than a tenth.
-		if p := Percent(v.Uint64(), t.floor, t.base); p*10 < t.cur*9 || p*10 > t.cur*11 {
+		if p := Percent(v.Uint64(), t.floor, t.base); worthSetting(p, t.cur, t.base) {
 			debug.SetGCPercent(p)
 			t.cur = p
 			t.log.Debug("heapfloor: GOGC set", "gogc", p, "live_bytes", v.Uint64(), "floor_bytes", t.floor)
 		}
 	}
 	t.arm()
+}
+
+// worthSetting reports whether GOGC should move from cur to p. Small
+// moves are not worth a call into the runtime (it takes the heap lock):
+// only one of more than a tenth, or back to base, which must be exact (a
+// heap past the floor is paced by the operator's GOGC, not 10 % looser).
+func worthSetting(p, cur, base int) bool {
+	if p == cur {
+		return false
+	}
+	return p == base || p*10 < cur*9 || p*10 > cur*11
 }
 
 func (t *tuner) stop() {

@@ -33,6 +33,24 @@ func TestPercent(t *testing.T) {
 	}
 }
 
+func TestWorthSetting(t *testing.T) {
+	for _, c := range []struct {
+		p, cur, base int
+		want         bool
+	}{
+		{300, 300, 100, false},
+		{310, 300, 100, false}, // within a tenth
+		{340, 300, 100, true},
+		{260, 300, 100, true},
+		{100, 108, 100, true}, // back to the operator's GOGC, however close
+		{105, 100, 100, false},
+	} {
+		if got := worthSetting(c.p, c.cur, c.base); got != c.want {
+			t.Errorf("worthSetting(%d, %d, %d) = %v, want %v", c.p, c.cur, c.base, got, c.want)
+		}
+	}
+}
+
 func TestBase(t *testing.T) {
 	for _, c := range []struct {
 		env     string
