@@ -28,33 +28,43 @@ func TestProcs(t *testing.T) {
 	}
 }
 
-// TestHeapFloorLeavesGOGCOff: --heap-floor never turns a collector the
+// TestHeapFloor: the server's --heap-floor raises GOGC on this process's
+// small heap and puts it back at stop; it never turns a collector the
 // operator turned off (GOGC=off) back on, and 0 leaves GOGC alone.
-func TestHeapFloorLeavesGOGCOff(t *testing.T) {
+func TestHeapFloor(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	read := func() uint64 {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
 	for _, c := range []struct {
-		floor int
-		gogc  string
-	}{{64, "off"}, {64, "-1"}, {0, ""}} {
+		floor  int
+		gogc   string
+		raised bool
+	}{{32, "", true}, {64, "off", false}, {64, "-1", false}, {0, "", false}} {
 		stop := setHeapFloor(c.floor, func(k string) string {
 			if k == "GOGC" {
 				return c.gogc
 			}
 			return ""
 		}, log)
-		// A tuner sets GOGC on its own goroutine after a collection:
-		// several collections, each given a moment to be acted on.
-		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-		for range 5 {
+		// The tuner sets GOGC on its own goroutine after a collection:
+		// collections, each given a moment to be acted on, until GOGC
+		// moves (a raise is waited for up to 10 s, a wrong move for 5
+		// collections).
+		got := read()
+		for i, deadline := 0, time.Now().Add(10*time.Second); got == 100 && time.Now().Before(deadline) && (c.raised || i < 5); i++ {
 			runtime.GC()
 			time.Sleep(5 * time.Millisecond)
-			if metrics.Read(s); s[0].Value.Uint64() != 100 {
-				break
-			}
+			got = read()
 		}
 		stop()
-		if got := s[0].Value.Uint64(); got != 100 {
-			t.Fatalf("floor %d, GOGC=%q: the process's GOGC became %d, want it left at 100", c.floor, c.gogc, got)
+		if (got > 100) != c.raised {
+			t.Fatalf("floor %d, GOGC=%q: the process's GOGC became %d; want it raised: %v", c.floor, c.gogc, got, c.raised)
+		}
+		if after := read(); after != 100 {
+			t.Fatalf("floor %d, GOGC=%q: after stop GOGC is %d, want 100 again", c.floor, c.gogc, after)
 		}
 	}
 }
