@@ -436,13 +436,13 @@ func (s *Store) deleteFiles(ctx context.Context, convIDs []string) (int, error) 
 		}
 		n += len(names) / 2
 	}
-	objects, err := s.files.List(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
-		return n, fmt.Errorf("list files: %w", err)
+	names, err := s.objectNames(ctx)
+	if err != nil {
+		return n, err
 	}
-	for _, o := range objects {
-		if conv, _, ok := strings.Cut(o.Name, "/"); ok && want[conv] {
-			if err := s.eraseObject(ctx, o.Name); err != nil {
+	for _, name := range names {
+		if conv, _, ok := strings.Cut(name, "/"); ok && want[conv] {
+			if err := s.eraseObject(ctx, name); err != nil {
 				return n, err
 			}
 		}
@@ -453,6 +453,30 @@ func (s *Store) deleteFiles(ctx context.Context, convIDs []string) (int, error) 
 		}
 	}
 	return n, nil
+}
+
+// objectNames lists the names of the files bucket's objects from its
+// stream's subjects: one request. The object store's own List watches
+// the bucket with an ordered consumer until one says nothing is pending;
+// right after other objects' metadata was erased, on a three-server
+// cluster at load, CI saw that never happen and the erasure fail at its
+// 45 s timeout ("list files: context deadline exceeded").
+func (s *Store) objectNames(ctx context.Context) ([]string, error) {
+	// ADR-20: an object's metadata is on $O.<bucket>.M.<base64url(name)>.
+	meta := "$O." + s.opts.Prefix + "_files.M."
+	info, err := s.filesStream.Info(ctx, jetstream.WithSubjectFilter(meta+">"))
+	if err != nil {
+		return nil, fmt.Errorf("list files: %w", err)
+	}
+	names := make([]string, 0, len(info.State.Subjects))
+	for subj := range info.State.Subjects {
+		name, err := base64.URLEncoding.DecodeString(strings.TrimPrefix(subj, meta))
+		if err != nil {
+			continue // not a name the object store wrote, so none of ours
+		}
+		names = append(names, string(name))
+	}
+	return names, nil
 }
 
 // eraseObject overwrites an object's chunks and its metadata on every
