@@ -462,8 +462,7 @@ func (s *Store) deleteFiles(ctx context.Context, convIDs []string) (int, error) 
 // cluster at load, CI saw that never happen and the erasure fail at its
 // 45 s timeout ("list files: context deadline exceeded").
 func (s *Store) objectNames(ctx context.Context) ([]string, error) {
-	// ADR-20: an object's metadata is on $O.<bucket>.M.<base64url(name)>.
-	meta := "$O." + s.opts.Prefix + "_files.M."
+	meta := s.filesSubject("M")
 	info, err := s.filesStream.Info(ctx, jetstream.WithSubjectFilter(meta+">"))
 	if err != nil {
 		return nil, fmt.Errorf("list files: %w", err)
@@ -479,6 +478,13 @@ func (s *Store) objectNames(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
+// filesSubject is the prefix of the files bucket's subjects of a kind
+// (ADR-20): "C" for an object's chunks, $O.<bucket>.C.<object nuid>, and
+// "M" for its metadata, $O.<bucket>.M.<base64url(name)>.
+func (s *Store) filesSubject(kind string) string {
+	return "$O." + s.opts.Prefix + "_files." + kind + "."
+}
+
 // eraseObject overwrites an object's chunks and its metadata on every
 // replica (SecureDeleteMsg), leaving no trace of it in the store.
 func (s *Store) eraseObject(ctx context.Context, name string) error {
@@ -489,11 +495,10 @@ func (s *Store) eraseObject(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("file %s: %w", name, err)
 	}
-	bucket := s.opts.Prefix + "_files"
-	if _, err := s.eraseAll(ctx, s.filesStream, "$O."+bucket+".C."+info.NUID); err != nil {
+	if _, err := s.eraseAll(ctx, s.filesStream, s.filesSubject("C")+info.NUID); err != nil {
 		return fmt.Errorf("file %s: %w", name, err)
 	}
-	meta := "$O." + bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(name))
+	meta := s.filesSubject("M") + base64.URLEncoding.EncodeToString([]byte(name))
 	if _, err := s.eraseAll(ctx, s.filesStream, meta); err != nil {
 		return fmt.Errorf("file %s: %w", name, err)
 	}
