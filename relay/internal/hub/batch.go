@@ -23,12 +23,14 @@ import (
 // only ever joins frames that were already waiting, so it adds no
 // latency.
 //
-// A streamed answer's delta that finds the queue empty and no writer
-// running is written by Send itself, in the publisher's goroutine (one
-// goroutine start and one thread wake-up less per delta). That write
-// must never wait for the peer, so it goes into the held socket and out
-// with one non-blocking write(2) (tryHold, releaseNow); whatever the
-// kernel does not take is left to a writer goroutine, as before.
+// A streamed answer's delta that finds no writer running is written by
+// Send itself, in the publisher's goroutine (one goroutine start and one
+// thread wake-up less per delta), with the frames waiting before it if
+// the writer started for them has not run yet; so are the owner's copy
+// and ack by Release (Conn.writableNow). That write must never wait for
+// the peer, so it goes into the held socket and out with one non-blocking
+// write(2) (tryHold, releaseNow); whatever the kernel does not take is
+// left to a writer goroutine, as before.
 
 // batchMax is the most a held socket keeps before it writes anyway: the
 // bytes in flight a connection may have (DefaultWindow), so a held batch

@@ -30,7 +30,10 @@ type Frame struct {
 	// Delta, on a streamed answer's piece, lets a connection that fell
 	// behind merge consecutive pieces of one stream into one frame.
 	Delta *protocol.Delta
-	ctl   *watchCtl // set on the hold/release markers of Watch
+	// Stream marks another frame of a streamed answer (its typing
+	// indicator): Send writes it itself when it can, as it does a delta.
+	Stream bool
+	ctl    *watchCtl // set on the hold/release markers of Watch
 }
 
 // watchCtl marks the start (hold) or end (release, with the replay) of a
@@ -101,6 +104,7 @@ type Conn struct {
 	spare    []Frame // a drained queue kept for reuse
 	started  bool    // Start was called: Send may start a writer
 	draining bool    // a writer goroutine is running
+	kicked   bool    // it was started but has not run yet: a delta or a Release may take its place (writableNow)
 	holds    int     // Hold calls not yet Released: queued frames wait for a writer
 
 	closeOnce sync.Once
@@ -228,12 +232,18 @@ func (c *Conn) Send(f Frame) bool {
 		c.Close(protocol.CloseSlow, "too slow: send queue full")
 		return false
 	}
-	if c.started && !c.draining && len(c.queue) == 0 && c.inlineable(f) && c.out.tryHold() {
-		// No writer runs and nothing waits: this goroutine is the writer
-		// for one frame (draining keeps any other out).
-		c.draining = true
-		c.mu.Unlock()
-		c.sendInline(f)
+	if c.started && (f.Delta != nil || f.Stream) && f.ctl == nil && c.writableNow(len(f.Data)) && c.out.tryHold() {
+		// A streamed answer's frame: this goroutine is the writer, for
+		// the frames waiting, if any, and f after them (draining keeps
+		// any other out). Those frames only: they come one at a time
+		// per stream, tens of milliseconds apart, so a writer goroutine
+		// never finds a second one to send with it, while a burst of
+		// chat frames does (one write(2) for the lot) and keeps its
+		// writer.
+		if c.queue == nil {
+			c.queue, c.spare = c.spare, nil
+		}
+		c.writeNowLocked(append(c.queue, f))
 		return true
 	}
 	if c.queue == nil {
@@ -245,32 +255,62 @@ func (c *Conn) Send(f Frame) bool {
 	return true
 }
 
-// inlineMax is the largest frame Send writes itself: a held socket keeps
-// at most batchMax, and a bigger frame is no streamed word.
+// inlineMax is the most a goroutine writes itself instead of a writer
+// goroutine: a held socket keeps at most batchMax, and a streamed word, a
+// message's copy and its ack are far smaller.
 const inlineMax = 16 << 10
 
-// inlineable reports whether Send may write f itself: a streamed answer's
-// piece on a socket made by Accept whose window is open (the writer's wait
-// for a pong is not for a publisher to make). Deltas only: they come one
-// at a time per stream, tens of milliseconds apart, so a writer goroutine
-// never finds a second one to send with it, while a burst of chat frames
-// does (one write(2) for the lot) and keeps its writer. Called under mu
-// with no writer running, so the writer state is stable.
-func (c *Conn) inlineable(f Frame) bool {
-	return f.Delta != nil && f.ctl == nil && c.out != nil && len(f.Data) <= inlineMax && c.written-c.acked < c.opts.Window
+// writableNow reports whether the calling goroutine may write the frames
+// waiting and extra bytes more itself, into the held socket with one
+// non-blocking write(2) (writeNowLocked): when no writer runs and nothing
+// waits, or nothing but a Hold's frames, now released; or when the writer
+// goroutine started for them has not run yet (kicked). Their writer may
+// wait milliseconds for a processor on a busy relay, and an answer's
+// first piece, which comes right after its question's copy, ack and
+// typing indicator, would wait with it. Not for Watch markers, nor past
+// inlineMax or the window: no such write may wait. Called under mu with
+// no writer running, so the writer state is stable.
+func (c *Conn) writableNow(extra int) bool {
+	switch {
+	case c.out == nil:
+		return false
+	case !c.draining && len(c.queue) == 0:
+	case !c.draining && c.holds > 0, c.draining && !c.kicked:
+		return false
+	}
+	n := int64(extra)
+	for _, q := range c.queue {
+		if q.ctl != nil {
+			return false
+		}
+		n += int64(len(q.Data))
+	}
+	return n <= inlineMax && c.written-c.acked+n < c.opts.Window
 }
 
-// sendInline writes f into the held socket and lets it out with one
+// writeNowLocked makes the calling goroutine the writer of frames (the
+// queue taken whole, and what it adds) and writes them (sendInline).
+// Called under mu once writableNow and tryHold said yes; returns with mu
+// unlocked.
+func (c *Conn) writeNowLocked(frames []Frame) {
+	c.queue, c.kicked, c.draining = nil, false, true
+	c.mu.Unlock()
+	c.sendInline(frames)
+}
+
+// sendInline writes batch into the held socket and lets it out with one
 // non-blocking write(2). What the kernel did not take, and frames queued
 // meanwhile, are left to a writer goroutine.
-func (c *Conn) sendInline(f Frame) {
-	if !c.handleNow(f) {
-		c.out.releaseNow() // the connection is gone; drop what is held
-		c.mu.Lock()
-		c.draining = false
-		c.queue = nil
-		c.mu.Unlock()
-		return
+func (c *Conn) sendInline(batch []Frame) {
+	for _, g := range merge(batch) {
+		if !c.handleNow(g) {
+			c.out.releaseNow() // the connection is gone; drop what is held
+			c.mu.Lock()
+			c.draining = false
+			c.queue = nil
+			c.mu.Unlock()
+			return
+		}
 	}
 	left, err := c.out.releaseNow()
 	if err != nil {
@@ -283,11 +323,16 @@ func (c *Conn) sendInline(f Frame) {
 		return
 	}
 	c.mu.Lock()
+	if c.spare == nil && cap(batch) <= spareCap {
+		clear(batch)
+		c.spare = batch[:0]
+	}
 	if !left && (len(c.queue) == 0 || c.isClosing()) {
 		c.draining = false
 		c.mu.Unlock()
 		return
 	}
+	c.kicked = true
 	c.mu.Unlock()
 	go c.drain()
 }
@@ -332,6 +377,12 @@ func (c *Conn) Release(fs ...Frame) bool {
 		}
 		c.queue = append(c.queue, f)
 	}
+	if ok && c.started && c.holds == 0 && len(c.queue) > 0 && c.writableNow(0) && c.out.tryHold() {
+		// The owner writes its frames itself (the copy and its ack, in
+		// one write(2)): it has nothing else to do first.
+		c.writeNowLocked(c.queue)
+		return true
+	}
 	c.kickLocked()
 	c.mu.Unlock()
 	return ok
@@ -341,7 +392,7 @@ func (c *Conn) Release(fs ...Frame) bool {
 // keeps them, unless holdMax of them wait).
 func (c *Conn) kickLocked() {
 	if c.started && !c.draining && len(c.queue) > 0 && (c.holds == 0 || len(c.queue) >= holdMax) {
-		c.draining = true
+		c.draining, c.kicked = true, true
 		go c.drain()
 	}
 }
@@ -354,6 +405,16 @@ func (c *Conn) kickLocked() {
 // queue empty — frames queued while it wrote join the same write. A
 // frame that finds the queue empty and no batch held is written at once.
 func (c *Conn) drain() {
+	c.mu.Lock()
+	if !c.kicked {
+		// A Send or a Release took this writer's place before it ran
+		// (writableNow), or another goroutine started for the same
+		// place took it.
+		c.mu.Unlock()
+		return
+	}
+	c.kicked = false
+	c.mu.Unlock()
 	// Held already when Send wrote a frame itself and the kernel did not
 	// take all of it: the rest goes out first, with the next frames.
 	held := c.out != nil && c.out.pending()
