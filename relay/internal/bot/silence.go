@@ -19,38 +19,36 @@ type silence struct {
 	mu     sync.Mutex
 	last   time.Time // the last delta; zero before the first
 	shown  bool
-	done   chan struct{}
+	t      *time.Timer
 	closed bool
 }
 
 // watchSilence starts watching; call delta on every delta and stop at the
-// end.
+// end. A timer checks (keepTyping says why not a goroutine).
 func (f *Flow) watchSilence(ctx context.Context, topic, conv string) *silence {
-	s := &silence{f: f, topic: topic, conv: conv, done: make(chan struct{})}
-	go func() {
-		t := time.NewTicker(max(f.opts.StillWorkingAfter/4, 10*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-s.done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			s.mu.Lock()
-			if !s.shown && !s.last.IsZero() && time.Since(s.last) >= f.opts.StillWorkingAfter {
-				s.shown = true
-				f.hub.Publish(topic, s.frame(true, protocol.TypingWorking))
-			}
-			s.mu.Unlock()
+	s := &silence{f: f, topic: topic, conv: conv}
+	step := max(f.opts.StillWorkingAfter/4, 10*time.Millisecond)
+	s.mu.Lock() // the callback reads s.t
+	defer s.mu.Unlock()
+	s.t = time.AfterFunc(step, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed || ctx.Err() != nil {
+			return
 		}
-	}()
+		if !s.shown && !s.last.IsZero() && time.Since(s.last) >= f.opts.StillWorkingAfter {
+			s.shown = true
+			f.hub.Publish(topic, s.frame(true, protocol.TypingWorking))
+		}
+		s.t.Reset(step)
+	})
 	return s
 }
 
 func (s *silence) frame(on bool, status string) hub.Frame {
-	return hub.NewFrame(protocol.TypingOut{Type: protocol.TypeTyping, ConversationID: s.conv, From: protocol.FromBot, Author: AuthorAI, On: on, Status: status})
+	f := hub.NewFrame(protocol.TypingOut{Type: protocol.TypeTyping, ConversationID: s.conv, From: protocol.FromBot, Author: AuthorAI, On: on, Status: status})
+	f.Stream = true
+	return f
 }
 
 // delta records a delta; a "still working" shown is taken back.
@@ -72,7 +70,7 @@ func (s *silence) stop() {
 		return
 	}
 	s.closed = true
-	close(s.done)
+	s.t.Stop()
 	if s.shown {
 		s.shown = false
 		s.f.hub.Publish(s.topic, s.frame(false, ""))

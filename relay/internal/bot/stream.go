@@ -225,12 +225,13 @@ func (f *Flow) answerOnce(ctx context.Context, st *stream) bool {
 	}
 	first := true
 	res, err := f.ai.Answer(ctx, req, func(text string) error {
+		silence.delta()
+		f.publishDelta(st, text)
 		if first {
+			// After the piece: the indicator's end must not delay it.
 			first = false
 			stopTyping()
 		}
-		silence.delta()
-		f.publishDelta(st, text)
 		return nil
 	})
 	stopTyping()
@@ -418,29 +419,43 @@ func (f *Flow) history(convID string, set ai.Settings) ([]ai.Turn, string, used,
 }
 
 // keepTyping shows the bot typing until the returned stop is called.
+// Timers, not goroutines, keep the watches of an answer (keepTyping,
+// watchListeners, watchSilence): an answer's start makes no goroutine
+// that must run at once, and on a busy relay every runnable goroutine
+// delays the first pieces of the answers already streaming.
 func (f *Flow) keepTyping(ctx context.Context, topic, convID string) (stop func()) {
 	frame := func(on bool) hub.Frame {
-		return hub.NewFrame(protocol.TypingOut{Type: protocol.TypeTyping, ConversationID: convID, From: protocol.FromBot, Author: AuthorAI, On: on})
+		fr := hub.NewFrame(protocol.TypingOut{Type: protocol.TypeTyping, ConversationID: convID, From: protocol.FromBot, Author: AuthorAI, On: on})
+		fr.Stream = true
+		return fr
 	}
 	f.hub.Publish(topic, frame(true))
-	done := make(chan struct{})
-	var once sync.Once
-	go func() {
-		t := time.NewTicker(typingEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				f.hub.Publish(topic, frame(true))
-			case <-done:
-				f.hub.Publish(topic, frame(false))
-				return
-			case <-ctx.Done():
-				return
-			}
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock() // the callback reads t
+	t = time.AfterFunc(typingEvery, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped || ctx.Err() != nil {
+			return
 		}
-	}()
-	return func() { once.Do(func() { close(done) }) }
+		f.hub.Publish(topic, frame(true))
+		t.Reset(typingEvery)
+	})
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		stopped = true
+		t.Stop()
+		if ctx.Err() == nil { // a canceled answer's end says the rest
+			f.hub.Publish(topic, frame(false))
+		}
+	}
 }
 
 // watchListeners cancels the answer once nobody has been listening to the
@@ -448,36 +463,50 @@ func (f *Flow) keepTyping(ctx context.Context, topic, convID string) (stop func(
 // HTTP client within PollGrace. The answer can no longer reach anyone and
 // was not asked for again (policy in docs/ai.md).
 func (f *Flow) watchListeners(ctx context.Context, st *stream) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		step := min(time.Second, f.opts.AbandonAfter/4)
-		t := time.NewTicker(step)
-		defer t.Stop()
-		var alone time.Duration
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if f.hub.Listening(st.topic, f.opts.PollGrace) || f.listenedElsewhere(ctx, st.conv) {
-				alone = 0
-				continue
-			}
-			if alone += step; alone >= f.opts.AbandonAfter {
-				f.mu.Lock()
-				st.abandoned = true
-				if st.cancel != nil {
-					st.cancel()
-				}
-				f.mu.Unlock()
-				return
-			}
+	step := min(time.Second, f.opts.AbandonAfter/4)
+	var (
+		mu      sync.Mutex
+		stopped bool
+		alone   time.Duration
+		t       *time.Timer
+	)
+	check := func() {
+		mu.Lock()
+		gone := stopped
+		mu.Unlock()
+		if gone || ctx.Err() != nil {
+			return
 		}
-	}()
-	return func() { close(done) }
+		// Asked without mu: a peer's answer may take a while, and stop
+		// does not wait for it.
+		heard := f.hub.Listening(st.topic, f.opts.PollGrace) || f.listenedElsewhere(ctx, st.conv)
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		if heard {
+			alone = 0
+		} else if alone += step; alone >= f.opts.AbandonAfter {
+			f.mu.Lock()
+			st.abandoned = true
+			if st.cancel != nil {
+				st.cancel()
+			}
+			f.mu.Unlock()
+			return
+		}
+		t.Reset(step)
+	}
+	mu.Lock() // check reads t
+	t = time.AfterFunc(step, check)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
 }
 
 // saveBudget has the token budget's usage stored within BudgetSaveEvery
