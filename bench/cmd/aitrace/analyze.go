@@ -17,6 +17,12 @@ type matchers struct {
 	stream string // a frame of every answer's goroutine
 	read   string // the frame it waits for the upstream in
 	write  string // a frame of the system call that sends a chunk on
+	// An answer's first chunk often comes with the reply's headers: the
+	// goroutine waits in reply, and one with replier in its stack (net/
+	// http's readLoop) reads the reply and wakes it. That chunk's time
+	// starts when the network woke the replier.
+	reply   string
+	replier string
 }
 
 // chunk is one chunk's way through the relay.
@@ -63,6 +69,8 @@ func analyze(r io.Reader, m matchers) (*result, error) {
 	res := &result{}
 	var (
 		waitsForUpstream = map[trace.GoID]bool{}
+		waitsForReply    = map[trace.GoID]bool{}
+		woke             = map[trace.GoID]trace.Time{} // when each goroutine last became runnable
 		ready            = map[trace.GoID]trace.Time{}
 		ran              = map[trace.GoID]trace.Time{}
 		count            = map[trace.GoID]int{}
@@ -110,6 +118,9 @@ func analyze(r io.Reader, m matchers) (*result, error) {
 					delete(runStart, g)
 				}
 			}
+			if from == trace.GoWaiting && to == trace.GoRunnable {
+				woke[g] = e.Time()
+			}
 			switch {
 			case to == trace.GoRunning:
 				runStart[g] = e.Time()
@@ -121,12 +132,22 @@ func analyze(r io.Reader, m matchers) (*result, error) {
 			case from == trace.GoRunning && to == trace.GoWaiting:
 				s := e.Stack()
 				waitsForUpstream[g] = has(s, m.stream) && has(s, m.read)
+				waitsForReply[g] = m.reply != "" && has(s, m.stream) && has(s, m.reply)
 				if rootOf[g] == "" {
 					rootOf[g] = root(s)
 				}
 			case from == trace.GoWaiting && to == trace.GoRunnable && waitsForUpstream[g]:
 				ready[g] = e.Time()
 				waitsForUpstream[g] = false
+			case from == trace.GoWaiting && to == trace.GoRunnable && waitsForReply[g]:
+				waitsForReply[g] = false
+				if r := e.Goroutine(); r != trace.NoGoroutine && has(e.Stack(), m.replier) {
+					t, ok := woke[r]
+					if !ok {
+						t = e.Time()
+					}
+					ready[g] = t
+				}
 			case from == trace.GoRunning && to == trace.GoSyscall:
 				s := e.Stack()
 				inSys[g] = syscall{start: e.Time(), what: caller(s)}

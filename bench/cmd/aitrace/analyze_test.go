@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"runtime/trace"
 	"strings"
@@ -147,5 +149,84 @@ func TestReportWithoutChunks(t *testing.T) {
 func TestAnalyzeRefusesGarbage(t *testing.T) {
 	if _, err := analyze(strings.NewReader("not a trace"), matchers{}); err == nil {
 		t.Error("no error for a file that is no trace")
+	}
+}
+
+// askAndForward is an answer's start in small: it posts the question,
+// and the first chunk comes with the reply's headers, which net/http's
+// readLoop reads and hands over; it is sent on at once.
+func askAndForward(client *http.Client, url string, to net.Conn, done chan<- error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		done <- err
+		return
+	}
+	buf := make([]byte, 64)
+	n, err := resp.Body.Read(buf)
+	if n > 0 {
+		forward(to, buf[:n])
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == io.EOF {
+		err = nil
+	}
+	done <- err
+}
+
+// A first chunk that came with the reply's headers is found too, its time
+// counted from the network's waking the goroutine that read the reply;
+// without the reply matcher it is not (the answer never waited in read).
+func TestAnalyzeFindsFirstChunksWithTheReply(t *testing.T) {
+	const n = 5
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		// Headers and the chunk in one write(2): the reader gets both at once.
+		_, _ = io.WriteString(w, "data: chunk\n\n")
+		w.(http.Flusher).Flush()
+	}))
+	defer srv.Close()
+	client := srv.Client()
+	relayOut, visitor := tcpPair(t)
+	go func() { _, _ = io.Copy(io.Discard, visitor) }()
+	var tr bytes.Buffer
+	if err := trace.Start(&tr); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		done := make(chan error, 1)
+		go askAndForward(client, srv.URL, relayOut, done)
+		select {
+		case err := <-done:
+			if err != nil {
+				trace.Stop()
+				t.Fatalf("answer %d: %v", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			trace.Stop()
+			t.Fatalf("answer %d never came", i)
+		}
+	}
+	trace.Stop()
+	m := matchers{stream: "aitrace.askAndForward", read: "poll.(*FD).Read", write: "aitrace.forward", reply: "http.(*persistConn).roundTrip", replier: "http.(*persistConn).readLoop"}
+	r, err := analyze(bytes.NewReader(tr.Bytes()), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.chunks) != n {
+		t.Fatalf("found %d chunks, want %d", len(r.chunks), n)
+	}
+	for i, c := range r.chunks {
+		if c.index != 1 || c.ready <= 0 || c.run < c.ready || c.write < c.run {
+			t.Errorf("chunk %d: index %d, ready %d, ran %d, sent %d", i, c.index, c.ready, c.run, c.write)
+		}
+	}
+	m.reply = ""
+	r, err = analyze(bytes.NewReader(tr.Bytes()), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.chunks) >= n {
+		t.Errorf("without the reply matcher: %d chunks, want fewer than %d", len(r.chunks), n)
 	}
 }

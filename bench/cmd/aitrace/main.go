@@ -2,7 +2,9 @@
 // answers (kefubench --ai-profile trace writes one per 100-stream run:
 // bench/results/ai-kefu-100.trace.out) and says where each chunk's time
 // in the relay went: from its goroutine made runnable by the upstream's
-// bytes to the system call that sends it to the visitor, how much of that
+// bytes (for a first chunk that came with the reply's headers, from the
+// network's waking net/http's readLoop, which hands the reply over) to
+// the system call that sends it to the visitor, how much of that
 // was waiting for a processor, which chunks of their answers the slowest
 // 1 % were, and what ran at those moments. go tool trace shows the same
 // trace by hand; this lines the slow chunks up with it.
@@ -32,6 +34,8 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&m.stream, "stream", "bot.(*Flow).answerOnce", "a frame of every answer's goroutine")
 	fs.StringVar(&m.read, "read", "poll.(*FD).Read", "the frame an answer's goroutine waits for the upstream in")
 	fs.StringVar(&m.write, "write", "hub.(*Conn)", "a frame of the system call that sends a chunk on")
+	fs.StringVar(&m.reply, "reply", "http.(*persistConn).roundTrip", "the frame an answer's goroutine waits for the upstream's reply (headers) in; its first chunk may come with them")
+	fs.StringVar(&m.replier, "replier", "http.(*persistConn).readLoop", "a frame of the goroutine that reads the reply and hands it over")
 	window := fs.String("window", "", "a stretch of the trace, in ms from its start (e.g. 0-130): what ran, and the system calls made")
 	top := fs.Int("top", 10, "lines per list")
 	if err := fs.Parse(args); err != nil {
