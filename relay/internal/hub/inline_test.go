@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/kefuhq/kefu/relay/protocol"
 )
 
@@ -95,6 +96,21 @@ func TestSendNeverWaitsForAStalledReader(t *testing.T) {
 	}
 }
 
+// onOneProcessor starts a connection for a test that runs on one
+// processor from now on: a writer goroutine the test makes Send start
+// cannot run before the test blocks, so it finds the writer started and
+// not running. It returns the client and a deadline for its reads.
+func onOneProcessor(t *testing.T) (*Conn, *websocket.Conn, context.Context) {
+	t.Helper()
+	prev := runtime.GOMAXPROCS(1)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	c, cl := unstarted(t, ConnOptions{Queue: 256, WriteTimeout: 10 * time.Second, PingInterval: time.Hour, ReadLimit: 1 << 16})
+	c.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return c, cl, ctx
+}
+
 // A delta that comes while the writer started for the frames before it
 // has not run yet takes its place: those frames and the delta leave in
 // one write(2) before Send returns, in order, and the writer, when it
@@ -102,13 +118,7 @@ func TestSendNeverWaitsForAStalledReader(t *testing.T) {
 // its question's copy, ack and typing indicator; on a busy relay their
 // writer may wait milliseconds for a processor, and the piece with it.)
 func TestSendTakesTheWaitingWritersPlace(t *testing.T) {
-	// One processor: the writer goroutine a chat frame starts cannot run
-	// before this one blocks, so the delta finds it started, not running.
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	c, cl := unstarted(t, ConnOptions{Queue: 256, WriteTimeout: 10 * time.Second, PingInterval: time.Hour, ReadLimit: 1 << 16})
-	c.Start()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	c, cl, ctx := onOneProcessor(t)
 	const rounds = 50
 	taken := 0
 	for i := 1; i <= rounds; i++ {
@@ -196,13 +206,7 @@ func TestSendOrderWithTwoSenders(t *testing.T) {
 // and a streamed answer's other frames (Stream) are written by Send
 // itself like its deltas.
 func TestReleaseAndStreamFramesWriteThemselves(t *testing.T) {
-	// One processor, as in TestSendTakesTheWaitingWritersPlace: a writer
-	// goroutine started here could not have run by the time of the check.
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	c, cl := unstarted(t, ConnOptions{Queue: 256, WriteTimeout: 10 * time.Second, PingInterval: time.Hour, ReadLimit: 1 << 16})
-	c.Start()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	c, cl, ctx := onOneProcessor(t)
 	const rounds = 50
 	released, streamed := 0, 0
 	for i := 1; i <= rounds; i++ {
