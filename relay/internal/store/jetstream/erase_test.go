@@ -235,3 +235,47 @@ func TestEraseRaceWithTrimmer(t *testing.T) {
 		t.Errorf("a stored revision (#%d) taken as gone after an unrelated error", stored.Sequence)
 	}
 }
+
+// A scan told of a newest message that an erasure then deletes (no
+// marker is left) still ends, with what is left, instead of waiting for
+// its context: follow asks for the newest again.
+func TestScanEndsWhenItsNewestIsErased(t *testing.T) {
+	c := natstest.Run(t, natstest.Options{})
+	s := openOn(t, c, 0, "kefu", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv := s.docs
+	if _, err := kv.Put(ctx, "a", []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := kv.Put(ctx, "b", []byte("erased"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.js.Stream(ctx, "KV_"+kv.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The scan learnt rev was the newest; then it was erased.
+	if err := st.SecureDeleteMsg(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var keys []string
+	start := time.Now()
+	err = follow(ctx, st, "$KV."+kv.Bucket()+".>", rev, w, func(e jetstream.KeyValueEntry) error {
+		keys = append(keys, e.Key())
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("after %v: %v", time.Since(start), err)
+	}
+	if len(keys) != 1 || keys[0] != "a" {
+		t.Errorf("delivered %q, want [a]", keys)
+	}
+	t.Logf("ended %v after the erased newest", time.Since(start))
+}

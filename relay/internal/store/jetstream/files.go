@@ -512,39 +512,27 @@ func (s *Store) scanFiltered(ctx context.Context, kv jetstream.KeyValue, filter 
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
 	}
-	newest, err := st.GetLastMsgForSubject(ctx, kvSubject(kv, filter))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
+	subject := kvSubject(kv, filter)
+	last, err := newestSeq(ctx, st, subject)
+	if err != nil || last == 0 {
+		return wrapScan(kv, err)
 	}
 	w, err := kv.Watch(ctx, filter)
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
 	}
 	defer w.Stop()
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				return fmt.Errorf("scan %s: watcher closed", kv.Bucket())
-			}
-			if e == nil {
-				continue
-			}
-			if e.Operation() == jetstream.KeyValuePut {
-				if err := fn(e.Key(), e.Value()); err != nil {
-					return err
-				}
-			}
-			if e.Revision() >= newest.Sequence {
-				return nil
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("scan %s: %w", kv.Bucket(), ctx.Err())
+	var errFn error
+	err = follow(ctx, st, subject, last, w, func(e jetstream.KeyValueEntry) error {
+		if e.Operation() == jetstream.KeyValuePut {
+			errFn = fn(e.Key(), e.Value())
 		}
+		return errFn
+	})
+	if errFn != nil {
+		return errFn
 	}
+	return wrapScan(kv, err)
 }
 
 // AddNote adds an internal note to a conversation. A note whose ClientID

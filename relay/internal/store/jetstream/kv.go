@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/nats-io/nats.go/jetstream"
@@ -106,14 +107,11 @@ func (s *Store) scan(ctx context.Context, kv jetstream.KeyValue, fn func(key str
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
 	}
-	newest, err := st.GetLastMsgForSubject(ctx, "$KV."+kv.Bucket()+".>")
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil
+	subject := "$KV." + kv.Bucket() + ".>"
+	last, err := newestSeq(ctx, st, subject)
+	if err != nil || last == 0 {
+		return wrapScan(kv, err)
 	}
-	if err != nil {
-		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
-	}
-	last := newest.Sequence
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
@@ -125,33 +123,86 @@ func (s *Store) scan(ctx context.Context, kv jetstream.KeyValue, fn func(key str
 	var order []string
 	values := map[string][]byte{}
 	live := map[string]bool{}
+	err = follow(ctx, st, subject, last, w, func(e jetstream.KeyValueEntry) error {
+		if _, seen := live[e.Key()]; !seen {
+			order = append(order, e.Key())
+		}
+		values[e.Key()] = e.Value()
+		live[e.Key()] = e.Operation() == jetstream.KeyValuePut
+		return nil
+	})
+	if err != nil {
+		return wrapScan(kv, err)
+	}
+	for _, k := range order {
+		if live[k] {
+			if err := fn(k, values[k]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// scanRecheck is how often a scan that has not reached the newest
+// revision it was told of asks for the newest again. An erasure deletes
+// messages without leaving a marker (erase.go): had it taken that one,
+// the watcher would never deliver it, and the scan would wait for its
+// context to end.
+const scanRecheck = 250 * time.Millisecond
+
+// follow passes the entries w delivers to each until one at or past last
+// (the newest message on subject when the scan began, or the newest now
+// if that one was erased meanwhile) has come.
+func follow(ctx context.Context, st jetstream.Stream, subject string, last uint64, w jetstream.KeyWatcher, each func(jetstream.KeyValueEntry) error) error {
+	recheck := time.NewTicker(scanRecheck)
+	defer recheck.Stop()
+	var seen uint64 // the newest revision delivered
 	for {
 		select {
 		case e, ok := <-w.Updates():
 			if !ok {
-				return fmt.Errorf("scan %s: watcher closed", kv.Bucket())
+				return errors.New("watcher closed")
 			}
 			if e == nil {
 				continue // the watcher's own "caught up" may come early on a follower
 			}
-			if _, seen := live[e.Key()]; !seen {
-				order = append(order, e.Key())
+			if err := each(e); err != nil {
+				return err
 			}
-			values[e.Key()] = e.Value()
-			live[e.Key()] = e.Operation() == jetstream.KeyValuePut
-			if e.Revision() < last {
-				continue
+			if seen = max(seen, e.Revision()); seen >= last {
+				return nil
 			}
-			for _, k := range order {
-				if live[k] {
-					if err := fn(k, values[k]); err != nil {
-						return err
-					}
-				}
+		case <-recheck.C:
+			now, err := newestSeq(ctx, st, subject)
+			if err != nil {
+				return err
 			}
-			return nil
+			if now <= seen {
+				return nil // last is gone, and nothing newer came
+			}
+			last = min(last, now)
 		case <-ctx.Done():
-			return fmt.Errorf("scan %s: %w", kv.Bucket(), ctx.Err())
+			return ctx.Err()
 		}
 	}
+}
+
+// newestSeq is the sequence of the newest message on subject, 0 if none.
+func newestSeq(ctx context.Context, st jetstream.Stream, subject string) (uint64, error) {
+	m, err := st.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return m.Sequence, nil
+}
+
+func wrapScan(kv jetstream.KeyValue, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
 }
