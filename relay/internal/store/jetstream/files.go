@@ -505,36 +505,6 @@ func (s *Store) eraseObject(ctx context.Context, name string) error {
 	return nil
 }
 
-// scanFiltered is scan for the keys matching filter (a key with
-// wildcards).
-func (s *Store) scanFiltered(ctx context.Context, kv jetstream.KeyValue, filter string, fn func(key string, value []byte) error) error {
-	st, err := s.js.Stream(ctx, "KV_"+kv.Bucket())
-	if err != nil {
-		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
-	}
-	subject := kvSubject(kv, filter)
-	last, err := newestSeq(ctx, st, subject)
-	if err != nil || last == 0 {
-		return wrapScan(kv, err)
-	}
-	w, err := kv.Watch(ctx, filter)
-	if err != nil {
-		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
-	}
-	defer w.Stop()
-	var errFn error
-	err = follow(ctx, st, subject, last, w, func(e jetstream.KeyValueEntry) error {
-		if e.Operation() == jetstream.KeyValuePut {
-			errFn = fn(e.Key(), e.Value())
-		}
-		return errFn
-	})
-	if errFn != nil {
-		return errFn
-	}
-	return wrapScan(kv, err)
-}
-
 // AddNote adds an internal note to a conversation. A note whose ClientID
 // is already stored is not stored again: the stored one is returned with
 // dup set.

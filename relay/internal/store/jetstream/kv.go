@@ -103,16 +103,22 @@ func (s *Store) update(ctx context.Context, kv jetstream.KeyValue, key string, c
 // seen it. (Not the stream's last sequence: that may be a message erased
 // since, which no watcher delivers.)
 func (s *Store) scan(ctx context.Context, kv jetstream.KeyValue, fn func(key string, value []byte) error) error {
+	return s.scanFiltered(ctx, kv, jetstream.AllKeys, fn)
+}
+
+// scanFiltered is scan for the keys matching filter (a key with
+// wildcards).
+func (s *Store) scanFiltered(ctx context.Context, kv jetstream.KeyValue, filter string, fn func(key string, value []byte) error) error {
 	st, err := s.js.Stream(ctx, "KV_"+kv.Bucket())
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
 	}
-	subject := "$KV." + kv.Bucket() + ".>"
+	subject := kvSubject(kv, filter)
 	last, err := newestSeq(ctx, st, subject)
 	if err != nil || last == 0 {
 		return wrapScan(kv, err)
 	}
-	w, err := kv.WatchAll(ctx)
+	w, err := kv.Watch(ctx, filter)
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", kv.Bucket(), err)
 	}
