@@ -227,12 +227,13 @@ func (c *Conn) Send(f Frame) bool {
 		return false
 	default:
 	}
-	if len(c.queue) >= c.opts.Queue {
+	inline := c.started && (f.Delta != nil || f.Stream) && f.ctl == nil && c.writableNow(len(f.Data))
+	if !c.queueLocked(f) {
 		c.mu.Unlock()
 		c.Close(protocol.CloseSlow, "too slow: send queue full")
 		return false
 	}
-	if c.started && (f.Delta != nil || f.Stream) && f.ctl == nil && c.writableNow(len(f.Data)) && c.out.tryHold() {
+	if inline && c.out.tryHold() {
 		// A streamed answer's frame: this goroutine is the writer, for
 		// the frames waiting, if any, and f after them (draining keeps
 		// any other out). Those frames only: they come one at a time
@@ -240,18 +241,24 @@ func (c *Conn) Send(f Frame) bool {
 		// never finds a second one to send with it, while a burst of
 		// chat frames does (one write(2) for the lot) and keeps its
 		// writer.
-		if c.queue == nil {
-			c.queue, c.spare = c.spare, nil
-		}
-		c.writeNowLocked(append(c.queue, f))
+		c.writeNowLocked(c.queue)
 		return true
+	}
+	c.kickLocked()
+	c.mu.Unlock()
+	return true
+}
+
+// queueLocked appends f to the queue, or reports false when the queue is
+// full. Called under mu.
+func (c *Conn) queueLocked(f Frame) bool {
+	if len(c.queue) >= c.opts.Queue {
+		return false
 	}
 	if c.queue == nil {
 		c.queue, c.spare = c.spare, nil
 	}
 	c.queue = append(c.queue, f)
-	c.kickLocked()
-	c.mu.Unlock()
 	return true
 }
 
@@ -366,16 +373,12 @@ func (c *Conn) Release(fs ...Frame) bool {
 		if !ok {
 			break
 		}
-		if len(c.queue) >= c.opts.Queue {
+		if !c.queueLocked(f) {
 			c.kickLocked()
 			c.mu.Unlock()
 			c.Close(protocol.CloseSlow, "too slow: send queue full")
 			return false
 		}
-		if c.queue == nil {
-			c.queue, c.spare = c.spare, nil
-		}
-		c.queue = append(c.queue, f)
 	}
 	if ok && c.started && c.holds == 0 && len(c.queue) > 0 && c.writableNow(0) && c.out.tryHold() {
 		// The owner writes its frames itself (the copy and its ack, in
