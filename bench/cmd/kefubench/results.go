@@ -180,6 +180,12 @@ type AIRun struct {
 	RelayUSPerChunk float64 `json:"relay_us_per_chunk,omitempty"`
 	// FakeUSPerChunk is the fake upstream's, the same way.
 	FakeUSPerChunk float64 `json:"fake_us_per_chunk,omitempty"`
+	// RelayUSPerAnswer is the relay's CPU time over the whole run per
+	// answer completed.
+	RelayUSPerAnswer float64 `json:"relay_us_per_answer,omitempty"`
+	// Short marks the short-answer level: the fake answers aiShortText,
+	// two chunks, so the relay's work is the answers' start and end.
+	Short bool `json:"short_answer,omitempty"`
 	// Pinned, when set, says which CPUs the relay and the load ran on.
 	Pinned string `json:"pinned,omitempty"`
 	// ChunkDelayMS is the fake's interval between chunks when it is not
@@ -214,6 +220,9 @@ func (r *AIRun) pool(o AIRun) {
 		return (a*float64(r.Chunks) + b*float64(o.Chunks)) / float64(r.Chunks+o.Chunks)
 	}
 	r.RelayUSPerChunk, r.FakeUSPerChunk = perChunk(r.RelayUSPerChunk, o.RelayUSPerChunk), perChunk(r.FakeUSPerChunk, o.FakeUSPerChunk)
+	if r.Completes+o.Completes > 0 {
+		r.RelayUSPerAnswer = (r.RelayUSPerAnswer*float64(r.Completes) + o.RelayUSPerAnswer*float64(o.Completes)) / float64(r.Completes+o.Completes)
+	}
 	r.RelayCPU, r.FakeCPU, r.GenCPU, r.OthersCPU = avg(r.RelayCPU, o.RelayCPU), avg(r.FakeCPU, o.FakeCPU), avg(r.GenCPU, o.GenCPU), avg(r.OthersCPU, o.OthersCPU)
 	r.Completes += o.Completes
 	r.Incompletes += o.Incompletes

@@ -17,7 +17,7 @@ func round(n int, d time.Duration, cpu float64) AIRun {
 	}
 	h.first.Record(d)
 	h.ttft.Record(d)
-	r := AIRun{Path: "kefu", Streams: 100, Completes: 100, Chunks: int64(n), RelayUSPerChunk: cpu, hists: h}
+	r := AIRun{Path: "kefu", Streams: 100, Completes: 100, Chunks: int64(n), RelayUSPerChunk: cpu, RelayUSPerAnswer: cpu * float64(n) / 100, hists: h}
 	r.Chunk, r.Mid, r.First, r.TTFT = h.chunk.Summarize(), h.mid.Summarize(), h.first.Summarize(), h.ttft.Summarize()
 	return r
 }
@@ -39,6 +39,9 @@ func TestPoolRounds(t *testing.T) {
 	}
 	if want := (970*100.0 + 30*100 + 1000*40) / 2000; math.Abs(r.RelayUSPerChunk-want) > 1e-9 {
 		t.Fatalf("CPU per chunk %.2f, want %.2f", r.RelayUSPerChunk, want)
+	}
+	if want := (970*100.0 + 30*100 + 1000*40) / 300; math.Abs(r.RelayUSPerAnswer-want) > 1e-9 {
+		t.Fatalf("CPU per answer %.2f, want %.2f", r.RelayUSPerAnswer, want)
 	}
 	if len(r.RoundsP99MS) != 3 || r.RoundsP99MS[1] < 8 || r.RoundsP99MS[0] > 2 || r.RoundsP99MS[2] > 2 {
 		t.Fatalf("rounds' p99s %v, want about [1 9 1]", r.RoundsP99MS)
