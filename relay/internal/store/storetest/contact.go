@@ -11,7 +11,9 @@ import (
 // contact they left (email, name, transcript wish, page) reads back as
 // written, and an unsubscribe keeps the rest.
 func Contact[S ChatStore](t *testing.T, b Backend[S]) {
-	t.Run("VisitorContact", func(t *testing.T) {
+	g := b.group(t)
+	defer g.wait()
+	g.run("VisitorContact", func(t *testing.T) {
 		s := b.Open(t, nil)
 		v, _ := NewVisitor(t, s)
 		if v.Contact != nil {

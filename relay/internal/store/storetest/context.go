@@ -16,7 +16,9 @@ import (
 // read back as written through every read path, are in the export, and
 // are gone with the visitor after an erasure or the retention sweep.
 func Context[S EraseStore](t *testing.T, b Backend[S]) {
-	t.Run("VisitorContext", func(t *testing.T) {
+	g := b.group(t)
+	defer g.wait()
+	g.run("VisitorContext", func(t *testing.T) {
 		s := b.Open(t, nil)
 		tok := store.NewID()
 		v, c, err := s.CreateVisitor(bg, TokenHash(tok), "")
@@ -84,7 +86,7 @@ func Context[S EraseStore](t *testing.T, b Backend[S]) {
 			t.Fatalf("Messages = %+v, %v", msgs, err)
 		}
 	})
-	t.Run("ContextExportedAndErased", func(t *testing.T) {
+	g.run("ContextExportedAndErased", func(t *testing.T) {
 		s := b.Open(t, nil)
 		svc := privacy.New(s, privacy.Options{})
 		p := newPerson(t, s, map[string]string{"email": "cleo@example.com"})

@@ -35,13 +35,15 @@ type FileStore interface {
 
 // Files runs the checks of uploads, attachments, notes and ratings.
 func Files[S FileStore](t *testing.T, b Backend[S]) {
-	t.Run("Uploads", func(t *testing.T) { testUploads(t, b) })
-	t.Run("UploadRace", func(t *testing.T) { testUploadRace(t, b) })
-	t.Run("Attachments", func(t *testing.T) { testAttachments(t, b) })
-	t.Run("Quota", func(t *testing.T) { testQuota(t, b) })
-	t.Run("EraseFiles", func(t *testing.T) { testEraseFiles(t, b) })
-	t.Run("Notes", func(t *testing.T) { testNotes(t, b) })
-	t.Run("RichMessages", func(t *testing.T) { testRichMessages(t, b) })
+	g := b.group(t)
+	defer g.wait()
+	g.run("Uploads", func(t *testing.T) { testUploads(t, b) })
+	g.run("UploadRace", func(t *testing.T) { testUploadRace(t, b) })
+	g.run("Attachments", func(t *testing.T) { testAttachments(t, b) })
+	g.run("Quota", func(t *testing.T) { testQuota(t, b) })
+	g.run("EraseFiles", func(t *testing.T) { testEraseFiles(t, b) })
+	g.run("Notes", func(t *testing.T) { testNotes(t, b) })
+	g.run("RichMessages", func(t *testing.T) { testRichMessages(t, b) })
 }
 
 // pattern returns n bytes that differ at every offset a part could start.

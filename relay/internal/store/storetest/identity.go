@@ -16,7 +16,9 @@ type IdentityStore interface {
 
 // Identities runs the checks of the visitors' identity index.
 func Identities[S IdentityStore](t *testing.T, b Backend[S]) {
-	t.Run("VisitorsByIdentity", func(t *testing.T) { testIdentities(t, b) })
+	g := b.group(t)
+	defer g.wait()
+	g.run("VisitorsByIdentity", func(t *testing.T) { testIdentities(t, b) })
 }
 
 // The index follows every change of traits and contact, finds a verified

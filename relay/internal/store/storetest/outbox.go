@@ -30,14 +30,16 @@ type OutboxStore interface {
 
 // Outbox runs the checks of the event log and the documents.
 func Outbox[S OutboxStore](t *testing.T, b Backend[S]) {
-	t.Run("EventsOfALife", func(t *testing.T) { testEventsOfALife(t, b) })
-	t.Run("NoEventsWithoutAChange", func(t *testing.T) { testNoEventsWithoutChange(t, b) })
-	t.Run("EventsFromPeersOncePerCause", func(t *testing.T) { testEventsFromPeers(t, b) })
-	t.Run("EventsPagedAndPruned", func(t *testing.T) { testEventsPaged(t, b) })
-	t.Run("EventsErased", func(t *testing.T) { testEventsErased(t, b) })
-	t.Run("Emit", func(t *testing.T) { testEmit(t, b) })
-	t.Run("Docs", func(t *testing.T) { testDocs(t, b) })
-	t.Run("DocsCompareAndSet", func(t *testing.T) { testDocsCAS(t, b) })
+	g := b.group(t)
+	defer g.wait()
+	g.run("EventsOfALife", func(t *testing.T) { testEventsOfALife(t, b) })
+	g.run("NoEventsWithoutAChange", func(t *testing.T) { testNoEventsWithoutChange(t, b) })
+	g.run("EventsFromPeersOncePerCause", func(t *testing.T) { testEventsFromPeers(t, b) })
+	g.run("EventsPagedAndPruned", func(t *testing.T) { testEventsPaged(t, b) })
+	g.run("EventsErased", func(t *testing.T) { testEventsErased(t, b) })
+	g.run("Emit", func(t *testing.T) { testEmit(t, b) })
+	g.run("Docs", func(t *testing.T) { testDocs(t, b) })
+	g.run("DocsCompareAndSet", func(t *testing.T) { testDocsCAS(t, b) })
 }
 
 // allEvents reads the whole log after pos, in pages of 3 (to cross page

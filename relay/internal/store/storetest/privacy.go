@@ -25,11 +25,13 @@ type EraseStore interface {
 // Privacy runs the checks of finding, exporting, erasing and the
 // retention sweep.
 func Privacy[S EraseStore](t *testing.T, b Backend[S]) {
-	t.Run("FindVisitors", func(t *testing.T) { testFind(t, b) })
-	t.Run("ExportThenErase", func(t *testing.T) { testErase(t, b) })
-	t.Run("DeleteIdempotent", func(t *testing.T) { testDeleteIdempotent(t, b) })
-	t.Run("RetentionSweep", func(t *testing.T) { testSweep(t, b) })
-	t.Run("MissedQuestions", func(t *testing.T) { testMissed(t, b) })
+	g := b.group(t)
+	defer g.wait()
+	g.run("FindVisitors", func(t *testing.T) { testFind(t, b) })
+	g.run("ExportThenErase", func(t *testing.T) { testErase(t, b) })
+	g.run("DeleteIdempotent", func(t *testing.T) { testDeleteIdempotent(t, b) })
+	g.run("RetentionSweep", func(t *testing.T) { testSweep(t, b) })
+	g.run("MissedQuestions", func(t *testing.T) { testMissed(t, b) })
 }
 
 // person is a visitor made for these tests: their token, traits, and the

@@ -62,33 +62,82 @@ type Backend[S ChatStore] struct {
 	// Close closes s when the backend can close (then writes must fail
 	// with store.ErrClosed). Nil skips that test.
 	Close func(s S) error
+
+	// slots is set by Together: a check takes one for as long as it runs.
+	slots chan struct{}
 }
 
 var bg = context.Background()
 
+// Together runs groups (Desk, Privacy, ...) on b at the same time, and up
+// to width of their checks at once, each a subtest on stores of its own
+// (so b.Open and b.Peer are called from several goroutines). It is for a
+// backend whose calls mostly wait: on a three-server JetStream cluster
+// every store a check opens makes 19 streams, each agreed by the servers
+// and synced to their disks, and a check at a time left the box idle.
+// The checks and their names are those of the groups run one by one.
+func Together[S ChatStore](t *testing.T, b Backend[S], width int, groups ...func(*testing.T, Backend[S])) {
+	b.slots = make(chan struct{}, max(width, 1))
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() { g(t, b) })
+	}
+	wg.Wait()
+}
+
+// group runs a group's checks as subtests of t: one after the other, or,
+// under Together, each in a goroutine of its own once a slot is free.
+type group struct {
+	t     *testing.T
+	slots chan struct{}
+	wg    sync.WaitGroup
+}
+
+func (b Backend[S]) group(t *testing.T) *group { return &group{t: t, slots: b.slots} }
+
+func (g *group) run(name string, check func(*testing.T)) {
+	if g.slots == nil {
+		g.t.Run(name, check)
+		return
+	}
+	g.slots <- struct{}{}
+	g.wg.Go(func() {
+		defer func() { <-g.slots }()
+		g.t.Run(name, check)
+	})
+}
+
+// wait returns once every check the group started has ended (t.Run may be
+// called from several goroutines, but must return before its test does).
+func (g *group) wait() { g.wg.Wait() }
+
 // Chat runs the checks every backend must pass.
 func Chat[S ChatStore](t *testing.T, b Backend[S]) {
-	t.Run("Visitors", func(t *testing.T) { testVisitors(t, b) })
-	t.Run("AppendSeqs", func(t *testing.T) { testAppendSeqs(t, b) })
-	t.Run("IdempotentClientIDs", func(t *testing.T) { testIdempotent(t, b) })
-	t.Run("AppendUnknownConversation", func(t *testing.T) { testAppendUnknown(t, b) })
-	t.Run("ResumeReads", func(t *testing.T) { testResume(t, b) })
-	t.Run("OnAppend", func(t *testing.T) { testOnAppend(t, b) })
-	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, b) })
-	t.Run("UpdateConversation", func(t *testing.T) { testUpdateConversation(t, b) })
-	t.Run("ConcurrentAppends", func(t *testing.T) { testConcurrent(t, b) })
-	t.Run("Settings", func(t *testing.T) { testSettings(t, b) })
+	g := b.group(t)
+	defer g.wait()
+	g.run("Visitors", func(t *testing.T) { testVisitors(t, b) })
+	g.run("AppendSeqs", func(t *testing.T) { testAppendSeqs(t, b) })
+	g.run("IdempotentClientIDs", func(t *testing.T) { testIdempotent(t, b) })
+	g.run("AppendUnknownConversation", func(t *testing.T) { testAppendUnknown(t, b) })
+	g.run("ResumeReads", func(t *testing.T) { testResume(t, b) })
+	g.run("OnAppend", func(t *testing.T) { testOnAppend(t, b) })
+	g.run("Lifecycle", func(t *testing.T) { testLifecycle(t, b) })
+	g.run("UpdateConversation", func(t *testing.T) { testUpdateConversation(t, b) })
+	g.run("ConcurrentAppends", func(t *testing.T) { testConcurrent(t, b) })
+	g.run("Settings", func(t *testing.T) { testSettings(t, b) })
 	if b.Close != nil {
-		t.Run("Closed", func(t *testing.T) { testClosed(t, b) })
+		g.run("Closed", func(t *testing.T) { testClosed(t, b) })
 	}
 }
 
 // Desk runs Chat and the checks of accounts, sessions and lists.
 func Desk[S DeskStore](t *testing.T, b Backend[S]) {
+	g := b.group(t)
+	defer g.wait()
 	Chat(t, b)
-	t.Run("Accounts", func(t *testing.T) { testAccounts(t, b) })
-	t.Run("Sessions", func(t *testing.T) { testSessions(t, b) })
-	t.Run("Conversations", func(t *testing.T) { testConversations(t, b) })
+	g.run("Accounts", func(t *testing.T) { testAccounts(t, b) })
+	g.run("Sessions", func(t *testing.T) { testSessions(t, b) })
+	g.run("Conversations", func(t *testing.T) { testConversations(t, b) })
 }
 
 // NewVisitor creates a visitor with a random token in s.

@@ -19,8 +19,10 @@ type TagStore interface {
 
 // Tags runs the checks of conversations' tags.
 func Tags[S TagStore](t *testing.T, b Backend[S]) {
-	t.Run("Tags", func(t *testing.T) { testTags(t, b) })
-	t.Run("TagsFromPeersAtOnce", func(t *testing.T) { testTagsConcurrent(t, b) })
+	g := b.group(t)
+	defer g.wait()
+	g.run("Tags", func(t *testing.T) { testTags(t, b) })
+	g.run("TagsFromPeersAtOnce", func(t *testing.T) { testTagsConcurrent(t, b) })
 }
 
 func testTags[S TagStore](t *testing.T, b Backend[S]) {

@@ -22,7 +22,9 @@ type UserStore interface {
 // finds it; linking to a visitor that does not exist fails and changes
 // nothing.
 func Users[S UserStore](t *testing.T, b Backend[S]) {
-	t.Run("LinkDevices", func(t *testing.T) {
+	g := b.group(t)
+	defer g.wait()
+	g.run("LinkDevices", func(t *testing.T) {
 		s := b.Open(t, nil)
 		key := store.UserKey("user-42")
 		tokA, tokB := TokenHash("device-a"), TokenHash("device-b")
@@ -72,7 +74,7 @@ func Users[S UserStore](t *testing.T, b Backend[S]) {
 			t.Errorf("after erasure: %+v %v; want device b's visitor %s", got, err, bv.ID)
 		}
 	})
-	t.Run("LinkAtOnce", func(t *testing.T) {
+	g.run("LinkAtOnce", func(t *testing.T) {
 		s := b.Open(t, nil)
 		key := store.UserKey("user-7")
 		const n = 4
