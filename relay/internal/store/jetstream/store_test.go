@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/kefuhq/kefu/relay/internal/store"
 	"github.com/kefuhq/kefu/relay/internal/store/jetstream/natstest"
 	"github.com/kefuhq/kefu/relay/internal/store/storetest"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 type testWriter struct{ t testing.TB }
@@ -48,10 +51,13 @@ func openOn(t *testing.T, c *natstest.Cluster, server int, prefix string, onAppe
 // its own prefix, so its own stream and buckets.
 func TestConformanceSingle(t *testing.T) {
 	c := natstest.Run(t, natstest.Options{})
+	admin := c.Connect(0)
 	var n atomic.Int64
 	b := storetest.Backend[*Store]{
 		Open: func(t *testing.T, onAppend func(store.Appended)) *Store {
-			return openOn(t, c, 0, prefixN(int(n.Add(1))), onAppend)
+			prefix := prefixN(int(n.Add(1)))
+			dropAtEnd(t, admin, prefix)
+			return openOn(t, c, 0, prefix, onAppend)
 		},
 		Peer: func(t *testing.T, s *Store) *Store {
 			return openOn(t, c, 0, s.opts.Prefix, nil)
@@ -71,10 +77,13 @@ func TestConformanceCluster(t *testing.T) {
 	// Servers accept connections before JetStream counts every peer; a
 	// stream made then fails placement ("peer offline") on a loaded box.
 	c.WaitForLeader()
+	admin := c.Connect(0)
 	var n, peers atomic.Int64
 	b := storetest.Backend[*Store]{
 		Open: func(t *testing.T, onAppend func(store.Appended)) *Store {
-			s := openOn(t, c, 0, prefixN(int(n.Add(1))), onAppend)
+			prefix := prefixN(int(n.Add(1)))
+			dropAtEnd(t, admin, prefix)
+			s := openOn(t, c, 0, prefix, onAppend)
 			if s.Replicas() != 3 {
 				t.Fatalf("replicas = %d on a three-server cluster, want 3", s.Replicas())
 			}
@@ -88,10 +97,45 @@ func TestConformanceCluster(t *testing.T) {
 	conformance(t, b)
 }
 
+// dropAtEnd deletes every stream of prefix when t ends, after the stores
+// t opened on it have closed (so register it before opening them). A
+// three-server cluster keeps a Raft group per stream, and each group's
+// leader beats every second: the suite's 60-odd prefixes, 19 streams
+// each, left over a thousand groups, which slowed every later check and
+// then the servers' shutdown. A stream left behind only costs time, so a
+// failure to delete it is logged, not failed.
+func dropAtEnd(t *testing.T, nc *nats.Conn, prefix string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		defer cancel()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Logf("drop prefix %s: %v", prefix, err)
+			return
+		}
+		var names []string
+		list := js.StreamNames(ctx)
+		for name := range list.Name() {
+			if name == StreamName(prefix) || strings.HasPrefix(name, "KV_"+prefix+"_") || strings.HasPrefix(name, "OBJ_"+prefix+"_") {
+				names = append(names, name)
+			}
+		}
+		if err := list.Err(); err != nil {
+			t.Logf("drop prefix %s: list streams: %v", prefix, err)
+		}
+		for _, name := range names {
+			if err := js.DeleteStream(ctx, name); err != nil {
+				t.Logf("drop prefix %s: delete stream %s: %v", prefix, name, err)
+			}
+		}
+	})
+}
+
 // conformanceWidth is how many of the suite's checks run at once, each on
 // a prefix (stream and buckets) of its own. A check mostly waits on the
 // servers: on a quiet box the cluster suite took 93.5 s one check at a
-// time and 62.8 s four at a time (docs/decisions.md, "Test suite time").
+// time, 61.3 s two at a time, 45-50 s four at a time and 48.2 s six at a
+// time (with dropAtEnd; docs/decisions.md, "Test suite time").
 const conformanceWidth = 4
 
 // conformance runs every group of the storage suite that JetStream owes,
