@@ -36,6 +36,26 @@ suite('notifications', () => {
   // A listening receiver keeps the test's process alive: node --test waited for it for ever.
   after(() => recv?.close());
 
+  it('"Add a webhook" lists every event type even when clicked before the tab has loaded', async () => {
+    const page = await context.newPage();
+    const errors = watch(page);
+    assert.equal(await signIn(page, relay), '');
+    // The tab's list (and with it the event types) comes late, as on a slow
+    // network; the admin does not wait for it.
+    let held = 0;
+    await page.route('**/v1/admin/webhooks', async (r) => {
+      if (r.request().method() === 'GET' && held++ === 0) await new Promise((ok) => setTimeout(ok, 1500));
+      await r.continue();
+    });
+    await page.click('#tab-notify');
+    await page.click('#wh-new');
+    await page.locator('input[name=events][value="conversation.created"]').waitFor({ timeout: 10000 });
+    assert.ok(await page.locator('input[name=events]').count() >= 2, 'every event type has a checkbox');
+    await page.unroute('**/v1/admin/webhooks');
+    assert.deepEqual(errors.filter((e) => !/401/.test(e)), []); // the page's first /v1/auth/me, signed out
+    await page.close();
+  });
+
   it('a webhook added in the admin page gets signed events; its deliveries show and can be sent again', async () => {
     const page = await context.newPage();
     const errors = watch(page);

@@ -68,7 +68,21 @@ export async function show() {
   await render(r.endpoints);
 }
 
-function create() {
+// eventTypes returns the event types the relay offers, asking for them
+// when the tab's list has not loaded yet: the Add button works from the
+// tab's first paint, and its checkboxes are made from these.
+async function eventTypes() {
+  if (!types.length) types = (await api.get('/v1/admin/webhooks')).event_types;
+  return types;
+}
+
+async function create() {
+  try {
+    await eventTypes();
+  } catch (err) {
+    toast(err.message, 'error');
+    return undefined;
+  }
   return dialog({
     title: 'Add a webhook',
     ok: 'Add',
